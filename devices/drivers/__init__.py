@@ -1,0 +1,4 @@
+"""Device drivers: one per device kind and protocol, above the narrow transport."""
+from devices.drivers.thermometer import ThermometerDriver
+
+__all__ = ["ThermometerDriver"]

@@ -1,0 +1,115 @@
+"""Driver for Health Thermometer Service (0x1809) thermometers.
+
+Sequence: scan filtered by the HTS service → connect → read Device Information and battery where offered →
+subscribe to Intermediate Temperature 0x2A1E (notify, live display only) → subscribe to Temperature
+Measurement 0x2A1C (indicate-only: the transport enables indications, CCCD 02 00) → wait for the final
+value → disconnect. A dropped link before the final value is reported, never turned into a reading.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Callable
+
+from devices import uuids
+from devices.parsers import ParseError, ParsedMeasurement
+from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
+from devices.reading import DeviceIdentity, DeviceReading
+from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+
+class MalformedData(TransportError):
+    """The device sent bytes that do not parse; the reason is kept, no value is made up."""
+
+
+class ThermometerDriver:
+    kind = "thermometer"
+    service = uuids.HEALTH_THERMOMETER
+
+    def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
+                 on_live: Callable[[ParsedMeasurement], None] | None = None,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
+        self.transport = transport
+        self._on_state = on_state or (lambda _s: None)
+        self._on_live = on_live or (lambda _m: None)
+        self._clock = clock
+
+    @classmethod
+    def matches(cls, adv: Advertisement) -> bool:
+        return cls.service in adv.service_uuids
+
+    async def read(self, *, address: str | None = None, scan_timeout: float = 15.0,
+                   measure_timeout: float = 90.0) -> DeviceReading:
+        """Find a thermometer (or the one at `address`), take one final measurement, disconnect."""
+        self._on_state("scanning")
+        adv = await self.transport.scan(
+            service_uuids=[self.service],
+            match=(lambda a: a.address == address) if address else None, timeout=scan_timeout)
+        self._on_state("connecting")
+        await self.transport.connect(adv.address)
+        try:
+            dropped = asyncio.Event()
+            self.transport.on_disconnect(dropped.set)
+            identity = await self._identity(adv)
+            battery = await self._battery()
+            finals: asyncio.Queue[tuple[bytes, dt.datetime]] = asyncio.Queue()
+            if self.transport.has_characteristic(uuids.INTERMEDIATE_TEMPERATURE):
+                await self.transport.subscribe(uuids.INTERMEDIATE_TEMPERATURE, self._live)
+            await self.transport.subscribe(uuids.TEMPERATURE_MEASUREMENT,
+                                           lambda data: finals.put_nowait((data, self._clock())))
+            self._on_state("measuring")
+            raw, received_at = await self._wait_final(finals, dropped, measure_timeout)
+            try:
+                measurement = parse_temperature_measurement(raw)
+            except ParseError as exc:
+                raise MalformedData(f"mesure illisible envoyée par le thermomètre ({exc})") from exc
+            self._on_state("done")
+            return DeviceReading(self.kind, measurement, raw, identity, received_at, battery)
+        finally:
+            await self.transport.disconnect()
+
+    async def _wait_final(self, finals: asyncio.Queue, dropped: asyncio.Event,
+                          timeout: float) -> tuple[bytes, dt.datetime]:
+        get = asyncio.ensure_future(finals.get())
+        lost = asyncio.ensure_future(dropped.wait())
+        try:
+            done, _ = await asyncio.wait({get, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (get, lost):
+                if not task.done():
+                    task.cancel()
+        if get in done:
+            return get.result()
+        if lost in done:
+            raise Disconnected("le thermomètre s'est déconnecté avant la fin de la mesure")
+        raise OperationTimeout("aucune mesure reçue du thermomètre dans le temps imparti")
+
+    def _live(self, data: bytes) -> None:
+        try:
+            self._on_live(parse_intermediate_temperature(data))
+        except ParseError:
+            log.info("ignored a malformed intermediate temperature packet (%d bytes)", len(data))
+
+    async def _identity(self, adv: Advertisement) -> DeviceIdentity:
+        fields = {}
+        for key, char in (("manufacturer", uuids.MANUFACTURER_NAME), ("model", uuids.MODEL_NUMBER),
+                          ("serial", uuids.SERIAL_NUMBER), ("firmware", uuids.FIRMWARE_REVISION)):
+            if self.transport.has_characteristic(char):
+                try:
+                    fields[key] = (await self.transport.read(char)).decode("utf-8", "replace").strip("\x00 ")
+                except TransportError as exc:
+                    log.info("device information %s unreadable: %s", key, exc)
+        return DeviceIdentity(address=adv.address, name=adv.name, **fields)
+
+    async def _battery(self) -> int | None:
+        if not self.transport.has_characteristic(uuids.BATTERY_LEVEL):
+            return None
+        try:
+            value = await self.transport.read(uuids.BATTERY_LEVEL)
+        except TransportError:
+            return None
+        # Battery Level 0x2A19: u8 percent, 0..100; anything else is reserved.
+        return value[0] if len(value) == 1 and value[0] <= 100 else None

@@ -1,0 +1,97 @@
+"""Everything the app runs besides its screens, wired from a configuration (no Kivy here).
+
+Embedded defaults: the store at `sync.paths.default_store_path()`, simulated devices on an in-process virtual
+radio, and the development sync server on 127.0.0.1 started as its own process. Tests build a runtime with a
+temporary store and no server.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from devices.parsers.common import ParsedMeasurement
+from devices.reading import DeviceReading
+from mobile.workflow import SessionWorkflow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RuntimeConfig:
+    store_path: Path
+    server_url: str | None = None          # None: stay offline (sessions wait in the outbox)
+    token: str | None = None
+    simulated_devices: bool = True
+    thermometer_scenario: str = "normal"
+    sync_interval_seconds: float = 30.0
+
+
+class AppRuntime:
+    def __init__(self, config: RuntimeConfig) -> None:
+        from sync.store import Store
+
+        self.config = config
+        self.store = Store(config.store_path)
+        self.radio = None
+        self.simulated: list = []
+        self.sync_loop = None
+        self.workflow = SessionWorkflow(self.store, self._read_thermometer, on_saved=lambda _sid: self.trigger_sync())
+
+    async def start(self) -> None:
+        if self.config.simulated_devices:
+            from devices.simulated import SimulatedThermometer, VirtualRadio
+
+            self.radio = VirtualRadio()
+            thermometer = SimulatedThermometer(self.radio, scenario=self.config.thermometer_scenario)
+            await thermometer.start()
+            self.simulated.append(thermometer)
+        if self.config.server_url:
+            from sync.background import SyncLoop
+
+            self.sync_loop = SyncLoop(self.config.store_path, self.config.server_url, token=self.config.token,
+                                      interval_seconds=self.config.sync_interval_seconds)
+            self.sync_loop.start()
+
+    async def stop(self) -> None:
+        if self.sync_loop is not None:
+            await self.sync_loop.stop()
+        for device in self.simulated:
+            try:
+                await device.stop()
+            except Exception:  # noqa: BLE001 - shutting down a simulator must not block app exit
+                log.debug("simulated device stop failed", exc_info=True)
+        self.store.close()
+
+    def trigger_sync(self) -> None:
+        if self.sync_loop is not None:
+            self.sync_loop.trigger()
+
+    def sync_counts(self) -> dict[str, int]:
+        return self.store.outbox_counts()
+
+    def _transport(self):
+        from devices.bleak_transport import BleakTransport
+
+        if self.radio is not None:
+            return BleakTransport.simulated(self.radio)
+        return BleakTransport()
+
+    async def _read_thermometer(self, on_state: Callable[[str], None],
+                                on_live: Callable[[ParsedMeasurement], None]) -> DeviceReading:
+        from devices.drivers import ThermometerDriver
+
+        driver = ThermometerDriver(self._transport(), on_state=on_state, on_live=on_live)
+        return await driver.read()
+
+
+def set_scenario(runtime: AppRuntime, scenario: str) -> None:
+    """Developer hook: switch what the simulated thermometer does next (normal, fever, error, disconnect)."""
+    from devices.simulated import THERMOMETER_SCENARIOS
+
+    for device in runtime.simulated:
+        device.scenario = THERMOMETER_SCENARIOS[scenario]
+
+

@@ -1,0 +1,290 @@
+"""The assisted-teleconsultation session workflow, as plain Python (no Kivy): screens bind to it and stay thin.
+
+Walking-skeleton scope: choose or create a patient → measure temperature with a thermometer → review the
+proposed value (accept, retake, or enter it by hand) → save. Saving stores the measurement and closes the
+session, which enqueues it in the outbox in the same transaction; sync then happens in the background.
+
+Safety rules kept here, where they can be tested without a screen:
+- a device error (NaN, NRes, ±INF) or an implausible value is never proposed as a reading;
+- a reading is bound to the session it was started for: changing patient mid-measurement discards it;
+- values keep the precision the device sent ("37.60" stays "37.60").
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Awaitable, Callable, Protocol
+
+from devices.parsers.common import ParsedMeasurement
+from devices.reading import DeviceReading
+from devices.transport import TransportError
+
+log = logging.getLogger(__name__)
+
+LOINC_BODY_TEMPERATURE = "8310-5"
+
+REASONS_FR = {
+    "NaN": "le thermomètre signale une mesure invalide",
+    "NRes": "valeur hors de la plage mesurable du thermomètre",
+    "+INF": "valeur au-dessus de la plage du thermomètre",
+    "-INF": "valeur au-dessous de la plage du thermomètre",
+    "reserved": "valeur réservée reçue : appareil défaillant",
+}
+
+
+class WorkflowError(Exception):
+    """A step cannot proceed; `str(exc)` is a plain-French message for staff."""
+
+
+class StoreLike(Protocol):
+    def find_patients(self, query: str = "") -> list[dict[str, Any]]: ...
+    def add_patient(self, **traits: Any) -> str: ...
+    def get_patient(self, patient_id: str) -> dict[str, Any]: ...
+    def open_session(self, patient_id: str, *, reason: str | None = None, staff: str | None = None) -> str: ...
+    def add_measurement(self, session_id: str, **values: Any) -> str: ...
+    def close_session(self, session_id: str) -> str: ...
+    def session_sync_state(self, session_id: str) -> str: ...
+
+
+ThermometerReader = Callable[[Callable[[str], None], Callable[[ParsedMeasurement], None]], Awaitable[DeviceReading]]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A value offered to staff for acceptance; bound to the session it was measured for."""
+
+    session_id: str
+    code: str
+    value: Decimal
+    unit: str
+    source: str                      # "bluetooth" | "manual"
+    measured_at: dt.datetime
+    received_at: dt.datetime
+    reading: DeviceReading | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def display(self) -> str:
+        return format_temperature(self.value, self.unit)
+
+
+def format_temperature(value: Decimal, unit: str) -> str:
+    """French display: decimal comma and a non-breaking space before the unit ("37,60 °C")."""
+    symbol = "°F" if unit == "[degF]" else "°C"
+    return f"{str(value).replace('.', ',')}\u00a0{symbol}"
+
+
+def to_celsius(value: Decimal, unit: str) -> Decimal:
+    return (value - 32) * 5 / 9 if unit == "[degF]" else value
+
+
+def check_temperature(value: Decimal, unit: str) -> tuple[str, ...]:
+    """Plausibility guard (shared/notes/domain.md §4.3). Raises WorkflowError for implausible values;
+    returns warnings for values to verify or that call for attention."""
+    celsius = to_celsius(value, unit)
+    if unit == "Cel" and Decimal(86) <= value <= Decimal(110):
+        raise WorkflowError("Valeur probablement en degrés Fahrenheit : vérifiez l'appareil et reprenez la mesure.")
+    if celsius < 30 or celsius > 43:
+        raise WorkflowError("Valeur non plausible pour une température corporelle : reprenez la mesure.")
+    warnings = []
+    if celsius < Decimal("35.0"):
+        warnings.append("Hypothermie possible (< 35 °C) : vérifiez en reprenant la mesure.")
+    elif celsius >= 40:
+        warnings.append("Fièvre élevée (≥ 40 °C) : vérifiez en reprenant la mesure.")
+    elif celsius >= 38:
+        warnings.append("Fièvre (≥ 38 °C).")
+    return tuple(warnings)
+
+
+def parse_manual_temperature(text: str) -> Decimal:
+    """Staff type "37,6" or "37.6"; anything else is refused with a message."""
+    cleaned = text.strip().replace(",", ".").removesuffix("°C").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise WorkflowError("Saisissez une température comme 37,6.") from None
+    if not value.is_finite() or value.as_tuple().exponent < -2:
+        raise WorkflowError("Saisissez une température comme 37,6 (deux décimales au plus).")
+    return value
+
+
+@dataclass
+class WorkflowState:
+    step: str = "patient"            # patient → measure → review → saved
+    patient: dict[str, Any] | None = None
+    session_id: str | None = None
+    device_state: str = "idle"       # idle, scanning, connecting, measuring, done, error
+    live_value: str | None = None
+    proposal: Proposal | None = None
+    error: str | None = None
+    saved_session_id: str | None = None
+    listeners: list[Callable[["WorkflowState"], None]] = field(default_factory=list, repr=False)
+
+
+class SessionWorkflow:
+    def __init__(self, store: StoreLike, read_thermometer: ThermometerReader, *,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+                 on_saved: Callable[[str], None] | None = None) -> None:
+        self.store = store
+        self._read_thermometer = read_thermometer
+        self._clock = clock
+        self._on_saved = on_saved or (lambda _sid: None)
+        self.state = WorkflowState()
+        self._measure_task: asyncio.Task[Any] | None = None
+
+    # -- observation ------------------------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[WorkflowState], None]) -> None:
+        self.state.listeners.append(listener)
+        listener(self.state)
+
+    def _changed(self, **updates: Any) -> None:
+        for key, value in updates.items():
+            setattr(self.state, key, value)
+        for listener in list(self.state.listeners):
+            listener(self.state)
+
+    # -- patient ----------------------------------------------------------------------------------------------
+    def patients(self, query: str = "") -> list[dict[str, Any]]:
+        return self.store.find_patients(query)
+
+    def create_patient(self, **traits: Any) -> str:
+        """Create and select a patient. Identity errors surface as WorkflowError with the store's message."""
+        try:
+            patient_id = self.store.add_patient(**traits)
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from exc
+        self.select_patient(patient_id)
+        return patient_id
+
+    def select_patient(self, patient_id: str) -> None:
+        """Start a new session for this patient. Any measurement in progress is abandoned, never re-attached."""
+        self._cancel_measurement()
+        patient = self.store.get_patient(patient_id)
+        session_id = self.store.open_session(patient_id)
+        self._changed(step="measure", patient=patient, session_id=session_id, proposal=None, error=None,
+                      live_value=None, device_state="idle", saved_session_id=None)
+
+    # -- measurement ------------------------------------------------------------------------------------------
+    async def measure_temperature(self) -> Proposal | None:
+        """Read the thermometer and propose its value. Returns None (with `state.error` set) when the device
+        failed or sent no usable value."""
+        if self.state.session_id is None:
+            raise WorkflowError("Choisissez d'abord le patient.")
+        session_id = self.state.session_id
+        self._changed(step="measure", proposal=None, error=None, live_value=None, device_state="scanning")
+
+        def on_state(device_state: str) -> None:
+            if self.state.session_id == session_id:
+                self._changed(device_state=device_state)
+
+        def on_live(measurement: ParsedMeasurement) -> None:
+            obs = measurement.observation("temperature")
+            if obs is not None and self.state.session_id == session_id:
+                self._changed(live_value=format_temperature(obs.value, obs.unit))
+
+        self._measure_task = asyncio.ensure_future(self._read_thermometer(on_state, on_live))
+        try:
+            reading = await self._measure_task
+        except asyncio.CancelledError:
+            return None
+        except TransportError as exc:
+            log.info("thermometer read failed: %s", type(exc).__name__)
+            self._fail(session_id, f"Mesure impossible : {exc}. Vérifiez que le thermomètre est allumé et "
+                                   "proche, puis reprenez, ou saisissez la valeur à la main.")
+            return None
+        finally:
+            self._measure_task = None
+        if self.state.session_id != session_id:
+            log.info("reading discarded: the session changed during the measurement")
+            return None
+        return self._propose_reading(session_id, reading)
+
+    def _propose_reading(self, session_id: str, reading: DeviceReading) -> Proposal | None:
+        measurement = reading.measurement
+        invalid = next((i for i in measurement.invalid if i.field == "temperature"), None)
+        obs = measurement.observation("temperature")
+        if invalid is not None or obs is None:
+            reason = REASONS_FR.get(invalid.reason if invalid else "NaN", "mesure invalide")
+            self._fail(session_id, f"Erreur de l'appareil : {reason}. Reprenez la mesure.")
+            return None
+        try:
+            warnings = check_temperature(obs.value, obs.unit)
+        except WorkflowError as exc:
+            self._fail(session_id, str(exc))
+            return None
+        proposal = Proposal(session_id=session_id, code=obs.code, value=obs.value, unit=obs.unit,
+                            source="bluetooth", measured_at=self._measured_at(reading),
+                            received_at=reading.received_at, reading=reading, warnings=warnings)
+        self._changed(step="review", proposal=proposal, device_state="done", error=None)
+        return proposal
+
+    def enter_manual_temperature(self, text: str) -> Proposal:
+        """Fallback when no device works: the value is typed and marked as manual."""
+        if self.state.session_id is None:
+            raise WorkflowError("Choisissez d'abord le patient.")
+        value = parse_manual_temperature(text)
+        warnings = check_temperature(value, "Cel")
+        now = self._clock()
+        proposal = Proposal(session_id=self.state.session_id, code=LOINC_BODY_TEMPERATURE, value=value,
+                            unit="Cel", source="manual", measured_at=now, received_at=now, warnings=warnings)
+        self._cancel_measurement()
+        self._changed(step="review", proposal=proposal, error=None, device_state="idle")
+        return proposal
+
+    def retake(self) -> None:
+        self._changed(step="measure", proposal=None, error=None, live_value=None, device_state="idle")
+
+    def _fail(self, session_id: str, message: str) -> None:
+        if self.state.session_id == session_id:
+            self._changed(step="measure", proposal=None, device_state="error", error=message)
+
+    def _cancel_measurement(self) -> None:
+        if self._measure_task is not None and not self._measure_task.done():
+            self._measure_task.cancel()
+        self._measure_task = None
+
+    def _measured_at(self, reading: DeviceReading) -> dt.datetime:
+        """The device's own time stamp when it is complete and agrees with the tablet within 10 minutes
+        (device clocks reset on battery change); otherwise the time the tablet received the value."""
+        stamp = reading.measurement.timestamp
+        local = stamp.to_datetime() if stamp else None
+        if local is not None:
+            aware = local.astimezone()  # device-local wall time: interpret in the tablet's zone
+            if abs(aware - reading.received_at) <= dt.timedelta(minutes=10):
+                return aware
+        return reading.received_at
+
+    # -- save -------------------------------------------------------------------------------------------------
+    def save(self) -> str:
+        """Store the accepted value and close the session (which queues it for upload). Returns the session id."""
+        proposal, session_id = self.state.proposal, self.state.session_id
+        if proposal is None or session_id is None:
+            raise WorkflowError("Aucune mesure à enregistrer.")
+        if proposal.session_id != session_id:
+            raise WorkflowError("Cette mesure appartient à une autre séance : reprenez la mesure.")
+        reading = proposal.reading
+        status = list(reading.measurement.status) if reading else []
+        if reading and reading.measurement.details.get("temperature_type"):
+            status.append(f"site:{reading.measurement.details['temperature_type']}")
+        self.store.add_measurement(
+            session_id, code=proposal.code, value=str(proposal.value), unit=proposal.unit, source=proposal.source,
+            device=reading.device.as_dict() if reading else None, raw=reading.raw if reading else None,
+            status=status, measured_at=proposal.measured_at.isoformat(),
+            received_at=proposal.received_at.isoformat())
+        self.store.close_session(session_id)
+        self._changed(step="saved", saved_session_id=session_id, session_id=None)
+        self._on_saved(session_id)
+        return session_id
+
+    def new_session(self) -> None:
+        """Back to the patient list for the next resident."""
+        self._cancel_measurement()
+        self._changed(step="patient", patient=None, session_id=None, proposal=None, error=None, live_value=None,
+                      device_state="idle")
+
+    def sync_state(self, session_id: str | None = None) -> str | None:
+        sid = session_id or self.state.saved_session_id
+        return self.store.session_sync_state(sid) if sid else None

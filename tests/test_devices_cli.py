@@ -1,0 +1,43 @@
+"""The `python -m devices decode` contract, run as a real subprocess."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "devices", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_decode_well_formed():
+    out = run("decode", "2A1C", "06B00E00FEDC070C050B321B04")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["observations"] == [{"field": "temperature", "code": "8310-5", "value": "37.60", "unit": "Cel"}]
+    assert doc["timestamp"] == "2012-12-05T11:50:27"
+    assert doc["invalid"] == [] and doc["status"] == []
+
+
+def test_decode_special_value_is_invalid_not_a_number():
+    doc = json.loads(run("decode", "2A1C", "00FFFF7F00").stdout)
+    assert doc["observations"] == []
+    assert doc["invalid"] == [{"field": "temperature", "reason": "NaN"}]
+
+
+@pytest.mark.parametrize("args", [("2A1C", "06B00E00FE"), ("2A1C", "zz"), ("2A1C", ""), ("9999", "00")])
+def test_decode_malformed_exits_2_with_one_line_reason(args):
+    out = run("decode", *args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.strip() and "\n" not in out.stderr.strip()
+
+
+def test_read_simulated_thermometer_through_bleak():
+    out = run("read", "thermometer", "--simulated")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["observations"][0]["value"] == "37.60"
+    assert doc["device"]["serial"] == "SIM-0001"
