@@ -4,11 +4,20 @@ from __future__ import annotations
 from typing import Callable
 
 from devices.parsers.common import ParsedMeasurement, ParseError
+from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
+                                            parse_intermediate_cuff_pressure)
+from devices.parsers.pulse_oximetry import parse_plx_continuous, parse_plx_features, parse_plx_spot_check
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
 
 PARSERS: dict[str, Callable[[bytes], ParsedMeasurement]] = {
     "2A1C": parse_temperature_measurement,
     "2A1E": parse_intermediate_temperature,
+    "2A35": parse_blood_pressure_measurement,
+    "2A36": parse_intermediate_cuff_pressure,
+    "2A49": parse_blood_pressure_feature,
+    "2A5E": parse_plx_spot_check,
+    "2A5F": parse_plx_continuous,
+    "2A60": parse_plx_features,
 }
 
 
