@@ -76,3 +76,75 @@ def test_fuzz_every_parser(kind, data):
     for item in result.invalid:
         assert item.reason in SPECIAL_STRINGS
     json.dumps(result.to_json())
+
+
+# ---- non-standard oximeters ------------------------------------------------------------------------------------
+from devices.parsers.berrymed import BerryMedStream, parse_berrymed_packet  # noqa: E402
+from devices.parsers.pc60fw import Pc60fwStream, build_frame, crc8_maxim, parse_pc60fw_frame  # noqa: E402
+
+BCI = [v for v in json.loads((Path(__file__).parent / "vectors" / "ble-vectors.json").read_text())
+       if v["kind"] == "berrymed_bci"]
+
+
+@pytest.mark.parametrize("vector", BCI, ids=[v["hex"] for v in BCI])
+def test_berrymed_vectors(vector):
+    doc = parse_berrymed_packet(bytes.fromhex(vector["hex"])).to_json()
+    values = {o["field"]: o["value"] for o in doc["observations"]}
+    assert values == {"spo2": str(vector["expect"]["spo2"]), "pulse_rate": str(vector["expect"]["pr"])}
+    for key in ("pleth", "bargraph", "pulse_beep"):
+        assert doc[key] == vector["expect"][key]
+
+
+def test_berrymed_no_reading_markers_and_no_finger():
+    doc = parse_berrymed_packet(bytes([0x80, 0x00, 0x00, 0x7F, 127])).to_json()  # PR 127 w/o bit7 is valid...
+    assert [i["field"] for i in doc["invalid"]] == ["spo2"]
+    doc = parse_berrymed_packet(bytes([0x80, 0x00, 0x40, 0x7F, 127])).to_json()  # PR 255, SpO2 127
+    assert doc["observations"] == [] and {i["field"] for i in doc["invalid"]} == {"spo2", "pulse_rate"}
+    doc = parse_berrymed_packet(bytes([0xC5, 0x32, 0x53, 0x02, 0x61])).to_json()  # no-finger flag set
+    assert doc["observations"] == [] and "no_finger" in doc["status"]
+
+
+def test_berrymed_stream_resyncs_over_split_and_junk():
+    stream = BerryMedStream()
+    packet = bytes.fromhex("C532430261")
+    assert stream.feed(b"\x12\x34" + packet[:2]) == []
+    (first,) = stream.feed(packet[2:] + packet[:1])
+    assert first.observation("spo2").value == 97
+    assert stream.feed(b"\xC5\x32") == []          # packet cut short by a new sync byte ...
+    got = stream.feed(packet)                        # ... is dropped, the next whole one parsed
+    assert len(got) == 1 and stream.dropped_bytes >= 3
+
+
+def test_crc8_maxim_check_value():
+    assert crc8_maxim(b"123456789") == 0xA1
+
+
+def test_pc60fw_frame_and_bad_crc():
+    frame = build_frame(0x0F, bytes([0x01, 97, 72, 0, 25, 0, 0]))
+    doc = parse_pc60fw_frame(frame).to_json()
+    assert {o["field"]: o["value"] for o in doc["observations"]} == {"spo2": "97", "pulse_rate": "72", "pai": "2.5"}
+    with pytest.raises(ParseError, match="CRC"):
+        parse_pc60fw_frame(frame[:-1] + bytes([frame[-1] ^ 0xFF]))
+
+
+def test_pc60fw_stream_reassembles_split_frames_and_drops_bad_ones():
+    good = build_frame(0x0F, bytes([0x01, 96, 80, 0, 12, 0, 0]))
+    bad = good[:-1] + bytes([good[-1] ^ 0x01])
+    wave = build_frame(0x0F, bytes([0x02, 10, 20, 30, 40, 50]))
+    stream = Pc60fwStream()
+    data = b"\x00\xAA" + bad + wave + good
+    got = []
+    for i in range(0, len(data), 3):                 # 3-byte notifications: frames span several
+        got += stream.feed(data[i:i + 3])
+    values = [p for p in got if p.details.get("values")]
+    assert len(values) == 1 and values[0].observation("pulse_rate").value == 80
+    assert stream.bad_frames >= 1
+
+
+@given(st.lists(st.binary(max_size=12), max_size=8))
+def test_fuzz_streams_never_raise(chunks):
+    for stream in (BerryMedStream(), Pc60fwStream()):
+        for chunk in chunks:
+            for packet in stream.feed(chunk):
+                for obs in packet.observations:
+                    assert obs.value.is_finite()

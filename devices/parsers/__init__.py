@@ -4,8 +4,10 @@ from __future__ import annotations
 from typing import Callable
 
 from devices.parsers.common import ParsedMeasurement, ParseError
+from devices.parsers.berrymed import parse_berrymed_packet
 from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
                                             parse_intermediate_cuff_pressure)
+from devices.parsers.pc60fw import parse_pc60fw_frame
 from devices.parsers.pulse_oximetry import parse_plx_continuous, parse_plx_features, parse_plx_spot_check
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
 
@@ -18,6 +20,8 @@ PARSERS: dict[str, Callable[[bytes], ParsedMeasurement]] = {
     "2A5E": parse_plx_spot_check,
     "2A5F": parse_plx_continuous,
     "2A60": parse_plx_features,
+    "BERRYMED": parse_berrymed_packet,
+    "PC60FW": parse_pc60fw_frame,
 }
 
 
