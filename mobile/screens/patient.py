@@ -1,0 +1,39 @@
+"""Choose the patient: search by date of birth or name letters, tap a resident; or open the creation form."""
+from __future__ import annotations
+
+from kivy.properties import ObjectProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import Screen
+
+from mobile.screens.widgets import load_kv
+
+
+class PatientRow(ButtonBehavior, BoxLayout):
+    """One resident in the list (RecycleView view class; its properties come from WorkflowAdapter.patients)."""
+
+    patient_id = StringProperty("")
+    name = StringProperty("")
+    sex = StringProperty("")
+    birth_date = StringProperty("")
+    insee = StringProperty("")
+    status = StringProperty("")
+    wf = ObjectProperty(None, allownone=True)
+
+    def on_release(self) -> None:
+        if self.wf is not None and self.patient_id:
+            self.wf.select_patient(self.patient_id)
+
+
+class PatientScreen(Screen):
+    wf = ObjectProperty(None, rebind=True)
+
+    def on_pre_enter(self, *_args) -> None:
+        self.ids.search.text = self.wf.query
+        self.wf.refresh_patients()
+
+    def open_form(self) -> None:
+        self.manager.current = "patient_form"
+
+
+load_kv("patient.kv")

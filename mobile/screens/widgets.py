@@ -1,0 +1,195 @@
+"""Shared widgets (big buttons, choice rows, panels, drawn icons, top bar, patient banner) and kv loading.
+
+Their look lives in assets/kv/common.kv, loaded once when this module is imported.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.graphics import Color, Ellipse, Line, RoundedRectangle
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
+from kivy.uix.textinput import TextInput
+from kivy.uix.widget import Widget
+
+from mobile.screens import theme
+
+KV_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "kv"
+
+
+def load_kv(name: str) -> None:
+    """Load assets/kv/<name> once per process (a second load would duplicate every rule)."""
+    path = str(KV_DIR / name)
+    if path not in Builder.files:
+        Builder.load_file(path)
+
+
+class BigButton(ButtonBehavior, Label):
+    """A rounded, full-colour button: ≥ 72dp high, wrapping text, darker while pressed."""
+
+    bg = ColorProperty(theme.PRIMARY)
+    bg_down = ColorProperty(theme.PRIMARY_DOWN)
+    fg = ColorProperty(theme.ON_DARK)
+    border = ColorProperty([0, 0, 0, 0])
+
+
+class ChoiceButton(ButtonBehavior, Label):
+    """One option of a :class:`ChoiceRow` (sex, identity status, language)."""
+
+    value = StringProperty("")
+    selected = BooleanProperty(False)
+
+
+class ChoiceRow(BoxLayout):
+    """A row of mutually exclusive :class:`ChoiceButton` children; `selected` holds the chosen value.
+    Kept per instance (no global ToggleButton groups, which leak between app instances)."""
+
+    selected = StringProperty("")
+
+    def add_widget(self, widget, *args, **kwargs):
+        if isinstance(widget, ChoiceButton):
+            # kv sets a child's `value` after adding it: follow it
+            widget.fbind("on_release", self._chosen)
+            widget.fbind("value", self._refresh)
+            widget.selected = widget.value == self.selected
+        return super().add_widget(widget, *args, **kwargs)
+
+    def _chosen(self, button: ChoiceButton) -> None:
+        self.selected = button.value
+
+    def _refresh(self, *_args) -> None:
+        for child in self.children:
+            if isinstance(child, ChoiceButton):
+                child.selected = child.value == self.selected
+
+    def on_selected(self, *_args) -> None:
+        self._refresh()
+
+
+class BigInput(TextInput):
+    """Single-line input with a large font; Enter moves to `next_focus` when set."""
+
+    next_focus = ObjectProperty(None, allownone=True)
+
+    def on_text_validate(self) -> None:
+        if self.next_focus is not None:
+            self.next_focus.focus = True
+
+
+class Panel(BoxLayout):
+    """A coloured box with a left accent stripe (error, warning, success, info)."""
+
+    bg = ColorProperty(theme.SURFACE)
+    accent = ColorProperty(theme.BORDER)
+
+
+class Collapsible(BoxLayout):
+    """Takes its content's height when `shown`, nothing (and no touches) otherwise."""
+
+    shown = BooleanProperty(True)
+
+    # Hidden content overflows a zero-height box and, being disabled, would swallow touches: ignore them.
+    def on_touch_down(self, touch):
+        return super().on_touch_down(touch) if self.shown else False
+
+    def on_touch_move(self, touch):
+        return super().on_touch_move(touch) if self.shown else False
+
+    def on_touch_up(self, touch):
+        return super().on_touch_up(touch) if self.shown else False
+
+
+class WrapLabel(Label):
+    """A label that wraps to its width and grows to its text's height."""
+
+
+class ThermometerIcon(Widget):
+    """A drawn thermometer (canvas instructions, scales with the widget); `level` 0..1 fills the column."""
+
+    level = NumericProperty(0.6)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self._draw, size=self._draw, level=self._draw)
+
+    def _draw(self, *_args) -> None:
+        self.canvas.clear()
+        w, h = self.size
+        cx = self.center_x
+        stem = min(w * 0.22, h * 0.17)          # stem width
+        bulb = stem * 1.9                         # bulb diameter
+        bottom = self.y + h * 0.04
+        top = self.top - h * 0.04
+        bulb_cy = bottom + bulb / 2
+        stem_x = cx - stem / 2
+        stem_y = bulb_cy
+        stem_h = top - stem_y
+        line = max(dp(2.5), stem * 0.12)
+        inner = stem * 0.45
+        column_top = stem_y + (stem_h - stem / 2) * max(0.0, min(1.0, self.level))
+        with self.canvas:
+            Color(*theme.SURFACE)
+            RoundedRectangle(pos=(stem_x, stem_y), size=(stem, stem_h), radius=[stem / 2])
+            Ellipse(pos=(cx - bulb / 2, bulb_cy - bulb / 2), size=(bulb, bulb))
+            Color(*theme.THERMO_RED)
+            Ellipse(pos=(cx - bulb * 0.34, bulb_cy - bulb * 0.34), size=(bulb * 0.68, bulb * 0.68))
+            RoundedRectangle(pos=(cx - inner / 2, bulb_cy), size=(inner, column_top - bulb_cy), radius=[inner / 2])
+            Color(*theme.TEXT)
+            theta = math.degrees(math.asin(min(1.0, stem / bulb)))
+            join_y = bulb_cy + (bulb / 2) * math.cos(math.radians(theta))
+            cap_y = top - stem / 2
+            Line(points=[stem_x, join_y, stem_x, cap_y], width=line)
+            Line(points=[stem_x + stem, join_y, stem_x + stem, cap_y], width=line)
+            Line(circle=(cx, cap_y, stem / 2, -90, 90), width=line)
+            Line(circle=(cx, bulb_cy, bulb / 2, theta, 360 - theta), width=line)
+            for i in range(1, 6):  # graduation marks
+                y = stem_y + bulb * 0.45 + (stem_h - bulb * 0.6) * i / 6
+                Line(points=[cx + stem / 2 + line * 1.5, y, cx + stem / 2 + line * 1.5 + stem * (0.6 if i % 2 else 0.35), y],
+                     width=line * 0.6)
+
+
+class CheckIcon(Widget):
+    """A filled circle with a tick, drawn with canvas instructions."""
+
+    colour = ColorProperty(theme.SUCCESS)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self._draw, size=self._draw, colour=self._draw)
+
+    def _draw(self, *_args) -> None:
+        self.canvas.clear()
+        d = min(self.size)
+        x, y = self.center_x - d / 2, self.center_y - d / 2
+        with self.canvas:
+            Color(*self.colour)
+            Ellipse(pos=(x, y), size=(d, d))
+            Color(*theme.ON_DARK)
+            Line(points=[x + d * 0.27, y + d * 0.52, x + d * 0.44, y + d * 0.34, x + d * 0.74, y + d * 0.66],
+                 width=max(dp(3), d * 0.07), cap="round", joint="round")
+
+
+class StatusBadge(Label):
+    status = StringProperty("")
+
+
+class TopBar(BoxLayout):
+    sync = ObjectProperty(None, rebind=True)
+
+
+class PatientBanner(BoxLayout):
+    wf = ObjectProperty(None, rebind=True)
+    show_change = BooleanProperty(True)
+
+
+class RelaisRoot(BoxLayout):
+    wf = ObjectProperty(None, rebind=True)
+    sync = ObjectProperty(None, rebind=True)
+
+
+load_kv("common.kv")

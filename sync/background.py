@@ -1,0 +1,80 @@
+"""Background sync for the app: push at start, when asked (a session was just saved), and periodically.
+
+Runs on the app's asyncio loop; the blocking upload runs in a worker thread (asyncio.to_thread) with its own Store
+connection, so the UI thread never waits on the network. One push at a time, never in parallel.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from sync.store import Store
+from sync.uploader import PushResult, Uploader
+
+log = logging.getLogger(__name__)
+
+
+class SyncLoop:
+    def __init__(self, store_path: str | os.PathLike[str], server_url: str, *, token: str | None = None,
+                 ca_bundle: str | None = None, interval_seconds: float = 30.0,
+                 uploader: Uploader | None = None) -> None:
+        self.store_path = Path(store_path)
+        self.uploader = uploader or Uploader(server_url, token=token, ca_bundle=ca_bundle)
+        self.interval_seconds = interval_seconds
+        self.last_result: PushResult | None = None
+        self.last_error: str | None = None
+        self.passes = 0
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start on the running event loop; the first push happens right away."""
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task = self._loop.create_task(self._run(), name="relais-sync")
+
+    def trigger(self) -> None:
+        """Ask for a push as soon as possible. Safe to call from any thread."""
+        if self._loop is not None and self._wake is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def stop(self) -> None:
+        """Stop after the current push (an upload in progress is not interrupted: its timeouts bound the wait)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        try:
+            await self._task
+        finally:
+            self._task = None
+
+    async def _run(self) -> None:
+        store = await asyncio.to_thread(Store, self.store_path)
+        try:
+            while not self._stopping:
+                assert self._wake is not None
+                self._wake.clear()
+                try:
+                    self.last_result = await asyncio.to_thread(self.uploader.push, store)
+                    self.last_error = None
+                except Exception as exc:  # noqa: BLE001 - the loop must survive any single failure
+                    self.last_error = type(exc).__name__
+                    log.exception("sync pass failed")
+                self.passes += 1
+                if self._stopping:
+                    break
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            await asyncio.to_thread(store.close)

@@ -1,0 +1,151 @@
+"""Outbox operations on a Store: the queue of frozen session bundles waiting for the server.
+
+State machine: pending → in_flight (claimed for one request) → sent | rejected | pending again (transient failure,
+with a backoff). An entry left in_flight by a killed app is put back to pending when the store is opened: resending
+is safe because every bundle entry is a conditional create.
+
+Every transition is one short transaction (BEGIN IMMEDIATE), so two uploaders (the app and `python -m sync push`)
+can never claim the same entry at once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync.store import Store
+
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 300.0  # the app retries at least every 5 minutes once the network is back (CHT practice)
+
+
+class OutboxStateError(Exception):
+    """The entry is not in a state that allows this transition (e.g. marking sent an entry already rejected)."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: str
+    session_id: str
+    idempotency_key: str
+    payload: str
+    state: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str
+    sent_at: str | None
+
+    @property
+    def payload_bytes(self) -> bytes:
+        """Exactly the bytes frozen at session close."""
+        return self.payload.encode("utf-8")
+
+
+def _iso(moment: dt.datetime) -> str:
+    from sync.store import iso
+    return iso(moment)
+
+
+def _entry(row: dict[str, Any]) -> OutboxEntry:
+    return OutboxEntry(**{k: row[k] for k in OutboxEntry.__dataclass_fields__})
+
+
+def get_entry(store: "Store", entry_id: str) -> OutboxEntry:
+    from sync.store import NotFoundError
+    with store.lock:
+        rows = list(store.db.query("SELECT * FROM outbox WHERE id = ?", [entry_id]))
+    if not rows:
+        raise NotFoundError(f"entrée d'envoi inconnue : {entry_id}")
+    return _entry(rows[0])
+
+
+def entries(store: "Store", state: str | None = None) -> list[OutboxEntry]:
+    """Entries oldest first, optionally only one state."""
+    sql, params = "SELECT * FROM outbox", []
+    if state is not None:
+        sql, params = sql + " WHERE state = ?", [state]
+    with store.lock:
+        return [_entry(r) for r in store.db.query(sql + " ORDER BY rowid", params)]
+
+
+def backoff_delay(attempts: int, *, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS,
+                  rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(attempts-1))]. Jitter spreads the
+    retries of many tablets coming back online at once; the cap bounds how long staff wait after the network returns."""
+    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    return (rng or random).uniform(0, ceiling)
+
+
+def claim_next(store: "Store", *, now: dt.datetime | None = None, ignore_backoff: bool = False) -> OutboxEntry | None:
+    """Take the oldest pending entry that is due: mark it in_flight and count the attempt. None when nothing is due.
+    `ignore_backoff` is for an explicit "send now" by staff."""
+    now_text = _iso(now or store.now())
+    with store.transaction() as db:
+        due = "" if ignore_backoff else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+        params = [] if ignore_backoff else [now_text]
+        rows = list(db.query(f"SELECT id FROM outbox WHERE state = 'pending'{due} ORDER BY rowid LIMIT 1", params))
+        if not rows:
+            return None
+        store.conn.execute("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id = ?",
+                           [rows[0]["id"]])
+        return _entry(next(db.query("SELECT * FROM outbox WHERE id = ?", [rows[0]["id"]])))
+
+
+def _transition(store: "Store", entry_id: str, allowed: tuple[str, ...], sets: dict[str, Any]) -> None:
+    with store.transaction() as db:
+        rows = list(db.query("SELECT state FROM outbox WHERE id = ?", [entry_id]))
+        if not rows:
+            from sync.store import NotFoundError
+            raise NotFoundError(f"entrée d'envoi inconnue : {entry_id}")
+        if rows[0]["state"] not in allowed:
+            raise OutboxStateError(f"entry is {rows[0]['state']}, expected one of {allowed}")
+        assignments = ", ".join(f"{column} = ?" for column in sets)
+        store.conn.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*sets.values(), entry_id])
+
+
+def mark_sent(store: "Store", entry_id: str, *, now: dt.datetime | None = None) -> None:
+    """The server confirmed the whole transaction. Also accepted from pending: another process may have recovered
+    the entry while this upload was in flight, and a confirmed upload is a fact."""
+    _transition(store, entry_id, ("in_flight", "pending"),
+                {"state": "sent", "sent_at": _iso(now or store.now()), "last_error": None, "next_attempt_at": None})
+
+
+def mark_rejected(store: "Store", entry_id: str, reason: str) -> None:
+    """The server refused this payload for good (4xx): quarantine it with the server's reason, so the rest of the
+    queue keeps flowing. The data stays in the store."""
+    _transition(store, entry_id, ("in_flight", "pending"),
+                {"state": "rejected", "last_error": reason, "next_attempt_at": None})
+
+
+def release(store: "Store", entry_id: str, error: str, *, delay: float | None = None,
+            now: dt.datetime | None = None, rng: random.Random | None = None) -> float:
+    """Transient failure: back to pending, not before now + delay (default: backoff from the attempt count).
+    Returns the delay used."""
+    if delay is None:
+        delay = backoff_delay(get_entry(store, entry_id).attempts, rng=rng)
+    due = (now or store.now()) + dt.timedelta(seconds=delay)
+    _transition(store, entry_id, ("in_flight",), {"state": "pending", "last_error": error,
+                                                  "next_attempt_at": _iso(due)})
+    return delay
+
+
+def requeue(store: "Store", entry_id: str) -> None:
+    """Put a rejected entry back in the queue (after the cause was fixed server-side), same frozen bytes."""
+    _transition(store, entry_id, ("rejected",), {"state": "pending", "next_attempt_at": None})
+
+
+def recover_in_flight(store: "Store") -> int:
+    """Entries left in_flight by a killed process go back to pending, due now. Returns how many."""
+    with store.transaction():
+        cursor = store.conn.execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = NULL WHERE state = 'in_flight'")
+        return cursor.rowcount
+
+
+def remaining(store: "Store") -> int:
+    """Entries not yet confirmed nor rejected."""
+    counts = store.outbox_counts()
+    return counts["pending"] + counts["in_flight"]

@@ -1,0 +1,17 @@
+"""Test-wide set-up. Kivy reads these variables when it is first imported, so they are set here, before any test
+module (and so before any `import kivy`): no user config or log files, logs through `logging` (captured by
+pytest), an isolated KIVY_HOME, and an off-screen window unless a display is available."""
+import os
+import tempfile
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+os.environ.setdefault("KIVY_NO_CONFIG", "1")
+os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="relais_kivy_home_"))
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+# The off-screen GL surface keeps the size the window had when created (resizing later only changes the
+# viewport): make it large enough for both 1280x800 landscape and 800x1280 portrait tests.
+os.environ.setdefault("KCFG_GRAPHICS_WIDTH", "1280")
+os.environ.setdefault("KCFG_GRAPHICS_HEIGHT", "1280")
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")

@@ -1,0 +1,125 @@
+"""sync.outbox: oldest first, backoff, quarantine with the reason kept, and recovery after a killed upload."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from sync import outbox
+from sync.outbox import OutboxStateError
+from sync.store import Store
+from sync.testing import closed_session
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    with Store(tmp_path / "relais.db", clock=clock) as s:
+        yield s
+
+
+def three_entries(store):
+    return [closed_session(store, family_name=name)[2] for name in ("Alpha", "Bravo", "Charlie")]
+
+
+def test_claims_oldest_first_and_counts_attempts(store):
+    first, second, third = three_entries(store)
+    claimed = outbox.claim_next(store)
+    assert claimed.id == first and claimed.state == "in_flight" and claimed.attempts == 1
+    assert store.outbox_counts() == {"pending": 2, "in_flight": 1, "sent": 0, "rejected": 0}
+    outbox.mark_sent(store, first)
+    assert outbox.claim_next(store).id == second
+    assert outbox.claim_next(store).id == third
+    assert outbox.claim_next(store) is None
+    sent = outbox.get_entry(store, first)
+    assert sent.state == "sent" and sent.sent_at is not None
+
+
+def test_released_entry_waits_for_its_backoff(store, clock):
+    first, second, _ = three_entries(store)
+    entry = outbox.claim_next(store)
+    delay = outbox.release(store, entry.id, "HTTP 503", delay=60)
+    assert delay == 60
+    released = outbox.get_entry(store, first)
+    assert (released.state, released.last_error, released.attempts) == ("pending", "HTTP 503", 1)
+    assert outbox.claim_next(store).id == second  # the first one is not due yet: the rest flows
+    clock.advance(61)
+    again = outbox.claim_next(store)
+    assert again.id == first and again.attempts == 2
+    assert outbox.claim_next(store, ignore_backoff=True).id != first  # already in flight, not claimed twice
+
+
+def test_ignore_backoff_sends_now(store):
+    (first, *_rest) = three_entries(store)
+    outbox.release(store, outbox.claim_next(store).id, "timeout", delay=3600)
+    assert outbox.claim_next(store, ignore_backoff=True).id == first
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped():
+    rng = random.Random(1)
+    for attempts in range(1, 12):
+        ceiling = min(outbox.BACKOFF_CAP_SECONDS, outbox.BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+        draws = [outbox.backoff_delay(attempts, rng=rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in draws)
+        assert max(draws) > 0.8 * ceiling and min(draws) < 0.2 * ceiling  # spread over the whole range
+    assert outbox.backoff_delay(50, rng=rng) <= outbox.BACKOFF_CAP_SECONDS
+
+
+def test_default_release_delay_grows_with_attempts(store, clock):
+    (first, *_rest) = three_entries(store)
+    rng = random.Random(7)
+    for attempts in (1, 2, 3):
+        entry = outbox.claim_next(store, ignore_backoff=True)
+        assert entry.id == first and entry.attempts == attempts
+        delay = outbox.release(store, first, "timeout", rng=rng)
+        assert 0 <= delay <= outbox.BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
+        due = dt.datetime.fromisoformat(outbox.get_entry(store, first).next_attempt_at)
+        assert due == clock.now + dt.timedelta(seconds=delay)
+
+
+def test_rejected_keeps_the_reason_and_leaves_the_queue(store):
+    first, second, _ = three_entries(store)
+    outbox.mark_rejected(store, outbox.claim_next(store).id, "HTTP 400 : Observation.status is required")
+    entry = outbox.get_entry(store, first)
+    assert (entry.state, entry.last_error) == ("rejected", "HTTP 400 : Observation.status is required")
+    assert outbox.claim_next(store).id == second
+    with pytest.raises(OutboxStateError):
+        outbox.mark_sent(store, first)
+    outbox.requeue(store, first)
+    assert outbox.get_entry(store, first).state == "pending"
+
+
+def test_release_needs_an_in_flight_entry(store):
+    (first, *_rest) = three_entries(store)
+    with pytest.raises(OutboxStateError):
+        outbox.release(store, first, "nope", delay=1)
+
+
+def test_in_flight_entry_goes_back_to_pending_when_the_store_reopens(tmp_path, clock):
+    path = tmp_path / "relais.db"
+    store = Store(path, clock=clock)
+    _, session_id, oid = closed_session(store)
+    assert outbox.claim_next(store).id == oid
+    store.close()  # the app was killed mid-upload
+    with Store(path, clock=clock, recover_in_flight=False) as peek:
+        assert peek.session_sync_state(session_id) == "in_flight"
+    with Store(path, clock=clock) as reopened:
+        assert reopened.session_sync_state(session_id) == "pending"
+        entry = outbox.claim_next(reopened)
+        assert entry.id == oid and entry.attempts == 2

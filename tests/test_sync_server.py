@@ -1,0 +1,205 @@
+"""The development FHIR server as a real subprocess: conditional creates store exactly once, transactions are
+all-or-nothing, references are rewritten, the token is enforced, the HTML page escapes, logs hold no patient data."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+
+from sync import fhir, outbox
+from sync.store import Store
+from sync.testing import DevServer, closed_session
+from sync.uploader import Uploader
+
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with DevServer(tmp_path_factory.mktemp("server") / "server.db") as srv:
+        yield srv
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "tablet.db") as s:
+        yield s
+
+
+def search(url, rtype, **params):
+    reply = requests.get(f"{url}/{rtype}", params=params, timeout=10)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["resourceType"] == "Bundle" and body["type"] == "searchset"
+    return [e["resource"] for e in body.get("entry", [])]
+
+
+def by_identifier(url, rtype, system, value):
+    return search(url, rtype, identifier=f"{system}|{value}")
+
+
+def post(url, payload, **kw):
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return requests.post(url, data=data, headers={**FHIR, **kw.pop("headers", {})}, timeout=10, **kw)
+
+
+def patient_entry(family="Test", pid="p-1"):
+    system = fhir.PATIENT_ID_SYSTEM
+    return {"fullUrl": f"urn:uuid:{fhir.resource_uuid(system, pid)}",
+            "resource": {"resourceType": "Patient", "identifier": [{"system": system, "value": pid}],
+                         "name": [{"family": family, "given": ["X"]}]},
+            "request": {"method": "POST", "url": "Patient", "ifNoneExist": fhir.if_none_exist(system, pid)}}
+
+
+def test_metadata_is_a_capability_statement(server):
+    reply = requests.get(f"{server.url}/metadata", timeout=10)
+    assert reply.status_code == 200
+    assert reply.json()["resourceType"] == "CapabilityStatement"
+    assert reply.json()["fhirVersion"] == "4.0.1"
+
+
+def test_upload_once_stores_one_patient_and_one_observation(server, store):
+    patient_id, session_id, oid = closed_session(store)
+    result = Uploader(server.url).push(store)
+    assert (result.sent, result.rejected, result.remaining) == (1, 0, 0)
+    assert store.session_sync_state(session_id) == "sent"
+    [patient] = by_identifier(server.url, "Patient", fhir.PATIENT_ID_SYSTEM, patient_id)
+    key = store.get_session(session_id)["idempotency_key"]
+    [obs] = by_identifier(server.url, "Observation", fhir.OBSERVATION_ID_SYSTEM, f"{key}/obs/1-8310-5")
+    assert obs["subject"] == {"reference": f"Patient/{patient['id']}"}  # urn:uuid rewritten to the server id
+    assert search(server.url, "Observation", patient=patient["id"]) == [obs]
+    assert search(server.url, "Observation", subject=f"Patient/{patient['id']}") == [obs]
+    read = requests.get(f"{server.url}/Observation/{obs['id']}", timeout=10)
+    assert read.status_code == 200 and '"value":37.60' in read.text  # precision kept on the server
+
+
+def test_same_upload_twice_stores_nothing_new(server, store):
+    patient_id, session_id, oid = closed_session(store)
+    payload = outbox.get_entry(store, oid).payload_bytes
+    first = post(server.url, payload)
+    assert first.status_code == 200
+    assert [e["response"]["status"] for e in first.json()["entry"]] == ["201 Created", "201 Created"]
+    again = post(server.url, payload)  # the reply was lost: the very same bytes again
+    assert again.status_code == 200
+    assert [e["response"]["status"] for e in again.json()["entry"]] == ["200 OK", "200 OK"]
+    assert [e["response"]["location"] for e in again.json()["entry"]] == \
+        [e["response"]["location"] for e in first.json()["entry"]]
+    [patient] = by_identifier(server.url, "Patient", fhir.PATIENT_ID_SYSTEM, patient_id)
+    assert len(search(server.url, "Observation", patient=patient["id"])) == 1
+    # a second session for the same patient: the Patient is matched, its new Observation points to it
+    closed_session(store, patient_id=patient_id, value="38.20")
+    for entry in outbox.entries(store, "pending"):
+        if entry.id != oid:
+            reply = post(server.url, entry.payload_bytes)
+            assert [e["response"]["status"] for e in reply.json()["entry"]] == ["200 OK", "201 Created"]
+    assert len(by_identifier(server.url, "Patient", fhir.PATIENT_ID_SYSTEM, patient_id)) == 1
+    values = sorted(o["valueQuantity"]["value"] for o in search(server.url, "Observation", patient=patient["id"]))
+    assert values == [37.6, 38.2]
+
+
+def test_concurrent_identical_uploads_store_exactly_once(server, store):
+    patient_id, _, oid = closed_session(store, family_name="Concurrent")
+    payload = outbox.get_entry(store, oid).payload_bytes
+    statuses, barrier = [], threading.Barrier(6)
+
+    def send():
+        barrier.wait()
+        statuses.append(post(server.url, payload).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 6
+    [patient] = by_identifier(server.url, "Patient", fhir.PATIENT_ID_SYSTEM, patient_id)
+    assert len(search(server.url, "Observation", patient=patient["id"])) == 1
+
+
+@pytest.mark.parametrize("mutate,expected", [
+    (lambda b: b.update(resourceType="Patient"), "resourceType"),
+    (lambda b: b.update(type="batch"), "transaction"),
+    (lambda b: b["entry"][1]["request"].update(method="PUT"), "POST"),
+    (lambda b: b["entry"][1].pop("request"), "request"),
+    (lambda b: b["entry"][1].pop("resource"), "resource"),
+    (lambda b: b["entry"][1]["request"].update(url="Patient"), "does not match"),
+    (lambda b: b["entry"][1]["request"].update(ifNoneExist="Observation?identifier=a|b"), "query part"),
+    (lambda b: b["entry"][1]["request"].update(ifNoneExist="name=x"), "identifier=system|value"),
+    (lambda b: b["entry"][1]["resource"]["subject"].update(reference="urn:uuid:00000000-0000-0000-0000-000000000000"),
+     "resolve"),
+])
+def test_malformed_bundle_is_refused_and_nothing_is_stored(server, store, mutate, expected):
+    patient_id, _, oid = closed_session(store)
+    bundle = json.loads(outbox.get_entry(store, oid).payload)
+    mutate(bundle)
+    reply = post(server.url, bundle)
+    assert reply.status_code == 400
+    body = reply.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert expected in body["issue"][0]["diagnostics"]
+    # the Patient entry was fine, but the transaction is all or nothing
+    assert by_identifier(server.url, "Patient", fhir.PATIENT_ID_SYSTEM, patient_id) == []
+
+
+@pytest.mark.parametrize("body,content_type,status", [
+    (b"not json", "application/fhir+json", 400),
+    (b"[1, 2]", "application/fhir+json", 400),
+    (b"<html></html>", "text/html", 415),
+])
+def test_unparseable_bodies(server, body, content_type, status):
+    reply = requests.post(server.url, data=body, headers={"Content-Type": content_type}, timeout=10)
+    assert reply.status_code == status
+    assert reply.json()["resourceType"] == "OperationOutcome"
+
+
+def test_read_unknown_resource_is_404(server):
+    reply = requests.get(f"{server.url}/Patient/does-not-exist", timeout=10)
+    assert reply.status_code == 404 and reply.json()["resourceType"] == "OperationOutcome"
+    assert requests.get(f"{server.url}/Patient", params={"name": "x"}, timeout=10).status_code == 400
+
+
+def test_html_page_escapes_text(server):
+    hostile = "<script>alert('x')</script>"
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [patient_entry(hostile, "html-test")]}
+    assert post(server.url, bundle).status_code == 200
+    page = requests.get(server.url.removesuffix("/fhir") + "/", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert hostile not in page.text and "<script" not in page.text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page.text
+
+
+def test_logs_hold_no_patient_data(server, store):
+    patient_id, _, _ = closed_session(store, family_name="Confidentiel", given_name="Secret",
+                                      birth_date="1931-07-14", value="36.95")
+    Uploader(server.url).push(store)
+    [patient] = search(server.url, "Patient", identifier=f"{fhir.PATIENT_ID_SYSTEM}|{patient_id}")
+    log = server.log_text()
+    assert "POST /fhir 200" in log  # requests are logged…
+    for secret in ("Confidentiel", "Secret", "1931-07-14", "36.95", patient_id, "identifier="):
+        assert secret not in log  # …without bodies or query strings
+
+
+def test_token_is_required_when_configured(tmp_path, store):
+    closed_session(store)
+    with DevServer(tmp_path / "server.db", token="s3cret") as srv:
+        assert requests.get(f"{srv.url}/metadata", timeout=10).status_code == 200  # capabilities stay public
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+            reply = requests.get(f"{srv.url}/Patient", headers=headers, timeout=10)
+            assert reply.status_code == 401
+            assert reply.json()["resourceType"] == "OperationOutcome"
+            assert reply.headers["WWW-Authenticate"].startswith("Bearer")
+        assert requests.get(srv.url.removesuffix("/fhir") + "/", timeout=10).status_code == 401
+        big = requests.post(srv.url, data=b" " * 4_000_000, headers=FHIR, timeout=10)  # refused before parsing
+        assert big.status_code == 401
+
+        no_token = Uploader(srv.url).push(store)
+        assert (no_token.sent, no_token.rejected, no_token.stopped) == (0, 0, "auth")
+        assert store.outbox_counts()["pending"] == 1  # an auth problem never quarantines data
+
+        good = Uploader(srv.url, token="s3cret").push(store, ignore_backoff=True)
+        assert (good.sent, good.remaining) == (1, 0)
+        ok = requests.get(f"{srv.url}/Patient", headers={"Authorization": "Bearer s3cret"}, timeout=10)
+        assert ok.status_code == 200 and ok.json()["total"] == 1
+    assert "s3cret" not in srv.log_text()

@@ -1,0 +1,38 @@
+"""The demo entry point (`python -m mobile --demo --screenshots DIR`) in its own process: one full session played
+by itself, a screenshot per screen at tablet size, the session saved and waiting in the outbox (offline)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.timeout(90)
+def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
+    from PIL import Image
+
+    shots = tmp_path / "shots"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KCFG_")}  # the app's own window size
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "mobile", "--demo", "--offline", "--store", str(tmp_path / "relais.db"),
+         "--screenshots", str(shots)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=80)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = sorted(p.name for p in shots.glob("*.png"))
+    assert names == ["01-patients.png", "02-new-patient.png", "03-measure.png", "04-review.png", "05-saved.png"]
+    for path in shots.glob("*.png"):
+        image = Image.open(path).convert("RGB")
+        assert image.size == (1280, 800)
+        assert len(image.getcolors(1 << 20)) > 50, f"{path.name} looks blank"
+    from sync.store import Store
+
+    with Store(tmp_path / "relais.db") as store:
+        [patient] = store.find_patients("DÉMO")
+        assert (patient["given_name"], patient["birth_date"]) == ("Jeanne", "1938-04-02")
+        assert store.outbox_counts()["pending"] == 1

@@ -1,0 +1,145 @@
+"""What staff see when things go wrong: a thermometer error (never a value), manual entry as the way out, and
+identity validation errors in plain French in the patient form."""
+from __future__ import annotations
+
+import pytest
+
+from ui_helpers import LANDSCAPE, PORTRAIT, frames, make_runtime, running_app, screen, screenshot, small_touch_targets, \
+    tap, type_into, wait_for
+
+pytestmark = pytest.mark.timeout(60)
+
+NBSP = "\u00a0"
+DEMO = dict(family_name="DÉMO", given_name="Paul", birth_date="1931-11-05", sex="M", birth_place_insee="69123",
+            identity_status="VALI")
+
+
+async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
+    runtime = make_runtime(tmp_path, scenario="error")  # the simulated thermometer sends NaN
+    runtime.workflow.create_patient(**DEMO)
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        sm, measure = app.screen_manager, screen(app, "measure")
+        assert sm.current == "measure"
+        assert not measure.ids.error_box.shown
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await frames(3)
+        assert sm.current == "measure"
+        assert measure.ids.error_box.shown and measure.ids.error_box.height > 0
+        assert measure.ids.error_text.text == ("Erreur de l'appareil : le thermomètre signale une mesure invalide. "
+                                               "Reprenez la mesure.")
+        assert measure.ids.status.text == "La mesure a échoué."
+        assert app.adapter.value_text == "" and measure.ids.live_value.text == ""
+        assert measure.ids.retry.text == "Reprendre" and measure.ids.manual_from_error.text == "Saisie manuelle"
+        assert not measure.ids.measure.disabled  # measuring again is possible
+        await screenshot(app, "10-measure-device-error")
+
+        # manual entry from the error panel: a bad value is refused, a good one goes to review marked manual
+        await tap(measure.ids.manual_from_error)
+        assert measure.ids.manual_box.shown and not measure.ids.error_box.shown
+        await type_into(measure.ids.manual_input, "3,7,6")
+        await tap(measure.ids.manual_ok)
+        assert sm.current == "measure"
+        assert measure.ids.manual_error.text.startswith("Saisissez une température comme 37,6")
+        await screenshot(app, "11-measure-manual-entry-error")
+        assert small_touch_targets(app) == []
+        await type_into(measure.ids.manual_input, "38,4")
+        await tap(measure.ids.manual_ok)
+        assert sm.current == "review"
+        review = screen(app, "review")
+        assert review.ids.value.text == f"38,4{NBSP}°C"
+        assert review.ids.source.text == f"Source{NBSP}: Saisie manuelle"
+        assert review.ids.warnings.text == "Fièvre (≥ 38 °C)."
+        await screenshot(app, "12-review-manual-fever")
+        await tap(review.ids.save)
+        await wait_for(lambda: sm.current == "saved", what="the saved screen")
+        [measurement] = runtime.store.measurements(app.adapter.saved_session_id)
+        assert (measurement["value"], measurement["source"]) == ("38.4", "manual")
+
+
+async def test_retry_after_an_error_measures_again(tmp_path):
+    from mobile.runtime import set_scenario
+
+    runtime = make_runtime(tmp_path, scenario="error")
+    runtime.workflow.create_patient(**DEMO)
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        measure = screen(app, "measure")
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await frames(2)
+        set_scenario(runtime, "normal")  # e.g. the probe was cleaned
+        await tap(measure.ids.retry)
+        await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the review screen")
+        assert screen(app, "review").ids.value.text == f"37,60{NBSP}°C"
+        assert app.adapter.error == ""
+
+
+@pytest.mark.parametrize("birth, message", [
+    ("31/02/1940", "Date de naissance impossible : vérifiez le jour et le mois."),
+    ("1940", "Date de naissance : saisissez-la sous la forme jj/mm/aaaa, par exemple 07/03/1941."),
+    ("02/04/2099", "La date de naissance ne peut pas être dans le futur."),  # refused by the store
+])
+async def test_bad_birth_date_is_refused_in_plain_french(tmp_path, birth, message):
+    runtime = make_runtime(tmp_path)
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        sm = app.screen_manager
+        await tap(screen(app, "patient").ids.new_patient)
+        form = screen(app, "patient_form")
+        await type_into(form.ids.family, "Démo")
+        await type_into(form.ids.given, "Jeanne")
+        await type_into(form.ids.birth, birth)
+        await type_into(form.ids.insee, "75056")
+        await tap(next(b for b in form.ids.sex.children if b.value == "F"))
+        await tap(form.ids.create)
+        await frames(2)
+        assert sm.current == "patient_form"
+        assert form.ids.form_error.text == message
+        assert runtime.store.find_patients("") == []
+        assert app.adapter.step == "patient"
+        if birth == "31/02/1940":
+            await screenshot(app, "13-form-bad-date")
+        # correcting the date clears the message and creates the patient
+        await type_into(form.ids.birth, "02/04/1938")
+        await tap(form.ids.create)
+        assert sm.current == "measure"
+        assert len(runtime.store.find_patients("")) == 1
+
+
+async def test_missing_sex_is_refused(tmp_path):
+    runtime = make_runtime(tmp_path)
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        await tap(screen(app, "patient").ids.new_patient)
+        form = screen(app, "patient_form")
+        for key, value in (("family", "Démo"), ("given", "Jeanne"), ("birth", "02/04/1938"), ("insee", "75056")):
+            await type_into(form.ids[key], value)
+        await tap(form.ids.create)
+        assert app.screen_manager.current == "patient_form"
+        assert form.ids.form_error.text.startswith("Le sexe doit être F")
+        await tap(form.ids.cancel)
+        assert app.screen_manager.current == "patient"
+        assert runtime.store.find_patients("") == []
+
+
+async def test_portrait_layout(tmp_path):
+    """800x1280: the form goes to one column and the measure screen stacks its instructions above the actions."""
+    runtime = make_runtime(tmp_path)
+    async with running_app(runtime, size=PORTRAIT) as app:
+        await tap(screen(app, "patient").ids.new_patient)
+        form = screen(app, "patient_form")
+        grid = form.ids.family.parent.parent
+        assert grid.cols == 1
+        await screenshot(app, "20-portrait-form")
+        await type_into(form.ids.family, "Démo")
+        await type_into(form.ids.given, "Jeanne")
+        await type_into(form.ids.birth, "02041938")  # 8 digits from a numeric keypad are accepted too
+        await type_into(form.ids.insee, "75056")
+        await tap(next(b for b in form.ids.sex.children if b.value == "F"))
+        await tap(form.ids.create)
+        assert app.screen_manager.current == "measure"
+        measure = screen(app, "measure")
+        assert measure.ids.body.orientation == "vertical"
+        await screenshot(app, "21-portrait-measure")
+        assert small_touch_targets(app) == []
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the review screen")
+        await screenshot(app, "22-portrait-review")

@@ -1,0 +1,120 @@
+"""Translations: catalogs match their sources, every UI text has a French translation, the runtime FR/EN switch
+re-translates the live screens (including the workflow's French messages), and nothing leaks between apps."""
+from __future__ import annotations
+
+import gettext
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mobile import i18n
+from mobile.i18n import Translator, catalog_paths, compile_mo, parse_po, tr
+from ui_helpers import LANDSCAPE, frames, make_runtime, running_app, screen, screenshot, tap, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+NBSP = "\u00a0"
+LITERAL = r'"((?:[^"\\]|\\.)*)"'
+
+
+def ui_msgids() -> tuple[set[str], set[tuple[str, str]]]:
+    """Msgids used in the kv files and the screens' Python code (literal arguments of tr._, N_, tr.ngettext)."""
+    singles, plurals = set(), set()
+    sources = [*(ROOT / "assets" / "kv").glob("*.kv"), *(ROOT / "mobile" / "screens").glob("*.py"),
+               ROOT / "mobile" / "app.py"]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        singles.update(m.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
+                       for m in re.findall(rf"(?:\btr\._|\bN_)\({LITERAL}\)", text))
+        plurals.update(re.findall(rf"\bngettext\({LITERAL},\s*{LITERAL}", text))
+    return singles, plurals
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_committed_mo_is_compiled_from_the_po(lang):
+    po, mo = catalog_paths(lang)
+    assert mo.read_bytes() == compile_mo(parse_po(po.read_text(encoding="utf-8"))), \
+        f"{mo} is stale: run python -m mobile.i18n"
+
+
+@pytest.mark.skipif(shutil.which("msgfmt") is None, reason="GNU gettext not installed")
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_our_mo_reads_like_gnu_msgfmt_output(lang, tmp_path):
+    po, mo = catalog_paths(lang)
+    subprocess.run(["msgfmt", "-c", "-o", str(tmp_path / "gnu.mo"), str(po)], check=True)
+    with open(mo, "rb") as ours, open(tmp_path / "gnu.mo", "rb") as gnu:
+        assert gettext.GNUTranslations(ours)._catalog == gettext.GNUTranslations(gnu)._catalog
+
+
+def test_every_ui_text_has_a_french_translation():
+    singles, plurals = ui_msgids()
+    assert len(singles) > 50 and plurals
+    french = parse_po(catalog_paths("fr")[0].read_text(encoding="utf-8"))
+    missing = sorted(m for m in singles if m not in french) + \
+        sorted(f"{s} | {p}" for s, p in plurals if f"{s}\0{p}" not in french)
+    assert not missing, missing
+
+
+def test_french_default_english_switch_and_fallback():
+    assert Translator()._("Measure temperature") == "Mesurer la température"
+    assert Translator("en")._("Measure temperature") == "Measure temperature"
+    assert Translator("de")._("Measure temperature") == "Measure temperature"  # no catalog: the English msgid
+    fr, en = Translator("fr"), Translator("en")
+    assert fr.ngettext("{n} patient", "{n} patients", 1) == "{n} patient"
+    assert en.ngettext("{n} patient", "{n} patients", 2) == "{n} patients"
+    # French domain messages: shown as they are in French, translated in English
+    fever = "Fièvre (≥ 38 °C)."
+    assert fr._(fever) == fever and en._(fever) == "Fever (≥ 38 °C)."
+    assert fr._("Everything is synced") == "Tout est synchronisé"
+    assert en._("Une phrase que personne n'a traduite.") == "Une phrase que personne n'a traduite."
+
+
+@pytest.mark.timeout(60)
+async def test_language_toggle_retranslates_the_live_ui(tmp_path):
+    runtime = make_runtime(tmp_path, scenario="error")
+    runtime.workflow.create_patient(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F",
+                                    birth_place_insee="75056")
+    baseline = tr.observer_count
+    async with running_app(runtime, size=LANDSCAPE, lang="fr") as app:
+        topbar = app.root.ids.topbar.ids
+        measure = screen(app, "measure")
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await frames(2)
+        assert measure.ids.measure.text == "Mesurer la température"
+        en_button = next(b for b in topbar.lang.children if b.value == "en")
+        await tap(en_button)
+        assert tr.lang == "en" and en_button.selected
+        assert topbar.sync_label.text == "Everything is synced"
+        assert measure.ids.measure.text == "Measure temperature"
+        assert measure.ids.status.text == "The measurement failed."
+        assert measure.ids.error_text.text == \
+            "Device error: the thermometer reports an invalid measurement. Measure again."
+        assert measure.ids.banner.ids.banner_details.text == "Female, born 02/04/1938  ·  Provisional identity"
+        assert screen(app, "patient").ids.new_patient.text == "New patient"  # screens not shown follow too
+        await screenshot(app, "30-english-measure-error")
+        await tap(next(b for b in topbar.lang.children if b.value == "fr"))
+        assert tr.lang == "fr"
+        assert measure.ids.status.text == "La mesure a échoué."
+        assert topbar.sync_label.text == "Tout est synchronisé"
+    assert tr.observer_count == baseline  # a stopped app leaves no bindings on the global translator
+
+
+def test_sync_indicator_texts():
+    from mobile.screens import texts
+
+    assert texts.sync_level(0, 0) == "ok" and texts.sync_level(2, 0) == "pending" and texts.sync_level(2, 1) == "rejected"
+    assert texts.sync_summary("fr", 0, 0) == "Tout est synchronisé"
+    assert texts.sync_summary("fr", 2, 0) == f"Synchronisation{NBSP}: 2 en attente"
+    assert texts.sync_summary("fr", 0, 1) == f"1 envoi refusé{NBSP}: à vérifier"
+    assert texts.sync_summary("fr", 3, 2) == f"2 envois refusés{NBSP}: à vérifier · Synchronisation{NBSP}: 3 en attente"
+    tr.switch_lang("en")
+    try:
+        assert texts.sync_summary("en", 1, 1) == "1 upload refused: to be checked · Sync: 1 waiting"
+        assert texts.last_session_line("en", "sent") == "Last session: sent to the server"
+    finally:
+        tr.switch_lang("fr")
+    assert texts.last_session_line("fr", "rejected") == f"Dernière séance{NBSP}: refusée par le serveur, à vérifier"
+    assert texts.last_session_line("fr", "") == ""

@@ -1,0 +1,160 @@
+"""The session workflow as plain Python: patient → measure → review → save, with the real store."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from devices.parsers.temperature import parse_temperature_measurement
+from devices.reading import DeviceIdentity, DeviceReading
+from devices.transport import Disconnected
+from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature
+from sync.store import Store
+
+NOW = dt.datetime(2026, 11, 22, 7, 5, tzinfo=dt.timezone.utc)
+DEMO = dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F", birth_place_insee="75056")
+
+
+def reading_from(hexstr: str, received_at: dt.datetime = NOW) -> DeviceReading:
+    raw = bytes.fromhex(hexstr)
+    return DeviceReading("thermometer", parse_temperature_measurement(raw), raw,
+                         DeviceIdentity("C0:DE:00:00:00:10", "Relais Thermo", "Sim", "M1", "SN1", "1.0"),
+                         received_at, 80)
+
+
+class ScriptedThermometer:
+    """Hands out prepared readings (or errors) after reporting the states a real driver reports."""
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, on_state, on_live):
+        on_state("scanning")
+        on_state("measuring")
+        on_live(parse_temperature_measurement(bytes.fromhex("00700100FF")))  # 36.8 live
+        if self.gate is not None:
+            await self.gate.wait()
+        result = self.results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "relais.db") as s:
+        yield s
+
+
+def make(store, *results):
+    reader = ScriptedThermometer(*results)
+    return SessionWorkflow(store, reader, clock=lambda: NOW), reader
+
+
+async def test_full_flow_stores_value_with_its_precision_and_queues_session(store):
+    wf, _ = make(store, reading_from("04B00E00FE04"))
+    seen = []
+    wf.subscribe(lambda s: seen.append(s.step))
+    pid = wf.create_patient(**DEMO)
+    proposal = await wf.measure_temperature()
+    assert proposal.display == "37,60\u00a0°C"
+    assert wf.state.step == "review" and wf.state.live_value == "36,8\u00a0°C"
+    sid = wf.save()
+    assert wf.state.step == "saved"
+    assert wf.sync_state(sid) == "pending"
+    rows = list(store.db["measurements"].rows_where("session_id = ?", [sid]))
+    assert [(r["code"], r["value"], r["unit"], r["source"]) for r in rows] == [("8310-5", "37.60", "Cel", "bluetooth")]
+    assert rows[0]["raw"] == bytes.fromhex("04B00E00FE04")
+    assert rows[0]["device_serial"] == "SN1"
+    assert store.db["sessions"].get(sid)["patient_id"] == pid
+    assert store.outbox_counts()["pending"] == 1
+    assert seen[0] == "patient" and "review" in seen and seen[-1] == "saved"
+
+
+async def test_device_error_is_never_proposed(store):
+    wf, _ = make(store, reading_from("00FFFF7F00"))
+    wf.create_patient(**DEMO)
+    assert await wf.measure_temperature() is None
+    assert wf.state.proposal is None and wf.state.device_state == "error"
+    assert "invalide" in wf.state.error
+    with pytest.raises(WorkflowError):
+        wf.save()
+    assert store.outbox_counts()["pending"] == 0
+
+
+async def test_transport_failure_gives_plain_message_and_allows_retake(store):
+    wf, _ = make(store, Disconnected("le thermomètre s'est déconnecté"), reading_from("00B00E00FE"))
+    wf.create_patient(**DEMO)
+    assert await wf.measure_temperature() is None
+    assert "Mesure impossible" in wf.state.error
+    proposal = await wf.measure_temperature()
+    assert proposal is not None and wf.state.error is None
+
+
+@pytest.mark.parametrize("hexstr,message", [("00A00F00FF", "plausible"),     # 400.0 °C
+                                             ("00DA0300FF", "Fahrenheit")])   # 98.6 sent as °C
+async def test_implausible_values_are_refused(store, hexstr, message):
+    wf, _ = make(store, reading_from(hexstr))
+    wf.create_patient(**DEMO)
+    assert await wf.measure_temperature() is None
+    assert message in wf.state.error
+
+
+async def test_changing_patient_mid_measurement_discards_the_reading(store):
+    wf, reader = make(store, reading_from("00B00E00FE"))
+    reader.gate = asyncio.Event()
+    wf.create_patient(**DEMO)
+    first_session = wf.state.session_id
+    task = asyncio.ensure_future(wf.measure_temperature())
+    await asyncio.sleep(0.01)
+    other = store.add_patient(family_name="TEST", given_name="Paul", birth_date="1941-01-01", sex="M",
+                              birth_place_insee="13055")
+    wf.select_patient(other)
+    reader.gate.set()
+    assert await task is None
+    assert wf.state.proposal is None and wf.state.patient["id"] == other
+    assert wf.state.session_id != first_session
+    assert store.db["measurements"].count == 0
+
+
+async def test_manual_entry_fallback(store):
+    wf, _ = make(store)
+    wf.create_patient(**DEMO)
+    proposal = wf.enter_manual_temperature("38,4")
+    assert proposal.value == Decimal("38.4") and proposal.source == "manual"
+    assert proposal.warnings and "Fièvre" in proposal.warnings[0]
+    sid = wf.save()
+    (row,) = store.db["measurements"].rows_where("session_id = ?", [sid])
+    assert row["source"] == "manual" and row["value"] == "38.4" and row["raw"] is None
+    with pytest.raises(WorkflowError):
+        wf.enter_manual_temperature("abc")
+
+
+def test_bad_identity_is_refused_with_french_message(store):
+    wf, _ = make(store)
+    with pytest.raises(WorkflowError) as err:
+        wf.create_patient(**{**DEMO, "birth_date": "2999-01-01"})
+    assert str(err.value)
+    assert store.db["patients"].count == 0
+
+
+def test_device_time_stamp_used_only_when_it_agrees_with_the_tablet(store):
+    wf, _ = make(store)
+    local = NOW.astimezone().replace(tzinfo=None)
+    stamp = (local.year.to_bytes(2, "little") + bytes([local.month, local.day, local.hour, local.minute,
+                                                        local.second])).hex()
+    agreeing = reading_from("02B00E00FE" + stamp, received_at=NOW + dt.timedelta(seconds=30))
+    assert wf._measured_at(agreeing) == NOW
+    stale = reading_from("02B00E00FE" + "E5070101000000", received_at=NOW)  # 2021: clock reset
+    assert wf._measured_at(stale) == NOW
+
+
+def test_temperature_checks_and_format():
+    assert check_temperature(Decimal("37.6"), "Cel") == ()
+    assert check_temperature(Decimal("99.5"), "[degF]") == ()
+    with pytest.raises(WorkflowError):
+        check_temperature(Decimal("98.6"), "Cel")
+    assert format_temperature(Decimal("37.60"), "Cel") == "37,60\u00a0°C"
