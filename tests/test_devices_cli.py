@@ -36,8 +36,49 @@ def test_decode_malformed_exits_2_with_one_line_reason(args):
 
 
 def test_read_simulated_thermometer_through_bleak():
-    out = run("read", "thermometer", "--simulated")
+    out = run("read", "thermometer", "--simulated", "--in-process")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["observations"][0]["value"] == "37.60"
     assert doc["device"]["serial"] == "SIM-0001"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_simulate_serves_devices_to_another_process():
+    port = str(free_port())
+    sim = subprocess.Popen([sys.executable, "-m", "devices", "simulate", "--scenario", "fever", "--duration", "60",
+                            "--hci-port", port], stdout=subprocess.PIPE, text=True)
+    try:
+        banner = [sim.stdout.readline() for _ in range(2)]
+        assert "thermometer" in banner[0] and "scenario=fever" in banner[0]
+        for _ in range(2):  # reads can follow one another on the same virtual air
+            out = run("read", "thermometer", "--simulated", "--hci-port", port)
+            assert out.returncode == 0, out.stderr
+            assert "using the simulated devices served" in out.stderr
+            assert json.loads(out.stdout)["observations"][0]["value"] == "39.20"
+    finally:
+        sim.terminate()
+        sim.wait(10)
+
+
+def test_simulate_lists_scenarios():
+    out = run("simulate", "--list")
+    assert out.returncode == 0 and "thermometer:" in out.stdout and "disconnect" in out.stdout
+
+
+def test_read_reports_a_device_error_as_invalid():
+    out = run("read", "thermometer", "--simulated", "--in-process", "--scenario", "error")
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["invalid"] == [{"field": "temperature", "reason": "NaN"}]
+
+
+def test_read_disconnect_is_a_clear_error():
+    out = run("read", "thermometer", "--simulated", "--in-process", "--scenario", "disconnect")
+    assert out.returncode == 1 and "déconnecté" in out.stderr

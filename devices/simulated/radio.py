@@ -37,3 +37,62 @@ class VirtualRadio:
             self._next += 1
         controller = Controller(name, link=self.link, public_address=address)
         return Device(name=name, address=Address(address), host=Host(controller, AsyncPipeSink(controller)))
+
+
+DEFAULT_HCI_PORT = 7700
+
+
+async def serve_tablet_hci(radio: VirtualRadio, host: str = "127.0.0.1",
+                           port: int = DEFAULT_HCI_PORT) -> asyncio.base_events.Server:
+    """Serve a tablet controller on this virtual air over HCI/TCP, so another process (`python -m devices read …
+    --simulated`) uses it as its Bluetooth adapter. Each client gets a fresh controller, removed from the air
+    when it disconnects, so reads can follow one another."""
+    from bumble.controller import Controller as _Controller
+    from bumble.transport.common import StreamPacketSink, StreamPacketSource
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        source = StreamPacketSource()
+        controller = _Controller("Relais tablet (remote)", host_source=source,
+                                 host_sink=StreamPacketSink(writer.transport), link=radio.link,
+                                 public_address=TABLET_ADDRESS)
+        try:
+            while data := await reader.read(4096):
+                source.data_received(data)
+        except ConnectionError:
+            pass
+        finally:
+            radio.link.remove_controller(controller)
+            writer.close()
+
+    return await asyncio.start_server(on_client, host, port)
+
+
+class RemoteRadio:
+    """The tablet side of a virtual air hosted by `python -m devices simulate`, reached over HCI on TCP.
+
+    Offers the same two things the bleak Bumble backend needs from a VirtualRadio: `central()` and
+    `connect_lock`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_HCI_PORT) -> None:
+        self.spec = f"tcp-client:{host}:{port}"
+        self.connect_lock = asyncio.Lock()
+        self._central: Device | None = None
+        self._transport = None
+
+    async def central(self) -> Device:
+        if self._central is None:
+            from bumble.transport import open_transport
+
+            self._transport = await open_transport(self.spec)
+            device = Device.with_hci("Relais tablet", Address(TABLET_ADDRESS), self._transport.source,
+                                     self._transport.sink)
+            await device.power_on()
+            self._central = device
+        return self._central
+
+    async def close(self) -> None:
+        self._central = None  # closing the HCI link is enough: the next host resets the controller
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
