@@ -148,3 +148,12 @@ def test_fuzz_streams_never_raise(chunks):
             for packet in stream.feed(chunk):
                 for obs in packet.observations:
                     assert obs.value.is_finite()
+
+
+def test_battery_level_and_device_strings():
+    from devices.parsers.device_info import parse_battery_level, parse_utf8_string
+
+    assert parse_battery_level(b"\x05").details == {"battery_percent": 5, "battery_low": True}
+    assert parse_battery_level(b"\x65").invalid[0].reason == "reserved"  # 101 % is reserved
+    assert parse_utf8_string(b"Relais\x00\x00junk") == "Relais"
+    assert parse_utf8_string(b"\xff\xfeA ") == "\ufffd\ufffdA"

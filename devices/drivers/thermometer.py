@@ -14,6 +14,7 @@ from typing import Callable
 
 from devices import uuids
 from devices.parsers import ParseError, ParsedMeasurement
+from devices.parsers.device_info import parse_battery_level, parse_utf8_string
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
 from devices.reading import DeviceIdentity, DeviceReading
 from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
@@ -99,7 +100,7 @@ class ThermometerDriver:
                           ("serial", uuids.SERIAL_NUMBER), ("firmware", uuids.FIRMWARE_REVISION)):
             if self.transport.has_characteristic(char):
                 try:
-                    fields[key] = (await self.transport.read(char)).decode("utf-8", "replace").strip("\x00 ")
+                    fields[key] = parse_utf8_string(await self.transport.read(char))
                 except TransportError as exc:
                     log.info("device information %s unreadable: %s", key, exc)
         return DeviceIdentity(address=adv.address, name=adv.name, **fields)
@@ -111,5 +112,7 @@ class ThermometerDriver:
             value = await self.transport.read(uuids.BATTERY_LEVEL)
         except TransportError:
             return None
-        # Battery Level 0x2A19: u8 percent, 0..100; anything else is reserved.
-        return value[0] if len(value) == 1 and value[0] <= 100 else None
+        try:
+            return parse_battery_level(value).details["battery_percent"]
+        except ParseError:
+            return None

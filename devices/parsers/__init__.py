@@ -7,6 +7,7 @@ from devices.parsers.common import ParsedMeasurement, ParseError
 from devices.parsers.berrymed import parse_berrymed_packet
 from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
                                             parse_intermediate_cuff_pressure)
+from devices.parsers.device_info import parse_battery_level
 from devices.parsers.pc60fw import parse_pc60fw_frame
 from devices.parsers.pulse_oximetry import parse_plx_continuous, parse_plx_features, parse_plx_spot_check
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
@@ -14,6 +15,7 @@ from devices.parsers.temperature import parse_intermediate_temperature, parse_te
 PARSERS: dict[str, Callable[[bytes], ParsedMeasurement]] = {
     "2A1C": parse_temperature_measurement,
     "2A1E": parse_intermediate_temperature,
+    "2A19": parse_battery_level,
     "2A35": parse_blood_pressure_measurement,
     "2A36": parse_intermediate_cuff_pressure,
     "2A49": parse_blood_pressure_feature,
