@@ -338,25 +338,34 @@ def bumble_backends(radio: "VirtualRadio") -> tuple[type[BaseBleakScanner], type
                 raise BleakError("Not connected")
             return self._peer
 
+        async def _gatt(self, coro: Any) -> Any:
+            """Bumble raises its own ATT/protocol errors; real backends raise BleakError: translate."""
+            try:
+                return await coro
+            except BleakError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - anything from the stack is a failed GATT operation
+                raise BleakError(f"GATT operation failed: {exc}") from exc
+
         async def read_gatt_char(self, characteristic: BleakGATTCharacteristic, **kwargs: Any) -> bytearray:
-            return bytearray(await self._peer_or_fail().read_value(characteristic.obj))
+            return bytearray(await self._gatt(self._peer_or_fail().read_value(characteristic.obj)))
 
         async def read_gatt_descriptor(self, descriptor: BleakGATTDescriptor, **kwargs: Any) -> bytearray:
-            return bytearray(await self._peer_or_fail().read_value(descriptor.obj))
+            return bytearray(await self._gatt(self._peer_or_fail().read_value(descriptor.obj)))
 
         async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: Any, response: bool) -> None:
-            await self._peer_or_fail().write_value(characteristic.obj, bytes(data), with_response=response)
+            await self._gatt(self._peer_or_fail().write_value(characteristic.obj, bytes(data), with_response=response))
 
         async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
-            await self._peer_or_fail().write_value(descriptor.obj, bytes(data), with_response=True)
+            await self._gatt(self._peer_or_fail().write_value(descriptor.obj, bytes(data), with_response=True))
 
         async def start_notify(self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback,
                                **kwargs: Any) -> None:
             # bleak's contract: prefer notifications when both are offered; indicate-only gets CCCD 02 00.
-            await self._peer_or_fail().subscribe(characteristic.obj, lambda value: callback(bytearray(value)),
-                                                 prefer_notify=True)
+            await self._gatt(self._peer_or_fail().subscribe(
+                characteristic.obj, lambda value: callback(bytearray(value)), prefer_notify=True))
 
         async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
-            await self._peer_or_fail().unsubscribe(characteristic.obj)
+            await self._gatt(self._peer_or_fail().unsubscribe(characteristic.obj))
 
     return BumbleScanner, BumbleClient

@@ -6,20 +6,24 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from devices.drivers.blood_pressure import BloodPressureDriver
 from devices.drivers.thermometer import ThermometerDriver
 from devices.reading import DeviceReading
 from devices.transport import Advertisement, Transport
 
 DRIVERS: dict[str, list[type]] = {
     "thermometer": [ThermometerDriver],
+    "blood_pressure": [BloodPressureDriver],
 }
 
 
 def simulators() -> dict[str, tuple[type, dict[str, Any]]]:
     """Kind → (simulator class, its scenarios). Imported lazily: bumble is only needed when simulating."""
-    from devices.simulated import THERMOMETER_SCENARIOS, SimulatedThermometer
+    from devices.simulated import (BP_SCENARIOS, THERMOMETER_SCENARIOS, SimulatedBloodPressureMonitor,
+                                   SimulatedThermometer)
 
-    return {"thermometer": (SimulatedThermometer, THERMOMETER_SCENARIOS)}
+    return {"thermometer": (SimulatedThermometer, THERMOMETER_SCENARIOS),
+            "blood_pressure": (SimulatedBloodPressureMonitor, BP_SCENARIOS)}
 
 
 def driver_for(kind: str, adv: Advertisement) -> type | None:

@@ -5,9 +5,10 @@ the tablet's central scans and connects. The tablet side is reached through blea
 Bumble backend of :mod:`devices.bleak_transport`, so tests and demo mode run the same code as real hardware.
 Simulated devices are a product feature (demo mode, training, development), not a test hack.
 """
+from devices.simulated.blood_pressure import BP_SCENARIOS, BloodPressureScenario, SimulatedBloodPressureMonitor
 from devices.simulated.base import DeviceInformation, SimulatedPeripheral, Subscription
 from devices.simulated.radio import VirtualRadio
 from devices.simulated.thermometer import THERMOMETER_SCENARIOS, SimulatedThermometer, ThermometerScenario
 
-__all__ = ["DeviceInformation", "SimulatedPeripheral", "SimulatedThermometer", "Subscription",
+__all__ = ["BP_SCENARIOS", "BloodPressureScenario", "SimulatedBloodPressureMonitor", "DeviceInformation", "SimulatedPeripheral", "SimulatedThermometer", "Subscription",
            "THERMOMETER_SCENARIOS", "ThermometerScenario", "VirtualRadio"]

@@ -1,0 +1,297 @@
+"""Driver for Blood Pressure Service (0x1810) monitors.
+
+Sequence: scan filtered by the BPS service → connect → read Device Information and battery where offered →
+read Blood Pressure Feature 0x2A49 → set the monitor's clock through Current Time 0x2A2B when the monitor has
+CTS (optional per spec; a refusal is tolerated, and the value is read back because some monitors accept the
+write without applying it) → subscribe to Intermediate Cuff Pressure 0x2A36 (notify, live display only) →
+subscribe to Blood Pressure Measurement 0x2A35 (indicate-only: the transport enables indications, CCCD 02 00)
+→ choose the NEW measurement → disconnect.
+
+Choosing the new measurement (notes §1.4 and §3, "stale/duplicate data" and "timestamps"). Monitors send
+the records stored in memory as a burst of indications as soon as the CCCD is written, and arrival time is not
+measurement time. So:
+  * a record older than the connection by more than ``stored_age`` (2 min) on a clock we have just set and
+    verified is a stored record;
+  * a record that arrives after cuff activity (any 0x2A36 notification) is the new measurement;
+  * records arriving before any cuff activity are the burst: stored, unless nothing else comes (the link
+    drops, or ``burst_quiet`` seconds of silence with the cuff idle) and one of them has a complete time stamp
+    within ``recent`` (5 min) of the tablet's local time: the last such record is the new one (a monitor used
+    just before connecting, or one without 0x2A36);
+  * identical records are counted once (a device retrying its burst); identical bytes without a time stamp
+    after new cuff activity are a new measurement that happens to match.
+Stored records are never proposed; after ``read`` they are in :attr:`BloodPressureDriver.stored_records`.
+A burst with no time stamps and no cuff activity is never guessed at: the read times out.
+
+A record whose pressures are all special values (NaN: the classic cuff error) is returned like any other: it
+has no observations and ``details["device_error"]`` is True. The workflow must word it as "the monitor reported
+an error" and never show numbers (the 2047/2047 that other apps display).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from devices import uuids
+from devices.drivers.thermometer import MalformedData
+from devices.parsers import ParseError, ParsedMeasurement
+from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
+                                            parse_intermediate_cuff_pressure)
+from devices.parsers.common import read_date_time
+from devices.reading import DeviceIdentity, DeviceReading
+from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BloodPressureDriver", "MalformedData", "current_time_bytes"]
+
+ADJUST_EXTERNAL_REFERENCE = 0x02  # Adjust Reason bit1 (CTS v1.1 §3.1): the time comes from outside (the tablet)
+CLOCK_TOLERANCE = dt.timedelta(seconds=60)
+_DROPPED = object()
+
+
+def current_time_bytes(now: dt.datetime, adjust_reason: int = ADJUST_EXTERNAL_REFERENCE) -> bytes:
+    """Current Time 0x2A2B, 10 bytes (CTS v1.1 §3.1; GATT Specification Supplement "Current Time"):
+    Date Time (year u16 LE, month, day, hours, minutes, seconds) | Day of Week (1 = Monday .. 7 = Sunday)
+    | Fractions256 | Adjust Reason. `now` is local wall time: the Date Time field has no zone."""
+    return (now.year.to_bytes(2, "little")
+            + bytes([now.month, now.day, now.hour, now.minute, now.second, now.isoweekday(),
+                     now.microsecond * 256 // 1_000_000, adjust_reason]))
+
+
+def _malformed(exc: ParseError) -> MalformedData:
+    return MalformedData(f"mesure illisible envoyée par le tensiomètre ({exc})")
+
+
+@dataclass(frozen=True)
+class _Record:
+    raw: bytes
+    received_at: dt.datetime
+    measurement: ParsedMeasurement
+
+
+class BloodPressureDriver:
+    kind = "blood_pressure"
+    service = uuids.BLOOD_PRESSURE
+
+    def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
+                 on_live: Callable[[ParsedMeasurement], None] | None = None,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+                 set_device_clock: bool = True, burst_quiet: float = 2.0,
+                 recent: dt.timedelta = dt.timedelta(minutes=5),
+                 stored_age: dt.timedelta = dt.timedelta(minutes=2)) -> None:
+        self.transport = transport
+        self._on_state = on_state or (lambda _s: None)
+        self._on_live = on_live or (lambda _m: None)
+        self._clock = clock
+        self._set_device_clock = set_device_clock
+        self._burst_quiet = burst_quiet
+        self._recent = recent
+        self._stored_age = stored_age
+        self._cuff_count = 0
+        # Results of the last read(), besides the returned reading:
+        self.stored_records: list[ParsedMeasurement] = []   # old records from the monitor's memory, in order
+        self.features: ParsedMeasurement | None = None     # parsed 0x2A49, when offered
+        self.device_clock_set = False                       # Current Time written and verified by reading back
+
+    @classmethod
+    def matches(cls, adv: Advertisement) -> bool:
+        return cls.service in adv.service_uuids
+
+    async def read(self, *, address: str | None = None, scan_timeout: float = 15.0,
+                   measure_timeout: float = 120.0) -> DeviceReading:
+        """Find a monitor (or the one at `address`), wait for one new measurement, disconnect."""
+        self.stored_records, self.features, self.device_clock_set = [], None, False
+        self._cuff_count = 0
+        self._on_state("scanning")
+        adv = await self.transport.scan(
+            service_uuids=[self.service],
+            match=(lambda a: a.address == address) if address else None, timeout=scan_timeout)
+        self._on_state("connecting")
+        await self.transport.connect(adv.address)
+        try:
+            dropped = asyncio.Event()
+            self.transport.on_disconnect(dropped.set)
+            identity = await self._identity(adv)
+            battery = await self._battery()
+            self.features = await self._features()
+            connected_at = self._clock()
+            if self._set_device_clock and self.transport.has_characteristic(uuids.CURRENT_TIME):
+                self.device_clock_set = await self._write_current_time()
+            records: asyncio.Queue[tuple[bytes, dt.datetime, int]] = asyncio.Queue()
+            if self.transport.has_characteristic(uuids.INTERMEDIATE_CUFF_PRESSURE):
+                await self.transport.subscribe(uuids.INTERMEDIATE_CUFF_PRESSURE, self._live)
+            # Each record carries how much cuff activity preceded it: callbacks run in arrival order.
+            await self.transport.subscribe(uuids.BLOOD_PRESSURE_MEASUREMENT,
+                                           lambda data: records.put_nowait((data, self._clock(), self._cuff_count)))
+            self._on_state("measuring")
+            chosen = await self._choose(records, dropped, measure_timeout, connected_at)
+            self._on_state("done")
+            return DeviceReading(self.kind, chosen.measurement, chosen.raw, identity, chosen.received_at, battery)
+        finally:
+            await self.transport.disconnect()
+
+    # -- choosing the new record ----------------------------------------------------------------------------
+    async def _choose(self, records: asyncio.Queue, dropped: asyncio.Event, timeout: float,
+                      connected_at: dt.datetime) -> _Record:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        burst: list[_Record] = []       # before any cuff activity: stored unless nothing newer comes
+        seen: dict[bytes, int] = {}     # raw bytes -> cuff activity count when first received
+        unreadable: ParseError | None = None
+        while True:
+            if burst and self._cuff_count:
+                self._file_stored(burst)  # the cuff started: everything before it came from memory
+            remaining = deadline - loop.time()
+            item = None
+            if remaining > 0:
+                item = await self._next(records, dropped, min(remaining, self._burst_quiet) if burst else remaining)
+            if item is _DROPPED or item is None:
+                pick = self._settle(burst)
+                if pick is not None:
+                    return pick
+                if item is None and loop.time() < deadline:
+                    continue  # silence after a burst of old records: keep waiting for the cuff
+                if unreadable is not None:
+                    raise _malformed(unreadable)
+                if item is _DROPPED:
+                    raise Disconnected("le tensiomètre s'est déconnecté avant la fin de la mesure")
+                old = f" ({len(self.stored_records)} mesure(s) ancienne(s) en mémoire ignorée(s))" \
+                    if self.stored_records else ""
+                raise OperationTimeout(f"aucune nouvelle mesure reçue du tensiomètre dans le temps imparti{old}")
+            raw, received_at, cuff = item
+            try:
+                measurement = parse_blood_pressure_measurement(raw)
+            except ParseError as exc:
+                if cuff:
+                    raise _malformed(exc) from exc
+                log.info("ignored a malformed record in the stored burst: %s", exc)
+                unreadable = exc
+                continue
+            if self._duplicate(raw, measurement, cuff, seen):
+                continue
+            seen.setdefault(raw, cuff)
+            record = _Record(raw, received_at, measurement)
+            if self._older_than(measurement, connected_at):
+                self.stored_records.append(measurement)
+            elif cuff:
+                return record
+            else:
+                burst.append(record)
+
+    async def _next(self, records: asyncio.Queue, dropped: asyncio.Event, timeout: float) -> object:
+        """The next record, `_DROPPED` when the link went down, None after `timeout` seconds of silence."""
+        if not records.empty():
+            return records.get_nowait()
+        get = asyncio.ensure_future(records.get())
+        lost = asyncio.ensure_future(dropped.wait())
+        try:
+            done, _ = await asyncio.wait({get, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (get, lost):
+                if not task.done():
+                    task.cancel()
+        if get in done:
+            return get.result()
+        return _DROPPED if lost in done else None
+
+    def _file_stored(self, burst: list[_Record]) -> None:
+        self.stored_records.extend(r.measurement for r in burst)
+        burst.clear()
+
+    def _settle(self, burst: list[_Record]) -> _Record | None:
+        """Nothing more is coming for now: the burst is stored, unless the cuff stayed idle and one record is
+        recent enough to be the measurement just taken."""
+        pick = None if self._cuff_count else self._recent_from(burst)
+        self._file_stored(burst)
+        return pick
+
+    def _local_now(self) -> dt.datetime:
+        """Tablet wall time, naive, comparable with device Date Time stamps (which carry no zone)."""
+        return self._clock().astimezone().replace(tzinfo=None)
+
+    def _recent_from(self, burst: list[_Record]) -> _Record | None:
+        """The last burst record time-stamped within `recent` of the tablet's time, taken out of the burst."""
+        now = self._local_now()
+        for index in range(len(burst) - 1, -1, -1):
+            stamp = burst[index].measurement.timestamp
+            taken = stamp.to_datetime() if stamp else None
+            if taken is not None and abs(taken - now) <= self._recent:
+                return burst.pop(index)
+        return None
+
+    def _older_than(self, measurement: ParsedMeasurement, connected_at: dt.datetime) -> bool:
+        """Only meaningful once we have set the monitor's clock: before that its time stamps may be anything."""
+        stamp = measurement.timestamp
+        taken = stamp.to_datetime() if stamp else None
+        if not self.device_clock_set or taken is None:
+            return False
+        return taken < connected_at.astimezone().replace(tzinfo=None) - self._stored_age
+
+    @staticmethod
+    def _duplicate(raw: bytes, measurement: ParsedMeasurement, cuff: int, seen: dict[bytes, int]) -> bool:
+        if raw not in seen:
+            return False
+        stamp = measurement.timestamp
+        # Same time stamp and values: the same record. Without a complete stamp, identical bytes after new cuff
+        # activity are a new measurement with the same values.
+        return (stamp is not None and stamp.complete) or seen[raw] == cuff
+
+    def _live(self, data: bytes) -> None:
+        self._cuff_count += 1
+        try:
+            self._on_live(parse_intermediate_cuff_pressure(data))
+        except ParseError:
+            log.info("ignored a malformed intermediate cuff pressure packet (%d bytes)", len(data))
+
+    # -- clock, features, identity --------------------------------------------------------------------------
+    async def _write_current_time(self) -> bool:
+        """Set the monitor's clock to the tablet's local time; True when it reads back within a minute."""
+        now = self._clock().astimezone()
+        try:
+            await self.transport.write(uuids.CURRENT_TIME, current_time_bytes(now))
+            back = await self.transport.read(uuids.CURRENT_TIME)
+        except Disconnected:
+            raise
+        except TransportError as exc:  # best effort: a refused clock must never cost the measurement
+            log.info("the monitor did not accept the tablet's time: %s", type(exc).__name__)
+            return False
+        stamp = read_date_time(back, 0) if len(back) >= 7 else None
+        taken = stamp.to_datetime() if stamp else None
+        if taken is None or abs(taken - now.replace(tzinfo=None)) > CLOCK_TOLERANCE:
+            log.info("the monitor accepted the tablet's time but its clock reads %s",
+                     stamp.describe() if stamp else back.hex())
+            return False
+        return True
+
+    async def _features(self) -> ParsedMeasurement | None:
+        if not self.transport.has_characteristic(uuids.BLOOD_PRESSURE_FEATURE):
+            return None
+        try:
+            return parse_blood_pressure_feature(await self.transport.read(uuids.BLOOD_PRESSURE_FEATURE))
+        except (TransportError, ParseError) as exc:
+            log.info("blood pressure features unreadable: %s", exc)
+            return None
+
+    async def _identity(self, adv: Advertisement) -> DeviceIdentity:
+        fields = {}
+        for key, char in (("manufacturer", uuids.MANUFACTURER_NAME), ("model", uuids.MODEL_NUMBER),
+                          ("serial", uuids.SERIAL_NUMBER), ("firmware", uuids.FIRMWARE_REVISION)):
+            if self.transport.has_characteristic(char):
+                try:
+                    fields[key] = (await self.transport.read(char)).decode("utf-8", "replace").strip("\x00 ")
+                except TransportError as exc:
+                    log.info("device information %s unreadable: %s", key, exc)
+        return DeviceIdentity(address=adv.address, name=adv.name, **fields)
+
+    async def _battery(self) -> int | None:
+        if not self.transport.has_characteristic(uuids.BATTERY_LEVEL):
+            return None
+        try:
+            value = await self.transport.read(uuids.BATTERY_LEVEL)
+        except TransportError:
+            return None
+        # Battery Level 0x2A19: u8 percent, 0..100; anything else is reserved.
+        return value[0] if len(value) == 1 and value[0] <= 100 else None
