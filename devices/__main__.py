@@ -105,7 +105,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     radio = VirtualRadio()
     running = []
     for kind, (simulator, scenarios) in simulators().items():
-        if args.kind not in ("all", kind):
+        if args.kind != "all" and kind != args.kind and not kind.startswith(args.kind + "_"):
             continue
         scenario = args.scenario if args.scenario in scenarios else "normal"
         device = simulator(radio, scenario=scenarios[scenario], speed=args.speed)

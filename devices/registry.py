@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from devices.drivers.blood_pressure import BloodPressureDriver
+from devices.drivers.oximeters import OXIMETER_DRIVERS
 from devices.drivers.thermometer import ThermometerDriver
 from devices.reading import DeviceReading
 from devices.transport import Advertisement, Transport
@@ -14,16 +15,21 @@ from devices.transport import Advertisement, Transport
 DRIVERS: dict[str, list[type]] = {
     "thermometer": [ThermometerDriver],
     "blood_pressure": [BloodPressureDriver],
+    "oximeter": list(OXIMETER_DRIVERS),
 }
 
 
 def simulators() -> dict[str, tuple[type, dict[str, Any]]]:
     """Kind → (simulator class, its scenarios). Imported lazily: bumble is only needed when simulating."""
-    from devices.simulated import (BP_SCENARIOS, THERMOMETER_SCENARIOS, SimulatedBloodPressureMonitor,
-                                   SimulatedThermometer)
+    from devices.simulated import (BERRYMED_SCENARIOS, BP_SCENARIOS, PC60FW_SCENARIOS, PLX_SCENARIOS,
+                                   THERMOMETER_SCENARIOS, SimulatedBerryMed, SimulatedBloodPressureMonitor,
+                                   SimulatedPc60fw, SimulatedPlxOximeter, SimulatedThermometer)
 
     return {"thermometer": (SimulatedThermometer, THERMOMETER_SCENARIOS),
-            "blood_pressure": (SimulatedBloodPressureMonitor, BP_SCENARIOS)}
+            "blood_pressure": (SimulatedBloodPressureMonitor, BP_SCENARIOS),
+            "oximeter": (SimulatedPlxOximeter, PLX_SCENARIOS),
+            "oximeter_berrymed": (SimulatedBerryMed, BERRYMED_SCENARIOS),
+            "oximeter_pc60fw": (SimulatedPc60fw, PC60FW_SCENARIOS)}
 
 
 def driver_for(kind: str, adv: Advertisement) -> type | None:

@@ -6,7 +6,6 @@ temporary store and no server.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path

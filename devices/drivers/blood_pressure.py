@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from devices import uuids
-from devices.drivers.thermometer import MalformedData
+from devices.drivers.common import MalformedData, read_battery, read_identity
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
                                             parse_intermediate_cuff_pressure)
 from devices.parsers.common import read_date_time
-from devices.reading import DeviceIdentity, DeviceReading
+from devices.reading import DeviceReading
 from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,8 @@ class BloodPressureDriver:
         try:
             dropped = asyncio.Event()
             self.transport.on_disconnect(dropped.set)
-            identity = await self._identity(adv)
-            battery = await self._battery()
+            identity = await read_identity(self.transport, adv)
+            battery = await read_battery(self.transport)
             self.features = await self._features()
             connected_at = self._clock()
             if self._set_device_clock and self.transport.has_characteristic(uuids.CURRENT_TIME):
@@ -275,23 +275,3 @@ class BloodPressureDriver:
             log.info("blood pressure features unreadable: %s", exc)
             return None
 
-    async def _identity(self, adv: Advertisement) -> DeviceIdentity:
-        fields = {}
-        for key, char in (("manufacturer", uuids.MANUFACTURER_NAME), ("model", uuids.MODEL_NUMBER),
-                          ("serial", uuids.SERIAL_NUMBER), ("firmware", uuids.FIRMWARE_REVISION)):
-            if self.transport.has_characteristic(char):
-                try:
-                    fields[key] = (await self.transport.read(char)).decode("utf-8", "replace").strip("\x00 ")
-                except TransportError as exc:
-                    log.info("device information %s unreadable: %s", key, exc)
-        return DeviceIdentity(address=adv.address, name=adv.name, **fields)
-
-    async def _battery(self) -> int | None:
-        if not self.transport.has_characteristic(uuids.BATTERY_LEVEL):
-            return None
-        try:
-            value = await self.transport.read(uuids.BATTERY_LEVEL)
-        except TransportError:
-            return None
-        # Battery Level 0x2A19: u8 percent, 0..100; anything else is reserved.
-        return value[0] if len(value) == 1 and value[0] <= 100 else None

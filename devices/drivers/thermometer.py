@@ -14,16 +14,12 @@ from typing import Callable
 
 from devices import uuids
 from devices.parsers import ParseError, ParsedMeasurement
-from devices.parsers.device_info import parse_battery_level, parse_utf8_string
+from devices.drivers.common import MalformedData, read_battery, read_identity
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
-from devices.reading import DeviceIdentity, DeviceReading
-from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
+from devices.reading import DeviceReading
+from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport
 
 log = logging.getLogger(__name__)
-
-
-class MalformedData(TransportError):
-    """The device sent bytes that do not parse; the reason is kept, no value is made up."""
 
 
 class ThermometerDriver:
@@ -54,8 +50,8 @@ class ThermometerDriver:
         try:
             dropped = asyncio.Event()
             self.transport.on_disconnect(dropped.set)
-            identity = await self._identity(adv)
-            battery = await self._battery()
+            identity = await read_identity(self.transport, adv)
+            battery = await read_battery(self.transport)
             finals: asyncio.Queue[tuple[bytes, dt.datetime]] = asyncio.Queue()
             if self.transport.has_characteristic(uuids.INTERMEDIATE_TEMPERATURE):
                 await self.transport.subscribe(uuids.INTERMEDIATE_TEMPERATURE, self._live)
@@ -93,26 +89,3 @@ class ThermometerDriver:
             self._on_live(parse_intermediate_temperature(data))
         except ParseError:
             log.info("ignored a malformed intermediate temperature packet (%d bytes)", len(data))
-
-    async def _identity(self, adv: Advertisement) -> DeviceIdentity:
-        fields = {}
-        for key, char in (("manufacturer", uuids.MANUFACTURER_NAME), ("model", uuids.MODEL_NUMBER),
-                          ("serial", uuids.SERIAL_NUMBER), ("firmware", uuids.FIRMWARE_REVISION)):
-            if self.transport.has_characteristic(char):
-                try:
-                    fields[key] = parse_utf8_string(await self.transport.read(char))
-                except TransportError as exc:
-                    log.info("device information %s unreadable: %s", key, exc)
-        return DeviceIdentity(address=adv.address, name=adv.name, **fields)
-
-    async def _battery(self) -> int | None:
-        if not self.transport.has_characteristic(uuids.BATTERY_LEVEL):
-            return None
-        try:
-            value = await self.transport.read(uuids.BATTERY_LEVEL)
-        except TransportError:
-            return None
-        try:
-            return parse_battery_level(value).details["battery_percent"]
-        except ParseError:
-            return None

@@ -53,6 +53,10 @@ class BerryMedStream:
         self.dropped_bytes = 0
 
     def feed(self, chunk: bytes) -> list[ParsedMeasurement]:
+        return [parsed for _raw, parsed in self.feed_with_raw(chunk)]
+
+    def feed_with_raw(self, chunk: bytes) -> list[tuple[bytes, ParsedMeasurement]]:
+        """Each whole packet with the exact bytes it came from (kept with the reading for audit)."""
         self._buffer.extend(chunk)
         packets = []
         while True:
@@ -73,5 +77,5 @@ class BerryMedStream:
                 del self._buffer[:next_sync]
                 continue
             del self._buffer[:PACKET_LENGTH]
-            packets.append(parse_berrymed_packet(candidate))
+            packets.append((candidate, parse_berrymed_packet(candidate)))
         return packets

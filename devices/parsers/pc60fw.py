@@ -74,6 +74,10 @@ class Pc60fwStream:
         self.bad_frames = 0
 
     def feed(self, chunk: bytes) -> list[ParsedMeasurement]:
+        return [parsed for _raw, parsed in self.feed_with_raw(chunk)]
+
+    def feed_with_raw(self, chunk: bytes) -> list[tuple[bytes, ParsedMeasurement]]:
+        """Each valid frame with its exact bytes (kept with the reading for audit)."""
         self._buffer.extend(chunk)
         out = []
         while True:
@@ -99,4 +103,4 @@ class Pc60fwStream:
                 del self._buffer[:2]  # resync after the bad header
                 continue
             del self._buffer[:total]
-            out.append(parsed)
+            out.append((frame, parsed))

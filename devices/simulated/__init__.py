@@ -7,8 +7,11 @@ Simulated devices are a product feature (demo mode, training, development), not 
 """
 from devices.simulated.blood_pressure import BP_SCENARIOS, BloodPressureScenario, SimulatedBloodPressureMonitor
 from devices.simulated.base import DeviceInformation, SimulatedPeripheral, Subscription
+from devices.simulated.oximeters import (BERRYMED_SCENARIOS, PC60FW_SCENARIOS, PLX_SCENARIOS, SimulatedBerryMed,
+                                         SimulatedPc60fw, SimulatedPlxOximeter)
 from devices.simulated.radio import VirtualRadio
 from devices.simulated.thermometer import THERMOMETER_SCENARIOS, SimulatedThermometer, ThermometerScenario
 
-__all__ = ["BP_SCENARIOS", "BloodPressureScenario", "SimulatedBloodPressureMonitor", "DeviceInformation", "SimulatedPeripheral", "SimulatedThermometer", "Subscription",
+__all__ = ["BERRYMED_SCENARIOS", "PC60FW_SCENARIOS", "PLX_SCENARIOS", "SimulatedBerryMed", "SimulatedPc60fw",
+           "SimulatedPlxOximeter", "BP_SCENARIOS", "BloodPressureScenario", "SimulatedBloodPressureMonitor", "DeviceInformation", "SimulatedPeripheral", "SimulatedThermometer", "Subscription",
            "THERMOMETER_SCENARIOS", "ThermometerScenario", "VirtualRadio"]

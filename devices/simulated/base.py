@@ -48,7 +48,9 @@ class SimulatedPeripheral:
     advertised_services: Sequence[str] = ()
 
     def __init__(self, radio: VirtualRadio, *, name: str, address: str | None = None,
-                 info: DeviceInformation | None = None, battery_percent: int = 87, speed: float = 1.0) -> None:
+                 info: DeviceInformation | None = None, battery_percent: int | None = 87, speed: float = 1.0,
+                 device_information: bool = True) -> None:
+        """`battery_percent=None`: no Battery service; `device_information=False`: no DIS (many vendor devices)."""
         self.radio = radio
         self.name = name
         self.info = info or DeviceInformation()
@@ -60,16 +62,19 @@ class SimulatedPeripheral:
         self._tasks: set[asyncio.Task[Any]] = set()
         for service in self.build_services():
             self.device.add_service(service)
-        self.device.add_service(Service(bumble_uuid(uuids.DEVICE_INFORMATION), [
-            Characteristic(bumble_uuid(uuids.MANUFACTURER_NAME), READ, READABLE, self.info.manufacturer.encode()),
-            Characteristic(bumble_uuid(uuids.MODEL_NUMBER), READ, READABLE, self.info.model.encode()),
-            Characteristic(bumble_uuid(uuids.SERIAL_NUMBER), READ, READABLE, self.info.serial.encode()),
-            Characteristic(bumble_uuid(uuids.FIRMWARE_REVISION), READ, READABLE, self.info.firmware.encode()),
-        ]))
-        self.device.add_service(Service(bumble_uuid(uuids.BATTERY), [
-            Characteristic(bumble_uuid(uuids.BATTERY_LEVEL), READ, READABLE,
-                           CharacteristicValue(read=lambda _conn: bytes([self.battery_percent]))),
-        ]))
+        if device_information:
+            self.device.add_service(Service(bumble_uuid(uuids.DEVICE_INFORMATION), [
+                Characteristic(bumble_uuid(uuids.MANUFACTURER_NAME), READ, READABLE, self.info.manufacturer.encode()),
+                Characteristic(bumble_uuid(uuids.MODEL_NUMBER), READ, READABLE, self.info.model.encode()),
+                Characteristic(bumble_uuid(uuids.SERIAL_NUMBER), READ, READABLE, self.info.serial.encode()),
+                Characteristic(bumble_uuid(uuids.FIRMWARE_REVISION), READ, READABLE, self.info.firmware.encode()),
+            ]))
+        self.has_battery_service = battery_percent is not None
+        if self.has_battery_service:
+            self.device.add_service(Service(bumble_uuid(uuids.BATTERY), [
+                Characteristic(bumble_uuid(uuids.BATTERY_LEVEL), READ, READABLE,
+                               CharacteristicValue(read=lambda _conn: bytes([self.battery_percent or 0]))),
+            ]))
         self.device.on("characteristic_subscription", self._on_subscription)
 
     # -- to override ------------------------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+"""What every driver does the same way: read who the device is and its battery, and name a malformed value."""
+from __future__ import annotations
+
+import logging
+
+from devices import uuids
+from devices.parsers import ParseError
+from devices.parsers.device_info import parse_battery_level, parse_utf8_string
+from devices.reading import DeviceIdentity
+from devices.transport import Advertisement, Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+
+class MalformedData(TransportError):
+    """The device sent bytes that do not parse; the reason is kept, no value is made up."""
+
+
+_DIS_FIELDS = (("manufacturer", uuids.MANUFACTURER_NAME), ("model", uuids.MODEL_NUMBER),
+               ("serial", uuids.SERIAL_NUMBER), ("firmware", uuids.FIRMWARE_REVISION))
+
+
+async def read_identity(transport: Transport, adv: Advertisement) -> DeviceIdentity:
+    """Address and name from the advertisement, plus Device Information (0x180A) strings where offered.
+    A string that cannot be read is left out, never guessed."""
+    fields = {}
+    for key, char in _DIS_FIELDS:
+        if transport.has_characteristic(char):
+            try:
+                fields[key] = parse_utf8_string(await transport.read(char))
+            except TransportError as exc:
+                log.info("device information %s unreadable: %s", key, type(exc).__name__)
+    return DeviceIdentity(address=adv.address, name=adv.name, **fields)
+
+
+async def read_battery(transport: Transport) -> int | None:
+    """Battery Level (0x2A19) in percent, or None when absent, unreadable or reserved."""
+    if not transport.has_characteristic(uuids.BATTERY_LEVEL):
+        return None
+    try:
+        return parse_battery_level(await transport.read(uuids.BATTERY_LEVEL)).details["battery_percent"]
+    except (TransportError, ParseError):
+        return None
