@@ -88,7 +88,10 @@ class BleakTransport:
                             break
         except TimeoutError:
             raise DeviceNotFound("aucun appareil trouvé / no device found") from None
-        except (BleakError, OSError) as exc:
+        except OSError as exc:  # no adapter, no BlueZ/D-Bus, radio switched off
+            raise TransportError(f"adaptateur Bluetooth indisponible / Bluetooth adapter unavailable ({exc})") \
+                from exc
+        except BleakError as exc:
             raise TransportError(f"scan failed: {exc}") from exc
         device, adv = found
         self._seen[device.address] = device

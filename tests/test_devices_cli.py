@@ -82,3 +82,11 @@ def test_read_reports_a_device_error_as_invalid():
 def test_read_disconnect_is_a_clear_error():
     out = run("read", "thermometer", "--simulated", "--in-process", "--scenario", "disconnect")
     assert out.returncode == 1 and "déconnecté" in out.stderr
+
+
+def test_read_real_devices_without_an_adapter_is_a_clear_error():
+    out = run("read", "thermometer", "--timeout", "1")
+    if out.returncode == 0:
+        pytest.skip("this machine has a Bluetooth adapter and a thermometer in range")
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: ") and "\n" not in out.stderr.strip()
