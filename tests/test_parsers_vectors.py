@@ -40,6 +40,7 @@ def test_characteristic_vectors(vector):
 def test_all_nan_blood_pressure_is_a_device_error_not_2047():
     doc = parse("2A35", bytes.fromhex("00FF07FF07FF07")).to_json()
     assert doc["observations"] == [] and doc["device_error"] is True
+    assert "erreur de mesure" in doc["message"]
     assert "2047" not in json.dumps(doc)
 
 

@@ -47,6 +47,8 @@ def _parse(data: bytes, characteristic: str, intermediate: bool) -> ParsedMeasur
             # An all-special record is how monitors report a failed measurement (cuff error, low battery):
             # it must read as an error in plain words, never as "2047/2047".
             details["device_error"] = True
+            details["message"] = ("Le tensiomètre signale une erreur de mesure (brassard mal placé, mouvement ou "
+                                  "pile faible) : aucune valeur valide, reprenez la mesure.")
     offset = 7
     timestamp = None
     if flags & 0x02:
