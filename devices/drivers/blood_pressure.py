@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from devices import uuids
-from devices.drivers.common import MalformedData, read_battery, read_identity
+from devices.drivers.common import MalformedData, find_and_connect, read_battery, read_identity
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
                                             parse_intermediate_cuff_pressure)
@@ -105,15 +105,9 @@ class BloodPressureDriver:
         """Find a monitor (or the one at `address`), wait for one new measurement, disconnect."""
         self.stored_records, self.features, self.device_clock_set = [], None, False
         self._cuff_count = 0
-        self._on_state("scanning")
-        adv = await self.transport.scan(
-            service_uuids=[self.service],
-            match=(lambda a: a.address == address) if address else None, timeout=scan_timeout)
-        self._on_state("connecting")
-        await self.transport.connect(adv.address)
+        adv, dropped = await find_and_connect(self.transport, service=self.service, match=self.matches,
+                                              address=address, scan_timeout=scan_timeout, on_state=self._on_state)
         try:
-            dropped = asyncio.Event()
-            self.transport.on_disconnect(dropped.set)
             identity = await read_identity(self.transport, adv)
             battery = await read_battery(self.transport)
             self.features = await self._features()

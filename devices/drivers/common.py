@@ -1,7 +1,9 @@
 """What every driver does the same way: read who the device is and its battery, and name a malformed value."""
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Callable
 
 from devices import uuids
 from devices.parsers import ParseError
@@ -41,3 +43,18 @@ async def read_battery(transport: Transport) -> int | None:
         return parse_battery_level(await transport.read(uuids.BATTERY_LEVEL)).details["battery_percent"]
     except (TransportError, ParseError):
         return None
+
+
+async def find_and_connect(transport: Transport, *, service: str, match: Callable[[Advertisement], bool],
+                           address: str | None, scan_timeout: float,
+                           on_state: Callable[[str], None]) -> tuple[Advertisement, asyncio.Event]:
+    """Scan filtered by service (and the driver's own match, and `address` when given), connect, and return the
+    advertisement with an event set if the link drops. The caller disconnects (try/finally)."""
+    on_state("scanning")
+    adv = await transport.scan(service_uuids=[service], timeout=scan_timeout,
+                               match=lambda a: match(a) and (address is None or a.address == address))
+    on_state("connecting")
+    await transport.connect(adv.address)
+    dropped = asyncio.Event()
+    transport.on_disconnect(dropped.set)
+    return adv, dropped

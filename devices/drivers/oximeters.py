@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 from devices import uuids
 from devices.drivers.stable import (INVALID, MESSAGES_FR, NO_FINGER, NOT_PATIENT_DATA, SENSOR_PROBLEM,
                                     StableReading, StableReadingRule)
-from devices.drivers.common import read_battery, read_identity
+from devices.drivers.common import find_and_connect, read_battery, read_identity
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.berrymed import BerryMedStream
 from devices.parsers.pc60fw import Pc60fwStream
@@ -81,15 +81,9 @@ class _OximeterDriver:
 
         Raises DeviceNotFound, ConnectionFailed, Disconnected, or NoStableReading (an OperationTimeout) when no
         value was proposed within `measure_timeout` seconds."""
-        self._on_state("scanning")
-        adv = await self.transport.scan(
-            service_uuids=[self.service], timeout=scan_timeout,
-            match=lambda a: self.matches(a) and (address is None or a.address == address))
-        self._on_state("connecting")
-        await self.transport.connect(adv.address)
+        adv, dropped = await find_and_connect(self.transport, service=self.service, match=self.matches,
+                                              address=address, scan_timeout=scan_timeout, on_state=self._on_state)
         try:
-            dropped = asyncio.Event()
-            self.transport.on_disconnect(dropped.set)
             identity = await read_identity(self.transport, adv)
             battery = await read_battery(self.transport)
             self._result = asyncio.get_running_loop().create_future()

@@ -14,7 +14,7 @@ from typing import Callable
 
 from devices import uuids
 from devices.parsers import ParseError, ParsedMeasurement
-from devices.drivers.common import MalformedData, read_battery, read_identity
+from devices.drivers.common import MalformedData, find_and_connect, read_battery, read_identity
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
 from devices.reading import DeviceReading
 from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport
@@ -41,15 +41,9 @@ class ThermometerDriver:
     async def read(self, *, address: str | None = None, scan_timeout: float = 15.0,
                    measure_timeout: float = 90.0) -> DeviceReading:
         """Find a thermometer (or the one at `address`), take one final measurement, disconnect."""
-        self._on_state("scanning")
-        adv = await self.transport.scan(
-            service_uuids=[self.service],
-            match=(lambda a: a.address == address) if address else None, timeout=scan_timeout)
-        self._on_state("connecting")
-        await self.transport.connect(adv.address)
+        adv, dropped = await find_and_connect(self.transport, service=self.service, match=self.matches,
+                                              address=address, scan_timeout=scan_timeout, on_state=self._on_state)
         try:
-            dropped = asyncio.Event()
-            self.transport.on_disconnect(dropped.set)
             identity = await read_identity(self.transport, adv)
             battery = await read_battery(self.transport)
             finals: asyncio.Queue[tuple[bytes, dt.datetime]] = asyncio.Queue()
