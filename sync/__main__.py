@@ -1,8 +1,12 @@
-"""`python -m sync serve|status|push`: the development server and two operator commands.
+"""`python -m sync serve|status|push|seed|proxy`: the development server, operator commands and test tools.
 
 serve   --port PORT --db PATH [--host 127.0.0.1] [--token T]   development FHIR server (prints "serving on URL")
 status  [--db PATH]                                           outbox counts per state, as JSON
-push    --server URL [--token T] [--db PATH] [--ca-bundle P]    upload now; exit 0 when everything is sent
+push    --server URL [--token T] [--db PATH] [--ca-bundle P] [--batch-size N]
+                                                              upload now; exit 0 when everything is sent
+seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
+proxy   --listen PORT --target HOST:PORT [--fault-rate R] [--latency-ms MS] [--seed S] [--kinds K,K]
+                                                              fault-injecting proxy on loopback (counts on exit)
 """
 from __future__ import annotations
 
@@ -61,13 +65,58 @@ def _push(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no store at {path}", file=sys.stderr)
         return 2
-    uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle)
+    uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle, batch_size=args.batch_size)
     with Store(path) as store:
         # a push asked for by a person means "try now", whatever backoff the background loop had planned
         result = uploader.push(store, ignore_backoff=True)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
-                      "stopped": result.stopped}, sort_keys=True))
+                      "stopped": result.stopped, "requests": result.requests}, sort_keys=True))
     return 0 if result.remaining == 0 and result.rejected == 0 else 1
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from sync.seed import seed_sessions
+    from sync.store import Store
+
+    if args.sessions < 0:
+        print("--sessions must be >= 0", file=sys.stderr)
+        return 2
+    with Store(_db_path(args)) as store:
+        result = seed_sessions(store, args.sessions, seed=args.seed, days=args.days)
+        counts = store.outbox_counts()
+    # counts only: never names or values on a terminal that may be recorded
+    print(json.dumps({"patients": len(result.patients), "sessions": len(result.sessions), "outbox": counts},
+                     sort_keys=True))
+    return 0
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sync.faultproxy import FAULT_KINDS, run_cli
+
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
+    if kinds and set(kinds) - set(FAULT_KINDS):
+        print(f"unknown kinds {sorted(set(kinds) - set(FAULT_KINDS))}; known: {', '.join(FAULT_KINDS)}",
+              file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, object]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        proxy = await run_cli(args.listen, args.target, fault_rate=args.fault_rate, latency_ms=args.latency_ms,
+                              seed=args.seed, kinds=kinds, retry_after=args.retry_after, stop=stop)
+        return proxy.stats()
+
+    try:
+        stats = asyncio.run(run())
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps(stats, sort_keys=True), flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +141,25 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--token", default=os.environ.get("RELAIS_TOKEN"), help="bearer token (default: $RELAIS_TOKEN)")
     push.add_argument("--db", help="store file (default: the app's store)")
     push.add_argument("--ca-bundle", help="CA file for a private PKI (verification is always on)")
+    push.add_argument("--batch-size", type=int, default=20, help="sessions per request (default 20)")
     push.set_defaults(run=_push)
+
+    seed = commands.add_parser("seed", help="add closed demo sessions to a store")
+    seed.add_argument("--sessions", type=int, required=True)
+    seed.add_argument("--db", help="store file (default: the app's store)")
+    seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
+    seed.add_argument("--days", type=float, default=7.0, help="spread the sessions over the last DAYS days")
+    seed.set_defaults(run=_seed)
+
+    proxy = commands.add_parser("proxy", help="fault-injecting HTTP proxy on 127.0.0.1 (for tests and demos)")
+    proxy.add_argument("--listen", type=int, required=True, help="port on 127.0.0.1 (0 picks one, printed)")
+    proxy.add_argument("--target", required=True, help="HOST:PORT of the server (loopback only)")
+    proxy.add_argument("--fault-rate", type=float, default=0.3)
+    proxy.add_argument("--latency-ms", type=float, default=0.0)
+    proxy.add_argument("--seed", type=int, default=None)
+    proxy.add_argument("--kinds", help="comma-separated fault kinds (default: all)")
+    proxy.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 503/429 faults")
+    proxy.set_defaults(run=_proxy)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,

@@ -94,6 +94,49 @@ def claim_next(store: "Store", *, now: dt.datetime | None = None, ignore_backoff
         return _entry(next(db.query("SELECT * FROM outbox WHERE id = ?", [rows[0]["id"]])))
 
 
+def claim_batch(store: "Store", *, limit: int, max_bytes: int | None = None, now: dt.datetime | None = None,
+                ignore_backoff: bool = False) -> list[OutboxEntry]:
+    """Take up to `limit` of the oldest due pending entries at once (one transaction), oldest first, stopping before
+    the total payload would exceed `max_bytes` (the first entry is always taken, whatever its size, so a large
+    session can never block the queue). Each claimed entry counts one attempt. Batching is what keeps a backlog of
+    days offline from costing one round trip per session."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    now_text = _iso(now or store.now())
+    with store.transaction() as db:
+        due = "" if ignore_backoff else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+        params: list[Any] = [] if ignore_backoff else [now_text]
+        rows = list(db.query(f"SELECT id, length(CAST(payload AS BLOB)) AS size FROM outbox WHERE state = 'pending'"
+                             f"{due} ORDER BY rowid LIMIT ?", [*params, limit]))
+        chosen, total = [], 0
+        for row in rows:
+            if chosen and max_bytes is not None and total + row["size"] > max_bytes:
+                break
+            chosen.append(row["id"])
+            total += row["size"]
+        if not chosen:
+            return []
+        marks = ", ".join("?" for _ in chosen)
+        store.conn.execute(f"UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id IN ({marks})",
+                           chosen)
+        return [_entry(r) for r in db.query(f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY rowid", chosen)]
+
+
+def _transition_many(store: "Store", entry_ids: list[str], allowed: tuple[str, ...], sets: dict[str, Any]) -> int:
+    """The same transition for several entries in one transaction. Entries no longer in an allowed state are left
+    as they are (another process may have recovered or confirmed them meanwhile: `python -m sync push` opening the
+    store puts in-flight entries back to pending). Returns how many changed."""
+    if not entry_ids:
+        return 0
+    with store.transaction():
+        marks = ", ".join("?" for _ in entry_ids)
+        states = ", ".join("?" for _ in allowed)
+        assignments = ", ".join(f"{column} = ?" for column in sets)
+        cursor = store.conn.execute(f"UPDATE outbox SET {assignments} WHERE id IN ({marks}) AND state IN ({states})",
+                                    [*sets.values(), *entry_ids, *allowed])
+        return cursor.rowcount
+
+
 def _transition(store: "Store", entry_id: str, allowed: tuple[str, ...], sets: dict[str, Any]) -> None:
     with store.transaction() as db:
         rows = list(db.query("SELECT state FROM outbox WHERE id = ?", [entry_id]))
@@ -113,6 +156,13 @@ def mark_sent(store: "Store", entry_id: str, *, now: dt.datetime | None = None) 
                 {"state": "sent", "sent_at": _iso(now or store.now()), "last_error": None, "next_attempt_at": None})
 
 
+def mark_sent_many(store: "Store", entry_ids: list[str], *, now: dt.datetime | None = None) -> int:
+    """`mark_sent` for every session of a confirmed batch, in one transaction; returns how many changed."""
+    return _transition_many(store, list(entry_ids), ("in_flight", "pending"),
+                            {"state": "sent", "sent_at": _iso(now or store.now()), "last_error": None,
+                             "next_attempt_at": None})
+
+
 def mark_rejected(store: "Store", entry_id: str, reason: str) -> None:
     """The server refused this payload for good (4xx): quarantine it with the server's reason, so the rest of the
     queue keeps flowing. The data stays in the store."""
@@ -130,6 +180,26 @@ def release(store: "Store", entry_id: str, error: str, *, delay: float | None = 
     _transition(store, entry_id, ("in_flight",), {"state": "pending", "last_error": error,
                                                   "next_attempt_at": _iso(due)})
     return delay
+
+
+def release_many(store: "Store", entry_ids: list[str], error: str, *, delay: float,
+                 now: dt.datetime | None = None) -> int:
+    """`release` for every in-flight session of a batch, with one shared delay: the batch failed as a whole, and
+    keeping its sessions due together keeps them batched on the next try. Returns how many changed."""
+    due = (now or store.now()) + dt.timedelta(seconds=max(0.0, delay))
+    return _transition_many(store, list(entry_ids), ("in_flight",),
+                            {"state": "pending", "last_error": error, "next_attempt_at": _iso(due)})
+
+
+def unclaim(store: "Store", entry_ids: list[str]) -> None:
+    """Give claimed entries back untouched (not sent, attempt not counted, backoff unchanged): used when a session
+    cannot join this batch and must go in the next one."""
+    if not entry_ids:
+        return
+    with store.transaction():
+        marks = ", ".join("?" for _ in entry_ids)
+        store.conn.execute(f"UPDATE outbox SET state = 'pending', attempts = max(0, attempts - 1) "
+                           f"WHERE state = 'in_flight' AND id IN ({marks})", list(entry_ids))
 
 
 def requeue(store: "Store", entry_id: str) -> None:

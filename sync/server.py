@@ -7,7 +7,11 @@ What it guarantees, because the client's exactly-once promise rests on it:
   `Patient?identifier=…` is refused with a 400 (it silently duplicates on some engines: catch the bug here);
 - urn:uuid references are rewritten to the server ids, including references to matched resources;
 - decimals are stored with the precision they were sent with (37.60 stays 37.60);
-- logs carry method, path (never the query string), status and size: no bodies, no identifiers.
+- logs carry method, path (never the query string), status and size: no bodies, no identifiers;
+- request bodies may be gzipped (Content-Encoding: gzip, size-limited after decompression) or plain; JSON replies
+  are gzipped when the client accepts it;
+- `POST [base]/[type]` creates one resource, conditionally with `If-None-Exist` (or, as fhirpy sends it, the
+  `identifier=` search in the query string): what a one-resource-per-request client needs (the benchmark baseline).
 
 Not a production server: no history, no update/delete, no paging, JSON only.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gzip
 import hmac
 import html
 import logging
@@ -22,17 +27,19 @@ import re
 import sqlite3
 import time
 import uuid
+import zlib
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from sync.fhir import dumps, loads
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+GZIP_REPLY_MIN_BYTES = 1024  # smaller replies are not worth compressing
 FHIR_JSON = "application/fhir+json"
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -163,6 +170,26 @@ def _identifiers(resource: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def decode_body(data: bytes, encoding: str | None, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body as sent before any Content-Encoding: identity or gzip. Decompression stops at `limit`
+    bytes, so a small gzip bomb cannot take the server's memory."""
+    coding = (encoding or "identity").strip().lower()
+    if coding in ("", "identity"):
+        return data
+    if coding not in ("gzip", "x-gzip"):
+        raise FhirError(415, f"Content-Encoding {coding!r} is not supported (use gzip or none)", "not-supported")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+        if len(out) > limit:
+            raise FhirError(413, f"body larger than {limit} bytes once decompressed", "too-costly")
+        if not inflater.eof or inflater.unconsumed_tail:
+            raise FhirError(400, "gzip body is truncated or has trailing data", "structure")
+    except zlib.error:
+        raise FhirError(400, "body is not valid gzip", "structure") from None
+    return out
+
+
 class ResourceDB:
     """The server's SQLite file. One connection per call: the HTTP server is threaded."""
 
@@ -247,6 +274,23 @@ class ResourceDB:
             conn.close()
         return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "transaction-response",
                 "entry": response_entries}
+
+    def create(self, rtype: str, resource: Any, if_none_exist: str | None) -> tuple[int, dict[str, Any], str]:
+        """`POST [base]/[type]`: (status 201 or 200, the stored resource, its location). Runs as a one-entry
+        transaction, so it has the very same conditional-create semantics."""
+        if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
+            raise FhirError(400, f"body must be a {rtype} resource")
+        request: dict[str, Any] = {"method": "POST", "url": rtype}
+        if if_none_exist is not None:
+            request["ifNoneExist"] = if_none_exist
+        reply = self.transaction({"resourceType": "Bundle", "type": "transaction",
+                                  "entry": [{"resource": resource, "request": request}]})
+        response = reply["entry"][0]["response"]
+        location = response["location"]
+        _, resource_id = location.split("/")[:2]
+        stored = self.read(rtype, resource_id)
+        assert stored is not None
+        return (201 if response["status"].startswith("201") else 200), stored, location
 
     def read(self, rtype: str, resource_id: str) -> dict[str, Any] | None:
         with self._connect() as conn:
@@ -361,6 +405,9 @@ class FhirHandler(BaseHTTPRequestHandler):
 
     # -- plumbing --------------------------------------------------------------------------------------------------
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        if len(body) >= GZIP_REPLY_MIN_BYTES and "json" in content_type and self._accepts_gzip():
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+            extra = {**(extra or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -381,6 +428,13 @@ class FhirHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         extra = {"WWW-Authenticate": 'Bearer realm="relais"'} if error.status == 401 else None
         self._send_json(error.status, operation_outcome(error.diagnostics, error.code), extra)
+
+    def _accepts_gzip(self) -> bool:
+        for item in self.headers.get("Accept-Encoding", "").split(","):
+            name, _, params = item.strip().partition(";")
+            if name.strip().lower() == "gzip":
+                return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+        return False
 
     def _authorised(self) -> bool:
         if not self.token:
@@ -408,6 +462,9 @@ class FhirHandler(BaseHTTPRequestHandler):
             if segments != ["fhir", "metadata"] and not self._authorised():
                 raise FhirError(401, "missing or invalid bearer token", "login")
             if method == "POST":
+                if len(segments) == 2 and is_fhir and _TYPE_NAME.fullmatch(segments[1]):
+                    self._create(segments[1], query)
+                    return
                 if segments != ["fhir"]:
                     raise FhirError(404 if not is_fhir else 405, "POST a transaction Bundle to the base URL",
                                     "not-supported")
@@ -445,6 +502,17 @@ class FhirHandler(BaseHTTPRequestHandler):
             log.exception("internal error while handling %s", method)
             self._send_error(FhirError(500, "internal server error", "exception"), close=True)
 
+    def _create(self, rtype: str, query: list[tuple[str, str]]) -> None:
+        """Type-level create; conditional with If-None-Exist, or with `?identifier=system|value` (fhirpy's form)."""
+        condition = self.headers.get("If-None-Exist")
+        if query:
+            if condition is not None or len(query) != 1 or query[0][0] != "identifier":
+                raise FhirError(400, "conditional create: only one identifier=system|value search is supported")
+            condition = f"identifier={quote(query[0][1], safe=':/|.-_~')}"  # parse_qsl decoded it once
+        body = self._read_body()
+        status, stored, location = self.db.create(rtype, body, condition)
+        self._send_json(status, stored, {"Location": location, "ETag": f'W/"{stored["meta"]["versionId"]}"'})
+
     def _drain_body(self) -> None:
         """Read and drop a refused request's body, so the client gets our answer rather than a reset while it is
         still sending (a 401 must reach the uploader as a 401, not as a network error)."""
@@ -467,6 +535,7 @@ class FhirHandler(BaseHTTPRequestHandler):
             raise FhirError(413, f"body larger than {MAX_BODY_BYTES} bytes", "too-costly")
         data = self.rfile.read(length)
         self._body_consumed = True
+        data = decode_body(data, self.headers.get("Content-Encoding"))
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type not in (FHIR_JSON, "application/json"):
             raise FhirError(415, "Content-Type must be application/fhir+json", "not-supported")

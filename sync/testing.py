@@ -2,6 +2,7 @@
 and a scriptable stub HTTP server for answers a real FHIR server would not give (500, captive-portal HTML, …)."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import selectors
@@ -111,10 +112,12 @@ class StubResponse:
 
 @dataclass
 class RecordedRequest:
+    """`body` is the request body decoded from its Content-Encoding (gzip), `wire_body` the bytes received."""
     method: str
     path: str
     headers: dict[str, str]
     body: bytes
+    wire_body: bytes = b""
 
 
 class StubServer:
@@ -134,7 +137,9 @@ class StubServer:
 
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                request = RecordedRequest(self.command, self.path, dict(self.headers), self.rfile.read(length))
+                wire = self.rfile.read(length)
+                body = gzip.decompress(wire) if self.headers.get("Content-Encoding") == "gzip" else wire
+                request = RecordedRequest(self.command, self.path, dict(self.headers), body, wire)
                 stub.requests.append(request)
                 reply = stub.respond(request)
                 body = reply.encoded()

@@ -1,30 +1,41 @@
-"""Upload the outbox to a FHIR server, one frozen transaction bundle at a time, oldest first.
+"""Upload the outbox to a FHIR server: frozen session bundles, several per transaction, oldest first, one request
+at a time.
 
 Why this way (shared/notes/sync.md):
 - never in parallel: concurrent conditional creates duplicate data on real engines;
-- the payload is the bytes frozen at session close, unchanged on every retry;
-- success is only what a FHIR server says: HTTP 200 and a transaction-response Bundle with one 200/201 entry per
-  request entry. A hotel/EHPAD Wi-Fi login page answering 200 is not a success;
-- transient failures (network, timeout, 408, 429, 5xx, redirects, non-FHIR answers) put the entry back with
-  exponential backoff + full jitter and end the pass: no busy loop draining the battery;
-- a 4xx carrying a FHIR OperationOutcome is a verdict on this payload: quarantine it (rejected, with the server's
-  text) so the rest of the queue flows. 401/403 are about the credential, not the data: the entry stays pending and
-  the pass stops (PushResult.stopped == "auth") so staff can be told.
+- each session's payload is the bytes frozen at session close; a request carries up to `batch_size` sessions merged
+  into one transaction (sync.batching), so a backlog of days drains in few round trips. Every entry stays a
+  conditional create on identifiers minted on the tablet: a retry after a lost acknowledgement changes nothing;
+- success is only what a FHIR server says: HTTP 200 and a transaction-response Bundle with one entry per request
+  entry; a session is marked sent only when all its entries have a 200/201 response. A hotel/EHPAD Wi-Fi login page
+  answering 200 is not a success;
+- transient failures (network, timeout, 408, 429, 5xx, redirects, non-FHIR answers) put the batch back with
+  exponential backoff + full jitter, or the server's Retry-After on 429/503 (capped), and end the pass: no busy
+  loop draining the battery while offline;
+- a 4xx carrying a FHIR OperationOutcome judges the payload. For a batch it may be any one session's fault: the batch
+  is bisected until the refused session is alone, and only that one is quarantined (rejected, with the server's
+  text); the rest of the queue flows. 401/403 are about the credential, not the data: the entries stay pending and
+  the pass stops (PushResult.stopped == "auth") so staff can be told;
+- request bodies are gzipped (Content-Encoding: gzip); a server answering 415 to that gets plain bodies from then on;
 - TLS verification is always on.
 """
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import gzip as gzip_module
 import json
 import logging
 import random
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 import requests
 
-from sync import outbox
+from sync import batching, outbox
 from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,19 +43,67 @@ log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
+DEFAULT_BATCH_SIZE = 20
+DEFAULT_MAX_BATCH_BYTES = 512 * 1024  # uncompressed; bounds the work one request asks of a slow server
+RETRY_AFTER_CAP_SECONDS = 900.0  # a server asking for hours (misconfigured) must not stall the queue for that long
+RETRY_AFTER_JITTER = 0.1  # up to +10 %: tablets told "Retry-After: 60" together must not all return together
+
 
 @dataclass(frozen=True)
 class PushResult:
     sent: int
     rejected: int
     remaining: int
-    stopped: str | None = None  # None: nothing left that is due; "transient" | "auth" | "deadline"
+    stopped: str | None = None  # None: nothing left that is due; "transient" | "auth" | "deadline" | "backoff"
+    requests: int = 0  # HTTP requests this pass made
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    kind: str  # "sent" | "rejected" | "transient" | "auth"
+    """What one request achieved. `confirmed`: outbox ids whose every entry got a 200/201 (with kind "sent", all of
+    them; with "transient", a partial answer). `retry_after`: seconds the server asked to wait (429/503)."""
+
+    kind: str  # "sent" | "rejected" | "transient" | "auth" | "too_large"
     detail: str
+    retry_after: float | None = None
+    confirmed: tuple[str, ...] = field(default=())
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None,
+                      server_date: str | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds ("120") or an HTTP date. None when absent or
+    unreadable; never negative. A date is measured against the server's own Date header when there is one, so a
+    tablet clock that is off does not stretch or cancel the wait."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    reference = None
+    if server_date:
+        try:
+            reference = email.utils.parsedate_to_datetime(server_date)
+        except (TypeError, ValueError, IndexError):
+            reference = None
+        if reference is not None and reference.tzinfo is None:
+            reference = reference.replace(tzinfo=dt.timezone.utc)
+    if reference is None:
+        reference = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (moment - reference).total_seconds())
+
+
+def retry_delay(retry_after: float, rng: random.Random | None = None) -> float:
+    """The wait actually used for a server's Retry-After: at least what it asked, plus a little jitter, capped."""
+    base = min(max(0.0, retry_after), RETRY_AFTER_CAP_SECONDS)
+    return min(RETRY_AFTER_CAP_SECONDS, base + (rng or random).uniform(0, base * RETRY_AFTER_JITTER))
 
 
 def _operation_outcome_text(body: Any) -> str | None:
@@ -71,18 +130,13 @@ def _json_body(response: requests.Response) -> Any:
 
 
 def check_transaction_response(body: Any, expected_entries: int) -> str | None:
-    """None when `body` is a proper transaction-response for `expected_entries` requests, else what is wrong."""
-    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-        return "la réponse n'est pas un Bundle FHIR"
-    if body.get("type") != "transaction-response":
-        return f"Bundle de type {body.get('type')!r} au lieu de transaction-response"
-    response_entries = body.get("entry") or []
-    if not isinstance(response_entries, list) or len(response_entries) != expected_entries:
-        return f"{len(response_entries) if isinstance(response_entries, list) else '?'} réponses pour " \
-               f"{expected_entries} entrées envoyées"
-    for index, entry in enumerate(response_entries):
-        status = ((entry or {}).get("response") or {}).get("status") if isinstance(entry, dict) else None
-        if not isinstance(status, str) or not status.startswith(("200", "201")):
+    """None when `body` is a proper transaction-response for `expected_entries` requests, all 200/201, else what
+    is wrong."""
+    statuses, problem = batching.response_statuses(body, expected_entries)
+    if statuses is None:
+        return problem
+    for index, status in enumerate(statuses):
+        if not batching.entry_ok(status):
             return f"entrée {index} : statut {status!r}"
     return None
 
@@ -91,9 +145,15 @@ class Uploader:
     """Pushes the outbox of a Store to one FHIR base URL."""
 
     def __init__(self, base_url: str, *, token: str | None = None, ca_bundle: str | None = None,
-                 connect_timeout: float = 5, read_timeout: float = 30, http: requests.Session | None = None) -> None:
+                 connect_timeout: float = 5, read_timeout: float = 30, http: requests.Session | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_batch_bytes: int | None = DEFAULT_MAX_BATCH_BYTES,
+                 gzip: bool = True) -> None:
         """`ca_bundle`: a CA file or directory for a private PKI; verification itself can never be turned off.
-        `read_timeout` must sit well above the server's worst-case response time, or retries pile up."""
+        `read_timeout` must sit well above the server's worst-case response time (a full batch included), or
+        retries pile up. `batch_size` sessions at most per request, and at most `max_batch_bytes` of frozen
+        payload (one session always goes, whatever its size). `gzip`: compress request bodies."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise TypeError("ca_bundle must be a path; TLS verification cannot be disabled")
         parts = urlsplit(base_url)
@@ -106,37 +166,72 @@ class Uploader:
         self.verify: bool | str = ca_bundle or True
         self.timeout = (connect_timeout, read_timeout)
         self.http = http or requests.Session()
+        self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
+        self.gzip = gzip
+        self.requests_made = 0  # every HTTP request ever sent by this uploader
+        # after a transient or auth failure, no request at all before this (store clock): the network or the server
+        # is the problem, not one batch, so trying the next batch at once would only drain the battery
+        self.paused_until: dt.datetime | None = None
         self._rng = random.Random()
         self._sleep = time.sleep
         self._monotonic = time.monotonic
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, compressed: bool) -> dict[str, str]:
         headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
+        if compressed:
+            headers["Content-Encoding"] = "gzip"
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
-    def send(self, entry: outbox.OutboxEntry) -> _Outcome:
-        """One POST of the frozen bytes, classified. Never raises for network or server trouble."""
-        expected = len(json.loads(entry.payload).get("entry") or [])
+    def _post(self, body: bytes) -> requests.Response:
+        compressed = self.gzip
+        data = gzip_module.compress(body, compresslevel=6, mtime=0) if compressed else body
+        self.requests_made += 1
+        response = self.http.post(self.base_url, data=data, headers=self._headers(compressed), timeout=self.timeout,
+                                  verify=self.verify, allow_redirects=False)
+        if compressed and response.status_code == 415:
+            # this server does not take gzip bodies (a 415 never judged the data): plain bodies from now on
+            log.warning("server refused a gzip request body (415); sending plain bodies from now on")
+            self.gzip = False
+            self.requests_made += 1
+            response = self.http.post(self.base_url, data=body, headers=self._headers(False), timeout=self.timeout,
+                                      verify=self.verify, allow_redirects=False)
+        return response
+
+    def send(self, entries: outbox.OutboxEntry | Sequence[outbox.OutboxEntry]) -> _Outcome:
+        """One POST carrying one session (its frozen bytes) or several (merged by sync.batching), classified.
+        Never raises for network or server trouble."""
+        batch = entries if isinstance(entries, batching.MergedBatch) else batching.merge(
+            [entries] if isinstance(entries, outbox.OutboxEntry) else list(entries))
         try:
-            response = self.http.post(self.base_url, data=entry.payload_bytes, headers=self._headers(),
-                                      timeout=self.timeout, verify=self.verify, allow_redirects=False)
+            response = self._post(batch.body)
         except requests.RequestException as exc:
             return _Outcome("transient", f"réseau : {type(exc).__name__}")
         status = response.status_code
         body = _json_body(response)
         if status == 200:
-            problem = check_transaction_response(body, expected)
-            if problem is None:
-                return _Outcome("sent", "")
-            return _Outcome("transient", f"réponse 200 inattendue : {problem}")
+            statuses, problem = batching.response_statuses(body, batch.entry_count)
+            if statuses is None:
+                return _Outcome("transient", f"réponse 200 inattendue : {problem}")
+            confirmed = tuple(batching.confirmed_sessions(batch, statuses))
+            if len(confirmed) == len(batch.entries):
+                return _Outcome("sent", "", confirmed=confirmed)
+            bad = next(s for s in statuses if not batching.entry_ok(s))
+            return _Outcome("transient", f"réponse 200 inattendue : statut d'entrée {bad!r}", confirmed=confirmed)
         if status in (401, 403, 407):
             return _Outcome("auth", f"HTTP {status} : accès refusé par le serveur")
-        if status in (408, 429) or status >= 500 or 300 <= status < 400:
+        if status in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"),
+                                            server_date=response.headers.get("Date"))
+            return _Outcome("transient", f"HTTP {status}", retry_after=retry_after)
+        if status in (408,) or status >= 500 or 300 <= status < 400:
             return _Outcome("transient", f"HTTP {status}")
         if 400 <= status < 500:
             reason = _operation_outcome_text(body)
+            if status == 413 and len(batch.entries) > 1:
+                return _Outcome("too_large", f"HTTP 413 : {reason or 'requête trop grosse'}")
             if reason is not None:
                 return _Outcome("rejected", f"HTTP {status} : {reason}")
             # a 4xx that is not FHIR (proxy, portal, wrong URL) never judged the payload: keep the data queued
@@ -145,50 +240,98 @@ class Uploader:
 
     def push(self, store: Store, *, max_attempts_per_entry: int | None = None, deadline: float | None = None,
              ignore_backoff: bool = False) -> PushResult:
-        """Drain the outbox oldest first, one request at a time.
+        """Drain the outbox oldest first, one request at a time, up to `batch_size` sessions per request.
 
         `max_attempts_per_entry`: tries this pass may spend on one entry before leaving it pending and stopping
-        (default 1: the first transient failure ends the pass; later passes retry after the entry's backoff).
-        Between tries the pass sleeps the backoff delay. `deadline`: a `time.monotonic()` value after which no new
-        request starts. `ignore_backoff`: send entries still waiting for their backoff ("send now" by staff)."""
+        (default 1: the first transient failure ends the pass; later passes retry after the entry's backoff, and
+        until that backoff has passed a pass makes no request at all: stopped == "backoff").
+        Between tries the pass sleeps the backoff delay (or the server's Retry-After). `deadline`: a
+        `time.monotonic()` value after which no new request starts. `ignore_backoff`: send entries still waiting
+        for their backoff ("send now" by staff)."""
         limit = max(1, max_attempts_per_entry or 1)
+        if not ignore_backoff and self.paused_until is not None and store.now() < self.paused_until:
+            return PushResult(0, 0, outbox.remaining(store), "backoff", 0)
+        self.paused_until = None
         sent = rejected = 0
+        requests_before = self.requests_made
         stopped: str | None = None
         tries: dict[str, int] = {}
-        while True:
+        while stopped is None:
             if deadline is not None and self._monotonic() >= deadline:
                 stopped = "deadline"
                 break
-            entry = outbox.claim_next(store, ignore_backoff=ignore_backoff)
-            if entry is None:
+            claimed = outbox.claim_batch(store, limit=self.batch_size, max_bytes=self.max_batch_bytes,
+                                         ignore_backoff=ignore_backoff)
+            if not claimed:
                 break
+            unsettled = {e.id: e for e in claimed}  # claimed here and not yet sent, rejected or released
             try:
-                outcome = self.send(entry)
+                first = batching.merge(claimed)
+                if first.deferred:
+                    outbox.unclaim(store, [e.id for e in first.deferred])
+                    for e in first.deferred:
+                        del unsettled[e.id]
+                groups: deque[Any] = deque([first])
+                while groups:
+                    group = groups.popleft()
+                    batch = group if isinstance(group, batching.MergedBatch) else batching.merge(group)
+                    if batch.deferred:  # not expected for a part of a merged batch; send them next if it happens
+                        groups.appendleft(list(batch.deferred))
+                    if deadline is not None and self._monotonic() >= deadline:
+                        outbox.release_many(store, list(unsettled), "envoi interrompu (délai de la passe)", delay=0)
+                        unsettled.clear()
+                        stopped = "deadline"
+                        break
+                    outcome = self.send(batch)
+                    if outcome.confirmed:
+                        self.paused_until = None  # the server answers again
+                        outbox.mark_sent_many(store, list(outcome.confirmed))
+                        for entry_id in outcome.confirmed:
+                            del unsettled[entry_id]
+                        sent += len(outcome.confirmed)
+                    if outcome.kind == "sent":
+                        log.info("outbox: %d session(s) sent in one request", len(outcome.confirmed))
+                        continue
+                    if outcome.kind in ("rejected", "too_large") and len(batch.entries) > 1:
+                        low, high = batching.split(batch.entries)
+                        groups.appendleft(high)
+                        groups.appendleft(low)
+                        log.info("outbox: batch of %d refused (%s); splitting it", len(batch.entries),
+                                 outcome.kind)
+                        continue
+                    if outcome.kind == "rejected":
+                        (entry,) = batch.entries
+                        outbox.mark_rejected(store, entry.id, outcome.detail)
+                        del unsettled[entry.id]
+                        rejected += 1
+                        log.warning("outbox %s rejected by the server", entry.id)
+                        continue
+                    # transient or auth: everything still unsettled goes back, due together
+                    if outcome.retry_after is not None:
+                        delay = retry_delay(outcome.retry_after, self._rng)
+                    else:
+                        delay = outbox.backoff_delay(max(e.attempts for e in unsettled.values()), rng=self._rng)
+                    ids = list(unsettled)
+                    now = store.now()
+                    outbox.release_many(store, ids, outcome.detail, delay=delay, now=now)
+                    unsettled.clear()
+                    self.paused_until = now + dt.timedelta(seconds=delay)
+                    log.info("outbox: %d session(s) not sent (%s); retry in %.1f s", len(ids), outcome.kind, delay)
+                    for entry_id in ids:
+                        tries[entry_id] = tries.get(entry_id, 0) + 1
+                    if outcome.kind == "auth":
+                        stopped = "auth"
+                    elif max(tries[i] for i in ids) >= limit:
+                        stopped = "transient"
+                    elif deadline is not None and self._monotonic() + delay >= deadline:
+                        stopped = "deadline"
+                    else:
+                        self._sleep(delay)
+                    break
+                if unsettled:  # by construction empty here; never leave a claimed entry in flight
+                    outbox.unclaim(store, list(unsettled))
             except BaseException:
-                outbox.release(store, entry.id, "erreur interne pendant l'envoi", delay=0)
+                if unsettled:
+                    outbox.release_many(store, list(unsettled), "erreur interne pendant l'envoi", delay=0)
                 raise
-            if outcome.kind == "sent":
-                outbox.mark_sent(store, entry.id)
-                sent += 1
-                log.info("outbox %s sent (attempt %d)", entry.id, entry.attempts)
-                continue
-            if outcome.kind == "rejected":
-                outbox.mark_rejected(store, entry.id, outcome.detail)
-                rejected += 1
-                log.warning("outbox %s rejected by the server", entry.id)
-                continue
-            delay = outbox.release(store, entry.id, outcome.detail, rng=self._rng)
-            log.info("outbox %s not sent (%s, attempt %d); retry in %.1f s", entry.id,
-                     outcome.kind, entry.attempts, delay)
-            tries[entry.id] = tries.get(entry.id, 0) + 1
-            if outcome.kind == "auth":
-                stopped = "auth"
-                break
-            if tries[entry.id] >= limit:
-                stopped = "transient"
-                break
-            if deadline is not None and self._monotonic() + delay >= deadline:
-                stopped = "deadline"
-                break
-            self._sleep(delay)
-        return PushResult(sent, rejected, outbox.remaining(store), stopped)
+        return PushResult(sent, rejected, outbox.remaining(store), stopped, self.requests_made - requests_before)

@@ -38,15 +38,17 @@ def fill(store, n=3):
 
 
 def test_success_posts_the_frozen_bytes_unchanged(store):
+    """One session per request (batch_size=1): the body, once un-gzipped, is exactly the frozen payload."""
     first, second = fill(store, 2)
     with StubServer(transaction_response) as stub:
-        result = Uploader(stub.url, token="tok").push(store)
-    assert (result.sent, result.rejected, result.remaining, result.stopped) == (2, 0, 0, None)
+        result = Uploader(stub.url, token="tok", batch_size=1).push(store)
+    assert (result.sent, result.rejected, result.remaining, result.stopped, result.requests) == (2, 0, 0, None, 2)
     assert [r.body for r in stub.requests] == [outbox.get_entry(store, first).payload_bytes,
                                                outbox.get_entry(store, second).payload_bytes]
     request = stub.requests[0]
     assert (request.method, request.path) == ("POST", "/fhir")
     assert request.headers["Content-Type"] == "application/fhir+json"
+    assert request.headers["Content-Encoding"] == "gzip" and len(request.wire_body) < len(request.body)
     assert request.headers["Authorization"] == "Bearer tok"
     assert store.outbox_counts() == {"pending": 0, "in_flight": 0, "sent": 2, "rejected": 0}
 
@@ -82,12 +84,15 @@ def test_transient_failures_keep_the_entry_and_end_the_pass(store, reply):
 
 
 def test_fhir_400_quarantines_only_that_entry_with_its_reason(store):
+    """The three sessions go in one batch; the server refuses any request holding the first one: the batch is
+    bisected until that session is alone, and only it is quarantined."""
     first, second, third = fill(store)
     outcome = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "invalid", "diagnostics": "Observation.code unknown"}]}
+    bad_key = outbox.get_entry(store, first).idempotency_key.encode()
 
     def respond(request):
-        if request.body == outbox.get_entry(store, first).payload_bytes:
+        if bad_key in request.body:
             return StubResponse(400, outcome)
         return transaction_response(request, "200 OK")
 
