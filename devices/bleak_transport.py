@@ -104,7 +104,9 @@ class BleakTransport:
         for attempt in range(1, self._connect_attempts + 1):
             client = BleakClient(target, disconnected_callback=self._on_bleak_disconnect, timeout=timeout, **kwargs)
             try:
-                async with asyncio.timeout(timeout):
+                # bleak applies `timeout` itself; ours is a backstop a little later, so the backend can cancel
+                # its pending connection cleanly first.
+                async with asyncio.timeout(timeout + 2.0):
                     await client.connect()
                 self._client = client
                 self._closing = False
@@ -289,7 +291,15 @@ def bumble_backends(radio: "VirtualRadio") -> tuple[type[BaseBleakScanner], type
             async with radio.connect_lock:
                 try:
                     connection = await central.connect(self.address, timeout=self._timeout)
-                except Exception as exc:  # bumble raises its own types: translate to bleak's
+                except BaseException as exc:  # bumble raises its own types: translate to bleak's
+                    # A pending LE connection must be cancelled, or the controller refuses the next attempt
+                    # (COMMAND_DISALLOWED) — the same on real controllers.
+                    try:
+                        await central.cancel_connection(self.address)
+                    except Exception:  # noqa: BLE001 - nothing was pending
+                        pass
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
                     raise BleakError(f"bumble connect failed: {exc}") from exc
             self._connection = connection
             connection.on("disconnection", self._on_disconnection)

@@ -90,3 +90,30 @@ def test_read_real_devices_without_an_adapter_is_a_clear_error():
         pytest.skip("this machine has a Bluetooth adapter and a thermometer in range")
     assert out.returncode == 1
     assert out.stderr.startswith("error: ") and "\n" not in out.stderr.strip()
+
+
+@pytest.mark.parametrize("name,hexstr,field,value", [
+    ("2A1E", "00B00E00FE", "temperature", "37.60"),
+    ("2A35", "1E8A00580078000000041114293B3C00012700", "systolic", "138"),
+    ("2A36", "007800FF07FF07", "cuff_pressure", "120"),
+    ("2A5E", "0FACF3BEF5E8070B1D170839204022000066E3", "spo2", "94.0"),
+    ("2A5F", "0064005A00", "pulse_rate", "90"),
+    ("berrymed", "C532430261", "spo2", "97"),
+    ("pc60fw", "AA550F0801614800001900" + "CC", None, None),
+])
+def test_decode_every_named_format(name, hexstr, field, value):
+    if name == "pc60fw":
+        from devices.parsers.pc60fw import build_frame
+        hexstr = build_frame(0x0F, bytes([0x01, 97, 72, 0, 25, 0, 0])).hex()
+        field, value = "spo2", "97"
+    out = run("decode", name, hexstr)
+    assert out.returncode == 0, out.stderr
+    values = {o["field"]: o["value"] for o in json.loads(out.stdout)["observations"]}
+    assert values[field] == value
+
+
+def test_decode_features_and_bad_crc():
+    doc = json.loads(run("decode", "2A60", "A3004010800100").stdout)
+    assert doc["supported"] == ["meas_status", "dev_sensor_status", "spo2pr_slow", "multiple_bonds"]
+    out = run("decode", "pc60fw", "AA550F080161480000190000")
+    assert out.returncode == 2 and "CRC" in out.stderr
