@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from devices import uuids
-from devices.drivers.common import MalformedData, find_and_connect, read_battery, read_identity
+from devices.drivers.common import (LINK_DROPPED, MalformedData, find_and_connect, next_or_drop, read_battery,
+                                    read_identity)
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
                                             parse_intermediate_cuff_pressure)
@@ -177,19 +178,8 @@ class BloodPressureDriver:
 
     async def _next(self, records: asyncio.Queue, dropped: asyncio.Event, timeout: float) -> object:
         """The next record, `_DROPPED` when the link went down, None after `timeout` seconds of silence."""
-        if not records.empty():
-            return records.get_nowait()
-        get = asyncio.ensure_future(records.get())
-        lost = asyncio.ensure_future(dropped.wait())
-        try:
-            done, _ = await asyncio.wait({get, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (get, lost):
-                if not task.done():
-                    task.cancel()
-        if get in done:
-            return get.result()
-        return _DROPPED if lost in done else None
+        result = await next_or_drop(records, dropped, timeout)
+        return _DROPPED if result is LINK_DROPPED else result
 
     def _file_stored(self, burst: list[_Record]) -> None:
         self.stored_records.extend(r.measurement for r in burst)

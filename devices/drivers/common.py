@@ -58,3 +58,23 @@ async def find_and_connect(transport: Transport, *, service: str, match: Callabl
     dropped = asyncio.Event()
     transport.on_disconnect(dropped.set)
     return adv, dropped
+
+
+LINK_DROPPED = object()  # what `next_or_drop` returns when the link went down first
+
+
+async def next_or_drop(queue: asyncio.Queue, dropped: asyncio.Event, timeout: float) -> object:
+    """The next queued value; LINK_DROPPED when the link went down first; None after `timeout` seconds."""
+    if not queue.empty():
+        return queue.get_nowait()
+    get = asyncio.ensure_future(queue.get())
+    lost = asyncio.ensure_future(dropped.wait())
+    try:
+        done, _ = await asyncio.wait({get, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (get, lost):
+            if not task.done():
+                task.cancel()
+    if get in done:
+        return get.result()
+    return LINK_DROPPED if lost in done else None

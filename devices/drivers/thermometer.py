@@ -14,7 +14,8 @@ from typing import Callable
 
 from devices import uuids
 from devices.parsers import ParseError, ParsedMeasurement
-from devices.drivers.common import MalformedData, find_and_connect, read_battery, read_identity
+from devices.drivers.common import (LINK_DROPPED, MalformedData, find_and_connect, next_or_drop, read_battery,
+                                    read_identity)
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
 from devices.reading import DeviceReading
 from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport
@@ -64,19 +65,12 @@ class ThermometerDriver:
 
     async def _wait_final(self, finals: asyncio.Queue, dropped: asyncio.Event,
                           timeout: float) -> tuple[bytes, dt.datetime]:
-        get = asyncio.ensure_future(finals.get())
-        lost = asyncio.ensure_future(dropped.wait())
-        try:
-            done, _ = await asyncio.wait({get, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (get, lost):
-                if not task.done():
-                    task.cancel()
-        if get in done:
-            return get.result()
-        if lost in done:
+        result = await next_or_drop(finals, dropped, timeout)
+        if result is LINK_DROPPED:
             raise Disconnected("le thermomètre s'est déconnecté avant la fin de la mesure")
-        raise OperationTimeout("aucune mesure reçue du thermomètre dans le temps imparti")
+        if result is None:
+            raise OperationTimeout("aucune mesure reçue du thermomètre dans le temps imparti")
+        return result
 
     def _live(self, data: bytes) -> None:
         try:
