@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
 from devices.transport import TransportError
+from mobile.vitals import Implausible, assess_temperature
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +83,13 @@ def to_celsius(value: Decimal, unit: str) -> Decimal:
 
 
 def check_temperature(value: Decimal, unit: str) -> tuple[str, ...]:
-    """Plausibility guard (shared/notes/domain.md §4.3). Raises WorkflowError for implausible values;
-    returns warnings for values to verify or that call for attention."""
-    celsius = to_celsius(value, unit)
-    if unit == "Cel" and Decimal(86) <= value <= Decimal(110):
-        raise WorkflowError("Valeur probablement en degrés Fahrenheit : vérifiez l'appareil et reprenez la mesure.")
-    if celsius < 30 or celsius > 43:
-        raise WorkflowError("Valeur non plausible pour une température corporelle : reprenez la mesure.")
-    warnings = []
-    if celsius < Decimal("35.0"):
-        warnings.append("Hypothermie possible (< 35 °C) : vérifiez en reprenant la mesure.")
-    elif celsius >= 40:
-        warnings.append("Fièvre élevée (≥ 40 °C) : vérifiez en reprenant la mesure.")
-    elif celsius >= 38:
-        warnings.append("Fièvre (≥ 38 °C).")
-    return tuple(warnings)
+    """Plausibility guard and alerts (mobile/vitals.py). Raises WorkflowError for implausible values;
+    returns the warnings to show: values to verify, then clinical alerts."""
+    try:
+        assessment = assess_temperature(value, unit)
+    except Implausible as exc:
+        raise WorkflowError(str(exc)) from None
+    return assessment.verify + assessment.alerts
 
 
 def parse_manual_temperature(text: str) -> Decimal:

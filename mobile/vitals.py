@@ -1,0 +1,155 @@
+"""Clinical guards on vital signs, as plain functions (no UI, no device): plausibility, alerts, partial NEWS2.
+
+Sources (shared/notes/domain.md §4): plausibility ranges §4.3 (engineering guards against unit, device and
+transcription errors — to be validated by a physician); elderly alert thresholds §4.2 (IDSA 2008 fever in
+long-term care, US LTC SpO2 protocol, French PAC gravity signs); NEWS2 (Royal College of Physicians, 2017) §4.1,
+labelled partial because respiration rate and consciousness do not come from our devices, and not validated for
+EHPAD residents — it informs the remote doctor, it does not decide.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+KPA_TO_MMHG = Decimal("7.50062")
+
+
+class Implausible(ValueError):
+    """The value cannot be a real measurement of this patient: never proposed, retake (message in French)."""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    verify: tuple[str, ...] = ()   # plausible but worth a second measurement
+    alerts: tuple[str, ...] = ()   # clinically notable: shown prominently and sent as interpretation
+
+
+def _mmhg(value: Decimal, unit: str) -> Decimal:
+    return value * KPA_TO_MMHG if unit == "kPa" else value
+
+
+def _celsius(value: Decimal, unit: str) -> Decimal:
+    return (value - 32) * 5 / 9 if unit == "[degF]" else value
+
+
+def assess_temperature(value: Decimal, unit: str, *, baseline: Decimal | None = None) -> Assessment:
+    if unit == "Cel" and Decimal(86) <= value <= Decimal(110):
+        raise Implausible("Valeur probablement en degrés Fahrenheit : vérifiez l'appareil et reprenez la mesure.")
+    celsius = _celsius(value, unit)
+    if celsius < 30 or celsius > 43:
+        raise Implausible("Valeur non plausible pour une température corporelle : reprenez la mesure.")
+    verify, alerts = [], []
+    if celsius < Decimal("35.0") or celsius >= 40:
+        verify.append("Valeur extrême : confirmez en reprenant la mesure.")
+    if celsius <= Decimal("35.0"):
+        alerts.append("Hypothermie (≤ 35,0 °C).")
+    elif celsius >= Decimal("37.8"):
+        alerts.append("Fièvre (≥ 38 °C)." if celsius >= 38 else "Fébricule chez la personne âgée (≥ 37,8 °C).")
+    if baseline is not None and celsius >= baseline + Decimal("1.1"):
+        alerts.append("Hausse de plus de 1,1 °C par rapport à la température habituelle.")
+    return Assessment(tuple(verify), tuple(alerts))
+
+
+def assess_spo2(value: Decimal, *, baseline: Decimal | None = None) -> Assessment:
+    if value < 50 or value > 100:
+        raise Implausible("SpO2 non plausible : vérifiez la position du capteur et reprenez la mesure.")
+    verify, alerts = [], []
+    if value < 70:
+        verify.append("SpO2 hors de la plage de précision de l'oxymètre (< 70 %) : reprenez la mesure.")
+    if value < 90:
+        alerts.append("SpO2 très basse (< 90 %) : alerte urgente.")
+    elif value < 92:
+        alerts.append("SpO2 basse (< 92 %).")
+    if baseline is not None and baseline - value >= 3:
+        alerts.append("Baisse de 3 points ou plus par rapport à la SpO2 habituelle.")
+    return Assessment(tuple(verify), tuple(alerts))
+
+
+def assess_pulse(value: Decimal) -> Assessment:
+    if value < 20 or value > 250:
+        raise Implausible("Fréquence cardiaque non plausible : reprenez la mesure.")
+    verify, alerts = [], []
+    if value < 40 or value > 150:
+        verify.append("Fréquence cardiaque extrême : confirmez en reprenant la mesure.")
+    if value > 120:
+        alerts.append("Tachycardie (> 120 /min).")
+    elif value <= 40:
+        alerts.append("Bradycardie (≤ 40 /min).")
+    return Assessment(tuple(verify), tuple(alerts))
+
+
+def assess_blood_pressure(systolic: Decimal, diastolic: Decimal, unit: str = "mm[Hg]") -> Assessment:
+    sbp, dbp = _mmhg(systolic, unit), _mmhg(diastolic, unit)
+    if sbp < 50 or sbp > 280 or dbp < 20 or dbp > 180 or sbp <= dbp:
+        raise Implausible("Tension non plausible : vérifiez le brassard et reprenez la mesure.")
+    verify, alerts = [], []
+    if sbp < 90 or sbp >= 180 or dbp >= 110 or sbp - dbp < 20:
+        verify.append("Valeur à confirmer : reprenez la mesure après 5 minutes de repos.")
+    if sbp < 90:
+        alerts.append("Hypotension (systolique < 90 mmHg).")
+    elif dbp <= 60:
+        alerts.append("Diastolique basse (≤ 60 mmHg).")
+    if sbp > 180 or dbp > 110:
+        alerts.append("Hypertension sévère (> 180/110 mmHg).")
+    return Assessment(tuple(verify), tuple(alerts))
+
+
+@dataclass(frozen=True)
+class News2:
+    """A NEWS2 total over the parameters we have; `missing` names what staff must still assess."""
+
+    score: int
+    parameters: dict[str, int] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def single_parameter_3(self) -> bool:
+        return 3 in self.parameters.values()
+
+
+def _band(value: Decimal, bands: list[tuple[Decimal | None, Decimal | None, int]]) -> int:
+    for low, high, points in bands:
+        if (low is None or value >= low) and (high is None or value <= high):
+            return points
+    raise AssertionError("bands must cover every value")
+
+
+def _whole(value: Decimal) -> Decimal:
+    """NEWS2 bands are whole numbers: 94.6 % counts as 95 (half up, as a chart reader would)."""
+    return value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+
+def news2(*, temperature_c: Decimal | None = None, spo2: Decimal | None = None, systolic: Decimal | None = None,
+          pulse: Decimal | None = None, respiration_rate: int | None = None, on_oxygen: bool | None = None,
+          alert: bool | None = None) -> News2:
+    """NEWS2 with SpO2 scale 1 (scale 2 is a medical decision for hypercapnic patients, not ours)."""
+    d = Decimal
+    params: dict[str, int] = {}
+    if respiration_rate is not None:
+        params["respiration_rate"] = _band(d(respiration_rate), [(None, d(8), 3), (d(9), d(11), 1),
+                                                                  (d(12), d(20), 0), (d(21), d(24), 2),
+                                                                  (d(25), None, 3)])
+    if spo2 is not None:
+        params["spo2"] = _band(_whole(spo2), [(None, d(91), 3), (d(92), d(93), 2), (d(94), d(95), 1),
+                                              (d(96), None, 0)])
+    if on_oxygen is not None:
+        params["air_or_oxygen"] = 2 if on_oxygen else 0
+    if systolic is not None:
+        params["systolic"] = _band(_whole(systolic), [(None, d(90), 3), (d(91), d(100), 2),
+                                                             (d(101), d(110), 1), (d(111), d(219), 0),
+                                                             (d(220), None, 3)])
+    if pulse is not None:
+        params["pulse"] = _band(_whole(pulse), [(None, d(40), 3), (d(41), d(50), 1), (d(51), d(90), 0),
+                                                      (d(91), d(110), 1), (d(111), d(130), 2), (d(131), None, 3)])
+    if alert is not None:
+        params["consciousness"] = 0 if alert else 3
+    if temperature_c is not None:
+        t = temperature_c.quantize(d("0.1"), rounding=ROUND_HALF_UP)
+        params["temperature"] = _band(t, [(None, d("35.0"), 3), (d("35.1"), d("36.0"), 1), (d("36.1"), d("38.0"), 0),
+                                          (d("38.1"), d("39.0"), 1), (d("39.1"), None, 2)])
+    names = ("respiration_rate", "spo2", "air_or_oxygen", "systolic", "pulse", "consciousness", "temperature")
+    return News2(sum(params.values()), params, tuple(n for n in names if n not in params))
