@@ -78,10 +78,6 @@ def format_temperature(value: Decimal, unit: str) -> str:
     return f"{str(value).replace('.', ',')}\u00a0{symbol}"
 
 
-def to_celsius(value: Decimal, unit: str) -> Decimal:
-    return (value - 32) * 5 / 9 if unit == "[degF]" else value
-
-
 def check_temperature(value: Decimal, unit: str) -> tuple[str, ...]:
     """Plausibility guard and alerts (mobile/vitals.py). Raises WorkflowError for implausible values;
     returns the warnings to show: values to verify, then clinical alerts."""
