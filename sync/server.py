@@ -164,7 +164,10 @@ def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
 
 def _identifiers(resource: dict[str, Any]) -> list[tuple[str, str]]:
     found = []
-    for ident in resource.get("identifier") or []:
+    idents = resource.get("identifier") or []
+    if isinstance(idents, dict):  # Composition.identifier (and Bundle.identifier) hold one Identifier, not a list
+        idents = [idents]
+    for ident in idents:
         if isinstance(ident, dict) and isinstance(ident.get("system"), str) and isinstance(ident.get("value"), str):
             found.append((ident["system"], ident["value"]))
     return found

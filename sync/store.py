@@ -9,6 +9,13 @@ Design choices (shared/notes/sync.md):
   (asyncio.to_thread). One connection is shared (check_same_thread=False) and every public method holds one
   re-entrant lock, so a thread never sees another thread's half-done transaction. Writes use BEGIN IMMEDIATE with a
   busy timeout, so another process on the same file (`python -m sync push`) waits instead of failing.
+
+Schema v2 (issue "Sync: offline-first store … as standard FHIR R4"): staff, sites, consents, notes and summaries;
+sessions gain their site, staff member, state `abandoned`, call times, remote doctor, companion / interpreter and a
+call-back number; patients gain the identity collection method; measurements gain `panel_id` (the systolic,
+diastolic and mean pressure of one cuff reading share it and become one FHIR blood pressure panel). Everything a
+closed session's frozen bundle was built from is frozen with it (triggers), so the payload never disagrees with the
+data it came from.
 """
 from __future__ import annotations
 
@@ -37,6 +44,13 @@ SEXES = ("F", "M", "I")
 SOURCES = ("bluetooth", "manual")
 OUTBOX_STATES = ("pending", "in_flight", "sent", "rejected")
 DEVICE_KEYS = ("address", "name", "manufacturer", "model", "serial", "firmware")
+SESSION_STATES = ("open", "closed", "abandoned")
+IDENTITY_METHODS = ("SM", "CV", "INSI", "CB", "RFID", "AV")  # FR Core fr-core-cs-method-collection (RNIV 1 v2.0)
+STAFF_ROLES = ("aide_soignant", "infirmier", "assistant_medical", "pharmacien", "medecin", "administrateur")
+SITE_KINDS = ("ehpad", "pharmacie")
+CONSENT_DECISIONS = ("given", "refused")
+CONSENT_GRANTORS = ("patient", "legal_representative", "trusted_person")
+NOTE_KINDS = ("remote_doctor_conclusion", "staff_note")
 
 Clock = Callable[[], dt.datetime]
 Migration = Callable[[sqlite_utils.Database], None]
@@ -48,6 +62,14 @@ class StoreError(Exception):
 
 class IdentityError(StoreError, ValueError):
     """Identity traits refused; `str(exc)` is a plain-French message for staff, `field` names the trait."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InputError(StoreError, ValueError):
+    """Input refused; `str(exc)` is a plain-French message for staff, `field` names the offending argument."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -154,8 +176,136 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Schema v2: who (staff), where (sites), consent, notes, the summary for the patient's own doctor, the session's
+    context, the identity collection method, blood pressure panels.
+
+    `sessions` is rebuilt (SQLite cannot change a CHECK constraint in place) following SQLite's documented
+    procedure: new table, copy, drop, rename, with foreign keys off (the migration runner does that) and checked
+    before commit. The measurement triggers name `sessions` in their bodies, so they are dropped first and created
+    again afterwards. Outbox rows are not touched: their payloads stay byte for byte what was frozen at close."""
+    db.executescript("""
+    CREATE TABLE staff (
+        id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL CHECK (display_name <> ''),
+        role TEXT NOT NULL CHECK (role IN ('aide_soignant', 'infirmier', 'assistant_medical', 'pharmacien',
+                                           'medecin', 'administrateur')),
+        rpps TEXT CHECK (rpps IS NULL OR (length(rpps) = 11 AND rpps NOT GLOB '*[^0-9]*')),
+        adeli TEXT CHECK (adeli IS NULL OR length(adeli) = 9),
+        pin_hash TEXT,
+        active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        created_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX staff_rpps ON staff(rpps) WHERE rpps IS NOT NULL;
+    CREATE UNIQUE INDEX staff_adeli ON staff(adeli) WHERE adeli IS NOT NULL;
+
+    CREATE TABLE sites (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ehpad', 'pharmacie')),
+        name TEXT NOT NULL CHECK (name <> ''),
+        finess TEXT CHECK (finess IS NULL OR finess GLOB '[0-9][0-9AB][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
+        ars_declaration TEXT CHECK (ars_declaration IS NULL OR ars_declaration <> ''),
+        created_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX sites_finess ON sites(finess) WHERE finess IS NOT NULL;
+
+    ALTER TABLE patients ADD COLUMN identity_method TEXT
+        CHECK (identity_method IS NULL OR identity_method IN ('SM', 'CV', 'INSI', 'CB', 'RFID', 'AV'));
+    ALTER TABLE patients ADD COLUMN birth_given_names TEXT CHECK (birth_given_names IS NULL OR birth_given_names <> '');
+
+    DROP TRIGGER measurements_only_in_open_sessions;
+    DROP TRIGGER measurements_frozen_after_close;
+    CREATE TABLE sessions_v2 (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        patient_id TEXT NOT NULL REFERENCES patients(id),
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed', 'abandoned')),
+        opened_at TEXT NOT NULL,
+        closed_at TEXT,
+        reason TEXT,
+        staff TEXT,
+        site_id TEXT REFERENCES sites(id),
+        staff_id TEXT REFERENCES staff(id),
+        started_at TEXT,
+        ended_at TEXT,
+        remote_doctor_name TEXT,
+        remote_doctor_rpps TEXT CHECK (remote_doctor_rpps IS NULL OR
+                                       (length(remote_doctor_rpps) = 11 AND remote_doctor_rpps NOT GLOB '*[^0-9]*')),
+        companion_present INTEGER CHECK (companion_present IS NULL OR companion_present IN (0, 1)),
+        interpreter_present INTEGER CHECK (interpreter_present IS NULL OR interpreter_present IN (0, 1)),
+        callback_phone TEXT,
+        CHECK ((state = 'open') = (closed_at IS NULL))
+    );
+    INSERT INTO sessions_v2 (id, idempotency_key, patient_id, state, opened_at, closed_at, reason, staff)
+        SELECT id, idempotency_key, patient_id, state, opened_at, closed_at, reason, staff FROM sessions ORDER BY rowid;
+    DROP TABLE sessions;
+    ALTER TABLE sessions_v2 RENAME TO sessions;
+    CREATE INDEX sessions_patient ON sessions(patient_id);
+    CREATE INDEX sessions_state ON sessions(state);
+    -- what a closed (or abandoned) session's frozen bundle was built from does not change any more
+    CREATE TRIGGER sessions_frozen_after_close BEFORE UPDATE ON sessions
+    WHEN OLD.state IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'a closed session is frozen'); END;
+
+    ALTER TABLE measurements ADD COLUMN panel_id TEXT CHECK (panel_id IS NULL OR panel_id <> '');
+    CREATE UNIQUE INDEX measurements_panel_code ON measurements(session_id, panel_id, code) WHERE panel_id IS NOT NULL;
+    CREATE TRIGGER measurements_only_in_open_sessions BEFORE INSERT ON measurements
+    WHEN (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'session is not open'); END;
+    CREATE TRIGGER measurements_frozen_after_close BEFORE UPDATE ON measurements
+    WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'measurements of a closed session are frozen'); END;
+
+    CREATE TABLE consents (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        decision TEXT NOT NULL CHECK (decision IN ('given', 'refused')),
+        given_by TEXT NOT NULL DEFAULT 'patient'
+            CHECK (given_by IN ('patient', 'legal_representative', 'trusted_person')),
+        given_by_name TEXT CHECK (given_by_name IS NULL OR given_by_name <> ''),
+        recorded_at TEXT NOT NULL,
+        recorded_by TEXT NOT NULL REFERENCES staff(id),
+        CHECK ((given_by = 'patient') = (given_by_name IS NULL))
+    );
+    CREATE INDEX consents_session ON consents(session_id);
+
+    CREATE TABLE notes (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        kind TEXT NOT NULL CHECK (kind IN ('remote_doctor_conclusion', 'staff_note')),
+        author TEXT NOT NULL CHECK (author <> ''),
+        staff_id TEXT REFERENCES staff(id),
+        text TEXT NOT NULL CHECK (text <> ''),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX notes_session ON notes(session_id);
+
+    CREATE TABLE summaries (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL UNIQUE REFERENCES sessions(id),
+        text TEXT NOT NULL CHECK (text <> ''),
+        recipient_name TEXT,
+        recipient_rpps TEXT CHECK (recipient_rpps IS NULL OR
+                                   (length(recipient_rpps) = 11 AND recipient_rpps NOT GLOB '*[^0-9]*')),
+        created_at TEXT NOT NULL
+    );
+    """)
+    for table in ("consents", "notes", "summaries"):
+        db.executescript(f"""
+        CREATE TRIGGER {table}_only_in_open_sessions BEFORE INSERT ON {table}
+        WHEN (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'open'
+        BEGIN SELECT RAISE(ABORT, 'session is not open'); END;
+        CREATE TRIGGER {table}_frozen_after_close BEFORE UPDATE ON {table}
+        WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+        BEGIN SELECT RAISE(ABORT, '{table} of a closed session are frozen'); END;
+        CREATE TRIGGER {table}_kept_after_close BEFORE DELETE ON {table}
+        WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+        BEGIN SELECT RAISE(ABORT, '{table} of a closed session are frozen'); END;
+        """)
+
+
 # Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
-MIGRATIONS: tuple[Migration, ...] = (_migration_1,)
+MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2)
 
 
 # -- validation -------------------------------------------------------------------------------------------------------
@@ -254,17 +404,114 @@ def _decimal_text(value: Any) -> str:
     return value
 
 
+_RPPS = re.compile(r"\d{11}")
+_ADELI = re.compile(r"(?:\d{2}|2[AB])\d{7}")
+_FINESS = re.compile(r"(?:\d{2}|2[AB])\d{7}")
+_PHONE_CHARS = re.compile(r"\+?[\d .\-()]+")
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn (mod 10) check over a string of digits, the last one being the key."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def finess_key_valid(finess: str) -> bool:
+    """The 9th character of a FINESS number is a Luhn key over the first eight (checked on real numbers such as
+    750712184). Corsican numbers (2A/2B) are checked for format only: how their letters enter the key is not
+    documented in the notes."""
+    return not finess.isdigit() or luhn_valid(finess)
+
+
+def _text(value: Any, field: str, label: str, *, required: bool = False, max_length: int = 200) -> str | None:
+    """Free text from staff: trimmed, inner whitespace kept as typed (notes are multi-line), None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InputError(f"{label[0].upper()}{label[1:]} est obligatoire.", field)
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{label[0].upper()}{label[1:]} doit être un texte.", field)
+    text = unicodedata.normalize("NFC", value.strip())
+    if len(text) > max_length:
+        raise InputError(f"{label[0].upper()}{label[1:]} est trop long ({max_length} caractères au plus).", field)
+    return text
+
+
+def _choice(value: Any, choices: Sequence[str], field: str, message: str) -> str:
+    if not isinstance(value, str) or value.strip() not in choices:
+        raise InputError(message, field)
+    return value.strip()
+
+
+def _rpps(value: Any, field: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.replace(" ", "") if isinstance(value, str) else ""
+    if not _RPPS.fullmatch(text):
+        raise InputError("Le numéro RPPS doit comporter 11 chiffres.", field)
+    return text
+
+
+def _adeli(value: Any, field: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.replace(" ", "").upper() if isinstance(value, str) else ""
+    if not _ADELI.fullmatch(text):
+        raise InputError("Le numéro ADELI doit comporter 9 caractères (chiffres, 2A ou 2B pour la Corse).", field)
+    return text
+
+
+def _aware_iso_fr(value: Any, field: str, label: str) -> str:
+    try:
+        return _aware_iso(value, field)
+    except ValueError:
+        raise InputError(f"{label[0].upper()}{label[1:]} doit être une date et heure avec fuseau horaire "
+                         "(ex. 2024-05-01T10:15:00+02:00).", field) from None
+
+
+def _bool_or_none(value: Any, field: str, label: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InputError(f"{label[0].upper()}{label[1:]} : répondez oui (True) ou non (False).", field)
+    return int(value)
+
+
+def _phone(value: Any, field: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    digits = re.sub(r"\D", "", text)
+    if not _PHONE_CHARS.fullmatch(text) or not 6 <= len(digits) <= 15:
+        raise InputError("Le numéro de rappel doit être un numéro de téléphone (ex. 01 23 45 67 89).", field)
+    return ("+" if text.startswith("+") else "") + digits
+
+
+_UNSET: Any = object()
+
+
 # -- the store --------------------------------------------------------------------------------------------------------
 
 class Store:
     """The offline-first data layer. Usable as a context manager; safe to share between threads."""
 
     def __init__(self, path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = None,
-                 clock: Clock | None = None, recover_in_flight: bool = True) -> None:
+                 clock: Clock | None = None, recover_in_flight: bool = True, ins_system: str | None = None) -> None:
         """Open or create the store at `path` and bring its schema up to date.
 
         `migrations` replaces MIGRATIONS (tests and tools); `clock` returns an aware datetime (tests);
-        `recover_in_flight=False` opens without touching the outbox (read-only tools such as `sync status`)."""
+        `recover_in_flight=False` opens without touching the outbox (read-only tools such as `sync status`);
+        `ins_system` is the INS authority written in the bundles of qualified identities: None follows
+        `sync.fhir.INS_SYSTEM` (production NIR unless a demo build changed it), `fhir.INS_DEMO_SYSTEM` or
+        `fhir.INS_TEST_SYSTEM` for demo and training stores."""
+        if ins_system is not None and ins_system not in fhir.INS_IDENTIFIER_TYPES:
+            raise ValueError(f"unknown INS authority {ins_system!r}")
+        self.ins_system = ins_system
         self.path = Path(path)
         self._clock = clock or utc_now
         self._lock = threading.RLock()
@@ -369,9 +616,14 @@ class Store:
 
     # -- patients ---------------------------------------------------------------------------------------------------
     def add_patient(self, *, family_name: str, given_name: str, birth_date: str, sex: str, birth_place_insee: str,
-                    identity_status: str = "PROV", ins: str | None = None, resident_id: str | None = None) -> str:
+                    identity_status: str = "PROV", ins: str | None = None, resident_id: str | None = None,
+                    identity_method: str | None = None, birth_given_names: str | None = None) -> str:
         """Create a patient from the RNIV strict traits. Everything is checked before anything is written; refusals
-        raise IdentityError with a message staff can act on. An identical identity is refused (no duplicates)."""
+        raise IdentityError with a message staff can act on. An identical identity is refused (no duplicates).
+
+        `identity_method`: how the traits were collected (FR Core codes SM manual entry, CV carte Vitale, INSI
+        teleservice, CB INS Datamatrix, RFID, AV Appli carte Vitale); `birth_given_names`: the full list of birth
+        given names, space-separated, starting with the first one (FR Core INS profile)."""
         family = _clean_name(family_name, "family_name", "nom de naissance")
         given = _clean_name(given_name, "given_name", "premier prénom de naissance")
         birth = _clean_birth_date(birth_date, self.now().astimezone().date())
@@ -389,6 +641,21 @@ class Store:
         if resident_id is not None and not isinstance(resident_id, str):
             raise IdentityError("Le numéro de résident doit être un texte.", "resident_id")
         resident = (resident_id.strip() or None) if resident_id is not None else None
+        method = None
+        if identity_method is not None and not (isinstance(identity_method, str) and not identity_method.strip()):
+            method = identity_method.strip().upper() if isinstance(identity_method, str) else None
+            if method not in IDENTITY_METHODS:
+                raise IdentityError("Le mode de recueil de l'identité doit être SM (saisie manuelle), CV (carte "
+                                    "Vitale), INSI (téléservice INSi), CB (Datamatrix INS), RFID ou AV (appli carte "
+                                    "Vitale).", "identity_method")
+        birth_names = None
+        if birth_given_names is not None and not (isinstance(birth_given_names, str)
+                                                  and not birth_given_names.strip()):
+            birth_names = _clean_name(birth_given_names, "birth_given_names", "liste des prénoms de naissance")
+            if fold(birth_names).split(" ")[0] != fold(given).split(" ")[0] or \
+                    not fold(birth_names).startswith(fold(given)):
+                raise IdentityError("La liste des prénoms de naissance doit commencer par le premier prénom de "
+                                    "naissance.", "birth_given_names")
         patient_id = str(uuid.uuid4())
         with self.transaction():
             for other in self.db.query("SELECT family_name, given_name FROM patients WHERE birth_date = ? AND sex = ? "
@@ -401,7 +668,7 @@ class Store:
             self.db["patients"].insert({
                 "id": patient_id, "family_name": family, "given_name": given, "birth_date": birth, "sex": sex_code,
                 "birth_place_insee": insee, "identity_status": status, "ins": ins_value, "resident_id": resident,
-                "created_at": iso(self.now()),
+                "identity_method": method, "birth_given_names": birth_names, "created_at": iso(self.now()),
             })
         return patient_id
 
@@ -434,17 +701,163 @@ class Store:
         found.sort(key=lambda p: (fold(p["family_name"]), fold(p["given_name"]), p["birth_date"], p["id"]))
         return found
 
+    # -- staff and sites --------------------------------------------------------------------------------------------
+    def add_staff(self, *, display_name: str, role: str, rpps: str | None = None, adeli: str | None = None,
+                  pin_hash: str | None = None, active: bool = True) -> str:
+        """A staff member of the site: name as shown, role, national identifier (RPPS 11 digits, or ADELI) when the
+        profession has one. `pin_hash` is kept as given (the PIN scheme comes with log-in)."""
+        name = _text(display_name, "display_name", "le nom affiché", required=True, max_length=100)
+        role_code = _choice(role, STAFF_ROLES, "role",
+                            "Le rôle doit être aide_soignant, infirmier, assistant_medical, pharmacien, medecin ou "
+                            "administrateur.")
+        rpps_value = _rpps(rpps, "rpps")
+        adeli_value = _adeli(adeli, "adeli")
+        if pin_hash is not None and (not isinstance(pin_hash, str) or not pin_hash):
+            raise InputError("L'empreinte du code PIN doit être un texte non vide.", "pin_hash")
+        if not isinstance(active, bool):
+            raise InputError("Le champ « actif » doit valoir True ou False.", "active")
+        staff_id = str(uuid.uuid4())
+        with self.transaction():
+            if rpps_value and list(self.db.query("SELECT 1 FROM staff WHERE rpps = ?", [rpps_value])):
+                raise InputError("Ce numéro RPPS est déjà attribué à un autre membre du personnel.", "rpps")
+            if adeli_value and list(self.db.query("SELECT 1 FROM staff WHERE adeli = ?", [adeli_value])):
+                raise InputError("Ce numéro ADELI est déjà attribué à un autre membre du personnel.", "adeli")
+            self.db["staff"].insert({"id": staff_id, "display_name": name, "role": role_code, "rpps": rpps_value,
+                                     "adeli": adeli_value, "pin_hash": pin_hash, "active": int(active),
+                                     "created_at": iso(self.now())})
+        return staff_id
+
+    def get_staff(self, staff_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._row("staff", staff_id, "membre du personnel")
+
+    def list_staff(self, *, active_only: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM staff" + (" WHERE active = 1" if active_only else "") + " ORDER BY display_name, id"
+        with self._lock:
+            return list(self.db.query(sql))
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        """Deactivate (or reactivate) a staff member: they can no longer be chosen for a session. Their past sessions
+        are untouched."""
+        if not isinstance(active, bool):
+            raise InputError("Le champ « actif » doit valoir True ou False.", "active")
+        with self.transaction():
+            self._row("staff", staff_id, "membre du personnel")
+            self.conn.execute("UPDATE staff SET active = ? WHERE id = ?", [int(active), staff_id])
+
+    def add_site(self, *, kind: str, name: str, finess: str | None = None,
+                 ars_declaration: str | None = None) -> str:
+        """A place where sessions happen: an EHPAD or a pharmacy, its FINESS (9 characters, key checked) and the
+        number of its teleconsultation equipment declaration to the ARS, when known."""
+        kind_code = _choice(kind, SITE_KINDS, "kind", "Le type de site doit être ehpad ou pharmacie.")
+        site_name = _text(name, "name", "le nom du site", required=True)
+        finess_value = None
+        if finess is not None and not (isinstance(finess, str) and not finess.strip()):
+            finess_value = finess.replace(" ", "").upper() if isinstance(finess, str) else ""
+            if not _FINESS.fullmatch(finess_value):
+                raise InputError("Le numéro FINESS doit comporter 9 caractères (chiffres, 2A ou 2B pour la Corse).",
+                                 "finess")
+            if not finess_key_valid(finess_value):
+                raise InputError("La clé du numéro FINESS est incorrecte : vérifiez la saisie.", "finess")
+        declaration = _text(ars_declaration, "ars_declaration", "le numéro de déclaration ARS", max_length=64)
+        site_id = str(uuid.uuid4())
+        with self.transaction():
+            if finess_value and list(self.db.query("SELECT 1 FROM sites WHERE finess = ?", [finess_value])):
+                raise InputError("Un site avec ce numéro FINESS existe déjà.", "finess")
+            self.db["sites"].insert({"id": site_id, "kind": kind_code, "name": site_name, "finess": finess_value,
+                                     "ars_declaration": declaration, "created_at": iso(self.now())})
+        return site_id
+
+    def get_site(self, site_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._row("sites", site_id, "site")
+
+    def list_sites(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query("SELECT * FROM sites ORDER BY name, id"))
+
     # -- sessions ---------------------------------------------------------------------------------------------------
-    def open_session(self, patient_id: str, *, reason: str | None = None, staff: str | None = None) -> str:
-        """Open a session; its idempotency key is minted here, once, and identifies the upload forever."""
+    def open_session(self, patient_id: str, *, reason: str | None = None, staff: str | None = None,
+                     site_id: str | None = None, staff_id: str | None = None) -> str:
+        """Open a session; its idempotency key is minted here, once, and identifies the upload forever.
+        `staff` is the free-text name of v1 callers; `staff_id` / `site_id` point to registered staff and sites."""
         session_id = str(uuid.uuid4())
         with self.transaction():
             self._row("patients", patient_id, "patient")
+            if site_id is not None:
+                self._row("sites", site_id, "site")
+            if staff_id is not None:
+                self._active_staff(staff_id, "staff_id")
             self.db["sessions"].insert({
                 "id": session_id, "idempotency_key": str(uuid.uuid4()), "patient_id": patient_id, "state": "open",
                 "opened_at": iso(self.now()), "closed_at": None, "reason": reason, "staff": staff,
+                "site_id": site_id, "staff_id": staff_id,
             })
         return session_id
+
+    def _active_staff(self, staff_id: Any, field: str) -> dict[str, Any]:
+        if not isinstance(staff_id, str):
+            raise InputError("Choisissez un membre du personnel enregistré.", field)
+        row = self._row("staff", staff_id, "membre du personnel")
+        if not row["active"]:
+            raise InputError(f"{row['display_name']} est désactivé(e) : choisissez un membre du personnel actif.",
+                             field)
+        return row
+
+    def _open_session_row(self, session_id: str, action: str) -> dict[str, Any]:
+        session = self._row("sessions", session_id, "séance")
+        if session["state"] != "open":
+            state = "close" if session["state"] == "closed" else "abandonnée"
+            raise SessionStateError(f"La séance est {state} : {action}.")
+        return session
+
+    def update_session(self, session_id: str, *, reason: Any = _UNSET, site_id: Any = _UNSET, staff_id: Any = _UNSET,
+                       staff: Any = _UNSET, started_at: Any = _UNSET, ended_at: Any = _UNSET,
+                       remote_doctor_name: Any = _UNSET, remote_doctor_rpps: Any = _UNSET,
+                       companion_present: Any = _UNSET, interpreter_present: Any = _UNSET,
+                       callback_phone: Any = _UNSET) -> dict[str, Any]:
+        """Set the context of an open session; only the arguments given change (None clears a field). Returns the
+        updated session. `started_at` / `ended_at`: the teleconsultation call itself, as noted by staff."""
+        changes: dict[str, Any] = {}
+        if reason is not _UNSET:
+            changes["reason"] = _text(reason, "reason", "le motif", max_length=500)
+        if staff is not _UNSET:
+            changes["staff"] = _text(staff, "staff", "le nom du professionnel", max_length=100)
+        if started_at is not _UNSET:
+            changes["started_at"] = None if started_at is None else _aware_iso_fr(started_at, "started_at",
+                                                                                  "l'heure de début")
+        if ended_at is not _UNSET:
+            changes["ended_at"] = None if ended_at is None else _aware_iso_fr(ended_at, "ended_at", "l'heure de fin")
+        if remote_doctor_name is not _UNSET:
+            changes["remote_doctor_name"] = _text(remote_doctor_name, "remote_doctor_name", "le nom du médecin",
+                                                  max_length=100)
+        if remote_doctor_rpps is not _UNSET:
+            changes["remote_doctor_rpps"] = _rpps(remote_doctor_rpps, "remote_doctor_rpps")
+        if companion_present is not _UNSET:
+            changes["companion_present"] = _bool_or_none(companion_present, "companion_present",
+                                                         "accompagnant présent")
+        if interpreter_present is not _UNSET:
+            changes["interpreter_present"] = _bool_or_none(interpreter_present, "interpreter_present",
+                                                           "interprète présent")
+        if callback_phone is not _UNSET:
+            changes["callback_phone"] = _phone(callback_phone, "callback_phone")
+        with self.transaction():
+            session = self._open_session_row(session_id, "elle ne peut plus être modifiée")
+            if site_id is not _UNSET:
+                if site_id is not None:
+                    self._row("sites", site_id, "site")
+                changes["site_id"] = site_id
+            if staff_id is not _UNSET:
+                if staff_id is not None:
+                    self._active_staff(staff_id, "staff_id")
+                changes["staff_id"] = staff_id
+            start = changes.get("started_at", session["started_at"])
+            end = changes.get("ended_at", session["ended_at"])
+            if start and end and dt.datetime.fromisoformat(end) < dt.datetime.fromisoformat(start):
+                raise InputError("L'heure de fin de la téléconsultation précède l'heure de début.", "ended_at")
+            if changes:
+                self.db["sessions"].update(session_id, changes)
+            return self._row("sessions", session_id, "séance")
 
     def get_session(self, session_id: str) -> dict[str, Any]:
         with self._lock:
@@ -461,63 +874,190 @@ class Store:
     def add_measurement(self, session_id: str, *, code: str, value: str, unit: str, source: str = "bluetooth",
                         device: Mapping[str, Any] | None = None, raw: bytes | None = None,
                         status: Iterable[str] = (), measured_at: str | dt.datetime | None = None,
-                        received_at: str | dt.datetime | None = None) -> str:
+                        received_at: str | dt.datetime | None = None, panel_id: str | None = None) -> str:
         """Store one reading exactly as read. Refuses floats, unknown codes or units (the bundle could not be built),
-        naive time stamps, and sessions that are not open."""
+        naive time stamps, and sessions that are not open.
+
+        Blood pressure (systolic 8480-6, diastolic 8462-4, mean 8478-0) is stored one value per row, the rows of
+        one cuff reading sharing a `panel_id` (any text chosen by the caller, unique within the session): they
+        become one FHIR blood pressure panel. A panel holds each code at most once, in one unit."""
         kind = fhir.OBSERVATION_TYPES.get(code)
         if kind is None:
-            raise ValueError(f"unsupported measurement code {code!r}")
+            raise InputError(f"Type de mesure non pris en charge : {code!r}.", "code")
         if unit not in kind.units:
-            raise ValueError(f"unit {unit!r} is not allowed for {code}")
-        value_text = _decimal_text(value)
+            allowed = ", ".join(kind.units)
+            raise InputError(f"Unité {unit!r} non admise pour {kind.label_fr.lower()} ({code}) : {allowed}.", "unit")
+        try:
+            value_text = _decimal_text(value)
+        except ValueError:
+            raise InputError(f"La valeur doit être un nombre décimal écrit avec un point, comme '37.60' "
+                             f"(reçu : {value!r}).", "value") from None
         if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}")
+            raise InputError("La source doit être bluetooth ou manual.", "source")
         device = dict(device or {})
         unknown = set(device) - set(DEVICE_KEYS)
         if unknown:
-            raise ValueError(f"unknown device keys: {sorted(unknown)}")
+            raise InputError(f"Champs d'appareil inconnus : {sorted(unknown)}.", "device")
         if any(v is not None and not isinstance(v, str) for v in device.values()):
-            raise ValueError("device fields must be strings")
+            raise InputError("Les champs de l'appareil doivent être des textes.", "device")
         if raw is not None:
             if not isinstance(raw, (bytes, bytearray, memoryview)):
-                raise ValueError("raw must be bytes")
+                raise InputError("Les octets bruts (raw) doivent être de type bytes.", "raw")
             raw = bytes(raw)
         if isinstance(status, str):
-            raise ValueError("status must be a list of strings, not a string")
+            raise InputError("Le statut doit être une liste de textes, pas un texte.", "status")
         status_list = list(status)
         if not all(isinstance(s, str) for s in status_list):
-            raise ValueError("status must be a list of strings")
-        measured = _aware_iso(measured_at, "measured_at") if measured_at is not None else None
-        received = _aware_iso(received_at, "received_at") if received_at is not None else iso(self.now())
+            raise InputError("Le statut doit être une liste de textes.", "status")
+        measured = _aware_iso_fr(measured_at, "measured_at", "l'heure de mesure") if measured_at is not None else None
+        received = (_aware_iso_fr(received_at, "received_at", "l'heure de réception") if received_at is not None
+                    else iso(self.now()))
+        if kind.panel:
+            if panel_id is None or not isinstance(panel_id, str) or not panel_id.strip():
+                raise InputError("Une valeur de tension doit être rattachée à son relevé (panel_id commun à la "
+                                 "systolique, la diastolique et la moyenne).", "panel_id")
+            panel_id = panel_id.strip()
+        elif panel_id is not None:
+            raise InputError("Seules les valeurs de tension (systolique, diastolique, moyenne) se regroupent en "
+                             "relevé (panel_id).", "panel_id")
         measurement_id = str(uuid.uuid4())
         with self.transaction():
-            session = self._row("sessions", session_id, "séance")
-            if session["state"] != "open":
-                raise SessionStateError("La séance est close : aucune mesure ne peut y être ajoutée.")
+            self._open_session_row(session_id, "aucune mesure ne peut y être ajoutée")
+            if panel_id is not None:
+                for other in self.db.query("SELECT code, unit FROM measurements WHERE session_id = ? AND panel_id = ?",
+                                           [session_id, panel_id]):
+                    if other["code"] == code:
+                        raise InputError(f"Ce relevé de tension contient déjà une {kind.label_fr.lower()}.",
+                                         "panel_id")
+                    if other["unit"] != unit:
+                        raise InputError("Les valeurs d'un même relevé de tension doivent être dans la même unité.",
+                                         "unit")
             self.db["measurements"].insert({
                 "id": measurement_id, "session_id": session_id, "code": code, "value": value_text, "unit": unit,
                 "source": source, **{f"device_{k}": device.get(k) for k in DEVICE_KEYS}, "raw": raw,
                 "status": json.dumps(status_list, ensure_ascii=False), "measured_at": measured,
-                "received_at": received,
+                "received_at": received, "panel_id": panel_id,
             })
         return measurement_id
 
-    def close_session(self, session_id: str) -> str:
+    # -- consent, notes, summary ------------------------------------------------------------------------------------
+    def record_consent(self, session_id: str, *, decision: str, recorded_by: str, given_by: str = "patient",
+                       given_by_name: str | None = None, recorded_at: str | dt.datetime | None = None) -> str:
+        """Record the patient's decision after oral information (HAS 2019: consent or its refusal is recorded, with
+        the time, who decided and the staff member). `given_by`: patient, legal_representative (tutelle) or
+        trusted_person (personne de confiance), whose name is then required. A later record replaces the decision
+        (the earlier ones are kept)."""
+        decision_code = _choice(decision, CONSENT_DECISIONS, "decision",
+                                "La décision doit être given (consentement donné) ou refused (refus).")
+        grantor = _choice(given_by, CONSENT_GRANTORS, "given_by",
+                          "Le consentement est donné par patient, legal_representative (représentant légal) ou "
+                          "trusted_person (personne de confiance).")
+        name = _text(given_by_name, "given_by_name", "le nom de la personne qui consent", max_length=100)
+        if grantor == "patient" and name is not None:
+            raise InputError("Ne renseignez le nom que si ce n'est pas le patient qui consent.", "given_by_name")
+        if grantor != "patient" and name is None:
+            raise InputError("Indiquez le nom du représentant légal ou de la personne de confiance.",
+                             "given_by_name")
+        when = (_aware_iso_fr(recorded_at, "recorded_at", "l'heure du recueil") if recorded_at is not None
+                else iso(self.now()))
+        consent_id = str(uuid.uuid4())
+        with self.transaction():
+            self._open_session_row(session_id, "le consentement ne peut plus être enregistré")
+            self._active_staff(recorded_by, "recorded_by")
+            self.db["consents"].insert({"id": consent_id, "session_id": session_id, "decision": decision_code,
+                                        "given_by": grantor, "given_by_name": name, "recorded_at": when,
+                                        "recorded_by": recorded_by})
+        return consent_id
+
+    def consents(self, session_id: str) -> list[dict[str, Any]]:
+        """Every decision recorded for the session, oldest first: the last one is in force."""
+        with self._lock:
+            return list(self.db.query("SELECT * FROM consents WHERE session_id = ? ORDER BY rowid", [session_id]))
+
+    def consent_decision(self, session_id: str) -> str | None:
+        """'given', 'refused', or None when nothing was recorded."""
+        rows = self.consents(session_id)
+        return rows[-1]["decision"] if rows else None
+
+    def add_note(self, session_id: str, *, kind: str, text: str, author: str | None = None,
+                 staff_id: str | None = None) -> str:
+        """A remote doctor's conclusion (author defaults to the session's remote doctor) or a staff note (author
+        defaults to the staff member's name)."""
+        kind_code = _choice(kind, NOTE_KINDS, "kind",
+                            "Le type de note doit être remote_doctor_conclusion (conclusion du médecin) ou "
+                            "staff_note (note de l'équipe).")
+        body = _text(text, "text", "le texte de la note", required=True, max_length=10000)
+        author_text = _text(author, "author", "l'auteur", max_length=100)
+        note_id = str(uuid.uuid4())
+        with self.transaction():
+            session = self._open_session_row(session_id, "aucune note ne peut y être ajoutée")
+            if staff_id is not None:
+                member = self._active_staff(staff_id, "staff_id")
+                author_text = author_text or member["display_name"]
+            if author_text is None and kind_code == "remote_doctor_conclusion":
+                author_text = session["remote_doctor_name"]
+            if author_text is None:
+                raise InputError("Indiquez l'auteur de la note.", "author")
+            self.db["notes"].insert({"id": note_id, "session_id": session_id, "kind": kind_code,
+                                     "author": author_text, "staff_id": staff_id, "text": body,
+                                     "created_at": iso(self.now())})
+        return note_id
+
+    def notes(self, session_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query("SELECT * FROM notes WHERE session_id = ? ORDER BY rowid", [session_id]))
+
+    def set_summary(self, session_id: str, *, text: str, recipient_name: str | None = None,
+                    recipient_rpps: str | None = None) -> str:
+        """The summary for the patient's own doctor (médecin traitant). Setting it again replaces it while the
+        session is open (`created_at` is the time of the current text). Returns the summary id."""
+        body = _text(text, "text", "le texte de la synthèse", required=True, max_length=20000)
+        name = _text(recipient_name, "recipient_name", "le nom du destinataire", max_length=100)
+        rpps = _rpps(recipient_rpps, "recipient_rpps")
+        with self.transaction():
+            self._open_session_row(session_id, "la synthèse ne peut plus être modifiée")
+            existing = list(self.db.query("SELECT id FROM summaries WHERE session_id = ?", [session_id]))
+            summary_id = existing[0]["id"] if existing else str(uuid.uuid4())
+            row = {"text": body, "recipient_name": name, "recipient_rpps": rpps, "created_at": iso(self.now())}
+            if existing:
+                self.db["summaries"].update(summary_id, row)
+            else:
+                self.db["summaries"].insert({"id": summary_id, "session_id": session_id, **row})
+        return summary_id
+
+    def get_summary(self, session_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM summaries WHERE session_id = ?", [session_id]))
+        return rows[0] if rows else None
+
+    # -- closing ----------------------------------------------------------------------------------------------------
+    def close_session(self, session_id: str, *, require_complete: bool = False) -> str:
         """Close the session and queue its frozen bundle, in one transaction: either both happen or neither does.
-        Returns the outbox entry id. Closing twice, or closing a session without measurements, is an error."""
+        Returns the outbox entry id. Closing twice, or closing a session without measurements, is an error; so is
+        an incomplete blood pressure reading. `require_complete=True` also demands a recorded consent decision and
+        the summary for the patient's own doctor (the complete teleconsultation record)."""
         outbox_id = str(uuid.uuid4())
         with self.transaction():
             session = self._row("sessions", session_id, "séance")
-            if session["state"] != "open":
+            if session["state"] == "closed":
                 raise SessionStateError("La séance est déjà close.")
+            if session["state"] != "open":
+                raise SessionStateError("La séance a été abandonnée : elle ne peut pas être close.")
             measurements = self.measurements(session_id)
             if not measurements:
                 raise SessionStateError("La séance ne contient aucune mesure.")
+            self._check_panels(measurements)
+            consents = self.consents(session_id)
+            summary = self.get_summary(session_id)
+            if require_complete:
+                if not consents:
+                    raise SessionStateError("Le consentement du patient (ou son refus) n'a pas été enregistré.")
+                if summary is None:
+                    raise SessionStateError("La synthèse pour le médecin traitant n'a pas été rédigée.")
             now = iso(self.now())
             self.db["sessions"].update(session_id, {"state": "closed", "closed_at": now})
             session = {**session, "state": "closed", "closed_at": now}
-            patient = self._row("patients", session["patient_id"], "patient")
-            payload = fhir.dumps_bundle(fhir.session_bundle(patient, session, measurements)).decode("utf-8")
+            payload = fhir.dumps_bundle(self._bundle(session, measurements, consents, summary)).decode("utf-8")
             self.db["outbox"].insert({
                 "id": outbox_id, "session_id": session_id, "idempotency_key": session["idempotency_key"],
                 "payload": payload, "state": "pending", "attempts": 0, "last_error": None, "next_attempt_at": None,
@@ -525,13 +1065,45 @@ class Store:
             })
         return outbox_id
 
+    @staticmethod
+    def _check_panels(measurements: Sequence[Mapping[str, Any]]) -> None:
+        panels: dict[str, set[str]] = {}
+        for m in measurements:
+            if m.get("panel_id"):
+                panels.setdefault(m["panel_id"], set()).add(m["code"])
+        for codes in panels.values():
+            missing = [label for code, label in ((fhir.BP_SYSTOLIC, "systolique"), (fhir.BP_DIASTOLIC, "diastolique"))
+                       if code not in codes]
+            if missing:
+                raise SessionStateError(f"Un relevé de tension est incomplet (il manque la {' et la '.join(missing)}) "
+                                        ": reprenez la mesure ou complétez-la.")
+
+    def _bundle(self, session: Mapping[str, Any], measurements: Sequence[Mapping[str, Any]],
+                consents: Sequence[Mapping[str, Any]], summary: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Everything the session's bundle is built from, read in the caller's transaction."""
+        patient = self._row("patients", session["patient_id"], "patient")
+        site = self._row("sites", session["site_id"], "site") if session.get("site_id") else None
+        notes = self.notes(session["id"])
+        staff_ids = {session.get("staff_id"), *(c["recorded_by"] for c in consents), *(n["staff_id"] for n in notes)}
+        staff = {sid: self._row("staff", sid, "membre du personnel") for sid in sorted(s for s in staff_ids if s)}
+        return fhir.session_bundle(patient, session, measurements, site=site, staff=staff, consents=consents,
+                                   notes=notes, summary=summary, ins_system=self.ins_system)
+
+    def abandon_session(self, session_id: str) -> None:
+        """The session will not take place (patient refused, call impossible…): it is kept, frozen, and never
+        uploaded. An open session only."""
+        with self.transaction():
+            self._open_session_row(session_id, "elle ne peut pas être abandonnée")
+            self.db["sessions"].update(session_id, {"state": "abandoned", "closed_at": iso(self.now())})
+
     # -- sync state -------------------------------------------------------------------------------------------------
     def session_sync_state(self, session_id: str) -> str:
-        """'open' while the session is open, then the state of its outbox entry."""
+        """'open' while the session is open, 'abandoned' for an abandoned one (never uploaded), then the state of
+        its outbox entry."""
         with self._lock:
             session = self._row("sessions", session_id, "séance")
-            if session["state"] == "open":
-                return "open"
+            if session["state"] in ("open", "abandoned"):
+                return session["state"]
             rows = list(self.db.query("SELECT state FROM outbox WHERE session_id = ?", [session_id]))
         if not rows:  # impossible by construction (close_session is atomic); say so loudly if it happens
             raise StoreError("closed session without outbox entry")

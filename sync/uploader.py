@@ -275,8 +275,8 @@ class Uploader:
                 while groups:
                     group = groups.popleft()
                     batch = group if isinstance(group, batching.MergedBatch) else batching.merge(group)
-                    if batch.deferred:  # not expected for a part of a merged batch; send them next if it happens
-                        groups.appendleft(list(batch.deferred))
+                    if batch.deferred and batch is not first:  # `first`'s were unclaimed above: next claim
+                        groups.appendleft(list(batch.deferred))  # not expected for a part of a merged batch
                     if deadline is not None and self._monotonic() >= deadline:
                         outbox.release_many(store, list(unsettled), "envoi interrompu (délai de la passe)", delay=0)
                         unsettled.clear()

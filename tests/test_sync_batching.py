@@ -104,7 +104,7 @@ def test_single_session_is_sent_as_its_frozen_bytes(store):
     entry = outbox.get_entry(store, oid)
     batch = batching.merge([entry])
     assert batch.body == entry.payload_bytes
-    assert (batch.entry_count, dict(batch.positions)) == (2, {oid: (0, 1)})
+    assert (batch.entry_count, dict(batch.positions)) == (4, {oid: (0, 1, 2, 3)})  # Patient, Obs, Encounter, Device
 
 
 def test_merge_shares_the_patient_entry_and_keeps_observation_full_urls_distinct(store):
@@ -115,11 +115,13 @@ def test_merge_shares_the_patient_entry_and_keeps_observation_full_urls_distinct
     batch = batching.merge(entries)
     bundle = fhir.loads(batch.body)
     urls = [e["fullUrl"] for e in bundle["entry"]]
-    assert len(urls) == len(set(urls)) == batch.entry_count == 5  # 2 patients + 3 observations
+    # 2 patients + 3 observations + 3 encounters + the thermometer's Device, shared by the three sessions
+    assert len(urls) == len(set(urls)) == batch.entry_count == 9
     assert [e["resource"]["resourceType"] for e in bundle["entry"]] == \
-        ["Patient", "Observation", "Observation", "Patient", "Observation"]
-    assert batch.positions[first] == (0, 1) and batch.positions[second] == (0, 2)  # the Patient entry shared
-    assert batch.positions[third] == (3, 4)
+        ["Patient", "Observation", "Encounter", "Device", "Observation", "Encounter", "Patient", "Observation",
+         "Encounter"]
+    assert batch.positions[first] == (0, 1, 2, 3) and batch.positions[second] == (0, 4, 5, 3)  # Patient shared
+    assert batch.positions[third] == (6, 7, 8, 3)
     assert bundle["type"] == "transaction" and batch.deferred == ()
     assert b'"value":36.90' in batch.body  # decimals keep their digits through the merge
     # every entry of the merged bundle is byte-identical to the one frozen in its session
@@ -149,8 +151,9 @@ def test_response_mapping_needs_every_entry_of_a_session(store):
     batch = batching.merge([outbox.get_entry(store, i) for i in (first, second, third)])
     statuses, problem = batching.response_statuses(
         {"resourceType": "Bundle", "type": "transaction-response",
-         "entry": [{"response": {"status": s}} for s in ("200 OK", "201 Created", "400 Bad Request", "201", "201")]},
-        batch.entry_count)
+         "entry": [{"response": {"status": s}} for s in ("200 OK", "201 Created", "201", "200 OK",
+                                                         "400 Bad Request", "201", "201", "201", "201")]},
+        batch.entry_count)  # the second session's Observation refused
     assert problem is None
     assert batching.confirmed_sessions(batch, statuses) == [first, third]
     assert batching.response_statuses({"resourceType": "Bundle", "type": "transaction-response", "entry": []},
@@ -222,7 +225,8 @@ def test_a_backlog_goes_several_sessions_per_request(store):
     with StubServer(transaction_response) as stub:
         result = Uploader(stub.url, token="tok", batch_size=20).push(store)
     assert (result.sent, result.remaining, result.requests) == (45, 0, 3)
-    assert [len(json.loads(r.body)["entry"]) for r in stub.requests] == [40, 40, 10]
+    # per session Patient, Observation, Encounter; the thermometer's Device once per request
+    assert [len(json.loads(r.body)["entry"]) for r in stub.requests] == [61, 61, 16]
     for request in stub.requests:
         assert request.headers["Content-Encoding"] == "gzip" and request.headers["Authorization"] == "Bearer tok"
         assert gzip.decompress(request.wire_body) == request.body

@@ -132,7 +132,8 @@ def test_300_sessions_through_30_percent_faults_arrive_exactly_once(tmp_path):
         seeded = seed_sessions(store, 300, seed=2024)
         payloads = [e.payload for e in outbox.entries(store)]
         expected_obs = batching.observation_identifiers(payloads)
-        assert len(expected_obs) == len(set(expected_obs)) == 300
+        # complete seeded sessions: temperature, SpO2, pulse and one blood pressure panel each
+        assert len(expected_obs) == len(set(expected_obs)) == 4 * 300
         with DevServer(tmp_path / "server.db") as srv, \
                 FaultProxy(srv.url, fault_rate=0.3, seed=7, retry_after=1) as proxy:
             uploader = Uploader(proxy.url_for(srv.url), connect_timeout=1, read_timeout=1, batch_size=4)
@@ -150,7 +151,7 @@ def test_300_sessions_through_30_percent_faults_arrive_exactly_once(tmp_path):
         assert all(stats["counts"][k] >= 1 for k in FAULT_KINDS), stats
         assert stats["faults"] >= 30 and passes > stats["faults"] // 2
         per_obs = collections.Counter(observations)
-        assert len(observations) == 300 and set(per_obs) == set(expected_obs) and max(per_obs.values()) == 1
+        assert len(observations) == 4 * 300 and set(per_obs) == set(expected_obs) and max(per_obs.values()) == 1
         patient_ids = [next(i["value"] for i in p["resource"]["identifier"] if i["system"] == fhir.PATIENT_ID_SYSTEM)
                        for p in patients["entry"]]
         assert patients["total"] == len(seeded.patients) == len(set(patient_ids))

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from hypothesis import given, settings
@@ -38,9 +39,10 @@ def bundle(**over):
 def test_bundle_and_each_resource_validate_as_fhir_r4():
     data = fhir.dumps_bundle(bundle())
     parsed = Bundle.model_validate_json(data)
-    assert parsed.type == "transaction" and len(parsed.entry) == 2
+    assert parsed.type == "transaction" and len(parsed.entry) == 3  # Patient, Observation, Encounter
     raw = json.loads(data)
     Patient.model_validate(raw["entry"][0]["resource"])
+    Encounter.model_validate(raw["entry"][2]["resource"])
     obs = Observation.model_validate(raw["entry"][1]["resource"])
     assert obs.code.coding[0].system == "http://loinc.org" and obs.code.coding[0].code == "8310-5"
     assert obs.category[0].coding[0].code == "vital-signs"
@@ -88,7 +90,7 @@ def test_same_session_gives_byte_identical_json():
 
 def test_entries_are_conditional_creates_with_query_part_only():
     b = bundle()
-    patient_entry, obs_entry = b["entry"]
+    patient_entry, obs_entry, encounter_entry = b["entry"]
     assert patient_entry["request"] == {
         "method": "POST", "url": "Patient",
         "ifNoneExist": f"identifier={fhir.NS}/patient-id|{PATIENT['id']}"}
@@ -99,9 +101,11 @@ def test_entries_are_conditional_creates_with_query_part_only():
     for entry in b["entry"]:
         assert not entry["request"]["ifNoneExist"].startswith(("Patient?", "Observation?"))
         system, value = entry["request"]["ifNoneExist"].removeprefix("identifier=").split("|")
-        assert {"system": system, "value": value} in entry["resource"]["identifier"]
+        assert (system, value) in [(i["system"], i["value"]) for i in entry["resource"]["identifier"]]
         assert entry["fullUrl"] == f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system}|{value}')}"
     assert obs_entry["resource"]["subject"] == {"reference": patient_entry["fullUrl"]}
+    assert obs_entry["resource"]["encounter"] == {"reference": encounter_entry["fullUrl"]}
+    assert encounter_entry["request"]["ifNoneExist"] == f"identifier={fhir.NS}/encounter-id|{key}"
 
 
 def test_identifiers_follow_the_session_key_not_the_call():
@@ -147,3 +151,17 @@ def test_unknown_code_or_unit_is_refused():
         bundle(code="1234-5")
     with pytest.raises(ValueError):
         bundle(unit="K")
+
+
+def test_blood_pressure_components_only_travel_as_a_panel():
+    systolic = measurement(code="8480-6", value="120", unit="mm[Hg]", panel_id="p")
+    diastolic = measurement(code="8462-4", value="80", unit="mm[Hg]", panel_id="p")
+    with pytest.raises(ValueError):  # a component alone is not an Observation
+        fhir.observation_resource(systolic, identifier_value="x", patient_ref="urn:uuid:p")
+    with pytest.raises(ValueError):  # no panel_id: no panel can be made
+        fhir.session_bundle(PATIENT, SESSION, [{**systolic, "panel_id": None}])
+    with pytest.raises(ValueError):  # a panel needs the diastolic too
+        fhir.session_bundle(PATIENT, SESSION, [systolic])
+    b = fhir.session_bundle(PATIENT, SESSION, [measurement(), systolic, diastolic])
+    observations = [e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert [o["identifier"][0]["value"].split("/obs/")[1] for o in observations] == ["1-8310-5", "2-85354-9"]

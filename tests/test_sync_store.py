@@ -16,6 +16,9 @@ from sync.paths import default_store_path
 from sync.store import (MIGRATIONS, IdentityError, NotFoundError, SchemaError, SessionStateError, Store)
 from sync.testing import SAMPLE_TRAITS, closed_session, valid_ins
 
+import sync_schema_fixtures as fixtures
+from sync_schema_fixtures import store_at
+
 
 @pytest.fixture
 def store(tmp_path):
@@ -41,15 +44,14 @@ def test_new_store_is_wal_with_foreign_keys_and_current_schema(tmp_path):
 
 
 def _v1_store_with_data(path):
-    with Store(path, migrations=MIGRATIONS[:1]) as s:
-        _, session_id, outbox_id = closed_session(s)
-        return session_id, outbox_id
+    store_at(path, 1)  # v1 rows written in v1's own SQL (today's API targets the latest schema)
+    return fixtures.SESSION_CLOSED, "o-1"
 
 
 def test_v1_store_holding_data_upgrades_and_keeps_it(tmp_path):
     path = tmp_path / "relais.db"
     session_id, outbox_id = _v1_store_with_data(path)
-    payload_before = sqlite3.connect(path).execute("SELECT payload FROM outbox").fetchone()[0]
+    payload_before = sqlite3.connect(path).execute("SELECT payload FROM outbox WHERE id = 'o-1'").fetchone()[0]
 
     def v2_add_consent(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE sessions ADD COLUMN consent TEXT")
@@ -281,4 +283,5 @@ def test_store_is_usable_from_several_threads(store):
     for sid in sessions:
         bundle = json.loads(outbox.get_entry(
             store, next(store.db.query("SELECT id FROM outbox WHERE session_id = ?", [sid]))["id"]).payload)
-        assert len(bundle["entry"]) == 11
+        types = [e["resource"]["resourceType"] for e in bundle["entry"]]
+        assert types == ["Patient", *["Observation"] * 10, "Encounter"]

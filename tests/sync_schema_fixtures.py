@@ -1,0 +1,170 @@
+"""Stores filled with data at each released schema version, for the migration tests.
+
+Each filler writes raw SQL in the schema of ITS version (never through today's Store API, which targets the latest
+schema): when schema v(N+1) lands, v(N)'s filler stays as it is and a new one is added. `FILLERS[v]` fills a store
+that is at version v; `store_at(path, v)` creates one (v = 0: an empty file, as a fresh install before the first
+migration)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+from sync import fhir
+from sync.store import MIGRATIONS, Store
+
+PATIENT_QUAL = "11111111-1111-4111-8111-111111111111"
+PATIENT_PROV = "22222222-2222-4222-8222-222222222222"
+SESSION_CLOSED = "33333333-3333-4333-8333-333333333333"
+SESSION_SENT = "44444444-4444-4444-8444-444444444444"
+SESSION_OPEN = "55555555-5555-4555-8555-555555555555"
+V2_STAFF = "66666666-6666-4666-8666-666666666666"
+V2_SITE = "77777777-7777-4777-8777-777777777777"
+V2_SESSION_CLOSED = "88888888-8888-4888-8888-888888888888"
+V2_SESSION_OPEN = "99999999-9999-4999-8999-999999999999"
+INS = "238047505612328"  # fictitious, valid key
+
+
+def _v1_payload(patient_id: str, key: str, value: str) -> str:
+    """A session bundle exactly as the v1 code froze it (Patient + one body temperature), kept literal here."""
+    patient_url = f"urn:uuid:{fhir.resource_uuid(fhir.PATIENT_ID_SYSTEM, patient_id)}"
+    obs_value = f"{key}/obs/1-8310-5"
+    return fhir.dumps({"resourceType": "Bundle", "type": "transaction",
+                       "identifier": {"system": fhir.BUNDLE_ID_SYSTEM, "value": key},
+                       "entry": [
+                           {"fullUrl": patient_url,
+                            "request": {"method": "POST", "url": "Patient",
+                                        "ifNoneExist": fhir.if_none_exist(fhir.PATIENT_ID_SYSTEM, patient_id)},
+                            "resource": {"resourceType": "Patient",
+                                         "identifier": [{"system": fhir.PATIENT_ID_SYSTEM, "value": patient_id}],
+                                         "name": [{"use": "official", "family": "Lavandin", "given": ["Odette"]}],
+                                         "gender": "female", "birthDate": "1931-02-14"}},
+                           {"fullUrl": f"urn:uuid:{fhir.resource_uuid(fhir.OBSERVATION_ID_SYSTEM, obs_value)}",
+                            "request": {"method": "POST", "url": "Observation",
+                                        "ifNoneExist": fhir.if_none_exist(fhir.OBSERVATION_ID_SYSTEM, obs_value)},
+                            "resource": {"resourceType": "Observation", "status": "final",
+                                         "identifier": [{"system": fhir.OBSERVATION_ID_SYSTEM, "value": obs_value}],
+                                         "code": {"coding": [{"system": fhir.LOINC, "code": "8310-5"}]},
+                                         "subject": {"reference": patient_url},
+                                         "effectiveDateTime": "2024-05-01T10:15:00+02:00",
+                                         "valueQuantity": {"value": fhir.decimal_from_text(value), "unit": "Cel",
+                                                           "system": fhir.UCUM, "code": "Cel"}}}]})
+
+
+def fill_v1(con: sqlite3.Connection) -> None:
+    """Two patients (one QUAL with INS), a closed session pending upload, a sent one, and an open session."""
+    con.executemany(
+        "INSERT INTO patients (id, family_name, given_name, birth_date, sex, birth_place_insee, identity_status, ins,"
+        " resident_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(PATIENT_QUAL, "Lavandin", "Odette", "1931-02-14", "F", "75056", "QUAL", INS, "CH-12",
+          "2024-05-01T07:00:00.000000+00:00"),
+         (PATIENT_PROV, "Genévrier", "Émile", "1929-11-02", "M", "2A004", "PROV", None, None,
+          "2024-05-01T07:01:00.000000+00:00")])
+    con.executemany(
+        "INSERT INTO sessions (id, idempotency_key, patient_id, state, opened_at, closed_at, reason, staff)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(SESSION_CLOSED, "key-closed", PATIENT_QUAL, "open", "2024-05-01T08:00:00.000000+00:00", None,
+          "Suivi fièvre", "IDE-01"),
+         (SESSION_SENT, "key-sent", PATIENT_PROV, "open", "2024-05-01T09:00:00.000000+00:00", None, None, None),
+         (SESSION_OPEN, "key-open", PATIENT_PROV, "open", "2024-05-01T10:00:00.000000+00:00", None,
+          "Contrôle", "AS-02")])
+    con.executemany(
+        "INSERT INTO measurements (id, session_id, code, value, unit, source, device_address, device_name,"
+        " device_manufacturer, device_model, device_serial, device_firmware, raw, status, measured_at, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [("m-1", SESSION_CLOSED, "8310-5", "37.60", "Cel", "bluetooth", "C0:FF:EE:00:00:01", "Thermo-1", "Acme",
+          "T100", "SN-1", "1.0", b"\x04\x10\x0e\x00\xfe\x01", '["site:armpit"]', "2024-05-01T10:15:00+02:00",
+          "2024-05-01T08:15:30+00:00"),
+         ("m-2", SESSION_SENT, "8310-5", "36.9", "Cel", "manual", None, None, None, None, None, None, None, "[]",
+          None, "2024-05-01T09:05:00+00:00"),
+         ("m-3", SESSION_OPEN, "8310-5", "38.20", "Cel", "bluetooth", "C0:FF:EE:00:00:01", None, None, None, None,
+          None, b"\x00", "[]", "2024-05-01T12:01:00+02:00", "2024-05-01T10:01:00+00:00")])
+    # closed after their measurements, as the app does (the triggers refuse rows added to a closed session)
+    con.executemany("UPDATE sessions SET state = 'closed', closed_at = ? WHERE id = ?",
+                    [("2024-05-01T08:20:00.000000+00:00", SESSION_CLOSED),
+                     ("2024-05-01T09:10:00.000000+00:00", SESSION_SENT)])
+    con.executemany(
+        "INSERT INTO outbox (id, session_id, idempotency_key, payload, state, attempts, last_error, next_attempt_at,"
+        " created_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [("o-1", SESSION_CLOSED, "key-closed", _v1_payload(PATIENT_QUAL, "key-closed", "37.60"), "pending", 2,
+          "HTTP 503", "2024-05-01T08:30:00.000000+00:00", "2024-05-01T08:20:00.000000+00:00", None),
+         ("o-2", SESSION_SENT, "key-sent", _v1_payload(PATIENT_PROV, "key-sent", "36.9"), "sent", 1, None, None,
+          "2024-05-01T09:10:00.000000+00:00", "2024-05-01T09:11:00.000000+00:00")])
+
+
+def fill_v2(con: sqlite3.Connection) -> None:
+    """The v1 data plus staff, a site with a FINESS, a closed session with context, a blood pressure panel, consent,
+    notes and summary, and an open session with a half-recorded context."""
+    fill_v1(con)
+    con.execute("UPDATE patients SET identity_method = 'CV', birth_given_names = 'Odette Marie' WHERE id = ?",
+                [PATIENT_QUAL])
+    con.execute("INSERT INTO staff (id, display_name, role, rpps, adeli, pin_hash, active, created_at) VALUES "
+                "(?, 'Inès Infirmière', 'infirmier', NULL, '751234567', NULL, 1, '2024-05-01T06:00:00.000000+00:00')",
+                [V2_STAFF])
+    con.execute("INSERT INTO sites (id, kind, name, finess, ars_declaration, created_at) VALUES "
+                "(?, 'ehpad', 'EHPAD Les Tilleuls', '750712184', 'ARS-IDF-2026-001', "
+                "'2024-05-01T06:00:00.000000+00:00')", [V2_SITE])
+    con.executemany(
+        "INSERT INTO sessions (id, idempotency_key, patient_id, state, opened_at, closed_at, reason, staff, site_id,"
+        " staff_id, started_at, ended_at, remote_doctor_name, remote_doctor_rpps, companion_present,"
+        " interpreter_present, callback_phone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(V2_SESSION_CLOSED, "key-v2-closed", PATIENT_QUAL, "open", "2024-05-02T08:00:00.000000+00:00",
+          None, "Dyspnée", None, V2_SITE, V2_STAFF, "2024-05-02T08:10:00+02:00",
+          "2024-05-02T08:30:00+02:00", "Dr Téléconsultant", "10000000001", 1, 0, "+33123456789"),
+         (V2_SESSION_OPEN, "key-v2-open", PATIENT_PROV, "open", "2024-05-02T09:00:00.000000+00:00", None, None,
+          None, V2_SITE, V2_STAFF, None, None, None, None, None, None, None)])
+    con.executemany(
+        "INSERT INTO measurements (id, session_id, code, value, unit, source, status, measured_at, received_at,"
+        " panel_id) VALUES (?, ?, ?, ?, ?, 'bluetooth', '[]', ?, ?, ?)",
+        [("m-v2-1", V2_SESSION_CLOSED, "8480-6", "142", "mm[Hg]", "2024-05-02T10:12:00+02:00",
+          "2024-05-02T08:12:05+00:00", "bp-1"),
+         ("m-v2-2", V2_SESSION_CLOSED, "8462-4", "85", "mm[Hg]", "2024-05-02T10:12:00+02:00",
+          "2024-05-02T08:12:05+00:00", "bp-1"),
+         ("m-v2-3", V2_SESSION_CLOSED, "59408-5", "94", "%", "2024-05-02T10:14:00+02:00",
+          "2024-05-02T08:14:02+00:00", None)])
+    con.execute("INSERT INTO consents (id, session_id, decision, given_by, given_by_name, recorded_at, recorded_by)"
+                " VALUES ('c-1', ?, 'given', 'trusted_person', 'Paul Lavandin', '2024-05-02T08:05:00+00:00', ?)",
+                [V2_SESSION_CLOSED, V2_STAFF])
+    con.execute("INSERT INTO notes (id, session_id, kind, author, staff_id, text, created_at) VALUES "
+                "('n-1', ?, 'remote_doctor_conclusion', 'Dr Téléconsultant', NULL, 'Pas de signe de gravité.', "
+                "'2024-05-02T08:31:00.000000+00:00')", [V2_SESSION_CLOSED])
+    con.execute("INSERT INTO summaries (id, session_id, text, recipient_name, recipient_rpps, created_at) VALUES "
+                "('s-1', ?, 'Dyspnée modérée, SpO2 94 %. Revoir sous 48 h.', 'Dr Traitant', NULL, "
+                "'2024-05-02T08:35:00.000000+00:00')", [V2_SESSION_CLOSED])
+    con.execute("UPDATE sessions SET state = 'closed', closed_at = '2024-05-02T08:40:00.000000+00:00' WHERE id = ?",
+                [V2_SESSION_CLOSED])
+    payload = json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [],
+                          "identifier": {"system": fhir.BUNDLE_ID_SYSTEM, "value": "key-v2-closed"}},
+                         sort_keys=True, separators=(",", ":"))
+    con.execute("INSERT INTO outbox (id, session_id, idempotency_key, payload, state, attempts, created_at) VALUES "
+                "('o-v2', ?, 'key-v2-closed', ?, 'rejected', 1, '2024-05-02T08:40:00.000000+00:00')",
+                [V2_SESSION_CLOSED, payload])
+
+
+FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2}
+
+
+def store_at(path: Path, version: int) -> None:
+    """Create a store at schema `version` (migrations 1..version) and fill it with that version's data."""
+    Store(path, migrations=MIGRATIONS[:version], recover_in_flight=False).close()
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == version
+        con.execute("PRAGMA foreign_keys = ON")
+        with con:
+            FILLERS[version](con)
+    finally:
+        con.close()
+
+
+def snapshot(path: Path) -> dict[str, list[dict]]:
+    """Every row of every table, in rowid order (BLOBs kept as bytes)."""
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return {t: [dict(r) for r in con.execute(f"SELECT * FROM [{t}] ORDER BY rowid")] for t in tables}
+    finally:
+        con.close()

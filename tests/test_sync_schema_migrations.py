@@ -1,0 +1,166 @@
+"""Schema migrations from every earlier version, with data in it: every row kept, frozen outbox payloads byte for byte,
+the database's own guards (triggers, foreign keys) still in force, WAL on, and a failure half-way through the table
+rebuild leaves the old version intact."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+import sync_schema_fixtures as fx
+from sync import fhir, outbox
+from sync.store import MIGRATIONS, SessionStateError, Store
+from sync.store import _migration_2 as migration_2
+from sync.testing import DevServer
+from sync.uploader import Uploader
+from sync_schema_fixtures import FILLERS, snapshot, store_at
+
+LATEST = len(MIGRATIONS)
+
+
+def test_there_is_a_data_filler_for_every_released_version():
+    """A new migration must come with a filler for the version it leaves behind (see sync_schema_fixtures)."""
+    assert set(FILLERS) == set(range(LATEST + 1))
+
+
+@pytest.mark.parametrize("version", range(LATEST))
+def test_upgrade_from_every_earlier_version_keeps_every_row(tmp_path, version):
+    path = tmp_path / "relais.db"
+    store_at(path, version)
+    before = snapshot(path)
+    with Store(path) as store:
+        assert store.schema_version == LATEST
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    after = snapshot(path)
+    for table, rows in before.items():
+        assert len(after[table]) == len(rows), table
+        for old, new in zip(rows, after[table]):
+            assert {column: new[column] for column in old} == old, table  # every old column, same value
+    # the outbox above includes its payloads: the frozen bytes are exactly what was frozen at close
+    with Store(path) as store:  # reopening does not migrate again
+        assert store.schema_version == LATEST
+
+
+@pytest.mark.parametrize("version", range(1, LATEST))
+def test_an_upgraded_store_keeps_refusing_changes_to_closed_sessions(tmp_path, version):
+    path = tmp_path / "relais.db"
+    store_at(path, version)
+    with Store(path) as store:
+        with pytest.raises(sqlite3.IntegrityError):  # outbox payloads stay frozen
+            with store.transaction():
+                store.conn.execute("UPDATE outbox SET payload = '{}' WHERE id = 'o-1'")
+        with pytest.raises(sqlite3.IntegrityError):  # nothing is added to a closed session behind the API's back
+            with store.transaction():
+                store.conn.execute("INSERT INTO measurements (id, session_id, code, value, unit, source, received_at)"
+                                   " VALUES ('x', ?, '8310-5', '1', 'Cel', 'manual', 'now')", [fx.SESSION_CLOSED])
+        with pytest.raises(sqlite3.IntegrityError):  # nor is a closed session edited (v2 guard, also on v1 rows)
+            with store.transaction():
+                store.conn.execute("UPDATE sessions SET reason = 'edited' WHERE id = ?", [fx.SESSION_CLOSED])
+        with pytest.raises(SessionStateError):
+            store.add_measurement(fx.SESSION_CLOSED, code="8310-5", value="37.0", unit="Cel")
+        with pytest.raises(sqlite3.IntegrityError):  # foreign keys enforced on the rebuilt sessions table
+            with store.transaction():
+                store.conn.execute("INSERT INTO sessions (id, idempotency_key, patient_id, opened_at) "
+                                   "VALUES ('s', 'k', 'no-such-patient', 'now')")
+
+
+def test_v1_data_after_the_upgrade_to_v2(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 1)
+    with Store(path) as store:
+        closed = store.get_session(fx.SESSION_CLOSED)
+        assert (closed["state"], closed["closed_at"], closed["reason"], closed["staff"]) == \
+            ("closed", "2024-05-01T08:20:00.000000+00:00", "Suivi fièvre", "IDE-01")
+        assert all(closed[c] is None for c in ("site_id", "staff_id", "started_at", "ended_at", "remote_doctor_name",
+                                                "remote_doctor_rpps", "companion_present", "interpreter_present",
+                                                "callback_phone"))
+        patient = store.get_patient(fx.PATIENT_QUAL)
+        assert (patient["identity_status"], patient["ins"], patient["resident_id"], patient["identity_method"]) == \
+            ("QUAL", fx.INS, "CH-12", None)
+        (m,) = store.measurements(fx.SESSION_CLOSED)
+        assert (m["value"], m["raw"], m["status"], m["panel_id"]) == \
+            ("37.60", b"\x04\x10\x0e\x00\xfe\x01", ["site:armpit"], None)
+        assert [store.session_sync_state(s) for s in (fx.SESSION_CLOSED, fx.SESSION_SENT, fx.SESSION_OPEN)] == \
+            ["pending", "sent", "open"]
+        entry = outbox.get_entry(store, "o-1")
+        assert (entry.attempts, entry.last_error) == (2, "HTTP 503")
+        assert entry.payload == fx._v1_payload(fx.PATIENT_QUAL, "key-closed", "37.60")
+
+        # the session left open by the v1 app is finished with the v2 features
+        staff_id = store.add_staff(display_name="Aline Aide", role="aide_soignant")
+        site_id = store.add_site(kind="ehpad", name="EHPAD Les Tilleuls", finess="750712184")
+        store.update_session(fx.SESSION_OPEN, site_id=site_id, staff_id=staff_id)
+        store.add_measurement(fx.SESSION_OPEN, code="59408-5", value="96", unit="%",
+                              measured_at="2024-05-01T12:02:00+02:00")
+        store.record_consent(fx.SESSION_OPEN, decision="given", recorded_by=staff_id)
+        store.set_summary(fx.SESSION_OPEN, text="RAS.")
+        oid = store.close_session(fx.SESSION_OPEN, require_complete=True)
+        bundle = fhir.loads(outbox.get_entry(store, oid).payload)
+        types = [e["resource"]["resourceType"] for e in bundle["entry"]]
+        assert types.count("Observation") == 2 and {"Encounter", "Consent", "Composition", "Organization",
+                                                     "Practitioner", "PractitionerRole", "Device"} <= set(types)
+        # the thermometer reading taken under v1 keeps its value and gets its Device
+        temperature = next(e["resource"] for e in bundle["entry"]
+                           if e["resource"]["resourceType"] == "Observation"
+                           and e["resource"]["code"]["coding"][0]["code"] == "8310-5")
+        assert str(temperature["valueQuantity"]["value"]) == "38.20" and "reference" in temperature["device"]
+
+
+def test_frozen_v1_payloads_still_upload_next_to_v2_ones(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 1)
+    with Store(path) as store:
+        store.close_session(fx.SESSION_OPEN)  # closed under v2: a v2 bundle in the same queue as a v1 one
+        with DevServer(tmp_path / "server.db") as server:
+            result = Uploader(server.url).push(store)
+        assert (result.sent, result.rejected, result.remaining) == (2, 0, 0)
+        assert store.session_sync_state(fx.SESSION_CLOSED) == "sent"
+
+
+def test_a_failure_inside_the_v2_rebuild_leaves_v1_intact(tmp_path):
+    """The sessions table is dropped and rebuilt inside the migration's transaction: a failure after that point
+    must bring back the v1 table, its triggers and every row."""
+    path = tmp_path / "relais.db"
+    store_at(path, 1)
+    before = snapshot(path)
+    schema_before = sqlite3.connect(path).execute(
+        "SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+
+    def v2_then_crash(db: sqlite_utils.Database) -> None:
+        migration_2(db)
+        raise RuntimeError("power cut simulated after the rebuild")
+
+    with pytest.raises(RuntimeError):
+        Store(path, migrations=[MIGRATIONS[0], v2_then_crash])
+    assert snapshot(path) == before
+    assert sqlite3.connect(path).execute(
+        "SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall() == schema_before
+    with Store(path) as store:  # and the real upgrade still goes through afterwards
+        assert store.schema_version == LATEST
+        assert store.session_sync_state(fx.SESSION_CLOSED) == "pending"
+
+
+def test_v2_rows_survive_reopening_and_keep_their_guards(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 2)
+    with Store(path) as store:
+        assert [c["decision"] for c in store.consents(fx.V2_SESSION_CLOSED)] == ["given"]
+        assert store.get_summary(fx.V2_SESSION_CLOSED)["recipient_name"] == "Dr Traitant"
+        with pytest.raises(sqlite3.IntegrityError):
+            with store.transaction():
+                store.conn.execute("DELETE FROM consents WHERE session_id = ?", [fx.V2_SESSION_CLOSED])
+        with pytest.raises(sqlite3.IntegrityError):
+            with store.transaction():
+                store.conn.execute("UPDATE summaries SET text = 'autre' WHERE session_id = ?", [fx.V2_SESSION_CLOSED])
+        with pytest.raises(sqlite3.IntegrityError):  # one code per blood pressure reading
+            with store.transaction():
+                store.conn.execute("INSERT INTO measurements (id, session_id, code, value, unit, source, received_at,"
+                                   " panel_id) VALUES ('x', ?, '8480-6', '1', 'mm[Hg]', 'manual', 'now', 'bp-1')",
+                                   [fx.V2_SESSION_OPEN])
+                store.conn.execute("INSERT INTO measurements (id, session_id, code, value, unit, source, received_at,"
+                                   " panel_id) VALUES ('y', ?, '8480-6', '2', 'mm[Hg]', 'manual', 'now', 'bp-1')",
+                                   [fx.V2_SESSION_OPEN])
