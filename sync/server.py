@@ -353,6 +353,21 @@ def _text(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _quantity_text(quantity: dict[str, Any]) -> str:
+    value = quantity.get("value")
+    value_text = format(value, "f") if isinstance(value, Decimal) else str(value)
+    return f"{value_text} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+
+
+def _observation_value(obs: dict[str, Any]) -> str:
+    """A value, or a panel's components (blood pressure: systolic / diastolic / mean)."""
+    if obs.get("valueQuantity"):
+        return _quantity_text(obs["valueQuantity"])
+    parts = [f"{(c.get('code') or {}).get('text') or ''} {_quantity_text(c.get('valueQuantity') or {})}".strip()
+             for c in obs.get("component") or [] if c.get("valueQuantity")]
+    return " · ".join(parts) or "—"
+
+
 def html_overview(db: ResourceDB) -> str:
     """The received patients and their observations; every piece of text escaped."""
     parts = ["<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais – serveur de développement"
@@ -372,15 +387,23 @@ def html_overview(db: ResourceDB) -> str:
         parts.append("</ul>")
         observations = db.search("Observation", [("subject", f"Patient/{patient['id']}")])
         if observations:
-            parts.append("<table><tr><th>Mesure</th><th>Valeur</th><th>Date</th></tr>")
-            for obs in observations:
-                quantity = obs.get("valueQuantity") or {}
-                value = quantity.get("value")
-                value_text = format(value, "f") if isinstance(value, Decimal) else value
+            parts.append("<table><tr><th>Mesure</th><th>Valeur</th><th>Alerte</th><th>Méthode</th><th>Date</th>"
+                         "</tr>")
+            for obs in sorted(observations, key=lambda o: o.get("effectiveDateTime") or ""):
+                flags = ", ".join(c.get("code", "") for i in obs.get("interpretation") or []
+                                  for c in i.get("coding") or [])
                 parts.append(f"<tr><td>{_text((obs.get('code') or {}).get('text'))}</td>"
-                             f"<td>{_text(value_text)} {_text(quantity.get('unit'))}</td>"
+                             f"<td>{_text(_observation_value(obs))}</td>"
+                             f"<td><strong>{_text(flags)}</strong></td>"
+                             f"<td>{_text((obs.get('method') or {}).get('text'))}</td>"
                              f"<td>{_text(obs.get('effectiveDateTime'))}</td></tr>")
             parts.append("</table>")
+        for composition in db.search("Composition", [("subject", f"Patient/{patient['id']}")]):
+            parts.append(f"<h3>{_text(composition.get('title'))} — {_text(composition.get('date'))}</h3>")
+            for section in composition.get("section") or []:
+                text = (section.get("text") or {}).get("div", "")
+                plain = re.sub(r"<[^>]+>", " ", text)  # the narrative is XHTML: show it as text, escaped
+                parts.append(f"<p><em>{_text(section.get('title'))}</em> : {_text(' '.join(plain.split()))}</p>")
         parts.append("</section>")
     parts.append("</body></html>")
     return "".join(parts)

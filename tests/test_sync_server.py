@@ -207,3 +207,15 @@ def test_token_is_required_when_configured(tmp_path, store):
         ok = requests.get(f"{srv.url}/Patient", headers={"Authorization": "Bearer s3cret"}, timeout=10)
         assert ok.status_code == 200 and ok.json()["total"] == 1
     assert "s3cret" not in srv.log_text()
+
+
+def test_html_page_shows_panels_flags_and_the_summary(tmp_path):
+    from sync.seed import seed_sessions
+
+    with Store(tmp_path / "tablet.db") as tablet, DevServer(tmp_path / "page.db") as dev:
+        seed_sessions(tablet, 4, seed=7)
+        assert Uploader(dev.url).push(tablet, ignore_backoff=True).remaining == 0
+        page = requests.get(dev.url.removesuffix("/fhir") + "/", timeout=10).text
+    assert "Systolic blood pressure" in page and "mmHg" in page      # the BP panel's components, not "None"
+    assert "Synthèse pour le médecin traitant" in page
+    assert "<script" not in page.lower()
