@@ -1,7 +1,7 @@
 """`python -m sync serve|status|push|seed|proxy`: the development server, operator commands and test tools.
 
 serve   --port PORT --db PATH [--host 127.0.0.1] [--token T]   development FHIR server (prints "serving on URL")
-status  [--db PATH]                                           outbox counts per state, as JSON
+status  [--db PATH]                                           outbox counts per state and rejected reasons, as JSON
 push    --server URL [--token T] [--db PATH] [--ca-bundle P] [--batch-size N]
                                                               upload now; exit 0 when everything is sent
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
@@ -52,8 +52,14 @@ def _status(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no store at {path}", file=sys.stderr)
         return 2
+    from sync import outbox
+
     with Store(path, recover_in_flight=False) as store:
-        print(json.dumps(store.outbox_counts(), sort_keys=True))
+        report: dict[str, object] = dict(store.outbox_counts())
+        # Why each quarantined session was refused: the server's OperationOutcome text, for staff to act on.
+        report["rejected_reasons"] = [{"session_id": e.session_id, "reason": e.last_error}
+                                      for e in outbox.entries(store, "rejected")]
+        print(json.dumps(report, sort_keys=True, ensure_ascii=False))
     return 0
 
 

@@ -83,7 +83,7 @@ def test_transient_failures_keep_the_entry_and_end_the_pass(store, reply):
     assert entry.last_error and entry.next_attempt_at is not None
 
 
-def test_fhir_400_quarantines_only_that_entry_with_its_reason(store):
+def test_fhir_400_quarantines_only_that_entry_with_its_reason(store, tmp_path):
     """The three sessions go in one batch; the server refuses any request holding the first one: the batch is
     bisected until that session is alone, and only it is quarantined."""
     first, second, third = fill(store)
@@ -102,6 +102,9 @@ def test_fhir_400_quarantines_only_that_entry_with_its_reason(store):
     rejected = outbox.get_entry(store, first)
     assert rejected.state == "rejected" and "Observation.code unknown" in rejected.last_error
     assert {outbox.get_entry(store, e).state for e in (second, third)} == {"sent"}
+    status = json.loads(run_cli("status", "--db", str(tmp_path / "tablet.db")).stdout)
+    assert status["rejected"] == 1
+    assert status["rejected_reasons"] == [{"session_id": rejected.session_id, "reason": rejected.last_error}]
 
 
 def test_auth_failure_stops_without_rejecting(store):
@@ -204,7 +207,8 @@ def test_cli_status_and_push(tmp_path):
         closed_session(s)
     status = run_cli("status", env_extra={"RELAIS_HOME": str(db.parent)})  # default --db: $RELAIS_HOME/relais.db
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout) == {"in_flight": 0, "pending": 1, "rejected": 0, "sent": 0}
+    assert json.loads(status.stdout) == {"in_flight": 0, "pending": 1, "rejected": 0, "sent": 0,
+                                         "rejected_reasons": []}
 
     down = run_cli("push", "--server", f"http://127.0.0.1:{free_port()}/fhir", "--db", str(db))
     assert down.returncode == 1 and json.loads(down.stdout)["remaining"] == 1
