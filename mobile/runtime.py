@@ -37,16 +37,22 @@ class AppRuntime:
         self.radio = None
         self.simulated: list = []
         self.sync_loop = None
-        self.workflow = SessionWorkflow(self.store, self._read_thermometer, on_saved=lambda _sid: self.trigger_sync())
+        self.workflow = SessionWorkflow(
+            self.store, readers={kind: self._reader(kind) for kind in ("thermometer", "oximeter", "blood_pressure")},
+            on_saved=lambda _sid: self.trigger_sync())
 
     async def start(self) -> None:
         if self.config.simulated_devices:
-            from devices.simulated import SimulatedThermometer, VirtualRadio
+            from devices.simulated import (SimulatedBloodPressureMonitor, SimulatedPlxOximeter, SimulatedThermometer,
+                                           VirtualRadio)
 
             self.radio = VirtualRadio()
-            thermometer = SimulatedThermometer(self.radio, scenario=self.config.thermometer_scenario)
-            await thermometer.start()
-            self.simulated.append(thermometer)
+            # Demo speed: a real cuff takes ~40 s; staff trying the app should not wait that long.
+            for device in (SimulatedThermometer(self.radio, scenario=self.config.thermometer_scenario),
+                           SimulatedPlxOximeter(self.radio, speed=5.0),
+                           SimulatedBloodPressureMonitor(self.radio, speed=5.0)):
+                await device.start()
+                self.simulated.append(device)
         if self.config.server_url:
             from sync.background import SyncLoop
 
@@ -78,19 +84,21 @@ class AppRuntime:
             return BleakTransport.simulated(self.radio)
         return BleakTransport()
 
-    async def _read_thermometer(self, on_state: Callable[[str], None],
-                                on_live: Callable[[ParsedMeasurement], None]) -> DeviceReading:
-        from devices.drivers import ThermometerDriver
+    def _reader(self, kind: str):
+        """A coroutine function (on_state, on_live) -> DeviceReading for one device kind, through the registry's
+        drivers (vendor protocols first, the standard profile as fallback)."""
+        from devices.registry import read_device
 
-        driver = ThermometerDriver(self._transport(), on_state=on_state, on_live=on_live)
-        return await driver.read()
+        async def read(on_state: Callable[[str], None], on_live: Callable[[ParsedMeasurement], None]) -> DeviceReading:
+            return await read_device(kind, self._transport, on_state=on_state, on_live=on_live)
+
+        return read
 
 
 def set_scenario(runtime: AppRuntime, scenario: str) -> None:
     """Developer hook: switch what the simulated thermometer does next (normal, fever, error, disconnect)."""
-    from devices.simulated import THERMOMETER_SCENARIOS
+    from devices.simulated import THERMOMETER_SCENARIOS, SimulatedThermometer
 
     for device in runtime.simulated:
-        device.scenario = THERMOMETER_SCENARIOS[scenario]
-
-
+        if isinstance(device, SimulatedThermometer):
+            device.scenario = THERMOMETER_SCENARIOS[scenario]

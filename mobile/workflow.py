@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Awaitable, Callable, Protocol
@@ -21,7 +22,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
 from devices.transport import TransportError
-from mobile.vitals import Implausible, assess_temperature
+from mobile.vitals import Implausible, assess_blood_pressure, assess_pulse, assess_spo2, assess_temperature
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,22 @@ class StoreLike(Protocol):
 ThermometerReader = Callable[[Callable[[str], None], Callable[[ParsedMeasurement], None]], Awaitable[DeviceReading]]
 
 
+KINDS_FR = {"thermometer": "le thermomètre", "blood_pressure": "le tensiomètre", "oximeter": "l'oxymètre"}
+
+# Device status bits (devices/parsers) that staff must hear about, in plain French.
+STATUS_FR = {
+    "body_movement": "Mouvement pendant la mesure : reprenez au repos.",
+    "cuff_too_loose": "Brassard trop lâche : réajustez-le et reprenez.",
+    "irregular_pulse": "Pouls irrégulier détecté par le tensiomètre.",
+    "improper_position": "Position de mesure incorrecte (bras à hauteur du cœur).",
+    "questionable": "Mesure douteuse selon l'oxymètre : vérifiez et reprenez si besoin.",
+    "early_estimated": "Valeur provisoire de l'oxymètre.",
+    "low_perfusion": "Perfusion faible : réchauffez la main ou changez de doigt.",
+    "poor_signal": "Signal faible : vérifiez la position du capteur.",
+    "erratic_signal": "Signal instable : gardez la main immobile.",
+}
+
+
 @dataclass(frozen=True)
 class Proposal:
     """A value offered to staff for acceptance; bound to the session it was measured for."""
@@ -66,10 +83,40 @@ class Proposal:
     received_at: dt.datetime
     reading: DeviceReading | None = None
     warnings: tuple[str, ...] = ()
+    kind: str = "thermometer"
+    values: tuple[ProposedValue, ...] = ()  # every value to store; empty means just (code, value, unit)
+
+    @property
+    def stored_values(self) -> tuple[ProposedValue, ...]:
+        return self.values or (ProposedValue("temperature", self.code, self.value, self.unit),)
+
+    def get(self, field_name: str) -> ProposedValue | None:
+        return next((v for v in self.stored_values if v.field == field_name), None)
 
     @property
     def display(self) -> str:
-        return format_temperature(self.value, self.unit)
+        if self.kind == "blood_pressure":
+            sys_, dia = self.get("systolic"), self.get("diastolic")
+            unit = "kPa" if sys_.unit == "kPa" else "mmHg"
+            text = f"{_fr(sys_.value)}/{_fr(dia.value)}\u00a0{unit}"
+        elif self.kind == "oximeter":
+            text = f"SpO2 {_fr(self.get('spo2').value)}\u00a0%"
+        else:
+            return format_temperature(self.value, self.unit)
+        pulse = self.get("pulse_rate")
+        return f"{text} · pouls {_fr(pulse.value)}/min" if pulse else text
+
+
+@dataclass(frozen=True)
+class ProposedValue:
+    field: str
+    code: str
+    value: Decimal
+    unit: str
+
+
+def _fr(value: Decimal) -> str:
+    return str(value).replace(".", ",")
 
 
 def format_temperature(value: Decimal, unit: str) -> str:
@@ -100,6 +147,20 @@ def parse_manual_temperature(text: str) -> Decimal:
     return value
 
 
+def _live_text(measurement: ParsedMeasurement) -> str | None:
+    """What a live packet shows while measuring: temperature, cuff pressure, or SpO2 and pulse."""
+    temp = measurement.observation("temperature")
+    if temp is not None:
+        return format_temperature(temp.value, temp.unit)
+    cuff = measurement.observation("cuff_pressure")
+    if cuff is not None:
+        return f"Brassard {_fr(cuff.value)}\u00a0{'kPa' if cuff.unit == 'kPa' else 'mmHg'}"
+    spo2, pulse = measurement.observation("spo2"), measurement.observation("pulse_rate")
+    if spo2 is not None:
+        return f"SpO2 {_fr(spo2.value)}\u00a0%" + (f" · pouls {_fr(pulse.value)}/min" if pulse else "")
+    return None
+
+
 @dataclass
 class WorkflowState:
     step: str = "patient"            # patient → measure → review → saved
@@ -110,15 +171,20 @@ class WorkflowState:
     proposal: Proposal | None = None
     error: str | None = None
     saved_session_id: str | None = None
+    accepted: dict[str, Proposal] = field(default_factory=dict)  # kind -> value accepted for this session
+    measuring_kind: str | None = None
     listeners: list[Callable[["WorkflowState"], None]] = field(default_factory=list, repr=False)
 
 
 class SessionWorkflow:
-    def __init__(self, store: StoreLike, read_thermometer: ThermometerReader, *,
+    def __init__(self, store: StoreLike, read_thermometer: ThermometerReader | None = None, *,
+                 readers: dict[str, ThermometerReader] | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
                  on_saved: Callable[[str], None] | None = None) -> None:
+        """`readers` maps a device kind (thermometer, blood_pressure, oximeter) to a coroutine function
+        (on_state, on_live) -> DeviceReading; `read_thermometer` is the thermometer's, kept for brevity."""
         self.store = store
-        self._read_thermometer = read_thermometer
+        self._readers = {**({"thermometer": read_thermometer} if read_thermometer else {}), **(readers or {})}
         self._clock = clock
         self._on_saved = on_saved or (lambda _sid: None)
         self.state = WorkflowState()
@@ -154,42 +220,96 @@ class SessionWorkflow:
         patient = self.store.get_patient(patient_id)
         session_id = self.store.open_session(patient_id)
         self._changed(step="measure", patient=patient, session_id=session_id, proposal=None, error=None,
-                      live_value=None, device_state="idle", saved_session_id=None)
+                      live_value=None, device_state="idle", saved_session_id=None, accepted={},
+                      measuring_kind=None)
 
     # -- measurement ------------------------------------------------------------------------------------------
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The device kinds this tablet can read."""
+        return tuple(self._readers)
+
     async def measure_temperature(self) -> Proposal | None:
-        """Read the thermometer and propose its value. Returns None (with `state.error` set) when the device
-        failed or sent no usable value."""
+        return await self.measure("thermometer")
+
+    async def measure(self, kind: str) -> Proposal | None:
+        """Read a device of this kind and propose its values. Returns None (with `state.error` set) when the
+        device failed or sent no usable value."""
         if self.state.session_id is None:
             raise WorkflowError("Choisissez d'abord le patient.")
+        if kind not in self._readers:
+            raise WorkflowError(f"Aucun appareil de ce type n'est configuré ({kind}).")
         session_id = self.state.session_id
-        self._changed(step="measure", proposal=None, error=None, live_value=None, device_state="scanning")
+        self._changed(step="measure", proposal=None, error=None, live_value=None, device_state="scanning",
+                      measuring_kind=kind)
 
         def on_state(device_state: str) -> None:
             if self.state.session_id == session_id:
                 self._changed(device_state=device_state)
 
         def on_live(measurement: ParsedMeasurement) -> None:
-            obs = measurement.observation("temperature")
-            if obs is not None and self.state.session_id == session_id:
-                self._changed(live_value=format_temperature(obs.value, obs.unit))
+            if self.state.session_id == session_id:
+                live = _live_text(measurement)
+                if live:
+                    self._changed(live_value=live)
 
-        self._measure_task = asyncio.ensure_future(self._read_thermometer(on_state, on_live))
+        self._measure_task = asyncio.ensure_future(self._readers[kind](on_state, on_live))
         try:
             reading = await self._measure_task
         except asyncio.CancelledError:
             return None
         except TransportError as exc:
-            log.info("thermometer read failed: %s", type(exc).__name__)
-            self._fail(session_id, f"Mesure impossible : {exc}. Vérifiez que le thermomètre est allumé et "
-                                   "proche, puis reprenez, ou saisissez la valeur à la main.")
+            log.info("%s read failed: %s", kind, type(exc).__name__)
+            self._fail(session_id, f"Mesure impossible : {exc}. Vérifiez que {KINDS_FR.get(kind, kind)} est "
+                                   "allumé et proche, puis reprenez, ou saisissez la valeur à la main.")
             return None
         finally:
             self._measure_task = None
         if self.state.session_id != session_id:
             log.info("reading discarded: the session changed during the measurement")
             return None
-        return self._propose_reading(session_id, reading)
+        if kind == "thermometer":
+            return self._propose_reading(session_id, reading)
+        return self._propose_vitals(session_id, kind, reading)
+
+    def _propose_vitals(self, session_id: str, kind: str, reading: DeviceReading) -> Proposal | None:
+        """Blood pressure and oximetry: every needed value valid, plausible, with status flags as warnings."""
+        m = reading.measurement
+        if m.details.get("device_error"):
+            self._fail(session_id, str(m.details.get("message") or "L'appareil signale une erreur de mesure."))
+            return None
+        needed = ("systolic", "diastolic") if kind == "blood_pressure" else ("spo2", "pulse_rate")
+        bad = [i for i in m.invalid if i.field in needed]
+        if bad or any(m.observation(f) is None for f in needed):
+            reason = REASONS_FR.get(bad[0].reason if bad else "NaN", "mesure invalide").replace("le thermomètre",
+                                                                                              KINDS_FR[kind])
+            self._fail(session_id, f"Erreur de l'appareil : {reason}. Reprenez la mesure.")
+            return None
+        fields = ("systolic", "diastolic", "mean_arterial_pressure", "pulse_rate") if kind == "blood_pressure" \
+            else ("spo2", "pulse_rate")
+        values = tuple(ProposedValue(o.field, o.code, o.value, o.unit)
+                       for f in fields if (o := m.observation(f)) is not None)
+        try:
+            found = {v.field: v for v in values}
+            if kind == "blood_pressure":
+                sys_, dia = found["systolic"], found["diastolic"]
+                checks = [assess_blood_pressure(sys_.value, dia.value, sys_.unit)]
+            else:
+                checks = [assess_spo2(found["spo2"].value)]
+            if "pulse_rate" in found:
+                checks.append(assess_pulse(found["pulse_rate"].value))
+        except Implausible as exc:
+            self._fail(session_id, str(exc))
+            return None
+        warnings = tuple(w for c in checks for w in c.verify) + tuple(w for c in checks for w in c.alerts) + \
+            tuple(STATUS_FR[s] for s in m.status if s in STATUS_FR)
+        primary = values[0]
+        proposal = Proposal(session_id=session_id, code=primary.code, value=primary.value, unit=primary.unit,
+                            source="bluetooth", measured_at=self._measured_at(reading),
+                            received_at=reading.received_at, reading=reading, warnings=warnings, kind=kind,
+                            values=values)
+        self._changed(step="review", proposal=proposal, device_state="done", error=None)
+        return proposal
 
     def _propose_reading(self, session_id: str, reading: DeviceReading) -> Proposal | None:
         measurement = reading.measurement
@@ -247,32 +367,52 @@ class SessionWorkflow:
         return reading.received_at
 
     # -- save -------------------------------------------------------------------------------------------------
-    def save(self) -> str:
-        """Store the accepted value and close the session (which queues it for upload). Returns the session id."""
+    def accept(self) -> None:
+        """Keep the proposed value for this session and go back to choose the next device."""
         proposal, session_id = self.state.proposal, self.state.session_id
         if proposal is None or session_id is None:
-            raise WorkflowError("Aucune mesure à enregistrer.")
+            raise WorkflowError("Aucune mesure à valider.")
         if proposal.session_id != session_id:
             raise WorkflowError("Cette mesure appartient à une autre séance : reprenez la mesure.")
-        reading = proposal.reading
-        status = list(reading.measurement.status) if reading else []
-        if reading and reading.measurement.details.get("temperature_type"):
-            status.append(f"site:{reading.measurement.details['temperature_type']}")
-        self.store.add_measurement(
-            session_id, code=proposal.code, value=str(proposal.value), unit=proposal.unit, source=proposal.source,
-            device=reading.device.as_dict() if reading else None, raw=reading.raw if reading else None,
-            status=status, measured_at=proposal.measured_at.isoformat(),
-            received_at=proposal.received_at.isoformat())
+        accepted = {**self.state.accepted, proposal.kind: proposal}
+        self._changed(step="measure", accepted=accepted, proposal=None, live_value=None, device_state="idle",
+                      measuring_kind=None)
+
+    def save(self) -> str:
+        """Store every accepted value (and the one on review) and close the session, which queues it for upload
+        in the same transaction. Returns the session id."""
+        if self.state.proposal is not None:
+            self.accept()
+        session_id = self.state.session_id
+        if session_id is None or not self.state.accepted:
+            raise WorkflowError("Aucune mesure à enregistrer.")
+        for proposal in self.state.accepted.values():
+            self._store(session_id, proposal)
         self.store.close_session(session_id)
         self._changed(step="saved", saved_session_id=session_id, session_id=None)
         self._on_saved(session_id)
         return session_id
 
+    def _store(self, session_id: str, proposal: Proposal) -> None:
+        reading = proposal.reading
+        status = list(reading.measurement.status) if reading else []
+        if reading and reading.measurement.details.get("temperature_type"):
+            status.append(f"site:{reading.measurement.details['temperature_type']}")
+        panel_id = str(uuid.uuid4()) if proposal.kind == "blood_pressure" else None
+        for value in proposal.stored_values:
+            in_panel = panel_id if value.field in ("systolic", "diastolic", "mean_arterial_pressure") else None
+            extra = {"panel_id": in_panel} if in_panel else {}
+            self.store.add_measurement(
+                session_id, code=value.code, value=str(value.value), unit=value.unit, source=proposal.source,
+                device=reading.device.as_dict() if reading else None, raw=reading.raw if reading else None,
+                status=status, measured_at=proposal.measured_at.isoformat(),
+                received_at=proposal.received_at.isoformat(), **extra)
+
     def new_session(self) -> None:
         """Back to the patient list for the next resident."""
         self._cancel_measurement()
         self._changed(step="patient", patient=None, session_id=None, proposal=None, error=None, live_value=None,
-                      device_state="idle")
+                      device_state="idle", accepted={}, measuring_kind=None)
 
     def sync_state(self, session_id: str | None = None) -> str | None:
         sid = session_id or self.state.saved_session_id
