@@ -183,7 +183,8 @@ def _press(button) -> None:
 
 
 async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, pause: float | None = None) -> list[Path]:
-    """Drive one session by itself: patient list → form → measure → review → saved. Returns the screenshots."""
+    """Drive one session by itself: patient list → form → oximeter, blood pressure and temperature (measure,
+    review, confirm each) → finish and save. Returns the screenshots."""
     pause = (0.25 if screenshots_dir else 1.5) if pause is None else pause
     shots: list[Path] = []
     index = 0
@@ -216,11 +217,20 @@ async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, paus
         _press(form.ids.create)
     await _wait_for(lambda: sm.current == "measure")
     await show("measure")
-    _press(sm.get_screen("measure").ids.measure)
-    await _wait_for(lambda: sm.current == "review" or wf.error != "")
-    await show("review" if sm.current == "review" else "measure-error")
-    if sm.current == "review":
-        _press(sm.get_screen("review").ids.save)
+    measure, review = sm.get_screen("measure"), sm.get_screen("review")
+    for kind in ("oximeter", "blood_pressure", "thermometer"):  # the three devices, one after the other
+        _press(measure.ids[f"card_{kind}"])
+        _press(measure.ids.measure)
+        await _wait_for(lambda: sm.current == "review" or wf.error != "", timeout=40)
+        if sm.current != "review":
+            await show(f"measure-error-{kind}")
+            continue
+        await show(f"review-{kind}".replace("_", "-"))
+        _press(review.ids.accept)
+        await _wait_for(lambda: sm.current == "measure")
+    await show("measure-done")
+    if wf.has_accepted:
+        _press(measure.ids.finish)
         await _wait_for(lambda: sm.current == "saved")
         await show("saved")
         if getattr(getattr(app.runtime, "config", None), "server_url", None):

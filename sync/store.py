@@ -50,7 +50,7 @@ STAFF_ROLES = ("aide_soignant", "infirmier", "assistant_medical", "pharmacien", 
 SITE_KINDS = ("ehpad", "pharmacie")
 CONSENT_DECISIONS = ("given", "refused")
 CONSENT_GRANTORS = ("patient", "legal_representative", "trusted_person")
-NOTE_KINDS = ("remote_doctor_conclusion", "staff_note")
+NOTE_KINDS = ("remote_doctor_conclusion", "staff_note", "orientation", "prescription")
 
 Clock = Callable[[], dt.datetime]
 Migration = Callable[[sqlite_utils.Database], None]
@@ -304,8 +304,73 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         """)
 
 
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Schema v3: the guided session. The room checklist on the session, orientation and prescriptions as notes
+    (the notes table is rebuilt: SQLite cannot widen a CHECK in place), addenda written after a session was closed
+    (append-only), the PIN lock-out counters of staff, and the tablet's settings (site chosen at first run, idle
+    lock delay, language)."""
+    db.executescript("""
+    ALTER TABLE sessions ADD COLUMN checklist_room_closed INTEGER
+        CHECK (checklist_room_closed IS NULL OR checklist_room_closed IN (0, 1));
+    ALTER TABLE sessions ADD COLUMN checklist_device_hygiene INTEGER
+        CHECK (checklist_device_hygiene IS NULL OR checklist_device_hygiene IN (0, 1));
+    ALTER TABLE sessions ADD COLUMN checklist_accessibility INTEGER
+        CHECK (checklist_accessibility IS NULL OR checklist_accessibility IN (0, 1));
+
+    DROP TRIGGER notes_only_in_open_sessions;
+    DROP TRIGGER notes_frozen_after_close;
+    DROP TRIGGER notes_kept_after_close;
+    CREATE TABLE notes_v3 (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        kind TEXT NOT NULL CHECK (kind IN ('remote_doctor_conclusion', 'staff_note', 'orientation', 'prescription')),
+        author TEXT NOT NULL CHECK (author <> ''),
+        staff_id TEXT REFERENCES staff(id),
+        text TEXT NOT NULL CHECK (text <> ''),
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO notes_v3 SELECT id, session_id, kind, author, staff_id, text, created_at FROM notes ORDER BY rowid;
+    DROP TABLE notes;
+    ALTER TABLE notes_v3 RENAME TO notes;
+    CREATE INDEX notes_session ON notes(session_id);
+    CREATE TRIGGER notes_only_in_open_sessions BEFORE INSERT ON notes
+    WHEN (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'session is not open'); END;
+    CREATE TRIGGER notes_frozen_after_close BEFORE UPDATE ON notes
+    WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'notes of a closed session are frozen'); END;
+    CREATE TRIGGER notes_kept_after_close BEFORE DELETE ON notes
+    WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'notes of a closed session are frozen'); END;
+
+    -- a closed session is never edited: what comes later is an addendum, kept apart and append-only
+    CREATE TABLE addenda (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        staff_id TEXT NOT NULL REFERENCES staff(id),
+        text TEXT NOT NULL CHECK (text <> ''),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX addenda_session ON addenda(session_id);
+    CREATE TRIGGER addenda_only_after_close BEFORE INSERT ON addenda
+    WHEN (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'closed'
+    BEGIN SELECT RAISE(ABORT, 'an addendum is for a closed session'); END;
+    CREATE TRIGGER addenda_append_only BEFORE UPDATE ON addenda
+    BEGIN SELECT RAISE(ABORT, 'addenda are append-only'); END;
+
+    ALTER TABLE staff ADD COLUMN pin_failures INTEGER NOT NULL DEFAULT 0 CHECK (pin_failures >= 0);
+    ALTER TABLE staff ADD COLUMN pin_locked_until TEXT;
+
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY CHECK (key <> ''),
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """)
+
+
 # Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
-MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2)
+MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2, _migration_3)
 
 
 # -- validation -------------------------------------------------------------------------------------------------------

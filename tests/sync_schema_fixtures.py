@@ -142,7 +142,24 @@ def fill_v2(con: sqlite3.Connection) -> None:
                 [V2_SESSION_CLOSED, payload])
 
 
-FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2}
+def fill_v3(con: sqlite3.Connection) -> None:
+    """The v2 data plus the room checklist on the open session, an orientation note, a PIN lock-out counter, an
+    addendum to the closed session and the tablet's settings."""
+    fill_v2(con)
+    con.execute("UPDATE sessions SET checklist_room_closed = 1, checklist_device_hygiene = 1, "
+                "checklist_accessibility = 0 WHERE id = ?", [V2_SESSION_OPEN])
+    con.execute("INSERT INTO notes (id, session_id, kind, author, staff_id, text, created_at) VALUES "
+                "('n-v3', ?, 'orientation', 'Dr Téléconsultant', NULL, 'Consultation du médecin traitant sous 48 h.', "
+                "'2024-05-02T09:20:00.000000+00:00')", [V2_SESSION_OPEN])
+    con.execute("UPDATE staff SET pin_failures = 2 WHERE id = ?", [V2_STAFF])
+    con.execute("INSERT INTO addenda (id, session_id, staff_id, text, created_at) VALUES "
+                "('a-1', ?, ?, 'Appel du médecin traitant : pris connaissance.', '2024-05-03T09:00:00.000000+00:00')",
+                [V2_SESSION_CLOSED, V2_STAFF])
+    con.executemany("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, '2024-05-01T06:00:00+00:00')",
+                    [("site_id", V2_SITE), ("idle_lock_seconds", "120")])
+
+
+FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3}
 
 
 def store_at(path: Path, version: int) -> None:

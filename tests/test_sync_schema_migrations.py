@@ -164,3 +164,23 @@ def test_v2_rows_survive_reopening_and_keep_their_guards(tmp_path):
                 store.conn.execute("INSERT INTO measurements (id, session_id, code, value, unit, source, received_at,"
                                    " panel_id) VALUES ('y', ?, '8480-6', '2', 'mm[Hg]', 'manual', 'now', 'bp-1')",
                                    [fx.V2_SESSION_OPEN])
+
+
+def test_v3_guards_addenda_only_after_close_and_never_edited(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 3)
+    with Store(path) as store:
+        with pytest.raises(sqlite3.IntegrityError):  # an addendum is for a closed session only
+            with store.transaction():
+                store.conn.execute("INSERT INTO addenda (id, session_id, staff_id, text, created_at) "
+                                   "VALUES ('a-2', ?, ?, 'x', 'now')", [fx.V2_SESSION_OPEN, fx.V2_STAFF])
+        with pytest.raises(sqlite3.IntegrityError):  # and never changed afterwards
+            with store.transaction():
+                store.conn.execute("UPDATE addenda SET text = 'changed' WHERE id = 'a-1'")
+        with pytest.raises(sqlite3.IntegrityError):  # the rebuilt notes table keeps its close guard
+            with store.transaction():
+                store.conn.execute("UPDATE notes SET text = 'changed' WHERE id = 'n-1'")
+        with pytest.raises(sqlite3.IntegrityError):  # and its kinds
+            with store.transaction():
+                store.conn.execute("INSERT INTO notes (id, session_id, kind, author, text, created_at) "
+                                   "VALUES ('n-x', ?, 'gossip', 'a', 'b', 'now')", [fx.V2_SESSION_OPEN])

@@ -1,5 +1,5 @@
-"""The demo entry point (`python -m mobile --demo --screenshots DIR`) in its own process: one full session played
-by itself, a screenshot per screen at tablet size, the session saved and waiting in the outbox (offline)."""
+"""The demo entry point (`python -m mobile --demo --screenshots DIR`) in its own process: one full session (oximeter,
+blood pressure, temperature) played by itself, a screenshot per screen at tablet size, the session saved and waiting in the outbox (offline)."""
 from __future__ import annotations
 
 import os
@@ -25,7 +25,9 @@ def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=80)
     assert result.returncode == 0, result.stderr[-3000:]
     names = sorted(p.name for p in shots.glob("*.png"))
-    assert names == ["01-patients.png", "02-new-patient.png", "03-measure.png", "04-review.png", "05-saved.png"]
+    assert names == ["01-patients.png", "02-new-patient.png", "03-measure.png", "04-review-oximeter.png",
+                     "05-review-blood-pressure.png", "06-review-thermometer.png", "07-measure-done.png",
+                     "08-saved.png"]
     for path in shots.glob("*.png"):
         image = Image.open(path).convert("RGB")
         assert image.size == (1280, 800)
@@ -35,4 +37,4 @@ def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
     with Store(tmp_path / "relais.db") as store:
         [patient] = store.find_patients("DÉMO")
         assert (patient["given_name"], patient["birth_date"]) == ("Jeanne", "1938-04-02")
-        assert store.outbox_counts()["pending"] == 1
+        assert store.outbox_counts()["pending"] == 1  # one session, holding the three measurements

@@ -31,7 +31,7 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         assert measure.ids.status.text == "La mesure a échoué."
         assert app.adapter.value_text == "" and measure.ids.live_value.text == ""
         assert measure.ids.retry.text == "Reprendre" and measure.ids.manual_from_error.text == "Saisie manuelle"
-        assert not measure.ids.measure.disabled  # measuring again is possible
+        assert not measure.ids.retry.disabled and measure.ids.measure.disabled  # "Try again" replaces "Measure"
         await screenshot(app, "10-measure-device-error")
 
         # manual entry from the error panel: a bad value is refused, a good one goes to review marked manual
@@ -72,6 +72,37 @@ async def test_retry_after_an_error_measures_again(tmp_path):
         await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the review screen")
         assert screen(app, "review").ids.value.text == f"37,60{NBSP}°C"
         assert app.adapter.error == ""
+
+
+async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
+    """Manual entry is for the temperature only (for now): a failed oximeter offers "Try again" alone."""
+    from devices.transport import DeviceNotFound
+
+    runtime = make_runtime(tmp_path)
+    runtime.workflow.create_patient(**DEMO)
+
+    async def no_oximeter(on_state, on_live):
+        on_state("scanning")
+        raise DeviceNotFound("oxymètre introuvable")
+
+    runtime.workflow._readers["oximeter"] = no_oximeter
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        measure = screen(app, "measure")
+        await tap(measure.ids.card_oximeter)
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await frames(3)
+        assert measure.ids.error_box.shown and "l'oxymètre est allumé" in measure.ids.error_text.text
+        assert not measure.ids.retry.disabled
+        assert measure.ids.manual_from_error.disabled and measure.ids.manual_from_error.opacity == 0
+        assert measure.ids.manual.disabled and measure.ids.manual.opacity == 0
+        assert measure.ids.card_oximeter.state_text == "Pas encore mesurée"
+        assert small_touch_targets(app) == []
+        await screenshot(app, "14-measure-oximeter-error")
+        # another device: the oximeter's error goes away, manual entry is back for the thermometer
+        await tap(measure.ids.card_thermometer)
+        assert not measure.ids.error_box.shown and app.adapter.error == ""
+        assert not measure.ids.manual.disabled and not measure.ids.measure.disabled
 
 
 @pytest.mark.parametrize("birth, message", [
@@ -121,7 +152,8 @@ async def test_missing_sex_is_refused(tmp_path):
 
 
 async def test_portrait_layout(tmp_path):
-    """800x1280: the form goes to one column and the measure screen stacks its instructions above the actions."""
+    """800x1280: the form goes to one column and the measure screen stacks its instructions above the actions;
+    the blood pressure review and the accepted value fit too."""
     runtime = make_runtime(tmp_path)
     async with running_app(runtime, size=PORTRAIT) as app:
         await tap(screen(app, "patient").ids.new_patient)
@@ -138,8 +170,24 @@ async def test_portrait_layout(tmp_path):
         assert app.screen_manager.current == "measure"
         measure = screen(app, "measure")
         assert measure.ids.body.orientation == "vertical"
+        await frames(3)  # the cards settle into their portrait height before being touched
+        await tap(measure.ids.card_blood_pressure)
+        assert app.adapter.selected_kind == "blood_pressure"
         await screenshot(app, "21-portrait-measure")
         assert small_touch_targets(app) == []
+        runtime.simulated[2].speed = 20.0
         await tap(measure.ids.measure)
         await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the review screen")
-        await screenshot(app, "22-portrait-review")
+        review = screen(app, "review")
+        assert review.ids.value.text == f"128/82{NBSP}mmHg"
+        await screenshot(app, "22-portrait-review-blood-pressure")
+        assert small_touch_targets(app) == []
+        await tap(review.ids.accept)
+        assert app.screen_manager.current == "measure" and measure.ids.card_blood_pressure.done
+        await tap(measure.ids.card_oximeter)
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the oximeter review")
+        await tap(review.ids.accept)
+        assert measure.ids.card_oximeter.done and not measure.ids.finish.disabled
+        await screenshot(app, "23-portrait-measure-accepted")
+        assert small_touch_targets(app) == []

@@ -1,5 +1,5 @@
 """The whole session driven by taps on the real app (RelaisApp.async_run on the test's loop), with the real store
-and the simulated Bluetooth thermometer; no server, so the saved session waits in the outbox."""
+and the simulated Bluetooth oximeter, blood pressure monitor and thermometer (all three in one session); no server, so the saved session waits in the outbox."""
 from __future__ import annotations
 
 import dataclasses
@@ -47,16 +47,57 @@ async def test_full_session_by_taps(tmp_path):
                 stored["birth_place_insee"], stored["identity_status"]) == \
             ("Démo", "Jeanne", "1938-04-02", "F", "75056", "PROV")
 
-        # -- the banner names the patient the reading will be attached to ----------------------------------------
+        # -- the banner names the patient the readings will be attached to; three device cards -------------------
         measure = screen(app, "measure")
         assert measure.ids.banner.ids.banner_name.text == "DÉMO Jeanne"
         assert "née le 02/04/1938" in measure.ids.banner.ids.banner_details.text
         assert "Identité provisoire" in measure.ids.banner.ids.banner_details.text
-        assert measure.ids.measure.text == "Mesurer la température"
+        cards = {kind: measure.ids[f"card_{kind}"] for kind in ("oximeter", "blood_pressure", "thermometer")}
+        assert [c.title for c in cards.values()] == ["Saturation (oxymètre)", "Tension artérielle", "Température"]
+        assert all(c.state_text == "Pas encore mesurée" for c in cards.values())
+        assert measure.ids.measure.text == "Mesurer la température"  # the thermometer is selected first
+        assert measure.ids.finish.disabled  # nothing to save yet
         await screenshot(app, "03-measure")
         assert small_touch_targets(app) == []
 
-        # -- measure over (simulated) Bluetooth; slowed down so the in-progress state can be seen ---------------
+        # -- oximeter: its instructions, measure, review, confirm ------------------------------------------------
+        review = screen(app, "review")
+        await tap(cards["oximeter"])
+        assert app.adapter.selected_kind == "oximeter" and cards["oximeter"].selected
+        assert measure.ids.measure.text == "Mesurer la saturation"
+        assert "sans vernis" in measure.ids.step1.text and "immobile" in measure.ids.step3.text
+        assert not measure.ids.manual.opacity  # manual entry is for the temperature only
+        await tap(measure.ids.measure)
+        await wait_for(lambda: sm.current == "review", timeout=15, what="the oximeter review")
+        assert review.ids.value.text == f"SpO2 97{NBSP}%"
+        assert review.ids.value_extra.text == "pouls 72/min"
+        assert review.ids.review_title.text.startswith("Saturation en oxygène")
+        await tap(review.ids.accept)
+        assert sm.current == "measure"
+        assert cards["oximeter"].done and cards["oximeter"].state_text.startswith(f"Validée{NBSP}: SpO2 97{NBSP}%")
+        assert not measure.ids.finish.disabled
+        assert runtime.store.outbox_counts()["pending"] == 0  # nothing stored before the end of the session
+
+        # -- blood pressure: rest 5 minutes, cuff 2 cm above the elbow; the cuff pressure shows live ------------
+        await tap(cards["blood_pressure"])
+        assert "5 minutes" in measure.ids.step1.text
+        assert "hauteur du cœur" in measure.ids.step2.text and f"2{NBSP}cm au-dessus du pli du coude" in measure.ids.step2.text
+        runtime.simulated[2].speed = 20.0  # a real cuff takes ~40 s
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.adapter.live_value.startswith("Brassard"), timeout=15, what="the cuff pressure")
+        await frames(2)
+        assert cards["blood_pressure"].active and cards["blood_pressure"].state_text.startswith("Mesure en cours…\nBrassard")
+        assert cards["thermometer"].disabled  # no other device while the cuff inflates
+        await wait_for(lambda: sm.current == "review", timeout=15, what="the blood pressure review")
+        assert review.ids.value.text == f"128/82{NBSP}mmHg"
+        assert review.ids.source.text.startswith(f"Source{NBSP}: Tensiomètre Bluetooth")
+        await screenshot(app, "04a-review-blood-pressure")
+        assert small_touch_targets(app) == []
+        await tap(review.ids.accept)
+        assert cards["blood_pressure"].state_text == f"Validée{NBSP}: 128/82{NBSP}mmHg\npouls 72/min"
+
+        # -- temperature, slowed down so the in-progress state can be seen ------------------------------------------
+        await tap(cards["thermometer"])
         thermometer = runtime.simulated[0]
         thermometer.scenario = dataclasses.replace(thermometer.scenario, measure_seconds=0.6)
         await tap(measure.ids.measure)
@@ -64,24 +105,34 @@ async def test_full_session_by_taps(tmp_path):
         await frames(2)
         assert measure.ids.measure.disabled and measure.ids.measure.text == "Mesure en cours…"
         assert measure.ids.status.text == "Mesure en cours… prenez la température maintenant."
-        assert measure.ids.live_value.text == f"36,8{NBSP}°C"
+        assert measure.ids.live_value.text == app.adapter.live_value and measure.ids.live_value.text.endswith("°C")
+        assert cards["thermometer"].state_text == f"Mesure en cours…\n{app.adapter.live_value}"
+        assert measure.ids.finish.disabled  # not while measuring
         assert sm.current == "measure"
         await screenshot(app, "03b-measuring")
         await wait_for(lambda: sm.current == "review", timeout=15, what="the review screen")
-        review = screen(app, "review")
         assert review.ids.value.text == f"37,60{NBSP}°C"
         assert review.ids.source.text.startswith("Source\u00a0: Thermomètre Bluetooth — Relais Thermo")
         assert review.ids.banner.ids.banner_name.text == "DÉMO Jeanne"
         assert app.adapter.live_value == f"37,3{NBSP}°C"  # the last intermediate value was shown while measuring
-        assert runtime.store.outbox_counts()["pending"] == 0  # nothing saved before staff confirm
         await screenshot(app, "04-review")
         assert small_touch_targets(app) == []
+        await tap(review.ids.accept)
+        assert all(c.done for c in cards.values())
+        await screenshot(app, "04b-measure-all-accepted")
+        assert small_touch_targets(app) == []
+        assert runtime.store.outbox_counts()["pending"] == 0
 
-        # -- confirm: saved, queued for upload --------------------------------------------------------------------
-        await tap(review.ids.save)
+        # -- finish: one session with the three values, queued for upload -----------------------------------------
+        await tap(measure.ids.finish)
         await wait_for(lambda: sm.current == "saved", what="the saved screen")
         saved = screen(app, "saved")
-        assert saved.ids.summary.text == f"Température 37,60{NBSP}°C enregistrée pour DÉMO Jeanne."
+        assert saved.ids.title.text == "Mesures enregistrées"
+        assert saved.ids.summary.text == f"Enregistrées pour DÉMO Jeanne{NBSP}:"
+        assert saved.ids.saved_list.text.split("\n") == [
+            f"Saturation (oxymètre){NBSP}: SpO2 97{NBSP}% · pouls 72/min",
+            f"Tension artérielle{NBSP}: 128/82{NBSP}mmHg · pouls 72/min",
+            f"Température{NBSP}: 37,60{NBSP}°C"]
         await wait_for(lambda: topbar.sync_label.text == "Synchronisation\u00a0: 1 en attente",
                        what="the sync indicator")
         assert app.sync.level == "pending"
@@ -89,8 +140,13 @@ async def test_full_session_by_taps(tmp_path):
         assert saved.ids.upload_text.text.startswith("En attente d'envoi")
         counts = runtime.store.outbox_counts()
         assert counts["pending"] == 1 and counts["sent"] == 0
-        [measurement] = runtime.store.measurements(app.adapter.saved_session_id)
-        assert (measurement["value"], measurement["unit"], measurement["source"]) == ("37.60", "Cel", "bluetooth")
+        stored = {m["code"]: m for m in runtime.store.measurements(app.adapter.saved_session_id)}
+        assert {"59408-5", "8480-6", "8462-4", "8310-5"} <= set(stored)
+        assert (stored["8310-5"]["value"], stored["8310-5"]["unit"], stored["8310-5"]["source"]) == \
+            ("37.60", "Cel", "bluetooth")
+        assert stored["59408-5"]["value"] == "97"
+        assert (stored["8480-6"]["value"], stored["8462-4"]["value"]) == ("128", "82")
+        assert stored["8480-6"]["panel_id"] and stored["8480-6"]["panel_id"] == stored["8462-4"]["panel_id"]
         await screenshot(app, "05-saved")
         assert small_touch_targets(app) == []
 
@@ -108,6 +164,7 @@ async def test_full_session_by_taps(tmp_path):
         assert sm.current == "measure"
         assert screen(app, "measure").ids.banner.ids.banner_name.text == "DÉMO Jeanne"
         assert app.adapter.value_text == "" and app.adapter.live_value == ""  # a new session starts empty
+        assert app.adapter.accepted == {} and screen(app, "measure").ids.finish.disabled
 
 
 async def test_saved_session_turns_from_pending_to_synced_with_a_server(tmp_path):

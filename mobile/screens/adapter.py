@@ -12,7 +12,7 @@ from typing import Any
 
 from kivy.clock import Clock
 from kivy.event import EventDispatcher
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, StringProperty
 
 from mobile.screens import texts
 from mobile.workflow import SessionWorkflow, WorkflowError, WorkflowState
@@ -41,7 +41,12 @@ class WorkflowAdapter(EventDispatcher):
     error = StringProperty("")
     manual_mode = BooleanProperty(False)
     manual_error = StringProperty("")
+    selected_kind = StringProperty("thermometer")   # the device card chosen on the measure screen
+    measuring_kind = StringProperty("")             # the device being read, while busy
+    accepted = DictProperty({})                     # kind -> display of the value accepted this session
+    has_accepted = BooleanProperty(False)
     # review
+    review_kind = StringProperty("thermometer")
     value_text = StringProperty("")
     warnings = ListProperty([])
     source = StringProperty("")
@@ -51,6 +56,7 @@ class WorkflowAdapter(EventDispatcher):
     # saved
     saved_session_id = StringProperty("")
     saved_value = StringProperty("")
+    saved_values = ListProperty([])      # [(kind, display)] in the cards' order
 
     def __init__(self, workflow: SessionWorkflow, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -73,6 +79,12 @@ class WorkflowAdapter(EventDispatcher):
         self.busy = state.device_state in ("scanning", "connecting", "measuring")
         self.live_value = state.live_value or ""
         self.error = state.error or ""
+        self.measuring_kind = (state.measuring_kind or "") if self.busy else ""
+        self.accepted = {kind: p.display for kind, p in state.accepted.items()}
+        self.has_accepted = bool(state.accepted)
+        if state.step == "saved":
+            self.saved_values = [(kind, self.accepted[kind]) for kind in texts.KINDS if kind in self.accepted] + \
+                [(kind, text) for kind, text in self.accepted.items() if kind not in texts.KINDS]
         proposal = state.proposal
         if proposal is not None:
             self.value_text = proposal.display
@@ -81,6 +93,7 @@ class WorkflowAdapter(EventDispatcher):
             self.device_label = self._device_label(proposal)
             self.measured_time = proposal.measured_at.astimezone().strftime("%H:%M")
             self.saved_value = proposal.display
+            self.review_kind = proposal.kind
         elif state.step != "saved":
             self.value_text, self.warnings, self.source, self.device_label, self.measured_time = "", [], "", "", ""
         self.saved_session_id = state.saved_session_id or ""
@@ -88,6 +101,9 @@ class WorkflowAdapter(EventDispatcher):
             self.manual_mode, self.manual_error, self.save_error = False, "", ""
             if state.step == "patient":
                 self.refresh_patients()
+            if state.step == "measure" and self.step in ("patient", "patient_form", "saved"):
+                self.selected_kind = "thermometer" if "thermometer" in self.workflow.kinds or \
+                    not self.workflow.kinds else self.workflow.kinds[0]
         self.step = state.step
 
     @staticmethod
@@ -137,6 +153,16 @@ class WorkflowAdapter(EventDispatcher):
         self.workflow.new_session()
 
     # -- measurement ------------------------------------------------------------------------------------------
+    def select_kind(self, kind: str) -> None:
+        """A device card was tapped: show its instructions; an old error belongs to the previous device."""
+        if self.busy or kind == self.selected_kind:
+            return
+        self.manual_mode, self.manual_error = False, ""
+        if self.workflow.state.error and self.workflow.state.step == "measure":
+            self.workflow.retake()
+        self.error = ""
+        self.selected_kind = kind
+
     def measure(self) -> None:
         if self.busy or (self._task is not None and not self._task.done()):
             return
@@ -152,7 +178,7 @@ class WorkflowAdapter(EventDispatcher):
         if self.ready is not None and not self.ready.done():
             await asyncio.wait({self.ready})  # a tap in the first split second waits for the devices
         try:
-            await self.workflow.measure_temperature()
+            await self.workflow.measure(self.selected_kind)
         except WorkflowError as exc:
             self.error = str(exc)
         except Exception:  # noqa: BLE001 - never let a device bug kill the UI; show it as a failure
@@ -175,6 +201,14 @@ class WorkflowAdapter(EventDispatcher):
 
     def retake(self) -> None:
         self.workflow.retake()
+
+    def accept(self) -> None:
+        """Keep the value on review and go back to the devices."""
+        self.save_error = ""
+        try:
+            self.workflow.accept()
+        except WorkflowError as exc:
+            self.save_error = str(exc)
 
     def save(self) -> str | None:
         self.save_error = ""

@@ -59,6 +59,48 @@ SESSION_STATE_LONG = {
     "rejected": N_("Refused by the server: ask your coordinator to check this session."),
 }
 SOURCE = {"bluetooth": N_("Bluetooth thermometer"), "manual": N_("Manual entry")}
+SOURCE_BY_KIND = {"oximeter": N_("Bluetooth oximeter"), "blood_pressure": N_("Bluetooth blood pressure monitor")}
+
+# -- the three devices of the measure screen, in the order of the cards ------------------------------------------
+KINDS = ("oximeter", "blood_pressure", "thermometer")
+KIND_TITLE = {
+    "oximeter": N_("Saturation (oximeter)"),
+    "blood_pressure": N_("Blood pressure"),
+    "thermometer": N_("Temperature"),
+}
+MEASURE_BUTTON = {
+    "oximeter": N_("Measure saturation"),
+    "blood_pressure": N_("Measure blood pressure"),
+    "thermometer": N_("Measure temperature"),
+}
+REVIEW_TITLE = {
+    "oximeter": N_("Oxygen saturation: check the value before confirming"),
+    "blood_pressure": N_("Blood pressure: check the value before confirming"),
+    "thermometer": N_("Body temperature: check the value before saving"),
+}
+INSTRUCTIONS = {
+    "thermometer": (N_("1. Switch the thermometer on."),
+                    N_("2. Tap “Measure temperature”."),
+                    N_("3. Take the temperature as usual: the value arrives by itself.")),
+    "oximeter": (N_("1. Finger clean and warm, no nail polish: warm the hand if it is cold."),
+                 N_("2. Put the oximeter on the finger and switch it on."),
+                 N_("3. Hand resting and still, tap “Measure saturation” and wait for the value.")),
+    "blood_pressure": (N_("1. Patient seated, resting for 5 minutes, back supported, legs uncrossed."),
+                       N_("2. Bare arm resting at heart level, cuff 2 cm above the elbow crease."),
+                       N_("3. Tap “Measure blood pressure”: no talking or moving until the value arrives.")),
+}
+DEVICE_STATE_BY_KIND = {
+    "oximeter": {
+        "idle": N_("Put the oximeter on the finger, then tap the button."),
+        "scanning": N_("Searching for the oximeter…"),
+        "measuring": N_("Measuring… keep the hand still."),
+    },
+    "blood_pressure": {
+        "idle": N_("Put the cuff on, then tap the button."),
+        "scanning": N_("Searching for the blood pressure monitor…"),
+        "measuring": N_("Measuring… the cuff inflates, do not move."),
+    },
+}
 
 
 # -- patient --------------------------------------------------------------------------------------------------
@@ -111,8 +153,52 @@ def status_long(lang: str, status: str | None) -> str:
 
 
 # -- measurement ----------------------------------------------------------------------------------------------
-def device_state(lang: str, state: str) -> str:
-    return tr._(DEVICE_STATE.get(state, ""))
+def device_state(lang: str, state: str, kind: str = "thermometer") -> str:
+    return tr._(DEVICE_STATE_BY_KIND.get(kind, {}).get(state) or DEVICE_STATE.get(state, ""))
+
+
+def kind_title(lang: str, kind: str) -> str:
+    return tr._(KIND_TITLE.get(kind, kind))
+
+
+def measure_button(lang: str, kind: str, busy: bool) -> str:
+    return tr._("Measuring…") if busy else tr._(MEASURE_BUTTON.get(kind, MEASURE_BUTTON["thermometer"]))
+
+
+def instruction(lang: str, kind: str, index: int) -> str:
+    return tr._(INSTRUCTIONS.get(kind, INSTRUCTIONS["thermometer"])[index])
+
+
+def review_title(lang: str, kind: str) -> str:
+    return tr._(REVIEW_TITLE.get(kind, REVIEW_TITLE["thermometer"]))
+
+
+def card_state(lang: str, kind: str, accepted: dict, measuring_kind: str, live_value: str) -> str:
+    """A device card's second line: measuring (with the live value), the accepted value, or not measured yet."""
+    if kind == measuring_kind:
+        return tr._("Measuring…") + (f"\n{live_value}" if live_value else "")
+    if kind in accepted:
+        value = " · ".join([main_value(accepted[kind]), extra_value(lang, accepted[kind])]).strip(" ·")
+        return tr._("Done: {value}").format(value=value).replace(" · ", "\n")
+    return tr._("Not measured yet")
+
+
+def main_value(text: str) -> str:
+    """"128/82 mmHg · pouls 72/min" → "128/82 mmHg" (the big figure of the review screen)."""
+    return (text or "").split(" · ")[0]
+
+
+def extra_value(lang: str, text: str) -> str:
+    """The rest of a display ("pouls 72/min"), translated word by word for English."""
+    parts = (text or "").split(" · ")[1:]
+    return " · ".join(p.replace("pouls", tr._("pulse")) for p in parts)
+
+
+def saved_lines(lang: str, values) -> str:
+    """One line per saved value: "Temperature: 37,60 °C"."""
+    return "\n".join(tr._("{device}: {value}").format(
+        device=kind_title(lang, kind), value=" · ".join([main_value(value), extra_value(lang, value)]).strip(" ·"))
+        for kind, value in values or ())
 
 
 def domain(lang: str, message: str | None) -> str:
@@ -124,8 +210,9 @@ def domain_lines(lang: str, messages) -> str:
     return "\n".join(tr._(m) for m in messages or ())
 
 
-def source_line(lang: str, source: str, device: str) -> str:
-    label = tr._(SOURCE.get(source, source))
+def source_line(lang: str, source: str, device: str, kind: str = "thermometer") -> str:
+    label = tr._(SOURCE_BY_KIND.get(kind, SOURCE.get(source, source)) if source == "bluetooth" else
+                 SOURCE.get(source, source))
     return tr._("Source: {source} — {device}").format(source=label, device=device) if device else \
         tr._("Source: {source}").format(source=label)
 

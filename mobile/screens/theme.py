@@ -37,6 +37,8 @@ DISABLED_TEXT = hex_rgba("#334155")
 INFO_BG = hex_rgba("#DBEAFE")
 INFO_TEXT = hex_rgba("#1E3A8A")
 THERMO_RED = hex_rgba("#DC2626")
+SKIN = hex_rgba("#F2C6A0")          # drawn finger and arm
+PULSE_GREEN = hex_rgba("#4ADE80")   # the oximeter's drawn screen
 
 # Identity status badges (RNIV): provisional needs attention, qualified is the goal.
 STATUS_COLOURS = {

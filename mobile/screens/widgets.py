@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.graphics import Color, Ellipse, Line, RoundedRectangle
 from kivy.metrics import dp
@@ -151,6 +152,98 @@ class ThermometerIcon(Widget):
                 y = stem_y + bulb * 0.45 + (stem_h - bulb * 0.6) * i / 6
                 Line(points=[cx + stem / 2 + line * 1.5, y, cx + stem / 2 + line * 1.5 + stem * (0.6 if i % 2 else 0.35), y],
                      width=line * 0.6)
+
+
+class DeviceIcon(ThermometerIcon):
+    """A drawn device for the measure screen: `kind` thermometer (the thermometer above), oximeter (a clip on a
+    finger with its screen) or blood_pressure (a cuff on an upper arm with its gauge)."""
+
+    kind = StringProperty("thermometer")
+
+    def __init__(self, **kwargs):
+        self._redraw = Clock.create_trigger(lambda _dt: self._draw_now())
+        super().__init__(**kwargs)
+        self.bind(kind=self._draw)
+
+    def _draw(self, *_args) -> None:
+        self._redraw()  # once per frame, after the layout has settled (several properties change together)
+
+    def _draw_now(self) -> None:
+        if self.kind == "oximeter":
+            self._draw_oximeter()
+        elif self.kind == "blood_pressure":
+            self._draw_cuff()
+        else:
+            super()._draw()
+
+    def _draw_oximeter(self) -> None:
+        self.canvas.clear()
+        w, h = self.size
+        side = min(w, h * 0.8)
+        cx, x0, y0 = self.center_x, self.center_x - side / 2, self.center_y - h / 2
+        line = max(dp(1.5), side * 0.03)
+        finger_w = side * 0.34
+        clip_w, clip_h = side * 0.78, h * 0.36
+        clip_y = y0 + h * 0.18
+        with self.canvas:
+            Color(*theme.SKIN)
+            RoundedRectangle(pos=(cx - finger_w / 2, clip_y + clip_h * 0.3), size=(finger_w, y0 + h - clip_y - clip_h * 0.3),
+                             radius=[finger_w / 2, finger_w / 2, 0, 0])
+            Color(*theme.TEXT)
+            Line(points=[cx - finger_w / 2, clip_y + clip_h, cx - finger_w / 2, y0 + h],
+                 width=line)
+            Line(points=[cx + finger_w / 2, clip_y + clip_h, cx + finger_w / 2, y0 + h], width=line)
+            Color(*theme.PRIMARY)
+            RoundedRectangle(pos=(x0 + (side - clip_w) / 2, clip_y), size=(clip_w, clip_h), radius=[side * 0.12])
+            Color(*theme.TOPBAR)
+            sw, sh = clip_w * 0.7, clip_h * 0.42
+            sx, sy = cx - sw / 2, clip_y + clip_h * 0.14
+            RoundedRectangle(pos=(sx, sy), size=(sw, sh), radius=[side * 0.04])
+            Color(*theme.PULSE_GREEN)
+            mid = sy + sh / 2
+            Line(points=[sx + sw * 0.08, mid, sx + sw * 0.35, mid, sx + sw * 0.45, mid + sh * 0.32,
+                         sx + sw * 0.55, mid - sh * 0.32, sx + sw * 0.65, mid, sx + sw * 0.92, mid],
+                 width=max(dp(1.2), line * 0.8), joint="round")
+
+    def _draw_cuff(self) -> None:
+        self.canvas.clear()
+        w, h = self.size
+        side = min(w, h * 0.8)
+        cx, x0, y0 = self.center_x, self.center_x - side / 2, self.center_y - h / 2
+        line = max(dp(1.5), side * 0.03)
+        arm_w = side * 0.34
+        arm_x = x0 + side * 0.12
+        cuff_w, cuff_h = arm_w * 1.45, h * 0.3
+        cuff_x, cuff_y = arm_x + arm_w / 2 - cuff_w / 2, y0 + h * 0.45
+        gauge = side * 0.42
+        gx, gy = x0 + side - gauge / 2, y0 + h * 0.2
+        with self.canvas:
+            Color(*theme.SKIN)
+            RoundedRectangle(pos=(arm_x, y0 + h * 0.06), size=(arm_w, h * 0.94), radius=[arm_w / 2, arm_w / 2, 0, 0])
+            Color(*theme.TEXT)
+            Line(points=[arm_x + arm_w * 0.15, y0 + h * 0.3, arm_x + arm_w * 0.85, y0 + h * 0.3], width=line * 0.7)
+            Color(*theme.PRIMARY)
+            RoundedRectangle(pos=(cuff_x, cuff_y), size=(cuff_w, cuff_h), radius=[side * 0.05])
+            Color(*theme.TEXT)
+            Line(bezier=[cuff_x + cuff_w, cuff_y + cuff_h * 0.3, gx, cuff_y, gx, gy + gauge * 0.8, gx, gy + gauge / 2],
+                 width=line)
+            Color(*theme.SURFACE)
+            Ellipse(pos=(gx - gauge / 2, gy - gauge / 2), size=(gauge, gauge))
+            Color(*theme.TEXT)
+            Line(circle=(gx, gy, gauge / 2), width=line)
+            Color(*theme.THERMO_RED)
+            Line(points=[gx, gy, gx + gauge * 0.28, gy + gauge * 0.22], width=line, cap="round")
+
+
+class DeviceCard(ButtonBehavior, BoxLayout):
+    """One device of the measure screen: its drawing, its name and its state in this session."""
+
+    kind = StringProperty("thermometer")
+    title = StringProperty("")
+    state_text = StringProperty("")
+    selected = BooleanProperty(False)
+    done = BooleanProperty(False)      # a value is accepted for this session
+    active = BooleanProperty(False)    # being measured
 
 
 class CheckIcon(Widget):
