@@ -2,7 +2,7 @@
 
 serve   --port PORT --db PATH [--host 127.0.0.1] [--token T]   development FHIR server (prints "serving on URL")
 status  [--db PATH]                                           outbox counts per state and rejected reasons, as JSON
-push    --server URL [--token T] [--db PATH] [--ca-bundle P] [--batch-size N]
+push    --server URL [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] [--max-entries N]
                                                               upload now; exit 0 when everything is sent
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
 proxy   --listen PORT --target HOST:PORT [--fault-rate R] [--latency-ms MS] [--seed S] [--kinds K,K]
@@ -71,7 +71,8 @@ def _push(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no store at {path}", file=sys.stderr)
         return 2
-    uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle, batch_size=args.batch_size)
+    uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle, batch_size=args.batch_size,
+                        max_entries=args.max_entries)
     with Store(path) as store:
         # a push asked for by a person means "try now", whatever backoff the background loop had planned
         result = uploader.push(store, ignore_backoff=True)
@@ -148,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--db", help="store file (default: the app's store)")
     push.add_argument("--ca-bundle", help="CA file for a private PKI (verification is always on)")
     push.add_argument("--batch-size", type=int, default=20, help="sessions per request (default 20)")
+    push.add_argument("--max-entries", type=int, default=None,
+                      help="most entries the server takes in one transaction (Medplum: 8); larger sessions go as "
+                           "several transactions in dependency order")
     push.set_defaults(run=_push)
 
     seed = commands.add_parser("seed", help="add closed demo sessions to a store")

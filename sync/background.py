@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 class SyncLoop:
     def __init__(self, store_path: str | os.PathLike[str], server_url: str, *, token: str | None = None,
                  ca_bundle: str | None = None, interval_seconds: float = 30.0,
-                 uploader: Uploader | None = None) -> None:
+                 uploader: Uploader | None = None, max_entries: int | None = None) -> None:
         self.store_path = Path(store_path)
-        self.uploader = uploader or Uploader(server_url, token=token, ca_bundle=ca_bundle)
+        self.uploader = uploader or Uploader(server_url, token=token, ca_bundle=ca_bundle, max_entries=max_entries)
         self.interval_seconds = interval_seconds
         self.last_result: PushResult | None = None
         self.last_error: str | None = None

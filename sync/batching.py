@@ -128,3 +128,75 @@ def observation_identifiers(payloads: Iterable[str]) -> list[str]:
             if resource.get("resourceType") == "Observation":
                 values.extend(i["value"] for i in resource.get("identifier") or [])
     return values
+
+
+# -- transactions of a limited size ------------------------------------------------------------------------------
+# Some engines cap a transaction: Medplum refuses more than 8 conditional entries in one ("requires strict
+# isolation"), and a complete session has about 15. Such a bundle is sent as a sequence of smaller transactions in
+# dependency order. Within one part, entries still point at each other by their urn:uuid fullUrls (FHIR R4 §3.1.0.11.2
+# resolves them inside the transaction); an entry in a later part points at one sent earlier by the literal
+# "Type/id" the server answered in response.location (R4 transaction-response: location is required for a 201 and
+# given for a conditional-create match). Every part is still made of conditional creates, so re-sending the earlier
+# parts after a failure in a later one creates nothing new: a session counts as sent only when all its parts are.
+
+def _references(node: Any, found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                found.add(value)
+            else:
+                _references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _references(item, found)
+    return found
+
+
+def dependency_parts(entries: Sequence[Mapping[str, Any]], max_entries: int) -> list[list[int]]:
+    """Indexes of `entries` grouped into parts of at most `max_entries`, each part after every part holding an entry
+    it references (original order kept where the references allow it). ValueError on a reference cycle, which no
+    sequence of separate transactions can resolve."""
+    if max_entries < 1:
+        raise ValueError("max_entries must be at least 1")
+    by_url = {e.get("fullUrl"): i for i, e in enumerate(entries) if isinstance(e, Mapping) and e.get("fullUrl")}
+    needs: list[set[int]] = []
+    for i, entry in enumerate(entries):
+        refs = _references(entry.get("resource") if isinstance(entry, Mapping) else None, set())
+        needs.append({by_url[r] for r in refs if r in by_url and by_url[r] != i})
+    order: list[int] = []
+    placed: set[int] = set()
+    while len(order) < len(entries):
+        ready = next((i for i in range(len(entries)) if i not in placed and needs[i] <= placed), None)
+        if ready is None:
+            raise ValueError("références circulaires entre les entrées du Bundle")
+        order.append(ready)
+        placed.add(ready)
+    return [order[start:start + max_entries] for start in range(0, len(order), max_entries)]
+
+
+def literal_reference(location: str) -> str | None:
+    """"Patient/123" from a response location such as "Patient/123/_history/2" or "https://h/fhir/Patient/123"."""
+    parts = [p for p in location.split("?")[0].split("/") if p]
+    if "_history" in parts:
+        parts = parts[:parts.index("_history")]
+    if len(parts) < 2 or not parts[-2][:1].isupper():
+        return None
+    return f"{parts[-2]}/{parts[-1]}"
+
+
+def conditional_reference(entry: Mapping[str, Any]) -> str | None:
+    """"Patient?identifier=sys|val" for an entry whose server id is unknown (FHIR conditional reference)."""
+    request = entry.get("request") or {}
+    if request.get("url") and request.get("ifNoneExist"):
+        return f"{request['url']}?{request['ifNoneExist']}"
+    return None
+
+
+def rewrite_references(node: Any, targets: Mapping[str, str]) -> Any:
+    """A copy of `node` with every reference found in `targets` (fullUrl → literal reference) replaced."""
+    if isinstance(node, dict):
+        return {key: (targets.get(value, value) if key == "reference" and isinstance(value, str)
+                      else rewrite_references(value, targets)) for key, value in node.items()}
+    if isinstance(node, list):
+        return [rewrite_references(item, targets) for item in node]
+    return node

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from sync import batching, outbox
+from sync import batching, fhir, outbox
 from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_BATCH_SIZE = 20
 DEFAULT_MAX_BATCH_BYTES = 512 * 1024  # uncompressed; bounds the work one request asks of a slow server
 RETRY_AFTER_CAP_SECONDS = 900.0  # a server asking for hours (misconfigured) must not stall the queue for that long
-RETRY_AFTER_JITTER = 0.1  # up to +10 %: tablets told "Retry-After: 60" together must not all return together
+RETRY_AFTER_JITTER = 0.1
+# 4xx answers that say nothing about whether the body could be read (credentials, size, timing, rate)
+_NOT_ABOUT_THE_BODY = frozenset({401, 403, 407, 408, 413, 429})  # up to +10 %: tablets told "Retry-After: 60" together must not all return together
 
 
 @dataclass(frozen=True)
@@ -147,13 +149,17 @@ class Uploader:
     def __init__(self, base_url: str, *, token: str | None = None, ca_bundle: str | None = None,
                  connect_timeout: float = 5, read_timeout: float = 30, http: requests.Session | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, max_batch_bytes: int | None = DEFAULT_MAX_BATCH_BYTES,
-                 gzip: bool = True) -> None:
+                 gzip: bool = True, max_entries: int | None = None) -> None:
         """`ca_bundle`: a CA file or directory for a private PKI; verification itself can never be turned off.
         `read_timeout` must sit well above the server's worst-case response time (a full batch included), or
         retries pile up. `batch_size` sessions at most per request, and at most `max_batch_bytes` of frozen
-        payload (one session always goes, whatever its size). `gzip`: compress request bodies."""
+        payload (one session always goes, whatever its size). `gzip`: compress request bodies. `max_entries`: the
+        most entries the server takes in one transaction (Medplum: 8); sessions are then merged only up to that, and
+        a larger session goes as several transactions in dependency order."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if max_entries is not None and max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise TypeError("ca_bundle must be a path; TLS verification cannot be disabled")
         parts = urlsplit(base_url)
@@ -169,6 +175,8 @@ class Uploader:
         self.batch_size = batch_size
         self.max_batch_bytes = max_batch_bytes
         self.gzip = gzip
+        self.max_entries = max_entries
+        self._gzip_accepted = False  # a compressed request got a 2xx: the server reads gzip
         self.requests_made = 0  # every HTTP request ever sent by this uploader
         # after a transient or auth failure, no request at all before this (store clock): the network or the server
         # is the problem, not one batch, so trying the next batch at once would only drain the battery
@@ -191,35 +199,96 @@ class Uploader:
         self.requests_made += 1
         response = self.http.post(self.base_url, data=data, headers=self._headers(compressed), timeout=self.timeout,
                                   verify=self.verify, allow_redirects=False)
-        if compressed and response.status_code == 415:
-            # this server does not take gzip bodies (a 415 never judged the data): plain bodies from now on
-            log.warning("server refused a gzip request body (415); sending plain bodies from now on")
-            self.gzip = False
+        if compressed and 200 <= response.status_code < 300:
+            self._gzip_accepted = True
+        unreadable = response.status_code == 415 or (
+            400 <= response.status_code < 500 and response.status_code not in _NOT_ABOUT_THE_BODY
+            and not self._gzip_accepted and _operation_outcome_text(_json_body(response)) is not None)
+        if compressed and unreadable:
+            # a 415, or a 4xx OperationOutcome (which would quarantine the data) from a server never seen reading
+            # gzip (one that ignores Content-Encoding parses the compressed bytes and calls them malformed): the
+            # same body once more, plain. Only if the
+            # plain body passes is gzip dropped; a plain refusal is then the server's verdict on the data.
             self.requests_made += 1
-            response = self.http.post(self.base_url, data=body, headers=self._headers(False), timeout=self.timeout,
-                                      verify=self.verify, allow_redirects=False)
+            plain = self.http.post(self.base_url, data=body, headers=self._headers(False), timeout=self.timeout,
+                                   verify=self.verify, allow_redirects=False)
+            if response.status_code == 415 or 200 <= plain.status_code < 300:
+                log.warning("server did not read a gzip request body (HTTP %d); sending plain bodies from now on",
+                            response.status_code)
+                self.gzip = False
+            response = plain
         return response
 
     def send(self, entries: outbox.OutboxEntry | Sequence[outbox.OutboxEntry]) -> _Outcome:
-        """One POST carrying one session (its frozen bytes) or several (merged by sync.batching), classified.
-        Never raises for network or server trouble."""
+        """One POST carrying one session (its frozen bytes) or several (merged by sync.batching), classified; or,
+        when the batch has more entries than the server takes in one transaction (`max_entries`), a sequence of
+        smaller transactions in dependency order (sync.batching.dependency_parts). Never raises for network or
+        server trouble."""
         batch = entries if isinstance(entries, batching.MergedBatch) else batching.merge(
             [entries] if isinstance(entries, outbox.OutboxEntry) else list(entries))
+        if self.max_entries is not None and batch.entry_count > self.max_entries:
+            return self._send_in_parts(batch)
+        outcome, statuses, _ = self._exchange(batch.body, batch.entry_count, len(batch.entries))
+        if outcome is not None:
+            return outcome
+        confirmed = tuple(batching.confirmed_sessions(batch, statuses))
+        if len(confirmed) == len(batch.entries):
+            return _Outcome("sent", "", confirmed=confirmed)
+        bad = next(s for s in statuses if not batching.entry_ok(s))
+        return _Outcome("transient", f"réponse 200 inattendue : statut d'entrée {bad!r}", confirmed=confirmed)
+
+    def _send_in_parts(self, batch: batching.MergedBatch) -> _Outcome:
+        entries = fhir.loads(batch.body).get("entry") or []
         try:
-            response = self._post(batch.body)
+            parts = batching.dependency_parts(entries, self.max_entries)
+        except ValueError as exc:
+            return _Outcome("rejected", f"envoi en plusieurs transactions impossible : {exc}")
+        statuses = [""] * len(entries)
+        targets: dict[str, str] = {}  # fullUrl of an entry already sent → "Type/id" on the server
+
+        def confirmed() -> tuple[str, ...]:
+            return tuple(batching.confirmed_sessions(batch, statuses))
+
+        for number, part in enumerate(parts, start=1):
+            body = fhir.dumps_bundle({"resourceType": "Bundle", "type": "transaction", "entry": [
+                {**entries[i], "resource": batching.rewrite_references(entries[i].get("resource"), targets)}
+                for i in part]})
+            outcome, part_statuses, replies = self._exchange(body, len(part), len(batch.entries))
+            if outcome is not None:
+                detail = f"partie {number}/{len(parts)} : {outcome.detail}"
+                return _Outcome(outcome.kind, detail, outcome.retry_after, confirmed())
+            for i, status, reply in zip(part, part_statuses, replies):
+                statuses[i] = status
+                url = entries[i].get("fullUrl")
+                location = ((reply or {}).get("response") or {}).get("location") if isinstance(reply, dict) else None
+                literal = batching.literal_reference(location) if isinstance(location, str) else None
+                literal = literal or batching.conditional_reference(entries[i])
+                if url and literal:
+                    targets[url] = literal
+            bad = next((s for s in part_statuses if not batching.entry_ok(s)), None)
+            if bad is not None:
+                return _Outcome("transient", f"partie {number}/{len(parts)} : statut d'entrée {bad!r}",
+                                confirmed=confirmed())
+        return _Outcome("sent", "", confirmed=confirmed())
+
+    def _exchange(self, body: bytes, expected_entries: int, sessions: int) -> tuple[_Outcome | None, list[str], list[Any]]:
+        """POST one transaction: (None, entry statuses, response entries) for a proper transaction-response, else
+        (the failure classified, [], [])."""
+        try:
+            response = self._post(body)
         except requests.RequestException as exc:
-            return _Outcome("transient", f"réseau : {type(exc).__name__}")
+            return _Outcome("transient", f"réseau : {type(exc).__name__}"), [], []
         status = response.status_code
-        body = _json_body(response)
+        reply = _json_body(response)
         if status == 200:
-            statuses, problem = batching.response_statuses(body, batch.entry_count)
+            statuses, problem = batching.response_statuses(reply, expected_entries)
             if statuses is None:
-                return _Outcome("transient", f"réponse 200 inattendue : {problem}")
-            confirmed = tuple(batching.confirmed_sessions(batch, statuses))
-            if len(confirmed) == len(batch.entries):
-                return _Outcome("sent", "", confirmed=confirmed)
-            bad = next(s for s in statuses if not batching.entry_ok(s))
-            return _Outcome("transient", f"réponse 200 inattendue : statut d'entrée {bad!r}", confirmed=confirmed)
+                return _Outcome("transient", f"réponse 200 inattendue : {problem}"), [], []
+            return None, statuses, list(reply.get("entry") or [])
+        return self._classify_failure(response, reply, sessions), [], []
+
+    def _classify_failure(self, response: requests.Response, body: Any, sessions: int) -> _Outcome:
+        status = response.status_code
         if status in (401, 403, 407):
             return _Outcome("auth", f"HTTP {status} : accès refusé par le serveur")
         if status in (429, 503):
@@ -230,13 +299,23 @@ class Uploader:
             return _Outcome("transient", f"HTTP {status}")
         if 400 <= status < 500:
             reason = _operation_outcome_text(body)
-            if status == 413 and len(batch.entries) > 1:
+            if status == 413 and sessions > 1:
                 return _Outcome("too_large", f"HTTP 413 : {reason or 'requête trop grosse'}")
             if reason is not None:
                 return _Outcome("rejected", f"HTTP {status} : {reason}")
             # a 4xx that is not FHIR (proxy, portal, wrong URL) never judged the payload: keep the data queued
             return _Outcome("transient", f"HTTP {status} sans OperationOutcome")
         return _Outcome("transient", f"HTTP {status}")
+
+    def _fit(self, claimed: Sequence[outbox.OutboxEntry]) -> batching.MergedBatch:
+        """The longest oldest-first run of sessions whose merge fits in `max_entries` (at least one session)."""
+        fitting = batching.merge(claimed[:1])
+        for count in range(2, len(claimed) + 1):
+            candidate = batching.merge(claimed[:count])
+            if candidate.entry_count > self.max_entries:
+                break
+            fitting = candidate
+        return fitting
 
     def push(self, store: Store, *, max_attempts_per_entry: int | None = None, deadline: float | None = None,
              ignore_backoff: bool = False) -> PushResult:
@@ -267,6 +346,13 @@ class Uploader:
             unsettled = {e.id: e for e in claimed}  # claimed here and not yet sent, rejected or released
             try:
                 first = batching.merge(claimed)
+                if self.max_entries is not None and first.entry_count > self.max_entries and len(claimed) > 1:
+                    first = self._fit(claimed)
+                    kept = {e.id for e in first.entries} | {e.id for e in first.deferred}
+                    later = [e.id for e in claimed if e.id not in kept]
+                    outbox.unclaim(store, later)  # the next claim takes them
+                    for entry_id in later:
+                        del unsettled[entry_id]
                 if first.deferred:
                     outbox.unclaim(store, [e.id for e in first.deferred])
                     for e in first.deferred:
