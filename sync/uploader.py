@@ -46,9 +46,9 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_BATCH_SIZE = 20
 DEFAULT_MAX_BATCH_BYTES = 512 * 1024  # uncompressed; bounds the work one request asks of a slow server
 RETRY_AFTER_CAP_SECONDS = 900.0  # a server asking for hours (misconfigured) must not stall the queue for that long
-RETRY_AFTER_JITTER = 0.1
+RETRY_AFTER_JITTER = 0.1  # up to +10 %: tablets told "Retry-After: 60" together must not all return together
 # 4xx answers that say nothing about whether the body could be read (credentials, size, timing, rate)
-_NOT_ABOUT_THE_BODY = frozenset({401, 403, 407, 408, 413, 429})  # up to +10 %: tablets told "Retry-After: 60" together must not all return together
+_NOT_ABOUT_THE_BODY = frozenset({401, 403, 407, 408, 413, 429})
 
 
 @dataclass(frozen=True)
