@@ -26,14 +26,18 @@ class RuntimeConfig:
     simulated_devices: bool = True
     thermometer_scenario: str = "normal"
     sync_interval_seconds: float = 30.0
+    key_path: Path | None = None            # the store's key file (None: sync.keys.default_key_path())
 
 
 class AppRuntime:
     def __init__(self, config: RuntimeConfig) -> None:
-        from sync.store import Store
+        from sync import keys
+        from sync.store import open_app_store
 
         self.config = config
-        self.store = Store(config.store_path)
+        # encrypted at rest (SQLCipher) with the install key, created at first run and kept apart from the data
+        self.store = open_app_store(config.store_path, key_path=config.key_path)
+        self._store_key = keys.read_key(config.key_path or keys.default_key_path())
         self.radio = None
         self.simulated: list = []
         self.sync_loop = None
@@ -57,7 +61,7 @@ class AppRuntime:
             from sync.background import SyncLoop
 
             self.sync_loop = SyncLoop(self.config.store_path, self.config.server_url, token=self.config.token,
-                                      interval_seconds=self.config.sync_interval_seconds)
+                                      interval_seconds=self.config.sync_interval_seconds, key=self._store_key)
             self.sync_loop.start()
 
     async def stop(self) -> None:

@@ -45,16 +45,23 @@ def _db_path(args: argparse.Namespace) -> Path:
     return default_store_path()
 
 
-def _status(args: argparse.Namespace) -> int:
-    from sync.store import Store
+def _open(args: argparse.Namespace, **kwargs: object):
+    """The app's store (encrypted, key created at first run) by default; `--db PATH` opens that file as it is."""
+    from sync.store import open_app_store, open_store_file
 
+    if args.db:
+        return open_store_file(args.db, key_path=getattr(args, "key_file", None), **kwargs)
+    return open_app_store(key_path=getattr(args, "key_file", None), **kwargs)
+
+
+def _status(args: argparse.Namespace) -> int:
     path = _db_path(args)
     if not path.exists():
         print(f"no store at {path}", file=sys.stderr)
         return 2
     from sync import outbox
 
-    with Store(path, recover_in_flight=False) as store:
+    with _open(args, recover_in_flight=False) as store:
         report: dict[str, object] = dict(store.outbox_counts())
         # Why each quarantined session was refused: the server's OperationOutcome text, for staff to act on.
         report["rejected_reasons"] = [{"session_id": e.session_id, "reason": e.last_error}
@@ -64,7 +71,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from sync.store import Store
     from sync.uploader import Uploader
 
     path = _db_path(args)
@@ -73,7 +79,7 @@ def _push(args: argparse.Namespace) -> int:
         return 2
     uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle, batch_size=args.batch_size,
                         max_entries=args.max_entries)
-    with Store(path) as store:
+    with _open(args) as store:
         # a push asked for by a person means "try now", whatever backoff the background loop had planned
         result = uploader.push(store, ignore_backoff=True)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
@@ -88,7 +94,7 @@ def _seed(args: argparse.Namespace) -> int:
     if args.sessions < 0:
         print("--sessions must be >= 0", file=sys.stderr)
         return 2
-    with Store(_db_path(args)) as store:
+    with _open(args) if not args.db or Path(args.db).exists() else Store(_db_path(args)) as store:
         result = seed_sessions(store, args.sessions, seed=args.seed, days=args.days)
         counts = store.outbox_counts()
     # counts only: never names or values on a terminal that may be recorded
@@ -141,12 +147,14 @@ def main(argv: list[str] | None = None) -> int:
 
     status = commands.add_parser("status", help="outbox counts per state")
     status.add_argument("--db", help="store file (default: the app's store)")
+    status.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     status.set_defaults(run=_status)
 
     push = commands.add_parser("push", help="upload the outbox now")
     push.add_argument("--server", required=True, help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir")
     push.add_argument("--token", default=os.environ.get("RELAIS_TOKEN"), help="bearer token (default: $RELAIS_TOKEN)")
     push.add_argument("--db", help="store file (default: the app's store)")
+    push.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     push.add_argument("--ca-bundle", help="CA file for a private PKI (verification is always on)")
     push.add_argument("--batch-size", type=int, default=20, help="sessions per request (default 20)")
     push.add_argument("--max-entries", type=int, default=None,
@@ -157,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = commands.add_parser("seed", help="add closed demo sessions to a store")
     seed.add_argument("--sessions", type=int, required=True)
     seed.add_argument("--db", help="store file (default: the app's store)")
+    seed.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     seed.add_argument("--days", type=float, default=7.0, help="spread the sessions over the last DAYS days")
     seed.set_defaults(run=_seed)
@@ -174,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.run(args)
+    from sync.keys import KeyFileError
+    from sync.store import StoreError
+
+    try:
+        return args.run(args)
+    except (StoreError, KeyFileError) as exc:  # a locked or damaged store: one clear line, no traceback
+        print(f"relais: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 class SyncLoop:
     def __init__(self, store_path: str | os.PathLike[str], server_url: str, *, token: str | None = None,
                  ca_bundle: str | None = None, interval_seconds: float = 30.0,
-                 uploader: Uploader | None = None, max_entries: int | None = None) -> None:
+                 uploader: Uploader | None = None, max_entries: int | None = None,
+                 key: bytes | None = None) -> None:
+        """`key`: the store's SQLCipher key (None for a plain store)."""
         self.store_path = Path(store_path)
+        self._key = key
         self.uploader = uploader or Uploader(server_url, token=token, ca_bundle=ca_bundle, max_entries=max_entries)
         self.interval_seconds = interval_seconds
         self.last_result: PushResult | None = None
@@ -58,7 +61,7 @@ class SyncLoop:
             self._task = None
 
     async def _run(self) -> None:
-        store = await asyncio.to_thread(Store, self.store_path)
+        store = await asyncio.to_thread(lambda: Store(self.store_path, key=self._key))
         try:
             while not self._stopping:
                 assert self._wake is not None

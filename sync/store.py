@@ -84,8 +84,90 @@ class SessionStateError(StoreError):
     """The session is not in a state that allows the operation (e.g. adding to, or closing, a closed session)."""
 
 
+class StoreKeyError(StoreError):
+    """The store cannot be decrypted: wrong key, or an encrypted file opened without its key."""
+
+
+class StoreCorruptError(StoreError):
+    """The file is not an intact SQLite/SQLCipher database."""
+
+
 class SchemaError(StoreError):
     """The file's schema cannot be used by this version of the app (newer schema, failed migration)."""
+
+
+try:  # SQLCipher (the sqlcipher3 package): the store's encryption at rest; plain sqlite3 without a key
+    import sqlcipher3 as _sqlcipher
+except ImportError:  # pragma: no cover - a dependency; only a broken install lacks it
+    _sqlcipher = None
+
+DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,) + ((_sqlcipher.Error,) if _sqlcipher else ())
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,) + (
+    (_sqlcipher.IntegrityError,) if _sqlcipher else ())
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _connect(path: Path, key: bytes | None) -> Any:
+    """A connection to `path`, decrypted with `key` when given, checked before any write: the header, the key
+    (reading sqlite_master needs it) and the pages (`PRAGMA quick_check`)."""
+    with open(path, "rb") as f:
+        header = f.read(16)
+    plain_file = header == _SQLITE_HEADER
+    if key is None:
+        if header and not plain_file:
+            raise StoreKeyError("Cette base est chiffrée ou endommagée : elle ne s'ouvre pas sans sa clé.")
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=15)
+    else:
+        if len(key) != 32:
+            raise StoreKeyError("La clé de chiffrement doit faire 32 octets.")
+        if _sqlcipher is None:
+            raise StoreKeyError("SQLCipher (paquet sqlcipher3) n'est pas installé : base chiffrée illisible.")
+        if plain_file:
+            raise StoreKeyError("Cette base n'est pas chiffrée : chiffrez-la d'abord (sync.store.encrypt_plain_store).")
+        conn = _sqlcipher.connect(str(path), check_same_thread=False, timeout=15)
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")  # a raw key: no passphrase derivation needed
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except DB_ERRORS as exc:
+        conn.close()
+        if key is not None and "not a database" in str(exc):
+            raise StoreKeyError("Clé de chiffrement incorrecte pour cette base (ou base endommagée).") from None
+        raise StoreCorruptError(f"Base de données endommagée : {exc}") from None
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+    except DB_ERRORS as exc:
+        conn.close()
+        raise StoreCorruptError(f"Base de données endommagée : {exc}") from None
+    if problems != ["ok"]:
+        conn.close()
+        raise StoreCorruptError(f"Base de données endommagée : {'; '.join(map(str, problems[:3]))}")
+    return conn
+
+
+def encrypt_plain_store(path: str | os.PathLike[str], key: bytes) -> None:
+    """Encrypt a plain store in place (a tablet upgraded from a version without encryption): export into a new
+    SQLCipher file next to it, then an atomic rename; the plain file is gone afterwards (WAL included)."""
+    if _sqlcipher is None:
+        raise StoreKeyError("SQLCipher (paquet sqlcipher3) n'est pas installé.")
+    path = Path(path)
+    target = path.with_name(path.name + ".encrypting")
+    target.unlink(missing_ok=True)
+    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = _sqlcipher.connect(str(path))
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute(f"ATTACH DATABASE ? AS encrypted KEY \"x'{key.hex()}'\"", [str(target)])
+        conn.execute("SELECT sqlcipher_export('encrypted')")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute(f"PRAGMA encrypted.user_version = {int(version)}")
+        conn.execute("DETACH DATABASE encrypted")
+    finally:
+        conn.close()
+    with open(target, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(target, path)
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def utc_now() -> dt.datetime:
@@ -566,8 +648,13 @@ class Store:
     """The offline-first data layer. Usable as a context manager; safe to share between threads."""
 
     def __init__(self, path: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = None,
-                 clock: Clock | None = None, recover_in_flight: bool = True, ins_system: str | None = None) -> None:
+                 clock: Clock | None = None, recover_in_flight: bool = True, ins_system: str | None = None,
+                 key: bytes | None = None) -> None:
         """Open or create the store at `path` and bring its schema up to date.
+
+        `key` (32 bytes, see sync.keys): the file is a SQLCipher database encrypted with it; None: plain SQLite
+        (tests and tools on copies). A wrong key, a missing key for an encrypted file, or a damaged file raise
+        StoreKeyError / StoreCorruptError before anything is written: never a fresh empty database in its place.
 
         `migrations` replaces MIGRATIONS (tests and tools); `clock` returns an aware datetime (tests);
         `recover_in_flight=False` opens without touching the outbox (read-only tools such as `sync status`);
@@ -584,7 +671,8 @@ class Store:
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # private from the first byte
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=15)
+        self.encrypted = key is not None
+        conn = _connect(self.path, key)
         try:
             self.db = sqlite_utils.Database(conn)
             conn.execute("PRAGMA busy_timeout = 15000")
@@ -667,7 +755,7 @@ class Store:
                     if broken:
                         raise SchemaError(f"migration to v{version} broke {len(broken)} foreign keys")
                     self.conn.execute(f"PRAGMA user_version = {version}")
-            except sqlite3.Error as exc:
+            except DB_ERRORS as exc:
                 raise SchemaError(f"migration to v{version} failed: {exc}") from exc
             finally:
                 self.conn.execute("PRAGMA foreign_keys = ON")
@@ -1181,3 +1269,38 @@ class Store:
             for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state"):
                 counts[row["state"]] = row["n"]
         return counts
+
+
+def open_app_store(path: str | os.PathLike[str] | None = None, *, key_path: str | os.PathLike[str] | None = None,
+                   **kwargs: Any) -> Store:
+    """The app's store (default $RELAIS_HOME/relais.db), encrypted with the install key (sync.keys, created at first
+    run, kept apart). A plain store left by a version without encryption is encrypted in place first."""
+    from sync import keys
+    from sync.paths import default_store_path
+
+    path = Path(path) if path is not None else default_store_path()
+    header = b""
+    if path.exists():
+        with open(path, "rb") as f:
+            header = f.read(16)
+    plain = header == _SQLITE_HEADER
+    # only an encrypted database needs an existing key; a plain one (or none) may get a new key
+    key = keys.load_or_create_key(Path(key_path) if key_path else None, database_exists=bool(header) and not plain)
+    if plain:
+        log.info("store: encrypting a plain store from an earlier version")
+        encrypt_plain_store(path, key)
+    return Store(path, key=key, **kwargs)
+
+
+def open_store_file(path: str | os.PathLike[str], *, key_path: str | os.PathLike[str] | None = None,
+                    **kwargs: Any) -> Store:
+    """An existing store as it is (tools: `python -m sync status|push --db PATH`): plain when its header says so,
+    otherwise decrypted with the key file (default: the install key). Never converts, never creates a key."""
+    from sync import keys
+
+    path = Path(path)
+    with open(path, "rb") as f:
+        header = f.read(16)
+    if not header or header == _SQLITE_HEADER:
+        return Store(path, **kwargs)
+    return Store(path, key=keys.read_key(Path(key_path) if key_path else keys.default_key_path()), **kwargs)

@@ -13,5 +13,7 @@ os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 # viewport): make it large enough for both 1280x800 landscape and 800x1280 portrait tests.
 os.environ.setdefault("KCFG_GRAPHICS_WIDTH", "1280")
 os.environ.setdefault("KCFG_GRAPHICS_HEIGHT", "1280")
+# The store's key file (sync.keys): a private temporary directory, never the developer's own ~/.config/relais/keys.
+os.environ["RELAIS_KEYS"] = tempfile.mkdtemp(prefix="relais_keys_")
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")

@@ -98,9 +98,15 @@ def test_upload_survives_sigkill_at_many_points(tmp_path):
             address = proxy.stdout.readline().split()[2]
             push = [sys.executable, "-m", "sync", "push", "--server", f"{address}/fhir", "--db", str(tablet),
                     "--batch-size", "2"]
+            # how long a push takes to start on this machine now (a loaded CI box is slower): the kills are spread
+            # from just before its first request to well into the upload, whatever the load
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "sync", "status", "--db", str(tablet)], capture_output=True,
+                           cwd=ROOT, timeout=60)
+            startup = time.monotonic() - started
             for _ in range(18):                              # killed mid-write, mid-upload, before/after commit
                 proc = subprocess.Popen(push, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-                time.sleep(rng.uniform(0.3, 1.2))
+                time.sleep(rng.uniform(0.8 * startup, startup + 0.9))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
             for _ in range(10):                              # then the network stays up until all is sent

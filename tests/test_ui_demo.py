@@ -32,9 +32,9 @@ def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
         image = Image.open(path).convert("RGB")
         assert image.size == (1280, 800)
         assert len(image.getcolors(1 << 20)) > 50, f"{path.name} looks blank"
-    from sync.store import Store
+    from sync.store import open_store_file
 
-    with Store(tmp_path / "relais.db") as store:
+    with open_store_file(tmp_path / "relais.db") as store:  # encrypted with the install key (RELAIS_KEYS)
         [patient] = store.find_patients("DÉMO")
         assert (patient["given_name"], patient["birth_date"]) == ("Jeanne", "1938-04-02")
         assert store.outbox_counts()["pending"] == 1  # one session, holding the three measurements

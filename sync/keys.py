@@ -1,0 +1,79 @@
+"""Per-install secret keys, kept apart from the data they protect.
+
+The store is encrypted with SQLCipher under a random 256-bit key created at first run. The key lives in its own
+file, owner-only (0600) in an owner-only directory, NOT next to the database: a copy of the data directory (a
+backup, a pulled SD card) does not carry the key. It is not derived from a PIN on purpose: background sync runs
+while the tablet is locked. On the Android tablet build the same 32 bytes are wrapped by the Android Keystore (an
+AES key generated in the keystore with `setUserAuthenticationRequired(false)`, the wrapped blob stored in the app's
+private files; see README, "Keys on the tablet"); on desktop the file below is the key.
+
+Rules, because losing the key loses the data and a new key on an old database silently hides it:
+- a key is only ever created when the database does not exist yet (first run);
+- a database without its key, or a key file that is unreadable, too permissive or the wrong size, is a clear error.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+KEY_BYTES = 32
+
+
+class KeyFileError(Exception):
+    """A key is missing, unreadable or unsafe; `str(exc)` says what to do (French, for staff and support)."""
+
+
+def keys_home() -> Path:
+    """$RELAIS_KEYS, else ~/.config/relais/keys (the data lives in ~/.local/share/relais)."""
+    return Path(os.environ.get("RELAIS_KEYS") or Path.home() / ".config" / "relais" / "keys")
+
+
+def default_key_path(name: str = "store.key") -> Path:
+    return keys_home() / name
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def read_key(path: Path) -> bytes:
+    """The key in `path`; KeyFileError when absent, readable by others, or not KEY_BYTES long."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise KeyFileError(f"Clé de chiffrement introuvable ({path}) : les données de cette tablette ne peuvent pas "
+                        "être ouvertes sans elle. Restaurez le fichier de clé ; ne créez pas de nouvelle base.") \
+            from None
+    if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
+        raise KeyFileError(f"Le fichier de clé {path} est lisible par d'autres comptes : droits 0600 exigés.")
+    data = path.read_bytes()
+    if len(data) != KEY_BYTES:
+        raise KeyFileError(f"Le fichier de clé {path} est endommagé ({len(data)} octets au lieu de {KEY_BYTES}).")
+    return data
+
+
+def load_or_create_key(path: Path | None = None, *, database_exists: bool) -> bytes:
+    """The key at `path` (default: the store key). Created (32 random bytes, 0600, written atomically) only when
+    neither the key nor the database exists; a database whose key is gone is an error, never a fresh key."""
+    path = Path(path or default_key_path())
+    if path.exists() or database_exists:
+        return read_key(path)
+    _private_dir(path.parent)
+    key = secrets.token_bytes(KEY_BYTES)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)  # a crash leaves either no key or the whole key
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return key
