@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from devices import uuids
 from devices.ieee11073 import Special
 from devices.bleak_transport import BleakTransport
+from devices.drivers.common import MalformedData
 from devices.drivers.oximeters import (BerryMedDriver, NoStableReading, Pc60fwDriver, PlxOximeterDriver,
                                        driver_for)
 from devices.drivers.stable import MESSAGES_FR, StableReadingRule, unusable_reason
@@ -472,11 +473,10 @@ async def test_pc60fw_frames_with_a_bad_crc_are_never_read():
 
 @pytest.mark.timeout(15)
 async def test_pc60fw_only_bad_crc_frames_produce_no_reading_at_all():
-    scenario = dataclasses.replace(PC60FW_SCENARIOS["bad_crc"], corrupt_every=1)
-    sim, driver, live = await pc60(scenario)
-    with pytest.raises(NoStableReading) as caught:
+    sim, driver, live = await pc60("malformed")  # every parameter frame fails its CRC (tests/test_ble_malformed.py)
+    with pytest.raises(MalformedData) as caught:
         await driver.read(scan_timeout=5, measure_timeout=SHORT)
-    assert caught.value.reason == "no_data" and live == []
+    assert "illisibles" in str(caught.value) and live == []
     assert len(sim.bad_frames_sent) > 10 and sim.frames_sent == []
 
 

@@ -48,7 +48,15 @@ async def tap(widget, *, settle: int = 2) -> None:
     """A real touch at the widget's centre: Window → widget tree → collide_point → on_press/on_release."""
     assert widget.get_root_window() is not None, f"{widget} is not on screen"
     assert not widget.disabled, f"{widget} is disabled"
+    # a screen that just changed may still be laying out (texts growing, cards resizing): touch where the widget
+    # settles, not where it was a frame ago, or the touch lands on its neighbour
     x, y = widget.to_window(*widget.center)
+    for _ in range(20):
+        await frames(1)
+        settled = widget.to_window(*widget.center)
+        if settled == (x, y):
+            break
+        x, y = settled
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     await frames(1)

@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 from devices import uuids
 from devices.drivers.stable import (INVALID, MESSAGES_FR, NO_FINGER, NOT_PATIENT_DATA, SENSOR_PROBLEM,
                                     StableReading, StableReadingRule)
-from devices.drivers.common import find_and_connect, read_battery, read_identity
+from devices.drivers.common import MalformedData, find_and_connect, read_battery, read_identity
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.berrymed import BerryMedStream
 from devices.parsers.pc60fw import Pc60fwStream
@@ -142,7 +142,15 @@ class _OximeterDriver:
         late = self._on_timeout()
         if late is not None:
             return (*late, self._clock())
+        unreadable = self._unreadable()
+        if unreadable and not self.rule.samples_seen:  # the device talks, but nothing it says can be read
+            raise MalformedData(f"l'oxymètre n'envoie que des données illisibles ({unreadable} rejetées) : "
+                                "modèle non pris en charge ou appareil défaillant")
         raise NoStableReading(self._timeout_reason())
+
+    def _unreadable(self) -> int:
+        """How much of what the device sent could not be decoded (packets, frames or bytes)."""
+        return 0
 
 
 class PlxOximeterDriver(_OximeterDriver):
@@ -170,9 +178,11 @@ class PlxOximeterDriver(_OximeterDriver):
         self._has_spot_check = False
         self._stable: StableReading | None = None
         self._stable_since: float | None = None
+        self.malformed_packets = 0
 
     async def _subscribe(self) -> None:
         self._stable, self._stable_since = None, None
+        self.malformed_packets = 0
         if self.transport.has_characteristic(uuids.PLX_FEATURES):
             try:
                 self.features = parse_plx_features(await self.transport.read(uuids.PLX_FEATURES))
@@ -193,6 +203,7 @@ class PlxOximeterDriver(_OximeterDriver):
         except ParseError as exc:
             log.info("ignored a malformed PLX spot-check: %s", exc)
             self.ignored_spot_checks.append(("invalid", data))
+            self.malformed_packets += 1
             return
         status = set(measurement.status)
         has_numbers = bool(measurement.observation("spo2") or measurement.observation("pulse_rate"))
@@ -210,6 +221,7 @@ class PlxOximeterDriver(_OximeterDriver):
             measurement = parse_plx_continuous(data)
         except ParseError as exc:
             log.info("ignored a malformed PLX continuous value: %s", exc)
+            self.malformed_packets += 1
             return
         stable = self._offer(measurement, data)
         self._stable = stable
@@ -224,6 +236,9 @@ class PlxOximeterDriver(_OximeterDriver):
 
     def _on_timeout(self) -> tuple[ParsedMeasurement, bytes] | None:
         return (self._stable.measurement, self._stable.raw) if self._stable else None
+
+    def _unreadable(self) -> int:
+        return self.malformed_packets
 
     def _timeout_reason(self) -> str:
         if not self.rule.samples_seen and self.ignored_spot_checks:  # a spot-check-only device said why
@@ -256,6 +271,10 @@ class _VendorStreamDriver(_OximeterDriver):
     def _usable(self, measurement: ParsedMeasurement) -> bool:
         """Packets worth showing and weighing (vendor streams also carry wave-only packets)."""
         return True
+
+    def _unreadable(self) -> int:
+        stream = self.stream
+        return int(getattr(stream, "dropped_bytes", 0)) + int(getattr(stream, "bad_frames", 0))
 
     async def _subscribe(self) -> None:
         if not self.transport.has_characteristic(self.notify_char):

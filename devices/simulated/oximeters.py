@@ -113,6 +113,7 @@ class PlxScenario:
     interval_seconds: float = 1.0
     battery_percent: int = 87
     max_seconds: float = 600.0  # bound on a stream nobody stops
+    malformed: bool = False  # every value cut 2 bytes short of what its flags announce (a firmware bug)
 
 
 PLX_SCENARIOS: dict[str, PlxScenario] = {
@@ -141,6 +142,7 @@ PLX_SCENARIOS: dict[str, PlxScenario] = {
                                              ONGOING | FULLY_QUALIFIED)),
     # A bonded oximeter first replays a stored spot-check from another session (values unlike today's).
     "stored_record": PlxScenario(name="stored_record", stored=PlxSample("88", "110", FROM_STORAGE | VALIDATED)),
+    "malformed": PlxScenario(name="malformed", malformed=True, spot_check_after=3),
 }
 
 
@@ -227,10 +229,13 @@ class SimulatedPlxOximeter(SimulatedPeripheral):
             if not link.alive:
                 return
             payload = plx_continuous_bytes(sample)
+            if s.malformed:
+                payload = payload[:-2]
             self.continuous_sent.append(payload)
             await self.notify(self._continuous, payload)
             if s.offer_spot_check and s.spot_check is not None and index + 1 == s.spot_check_after:
-                self.spawn(lambda: self._indicate_spot_check(plx_spot_check_bytes(s.spot_check)))
+                spot = plx_spot_check_bytes(s.spot_check)
+                self.spawn(lambda: self._indicate_spot_check(spot[:-2] if s.malformed else spot))
 
     async def _indicate_spot_check(self, payload: bytes) -> None:
         self.spot_checks_sent.append(payload)
@@ -314,6 +319,7 @@ class BerryMedScenario:
     packets_per_notification_tick: int = 4
     chunk_sizes: tuple[int, ...] = (20, 17, 20, 13)  # notification sizes; not multiples of 5, so packets split
     max_seconds: float = 600.0
+    garbage: bool = False  # bytes that never form a BCI packet (no sync bit): another protocol, or a broken module
 
 
 BERRYMED_SCENARIOS: dict[str, BerryMedScenario] = {
@@ -322,6 +328,7 @@ BERRYMED_SCENARIOS: dict[str, BerryMedScenario] = {
     "probe_unplugged": BerryMedScenario(name="probe_unplugged", probe=False),
     "disconnect": BerryMedScenario(name="disconnect", disconnect_after=1.5),
     "low_battery": BerryMedScenario(name="low_battery", battery_percent=6),
+    "malformed": BerryMedScenario(name="malformed", garbage=True),
 }
 
 BCI_RATE_HZ = 100
@@ -357,7 +364,9 @@ class SimulatedBerryMed(_VendorUartPeripheral):
             spo2, pulse = s.spo2[second], s.pulse[second] + (1 if n // 150 % 3 == 0 else 0)  # ±1 /min jitter
             phase = (t * pulse / 60) % 1.0
             pleth = int(50 + 45 * math.sin(2 * math.pi * phase))
-            if not s.finger or not s.probe:
+            if s.garbage:
+                yield bytes([0x12, 0x34, (n * 7) & 0x7F, 0x56, n & 0x7F])
+            elif not s.finger or not s.probe:
                 yield bci_packet(spo2=None, pulse=None, pleth=0, signal=0, no_finger=not s.finger,
                                  probe_unplugged=not s.probe)
             elif t < s.searching_seconds:
@@ -402,6 +411,7 @@ class Pc60fwScenario:
 PC60FW_SCENARIOS: dict[str, Pc60fwScenario] = {
     "normal": Pc60fwScenario(),
     "bad_crc": Pc60fwScenario(name="bad_crc", corrupt_every=3),
+    "malformed": Pc60fwScenario(name="malformed", corrupt_every=1),  # every parameter frame fails its CRC
     "no_finger": Pc60fwScenario(name="no_finger", spo2=(0,), pulse=(0,), pi_tenths=0),
     "disconnect": Pc60fwScenario(name="disconnect", disconnect_after=2.5),
 }
