@@ -152,7 +152,6 @@ def run(args: argparse.Namespace, work: Path) -> None:
           f"{time.perf_counter() - started:.1f} s; latency {args.latency_ms:g} ms per exchange, no faults")
     with Store(work / "tablet.db") as store:
         payloads = [e.payload for e in outbox.entries(store)]
-    expected_obs = batching.observation_identifiers(payloads)
     expected_values = {}
     for payload in payloads:
         for entry in fhir.loads(payload)["entry"]:
