@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = RuntimeConfig(store_path=store_path, server_url=None if args.offline else server_url, token=args.token,
                            simulated_devices=not args.real_devices, thermometer_scenario=args.scenario,
-                           sync_interval_seconds=2.0 if args.demo else 30.0)
+                           sync_interval_seconds=2.0 if args.demo else 30.0, demo=args.demo)
     try:
         run_app(config, screenshots_dir=args.screenshots, demo=args.demo)
     finally:

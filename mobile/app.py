@@ -29,6 +29,7 @@ if "kivy" not in sys.modules:  # must happen before the first Kivy import
         os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")  # headless machine: render off screen
 
 from kivy.app import App  # noqa: E402
+from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.lang import Builder  # noqa: E402
 from kivy.uix.recycleview import RecycleView  # noqa: E402
@@ -41,15 +42,33 @@ from mobile.screens.patient import PatientScreen  # noqa: E402
 from mobile.screens.patient_form import PatientFormScreen  # noqa: E402
 from mobile.screens.review import ReviewScreen  # noqa: E402
 from mobile.screens.saved import SavedScreen  # noqa: E402
+from mobile.screens.session_start import SessionStartScreen  # noqa: E402
+from mobile.screens.signin import SigninScreen  # noqa: E402
+from mobile.screens.site_setup import SiteSetupScreen  # noqa: E402
+from mobile.screens.summary import SummaryScreen  # noqa: E402
+from mobile.screens.teleconsult import TeleconsultScreen  # noqa: E402
+from mobile.screens.vitals import VitalsScreen  # noqa: E402
 from mobile.screens.widgets import RelaisRoot  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 TABLET_LANDSCAPE = (1280, 800)
-SCREENS = (("patient", PatientScreen), ("patient_form", PatientFormScreen), ("measure", MeasureScreen),
-           ("review", ReviewScreen), ("saved", SavedScreen))
+SCREENS = (("signin", SigninScreen), ("site_setup", SiteSetupScreen), ("patient", PatientScreen),
+           ("patient_form", PatientFormScreen), ("session_start", SessionStartScreen), ("measure", MeasureScreen),
+           ("review", ReviewScreen), ("vitals", VitalsScreen), ("teleconsult", TeleconsultScreen),
+           ("summary", SummaryScreen), ("saved", SavedScreen))
+DEMO_SITE = dict(kind="ehpad", name="EHPAD de démonstration")
+DEMO_STAFF = dict(name="Camille DÉMO", role="aide_soignant", pin="1234")
 DEMO_PATIENT = dict(family_name="DÉMO", given_name="Jeanne", birth_date="02/04/1938", sex="F",
-                    birth_place_insee="75056", identity_status="PROV")
+                    birth_place_insee="75056", identity_status="QUAL")
+
+
+def demo_ins() -> str:
+    """A well-formed INS (NIR key = 97 - NIR mod 97) for the demo resident. It is only ever written under the
+    official DEMO authority OID 1.2.250.1.213.1.4.11 (the demo store is opened with fhir.INS_DEMO_SYSTEM), so it can
+    never be taken for a real person's INS."""
+    nir = "2380475056123"
+    return nir + f"{97 - int(nir) % 97:02d}"
 
 
 class RelaisApp(App):
@@ -83,9 +102,15 @@ class RelaisApp(App):
             if isinstance(screen, SavedScreen):
                 screen.sync = self.sync
             root.ids.sm.add_widget(screen)
-        self.adapter.bind(step=self._show_step)
-        root.ids.sm.current = self.adapter.step
+        self.adapter.bind(screen=self._show_step)
+        root.ids.sm.current = self.adapter.screen
+        Window.bind(on_touch_down=self._touched)
+        self._tick = Clock.schedule_interval(self.adapter.tick, 1.0)  # call timer and idle lock
         return root
+
+    def _touched(self, *_args: Any) -> None:
+        if self.adapter is not None:
+            self.adapter.touched()
 
     def _show_step(self, _adapter: WorkflowAdapter, step: str) -> None:
         self.root.ids.sm.current = step
@@ -115,6 +140,10 @@ class RelaisApp(App):
             self.start_error = str(exc)
 
     def on_stop(self) -> None:
+        if getattr(self, "_tick", None) is not None:
+            self._tick.cancel()
+            self._tick = None
+        Window.unbind(on_touch_down=self._touched)
         if self.sync is not None:
             self.sync.stop()
         if self.adapter is not None:
@@ -183,8 +212,10 @@ def _press(button) -> None:
 
 
 async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, pause: float | None = None) -> list[Path]:
-    """Drive one session by itself: patient list → form → oximeter, blood pressure and temperature (measure,
-    review, confirm each) → finish and save. Returns the screenshots."""
+    """Drive one whole session by itself (training and demo mode): first-run set-up or PIN sign-in → patient list
+    → new qualified patient (demo INS) → reason, consent and room checklist → oximeter, blood pressure and
+    temperature (measure, review, confirm each) → respiration rate, consciousness, air/oxygen and NEWS2 → the call
+    with the remote doctor → the summary for the patient's own doctor → closed. Returns the screenshots."""
     pause = (0.25 if screenshots_dir else 1.5) if pause is None else pause
     shots: list[Path] = []
     index = 0
@@ -198,6 +229,26 @@ async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, paus
 
     await _wait_for(lambda: app.root is not None and app.start_task is not None)
     sm, wf = app.screen_manager, app.adapter
+    if sm.current == "site_setup":  # first run on this store: the site and the demo account
+        setup = sm.get_screen("site_setup")
+        setup.ids.kind.selected = DEMO_SITE["kind"]
+        setup.ids.site_name.text = DEMO_SITE["name"]
+        setup.ids.staff_name.text = DEMO_STAFF["name"]
+        setup.ids.role.selected = DEMO_STAFF["role"]
+        setup.ids.pin.text = DEMO_STAFF["pin"]
+        await show("site-setup")
+        _press(setup.ids.save)
+    else:
+        signin = sm.get_screen("signin")
+        member = next((m for m in wf.staff_list if m["name"] == DEMO_STAFF["name"]), None)
+        if member is None:
+            raise RuntimeError("this store has staff but no demo account: use a fresh --store for the demo")
+        _press(signin.staff_buttons[member["staff_id"]])
+        for digit in DEMO_STAFF["pin"]:
+            _press(signin.ids[f"key_{digit}"])
+        await show("sign-in")
+        _press(signin.ids.ok)
+    await _wait_for(lambda: sm.current == "patient")
     await show("patients")
     patient = sm.get_screen("patient")
     _press(patient.ids.new_patient)
@@ -207,6 +258,8 @@ async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, paus
         form.ids[key].text = value
     form.ids.sex.selected = DEMO_PATIENT["sex"]
     form.ids.status.selected = DEMO_PATIENT["identity_status"]
+    form.method = "INSI"
+    form.ids.ins.text = demo_ins()
     await show("new-patient")
     existing = [p for p in app.runtime.workflow.patients("DÉMO")
                 if p.get("given_name") == DEMO_PATIENT["given_name"]]
@@ -215,6 +268,15 @@ async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, paus
         wf.select_patient(str(existing[0]["id"]))
     else:
         _press(form.ids.create)
+    await _wait_for(lambda: sm.current == "session_start")
+    start = sm.get_screen("session_start")
+    start.ids.reason.text = "Fièvre et toux depuis hier"
+    start.ids.consent.selected = "given"
+    for key in ("room_closed", "device_hygiene", "accessibility", "companion"):
+        start.ids[key].active = True
+    start.ids.callback.text = "01 23 45 67 89"
+    await show("session-start")
+    _press(start.ids.start)
     await _wait_for(lambda: sm.current == "measure")
     await show("measure")
     measure, review = sm.get_screen("measure"), sm.get_screen("review")
@@ -229,16 +291,39 @@ async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, paus
         _press(review.ids.accept)
         await _wait_for(lambda: sm.current == "measure")
     await show("measure-done")
-    if wf.has_accepted:
-        _press(measure.ids.finish)
-        await _wait_for(lambda: sm.current == "saved")
-        await show("saved")
-        if getattr(getattr(app.runtime, "config", None), "server_url", None):
-            try:  # with a server, show the session leaving the tablet
-                await _wait_for(lambda: app.sync.session_state == "sent", timeout=10)
-                await show("saved-sent")
-            except TimeoutError:
-                log.info("demo: the session was not sent within 10 s")
+    if not wf.has_accepted:
+        return shots
+    _press(measure.ids.finish)
+    await _wait_for(lambda: sm.current == "vitals")
+    vitals = sm.get_screen("vitals")
+    vitals.ids.rr.text = "18"
+    vitals.ids.acvpu.selected = "A"
+    vitals.ids.oxygen.selected = "no"
+    await show("vitals-news2")
+    _press(vitals.ids.confirm)
+    await _wait_for(lambda: sm.current == "teleconsult")
+    call = sm.get_screen("teleconsult")
+    call.ids.doctor.text = "Dr DÉMO Téléconsultant"
+    _press(call.ids.start_call)
+    await _wait_for(lambda: wf.call_running)
+    call.ids.conclusion.text = "Virose probable, pas de signe de gravité. Hydratation, surveillance de la température."
+    call.orientation = "stay"
+    call.ids.prescriptions.text = "Paracétamol 1 g si fièvre > 38,5 °C, 3 fois par jour au plus."
+    await show("teleconsult")
+    _press(call.ids.end_call)
+    await _wait_for(lambda: sm.current == "summary")
+    summary = sm.get_screen("summary")
+    summary.ids.recipient.text = "Dr DÉMO Traitant"
+    await show("summary")
+    _press(summary.ids.close)
+    await _wait_for(lambda: sm.current == "saved")
+    await show("saved")
+    if getattr(getattr(app.runtime, "config", None), "server_url", None):
+        try:  # with a server, show the session leaving the tablet
+            await _wait_for(lambda: app.sync.session_state == "sent", timeout=10)
+            await show("saved-sent")
+        except TimeoutError:
+            log.info("demo: the session was not sent within 10 s")
     return shots
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
-from mobile.workflow import SessionWorkflow
+from mobile.workflow import DeviceClaims, SessionWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ class RuntimeConfig:
     thermometer_scenario: str = "normal"
     sync_interval_seconds: float = 30.0
     key_path: Path | None = None            # the store's key file (None: sync.keys.default_key_path())
+    demo: bool = False                      # training/demo: INS written under the DEMO authority OID …4.11
 
 
 class AppRuntime:
@@ -36,14 +37,18 @@ class AppRuntime:
 
         self.config = config
         # encrypted at rest (SQLCipher) with the install key, created at first run and kept apart from the data
-        self.store = open_app_store(config.store_path, key_path=config.key_path)
+        from sync import fhir
+
+        self.store = open_app_store(config.store_path, key_path=config.key_path,
+                                    ins_system=fhir.INS_DEMO_SYSTEM if config.demo else None)
         self._store_key = keys.read_key(config.key_path or keys.default_key_path())
         self.radio = None
         self.simulated: list = []
         self.sync_loop = None
+        self.device_claims = DeviceClaims()  # one device, one open session, across the tablet
         self.workflow = SessionWorkflow(
             self.store, readers={kind: self._reader(kind) for kind in ("thermometer", "oximeter", "blood_pressure")},
-            on_saved=lambda _sid: self.trigger_sync())
+            on_saved=lambda _sid: self.trigger_sync(), device_claims=self.device_claims)
 
     async def start(self) -> None:
         if self.config.simulated_devices:

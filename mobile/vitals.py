@@ -110,6 +110,41 @@ class News2:
     def single_parameter_3(self) -> bool:
         return 3 in self.parameters.values()
 
+    @property
+    def risk(self) -> str:
+        """RCP 2017 clinical risk: "high" (≥ 7), "medium" (5–6), "low_medium" (a 3 in one parameter), "low"."""
+        if self.score >= 7:
+            return "high"
+        if self.score >= 5:
+            return "medium"
+        if self.single_parameter_3:
+            return "low_medium"
+        return "low"
+
+
+# What staff must do, per risk band (RCP 2017 response table, adapted to a nursing home or pharmacy: the remote
+# doctor is the clinician; an emergency goes to the SAMU, 15).
+NEWS2_RESPONSE_FR = {
+    "low": "Score faible : transmettez au médecin de la téléconsultation.",
+    "low_medium": "Un paramètre à 3 : avis médical rapide, signalez-le d'emblée au médecin.",
+    "medium": "Score 5 ou 6 : avis médical URGENT — prévenez le médecin avant la fin de la séance.",
+    "high": "Score 7 ou plus : URGENCE — appelez le 15 sans attendre la téléconsultation.",
+}
+
+
+def respiration_rate_from_text(text: str) -> int:
+    """Staff count breaths over 60 s: a whole number from 4 to 60 (§4.3 plausibility)."""
+    cleaned = (text or "").strip()
+    if not cleaned.isdigit():
+        raise Implausible("Saisissez la fréquence respiratoire en respirations par minute, comme 16.")
+    value = int(cleaned)
+    if value < 4 or value > 60:
+        raise Implausible("Fréquence respiratoire non plausible : recomptez sur 60 secondes.")
+    return value
+
+
+ACVPU = ("A", "C", "V", "P", "U")
+
 
 def _band(value: Decimal, bands: list[tuple[Decimal | None, Decimal | None, int]]) -> int:
     for low, high, points in bands:
@@ -125,17 +160,32 @@ def _whole(value: Decimal) -> Decimal:
 
 def news2(*, temperature_c: Decimal | None = None, spo2: Decimal | None = None, systolic: Decimal | None = None,
           pulse: Decimal | None = None, respiration_rate: int | None = None, on_oxygen: bool | None = None,
-          alert: bool | None = None) -> News2:
-    """NEWS2 with SpO2 scale 1 (scale 2 is a medical decision for hypercapnic patients, not ours)."""
+          alert: bool | None = None, consciousness: str | None = None, spo2_scale: int = 1) -> News2:
+    """NEWS2 (RCP 2017). SpO2 scale 1 by default; scale 2 (target 88–92 %) only when a doctor recorded it for a
+    patient with hypercapnic respiratory failure — its upper bands need to know whether the patient is on oxygen.
+    `consciousness`: an ACVPU letter (anything but A scores 3); `alert` is the older yes/no form."""
     d = Decimal
     params: dict[str, int] = {}
+    if consciousness is not None:
+        if consciousness not in ACVPU:
+            raise ValueError(f"not an ACVPU letter: {consciousness!r}")
+        alert = consciousness == "A"
+    if spo2_scale not in (1, 2):
+        raise ValueError("spo2_scale is 1 or 2")
     if respiration_rate is not None:
         params["respiration_rate"] = _band(d(respiration_rate), [(None, d(8), 3), (d(9), d(11), 1),
                                                                   (d(12), d(20), 0), (d(21), d(24), 2),
                                                                   (d(25), None, 3)])
-    if spo2 is not None:
+    if spo2 is not None and spo2_scale == 1:
         params["spo2"] = _band(_whole(spo2), [(None, d(91), 3), (d(92), d(93), 2), (d(94), d(95), 1),
                                               (d(96), None, 0)])
+    elif spo2 is not None and (on_oxygen or _whole(spo2) <= 92):
+        params["spo2"] = _band(_whole(spo2), [(None, d(83), 3), (d(84), d(85), 2), (d(86), d(87), 1),
+                                              (d(88), d(92), 0), (d(93), d(94), 1), (d(95), d(96), 2),
+                                              (d(97), None, 3)])
+    elif spo2 is not None and on_oxygen is False:
+        params["spo2"] = 0  # scale 2: ≥ 93 % on air scores 0
+    # scale 2, ≥ 93 % and the air/oxygen question unanswered: the SpO2 score waits for it (listed as missing)
     if on_oxygen is not None:
         params["air_or_oxygen"] = 2 if on_oxygen else 0
     if systolic is not None:

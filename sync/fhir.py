@@ -59,6 +59,7 @@ DEVICE_SERIAL_SYSTEM = f"{NS}/device-serial"
 STAFF_ROLE_SYSTEM = f"{BASE}/CodeSystem/staff-role"
 SITE_KIND_SYSTEM = f"{BASE}/CodeSystem/site-kind"
 MEASUREMENT_METHOD_SYSTEM = f"{BASE}/CodeSystem/measurement-method"
+NEWS2_INPUT_SYSTEM = f"{BASE}/CodeSystem/news2-input"
 CONSENT_RECORDED_BY_EXTENSION = f"{BASE}/StructureDefinition/consent-recorded-by"
 
 # INS (domain.md §2.4): production NIR, and the test / demo authorities for training mode (never a real INS).
@@ -127,6 +128,8 @@ class ObservationType:
     label_fr: str = ""
     codings: tuple[tuple[str, str], ...] = ()  # LOINC codings sent, in order; default: (code, display)
     panel: str | None = None  # "bp": a component of the blood pressure panel, never an Observation of its own
+    answers: Mapping[str, str] | None = None  # a coded value: stored code → display (unit "")
+    answer_system: str | None = None
 
     @property
     def sent_codings(self) -> tuple[tuple[str, str], ...]:
@@ -152,6 +155,18 @@ OBSERVATION_TYPES: dict[str, ObservationType] = {
                               panel="bp"),
     "8478-0": ObservationType("8478-0", "Mean blood pressure", f"{VS}/bp", _BP_UNITS, "Pression artérielle moyenne",
                               panel="bp"),
+    "9279-1": ObservationType("9279-1", "Respiratory rate", f"{VS}/resprate", {"/min": "/min"},
+                              "Fréquence respiratoire"),
+    # NEWS2 inputs entered by staff. LOINC 67775-7 "Level of responsiveness" carries the ACVPU answer; there is no
+    # LOINC answer list for ACVPU (the UK codes are SNOMED CT UK extension, shared notes §2.7), so the answers use a
+    # local code system. Supplemental oxygen: a local code, value yes/no (shared notes R12).
+    "67775-7": ObservationType("67775-7", "Level of responsiveness", "", {"": ""},
+                               "Conscience (ACVPU)", answers={"A": "Alert", "C": "New confusion", "V": "Voice",
+                                                              "P": "Pain", "U": "Unresponsive"},
+                               answer_system=f"{BASE}/CodeSystem/acvpu"),
+    "supplemental-oxygen": ObservationType("supplemental-oxygen", "Supplemental oxygen", "",
+                                           {"": ""}, "Oxygène", answers={"yes": "On oxygen", "no": "On air"},
+                                           codings=(("supplemental-oxygen", "Supplemental oxygen"),)),
 }
 BP_PANEL_CODE, BP_PANEL_DISPLAY = "85354-9", "Blood pressure panel with all children optional"
 BP_SYSTOLIC, BP_DIASTOLIC, BP_MEAN = "8480-6", "8462-4", "8478-0"
@@ -176,9 +191,14 @@ INTERPRETATION_RULES: dict[str, tuple[tuple[str, str, Decimal], ...]] = {
     "8867-4": (("HH", _GE, Decimal(131)), ("H", _GT, Decimal(120)), ("LL", _LE, Decimal(40)), ("L", _LE, Decimal(50))),
     "8480-6": (("HH", _GE, Decimal(220)), ("H", _GT, Decimal(180)), ("LL", _LE, Decimal(90)), ("L", _LE, Decimal(100))),
     "8462-4": (("H", _GT, Decimal(110)), ("L", _LE, Decimal(60))),
+    # respiratory rate: NEWS2 bands, ≥ 25 or ≤ 8 → 3 points
+    "9279-1": (("HH", _GE, Decimal(25)), ("H", _GE, Decimal(21)), ("LL", _LE, Decimal(8)), ("L", _LE, Decimal(11))),
 }
 INTERPRETATION_DISPLAY = {"H": "High", "HH": "Critical high", "L": "Low", "LL": "Critical low"}
 INTERPRETATION_FR = {"H": "élevée", "HH": "très élevée", "L": "basse", "LL": "très basse"}
+ANSWERS_FR = {"67775-7": {"A": "alerte (A)", "C": "confusion récente (C)", "V": "réagit à la voix (V)",
+                          "P": "réagit à la douleur (P)", "U": "aucune réaction (U)"},
+              "supplemental-oxygen": {"yes": "sous oxygène", "no": "air ambiant"}}
 
 _DECIMAL_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 
@@ -439,10 +459,22 @@ def observation_resource(m: Mapping[str, Any], *, identifier_value: str, patient
     kind = _kind(m)
     if kind.panel:
         raise ValueError(f"{m['code']} is a component of a blood pressure panel, not an Observation of its own")
-    value = decimal_from_text(m["value"])
     obs = _observation_base(kind.profile, kind.sent_codings, kind.display, m, identifier_value=identifier_value,
                             patient_ref=patient_ref, encounter_ref=encounter_ref, device_ref=device_ref,
                             performer_ref=performer_ref)
+    if kind.answers is not None:
+        if m["value"] not in kind.answers:
+            raise ValueError(f"{m['value']!r} is not an answer of {m['code']}")
+        del obs["meta"]  # the R4 vital-signs profile wants a Quantity: a coded answer claims no profile
+        if kind.code == "supplemental-oxygen":
+            obs["code"]["coding"][0]["system"] = NEWS2_INPUT_SYSTEM
+            obs["valueBoolean"] = m["value"] == "yes"
+        else:
+            obs["valueCodeableConcept"] = {"coding": [{"system": kind.answer_system, "code": m["value"],
+                                                       "display": kind.answers[m["value"]]}],
+                                           "text": kind.answers[m["value"]]}
+        return obs
+    value = decimal_from_text(m["value"])
     obs["valueQuantity"] = {"value": value, "unit": kind.units[m["unit"]], "system": UCUM, "code": m["unit"]}
     interpretation = _interpretation(interpretation_flag(m["code"], value, m["unit"]))
     if interpretation:
@@ -860,6 +892,9 @@ def _measurement_lines(measurements: Sequence[Mapping[str, Any]]) -> list[str]:
                     text = f"{OBSERVATION_TYPES[code].label_fr.lower()} {_fr_quantity(m['value'], m['unit'])}"
                     parts.append(f"{text} ({INTERPRETATION_FR[flag]})" if flag else text)
             lines.append(f"Tension artérielle : {', '.join(parts)} — {when}, {how}")
+        elif kind.answers is not None:
+            answer = ANSWERS_FR.get(first["code"], {}).get(first["value"], first["value"])
+            lines.append(f"{kind.label_fr} : {answer} — {when}, {how}")
         else:
             flag = interpretation_flag(first["code"], decimal_from_text(first["value"]), first["unit"])
             text = f"{kind.label_fr} : {_fr_quantity(first['value'], first['unit'])}"

@@ -363,6 +363,10 @@ def _observation_value(obs: dict[str, Any]) -> str:
     """A value, or a panel's components (blood pressure: systolic / diastolic / mean)."""
     if obs.get("valueQuantity"):
         return _quantity_text(obs["valueQuantity"])
+    if isinstance(obs.get("valueCodeableConcept"), dict):
+        return str(obs["valueCodeableConcept"].get("text") or "—")
+    if isinstance(obs.get("valueBoolean"), bool):
+        return "yes" if obs["valueBoolean"] else "no"
     parts = [f"{(c.get('code') or {}).get('text') or ''} {_quantity_text(c.get('valueQuantity') or {})}".strip()
              for c in obs.get("component") or [] if c.get("valueQuantity")]
     return " · ".join(parts) or "—"

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -90,6 +92,16 @@ class StoreKeyError(StoreError):
 
 class StoreCorruptError(StoreError):
     """The file is not an intact SQLite/SQLCipher database."""
+
+
+class PinLockedError(StoreError):
+    """Too many wrong PINs: this staff member must wait `remaining`."""
+
+    def __init__(self, remaining: dt.timedelta) -> None:
+        self.remaining = remaining
+        seconds = max(1, int(remaining.total_seconds() + 0.999))
+        wait = f"{seconds} s" if seconds < 60 else f"{(seconds + 59) // 60} min"
+        super().__init__(f"Trop de codes erronés : compte bloqué, réessayez dans {wait}.")
 
 
 class SchemaError(StoreError):
@@ -168,6 +180,35 @@ def encrypt_plain_store(path: str | os.PathLike[str], key: bytes) -> None:
     os.replace(target, path)
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+# Staff PINs: salted scrypt (RFC 7914) with parameters stored alongside, so they can be raised later without a
+# migration; n=2^14, r=8, p=1 costs ~16 MiB and tens of ms per check, fine for a tablet sign-in and costly for a
+# thief brute-forcing a copied database (whose PIN space is small: the lock-out below protects the live app).
+PIN_ATTEMPTS = 5
+PIN_LOCK_FIRST_SECONDS = 30
+PIN_LOCK_MAX_SECONDS = 3600
+_PIN = re.compile(r"\d{4,8}")
+
+
+def hash_pin(pin: str, *, n: int = 2 ** 14, r: int = 8, p: int = 1) -> str:
+    if not isinstance(pin, str) or not _PIN.fullmatch(pin):
+        raise InputError("Le code PIN doit faire de 4 à 8 chiffres.", "pin")
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def check_pin(pin: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        candidate = hashlib.scrypt(str(pin).encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
+                                   dklen=len(digest) // 2)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(candidate.hex(), digest)
 
 
 def utc_now() -> dt.datetime:
@@ -856,9 +897,11 @@ class Store:
 
     # -- staff and sites --------------------------------------------------------------------------------------------
     def add_staff(self, *, display_name: str, role: str, rpps: str | None = None, adeli: str | None = None,
-                  pin_hash: str | None = None, active: bool = True) -> str:
+                  pin_hash: str | None = None, active: bool = True, pin: str | None = None) -> str:
         """A staff member of the site: name as shown, role, national identifier (RPPS 11 digits, or ADELI) when the
-        profession has one. `pin_hash` is kept as given (the PIN scheme comes with log-in)."""
+        profession has one. `pin`: their sign-in PIN, stored as a salted scrypt hash (`pin_hash`: an existing one)."""
+        if pin is not None:
+            pin_hash = hash_pin(pin)
         name = _text(display_name, "display_name", "le nom affiché", required=True, max_length=100)
         role_code = _choice(role, STAFF_ROLES, "role",
                             "Le rôle doit être aide_soignant, infirmier, assistant_medical, pharmacien, medecin ou "
@@ -897,6 +940,83 @@ class Store:
         with self.transaction():
             self._row("staff", staff_id, "membre du personnel")
             self.conn.execute("UPDATE staff SET active = ? WHERE id = ?", [int(active), staff_id])
+
+    # -- staff PINs (scrypt, lock-out) -----------------------------------------------------------------------------
+    def set_pin(self, staff_id: str, pin: str) -> None:
+        """Store a new PIN for this staff member as a salted scrypt hash (never the PIN); clears any lock-out."""
+        digest = hash_pin(pin)
+        with self.transaction():
+            self._row("staff", staff_id, "membre du personnel")
+            self.db["staff"].update(staff_id, {"pin_hash": digest, "pin_failures": 0, "pin_locked_until": None})
+
+    def verify_pin(self, staff_id: str, pin: str) -> bool:
+        """True when `pin` is this active staff member's PIN. Each wrong PIN counts; from the fifth in a row the
+        member is locked for a delay that doubles each time (30 s, 1 min, 2 min… capped at 1 h): PinLockedError,
+        also raised while the lock lasts, whatever the PIN. A right PIN resets the count."""
+        with self.transaction():
+            member = self._row("staff", staff_id, "membre du personnel")
+            if not member["active"]:
+                raise InputError("Ce compte est désactivé : voyez l'administrateur.", "staff_id")
+            now = self.now()
+            if member["pin_locked_until"] and dt.datetime.fromisoformat(member["pin_locked_until"]) > now:
+                raise PinLockedError(dt.datetime.fromisoformat(member["pin_locked_until"]) - now)
+            if not member["pin_hash"]:
+                raise InputError("Aucun code PIN n'est défini pour ce compte : voyez l'administrateur.", "pin")
+            if check_pin(pin, member["pin_hash"]):
+                self.db["staff"].update(staff_id, {"pin_failures": 0, "pin_locked_until": None})
+                return True
+            failures = member["pin_failures"] + 1
+            changes: dict[str, Any] = {"pin_failures": failures}
+            if failures >= PIN_ATTEMPTS:
+                delay = min(PIN_LOCK_MAX_SECONDS, PIN_LOCK_FIRST_SECONDS * 2 ** (failures - PIN_ATTEMPTS))
+                changes["pin_locked_until"] = iso(now + dt.timedelta(seconds=delay))
+            self.db["staff"].update(staff_id, changes)
+            return False
+
+    def reset_pin(self, admin_id: str, staff_id: str, new_pin: str) -> None:
+        """An administrator sets a new PIN for a staff member (forgotten PIN, lock-out)."""
+        admin = self._active_staff(admin_id, "admin_id")
+        if admin["role"] != "administrateur":
+            raise InputError("Seul un administrateur peut réinitialiser un code PIN.", "admin_id")
+        self.set_pin(staff_id, new_pin)
+
+    # -- settings of this tablet ------------------------------------------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT value FROM settings WHERE key = ?", [key]))
+        return rows[0]["value"] if rows else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            raise InputError("Réglage invalide.", "key")
+        with self.transaction():
+            self.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                              [key, value, iso(self.now())])
+
+    # -- addenda ----------------------------------------------------------------------------------------------------
+    def add_addendum(self, session_id: str, *, staff_id: str, text: str) -> str:
+        """A later remark on a CLOSED session (the session itself never changes after close): append-only."""
+        body = _text(text, "text", "le texte de l'addendum", required=True, max_length=5000)
+        addendum_id = str(uuid.uuid4())
+        with self.transaction():
+            session = self._row("sessions", session_id, "séance")
+            if session["state"] != "closed":
+                raise SessionStateError("Un addendum complète une séance close ; modifiez directement la séance "
+                                        "en cours.")
+            self._active_staff(staff_id, "staff_id")
+            self.db["addenda"].insert({"id": addendum_id, "session_id": session_id, "staff_id": staff_id,
+                                       "text": body, "created_at": iso(self.now())})
+        return addendum_id
+
+    def addenda(self, session_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query("SELECT * FROM addenda WHERE session_id = ? ORDER BY rowid", [session_id]))
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        """Sessions still open on this tablet (after a crash or a lock, to resume them)."""
+        with self._lock:
+            return list(self.db.query("SELECT * FROM sessions WHERE state = 'open' ORDER BY opened_at"))
 
     def add_site(self, *, kind: str, name: str, finess: str | None = None,
                  ars_declaration: str | None = None) -> str:
@@ -968,7 +1088,9 @@ class Store:
                        staff: Any = _UNSET, started_at: Any = _UNSET, ended_at: Any = _UNSET,
                        remote_doctor_name: Any = _UNSET, remote_doctor_rpps: Any = _UNSET,
                        companion_present: Any = _UNSET, interpreter_present: Any = _UNSET,
-                       callback_phone: Any = _UNSET) -> dict[str, Any]:
+                       callback_phone: Any = _UNSET, checklist_room_closed: Any = _UNSET,
+                       checklist_device_hygiene: Any = _UNSET, checklist_accessibility: Any = _UNSET
+                       ) -> dict[str, Any]:
         """Set the context of an open session; only the arguments given change (None clears a field). Returns the
         updated session. `started_at` / `ended_at`: the teleconsultation call itself, as noted by staff."""
         changes: dict[str, Any] = {}
@@ -994,6 +1116,11 @@ class Store:
                                                            "interprète présent")
         if callback_phone is not _UNSET:
             changes["callback_phone"] = _phone(callback_phone, "callback_phone")
+        for name, value, label in (("checklist_room_closed", checklist_room_closed, "pièce fermée"),
+                                   ("checklist_device_hygiene", checklist_device_hygiene, "appareils désinfectés"),
+                                   ("checklist_accessibility", checklist_accessibility, "accessibilité vérifiée")):
+            if value is not _UNSET:
+                changes[name] = _bool_or_none(value, name, label)
         with self.transaction():
             session = self._open_session_row(session_id, "elle ne peut plus être modifiée")
             if site_id is not _UNSET:
@@ -1040,11 +1167,16 @@ class Store:
         if unit not in kind.units:
             allowed = ", ".join(kind.units)
             raise InputError(f"Unité {unit!r} non admise pour {kind.label_fr.lower()} ({code}) : {allowed}.", "unit")
-        try:
-            value_text = _decimal_text(value)
-        except ValueError:
-            raise InputError(f"La valeur doit être un nombre décimal écrit avec un point, comme '37.60' "
-                             f"(reçu : {value!r}).", "value") from None
+        if kind.answers is not None:  # a coded value (consciousness ACVPU, supplemental oxygen)
+            if value not in kind.answers:
+                raise InputError(f"Valeur non admise pour {kind.label_fr.lower()} : {value!r}.", "value")
+            value_text = value
+        else:
+            try:
+                value_text = _decimal_text(value)
+            except ValueError:
+                raise InputError(f"La valeur doit être un nombre décimal écrit avec un point, comme '37.60' "
+                                 f"(reçu : {value!r}).", "value") from None
         if source not in SOURCES:
             raise InputError("La source doit être bluetooth ou manual.", "source")
         device = dict(device or {})

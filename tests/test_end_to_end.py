@@ -14,6 +14,7 @@ from mobile.workflow import SessionWorkflow
 from sync.devserver import LocalServer
 from sync.store import Store
 from sync.uploader import Uploader
+from workflow_helpers import begin, close_session
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -29,10 +30,11 @@ async def measured_session(store: Store) -> tuple[str, str]:
         return await ThermometerDriver(BleakTransport.simulated(radio), on_state=on_state, on_live=on_live).read()
 
     workflow = SessionWorkflow(store, read)
-    patient_id = workflow.create_patient(**DEMO)
+    patient_id = begin(workflow, DEMO)  # signed in, patient chosen, consent and room checklist recorded
     proposal = await workflow.measure_temperature()
     assert proposal is not None and str(proposal.value) == "37.60"
-    session_id = workflow.save()
+    # nothing assessed by hand here: the session carries the one Bluetooth reading
+    session_id = close_session(workflow, respiration_rate=None, consciousness=None, on_oxygen=None)
     await thermometer.stop()
     return patient_id, session_id
 

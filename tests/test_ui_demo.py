@@ -25,9 +25,10 @@ def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=80)
     assert result.returncode == 0, result.stderr[-3000:]
     names = sorted(p.name for p in shots.glob("*.png"))
-    assert names == ["01-patients.png", "02-new-patient.png", "03-measure.png", "04-review-oximeter.png",
-                     "05-review-blood-pressure.png", "06-review-thermometer.png", "07-measure-done.png",
-                     "08-saved.png"]
+    assert names == ["01-site-setup.png", "02-patients.png", "03-new-patient.png", "04-session-start.png",
+                     "05-measure.png", "06-review-oximeter.png", "07-review-blood-pressure.png",
+                     "08-review-thermometer.png", "09-measure-done.png", "10-vitals-news2.png",
+                     "11-teleconsult.png", "12-summary.png", "13-saved.png"]
     for path in shots.glob("*.png"):
         image = Image.open(path).convert("RGB")
         assert image.size == (1280, 800)
@@ -38,3 +39,10 @@ def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
         [patient] = store.find_patients("DÉMO")
         assert (patient["given_name"], patient["birth_date"]) == ("Jeanne", "1938-04-02")
         assert store.outbox_counts()["pending"] == 1  # one session, holding the three measurements
+        from sync import outbox
+
+        (entry,) = outbox.entries(store)
+        assert patient["identity_status"] == "QUAL" and patient["ins"]
+        # the demo INS only ever travels under the official DEMO authority OID, never as a real NIR
+        assert "urn:oid:1.2.250.1.213.1.4.11" in entry.payload and "1.2.250.1.213.1.4.8" not in entry.payload
+        assert '"valueCodeableConcept"' in entry.payload and "9279-1" in entry.payload  # ACVPU, respiration rate

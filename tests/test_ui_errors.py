@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ui_helpers import LANDSCAPE, PORTRAIT, frames, make_runtime, running_app, screen, screenshot, small_touch_targets, \
-    tap, type_into, wait_for
+from ui_helpers import LANDSCAPE, PORTRAIT, begin_session, finish_session_by_taps, frames, make_runtime, running_app, \
+    screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -16,7 +16,7 @@ DEMO = dict(family_name="DÉMO", given_name="Paul", birth_date="1931-11-05", sex
 
 async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
     runtime = make_runtime(tmp_path, scenario="error")  # the simulated thermometer sends NaN
-    runtime.workflow.create_patient(**DEMO)
+    begin_session(runtime, DEMO)
     async with running_app(runtime, size=LANDSCAPE) as app:
         sm, measure = app.screen_manager, screen(app, "measure")
         assert sm.current == "measure"
@@ -52,8 +52,8 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         assert review.ids.warnings.text == "Fièvre (≥ 38 °C)."
         await screenshot(app, "12-review-manual-fever")
         await tap(review.ids.save)
-        await wait_for(lambda: sm.current == "saved", what="the saved screen")
-        [measurement] = runtime.store.measurements(app.adapter.saved_session_id)
+        await finish_session_by_taps(app)
+        [measurement] = [m for m in runtime.store.measurements(app.adapter.saved_session_id) if m["code"] == "8310-5"]
         assert (measurement["value"], measurement["source"]) == ("38.4", "manual")
 
 
@@ -61,7 +61,7 @@ async def test_retry_after_an_error_measures_again(tmp_path):
     from mobile.runtime import set_scenario
 
     runtime = make_runtime(tmp_path, scenario="error")
-    runtime.workflow.create_patient(**DEMO)
+    begin_session(runtime, DEMO)
     async with running_app(runtime, size=LANDSCAPE) as app:
         measure = screen(app, "measure")
         await tap(measure.ids.measure)
@@ -79,7 +79,7 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
     from devices.transport import DeviceNotFound
 
     runtime = make_runtime(tmp_path)
-    runtime.workflow.create_patient(**DEMO)
+    begin_session(runtime, DEMO)
 
     async def no_oximeter(on_state, on_live):
         on_state("scanning")
@@ -132,6 +132,7 @@ async def test_bad_birth_date_is_refused_in_plain_french(tmp_path, birth, messag
         # correcting the date clears the message and creates the patient
         await type_into(form.ids.birth, "02/04/1938")
         await tap(form.ids.create)
+        await start_session_by_taps(app)
         assert sm.current == "measure"
         assert len(runtime.store.find_patients("")) == 1
 
@@ -167,6 +168,7 @@ async def test_portrait_layout(tmp_path):
         await type_into(form.ids.insee, "75056")
         await tap(next(b for b in form.ids.sex.children if b.value == "F"))
         await tap(form.ids.create)
+        await start_session_by_taps(app)
         assert app.screen_manager.current == "measure"
         measure = screen(app, "measure")
         assert measure.ids.body.orientation == "vertical"

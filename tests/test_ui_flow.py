@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from ui_helpers import LANDSCAPE, frames, make_runtime, running_app, screen, screenshot, small_touch_targets, tap, \
-    type_into, wait_for
+from ui_helpers import LANDSCAPE, begin_session, finish_session_by_taps, frames, make_runtime, prepare, running_app, \
+    screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,8 +40,15 @@ async def test_full_session_by_taps(tmp_path):
         await screenshot(app, "02-new-patient-form")
         assert small_touch_targets(app) == []
         await tap(form.ids.create)
-
-        assert sm.current == "measure", app.adapter.form_error
+        assert sm.current == "session_start", app.adapter.form_error
+        start = screen(app, "session_start")
+        assert start.ids.banner.ids.banner_name.text == "DÉMO Jeanne"  # the patient, on every session screen
+        assert start.ids.start.disabled  # nothing happens before the consent is recorded
+        await start_session_by_taps(app, shot="02b-session-start")
+        assert sm.current == "measure"
+        session = runtime.store.get_session(app.adapter.workflow.state.session_id)
+        assert session["reason"] == "Fièvre" and session["checklist_room_closed"] == 1
+        assert [c["decision"] for c in runtime.store.consents(session["id"])] == ["given"]
         [stored] = runtime.store.find_patients("02/04/1938")
         assert (stored["family_name"], stored["given_name"], stored["birth_date"], stored["sex"],
                 stored["birth_place_insee"], stored["identity_status"]) == \
@@ -125,7 +132,7 @@ async def test_full_session_by_taps(tmp_path):
 
         # -- finish: one session with the three values, queued for upload -----------------------------------------
         await tap(measure.ids.finish)
-        await wait_for(lambda: sm.current == "saved", what="the saved screen")
+        await finish_session_by_taps(app, shots="04c")
         saved = screen(app, "saved")
         assert saved.ids.title.text == "Mesures enregistrées"
         assert saved.ids.summary.text == f"Enregistrées pour DÉMO Jeanne{NBSP}:"
@@ -161,6 +168,7 @@ async def test_full_session_by_taps(tmp_path):
         assert small_touch_targets(app) == []
         rows = [w for w in patients.ids.rv.children[0].children if getattr(w, "patient_id", "")]
         await tap(rows[0])
+        await start_session_by_taps(app)
         assert sm.current == "measure"
         assert screen(app, "measure").ids.banner.ids.banner_name.text == "DÉMO Jeanne"
         assert app.adapter.value_text == "" and app.adapter.live_value == ""  # a new session starts empty
@@ -175,14 +183,16 @@ async def test_saved_session_turns_from_pending_to_synced_with_a_server(tmp_path
     with LocalServer(tmp_path / "server.db") as server:
         runtime = AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", server_url=server.url,
                                            simulated_devices=True, sync_interval_seconds=30.0))
-        runtime.workflow.create_patient(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02",
-                                        sex="F", birth_place_insee="75056")
+        prepare(runtime)
+        begin_session(runtime, dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F",
+                                    birth_place_insee="75056"))
         async with running_app(runtime, size=LANDSCAPE) as app:
             topbar = app.root.ids.topbar.ids
             saved = screen(app, "saved")
             await tap(screen(app, "measure").ids.measure)
             await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the review screen")
-            await tap(screen(app, "review").ids.save)  # saving triggers an upload at once
+            await tap(screen(app, "review").ids.save)
+            await finish_session_by_taps(app)  # closing triggers an upload at once
             await wait_for(lambda: app.sync.session_state == "sent", timeout=15, what="the upload")
             await wait_for(lambda: topbar.sync_label.text == "Tout est synchronisé", what="the indicator")
             assert app.sync.level == "ok"

@@ -12,7 +12,7 @@ import pytest
 
 from mobile import i18n
 from mobile.i18n import Translator, catalog_paths, compile_mo, parse_po, tr
-from ui_helpers import LANDSCAPE, frames, make_runtime, running_app, screen, screenshot, tap, wait_for
+from ui_helpers import LANDSCAPE, begin_session, frames, make_runtime, running_app, screen, screenshot, tap, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 NBSP = "\u00a0"
@@ -74,8 +74,8 @@ def test_french_default_english_switch_and_fallback():
 @pytest.mark.timeout(60)
 async def test_language_toggle_retranslates_the_live_ui(tmp_path):
     runtime = make_runtime(tmp_path, scenario="error")
-    runtime.workflow.create_patient(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F",
-                                    birth_place_insee="75056")
+    begin_session(runtime, dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F",
+                                birth_place_insee="75056"))
     baseline = tr.observer_count
     async with running_app(runtime, size=LANDSCAPE, lang="fr") as app:
         topbar = app.root.ids.topbar.ids

@@ -12,6 +12,7 @@ from devices.reading import DeviceIdentity, DeviceReading
 from devices.transport import Disconnected
 from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature
 from sync.store import Store
+from workflow_helpers import begin, close_session, set_up_tablet, sign_in  # noqa: F401
 
 NOW = dt.datetime(2026, 11, 22, 7, 5, tzinfo=dt.timezone.utc)
 DEMO = dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F", birth_place_insee="75056")
@@ -46,6 +47,7 @@ class ScriptedThermometer:
 @pytest.fixture
 def store(tmp_path):
     with Store(tmp_path / "relais.db") as s:
+        set_up_tablet(s)
         yield s
 
 
@@ -58,36 +60,40 @@ async def test_full_flow_stores_value_with_its_precision_and_queues_session(stor
     wf, _ = make(store, reading_from("04B00E00FE04"))
     seen = []
     wf.subscribe(lambda s: seen.append(s.step))
-    pid = wf.create_patient(**DEMO)
+    pid = begin(wf, DEMO)
     proposal = await wf.measure_temperature()
     assert proposal.display == "37,60\u00a0°C"
     assert wf.state.step == "review" and wf.state.live_value == "36,8\u00a0°C"
-    sid = wf.save()
+    sid = close_session(wf)
     assert wf.state.step == "saved"
     assert wf.sync_state(sid) == "pending"
     rows = list(store.db["measurements"].rows_where("session_id = ?", [sid]))
-    assert [(r["code"], r["value"], r["unit"], r["source"]) for r in rows] == [("8310-5", "37.60", "Cel", "bluetooth")]
+    assert [(r["code"], r["value"], r["unit"], r["source"]) for r in rows] == [
+        ("8310-5", "37.60", "Cel", "bluetooth"),
+        ("9279-1", "16", "/min", "manual"), ("67775-7", "A", "", "manual"), ("supplemental-oxygen", "no", "", "manual")]
     assert rows[0]["raw"] == bytes.fromhex("04B00E00FE04")
     assert rows[0]["device_serial"] == "SN1"
     assert store.db["sessions"].get(sid)["patient_id"] == pid
     assert store.outbox_counts()["pending"] == 1
-    assert seen[0] == "patient" and "review" in seen and seen[-1] == "saved"
+    assert seen[0] == "signin" and seen.index("patient") < seen.index("session_start") < seen.index("review")
+    assert seen.index("review") < seen.index("vitals") < seen.index("teleconsult") < seen.index("summary")
+    assert seen[-1] == "saved"
 
 
 async def test_device_error_is_never_proposed(store):
     wf, _ = make(store, reading_from("00FFFF7F00"))
-    wf.create_patient(**DEMO)
+    begin(wf, DEMO)
     assert await wf.measure_temperature() is None
     assert wf.state.proposal is None and wf.state.device_state == "error"
     assert "invalide" in wf.state.error
     with pytest.raises(WorkflowError):
-        wf.save()
+        close_session(wf)
     assert store.outbox_counts()["pending"] == 0
 
 
 async def test_transport_failure_gives_plain_message_and_allows_retake(store):
     wf, _ = make(store, Disconnected("le thermomètre s'est déconnecté"), reading_from("00B00E00FE"))
-    wf.create_patient(**DEMO)
+    begin(wf, DEMO)
     assert await wf.measure_temperature() is None
     assert "Mesure impossible" in wf.state.error
     proposal = await wf.measure_temperature()
@@ -98,7 +104,7 @@ async def test_transport_failure_gives_plain_message_and_allows_retake(store):
                                              ("00DA0300FF", "Fahrenheit")])   # 98.6 sent as °C
 async def test_implausible_values_are_refused(store, hexstr, message):
     wf, _ = make(store, reading_from(hexstr))
-    wf.create_patient(**DEMO)
+    begin(wf, DEMO)
     assert await wf.measure_temperature() is None
     assert message in wf.state.error
 
@@ -106,7 +112,7 @@ async def test_implausible_values_are_refused(store, hexstr, message):
 async def test_changing_patient_mid_measurement_discards_the_reading(store):
     wf, reader = make(store, reading_from("00B00E00FE"))
     reader.gate = asyncio.Event()
-    wf.create_patient(**DEMO)
+    begin(wf, DEMO)
     first_session = wf.state.session_id
     task = asyncio.ensure_future(wf.measure_temperature())
     await asyncio.sleep(0.01)
@@ -122,12 +128,12 @@ async def test_changing_patient_mid_measurement_discards_the_reading(store):
 
 async def test_manual_entry_fallback(store):
     wf, _ = make(store)
-    wf.create_patient(**DEMO)
+    begin(wf, DEMO)
     proposal = wf.enter_manual_temperature("38,4")
     assert proposal.value == Decimal("38.4") and proposal.source == "manual"
     assert proposal.warnings and "Fièvre" in proposal.warnings[0]
-    sid = wf.save()
-    (row,) = store.db["measurements"].rows_where("session_id = ?", [sid])
+    sid = close_session(wf)
+    (row,) = store.db["measurements"].rows_where("session_id = ? AND code = '8310-5'", [sid])
     assert row["source"] == "manual" and row["value"] == "38.4" and row["raw"] is None
     with pytest.raises(WorkflowError):
         wf.enter_manual_temperature("abc")
@@ -135,6 +141,7 @@ async def test_manual_entry_fallback(store):
 
 def test_bad_identity_is_refused_with_french_message(store):
     wf, _ = make(store)
+    sign_in(wf)
     with pytest.raises(WorkflowError) as err:
         wf.create_patient(**{**DEMO, "birth_date": "2999-01-01"})
     assert str(err.value)

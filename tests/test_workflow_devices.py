@@ -12,6 +12,7 @@ from devices.reading import DeviceIdentity, DeviceReading
 from mobile.runtime import AppRuntime, RuntimeConfig
 from mobile.workflow import SessionWorkflow
 from sync.store import Store
+from workflow_helpers import begin, close_session, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 DEMO = dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F", birth_place_insee="75056")
@@ -24,7 +25,7 @@ async def test_three_devices_in_one_session(tmp_path):
     try:
         wf = runtime.workflow
         assert set(wf.kinds) == {"thermometer", "oximeter", "blood_pressure"}
-        wf.create_patient(**DEMO)
+        begin(wf, DEMO)
         oxy = await wf.measure("oximeter")
         assert oxy is not None, wf.state.error
         assert oxy.display == "SpO2 97\u00a0% · pouls 72/min"
@@ -36,7 +37,7 @@ async def test_three_devices_in_one_session(tmp_path):
         temp = await wf.measure_temperature()
         assert temp.display == "37,60\u00a0°C"
         assert set(wf.state.accepted) == {"oximeter", "blood_pressure"}
-        session_id = wf.save()                     # the value on review is accepted too
+        session_id = close_session(wf)                     # the value on review is accepted too
         rows = runtime.store.measurements(session_id)
         by_code = {r["code"]: r for r in rows}
         assert by_code["59408-5"]["value"] == "97" and by_code["8310-5"]["value"] == "37.60"
@@ -69,7 +70,7 @@ async def test_blood_pressure_errors_are_never_proposed(tmp_path, hexstr, messag
 
     with Store(tmp_path / "relais.db") as store:
         wf = SessionWorkflow(store, readers={"blood_pressure": reader}, clock=lambda: NOW)
-        wf.create_patient(**DEMO)
+        begin(wf, DEMO)
         assert await wf.measure("blood_pressure") is None
         assert message in wf.state.error and "2047" not in wf.state.error
         assert wf.state.proposal is None
@@ -81,7 +82,7 @@ async def test_status_flags_become_plain_warnings(tmp_path):
 
     with Store(tmp_path / "relais.db") as store:
         wf = SessionWorkflow(store, readers={"blood_pressure": reader}, clock=lambda: NOW)
-        wf.create_patient(**DEMO)
+        begin(wf, DEMO)
         proposal = await wf.measure("blood_pressure")
         assert any("Brassard trop lâche" in w for w in proposal.warnings)
         assert any("Pouls irrégulier" in w for w in proposal.warnings)

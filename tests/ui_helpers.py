@@ -20,10 +20,74 @@ LANDSCAPE = (1280, 800)
 PORTRAIT = (800, 1280)
 
 
-def make_runtime(tmp_path: Path, scenario: str = "normal") -> AppRuntime:
-    """The real runtime: real store in tmp_path, simulated Bluetooth thermometer, no server."""
-    return AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", server_url=None, simulated_devices=True,
-                                    thermometer_scenario=scenario))
+def make_runtime(tmp_path: Path, scenario: str = "normal", *, signed_in: bool = True, **config) -> AppRuntime:
+    """The real runtime: real store in tmp_path, simulated Bluetooth devices, no server. `signed_in`: the tablet
+    is set up (a site, a nursing aide with PIN 2468) and she is signed in, so the app opens on the patient list."""
+    runtime = AppRuntime(RuntimeConfig(**{"store_path": tmp_path / "relais.db", "server_url": None,
+                                          "simulated_devices": True, "thermometer_scenario": scenario, **config}))
+    if signed_in:
+        prepare(runtime)
+    return runtime
+
+
+def prepare(runtime: AppRuntime) -> None:
+    from workflow_helpers import sign_in
+
+    sign_in(runtime.workflow)
+
+
+def begin_session(runtime: AppRuntime, traits: dict) -> None:
+    """Before the app starts: the patient created and the session started (consent, checklist) in plain Python."""
+    from workflow_helpers import start
+
+    runtime.workflow.create_patient(**{k: v for k, v in traits.items()})
+    start(runtime.workflow)
+
+
+async def start_session_by_taps(app: RelaisApp, *, shot: str | None = None) -> None:
+    """On the session-start screen: a quick reason, consent given by the patient, the three checklist items."""
+    start = screen(app, "session_start")
+    await wait_for(lambda: app.screen_manager.current == "session_start", what="the session start screen")
+    await frames(2)
+    chips = [w for w in start.walk() if type(w).__name__ == "ReasonChip"]
+    await tap(chips[0])
+    await tap(start.ids.consent_given)
+    for key in ("room_closed", "device_hygiene", "accessibility"):
+        await tap(start.ids[key])
+    if shot:
+        await screenshot(app, shot)
+    await tap(start.ids.start)
+    await wait_for(lambda: app.screen_manager.current == "measure", what="the measure screen")
+
+
+async def finish_session_by_taps(app: RelaisApp, *, shots: str | None = None) -> None:
+    """From the vitals screen to the saved one: respiration rate, alert, room air; the call; the summary."""
+    sm = app.screen_manager
+    await wait_for(lambda: sm.current == "vitals", what="the vitals screen")
+    vitals = screen(app, "vitals")
+    await frames(2)
+    await type_into(vitals.ids.rr, "16")
+    await tap(next(b for b in vitals.ids.acvpu.children if b.value == "A"))
+    await tap(next(b for b in vitals.ids.oxygen.children if b.value == "no"))
+    if shots:
+        await screenshot(app, f"{shots}-vitals")
+    await tap(vitals.ids.confirm)
+    await wait_for(lambda: sm.current == "teleconsult", what="the teleconsultation screen")
+    call = screen(app, "teleconsult")
+    await frames(2)
+    await type_into(call.ids.doctor, "Dr Marc Téléconsultant")
+    await tap(call.ids.start_call)
+    await frames(3)
+    await type_into(call.ids.conclusion, "Pas de signe de gravité. Surveillance de la température.")
+    await tap(next(w for w in call.walk() if getattr(w, "value", None) == "stay"))
+    if shots:
+        await screenshot(app, f"{shots}-teleconsult")
+    await tap(call.ids.end_call)
+    await wait_for(lambda: sm.current == "summary", what="the summary screen")
+    if shots:
+        await screenshot(app, f"{shots}-summary")
+    await tap(screen(app, "summary").ids.close)
+    await wait_for(lambda: sm.current == "saved", what="the saved screen")
 
 
 async def wait_for(condition, timeout: float = 10.0, what: str = "condition") -> None:
@@ -48,6 +112,13 @@ async def tap(widget, *, settle: int = 2) -> None:
     """A real touch at the widget's centre: Window → widget tree → collide_point → on_press/on_release."""
     assert widget.get_root_window() is not None, f"{widget} is not on screen"
     assert not widget.disabled, f"{widget} is disabled"
+    from kivy.uix.scrollview import ScrollView
+    parent = widget.parent
+    while parent is not None and parent is not parent.parent:
+        if isinstance(parent, ScrollView):  # a finger scrolls first: bring the widget into view
+            await _scroll_into_view(parent, widget)
+            break
+        parent = parent.parent
     # a screen that just changed may still be laying out (texts growing, cards resizing): touch where the widget
     # settles, not where it was a frame ago, or the touch lands on its neighbour
     x, y = widget.to_window(*widget.center)
@@ -62,6 +133,21 @@ async def tap(widget, *, settle: int = 2) -> None:
     await frames(1)
     touch.touch_up()
     await frames(settle)
+
+
+async def _scroll_into_view(view, widget) -> None:
+    for _ in range(4):
+        await frames(1)
+        _, wy = widget.to_window(*widget.center)
+        _, bottom = view.parent.to_window(view.x, view.y)
+        top = bottom + view.height
+        if bottom + widget.height / 2 <= wy <= top - widget.height / 2:
+            return
+        extra = view.children[0].height - view.height if view.children else 0
+        if extra <= 0:
+            return
+        view.scroll_y = min(1.0, max(0.0, view.scroll_y + (wy - (bottom + top) / 2) / extra))
+        await frames(2)
 
 
 async def type_into(text_input, text: str) -> None:

@@ -15,13 +15,44 @@ from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, StringProperty
 
 from mobile.screens import texts
-from mobile.workflow import SessionWorkflow, WorkflowError, WorkflowState
+from mobile.workflow import DuplicateWarning, SessionWorkflow, WorkflowError, WorkflowState
 
 log = logging.getLogger(__name__)
 
 
 class WorkflowAdapter(EventDispatcher):
-    step = StringProperty("patient")
+    step = StringProperty("signin")      # the workflow's step; the screen shown is `screen` (the PIN pad if locked)
+    screen = StringProperty("signin")
+    # staff, lock, site
+    staff_list = ListProperty([])        # [{"id", "name", "role"}] of who may sign in
+    chosen_staff = StringProperty("")    # the staff member whose PIN is being typed
+    chosen_staff_name = StringProperty("")
+    pin_length = NumericProperty(0)
+    signin_error = StringProperty("")
+    staff_name = StringProperty("")
+    staff_role = StringProperty("")
+    locked = BooleanProperty(False)
+    first_run = BooleanProperty(False)   # no account yet: site setup also creates the first one
+    site_name = StringProperty("")
+    setup_error = StringProperty("")
+    notice = StringProperty("")          # one-off message on the patient list (consent refused…)
+    duplicates = ListProperty([])        # probable duplicates of the identity being created
+    # session start
+    start_error = StringProperty("")
+    # vitals and NEWS2
+    vitals_error = StringProperty("")
+    news2_rows = ListProperty([])        # [(parameter, points)] in chart order
+    news2_total = NumericProperty(0)
+    news2_risk = StringProperty("low")
+    news2_missing = ListProperty([])
+    # teleconsultation
+    call_running = BooleanProperty(False)
+    call_time = StringProperty("00:00")
+    doctor_name = StringProperty("")
+    call_error = StringProperty("")
+    # summary
+    summary_draft = StringProperty("")
+    summary_error = StringProperty("")
     # patient list and form
     query = StringProperty("")
     patients = ListProperty([])          # RecycleView data: one dict per resident
@@ -62,11 +93,31 @@ class WorkflowAdapter(EventDispatcher):
         super().__init__(**kwargs)
         self.workflow = workflow
         self._task: asyncio.Task | None = None
+        self._pin = ""
         self.ready: asyncio.Future | None = None   # the app sets it to the runtime's start: devices come up
+        self.refresh_staff()
         workflow.subscribe(self._on_state)
 
     # -- workflow → properties ---------------------------------------------------------------------------------
     def _on_state(self, state: WorkflowState) -> None:
+        staff = state.staff or {}
+        self.staff_name = staff.get("display_name") or ""
+        self.staff_role = staff.get("role") or ""
+        self.locked = state.locked
+        self.site_name = (state.site or {}).get("name") or ""
+        self.notice = state.notice or ""
+        self.duplicates = [{"patient_id": str(p["id"]),
+                            "name": texts.display_name(p.get("family_name"), p.get("given_name")),
+                            "birth_date": p.get("birth_date") or "", "sex": p.get("sex") or "",
+                            "status": p.get("identity_status") or ""} for p in state.duplicates]
+        score = state.news2
+        if score is not None:
+            self.news2_rows = [(name, score.parameters[name]) for name in texts.NEWS2_ORDER
+                               if name in score.parameters]
+            self.news2_total, self.news2_risk, self.news2_missing = score.score, score.risk, list(score.missing)
+        self.call_running = state.call_started_at is not None and state.call_ended_at is None
+        self.doctor_name = state.doctor_name or ""
+        self.summary_draft = state.summary_draft or ""
         patient = state.patient or {}
         self.has_patient = bool(state.patient)
         self.patient_id = str(patient.get("id") or "")
@@ -97,7 +148,11 @@ class WorkflowAdapter(EventDispatcher):
         elif state.step != "saved":
             self.value_text, self.warnings, self.source, self.device_label, self.measured_time = "", [], "", "", ""
         self.saved_session_id = state.saved_session_id or ""
+        self.first_run = not self.staff_list
+        if state.step == "signin" or state.locked:
+            self.refresh_staff()
         if state.step != self.step:
+            self.start_error = self.vitals_error = self.call_error = self.summary_error = self.setup_error = ""
             self.manual_mode, self.manual_error, self.save_error = False, "", ""
             if state.step == "patient":
                 self.refresh_patients()
@@ -105,6 +160,7 @@ class WorkflowAdapter(EventDispatcher):
                 self.selected_kind = "thermometer" if "thermometer" in self.workflow.kinds or \
                     not self.workflow.kinds else self.workflow.kinds[0]
         self.step = state.step
+        self.screen = "signin" if state.locked else state.step
 
     @staticmethod
     def _device_label(proposal) -> str:
@@ -114,6 +170,68 @@ class WorkflowAdapter(EventDispatcher):
         device = reading.device
         name = device.name or device.address
         return f"{name} ({device.model})" if device.model else name
+
+    # -- staff: sign-in, lock ---------------------------------------------------------------------------------
+    def refresh_staff(self) -> None:
+        self.staff_list = [{"staff_id": str(m["id"]), "name": m["display_name"], "role": m["role"], "wf": self}
+                           for m in self.workflow.staff_members()]
+        self.first_run = not self.staff_list
+
+    def choose_staff(self, staff_id: str) -> None:
+        self._pin, self.pin_length, self.signin_error = "", 0, ""
+        self.chosen_staff = staff_id
+        self.chosen_staff_name = next((m["name"] for m in self.staff_list if m["staff_id"] == staff_id), "")
+
+    def pin_digit(self, digit: str) -> None:
+        if not self.chosen_staff or len(self._pin) >= 8:
+            return
+        self._pin += digit
+        self.pin_length = len(self._pin)
+        self.signin_error = ""
+
+    def pin_erase(self) -> None:
+        self._pin = self._pin[:-1]
+        self.pin_length = len(self._pin)
+
+    def submit_pin(self) -> bool:
+        pin, self._pin, self.pin_length = self._pin, "", 0
+        if not self.chosen_staff:
+            self.signin_error = "Choisissez d'abord votre nom."
+            return False
+        try:
+            self.workflow.sign_in(self.chosen_staff, pin)
+        except WorkflowError as exc:
+            self.signin_error = str(exc)
+            return False
+        self.chosen_staff, self.chosen_staff_name, self.signin_error = "", "", ""
+        return True
+
+    def lock(self) -> None:
+        self.workflow.lock()
+
+    def sign_out(self) -> None:
+        self.chosen_staff, self.chosen_staff_name = "", ""
+        self.workflow.sign_out()
+
+    def touched(self) -> None:
+        self.workflow.touch()
+
+    def tick(self, *_args: Any) -> None:
+        """Once a second: the call's timer, and the idle lock."""
+        seconds = self.workflow.call_seconds()
+        self.call_time = f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+            else f"{seconds // 60:02d}:{seconds % 60:02d}"
+        self.workflow.check_idle()
+
+    def setup_site(self, **values: Any) -> bool:
+        self.setup_error = ""
+        try:
+            self.workflow.setup_site(**values)
+        except WorkflowError as exc:
+            self.setup_error = str(exc)
+            return False
+        self.refresh_staff()
+        return True
 
     # -- patient ----------------------------------------------------------------------------------------------
     def search(self, text: str) -> None:
@@ -136,16 +254,100 @@ class WorkflowAdapter(EventDispatcher):
         self.workflow.select_patient(patient_id)
 
     def create_patient(self, *, family_name: str, given_name: str, birth_date: str, sex: str,
-                       birth_place_insee: str, identity_status: str) -> bool:
-        """The form's submit. Returns True when the patient was created (and selected)."""
+                       birth_place_insee: str, identity_status: str, identity_method: str | None = None,
+                       allow_duplicate: bool = False, ins: str | None = None) -> bool:
+        """The form's submit. Returns True when the patient was created (and selected); a probable duplicate
+        fills `duplicates` and returns False until staff pick one or create anyway."""
         self.form_error = ""
         try:
             iso = texts.parse_date(birth_date)
+            extra = {"identity_method": identity_method} if identity_method else {}
+            if ins:
+                extra["ins"] = ins
             self.workflow.create_patient(family_name=family_name.strip(), given_name=given_name.strip(),
                                          birth_date=iso, sex=sex, birth_place_insee=birth_place_insee.strip(),
-                                         identity_status=identity_status)
+                                         identity_status=identity_status, allow_duplicate=allow_duplicate, **extra)
+        except DuplicateWarning as exc:
+            self.form_error = str(exc)
+            return False
         except WorkflowError as exc:
             self.form_error = str(exc)
+            return False
+        return True
+
+    def dismiss_duplicates(self) -> None:
+        self.workflow._changed(duplicates=[])
+
+    # -- session start ------------------------------------------------------------------------------------------
+    def start_session(self, **values: Any) -> bool:
+        self.start_error = ""
+        try:
+            self.workflow.start_session(**values)
+        except WorkflowError as exc:
+            self.start_error = str(exc)
+            return False
+        return True
+
+    def abandon(self) -> None:
+        try:
+            self.workflow.abandon()
+        except WorkflowError as exc:
+            self.start_error = str(exc)
+
+    # -- after the measurements -------------------------------------------------------------------------------
+    def finish_measurements(self) -> bool:
+        self.save_error = ""
+        try:
+            self.workflow.finish_measurements()
+        except WorkflowError as exc:
+            self.save_error = str(exc)
+            return False
+        return True
+
+    def preview_vitals(self, **values: Any) -> None:
+        self.vitals_error = ""
+        try:
+            score = self.workflow.preview_news2(**values)
+        except WorkflowError as exc:
+            self.vitals_error = str(exc)
+            return
+        self.news2_rows = [(name, score.parameters[name]) for name in texts.NEWS2_ORDER if name in score.parameters]
+        self.news2_total, self.news2_risk, self.news2_missing = score.score, score.risk, list(score.missing)
+
+    def confirm_vitals(self, **values: Any) -> bool:
+        self.vitals_error = ""
+        try:
+            self.workflow.confirm_vitals(**values)
+        except WorkflowError as exc:
+            self.vitals_error = str(exc)
+            return False
+        return True
+
+    def start_call(self, doctor_name: str, doctor_rpps: str = "") -> bool:
+        self.call_error = ""
+        try:
+            self.workflow.start_call(doctor_name=doctor_name, doctor_rpps=doctor_rpps or None)
+        except WorkflowError as exc:
+            self.call_error = str(exc)
+            return False
+        self.tick()
+        return True
+
+    def end_call(self, **values: Any) -> bool:
+        self.call_error = ""
+        try:
+            self.workflow.end_call(**values)
+        except WorkflowError as exc:
+            self.call_error = str(exc)
+            return False
+        return True
+
+    def close_session(self, summary: str, recipient_name: str = "") -> bool:
+        self.summary_error = ""
+        try:
+            self.workflow.close(summary=summary, recipient_name=recipient_name or None)
+        except WorkflowError as exc:
+            self.summary_error = str(exc)
             return False
         return True
 
@@ -210,13 +412,6 @@ class WorkflowAdapter(EventDispatcher):
         except WorkflowError as exc:
             self.save_error = str(exc)
 
-    def save(self) -> str | None:
-        self.save_error = ""
-        try:
-            return self.workflow.save()
-        except WorkflowError as exc:
-            self.save_error = str(exc)
-            return None
 
     def next_patient(self) -> None:
         self.query = ""

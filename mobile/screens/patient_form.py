@@ -1,7 +1,7 @@
 """Create a patient from the five INS identity traits and an identity status; errors come from the workflow."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
+from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from mobile.screens.widgets import load_kv
@@ -11,13 +11,16 @@ DEFAULT_STATUS = "PROV"
 
 class PatientFormScreen(Screen):
     wf = ObjectProperty(None, rebind=True)
+    method = StringProperty("")  # how the identity was checked (FR Core method-collection code)
 
     def on_pre_enter(self, *_args) -> None:
         self.reset()
 
     def reset(self) -> None:
-        for key in ("family", "given", "birth", "insee"):
+        for key in ("family", "given", "birth", "insee", "ins"):
             self.ids[key].text = ""
+        self.method = ""
+        self.wf.dismiss_duplicates()
         self.ids.sex.selected = ""
         self.ids.status.selected = DEFAULT_STATUS
         self.wf.form_error = ""
@@ -25,11 +28,22 @@ class PatientFormScreen(Screen):
 
     def values(self) -> dict[str, str]:
         ids = self.ids
-        return dict(family_name=ids.family.text, given_name=ids.given.text, birth_date=ids.birth.text,
-                    sex=ids.sex.selected, birth_place_insee=ids.insee.text, identity_status=ids.status.selected)
+        values = dict(family_name=ids.family.text, given_name=ids.given.text, birth_date=ids.birth.text,
+                      sex=ids.sex.selected, birth_place_insee=ids.insee.text, identity_status=ids.status.selected,
+                      identity_method=self.method or None)
+        if ids.status.selected == "QUAL":
+            values["ins"] = ids.ins.text.replace(" ", "")
+        return values
 
-    def submit(self) -> bool:
-        created = self.wf.create_patient(**self.values())
+    def use_existing(self) -> None:
+        """A probable duplicate was the same person: open the session on the existing identity."""
+        if self.wf.duplicates:
+            patient_id = self.wf.duplicates[0]["patient_id"]
+            self.wf.dismiss_duplicates()
+            self.wf.select_patient(patient_id)
+
+    def submit(self, allow_duplicate: bool = False) -> bool:
+        created = self.wf.create_patient(**self.values(), allow_duplicate=allow_duplicate)
         if not created:
             self.ids.scroll.scroll_y = 1  # the message sits at the top of the form
         return created

@@ -247,3 +247,58 @@ def last_session_line(lang: str, state: str) -> str:
 
 def session_state_long(lang: str, state: str) -> str:
     return tr._(SESSION_STATE_LONG.get(state, "")) if state else ""
+
+
+# -- staff, site, session start ------------------------------------------------------------------------------
+ROLES = {"aide_soignant": N_("Nursing aide"), "infirmier": N_("Nurse"), "assistant_medical": N_("Medical assistant"),
+         "pharmacien": N_("Pharmacist"), "medecin": N_("Doctor"), "administrateur": N_("Administrator")}
+CARE_ROLES = ("aide_soignant", "infirmier", "assistant_medical", "pharmacien")
+SITE_KINDS = {"ehpad": N_("Nursing home (EHPAD)"), "pharmacie": N_("Pharmacy cabin")}
+GRANTORS = {"patient": N_("The patient"), "legal_representative": N_("Legal representative"),
+            "trusted_person": N_("Trusted person")}
+REASONS = (N_("Fever"), N_("Cough or breathlessness"), N_("Fall"), N_("Pain"), N_("Treatment follow-up"))
+
+
+def role(lang: str, code: str) -> str:
+    return tr._(ROLES.get(code, code)) if code else ""
+
+
+def pin_dots(length: int) -> str:
+    """Typed digits as bullets, the rest of a 4-digit PIN as dashes (glyphs the bundled Roboto font has)."""
+    return " ".join(["•"] * int(length) + ["–"] * max(0, 4 - int(length)))
+
+
+# -- NEWS2 --------------------------------------------------------------------------------------------------------
+NEWS2_ORDER = ("respiration_rate", "spo2", "air_or_oxygen", "systolic", "pulse", "consciousness", "temperature")
+NEWS2_LABELS = {"respiration_rate": N_("Respiration rate"), "spo2": N_("Oxygen saturation (SpO2)"),
+                "air_or_oxygen": N_("Air or oxygen"), "systolic": N_("Systolic blood pressure"),
+                "pulse": N_("Pulse"), "consciousness": N_("Consciousness (ACVPU)"),
+                "temperature": N_("Temperature")}
+NEWS2_RISK = {"low": N_("Low score: tell the remote doctor."),
+              "low_medium": N_("One parameter scores 3: ask for a prompt medical review and tell the doctor first."),
+              "medium": N_("Score 5 or 6: URGENT medical review — alert the doctor before the session ends."),
+              "high": N_("Score 7 or more: EMERGENCY — call 15 now, do not wait for the teleconsultation.")}
+ACVPU_LABELS = {"A": N_("A — Alert"), "C": N_("C — New confusion"), "V": N_("V — Responds to voice"),
+                "P": N_("P — Responds to pain"), "U": N_("U — Unresponsive")}
+ORIENTATIONS = {"stay": N_("Stay here, monitored"), "gp": N_("See the GP"), "specialist": N_("Specialist opinion"),
+                "emergency": N_("Emergency / 15"), "hospital": N_("Planned hospital stay")}
+
+
+def news2_lines(lang: str, rows) -> str:
+    return "\n".join(tr._("{parameter}: {points}").format(parameter=tr._(NEWS2_LABELS[name]), points=points)
+                     for name, points in rows or ())
+
+
+def news2_total(lang: str, total: int, missing) -> str:
+    text = tr._("NEWS2 score: {total}").format(total=int(total))
+    if missing:
+        text += "  " + tr._("(partial: {missing} not assessed)").format(
+            missing=", ".join(tr._(NEWS2_LABELS[m]) for m in missing))
+    return text
+
+
+def news2_advice(lang: str, risk: str) -> str:
+    return tr._(NEWS2_RISK.get(risk, NEWS2_RISK["low"]))
+
+IDENTITY_METHODS = {"SM": N_("Typed in"), "CV": N_("Carte Vitale"), "INSI": N_("INSi teleservice"),
+                    "CB": N_("INS Datamatrix"), "AV": N_("Carte Vitale app"), "RFID": N_("RFID")}

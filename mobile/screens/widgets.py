@@ -271,6 +271,20 @@ class StatusBadge(Label):
     status = StringProperty("")
 
 
+class CheckRow(ButtonBehavior, BoxLayout):
+    """A whole-row checkbox (72dp high, the label is part of the target: gloves)."""
+
+    active = BooleanProperty(False)
+    text = StringProperty("")
+
+    def on_release(self) -> None:
+        self.active = not self.active
+
+
+class BigText(TextInput):
+    """A multi-line text field (notes, conclusions, summary)."""
+
+
 class TopBar(BoxLayout):
     sync = ObjectProperty(None, rebind=True)
 

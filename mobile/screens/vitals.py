@@ -1,0 +1,33 @@
+"""What staff assess by hand (respiration rate counted over 60 s, consciousness ACVPU, oxygen) and the NEWS2 early
+warning score computed live from it and from the devices' values."""
+from __future__ import annotations
+
+from kivy.properties import ObjectProperty
+from kivy.uix.screenmanager import Screen
+
+from mobile.screens.widgets import load_kv
+
+
+class VitalsScreen(Screen):
+    wf = ObjectProperty(None, rebind=True)
+
+    def on_pre_enter(self, *_args) -> None:
+        self.ids.rr.text = ""
+        self.ids.acvpu.selected = ""
+        self.ids.oxygen.selected = ""
+
+    def values(self) -> dict:
+        ids = self.ids
+        oxygen = {"yes": True, "no": False}.get(ids.oxygen.selected)
+        return dict(respiration_rate=ids.rr.text.strip() or None, consciousness=ids.acvpu.selected or None,
+                    on_oxygen=oxygen)
+
+    def preview(self) -> None:
+        if self.wf is not None and self.manager is not None and self.manager.current == self.name:
+            self.wf.preview_vitals(**self.values())
+
+    def submit(self) -> bool:
+        return self.wf.confirm_vitals(**self.values())
+
+
+load_kv("vitals.kv")
