@@ -86,6 +86,26 @@ class AppRuntime:
     def sync_counts(self) -> dict[str, int]:
         return self.store.outbox_counts()
 
+    def last_sync(self):
+        """When the server last confirmed a session (aware datetime), or None."""
+        from sync import outbox
+
+        return outbox.last_sent_at(self.store)
+
+    def rejected_sessions(self) -> list[dict]:
+        from sync import outbox
+
+        return outbox.rejected_sessions(self.store)
+
+    @property
+    def online(self) -> bool | None:
+        """False when the last sync pass could not reach the server; None without a server."""
+        loop = self.sync_loop
+        if loop is None:
+            return None
+        result = getattr(loop, "last_result", None)
+        return not (result is not None and result.stopped in ("transient", "backoff"))
+
     def _transport(self):
         from devices.bleak_transport import BleakTransport
 

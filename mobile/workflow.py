@@ -160,6 +160,17 @@ def _iso_birth_date(text: str) -> str | None:
     return f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else None
 
 
+LOW_BATTERY_PERCENT = 15
+
+
+def _battery_warning(reading: DeviceReading) -> tuple[str, ...]:
+    """The device's battery level (Battery Service 0x2A19) when it is low: the next measurement may fail."""
+    level = reading.battery_percent
+    if level is not None and level <= LOW_BATTERY_PERCENT:
+        return ("Pile faible : changez les piles de l'appareil après cette mesure.",)
+    return ()
+
+
 def _live_text(measurement: ParsedMeasurement) -> str | None:
     """What a live packet shows while measuring: temperature, cuff pressure, or SpO2 and pulse."""
     temp = measurement.observation("temperature")
@@ -572,7 +583,8 @@ class SessionWorkflow:
         primary = values[0]
         proposal = Proposal(session_id=session_id, code=primary.code, value=primary.value, unit=primary.unit,
                             source="bluetooth", measured_at=self._measured_at(reading),
-                            received_at=reading.received_at, reading=reading, warnings=warnings, kind=kind,
+                            received_at=reading.received_at, reading=reading,
+                            warnings=warnings + _battery_warning(reading), kind=kind,
                             values=values)
         self._changed(step="review", proposal=proposal, device_state="done", error=None)
         return proposal
@@ -592,7 +604,8 @@ class SessionWorkflow:
             return None
         proposal = Proposal(session_id=session_id, code=obs.code, value=obs.value, unit=obs.unit,
                             source="bluetooth", measured_at=self._measured_at(reading),
-                            received_at=reading.received_at, reading=reading, warnings=warnings)
+                            received_at=reading.received_at, reading=reading,
+                            warnings=warnings + _battery_warning(reading))
         self._changed(step="review", proposal=proposal, device_state="done", error=None)
         return proposal
 

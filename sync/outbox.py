@@ -219,3 +219,22 @@ def remaining(store: "Store") -> int:
     """Entries not yet confirmed nor rejected."""
     counts = store.outbox_counts()
     return counts["pending"] + counts["in_flight"]
+
+
+def last_sent_at(store: "Store") -> dt.datetime | None:
+    """When the server last confirmed a session (the "last successful sync" staff see)."""
+    with store.lock:
+        row = store.conn.execute("SELECT max(sent_at) FROM outbox WHERE state = 'sent'").fetchone()
+    return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+def rejected_sessions(store: "Store") -> list[dict[str, Any]]:
+    """Sessions the server refused, for staff to act on (on the tablet's screen only, never in a log): who, when,
+    and the server's reason."""
+    with store.lock:
+        rows = store.conn.execute(
+            "SELECT o.session_id, o.last_error, s.opened_at, p.family_name, p.given_name, p.birth_date "
+            "FROM outbox o JOIN sessions s ON s.id = o.session_id JOIN patients p ON p.id = s.patient_id "
+            "WHERE o.state = 'rejected' ORDER BY s.opened_at").fetchall()
+    keys = ("session_id", "reason", "opened_at", "family_name", "given_name", "birth_date")
+    return [dict(zip(keys, row)) for row in rows]

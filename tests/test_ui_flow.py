@@ -198,5 +198,36 @@ async def test_saved_session_turns_from_pending_to_synced_with_a_server(tmp_path
             assert app.sync.level == "ok"
             assert topbar.session_label.text == "Dernière séance\u00a0: envoyée au serveur"
             assert saved.ids.upload_text.text == "Envoyée au serveur."
+            await wait_for(lambda: topbar.last_sync_label.text.startswith("Dernière synchro"), what="the last sync")
+            assert topbar.last_sync_label.text == "Dernière synchro\u00a0: " + \
+                runtime.last_sync().astimezone().strftime("%H:%M")
             assert runtime.store.outbox_counts() == {"pending": 0, "in_flight": 0, "sent": 1, "rejected": 0}
             await screenshot(app, "07-saved-sent")
+
+
+async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
+    """A server refusal (400 with an OperationOutcome) turns the header red; a tap lists who and why."""
+    from mobile.runtime import AppRuntime, RuntimeConfig
+    from sync.testing import StubResponse, StubServer, closed_session
+
+    outcome = {"resourceType": "OperationOutcome",
+               "issue": [{"severity": "error", "code": "invalid", "diagnostics": "Patient.birthDate invalide"}]}
+    with StubServer(StubResponse(400, outcome)) as stub:
+        runtime = AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", server_url=stub.url,
+                                           simulated_devices=False, sync_interval_seconds=30.0))
+        prepare(runtime)
+        closed_session(runtime.store, family_name="Refus", given_name="Odile")
+        async with running_app(runtime, size=LANDSCAPE) as app:
+            topbar = app.root.ids.topbar.ids
+            runtime.trigger_sync()
+            await wait_for(lambda: app.sync.rejected == 1, timeout=15, what="the refusal")
+            await frames(2)
+            assert topbar.sync_label.text == "1 envoi refusé : à vérifier".replace(" :", "\u00a0:")
+            await tap(topbar.sync_pill)
+            panel = topbar.sync_pill.panel
+            assert panel is not None
+            await frames(3)
+            text = panel.ids.rejected_text.text
+            assert text.startswith("REFUS Odile, séance du ") and text.endswith("HTTP 400 : Patient.birthDate invalide")
+            await screenshot(app, "08-sync-refused-panel")
+            await tap(panel.ids.close)

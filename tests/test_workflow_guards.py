@@ -321,3 +321,14 @@ async def test_a_device_serving_another_open_session_is_refused(store):
     second.retake()
     second._readers["thermometer"].results.append(reading_from("00B00E00FE"))
     assert await second.measure_temperature() is not None
+
+
+async def test_a_low_battery_is_said_in_plain_words_with_the_value(store):
+    low = reading_from("00B00E00FE")
+    low = type(low)(low.kind, low.measurement, low.raw, low.device, low.received_at, 8)
+    wf = make(store, low, reading_from("00B00E00FE"))
+    begin(wf, DEMO)
+    proposal = await wf.measure_temperature()
+    assert "Pile faible : changez les piles de l'appareil après cette mesure." in proposal.warnings
+    wf.retake()
+    assert not any("Pile" in w for w in (await wf.measure_temperature()).warnings)  # 80 %: nothing to say

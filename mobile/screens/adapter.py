@@ -432,6 +432,9 @@ class SyncMonitor(EventDispatcher):
     session_state = StringProperty("")
     level = StringProperty("ok")      # ok | pending | rejected
     simulated = BooleanProperty(False)
+    last_sync = StringProperty("")    # "HH:MM" of the last session the server confirmed
+    offline = BooleanProperty(False)  # the last sync pass could not reach the server
+    rejected_list = ListProperty([])  # [{name, date, reason}] for the staff panel
 
     def __init__(self, runtime: Any, interval: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -467,3 +470,16 @@ class SyncMonitor(EventDispatcher):
         self.sent = int(counts.get("sent", 0))
         self.session_state = state
         self.level = texts.sync_level(self.waiting, self.rejected)
+        try:
+            last = self.runtime.last_sync() if hasattr(self.runtime, "last_sync") else None
+            self.last_sync = last.astimezone().strftime("%H:%M") if last else ""
+            self.offline = getattr(self.runtime, "online", None) is False
+            if self.rejected:
+                self.rejected_list = [{
+                    "name": texts.display_name(r["family_name"], r["given_name"]),
+                    "date": texts.format_date((r["opened_at"] or "")[:10]),
+                    "reason": r["reason"] or ""} for r in self.runtime.rejected_sessions()]
+            else:
+                self.rejected_list = []
+        except Exception:  # noqa: BLE001 - the indicator must never crash the app
+            log.exception("sync indicator: cannot read the last sync")

@@ -302,3 +302,14 @@ def news2_advice(lang: str, risk: str) -> str:
 
 IDENTITY_METHODS = {"SM": N_("Typed in"), "CV": N_("Carte Vitale"), "INSI": N_("INSi teleservice"),
                     "CB": N_("INS Datamatrix"), "AV": N_("Carte Vitale app"), "RFID": N_("RFID")}
+
+
+def last_sync_line(lang: str, hhmm: str, offline: bool) -> str:
+    if offline:
+        return tr._("Offline — last sync {time}").format(time=hhmm) if hhmm else tr._("Offline")
+    return tr._("Last sync: {time}").format(time=hhmm) if hhmm else ""
+
+
+def rejected_lines(lang: str, rows) -> str:
+    return "\n\n".join(tr._("{name}, session of {date}:\n{reason}").format(
+        name=r["name"], date=r["date"], reason=r["reason"]) for r in rows or ())

@@ -15,6 +15,7 @@ from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, Obj
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
@@ -286,6 +287,22 @@ class BigText(TextInput):
 
 
 class TopBar(BoxLayout):
+    sync = ObjectProperty(None, rebind=True)
+
+
+class SyncPill(ButtonBehavior, BoxLayout):
+    """The sync state in the top bar; when sessions were refused, a tap lists them with the server's reason."""
+
+    sync = ObjectProperty(None, rebind=True)
+    panel = None
+
+    def on_release(self) -> None:
+        if self.sync is not None and self.sync.rejected:
+            self.panel = RejectedPanel(sync=self.sync)
+            self.panel.open()
+
+
+class RejectedPanel(ModalView):
     sync = ObjectProperty(None, rebind=True)
 
 
