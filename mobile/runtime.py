@@ -23,6 +23,8 @@ class RuntimeConfig:
     store_path: Path
     server_url: str | None = None          # None: stay offline (sessions wait in the outbox)
     token: str | None = None
+    ca_bundle: str | None = None            # CA of a private PKI; TLS verification itself is never optional
+    max_entries: int | None = None          # the server's transaction size limit (Medplum: 8)
     simulated_devices: bool = True
     thermometer_scenario: str = "normal"
     sync_interval_seconds: float = 30.0
@@ -42,6 +44,9 @@ class AppRuntime:
         self.store = open_app_store(config.store_path, key_path=config.key_path,
                                     ins_system=fhir.INS_DEMO_SYSTEM if config.demo else None)
         self._store_key = keys.read_key(config.key_path or keys.default_key_path())
+        from sync import retention
+
+        retention.purge(self.store)  # also offline: abandoned sessions and old audit rows do not wait for a network
         self.radio = None
         self.simulated: list = []
         self.sync_loop = None
@@ -66,6 +71,7 @@ class AppRuntime:
             from sync.background import SyncLoop
 
             self.sync_loop = SyncLoop(self.config.store_path, self.config.server_url, token=self.config.token,
+                                      ca_bundle=self.config.ca_bundle, max_entries=self.config.max_entries,
                                       interval_seconds=self.config.sync_interval_seconds, key=self._store_key)
             self.sync_loop.start()
 

@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+from sync import retention
 from sync.store import Store
 from sync.uploader import PushResult, Uploader
 
@@ -27,6 +28,7 @@ class SyncLoop:
         self.uploader = uploader or Uploader(server_url, token=token, ca_bundle=ca_bundle, max_entries=max_entries)
         self.interval_seconds = interval_seconds
         self.last_result: PushResult | None = None
+        self.last_purge: retention.PurgeReport | None = None
         self.last_error: str | None = None
         self.passes = 0
         self._wake: asyncio.Event | None = None
@@ -69,6 +71,8 @@ class SyncLoop:
                 try:
                     self.last_result = await asyncio.to_thread(self.uploader.push, store)
                     self.last_error = None
+                    # what the server has confirmed long enough leaves the tablet (sync.retention)
+                    self.last_purge = await asyncio.to_thread(retention.purge, store)
                 except Exception as exc:  # noqa: BLE001 - the loop must survive any single failure
                     self.last_error = type(exc).__name__
                     log.exception("sync pass failed")

@@ -492,8 +492,87 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Schema v4: the audit log and retention.
+
+    - `audit_log`: who viewed, created, changed, exported or purged which patient, session, staff member or setting,
+      and when; ids only, never patient data. Each row carries the SHA-256 of its content chained to the previous
+      row's hash (sync.audit), so a changed, inserted or removed row breaks the chain. Rows are never updated; they
+      may only be deleted from the head of the chain once older than six months, after `audit_anchor` (the hash
+      the remaining chain starts from) has been moved past them, in the same transaction.
+    - `purge_queue`: a session id can only enter it once the server confirmed the session (outbox `sent`) or the
+      session was abandoned (never uploaded); the triggers that keep a closed session's data let a row go only when
+      its session is in that queue. So no code path can purge unconfirmed data, whatever the age.
+    - `patients.last_seen_at`: when the patient last had a session here; an identity with no session left is kept
+      while recent (the resident list of an EHPAD) and removed later (sync.retention).
+    - `staff.is_admin`: may manage staff, reset PINs, export the audit log (the `administrateur` role implies it)."""
+    db.executescript("""
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        staff_id TEXT,
+        action TEXT NOT NULL CHECK (action IN ('view', 'create', 'change', 'close', 'abandon', 'export', 'purge',
+                                               'sign_in', 'sign_in_refused', 'sign_out')),
+        subject_kind TEXT NOT NULL CHECK (subject_kind IN ('patient', 'session', 'staff', 'site', 'setting',
+                                                           'audit_log')),
+        subject_id TEXT,
+        detail TEXT,
+        prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),
+        hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64)
+    );
+    CREATE INDEX audit_log_subject ON audit_log(subject_kind, subject_id);
+    CREATE INDEX audit_log_at ON audit_log(at);
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE audit_anchor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL CHECK (length(hash) = 64),
+        moved_at TEXT
+    );
+    INSERT INTO audit_anchor (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+    CREATE TRIGGER audit_anchor_forward_only BEFORE UPDATE ON audit_anchor
+    WHEN NEW.seq < OLD.seq OR NEW.id IS NOT OLD.id
+    BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves forward'); END;
+    CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
+    BEGIN SELECT RAISE(ABORT, 'the audit anchor is kept'); END;
+    CREATE TRIGGER audit_log_kept BEFORE DELETE ON audit_log
+    WHEN OLD.seq > (SELECT seq FROM audit_anchor)
+    BEGIN SELECT RAISE(ABORT, 'audit rows are kept six months'); END;
+
+    CREATE TABLE purge_queue (session_id TEXT PRIMARY KEY);
+    CREATE TRIGGER purge_only_confirmed BEFORE INSERT ON purge_queue
+    WHEN NOT EXISTS (SELECT 1 FROM outbox WHERE session_id = NEW.session_id AND state = 'sent')
+     AND (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'abandoned'
+    BEGIN SELECT RAISE(ABORT, 'only a session the server confirmed (or an abandoned one) is purged'); END;
+
+    -- administering the tablet is a right, not a profession: the pharmacist who set it up keeps their role
+    ALTER TABLE staff ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1));
+    UPDATE staff SET is_admin = 1 WHERE role = 'administrateur';
+
+    ALTER TABLE patients ADD COLUMN last_seen_at TEXT;
+    UPDATE patients SET last_seen_at = coalesce(
+        (SELECT max(opened_at) FROM sessions WHERE sessions.patient_id = patients.id), created_at);
+    """)
+    for table in ("consents", "notes", "summaries"):
+        db.executescript(f"""
+        DROP TRIGGER {table}_kept_after_close;
+        CREATE TRIGGER {table}_kept_after_close BEFORE DELETE ON {table}
+        WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+         AND OLD.session_id NOT IN (SELECT session_id FROM purge_queue)
+        BEGIN SELECT RAISE(ABORT, '{table} of a closed session are frozen'); END;
+        """)
+    for table, key in (("measurements", "session_id"), ("addenda", "session_id"), ("outbox", "session_id"),
+                       ("sessions", "id")):
+        db.executescript(f"""
+        CREATE TRIGGER {table}_deleted_only_by_purge BEFORE DELETE ON {table}
+        WHEN OLD.{key} NOT IN (SELECT session_id FROM purge_queue)
+        BEGIN SELECT RAISE(ABORT, 'only the retention purge deletes session data'); END;
+        """)
+
+
 # Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
-MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2, _migration_3)
+MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2, _migration_3, _migration_4)
 
 
 # -- validation -------------------------------------------------------------------------------------------------------
@@ -722,6 +801,7 @@ class Store:
                 raise SchemaError(f"cannot enable WAL journal mode (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")  # a tablet losing power must not lose a closed session
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")  # purged rows are overwritten, not left in free pages
             self._migrate()
             if recover_in_flight:
                 from sync import outbox
@@ -732,6 +812,9 @@ class Store:
             conn.close()
             raise
         self._closed = False
+        # who is acting on this store now (the signed-in staff member), written in the audit log; None: the tablet
+        # itself (background sync, retention purge)
+        self.actor: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------------
     def __enter__(self) -> "Store":
@@ -773,6 +856,14 @@ class Store:
                 raise
             else:
                 self.conn.execute("COMMIT")
+
+    def _audit(self, action: str, subject_kind: str, subject_id: str | None = None, detail: str | None = None,
+               *, staff_id: str | None = None) -> None:
+        """Trace an act in the audit log, inside the transaction doing it (sync.audit)."""
+        from sync import audit
+
+        audit.append(self, action, subject_kind, subject_id, detail=detail,
+                     staff_id=staff_id if staff_id is not None else self.actor)
 
     @property
     def schema_version(self) -> int:
@@ -863,7 +954,9 @@ class Store:
                 "id": patient_id, "family_name": family, "given_name": given, "birth_date": birth, "sex": sex_code,
                 "birth_place_insee": insee, "identity_status": status, "ins": ins_value, "resident_id": resident,
                 "identity_method": method, "birth_given_names": birth_names, "created_at": iso(self.now()),
+                "last_seen_at": iso(self.now()),
             })
+            self._audit("create", "patient", patient_id, f"identity {status}")
         return patient_id
 
     def get_patient(self, patient_id: str) -> dict[str, Any]:
@@ -897,7 +990,8 @@ class Store:
 
     # -- staff and sites --------------------------------------------------------------------------------------------
     def add_staff(self, *, display_name: str, role: str, rpps: str | None = None, adeli: str | None = None,
-                  pin_hash: str | None = None, active: bool = True, pin: str | None = None) -> str:
+                  pin_hash: str | None = None, active: bool = True, pin: str | None = None,
+                  is_admin: bool = False) -> str:
         """A staff member of the site: name as shown, role, national identifier (RPPS 11 digits, or ADELI) when the
         profession has one. `pin`: their sign-in PIN, stored as a salted scrypt hash (`pin_hash`: an existing one)."""
         if pin is not None:
@@ -912,6 +1006,8 @@ class Store:
             raise InputError("L'empreinte du code PIN doit être un texte non vide.", "pin_hash")
         if not isinstance(active, bool):
             raise InputError("Le champ « actif » doit valoir True ou False.", "active")
+        if not isinstance(is_admin, bool):
+            raise InputError("Le champ « administrateur » doit valoir True ou False.", "is_admin")
         staff_id = str(uuid.uuid4())
         with self.transaction():
             if rpps_value and list(self.db.query("SELECT 1 FROM staff WHERE rpps = ?", [rpps_value])):
@@ -920,7 +1016,9 @@ class Store:
                 raise InputError("Ce numéro ADELI est déjà attribué à un autre membre du personnel.", "adeli")
             self.db["staff"].insert({"id": staff_id, "display_name": name, "role": role_code, "rpps": rpps_value,
                                      "adeli": adeli_value, "pin_hash": pin_hash, "active": int(active),
+                                     "is_admin": int(is_admin or role_code == "administrateur"),
                                      "created_at": iso(self.now())})
+            self._audit("create", "staff", staff_id, f"role {role_code}" + (" admin" if is_admin else ""))
         return staff_id
 
     def get_staff(self, staff_id: str) -> dict[str, Any]:
@@ -940,6 +1038,16 @@ class Store:
         with self.transaction():
             self._row("staff", staff_id, "membre du personnel")
             self.conn.execute("UPDATE staff SET active = ? WHERE id = ?", [int(active), staff_id])
+            self._audit("change", "staff", staff_id, "active" if active else "deactivated")
+
+    def set_staff_admin(self, staff_id: str, is_admin: bool) -> None:
+        """Grant or withdraw the right to manage the tablet."""
+        if not isinstance(is_admin, bool):
+            raise InputError("Le champ « administrateur » doit valoir True ou False.", "is_admin")
+        with self.transaction():
+            self._row("staff", staff_id, "membre du personnel")
+            self.conn.execute("UPDATE staff SET is_admin = ? WHERE id = ?", [int(is_admin), staff_id])
+            self._audit("change", "staff", staff_id, "admin granted" if is_admin else "admin withdrawn")
 
     # -- staff PINs (scrypt, lock-out) -----------------------------------------------------------------------------
     def set_pin(self, staff_id: str, pin: str) -> None:
@@ -948,6 +1056,7 @@ class Store:
         with self.transaction():
             self._row("staff", staff_id, "membre du personnel")
             self.db["staff"].update(staff_id, {"pin_hash": digest, "pin_failures": 0, "pin_locked_until": None})
+            self._audit("change", "staff", staff_id, "pin")
 
     def verify_pin(self, staff_id: str, pin: str) -> bool:
         """True when `pin` is this active staff member's PIN. Each wrong PIN counts; from the fifth in a row the
@@ -964,6 +1073,7 @@ class Store:
                 raise InputError("Aucun code PIN n'est défini pour ce compte : voyez l'administrateur.", "pin")
             if check_pin(pin, member["pin_hash"]):
                 self.db["staff"].update(staff_id, {"pin_failures": 0, "pin_locked_until": None})
+                self._audit("sign_in", "staff", staff_id, staff_id=staff_id)
                 return True
             failures = member["pin_failures"] + 1
             changes: dict[str, Any] = {"pin_failures": failures}
@@ -971,14 +1081,20 @@ class Store:
                 delay = min(PIN_LOCK_MAX_SECONDS, PIN_LOCK_FIRST_SECONDS * 2 ** (failures - PIN_ATTEMPTS))
                 changes["pin_locked_until"] = iso(now + dt.timedelta(seconds=delay))
             self.db["staff"].update(staff_id, changes)
+            self._audit("sign_in_refused", "staff", staff_id,
+                        f"wrong pin {failures}" + (", locked" if "pin_locked_until" in changes else ""))
             return False
 
     def reset_pin(self, admin_id: str, staff_id: str, new_pin: str) -> None:
         """An administrator sets a new PIN for a staff member (forgotten PIN, lock-out)."""
         admin = self._active_staff(admin_id, "admin_id")
-        if admin["role"] != "administrateur":
+        if not admin["is_admin"]:
             raise InputError("Seul un administrateur peut réinitialiser un code PIN.", "admin_id")
-        self.set_pin(staff_id, new_pin)
+        digest = hash_pin(new_pin)
+        with self.transaction():
+            self._row("staff", staff_id, "membre du personnel")
+            self.db["staff"].update(staff_id, {"pin_hash": digest, "pin_failures": 0, "pin_locked_until": None})
+            self._audit("change", "staff", staff_id, "pin reset by administrator", staff_id=admin_id)
 
     # -- settings of this tablet ------------------------------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
@@ -993,6 +1109,7 @@ class Store:
             self.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
                               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                               [key, value, iso(self.now())])
+            self._audit("change", "setting", key)
 
     # -- addenda ----------------------------------------------------------------------------------------------------
     def add_addendum(self, session_id: str, *, staff_id: str, text: str) -> str:
@@ -1007,6 +1124,7 @@ class Store:
             self._active_staff(staff_id, "staff_id")
             self.db["addenda"].insert({"id": addendum_id, "session_id": session_id, "staff_id": staff_id,
                                        "text": body, "created_at": iso(self.now())})
+            self._audit("change", "session", session_id, "addendum", staff_id=staff_id)
         return addendum_id
 
     def addenda(self, session_id: str) -> list[dict[str, Any]]:
@@ -1039,6 +1157,7 @@ class Store:
                 raise InputError("Un site avec ce numéro FINESS existe déjà.", "finess")
             self.db["sites"].insert({"id": site_id, "kind": kind_code, "name": site_name, "finess": finess_value,
                                      "ars_declaration": declaration, "created_at": iso(self.now())})
+            self._audit("create", "site", site_id)
         return site_id
 
     def get_site(self, site_id: str) -> dict[str, Any]:
@@ -1066,6 +1185,8 @@ class Store:
                 "opened_at": iso(self.now()), "closed_at": None, "reason": reason, "staff": staff,
                 "site_id": site_id, "staff_id": staff_id,
             })
+            self.conn.execute("UPDATE patients SET last_seen_at = ? WHERE id = ?", [iso(self.now()), patient_id])
+            self._audit("create", "session", session_id, f"patient {patient_id}")
         return session_id
 
     def _active_staff(self, staff_id: Any, field: str) -> dict[str, Any]:
@@ -1137,6 +1258,7 @@ class Store:
                 raise InputError("L'heure de fin de la téléconsultation précède l'heure de début.", "ended_at")
             if changes:
                 self.db["sessions"].update(session_id, changes)
+                self._audit("change", "session", session_id, " ".join(sorted(changes)))
             return self._row("sessions", session_id, "séance")
 
     def get_session(self, session_id: str) -> dict[str, Any]:
@@ -1223,6 +1345,7 @@ class Store:
                 "status": json.dumps(status_list, ensure_ascii=False), "measured_at": measured,
                 "received_at": received, "panel_id": panel_id,
             })
+            self._audit("change", "session", session_id, f"measurement {code} {source}")
         return measurement_id
 
     # -- consent, notes, summary ------------------------------------------------------------------------------------
@@ -1252,6 +1375,8 @@ class Store:
             self.db["consents"].insert({"id": consent_id, "session_id": session_id, "decision": decision_code,
                                         "given_by": grantor, "given_by_name": name, "recorded_at": when,
                                         "recorded_by": recorded_by})
+            self._audit("change", "session", session_id, f"consent {decision_code} by {grantor}",
+                        staff_id=recorded_by)
         return consent_id
 
     def consents(self, session_id: str) -> list[dict[str, Any]]:
@@ -1286,6 +1411,7 @@ class Store:
             self.db["notes"].insert({"id": note_id, "session_id": session_id, "kind": kind_code,
                                      "author": author_text, "staff_id": staff_id, "text": body,
                                      "created_at": iso(self.now())})
+            self._audit("change", "session", session_id, f"note {kind_code}")
         return note_id
 
     def notes(self, session_id: str) -> list[dict[str, Any]]:
@@ -1308,6 +1434,7 @@ class Store:
                 self.db["summaries"].update(summary_id, row)
             else:
                 self.db["summaries"].insert({"id": summary_id, "session_id": session_id, **row})
+            self._audit("change", "session", session_id, "summary")
         return summary_id
 
     def get_summary(self, session_id: str) -> dict[str, Any] | None:
@@ -1348,6 +1475,7 @@ class Store:
                 "payload": payload, "state": "pending", "attempts": 0, "last_error": None, "next_attempt_at": None,
                 "created_at": now, "sent_at": None,
             })
+            self._audit("close", "session", session_id)
         return outbox_id
 
     @staticmethod
@@ -1380,6 +1508,7 @@ class Store:
         with self.transaction():
             self._open_session_row(session_id, "elle ne peut pas être abandonnée")
             self.db["sessions"].update(session_id, {"state": "abandoned", "closed_at": iso(self.now())})
+            self._audit("abandon", "session", session_id)
 
     # -- sync state -------------------------------------------------------------------------------------------------
     def session_sync_state(self, session_id: str) -> str:
@@ -1401,6 +1530,35 @@ class Store:
             for row in self.db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state"):
                 counts[row["state"]] = row["n"]
         return counts
+
+
+    # -- audit trail ------------------------------------------------------------------------------------------------
+    def record_view(self, subject_kind: str, subject_id: str, detail: str | None = None) -> None:
+        """Trace that the acting staff member opened a patient's record or a session (reads change nothing else)."""
+        with self.transaction():
+            self._audit("view", subject_kind, subject_id, detail)
+
+    def record_sign_out(self, staff_id: str, detail: str = "sign out") -> None:
+        with self.transaction():
+            self._audit("sign_out", "staff", staff_id, detail, staff_id=staff_id)
+
+    def export_audit_csv(self, admin_id: str, path: str | os.PathLike[str] | None = None) -> str:
+        """The audit log as CSV, for an administrator only; the export itself is traced (first, so the file shows
+        it). Written to `path` (owner-only) when given; the text is returned either way."""
+        from sync import audit
+
+        admin = self._active_staff(admin_id, "admin_id")
+        if not admin["is_admin"]:
+            raise InputError("Seul un administrateur peut exporter le journal d'audit.", "admin_id")
+        with self.transaction():
+            self._audit("export", "audit_log", None, "csv", staff_id=admin_id)
+        text = audit.to_csv(self, audit.rows(self))
+        if path is not None:
+            target = Path(path)
+            fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        return text
 
 
 def open_app_store(path: str | os.PathLike[str] | None = None, *, key_path: str | os.PathLike[str] | None = None,

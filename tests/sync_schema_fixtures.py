@@ -159,7 +159,26 @@ def fill_v3(con: sqlite3.Connection) -> None:
                     [("site_id", V2_SITE), ("idle_lock_seconds", "120")])
 
 
-FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3}
+def fill_v4(con: sqlite3.Connection) -> None:
+    """The v3 data plus a chained audit trail (a sign-in, a view, a session created) and the patients' last visit."""
+    from sync.audit import GENESIS_HASH, row_hash
+
+    fill_v3(con)
+    prev = GENESIS_HASH
+    for seq, (at, action, kind, subject) in enumerate((
+            ("2024-05-02T09:00:00.000+00:00", "sign_in", "staff", V2_STAFF),
+            ("2024-05-02T09:01:00.000+00:00", "view", "patient", PATIENT_QUAL),
+            ("2024-05-02T09:02:00.000+00:00", "create", "session", V2_SESSION_OPEN)), start=1):
+        digest = row_hash(prev, seq, at, V2_STAFF, action, kind, subject, None)
+        con.execute("INSERT INTO audit_log (seq, at, staff_id, action, subject_kind, subject_id, detail, prev_hash, "
+                    "hash) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)", [seq, at, V2_STAFF, action, kind, subject, prev,
+                                                                    digest])
+        prev = digest
+    con.execute("UPDATE patients SET last_seen_at = '2024-05-02T09:02:00.000000+00:00'")
+
+
+FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
+                                                            4: fill_v4}
 
 
 def store_at(path: Path, version: int) -> None:

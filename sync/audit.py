@@ -1,0 +1,141 @@
+"""The tablet's audit trail: who viewed, created, changed, exported or purged what, and when.
+
+French rules for a shared device holding health data expect every access to be traced and the traces kept for six
+rolling months (shared/notes/domain.md). Rows hold ids and field names only, never a name, a birth date, an INS
+or a value, so the trail itself can be exported and kept without becoming patient data.
+
+Tamper evidence: each row's `hash` is SHA-256 over the previous row's hash and the row's own fields, so changing,
+inserting or removing a row (with SQL, bypassing the triggers) breaks the chain from that row on; `verify()` finds
+the first broken row. Removing rows at the end is caught too: SQLite's AUTOINCREMENT counter
+(`sqlite_sequence`) remembers the highest sequence ever written. Old rows leave from the head only: the anchor
+(the hash the remaining chain starts from) moves past them in the same transaction.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from sync.store import Store
+
+GENESIS_HASH = "0" * 64
+RETENTION_MONTHS = 6
+ACTIONS = ("view", "create", "change", "close", "abandon", "export", "purge", "sign_in", "sign_in_refused",
+           "sign_out")
+SUBJECTS = ("patient", "session", "staff", "site", "setting", "audit_log")
+CSV_COLUMNS = ("seq", "at", "staff_id", "staff_name", "staff_role", "action", "subject_kind", "subject_id", "detail",
+               "prev_hash", "hash")
+
+
+def row_hash(prev_hash: str, seq: int, at: str, staff_id: str | None, action: str, subject_kind: str,
+             subject_id: str | None, detail: str | None) -> str:
+    """SHA-256 of the row chained to its predecessor. Fields are joined with the ASCII unit separator, which none
+    of them may contain, so two different rows never hash the same text."""
+    fields = (prev_hash, str(seq), at, staff_id or "", action, subject_kind, subject_id or "", detail or "")
+    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
+
+
+def append(store: "Store", action: str, subject_kind: str, subject_id: str | None = None, *,
+           detail: str | None = None, staff_id: str | None = None, at: str | None = None) -> int:
+    """Append one row; call inside the store transaction that does what is being traced, so the trace and the act
+    commit together or not at all. Returns the row's sequence number."""
+    if action not in ACTIONS or subject_kind not in SUBJECTS:
+        raise ValueError(f"unknown audit event {action!r} on {subject_kind!r}")
+    if detail is not None and "\x1f" in detail:
+        raise ValueError("audit detail may not contain the unit separator")
+    conn = store.conn
+    if not conn.in_transaction:
+        raise RuntimeError("audit.append must run inside the transaction it traces")
+    last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    if last is None:
+        last = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+    counter = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+    seq = max(int(last[0]), int(counter[0]) if counter else 0) + 1
+    moment = at or store.now().astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    digest = row_hash(last[1], seq, moment, staff_id, action, subject_kind, subject_id, detail)
+    conn.execute("INSERT INTO audit_log (seq, at, staff_id, action, subject_kind, subject_id, detail, prev_hash, hash) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 [seq, moment, staff_id, action, subject_kind, subject_id, detail, last[1], digest])
+    return seq
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    rows: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(store: "Store") -> ChainCheck:
+    """Walk the chain from the anchor. Reports the first row whose hash, predecessor or sequence is wrong, and rows
+    missing at the end."""
+    with store.lock:
+        anchor_seq, anchor_hash = store.conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+        rows = store.conn.execute("SELECT seq, at, staff_id, action, subject_kind, subject_id, detail, prev_hash, hash "
+                                  "FROM audit_log ORDER BY seq").fetchall()
+        counter = store.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+    expected_seq, prev = int(anchor_seq) + 1, anchor_hash
+    for seq, at, staff_id, action, kind, subject_id, detail, prev_hash, digest in rows:
+        if seq != expected_seq:
+            return ChainCheck(False, len(rows), expected_seq, f"row {expected_seq} is missing")
+        if prev_hash != prev:
+            return ChainCheck(False, len(rows), seq, f"row {seq} does not follow row {seq - 1}")
+        if row_hash(prev_hash, seq, at, staff_id, action, kind, subject_id, detail) != digest:
+            return ChainCheck(False, len(rows), seq, f"row {seq} was changed")
+        expected_seq, prev = seq + 1, digest
+    highest = int(counter[0]) if counter else int(anchor_seq)
+    if highest >= expected_seq:
+        return ChainCheck(False, len(rows), expected_seq, f"rows {expected_seq} to {highest} were removed")
+    return ChainCheck(True, len(rows))
+
+
+def cutoff(now: dt.datetime, months: int = RETENTION_MONTHS) -> dt.datetime:
+    """The same moment `months` calendar months earlier (31 August minus six months is 28 or 29 February)."""
+    month_index = now.year * 12 + now.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    days_in_month = ((dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day)
+    return now.replace(year=year, month=month, day=min(now.day, days_in_month))
+
+
+def prune(store: "Store", now: dt.datetime | None = None) -> int:
+    """Remove rows older than six rolling months, from the head of the chain only; the anchor moves to the last
+    removed row in the same transaction. Returns how many rows left."""
+    limit = cutoff(now or store.now()).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    with store.transaction():
+        last_old = store.conn.execute("SELECT seq, hash FROM audit_log WHERE at < ? ORDER BY seq DESC LIMIT 1",
+                                      [limit]).fetchone()
+        if last_old is None:
+            return 0
+        store.conn.execute("UPDATE audit_anchor SET seq = ?, hash = ?, moved_at = ? WHERE id = 1",
+                           [last_old[0], last_old[1], store.now().isoformat()])
+        removed = store.conn.execute("DELETE FROM audit_log WHERE seq <= ?", [last_old[0]]).rowcount
+    return removed
+
+
+def rows(store: "Store", *, subject_id: str | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM audit_log" + (" WHERE subject_id = ?" if subject_id else "") + " ORDER BY seq"
+    with store.lock:
+        return list(store.db.query(sql, [subject_id] if subject_id else []))
+
+
+def to_csv(store: "Store", rows_: Iterable[dict[str, Any]]) -> str:
+    """CSV (RFC 4180, UTF-8 with a BOM so spreadsheet software opens accents right) with the staff member's name
+    and role beside their id, for the person reading the export."""
+    with store.lock:
+        staff = {r["id"]: r for r in store.db.query("SELECT id, display_name, role FROM staff")}
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows_:
+        member = staff.get(row["staff_id"] or "", {})
+        writer.writerow([row["seq"], row["at"], row["staff_id"] or "", member.get("display_name", ""),
+                         member.get("role", ""), row["action"], row["subject_kind"], row["subject_id"] or "",
+                         row["detail"] or "", row["prev_hash"], row["hash"]])
+    return out.getvalue()

@@ -1,0 +1,96 @@
+"""Minimal retention on the tablet: what the server confirmed does not stay here.
+
+A session leaves the tablet `retention_days` (setting, default 7) after the server confirmed it: its measurements,
+consent, notes, summary, addenda, outbox entry and the session itself; the audit rows naming it stay (ids only).
+A session the server has not confirmed (pending, in flight, or refused and waiting for someone) is never purged,
+whatever its age: the `purge_queue` trigger of schema v4 refuses it, so no code path can. An abandoned session is
+never uploaded and has nothing to wait for: it leaves after the same delay from its abandonment.
+
+A patient's identity is kept while they have a session here or were seen in the last `identity_retention_days`
+(setting, default 90: the resident list of an EHPAD, whose residents come back), then removed too.
+
+The audit log keeps six rolling months (sync.audit.prune), run from here as well. Deleted pages are overwritten
+(`PRAGMA secure_delete`), inside a database that is itself encrypted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sync import audit
+
+if TYPE_CHECKING:
+    from sync.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = 7
+DEFAULT_IDENTITY_RETENTION_DAYS = 90
+SESSION_TABLES = ("measurements", "consents", "notes", "summaries", "addenda", "outbox")
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    sessions: int
+    patients: int
+    audit_rows: int
+
+
+def _days_setting(store: "Store", key: str, default: int) -> int:
+    value = store.get_setting(key)
+    try:
+        days = int(value) if value is not None else default
+    except ValueError:
+        log.warning("retention: setting %s is not a number of days; using %d", key, default)
+        return default
+    return max(days, 0)
+
+
+def retention_days(store: "Store") -> int:
+    return _days_setting(store, "retention_days", DEFAULT_RETENTION_DAYS)
+
+
+def purge(store: "Store", now: dt.datetime | None = None) -> PurgeReport:
+    """Purge what is due at `now` (default: the store's clock). One transaction per session, so an interruption
+    leaves every session either whole or gone."""
+    now = now or store.now()
+    days = retention_days(store)
+    cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
+    with store.lock:
+        due = [(row["id"], row["state"]) for row in store.db.query(
+            "SELECT s.id, s.state, coalesce(o.sent_at, s.closed_at) AS since FROM sessions s "
+            "LEFT JOIN outbox o ON o.session_id = s.id "
+            "WHERE (o.state = 'sent' AND o.sent_at IS NOT NULL) OR (s.state = 'abandoned' AND o.id IS NULL)")
+            if dt.datetime.fromisoformat(row["since"]) <= cutoff]
+    for session_id, state in due:
+        with store.transaction():
+            store.conn.execute("INSERT INTO purge_queue (session_id) VALUES (?)", [session_id])
+            for table in SESSION_TABLES:
+                store.conn.execute(f"DELETE FROM {table} WHERE session_id = ?", [session_id])
+            store.conn.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+            store.conn.execute("DELETE FROM purge_queue WHERE session_id = ?", [session_id])
+            audit.append(store, "purge", "session", session_id, detail=f"{'abandoned' if state == 'abandoned' else 'confirmed'}, after {days} days")
+    patients = _purge_identities(store, now)
+    pruned = audit.prune(store, now)
+    if due or patients or pruned:
+        log.info("retention: %d sessions, %d identities and %d audit rows purged", len(due), patients, pruned)
+    return PurgeReport(len(due), patients, pruned)
+
+
+def _purge_identities(store: "Store", now: dt.datetime) -> int:
+    days = _days_setting(store, "identity_retention_days", DEFAULT_IDENTITY_RETENTION_DAYS)
+    cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
+    with store.lock:
+        idle = [row["id"] for row in store.db.query(
+            "SELECT p.id, coalesce(p.last_seen_at, p.created_at) AS seen FROM patients p "
+            "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id)")
+            if dt.datetime.fromisoformat(row["seen"]) <= cutoff]
+    for patient_id in idle:
+        with store.transaction():
+            if store.conn.execute("SELECT 1 FROM sessions WHERE patient_id = ?", [patient_id]).fetchone():
+                continue  # a session was opened meanwhile
+            store.conn.execute("DELETE FROM patients WHERE id = ?", [patient_id])
+            audit.append(store, "purge", "patient", patient_id, detail=f"not seen for {days} days")
+    return len(idle)
