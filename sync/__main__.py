@@ -1,9 +1,15 @@
 """`python -m sync serve|status|push|seed|proxy`: the development server, operator commands and test tools.
 
-serve   --port PORT --db PATH [--host 127.0.0.1] [--token T]   development FHIR server (prints "serving on URL")
+serve   --port PORT --db PATH [--host 127.0.0.1] [--token T | --tablets FILE]
+                                                              development FHIR server (prints "serving on URL")
+tablets add --file FILE --id ID --site SITE [--site …] | remove --file FILE --id ID
+                                                              per-tablet tokens bound to sites (token printed once)
 status  [--db PATH]                                           outbox counts per state and rejected reasons, as JSON
-push    --server URL [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] [--max-entries N]
-                                                              upload now; exit 0 when everything is sent
+configure --server URL [--token-stdin] [--ca-bundle P] [--max-entries N] [--db PATH]
+                                                              where this tablet syncs (kept in the encrypted store)
+push    [--server URL] [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] [--max-entries N]
+                                                              upload now (default: the configured server);
+                                                              exit 0 when everything is sent
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
 proxy   --listen PORT --target HOST:PORT [--fault-rate R] [--latency-ms MS] [--seed S] [--kinds K,K]
                                                               fault-injecting proxy on loopback (counts on exit)
@@ -21,8 +27,16 @@ from pathlib import Path
 
 def _serve(args: argparse.Namespace) -> int:
     from sync.server import base_url, make_server
+    from sync.tablets import RegistryError, TabletRegistry
 
-    server = make_server(args.host, args.port, args.db, token=args.token)
+    registry = None
+    if args.tablets:
+        try:
+            registry = TabletRegistry.load(args.tablets)
+        except RegistryError as exc:
+            print(f"relais: {exc}", file=sys.stderr)
+            return 2
+    server = make_server(args.host, args.port, args.db, token=args.token, registry=registry)
 
     def stop(_signum: int, _frame: object) -> None:
         raise SystemExit(0)
@@ -35,6 +49,19 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
+    return 0
+
+
+def _tablets(args: argparse.Namespace) -> int:
+    from sync import tablets
+
+    if args.action == "add":
+        token = tablets.add_tablet(args.file, args.id, args.site)
+        print(token, flush=True)  # shown once: configure it on the tablet, it is not kept here
+        return 0
+    if not tablets.remove_tablet(args.file, args.id):
+        print(f"relais: no tablet {args.id!r} in {args.file}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -70,16 +97,46 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure(args: argparse.Namespace) -> int:
+    from sync import server_config
+
+    token = sys.stdin.readline().strip() if args.token_stdin else None  # never on the command line (`ps`)
+    with _open(args) as store:
+        try:
+            saved = server_config.save(store, url=args.server, token=token, ca_bundle=args.ca_bundle,
+                                       max_entries=args.max_entries)
+        except server_config.ServerConfigError as exc:
+            print(f"relais: {exc}", file=sys.stderr)
+            return 2
+    print(json.dumps({"server": saved.url, "token": bool(saved.token), "ca_bundle": saved.ca_bundle,
+                      "max_entries": saved.max_entries}, sort_keys=True))
+    return 0
+
+
 def _push(args: argparse.Namespace) -> int:
+    from sync import server_config
     from sync.uploader import Uploader
 
     path = _db_path(args)
     if not path.exists():
         print(f"no store at {path}", file=sys.stderr)
         return 2
-    uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle, batch_size=args.batch_size,
-                        max_entries=args.max_entries)
     with _open(args) as store:
+        saved = server_config.load(store)
+        if args.server is None and saved is None:
+            print("relais: no server: give --server or run `python -m sync configure` first", file=sys.stderr)
+            return 2
+        try:
+            if args.server is None:
+                uploader = Uploader(saved.url, token=args.token or saved.token,
+                                    ca_bundle=args.ca_bundle or saved.ca_bundle, batch_size=args.batch_size,
+                                    max_entries=args.max_entries or saved.max_entries)
+            else:
+                uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle,
+                                    batch_size=args.batch_size, max_entries=args.max_entries)
+        except ValueError as exc:
+            print(f"relais: {exc}", file=sys.stderr)
+            return 2
         # a push asked for by a person means "try now", whatever backoff the background loop had planned
         result = uploader.push(store, ignore_backoff=True)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
@@ -143,7 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--token", default=os.environ.get("RELAIS_SERVER_TOKEN"),
                        help="require 'Authorization: Bearer TOKEN' (default: $RELAIS_SERVER_TOKEN)")
+    serve.add_argument("--tablets", help="per-tablet tokens bound to their sites (see `tablets add`)")
     serve.set_defaults(run=_serve)
+
+    tablets_cmd = commands.add_parser("tablets", help="register or remove a tablet allowed to upload")
+    tablets_cmd.add_argument("action", choices=("add", "remove"))
+    tablets_cmd.add_argument("--file", required=True, help="the server's tablet registry (JSON)")
+    tablets_cmd.add_argument("--id", required=True, help="a name for the tablet, e.g. ehpad-tilleuls-1")
+    tablets_cmd.add_argument("--site", action="append", default=[],
+                             help="FINESS or local site id the tablet works for (repeat for several)")
+    tablets_cmd.set_defaults(run=_tablets)
 
     status = commands.add_parser("status", help="outbox counts per state")
     status.add_argument("--db", help="store file (default: the app's store)")
@@ -151,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     status.set_defaults(run=_status)
 
     push = commands.add_parser("push", help="upload the outbox now")
-    push.add_argument("--server", required=True, help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir")
+    push.add_argument("--server", help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (default: as configured)")
     push.add_argument("--token", default=os.environ.get("RELAIS_TOKEN"), help="bearer token (default: $RELAIS_TOKEN)")
     push.add_argument("--db", help="store file (default: the app's store)")
     push.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
@@ -161,6 +227,15 @@ def main(argv: list[str] | None = None) -> int:
                       help="most entries the server takes in one transaction (Medplum: 8); larger sessions go as "
                            "several transactions in dependency order")
     push.set_defaults(run=_push)
+
+    configure = commands.add_parser("configure", help="where this tablet syncs (kept in the encrypted store)")
+    configure.add_argument("--server", required=True, help="FHIR base URL (https://…)")
+    configure.add_argument("--token-stdin", action="store_true", help="read the tablet's token from standard input")
+    configure.add_argument("--ca-bundle", help="CA file of a private PKI (verification is always on)")
+    configure.add_argument("--max-entries", type=int, default=None, help="the server's transaction size limit")
+    configure.add_argument("--db", help="store file (default: the app's store)")
+    configure.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
+    configure.set_defaults(run=_configure)
 
     seed = commands.add_parser("seed", help="add closed demo sessions to a store")
     seed.add_argument("--sessions", type=int, required=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import gzip
-import hmac
 import html
 import logging
 import re
@@ -34,11 +33,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from sync.fhir import dumps, loads
+from sync.fhir import FINESS_SYSTEM, SITE_ID_SYSTEM, dumps, loads
+from sync.tablets import AuthLimiter, Tablet, TabletRegistry
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+MAX_JSON_DEPTH = 64
 GZIP_REPLY_MIN_BYTES = 1024  # smaller replies are not worth compressing
 FHIR_JSON = "application/fhir+json"
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
@@ -72,11 +73,13 @@ CREATE INDEX IF NOT EXISTS resources_subject ON resources(type, subject);
 class FhirError(Exception):
     """An error answered as an OperationOutcome with an HTTP status."""
 
-    def __init__(self, status: int, diagnostics: str, code: str = "invalid") -> None:
+    def __init__(self, status: int, diagnostics: str, code: str = "invalid", *,
+                 retry_after: float | None = None) -> None:
         super().__init__(diagnostics)
         self.status = status
         self.diagnostics = diagnostics
         self.code = code
+        self.retry_after = retry_after
 
 
 def operation_outcome(diagnostics: str, code: str = "invalid", severity: str = "error") -> dict[str, Any]:
@@ -418,8 +421,11 @@ class FhirHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "RelaisDevFHIR/0.1"
+    timeout = 30  # seconds a client may stall mid-request (a body announced longer than sent) before we hang up
     db: ResourceDB
-    token: str | None = None
+    registry: TabletRegistry | None = None  # None: open development server
+    limiter: AuthLimiter
+    tablet: Tablet | None = None
 
     # -- logging without patient data ------------------------------------------------------------------------------
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
@@ -457,6 +463,8 @@ class FhirHandler(BaseHTTPRequestHandler):
         if close:
             self.close_connection = True
         extra = {"WWW-Authenticate": 'Bearer realm="relais"'} if error.status == 401 else None
+        if error.retry_after:
+            extra = {"Retry-After": str(max(1, round(error.retry_after)))}
         self._send_json(error.status, operation_outcome(error.diagnostics, error.code), extra)
 
     def _accepts_gzip(self) -> bool:
@@ -466,11 +474,47 @@ class FhirHandler(BaseHTTPRequestHandler):
                 return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
         return False
 
-    def _authorised(self) -> bool:
-        if not self.token:
-            return True
-        supplied = self.headers.get("Authorization", "")
-        return hmac.compare_digest(supplied.encode("utf-8", "replace"), f"Bearer {self.token}".encode("utf-8"))
+    def _authenticate(self) -> None:
+        """The tablet behind this request's bearer token; 401 without one, 429 while its address is locked out
+        after repeated failures (sync.tablets)."""
+        if self.registry is None:
+            return
+        address = self.client_address[0]
+        wait = self.limiter.retry_after(address)
+        if wait > 0:
+            raise FhirError(429, "too many failed authentications: wait before trying again", "throttled",
+                            retry_after=wait)
+        supplied = self.headers.get("Authorization")
+        tablet = self.registry.authenticate(supplied or "")
+        if tablet is None:
+            # a request without credentials guesses nothing (a browser opening the page): only wrong ones count
+            if supplied and self.limiter.failed(address):
+                log.warning("authentication: %s locked out after repeated failures", address)
+            raise FhirError(401, "missing or invalid bearer token", "login")
+        self.limiter.succeeded(address)
+        self.tablet = tablet
+
+    def _check_sites(self, resources: list[Any]) -> None:
+        """A tablet writes only for its own sites: every Organization the upload carries or points to must be one
+        of them (FINESS or local site id). 403 otherwise, before anything is stored."""
+        tablet = self.tablet
+        if tablet is None or tablet.sites is None:
+            return
+        organisations: list[set[str]] = []
+        for resource in resources:
+            if isinstance(resource, dict) and resource.get("resourceType") == "Organization":
+                organisations.append(_site_identifiers(resource))
+        for reference in _references(resources):
+            if reference.startswith("Organization/"):
+                stored = self.db.read("Organization", reference.split("/", 2)[1])
+                organisations.append(_site_identifiers(stored) if stored else {reference})
+            elif reference.startswith("Organization?"):
+                _, _, value = reference.partition("|")
+                organisations.append({value})
+        for identifiers in organisations:
+            if not tablet.may_write_for(identifiers):
+                log.warning("authentication: tablet %s refused for a site it is not registered for", tablet.id)
+                raise FhirError(403, f"tablet {tablet.id} is not registered for this site", "forbidden")
 
     def _route(self) -> tuple[list[str], list[tuple[str, str]]]:
         parts = urlsplit(self.path)
@@ -489,8 +533,8 @@ class FhirHandler(BaseHTTPRequestHandler):
             is_fhir = bool(segments) and segments[0] == "fhir"
             # the capability statement stays public (clients probe it); everything else, the HTML page included,
             # shows or takes patient data and needs the token when one is configured
-            if segments != ["fhir", "metadata"] and not self._authorised():
-                raise FhirError(401, "missing or invalid bearer token", "login")
+            if segments != ["fhir", "metadata"]:
+                self._authenticate()
             if method == "POST":
                 if len(segments) == 2 and is_fhir and _TYPE_NAME.fullmatch(segments[1]):
                     self._create(segments[1], query)
@@ -498,7 +542,11 @@ class FhirHandler(BaseHTTPRequestHandler):
                 if segments != ["fhir"]:
                     raise FhirError(404 if not is_fhir else 405, "POST a transaction Bundle to the base URL",
                                     "not-supported")
-                self._send_json(200, self.db.transaction(self._read_body()))
+                bundle = self._read_body()
+                entries = bundle.get("entry") if isinstance(bundle, dict) else None
+                self._check_sites([e.get("resource") for e in entries if isinstance(e, dict)]
+                                  if isinstance(entries, list) else [])
+                self._send_json(200, self.db.transaction(bundle))
                 return
             if segments == []:
                 self._send(200, html_overview(self.db).encode("utf-8"), "text/html; charset=utf-8",
@@ -540,6 +588,7 @@ class FhirHandler(BaseHTTPRequestHandler):
                 raise FhirError(400, "conditional create: only one identifier=system|value search is supported")
             condition = f"identifier={quote(query[0][1], safe=':/|.-_~')}"  # parse_qsl decoded it once
         body = self._read_body()
+        self._check_sites([body])
         status, stored, location = self.db.create(rtype, body, condition)
         self._send_json(status, stored, {"Location": location, "ETag": f'W/"{stored["meta"]["versionId"]}"'})
 
@@ -570,9 +619,15 @@ class FhirHandler(BaseHTTPRequestHandler):
         if content_type not in (FHIR_JSON, "application/json"):
             raise FhirError(415, "Content-Type must be application/fhir+json", "not-supported")
         try:
-            return loads(data)
+            document = loads(data)
         except (ValueError, UnicodeDecodeError):
             raise FhirError(400, "body is not valid JSON", "structure") from None
+        except RecursionError:
+            document = None
+        if document is None or _deeper_than(document, MAX_JSON_DEPTH):
+            # FHIR resources nest a dozen levels; hundreds would only exhaust the recursion of later steps
+            raise FhirError(400, f"body is nested more than {MAX_JSON_DEPTH} levels deep", "structure")
+        return document
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         self._handle("GET")
@@ -598,10 +653,49 @@ class FhirHandler(BaseHTTPRequestHandler):
                          close=True)
 
 
-def make_server(host: str, port: int, db_path: str | Path, *, token: str | None = None) -> ThreadingHTTPServer:
-    """A ready-to-serve server (port 0 picks a free port: read `server.server_address`)."""
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when the JSON value nests containers more than `limit` deep (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _site_identifiers(organization: dict[str, Any]) -> set[str]:
+    return {str(i.get("value")) for i in organization.get("identifier") or () if isinstance(i, dict)
+            and i.get("system") in (FINESS_SYSTEM, SITE_ID_SYSTEM)}
+
+
+def _references(value: Any) -> list[str]:
+    """Every `reference` string anywhere in these resources."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("reference")
+            if isinstance(ref, str):
+                found.append(ref)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def make_server(host: str, port: int, db_path: str | Path, *, token: str | None = None,
+                registry: TabletRegistry | None = None, limiter: AuthLimiter | None = None) -> ThreadingHTTPServer:
+    """A ready-to-serve server (port 0 picks a free port: read `server.server_address`). `registry`: one token
+    per tablet, bound to its sites (sync.tablets); `token`: a single shared token for any site (development)."""
     db = ResourceDB(db_path)
-    handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "token": token})
+    if registry is None and token:
+        registry = TabletRegistry.single(token)
+    handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "registry": registry,
+                                                         "limiter": limiter or AuthLimiter()})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

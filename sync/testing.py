@@ -33,8 +33,10 @@ class DevServer:
     `.log_text()` what the server logged (stderr)."""
 
     def __init__(self, db_path: str | os.PathLike[str], *, port: int = 0, token: str | None = None,
-                 host: str = "127.0.0.1", startup_timeout: float = 15) -> None:
+                 host: str = "127.0.0.1", startup_timeout: float = 15,
+                 tablets: str | os.PathLike[str] | None = None) -> None:
         self.db_path = Path(db_path)
+        self.tablets = tablets
         self.port, self.token, self.host, self.startup_timeout = port, token, host, startup_timeout
         self.url: str = ""
         self.proc: subprocess.Popen[bytes] | None = None
@@ -43,6 +45,8 @@ class DevServer:
     def start(self) -> "DevServer":
         cmd = [sys.executable, "-m", "sync", "serve", "--port", str(self.port), "--db", str(self.db_path),
                "--host", self.host]
+        if self.tablets is not None:
+            cmd += ["--tablets", str(self.tablets)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env.pop("RELAIS_SERVER_TOKEN", None)
