@@ -39,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
 
     store_path = args.store or default_store_path()
     store_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    server_url, local = args.server, None
+    server_url, token, local = args.server, args.token, None
+    saved = None
     if not args.offline and server_url is None:
+        saved = _saved_server(store_path)  # `python -m sync configure` on this tablet
+    if saved is not None:
+        server_url, token = saved.url, saved.token
+        print(f"Relais: sync server {server_url} (configured)", flush=True)
+    elif not args.offline and server_url is None:
         wanted = f"http://127.0.0.1:{args.port}/fhir"
         if server_alive(wanted):
             server_url = wanted  # another Relais already started it: share it
@@ -56,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from mobile.app import run_app
     from mobile.runtime import RuntimeConfig
 
-    config = RuntimeConfig(store_path=store_path, server_url=None if args.offline else server_url, token=args.token,
+    config = RuntimeConfig(store_path=store_path, server_url=None if args.offline else server_url, token=token,
+                           ca_bundle=saved.ca_bundle if saved else None, max_entries=saved.max_entries if saved else None,
                            simulated_devices=not args.real_devices, thermometer_scenario=args.scenario,
                            sync_interval_seconds=2.0 if args.demo else 30.0, demo=args.demo)
     try:
@@ -65,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         if local is not None:
             local.stop()
     return 0
+
+
+def _saved_server(store_path: Path):
+    """The server this tablet was configured for, read from its encrypted store (None: not configured)."""
+    from sync import server_config
+    from sync.store import open_app_store
+
+    if not store_path.exists():
+        return None
+    with open_app_store(store_path, recover_in_flight=False) as store:
+        return server_config.load(store)
 
 
 if __name__ == "__main__":

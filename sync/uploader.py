@@ -56,7 +56,7 @@ class PushResult:
     sent: int
     rejected: int
     remaining: int
-    stopped: str | None = None  # None: nothing left that is due; "transient" | "auth" | "deadline" | "backoff"
+    stopped: str | None = None  # None: nothing left that is due; "transient" | "auth" | "tls" | "deadline" | "backoff"
     requests: int = 0  # HTTP requests this pass made
 
 
@@ -65,7 +65,7 @@ class _Outcome:
     """What one request achieved. `confirmed`: outbox ids whose every entry got a 200/201 (with kind "sent", all of
     them; with "transient", a partial answer). `retry_after`: seconds the server asked to wait (429/503)."""
 
-    kind: str  # "sent" | "rejected" | "transient" | "auth" | "too_large"
+    kind: str  # "sent" | "rejected" | "transient" | "auth" | "tls" | "too_large"
     detail: str
     retry_after: float | None = None
     confirmed: tuple[str, ...] = field(default=())
@@ -166,7 +166,8 @@ class Uploader:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            log.warning("uploading health data over plain HTTP to a non-loopback host")
+            # health data leaves this machine only over verified TLS; plain HTTP is for the local development server
+            raise ValueError("health data is only sent over HTTPS (plain http is for a server on this machine)")
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.verify: bool | str = ca_bundle or True
@@ -276,6 +277,11 @@ class Uploader:
         (the failure classified, [], [])."""
         try:
             response = self._post(body)
+        except requests.exceptions.SSLError:
+            # not a network blip: the server's certificate is not trusted (self-signed, unknown CA, wrong name).
+            # Nothing is sent and nothing is lost; staff are told until the CA is configured or the server fixed.
+            return _Outcome("tls", "certificat du serveur non reconnu : vérifiez l'adresse ou configurez "
+                                   "l'autorité de certification (CA) du serveur"), [], []
         except requests.RequestException as exc:
             return _Outcome("transient", f"réseau : {type(exc).__name__}"), [], []
         status = response.status_code
@@ -405,8 +411,8 @@ class Uploader:
                     log.info("outbox: %d session(s) not sent (%s); retry in %.1f s", len(ids), outcome.kind, delay)
                     for entry_id in ids:
                         tries[entry_id] = tries.get(entry_id, 0) + 1
-                    if outcome.kind == "auth":
-                        stopped = "auth"
+                    if outcome.kind in ("auth", "tls"):
+                        stopped = outcome.kind
                     elif max(tries[i] for i in ids) >= limit:
                         stopped = "transient"
                     elif deadline is not None and self._monotonic() + delay >= deadline:
