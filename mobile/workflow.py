@@ -17,6 +17,7 @@ import logging
 import re
 import time
 import uuid
+from pathlib import Path
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Awaitable, Callable, Protocol
@@ -24,7 +25,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
 from devices.transport import TransportError
-from sync.store import PinLockedError, SessionStateError, fold, hash_pin
+from sync.store import NotFoundError, PinLockedError, SessionStateError, fold, hash_pin
 from mobile.vitals import (ACVPU, Implausible, News2, assess_blood_pressure, assess_pulse, assess_spo2,
                            assess_temperature, news2, respiration_rate_from_text)
 
@@ -186,7 +187,7 @@ def _live_text(measurement: ParsedMeasurement) -> str | None:
 
 
 STEPS = ("signin", "site_setup", "patient", "session_start", "measure", "review", "vitals", "teleconsult",
-         "summary", "saved")
+         "summary", "saved", "admin")
 
 ORIENTATIONS_FR = {
     "stay": "Maintien sur place avec surveillance",
@@ -303,6 +304,7 @@ class SessionWorkflow:
             raise WorkflowError(str(exc)) from exc
         if not ok:
             raise WorkflowError("Code PIN incorrect.")
+        self.store.actor = staff_id  # what they do from now on is traced under their name (audit log)
         member = {k: v for k, v in self.store.get_staff(staff_id).items() if k != "pin_hash"}
         self._last_activity = self._monotonic()
         site_id = self.store.get_setting("site_id")
@@ -316,6 +318,9 @@ class SessionWorkflow:
     def sign_out(self) -> None:
         """End of shift: back to the PIN screen. A session in progress stays open in the store."""
         self._cancel_measurement()
+        if self.state.staff is not None:
+            self.store.record_sign_out(self.state.staff["id"])
+        self.store.actor = None
         self._changed(step="signin", staff=None, locked=False, patient=None, session_id=None, proposal=None,
                       accepted={}, session_ready=False, notice=None)
 
@@ -333,6 +338,7 @@ class SessionWorkflow:
     def lock(self) -> None:
         """Cover the screen with the PIN pad; the step, the patient and the session are kept."""
         if self.state.staff is not None and not self.state.locked:
+            self.store.record_sign_out(self.state.staff["id"], "locked")
             self._changed(locked=True)
 
     def check_idle(self) -> bool:
@@ -363,8 +369,9 @@ class SessionWorkflow:
                                           ars_declaration=ars_declaration or None)
             if first_run:
                 staff_id = self.store.add_staff(display_name=first_staff_name, role=first_staff_role or "administrateur",
-                                                pin_hash=pin_hash)
+                                                pin_hash=pin_hash, is_admin=True)
                 self.state.staff = {k: v for k, v in self.store.get_staff(staff_id).items() if k != "pin_hash"}
+                self.store.actor = staff_id
             self.store.set_setting("site_id", site_id)
         except ValueError as exc:
             raise WorkflowError(str(exc)) from exc
@@ -421,6 +428,7 @@ class SessionWorkflow:
         self._cancel_measurement()
         self._abandon_current()
         patient = self.store.get_patient(patient_id)
+        self.store.record_view("patient", patient_id)
         session_id = self.store.open_session(patient_id, staff_id=self.state.staff["id"],
                                              site_id=self.state.site["id"])
         self._changed(step="session_start", patient=patient, session_id=session_id, proposal=None, error=None,
@@ -866,6 +874,120 @@ class SessionWorkflow:
                       news2=None, call_started_at=None, call_ended_at=None, doctor_name=None, summary_draft="",
                       notice=None)
 
+    # -- administration: staff accounts, audit log, retention (administrators only) ---------------------------
+    def _require_admin(self) -> dict[str, Any]:
+        staff = self.state.staff
+        if staff is None or self.state.locked:
+            raise WorkflowError("Identifiez-vous d'abord.")
+        if not staff.get("is_admin"):
+            raise WorkflowError("Réservé aux administrateurs de la tablette.")
+        return staff
+
+    def open_admin(self) -> None:
+        """The administration screen, from the patient list only: never in the middle of someone's session."""
+        self._require_admin()
+        if self.state.step not in ("patient", "saved", "admin"):
+            raise WorkflowError("Terminez ou abandonnez d'abord la séance en cours.")
+        self._changed(step="admin", notice=None)
+
+    def close_admin(self) -> None:
+        if self.state.step == "admin":
+            self._changed(step="patient")
+
+    def staff_overview(self) -> list[dict[str, Any]]:
+        """Every account with its state (active, locked out until, PIN set), never the PIN hash."""
+        self._require_admin()
+        now = self._clock()
+        rows = []
+        for member in self.store.list_staff():
+            until = member.get("pin_locked_until")
+            locked = bool(until) and dt.datetime.fromisoformat(until) > now
+            rows.append({"id": member["id"], "display_name": member["display_name"], "role": member["role"],
+                         "active": bool(member["active"]), "locked": locked, "has_pin": bool(member["pin_hash"]),
+                         "is_admin": bool(member["is_admin"])})
+        return rows
+
+    def add_staff_member(self, *, display_name: str, role: str, pin: str, is_admin: bool = False) -> str:
+        self._require_admin()
+        try:
+            return self.store.add_staff(display_name=display_name, role=role, pin=pin, is_admin=is_admin)
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from exc
+
+    def reset_staff_pin(self, staff_id: str, pin: str) -> None:
+        """A new PIN for a colleague who forgot theirs or is locked out (the lock-out ends with it)."""
+        admin = self._require_admin()
+        try:
+            self.store.reset_pin(admin["id"], staff_id, pin)
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from exc
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        """Deactivate someone who left (their past sessions keep their name), or bring them back. The last active
+        administrator cannot be deactivated: nobody could manage the tablet any more."""
+        admin = self._require_admin()
+        if not active:
+            admins = [m for m in self.store.list_staff(active_only=True) if m["is_admin"]]
+            if [m["id"] for m in admins] == [staff_id]:
+                raise WorkflowError("C'est le dernier administrateur actif : nommez-en un autre d'abord.")
+            if staff_id == admin["id"]:
+                raise WorkflowError("Vous ne pouvez pas désactiver votre propre compte.")
+        try:
+            self.store.set_staff_active(staff_id, active)
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from exc
+
+    def set_staff_admin(self, staff_id: str, is_admin: bool) -> None:
+        """Grant or withdraw the right to manage the tablet (never from the last administrator, nor oneself)."""
+        admin = self._require_admin()
+        if not is_admin:
+            if staff_id == admin["id"]:
+                raise WorkflowError("Vous ne pouvez pas retirer vos propres droits d'administration.")
+            admins = [m["id"] for m in self.store.list_staff(active_only=True) if m["is_admin"]]
+            if admins == [staff_id]:
+                raise WorkflowError("C'est le dernier administrateur actif : nommez-en un autre d'abord.")
+        try:
+            self.store.set_staff_admin(staff_id, is_admin)
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from exc
+
+    def audit_check(self):
+        """Whether the audit log's hash chain is whole (sync.audit.ChainCheck)."""
+        from sync import audit
+
+        self._require_admin()
+        return audit.verify(self.store)
+
+    def export_audit(self, directory: str | Path) -> Path:
+        """Write the audit log as CSV into `directory` (owner-only file) and return its path."""
+        admin = self._require_admin()
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"journal-audit-{self._clock().astimezone():%Y%m%d-%H%M%S}.csv"
+        try:
+            self.store.export_audit_csv(admin["id"], path)
+        except ValueError as exc:
+            raise WorkflowError(str(exc)) from exc
+        return path
+
+    @property
+    def retention_days(self) -> int:
+        from sync import retention
+
+        return retention.retention_days(self.store)
+
+    def set_retention_days(self, days: int) -> None:
+        """How long a session stays on the tablet once the server confirmed it (1 to 30 days)."""
+        self._require_admin()
+        if not isinstance(days, int) or not 1 <= days <= 30:
+            raise WorkflowError("La durée de conservation doit être comprise entre 1 et 30 jours.")
+        self.store.set_setting("retention_days", str(days))
+
     def sync_state(self, session_id: str | None = None) -> str | None:
         sid = session_id or self.state.saved_session_id
-        return self.store.session_sync_state(sid) if sid else None
+        if not sid:
+            return None
+        try:
+            return self.store.session_sync_state(sid)
+        except NotFoundError:  # confirmed by the server, then purged from the tablet (sync.retention)
+            return "sent"

@@ -4,7 +4,6 @@ was (never a fresh empty database); a plain store from an earlier version is enc
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 
 import pytest

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from kivy.clock import Clock
@@ -88,6 +89,18 @@ class WorkflowAdapter(EventDispatcher):
     saved_session_id = StringProperty("")
     saved_value = StringProperty("")
     saved_values = ListProperty([])      # [(kind, display)] in the cards' order
+    # administration (administrators only)
+    is_admin = BooleanProperty(False)
+    admin_staff = ListProperty([])       # RecycleView data: one dict per account
+    admin_error = StringProperty("")
+    admin_message = StringProperty("")   # what the last action did: a key of texts.ADMIN_DONE
+    admin_export_path = StringProperty("")
+    admin_pin_for = StringProperty("")   # the account whose new PIN is being typed
+    admin_pin_for_name = StringProperty("")
+    audit_ok = BooleanProperty(True)
+    audit_rows = NumericProperty(0)
+    audit_bad_seq = NumericProperty(0)
+    retention_days = NumericProperty(7)
 
     def __init__(self, workflow: SessionWorkflow, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -103,6 +116,7 @@ class WorkflowAdapter(EventDispatcher):
         staff = state.staff or {}
         self.staff_name = staff.get("display_name") or ""
         self.staff_role = staff.get("role") or ""
+        self.is_admin = bool(staff.get("is_admin")) and not state.locked
         self.locked = state.locked
         self.site_name = (state.site or {}).get("name") or ""
         self.notice = state.notice or ""
@@ -156,6 +170,10 @@ class WorkflowAdapter(EventDispatcher):
             self.manual_mode, self.manual_error, self.save_error = False, "", ""
             if state.step == "patient":
                 self.refresh_patients()
+            if state.step == "admin":
+                self.admin_error = self.admin_message = self.admin_pin_for = self.admin_pin_for_name = ""
+                self.admin_export_path = ""
+                self.refresh_admin()
             if state.step == "measure" and self.step in ("patient", "patient_form", "saved"):
                 self.selected_kind = "thermometer" if "thermometer" in self.workflow.kinds or \
                     not self.workflow.kinds else self.workflow.kinds[0]
@@ -215,6 +233,79 @@ class WorkflowAdapter(EventDispatcher):
 
     def touched(self) -> None:
         self.workflow.touch()
+
+    # -- administration ---------------------------------------------------------------------------------------
+    def open_admin(self) -> bool:
+        self.notice = ""
+        try:
+            self.workflow.open_admin()
+        except WorkflowError as exc:
+            self.notice = str(exc)
+            return False
+        return True
+
+    def close_admin(self) -> None:
+        self.workflow.close_admin()
+
+    def refresh_admin(self) -> None:
+        try:
+            members = self.workflow.staff_overview()
+            check = self.workflow.audit_check()
+        except WorkflowError as exc:
+            self.admin_error = str(exc)
+            return
+        me = (self.workflow.state.staff or {}).get("id")
+        self.admin_staff = [{"staff_id": m["id"], "name": m["display_name"], "role": m["role"],
+                             "active": m["active"], "locked": m["locked"], "is_me": m["id"] == me,
+                             "is_admin": m["is_admin"], "wf": self}
+                            for m in members]
+        self.audit_ok, self.audit_rows = check.ok, check.rows
+        self.audit_bad_seq = check.first_bad_seq or 0
+        self.retention_days = self.workflow.retention_days
+
+    def _admin(self, action, message: str) -> bool:
+        self.admin_error = self.admin_message = ""
+        try:
+            action()
+        except WorkflowError as exc:
+            self.admin_error = str(exc)
+            return False
+        self.admin_message = message
+        self.refresh_admin()
+        return True
+
+    def admin_add_staff(self, name: str, role: str, pin: str, is_admin: bool = False) -> bool:
+        return self._admin(lambda: self.workflow.add_staff_member(display_name=name, role=role, pin=pin,
+                                                                  is_admin=is_admin), "created")
+
+    def admin_set_admin(self, staff_id: str, is_admin: bool) -> bool:
+        return self._admin(lambda: self.workflow.set_staff_admin(staff_id, is_admin),
+                           "admin_granted" if is_admin else "admin_withdrawn")
+
+    def admin_choose_pin_for(self, staff_id: str, name: str) -> None:
+        self.admin_pin_for, self.admin_pin_for_name = staff_id, name
+        self.admin_error = self.admin_message = ""
+
+    def admin_reset_pin(self, pin: str) -> bool:
+        staff_id = self.admin_pin_for
+        done = self._admin(lambda: self.workflow.reset_staff_pin(staff_id, pin), "pin")
+        if done:
+            self.admin_pin_for = self.admin_pin_for_name = ""
+        return done
+
+    def admin_set_active(self, staff_id: str, active: bool) -> bool:
+        return self._admin(lambda: self.workflow.set_staff_active(staff_id, active),
+                           "reactivated" if active else "deactivated")
+
+    def admin_set_retention(self, days: int) -> bool:
+        return self._admin(lambda: self.workflow.set_retention_days(int(days)), "retention")
+
+    def admin_export(self) -> bool:
+        folder = Path(self.workflow.store.path).parent / "exports"
+        written: list[Path] = []
+        done = self._admin(lambda: written.append(self.workflow.export_audit(folder)), "exported")
+        self.admin_export_path = str(written[0]) if done else ""
+        return done
 
     def tick(self, *_args: Any) -> None:
         """Once a second: the call's timer, and the idle lock."""

@@ -313,3 +313,52 @@ def last_sync_line(lang: str, hhmm: str, offline: bool) -> str:
 def rejected_lines(lang: str, rows) -> str:
     return "\n\n".join(tr._("{name}, session of {date}:\n{reason}").format(
         name=r["name"], date=r["date"], reason=r["reason"]) for r in rows or ())
+
+
+# -- administration -------------------------------------------------------------------------------------------
+ADMIN_DONE = {"created": N_("Account created."), "pin": N_("PIN changed: the account is unlocked."),
+              "deactivated": N_("Account deactivated: it can no longer sign in."),
+              "reactivated": N_("Account reactivated."), "retention": N_("Retention period saved."),
+              "exported": N_("Audit log exported to:"),
+              "admin_granted": N_("This account can now manage the tablet."),
+              "admin_withdrawn": N_("Administration rights removed.")}
+RETENTION_CHOICES = (3, 7, 14, 30)
+
+
+def admin_done(lang: str, key: str, path: str = "") -> str:
+    if not key:
+        return ""
+    text = tr._(ADMIN_DONE.get(key, ""))
+    return f"{text}\n{path}" if key == "exported" and path else text
+
+
+def staff_state(lang: str, active: bool, locked: bool) -> str:
+    if not active:
+        return tr._("Deactivated")
+    return tr._("Locked out (wrong PINs)") if locked else tr._("Active")
+
+
+def staff_line(lang: str, role_code: str, is_admin: bool, active: bool, locked: bool) -> str:
+    parts = [role(lang, role_code)]
+    if is_admin and role_code != "administrateur":
+        parts.append(tr._("administrator"))
+    parts.append(staff_state(lang, active, locked))
+    return "  ·  ".join(parts)
+
+
+def audit_status(lang: str, ok: bool, rows: int, bad_seq: int) -> str:
+    if ok:
+        return tr.ngettext("Audit log intact: {n} entry over the last six months.",
+                           "Audit log intact: {n} entries over the last six months.", int(rows)).format(n=int(rows))
+    return tr._("WARNING: the audit log was altered (entry {seq}). Tell the person in charge of data "
+                "protection.").format(seq=int(bad_seq))
+
+
+def retention_line(lang: str, days: int) -> str:
+    return tr.ngettext("Sessions leave this tablet {n} day after the server confirmed them.",
+                       "Sessions leave this tablet {n} days after the server confirmed them.", int(days)).format(
+        n=int(days))
+
+
+def retention_choice(lang: str, days: int) -> str:
+    return tr.ngettext("{n} day", "{n} days", int(days)).format(n=int(days))

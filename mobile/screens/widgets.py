@@ -14,6 +14,7 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
 from kivy.uix.textinput import TextInput
@@ -47,9 +48,9 @@ class ChoiceButton(ButtonBehavior, Label):
     selected = BooleanProperty(False)
 
 
-class ChoiceRow(BoxLayout):
-    """A row of mutually exclusive :class:`ChoiceButton` children; `selected` holds the chosen value.
-    Kept per instance (no global ToggleButton groups, which leak between app instances)."""
+class _ChoiceGroup:
+    """Mutually exclusive :class:`ChoiceButton` children; `selected` holds the chosen value. Kept per instance
+    (no global ToggleButton groups, which leak between app instances)."""
 
     selected = StringProperty("")
 
@@ -71,6 +72,14 @@ class ChoiceRow(BoxLayout):
 
     def on_selected(self, *_args) -> None:
         self._refresh()
+
+
+class ChoiceRow(_ChoiceGroup, BoxLayout):
+    """A row of mutually exclusive choices (sex, identity status, language)."""
+
+
+class ChoiceGrid(_ChoiceGroup, GridLayout):
+    """The same, on several lines when the options do not fit one (staff roles)."""
 
 
 class BigInput(TextInput):
@@ -210,7 +219,7 @@ class DeviceIcon(ThermometerIcon):
         self.canvas.clear()
         w, h = self.size
         side = min(w, h * 0.8)
-        cx, x0, y0 = self.center_x, self.center_x - side / 2, self.center_y - h / 2
+        x0, y0 = self.center_x - side / 2, self.center_y - h / 2
         line = max(dp(1.5), side * 0.03)
         arm_w = side * 0.34
         arm_x = x0 + side * 0.12
@@ -288,6 +297,39 @@ class BigText(TextInput):
 
 class TopBar(BoxLayout):
     sync = ObjectProperty(None, rebind=True)
+    wf = ObjectProperty(None, rebind=True)
+
+
+class StaffMenuButton(ButtonBehavior, BoxLayout):
+    """Who is signed in, in the top bar; a tap offers to lock the screen, sign out, or (administrators) manage
+    the tablet."""
+
+    wf = ObjectProperty(None, rebind=True)
+    shown = BooleanProperty(False)
+    menu = None
+
+    def on_release(self) -> None:
+        if self.wf is not None and self.wf.staff_name and not self.wf.locked:
+            self.menu = StaffMenu(wf=self.wf)
+            self.menu.open()
+
+
+def unbind_tree(widget) -> None:
+    """Drop the kv bindings of a widget and its children (those the global translator holds included): for pop-ups,
+    which live outside the app's root and would otherwise stay bound after they close."""
+    for child in widget.walk(restrict=True):
+        Builder.unbind_widget(child.uid)
+
+
+class StaffMenu(ModalView):
+    wf = ObjectProperty(None, rebind=True)
+
+    def on_dismiss(self) -> None:
+        Clock.schedule_once(lambda _dt: unbind_tree(self), 0)
+
+    def run(self, action: str) -> None:
+        self.dismiss()
+        getattr(self.wf, action)()
 
 
 class SyncPill(ButtonBehavior, BoxLayout):
@@ -304,6 +346,9 @@ class SyncPill(ButtonBehavior, BoxLayout):
 
 class RejectedPanel(ModalView):
     sync = ObjectProperty(None, rebind=True)
+
+    def on_dismiss(self) -> None:
+        Clock.schedule_once(lambda _dt: unbind_tree(self), 0)
 
 
 class PatientBanner(BoxLayout):

@@ -1,0 +1,138 @@
+"""Administration in the plain-Python workflow: only an administrator manages staff, resets a PIN, exports the
+audit log and sets the retention delay; never in the middle of a session; the tablet always keeps an administrator."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from mobile.workflow import SessionWorkflow, WorkflowError
+from sync import audit
+from sync.store import Store
+from test_workflow import DEMO, NOW, ScriptedThermometer
+from workflow_helpers import PIN, begin, set_up_tablet
+
+ADMIN_PIN = "9753"
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "relais.db", clock=lambda: NOW) as s:
+        yield s
+
+
+@pytest.fixture
+def ids(store):
+    aide = set_up_tablet(store)
+    admin = store.add_staff(display_name="Alex Admin", role="administrateur", pin=ADMIN_PIN)
+    return {"aide": aide, "admin": admin}
+
+
+def make(store):
+    return SessionWorkflow(store, ScriptedThermometer(), clock=lambda: NOW)
+
+
+def test_only_an_administrator_opens_administration(store, ids):
+    wf = make(store)
+    with pytest.raises(WorkflowError, match="Identifiez-vous"):
+        wf.open_admin()
+    wf.sign_in(ids["aide"], PIN)
+    for action in (wf.open_admin, wf.staff_overview, lambda: wf.reset_staff_pin(ids["admin"], "1111"),
+                   lambda: wf.add_staff_member(display_name="X", role="infirmier", pin="1234"),
+                   lambda: wf.set_staff_active(ids["admin"], False), wf.audit_check,
+                   lambda: wf.set_retention_days(3)):
+        with pytest.raises(WorkflowError, match="administrateurs"):
+            action()
+    assert store.verify_pin(ids["admin"], ADMIN_PIN)  # nothing changed
+
+
+def test_not_in_the_middle_of_a_session(store, ids):
+    wf = make(store)
+    wf.sign_in(ids["admin"], ADMIN_PIN)
+    begin(wf, DEMO)
+    with pytest.raises(WorkflowError, match="séance en cours"):
+        wf.open_admin()
+    wf.abandon()
+    wf.open_admin()
+    assert wf.state.step == "admin"
+    wf.close_admin()
+    assert wf.state.step == "patient"
+
+
+def test_an_administrator_manages_staff_and_unlocks_a_colleague(store, ids):
+    wf = make(store)
+    for _ in range(5):
+        assert not store.verify_pin(ids["aide"], "0000")
+    wf.sign_in(ids["admin"], ADMIN_PIN)
+    wf.open_admin()
+    aide = next(m for m in wf.staff_overview() if m["id"] == ids["aide"])
+    assert aide["locked"] and aide["active"] and aide["has_pin"] and "pin_hash" not in aide
+    wf.reset_staff_pin(ids["aide"], "5555")
+    assert not next(m for m in wf.staff_overview() if m["id"] == ids["aide"])["locked"]
+    assert store.verify_pin(ids["aide"], "5555")
+    with pytest.raises(WorkflowError, match="PIN"):
+        wf.reset_staff_pin(ids["aide"], "12")
+    new = wf.add_staff_member(display_name="Lou Pharmacienne", role="pharmacien", pin="2580")
+    assert store.verify_pin(new, "2580")
+    with pytest.raises(WorkflowError):
+        wf.add_staff_member(display_name="", role="pharmacien", pin="2580")
+    wf.set_staff_active(new, False)
+    assert new not in [m["id"] for m in wf.staff_members()]  # can no longer sign in
+    wf.set_staff_active(new, True)
+    assert new in [m["id"] for m in wf.staff_members()]
+    trail = [(r["staff_id"], r["action"], r["subject_id"], r["detail"]) for r in audit.rows(store)]
+    assert (ids["admin"], "change", ids["aide"], "pin reset by administrator") in trail
+    assert (ids["admin"], "create", new, "role pharmacien") in trail
+    assert (ids["admin"], "change", new, "deactivated") in trail
+
+
+def test_the_tablet_always_keeps_an_administrator(store, ids):
+    wf = make(store)
+    wf.sign_in(ids["admin"], ADMIN_PIN)
+    with pytest.raises(WorkflowError, match="dernier administrateur"):
+        wf.set_staff_active(ids["admin"], False)
+    second = wf.add_staff_member(display_name="Sam Admin", role="administrateur", pin="4444")
+    with pytest.raises(WorkflowError, match="propre compte"):
+        wf.set_staff_active(ids["admin"], False)
+    wf.set_staff_active(second, False)  # another administrator may go
+
+
+def test_export_and_retention_setting(store, ids, tmp_path):
+    wf = make(store)
+    wf.sign_in(ids["admin"], ADMIN_PIN)
+    assert wf.audit_check().ok
+    path = wf.export_audit(tmp_path / "exports")
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert rows[-1]["action"] == "export" and rows[-1]["staff_name"] == "Alex Admin"
+    assert path.name.startswith("journal-audit-") and path.suffix == ".csv"
+    assert wf.retention_days == 7
+    wf.set_retention_days(3)
+    assert wf.retention_days == 3
+    for bad in (0, 31, "7"):
+        with pytest.raises(WorkflowError, match="entre 1 et 30"):
+            wf.set_retention_days(bad)
+
+
+def test_administering_is_a_right_not_a_profession(tmp_path):
+    with Store(tmp_path / "relais.db", clock=lambda: NOW) as store:
+        wf = make(store)
+        wf.setup_site(kind="pharmacie", name="Pharmacie du Port", first_staff_name="Hugo Pharmacien",
+                      first_staff_role="pharmacien", first_staff_pin="2580")
+        (hugo,) = wf.staff_overview()  # the person who set the tablet up manages it, and stays a pharmacist
+        assert (hugo["role"], hugo["is_admin"]) == ("pharmacien", True)
+        lou = wf.add_staff_member(display_name="Lou Préparatrice", role="assistant_medical", pin="1357")
+        with pytest.raises(WorkflowError, match="propres droits"):
+            wf.set_staff_admin(hugo["id"], False)
+        wf.set_staff_admin(lou, True)
+        wf.sign_out()
+        wf.sign_in(lou, "1357")
+        wf.set_staff_admin(hugo["id"], False)  # another administrator may withdraw it
+        with pytest.raises(WorkflowError, match="propres droits|dernier administrateur"):
+            wf.set_staff_admin(lou, False)
+        wf.sign_out()
+        wf.sign_in(hugo["id"], "2580")
+        with pytest.raises(WorkflowError, match="administrateurs"):
+            wf.open_admin()
+        assert [r["detail"] for r in audit.rows(store) if r["action"] == "change" and r["subject_kind"] == "staff"
+                and "admin" in (r["detail"] or "")] == ["admin granted", "admin withdrawn"]
