@@ -49,6 +49,7 @@ BUNDLE_ID_SYSTEM = f"{NS}/session"
 ENCOUNTER_ID_SYSTEM = f"{NS}/encounter-id"
 CONSENT_ID_SYSTEM = f"{NS}/consent-id"
 COMPOSITION_ID_SYSTEM = f"{NS}/composition-id"
+ADDENDUM_ID_SYSTEM = f"{NS}/addendum-id"
 STAFF_ID_SYSTEM = f"{NS}/staff-id"
 PRACTITIONER_ROLE_ID_SYSTEM = f"{NS}/practitioner-role-id"
 REMOTE_DOCTOR_ID_SYSTEM = f"{NS}/remote-doctor-id"
@@ -783,6 +784,42 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
         "type": "transaction",
         "entry": entries.items,
     }
+
+
+def addendum_bundle(patient: Mapping[str, Any], session: Mapping[str, Any], addendum: Mapping[str, Any], *,
+                    author: Mapping[str, Any], ins_system: str | None = None) -> dict[str, Any]:
+    """The transaction Bundle for a remark written after a session was closed: a Composition that *appends* to the
+    session's report (Composition.relatesTo code `appends`, target by identifier), with the patient and the author
+    as conditional creates, and the session's Encounter by its identifier (the session's own bundle is uploaded
+    first: sync.outbox claims an addendum only after it). The frozen report itself never changes."""
+    key = session["idempotency_key"]
+    entries = _Entries()
+    patient_ref = entries.add(patient_resource(patient, ins_system=ins_system), PATIENT_ID_SYSTEM,
+                              patient["id"])["fullUrl"]
+    author_ref = entries.add(practitioner_resource(author), *practitioner_key(author))["fullUrl"]
+    composition = {
+        "resourceType": "Composition",
+        "identifier": {"system": ADDENDUM_ID_SYSTEM, "value": addendum["id"]},
+        "status": "final",
+        "type": {"coding": [{"system": LOINC, "code": "11488-4", "display": "Consult note"}],
+                 "text": "Addendum au compte rendu de téléconsultation"},
+        "subject": {"reference": patient_ref},
+        # a logical reference (by identifier): it needs no resolution, so any server stores it as sent (Medplum
+        # keeps a conditional reference `Encounter?identifier=…` verbatim, unresolved)
+        "encounter": {"type": "Encounter", "identifier": {"system": ENCOUNTER_ID_SYSTEM, "value": key}},
+        "date": fhir_datetime(addendum["created_at"]),
+        "author": [{"reference": author_ref}],
+        "title": "Addendum au compte rendu de téléconsultation assistée",
+        "relatesTo": [{"code": "appends",
+                       "targetIdentifier": {"system": COMPOSITION_ID_SYSTEM, "value": key}}],
+        "section": [{"title": "Addendum",
+                     "text": _narrative([f"{addendum['text']} ({author['display_name']}, "
+                                         f"{_fr_datetime(addendum['created_at'])})"])}],
+    }
+    entries.add(composition, ADDENDUM_ID_SYSTEM, addendum["id"])
+    return {"resourceType": "Bundle", "identifier": {"system": BUNDLE_ID_SYSTEM, "value": f"{key}/addendum/"
+                                                                                         f"{addendum['id']}"},
+            "type": "transaction", "entry": entries.items}
 
 
 _ENCOUNTER_STATUS = {"closed": "finished", "abandoned": "cancelled", "open": "in-progress"}

@@ -37,6 +37,7 @@ class OutboxEntry:
     next_attempt_at: str | None
     created_at: str
     sent_at: str | None
+    addendum_id: str | None = None  # set for a remark written after close, uploaded after the session's bundle
 
     @property
     def payload_bytes(self) -> bytes:
@@ -50,7 +51,12 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def _entry(row: dict[str, Any]) -> OutboxEntry:
-    return OutboxEntry(**{k: row[k] for k in OutboxEntry.__dataclass_fields__})
+    return OutboxEntry(**{k: row[k] for k in OutboxEntry.__dataclass_fields__ if k in row})
+
+
+# an addendum goes only once its session's own bundle is on the server (its Encounter is referenced there)
+_READY = ("(addendum_id IS NULL OR EXISTS (SELECT 1 FROM outbox AS bundle WHERE bundle.session_id = outbox.session_id"
+          " AND bundle.addendum_id IS NULL AND bundle.state = 'sent'))")
 
 
 def get_entry(store: "Store", entry_id: str) -> OutboxEntry:
@@ -86,7 +92,8 @@ def claim_next(store: "Store", *, now: dt.datetime | None = None, ignore_backoff
     with store.transaction() as db:
         due = "" if ignore_backoff else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         params = [] if ignore_backoff else [now_text]
-        rows = list(db.query(f"SELECT id FROM outbox WHERE state = 'pending'{due} ORDER BY rowid LIMIT 1", params))
+        rows = list(db.query(f"SELECT id FROM outbox WHERE state = 'pending'{due} AND {_READY} ORDER BY rowid LIMIT 1",
+                             params))
         if not rows:
             return None
         store.conn.execute("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id = ?",
@@ -107,7 +114,7 @@ def claim_batch(store: "Store", *, limit: int, max_bytes: int | None = None, now
         due = "" if ignore_backoff else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         params: list[Any] = [] if ignore_backoff else [now_text]
         rows = list(db.query(f"SELECT id, length(CAST(payload AS BLOB)) AS size FROM outbox WHERE state = 'pending'"
-                             f"{due} ORDER BY rowid LIMIT ?", [*params, limit]))
+                             f"{due} AND {_READY} ORDER BY rowid LIMIT ?", [*params, limit]))
         chosen, total = [], 0
         for row in rows:
             if chosen and max_bytes is not None and total + row["size"] > max_bytes:

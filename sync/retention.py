@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 7
 DEFAULT_IDENTITY_RETENTION_DAYS = 90
-SESSION_TABLES = ("measurements", "consents", "notes", "summaries", "addenda", "outbox")
+SESSION_TABLES = ("outbox", "measurements", "consents", "notes", "summaries", "addenda")  # outbox → addenda FK
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,12 @@ def purge(store: "Store", now: dt.datetime | None = None) -> PurgeReport:
     days = retention_days(store)
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
     with store.lock:
+        # confirmed: every outbox entry of the session (its bundle and its addenda) sent; since the last of them
         due = [(row["id"], row["state"]) for row in store.db.query(
-            "SELECT s.id, s.state, coalesce(o.sent_at, s.closed_at) AS since FROM sessions s "
-            "LEFT JOIN outbox o ON o.session_id = s.id "
-            "WHERE (o.state = 'sent' AND o.sent_at IS NOT NULL) OR (s.state = 'abandoned' AND o.id IS NULL)")
+            "SELECT s.id, s.state, CASE WHEN s.state = 'abandoned' THEN s.closed_at ELSE max(o.sent_at) END AS since "
+            "FROM sessions s LEFT JOIN outbox o ON o.session_id = s.id WHERE s.state <> 'open' GROUP BY s.id "
+            "HAVING (s.state = 'abandoned' AND count(o.id) = 0) OR "
+            "(count(o.id) > 0 AND count(o.id) = sum(o.state = 'sent' AND o.sent_at IS NOT NULL))")
             if dt.datetime.fromisoformat(row["since"]) <= cutoff]
     for session_id, state in due:
         with store.transaction():

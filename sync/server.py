@@ -149,7 +149,12 @@ def validate_transaction(bundle: Any) -> list[dict[str, Any]]:
     return entries
 
 
-def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
+_CONDITIONAL_REFERENCE = re.compile(r"([A-Z][A-Za-z]+)\?(identifier=.+)")
+
+
+def _rewrite_references(node: Any, mapping: dict[str, str], resolve: Any = None) -> Any:
+    """urn:uuid references → the entries' new `Type/id`; conditional references (`Type?identifier=sys|val`,
+    FHIR R4 transaction processing) → the one resource they match, through `resolve`."""
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
@@ -157,11 +162,14 @@ def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
                 if value not in mapping:
                     raise FhirError(400, "a urn:uuid reference does not resolve to an entry of the bundle")
                 out[key] = mapping[value]
+            elif key == "reference" and isinstance(value, str) and resolve is not None \
+                    and _CONDITIONAL_REFERENCE.fullmatch(value):
+                out[key] = resolve(value)
             else:
-                out[key] = _rewrite_references(value, mapping)
+                out[key] = _rewrite_references(value, mapping, resolve)
         return out
     if isinstance(node, list):
-        return [_rewrite_references(item, mapping) for item in node]
+        return [_rewrite_references(item, mapping, resolve) for item in node]
     return node
 
 
@@ -244,11 +252,25 @@ class ResourceDB:
                 if entry.get("fullUrl"):
                     mapping[entry["fullUrl"]] = f"{rtype}/{resource_id}"
             now = _now()
+
+            def resolve(reference: str) -> str:
+                rtype, query = _CONDITIONAL_REFERENCE.fullmatch(reference).groups()
+                system, value = _parse_if_none_exist(query, 0)
+                ids = {row["resource_id"] for row in conn.execute(
+                    "SELECT resource_id FROM identifiers WHERE type = ? AND system = ? AND value = ?",
+                    (rtype, system, value))}
+                if (rtype, system, value) in planned:
+                    ids.add(planned[(rtype, system, value)])
+                if len(ids) != 1:
+                    raise FhirError(412 if ids else 404, f"a conditional reference to {rtype} matches {len(ids)} "
+                                                         f"resources (it must match exactly one)", "not-found")
+                return f"{rtype}/{next(iter(ids))}"
+
             response_entries = []
             for status, rtype, resource_id, resource in plan:
                 version = 1
                 if resource is not None:
-                    stored = _rewrite_references(copy.deepcopy(resource), mapping)
+                    stored = _rewrite_references(copy.deepcopy(resource), mapping, resolve)
                     stored["id"] = resource_id
                     meta = dict(stored.get("meta") or {})
                     meta.update(versionId=str(version), lastUpdated=now)

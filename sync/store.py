@@ -500,9 +500,11 @@ def _migration_4(db: sqlite_utils.Database) -> None:
       row's hash (sync.audit), so a changed, inserted or removed row breaks the chain. Rows are never updated; they
       may only be deleted from the head of the chain once older than six months, after `audit_anchor` (the hash
       the remaining chain starts from) has been moved past them, in the same transaction.
-    - `purge_queue`: a session id can only enter it once the server confirmed the session (outbox `sent`) or the
-      session was abandoned (never uploaded); the triggers that keep a closed session's data let a row go only when
-      its session is in that queue. So no code path can purge unconfirmed data, whatever the age.
+    - `outbox` gains `addendum_id`: an addendum written after close is uploaded as its own entry, after the
+      session's bundle (sync.outbox claims it only then), so a closed session's record reaches the server whole.
+    - `purge_queue`: a session id can only enter it once the server confirmed the session (outbox `sent`, its
+      addenda included) or the session was abandoned (never uploaded); the triggers that keep a closed session's
+      data let a row go only when its session is in that queue. So no code path can purge unconfirmed data, whatever the age.
     - `patients.last_seen_at`: when the patient last had a session here; an identity with no session left is kept
       while recent (the resident list of an EHPAD) and removed later (sync.retention).
     - `staff.is_admin`: may manage staff, reset PINs, export the audit log (the `administrateur` role implies it)."""
@@ -540,10 +542,42 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     WHEN OLD.seq > (SELECT seq FROM audit_anchor)
     BEGIN SELECT RAISE(ABORT, 'audit rows are kept six months'); END;
 
+    -- an addendum (a remark after close) travels as its own outbox entry: a session now has one entry for its
+    -- bundle (addendum_id NULL, at most one) and one per addendum. Rebuilt: SQLite cannot drop a UNIQUE in place.
+    DROP TRIGGER outbox_payload_frozen;
+    CREATE TABLE outbox_v4 (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        addendum_id TEXT UNIQUE REFERENCES addenda(id),
+        idempotency_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'in_flight', 'sent', 'rejected')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    INSERT INTO outbox_v4 (id, session_id, addendum_id, idempotency_key, payload, state, attempts, last_error,
+                           next_attempt_at, created_at, sent_at)
+        SELECT id, session_id, NULL, idempotency_key, payload, state, attempts, last_error, next_attempt_at,
+               created_at, sent_at FROM outbox ORDER BY rowid;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v4 RENAME TO outbox;
+    CREATE UNIQUE INDEX outbox_session_bundle ON outbox(session_id) WHERE addendum_id IS NULL;
+    CREATE INDEX outbox_session ON outbox(session_id);
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+    CREATE TRIGGER outbox_payload_frozen BEFORE UPDATE OF payload, idempotency_key, session_id, addendum_id ON outbox
+    WHEN NEW.payload IS NOT OLD.payload OR NEW.idempotency_key IS NOT OLD.idempotency_key
+         OR NEW.session_id IS NOT OLD.session_id OR NEW.addendum_id IS NOT OLD.addendum_id
+    BEGIN SELECT RAISE(ABORT, 'outbox payload is frozen'); END;
+
     CREATE TABLE purge_queue (session_id TEXT PRIMARY KEY);
     CREATE TRIGGER purge_only_confirmed BEFORE INSERT ON purge_queue
-    WHEN NOT EXISTS (SELECT 1 FROM outbox WHERE session_id = NEW.session_id AND state = 'sent')
-     AND (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'abandoned'
+    WHEN NOT ((SELECT state FROM sessions WHERE id = NEW.session_id) IS 'abandoned'
+              OR (EXISTS (SELECT 1 FROM outbox WHERE session_id = NEW.session_id AND addendum_id IS NULL
+                                                   AND state = 'sent')
+                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE session_id = NEW.session_id AND state <> 'sent')))
     BEGIN SELECT RAISE(ABORT, 'only a session the server confirmed (or an abandoned one) is purged'); END;
 
     -- administering the tablet is a right, not a profession: the pharmacist who set it up keeps their role
@@ -1121,9 +1155,20 @@ class Store:
             if session["state"] != "closed":
                 raise SessionStateError("Un addendum complète une séance close ; modifiez directement la séance "
                                         "en cours.")
-            self._active_staff(staff_id, "staff_id")
-            self.db["addenda"].insert({"id": addendum_id, "session_id": session_id, "staff_id": staff_id,
-                                       "text": body, "created_at": iso(self.now())})
+            author = self._active_staff(staff_id, "staff_id")
+            now = iso(self.now())
+            addendum = {"id": addendum_id, "session_id": session_id, "staff_id": staff_id, "text": body,
+                        "created_at": now}
+            self.db["addenda"].insert(addendum)
+            # queued in the same transaction, as its own frozen bundle: the addendum reaches the server too
+            patient = self._row("patients", session["patient_id"], "patient")
+            payload = fhir.dumps_bundle(fhir.addendum_bundle(patient, session, addendum, author=author,
+                                                             ins_system=self.ins_system)).decode("utf-8")
+            self.db["outbox"].insert({
+                "id": str(uuid.uuid4()), "session_id": session_id, "addendum_id": addendum_id,
+                "idempotency_key": addendum_id, "payload": payload, "state": "pending", "attempts": 0,
+                "last_error": None, "next_attempt_at": None, "created_at": now, "sent_at": None,
+            })
             self._audit("change", "session", session_id, "addendum", staff_id=staff_id)
         return addendum_id
 
@@ -1518,7 +1563,9 @@ class Store:
             session = self._row("sessions", session_id, "séance")
             if session["state"] in ("open", "abandoned"):
                 return session["state"]
-            rows = list(self.db.query("SELECT state FROM outbox WHERE session_id = ?", [session_id]))
+            # the session's own bundle is its first entry (queued at close; addenda come later)
+            rows = list(self.db.query("SELECT state FROM outbox WHERE session_id = ? ORDER BY rowid LIMIT 1",
+                                      [session_id]))
         if not rows:  # impossible by construction (close_session is atomic); say so loudly if it happens
             raise StoreError("closed session without outbox entry")
         return rows[0]["state"]

@@ -278,3 +278,49 @@ def test_confirmed_by_a_real_server_then_purged_the_server_keeps_it(tmp_path, cl
         bundle = requests.get(f"{server.url}/Observation", timeout=10).json()
         assert [e["resource"]["valueQuantity"]["value"] for e in bundle["entry"]] == [37.6]
         assert store.outbox_counts() == {"pending": 0, "in_flight": 0, "sent": 0, "rejected": 0}
+
+
+# -- addenda: remarks after close reach the server too, after the session, and hold its purge -------------------------
+def test_an_addendum_is_uploaded_after_its_session_and_appends_to_its_report(tmp_path, clock):
+    with DevServer(tmp_path / "server.db") as server, Store(tmp_path / "relais.db", clock=clock) as store:
+        staff_id = set_up_tablet(store)
+        _, session_id, entry_id = closed_session(store)
+        addendum_id = store.add_addendum(session_id, staff_id=staff_id, text="Médecin traitant joint par téléphone.")
+        entries = {e.addendum_id: e for e in outbox.entries(store)}
+        assert set(entries) == {None, addendum_id} and entries[addendum_id].session_id == session_id
+        assert store.session_sync_state(session_id) == "pending"
+        # the addendum is not claimed before the session's own bundle is on the server
+        assert [e.id for e in outbox.claim_batch(store, limit=10)] == [entry_id]
+        outbox.unclaim(store, [entry_id])
+        result = Uploader(server.url).push(store)
+        assert (result.sent, result.remaining) == (2, 0)
+        compositions = requests.get(f"{server.url}/Composition", timeout=10).json()["entry"]
+        (addendum,) = [c["resource"] for c in compositions if c["resource"].get("relatesTo")]
+        encounter = requests.get(f"{server.url}/Encounter", timeout=10).json()["entry"][0]["resource"]
+        ident = addendum["encounter"]["identifier"]  # the session's Encounter, by its identifier
+        assert (ident["system"], ident["value"]) in [(i["system"], i["value"]) for i in encounter["identifier"]]
+        assert addendum["relatesTo"][0]["code"] == "appends"
+        assert "Médecin traitant joint par téléphone." in addendum["section"][0]["text"]["div"]
+        # resent (a lost reply): nothing new
+        assert Uploader(server.url)._post(outbox.get_entry(store, entries[addendum_id].id).payload_bytes).status_code \
+            == 200
+        assert len(requests.get(f"{server.url}/Composition", timeout=10).json()["entry"]) == len(compositions)
+
+
+def test_retention_waits_for_the_addenda_too(store, clock):
+    staff_id = set_up_tablet(store)
+    _, session_id, entry_id = closed_session(store)
+    _confirm(store, entry_id)
+    clock.now = NOW + 6 * DAY
+    store.add_addendum(session_id, staff_id=staff_id, text="Résultats du laboratoire transmis.")
+    clock.now = NOW + 30 * DAY
+    assert retention.purge(store).sessions == 0  # its addendum is not confirmed yet
+    with pytest.raises(sqlite3.IntegrityError, match="confirmed"):
+        with store.transaction():
+            store.conn.execute("INSERT INTO purge_queue (session_id) VALUES (?)", [session_id])
+    (pending,) = outbox.entries(store, "pending")
+    _confirm(store, pending.id)
+    clock.now = NOW + 36 * DAY
+    assert retention.purge(store).sessions == 0  # seven days from the last confirmation
+    clock.now = NOW + 37 * DAY
+    assert retention.purge(store).sessions == 1 and set(_left_of(store, session_id).values()) == {0}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sync import outbox
+from sync import fhir, outbox
 from sync.seed import seed_sessions
 from sync.store import Store
 from sync.uploader import Uploader
@@ -128,3 +128,24 @@ def test_complete_sessions_land_exactly_once_in_parts_of_eight(medplum, tmp_path
         assert len(refs) > 8 and not any(r.startswith("urn:uuid:") for r in refs)
         for ref in refs:
             assert requests.get(f"{medplum}/{ref}", timeout=30).status_code == 200, ref
+
+
+def test_an_addendum_lands_on_medplum_after_its_session_and_points_at_its_encounter(medplum, tmp_path):
+    with Store(tmp_path / "tablet.db") as store:
+        result = seed_sessions(store, 1, seed=21)
+        (session_id,) = result.sessions
+        staff_id = store.get_session(session_id)["staff_id"]
+        addendum_id = store.add_addendum(session_id, staff_id=staff_id, text="Bilan biologique reçu : normal.")
+        pushed = Uploader(medplum, max_entries=8).push(store)
+        assert (pushed.sent, pushed.rejected, pushed.remaining) == (2, 0, 0)  # validated by Medplum
+        key = store.get_session(session_id)["idempotency_key"]
+        (encounter,) = [e["resource"] for e in requests.get(
+            f"{medplum}/Encounter", params={"identifier": f"{fhir.ENCOUNTER_ID_SYSTEM}|{key}"}, timeout=30
+        ).json()["entry"]]
+        (addendum,) = [e["resource"] for e in requests.get(
+            f"{medplum}/Composition", params={"identifier": f"{fhir.ADDENDUM_ID_SYSTEM}|{addendum_id}"}, timeout=30
+        ).json()["entry"]]
+        ident = addendum["encounter"]["identifier"]
+        assert (ident["system"], ident["value"]) in [(i["system"], i["value"]) for i in encounter["identifier"]]
+        assert addendum["relatesTo"] == [{"code": "appends", "targetIdentifier": {
+            "system": fhir.COMPOSITION_ID_SYSTEM, "value": key}}]

@@ -219,3 +219,27 @@ def test_html_page_shows_panels_flags_and_the_summary(tmp_path):
     assert "Systolic blood pressure" in page and "mmHg" in page      # the BP panel's components, not "None"
     assert "Synthèse pour le médecin traitant" in page
     assert "<script" not in page.lower()
+
+
+def test_conditional_references_resolve_to_exactly_one_resource(server):
+    """FHIR R4 transaction rules: `Type?identifier=…` in a reference is replaced by the one resource it matches;
+    none or several fail the whole transaction."""
+    assert post(server.url, {"resourceType": "Bundle", "type": "transaction",
+                             "entry": [patient_entry("Conditionnel", "cond-1")]}).status_code == 200
+    [patient] = by_identifier(server.url, "Patient", fhir.PATIENT_ID_SYSTEM, "cond-1")
+
+    def observation(ref: str, ident: str) -> dict:
+        return {"resourceType": "Bundle", "type": "transaction", "entry": [{
+            "fullUrl": f"urn:uuid:{fhir.resource_uuid('urn:test', ident)}",
+            "resource": {"resourceType": "Observation", "status": "final", "identifier": [{"system": "urn:test",
+                                                                                           "value": ident}],
+                         "code": {"text": "x"}, "subject": {"reference": ref}},
+            "request": {"method": "POST", "url": "Observation", "ifNoneExist": f"identifier=urn:test|{ident}"}}]}
+
+    ok = post(server.url, observation(f"Patient?{fhir.if_none_exist(fhir.PATIENT_ID_SYSTEM, 'cond-1')}", "o-c1"))
+    assert ok.status_code == 200
+    [stored] = search(server.url, "Observation", identifier="urn:test|o-c1")
+    assert stored["subject"]["reference"] == f"Patient/{patient['id']}"
+    missing = post(server.url, observation(f"Patient?{fhir.if_none_exist(fhir.PATIENT_ID_SYSTEM, 'nobody')}", "o-c2"))
+    assert missing.status_code == 404 and "matches 0 resources" in missing.text
+    assert search(server.url, "Observation", identifier="urn:test|o-c2") == []

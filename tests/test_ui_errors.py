@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sync import outbox
 from ui_helpers import LANDSCAPE, PORTRAIT, begin_session, finish_session_by_taps, frames, make_runtime, running_app, \
     screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
@@ -55,6 +56,19 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         await finish_session_by_taps(app)
         [measurement] = [m for m in runtime.store.measurements(app.adapter.saved_session_id) if m["code"] == "8310-5"]
         assert (measurement["value"], measurement["source"]) == ("38.4", "manual")
+
+        # later, a remark on the closed session: an addendum, queued for the server after the session
+        saved = screen(app, "saved")
+        await tap(saved.ids.addendum_open)
+        await tap(saved.ids.addendum_save)
+        assert saved.ids.addendum_error.text.startswith("Le texte de l'addendum")
+        await type_into(saved.ids.addendum_text, "Médecin traitant joint par téléphone à 11 h.")
+        await screenshot(app, "13-saved-addendum")
+        await tap(saved.ids.addendum_save)
+        assert saved.ids.addendum_done.text == "1 addendum enregistré pour cette séance."
+        (addendum,) = runtime.store.addenda(app.adapter.saved_session_id)
+        assert addendum["text"] == "Médecin traitant joint par téléphone à 11 h."
+        assert [e.addendum_id for e in outbox.entries(runtime.store)] == [None, addendum["id"]]
 
 
 async def test_retry_after_an_error_measures_again(tmp_path):

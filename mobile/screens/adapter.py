@@ -89,6 +89,8 @@ class WorkflowAdapter(EventDispatcher):
     saved_session_id = StringProperty("")
     saved_value = StringProperty("")
     saved_values = ListProperty([])      # [(kind, display)] in the cards' order
+    addendum_error = StringProperty("")
+    addenda_saved = NumericProperty(0)   # addenda written for the session just saved
     # administration (administrators only)
     is_admin = BooleanProperty(False)
     admin_staff = ListProperty([])       # RecycleView data: one dict per account
@@ -161,6 +163,8 @@ class WorkflowAdapter(EventDispatcher):
             self.review_kind = proposal.kind
         elif state.step != "saved":
             self.value_text, self.warnings, self.source, self.device_label, self.measured_time = "", [], "", "", ""
+        if (state.saved_session_id or "") != self.saved_session_id:
+            self.addenda_saved, self.addendum_error = 0, ""
         self.saved_session_id = state.saved_session_id or ""
         self.first_run = not self.staff_list
         if state.step == "signin" or state.locked:
@@ -233,6 +237,16 @@ class WorkflowAdapter(EventDispatcher):
 
     def touched(self) -> None:
         self.workflow.touch()
+
+    def add_addendum(self, text: str) -> bool:
+        self.addendum_error = ""
+        try:
+            self.workflow.add_addendum(self.saved_session_id, text)
+        except WorkflowError as exc:
+            self.addendum_error = str(exc)
+            return False
+        self.addenda_saved += 1
+        return True
 
     # -- administration ---------------------------------------------------------------------------------------
     def open_admin(self) -> bool:

@@ -1,7 +1,7 @@
 """Confirmation after saving, with the session's upload state, and the way to the next patient."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
+from kivy.properties import BooleanProperty, ObjectProperty
 from kivy.uix.screenmanager import Screen
 
 from mobile.screens.widgets import load_kv
@@ -10,6 +10,17 @@ from mobile.screens.widgets import load_kv
 class SavedScreen(Screen):
     wf = ObjectProperty(None, rebind=True)
     sync = ObjectProperty(None, rebind=True)
+    writing = BooleanProperty(False)  # the addendum form is open
+
+    def save_addendum(self) -> bool:
+        if not self.wf.add_addendum(self.ids.addendum_text.text):
+            return False
+        self.ids.addendum_text.text = ""
+        self.writing = False
+        return True
+
+    def on_leave(self, *_args) -> None:
+        self.writing = False
 
 
 load_kv("saved.kv")
