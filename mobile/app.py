@@ -224,11 +224,13 @@ def _press(button) -> None:
     button.dispatch("on_release")
 
 
-async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, pause: float | None = None) -> list[Path]:
+async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, pause: float | None = None,
+                    on_screen: Any = None) -> list[Path]:
     """Drive one whole session by itself (training and demo mode): first-run set-up or PIN sign-in → patient list
     → new qualified patient (demo INS) → reason, consent and room checklist → oximeter, blood pressure and
     temperature (measure, review, confirm each) → respiration rate, consciousness, air/oxygen and NEWS2 → the call
-    with the remote doctor → the summary for the patient's own doctor → closed. Returns the screenshots."""
+    with the remote doctor → the summary for the patient's own doctor → closed. Returns the screenshots.
+    `on_screen(name)` is called on every screen shown (tests)."""
     pause = (0.25 if screenshots_dir else 1.5) if pause is None else pause
     shots: list[Path] = []
     index = 0
@@ -239,6 +241,8 @@ async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, paus
         if screenshots_dir is not None:
             index += 1
             shots.append(app.save_screenshot(Path(screenshots_dir) / f"{index:02d}-{name}.png"))
+        if on_screen is not None:  # tests look at every screen the demo shows
+            on_screen(name)
 
     await _wait_for(lambda: app.root is not None and app.start_task is not None)
     sm, wf = app.screen_manager, app.adapter

@@ -200,3 +200,38 @@ def small_touch_targets(app: RelaisApp, minimum: str = "72dp") -> list[str]:
             if w.height < limit or w.width < limit:
                 too_small.append(f"{type(w).__name__} {getattr(w, 'text', '')!r} {w.size}")
     return too_small
+
+
+def clipped_texts(app: RelaisApp) -> list[str]:
+    """Visible texts of the top bar and the current screen that do not fit their widget: a one-line label wider
+    than its box, or a wrapped text taller than its box (measured by laying it out again at the box's width).
+    Labels that shorten on purpose (a long name ends with "…") are left out, and so is what a ScrollView scrolls."""
+    from kivy.core.text import Label as CoreLabel
+    from kivy.uix.label import Label
+
+    def hidden(widget) -> bool:
+        node = widget
+        while node is not None and node is not app.root:
+            if node.opacity == 0 or node.height <= 1 or node.width <= 1:
+                return True
+            node = node.parent
+        return False
+
+    found = []
+    for w in [*app.root.ids.topbar.walk(restrict=True), *app.screen_manager.current_screen.walk(restrict=True)]:
+        if not isinstance(w, Label) or not w.text.strip() or w.shorten or hidden(w):
+            continue
+        name = f"{type(w).__name__} {w.text[:40]!r}"
+        if w.text_size[0] is None:
+            if w.texture_size[0] > w.width + 2 or w.texture_size[1] > w.height + 2:
+                found.append(f"{name}: needs {w.texture_size}, has {tuple(w.size)}")
+            continue
+        core = CoreLabel(text=w.text, font_size=w.font_size, bold=w.bold, italic=w.italic, font_name=w.font_name,
+                         text_size=(w.text_size[0], None), padding=w.padding, line_height=w.line_height,
+                         halign=w.halign, markup=w.markup)
+        core.refresh()
+        need = core.texture.size[1]
+        room = w.text_size[1] if w.text_size[1] is not None else w.height
+        if need > min(room, w.height) + 2:
+            found.append(f"{name}: needs {need:.0f} px high, has {min(room, w.height):.0f}")
+    return found
