@@ -94,14 +94,22 @@ class StoreCorruptError(StoreError):
     """The file is not an intact SQLite/SQLCipher database."""
 
 
+# Messages with a number in them: the screens translate the template, then put the number back (mobile texts).
+PIN_LOCKED_SECONDS = "Trop de codes erronés : compte bloqué, réessayez dans {n} s."
+PIN_LOCKED_MINUTES = "Trop de codes erronés : compte bloqué, réessayez dans {n} min."
+MESSAGE_TEMPLATES = (PIN_LOCKED_SECONDS, PIN_LOCKED_MINUTES)
+
+
 class PinLockedError(StoreError):
     """Too many wrong PINs: this staff member must wait `remaining`."""
 
     def __init__(self, remaining: dt.timedelta) -> None:
         self.remaining = remaining
         seconds = max(1, int(remaining.total_seconds() + 0.999))
-        wait = f"{seconds} s" if seconds < 60 else f"{(seconds + 59) // 60} min"
-        super().__init__(f"Trop de codes erronés : compte bloqué, réessayez dans {wait}.")
+        if seconds < 60:
+            super().__init__(PIN_LOCKED_SECONDS.format(n=seconds))
+        else:
+            super().__init__(PIN_LOCKED_MINUTES.format(n=(seconds + 59) // 60))
 
 
 class SchemaError(StoreError):

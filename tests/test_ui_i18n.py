@@ -166,3 +166,21 @@ def test_no_bare_text_in_kv_files():
             if match and match.group(1) not in allowed:
                 bare.append(f"{path.name}:{number}: {match.group(1)}")
     assert not bare, bare
+
+
+def test_a_message_with_a_number_is_translated_through_its_template():
+    import datetime as dt
+
+    from mobile.screens import texts
+    from sync.store import MESSAGE_TEMPLATES, PinLockedError
+
+    english = parse_po(catalog_paths("en")[0].read_text(encoding="utf-8"))
+    assert all(english.get(template) for template in MESSAGE_TEMPLATES)
+    seconds, minutes = str(PinLockedError(dt.timedelta(seconds=30))), str(PinLockedError(dt.timedelta(minutes=4)))
+    assert texts.domain("fr", minutes) == minutes == "Trop de codes erronés : compte bloqué, réessayez dans 4 min."
+    tr.switch_lang("en")
+    try:
+        assert texts.domain("en", seconds) == "Too many wrong PINs: account locked, try again in 30 s."
+        assert texts.domain("en", minutes) == "Too many wrong PINs: account locked, try again in 4 min."
+    finally:
+        tr.switch_lang("fr")

@@ -201,9 +201,26 @@ def saved_lines(lang: str, values) -> str:
         for kind, value in values or ())
 
 
+def _template_patterns():
+    from sync.store import MESSAGE_TEMPLATES
+
+    return [(template, re.compile(re.escape(template).replace(re.escape("{n}"), r"(\d+)") + "$"))
+            for template in MESSAGE_TEMPLATES]
+
+
+_TEMPLATES = _template_patterns()
+
+
 def domain(lang: str, message: str | None) -> str:
-    """A French message from the workflow or the store, translated when the catalog knows it."""
-    return tr._(message) if message else ""
+    """A French message from the workflow or the store, translated when the catalog knows it (a message with a
+    number in it through its template: "… réessayez dans 2 min." → "… try again in 2 min.")."""
+    if not message:
+        return ""
+    for template, pattern in _TEMPLATES:
+        match = pattern.match(message)
+        if match:
+            return tr._(template).format(n=match.group(1))
+    return tr._(message)
 
 
 def domain_lines(lang: str, messages) -> str:
