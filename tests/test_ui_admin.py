@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sync import audit
-from ui_helpers import LANDSCAPE, PORTRAIT, frames, make_runtime, running_app, screen, screenshot, \
+from ui_helpers import clipped_texts, LANDSCAPE, PORTRAIT, frames, make_runtime, running_app, screen, screenshot, \
     small_touch_targets, tap, type_into, wait_for
 from workflow_helpers import set_up_tablet
 
@@ -63,6 +63,7 @@ async def test_an_administrator_manages_the_tablet_by_taps(tmp_path, size, tag):
         assert admin_screen.ids.audit_status.text.startswith("Journal d'audit intact")
         await screenshot(app, f"61-admin-{tag}")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
 
         # a new PIN for the locked-out aide
         await tap(button(camille, "Nouveau PIN"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync import outbox
-from ui_helpers import LANDSCAPE, PORTRAIT, begin_session, finish_session_by_taps, frames, make_runtime, running_app, \
+from ui_helpers import clipped_texts, LANDSCAPE, PORTRAIT, begin_session, finish_session_by_taps, frames, make_runtime, running_app, \
     screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,6 +44,7 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         assert measure.ids.manual_error.text.startswith("Saisissez une température comme 37,6")
         await screenshot(app, "11-measure-manual-entry-error")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await type_into(measure.ids.manual_input, "38,4")
         await tap(measure.ids.manual_ok)
         assert sm.current == "review"
@@ -112,6 +113,7 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
         assert measure.ids.manual.disabled and measure.ids.manual.opacity == 0
         assert measure.ids.card_oximeter.state_text == "Pas encore mesurée"
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await screenshot(app, "14-measure-oximeter-error")
         # another device: the oximeter's error goes away, manual entry is back for the thermometer
         await tap(measure.ids.card_thermometer)
@@ -191,6 +193,7 @@ async def test_portrait_layout(tmp_path):
         assert app.adapter.selected_kind == "blood_pressure"
         await screenshot(app, "21-portrait-measure")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         runtime.simulated[2].speed = 20.0
         await tap(measure.ids.measure)
         await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the review screen")
@@ -198,6 +201,7 @@ async def test_portrait_layout(tmp_path):
         assert review.ids.value.text == f"128/82{NBSP}mmHg"
         await screenshot(app, "22-portrait-review-blood-pressure")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await tap(review.ids.accept)
         assert app.screen_manager.current == "measure" and measure.ids.card_blood_pressure.done
         await tap(measure.ids.card_oximeter)
@@ -207,3 +211,4 @@ async def test_portrait_layout(tmp_path):
         assert measure.ids.card_oximeter.done and not measure.ids.finish.disabled
         await screenshot(app, "23-portrait-measure-accepted")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from ui_helpers import LANDSCAPE, begin_session, finish_session_by_taps, frames, make_runtime, prepare, running_app, \
+from ui_helpers import clipped_texts, LANDSCAPE, begin_session, finish_session_by_taps, frames, make_runtime, prepare, running_app, \
     screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -39,6 +39,7 @@ async def test_full_session_by_taps(tmp_path):
         assert form.ids.status.selected == "PROV"
         await screenshot(app, "02-new-patient-form")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await tap(form.ids.create)
         assert sm.current == "session_start", app.adapter.form_error
         start = screen(app, "session_start")
@@ -66,6 +67,7 @@ async def test_full_session_by_taps(tmp_path):
         assert measure.ids.finish.disabled  # nothing to save yet
         await screenshot(app, "03-measure")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
 
         # -- oximeter: its instructions, measure, review, confirm ------------------------------------------------
         review = screen(app, "review")
@@ -100,6 +102,7 @@ async def test_full_session_by_taps(tmp_path):
         assert review.ids.source.text.startswith(f"Source{NBSP}: Tensiomètre Bluetooth")
         await screenshot(app, "04a-review-blood-pressure")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await tap(review.ids.accept)
         assert cards["blood_pressure"].state_text == f"Validée{NBSP}: 128/82{NBSP}mmHg\npouls 72/min"
 
@@ -124,10 +127,12 @@ async def test_full_session_by_taps(tmp_path):
         assert app.adapter.live_value == f"37,3{NBSP}°C"  # the last intermediate value was shown while measuring
         await screenshot(app, "04-review")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await tap(review.ids.accept)
         assert all(c.done for c in cards.values())
         await screenshot(app, "04b-measure-all-accepted")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         assert runtime.store.outbox_counts()["pending"] == 0
 
         # -- finish: one session with the three values, queued for upload -----------------------------------------
@@ -156,6 +161,7 @@ async def test_full_session_by_taps(tmp_path):
         assert stored["8480-6"]["panel_id"] and stored["8480-6"]["panel_id"] == stored["8462-4"]["panel_id"]
         await screenshot(app, "05-saved")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
 
         # -- next patient: back to the list, where she now appears -------------------------------------------------
         await tap(saved.ids.next_patient)
@@ -166,6 +172,7 @@ async def test_full_session_by_taps(tmp_path):
         assert [p["name"] for p in app.adapter.patients] == ["DÉMO Jeanne"]
         await screenshot(app, "06-patients-search")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         rows = [w for w in patients.ids.rv.children[0].children if getattr(w, "patient_id", "")]
         await tap(rows[0])
         await start_session_by_taps(app)

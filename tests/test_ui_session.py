@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ui_helpers import LANDSCAPE, PORTRAIT, begin_session, frames, make_runtime, running_app, screen, screenshot, \
+from ui_helpers import clipped_texts, LANDSCAPE, PORTRAIT, begin_session, frames, make_runtime, running_app, screen, screenshot, \
     small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 from workflow_helpers import PIN, set_up_tablet
 
@@ -34,6 +34,7 @@ async def test_first_run_sets_up_the_site_and_the_first_account(tmp_path):
         await type_into(setup.ids.pin, "2580")
         await screenshot(app, "40-site-setup")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await tap(setup.ids.save)
         await wait_for(lambda: app.screen_manager.current == "patient", what="the patient list")
         (site,) = runtime.store.list_sites()
@@ -59,6 +60,7 @@ async def test_pin_sign_in_then_idle_lock_keeps_the_session(tmp_path):
         await type_pin(app, PIN)
         await screenshot(app, "41-sign-in")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
         await tap(signin.ids.ok)
         assert sm.current == "patient"
         assert runtime.store.get_staff(button.staff_id)["pin_failures"] == 0
@@ -133,3 +135,4 @@ async def test_a_high_news2_says_call_15(tmp_path):
         assert "Fréquence respiratoire\u00a0: 3" in vitals.ids.news2_lines.text
         await screenshot(app, "45-news2-high")
         assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
