@@ -14,6 +14,9 @@ RELAIS_HOME and RELAIS_KEYS (the store and its key file) made by tempfile.mkdtem
   - peak resident memory: `python -m mobile --demo --offline --screenshots DIR` plays one full scripted session
     and exits; its own ru_maxrss comes from os.wait4 on its pid (RUSAGE_CHILDREN would mix the children). The
     baseline is the bare Kivy window's peak, from the launches above (median), with the ratio.
+  - memory over a morning's round: `--sessions N` whole sessions one after the other in one process (the demo's
+    script, in process), the resident memory (VmRSS) after each; growth that levels off is caches filling, growth
+    that does not would be a leak.
 It fails (non-zero exit) when a launch never prints its line, exits with an error, runs over --timeout seconds,
 or when the demo writes no screenshot (it writes about 13).
 
@@ -84,6 +87,7 @@ class Launch:
     max_rss_kib: float
     returncode: int
     stderr_tail: str
+    stdout_tail: str = ""
 
 
 def p95(values: list[float]) -> float:
@@ -138,7 +142,8 @@ def launch(label: str, argv: list[str], env: dict[str, str], work: Path, timeout
     first_frame = float(stamps[0]) - started if stamps else None
     if expired.is_set():
         stderr += f"\n(killed after {timeout:g} s)"
-    return Launch(label, first_frame, lifetime, usage.ru_maxrss / RSS_UNIT, proc.returncode, stderr[-3000:])
+    return Launch(label, first_frame, lifetime, usage.ru_maxrss / RSS_UNIT, proc.returncode, stderr[-3000:],
+                  stdout[-20000:])
 
 
 def checked(result: Launch, *, marker: bool = True) -> Launch:
@@ -177,6 +182,53 @@ def demo_session(work: Path, timeout: float) -> tuple[Launch, int]:
     if not count:
         raise LaunchFailed(f"the demo wrote no screenshot in {shots}\n--- stderr (tail) ---\n{result.stderr_tail}")
     return result, count
+
+
+SHIFT = """
+import asyncio, gc, os, sys
+from pathlib import Path
+from mobile.app import TABLET_LANDSCAPE, RelaisApp, play_demo
+from mobile.runtime import AppRuntime, RuntimeConfig
+
+
+def rss_kib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+async def main(sessions):
+    config = RuntimeConfig(store_path=Path(os.environ["RELAIS_HOME"]) / "relais.db", server_url=None, demo=True)
+    app = RelaisApp(AppRuntime(config), window_size=TABLET_LANDSCAPE)
+
+    async def drive():
+        try:
+            for index in range(sessions):
+                await play_demo(app, pause=0.05)
+                gc.collect()
+                print("relais-session-rss", index + 1, rss_kib(), flush=True)
+                app.adapter.next_patient()
+                await asyncio.sleep(0.2)
+        finally:
+            app.stop()
+
+    task = asyncio.get_running_loop().create_task(drive())
+    await app.run_async()
+    await task
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+def shift(work: Path, sessions: int, timeout: float) -> list[tuple[int, float]]:
+    """A morning's round in one process: `sessions` whole sessions one after the other (the same resident, as the
+    demo plays it), the resident memory after each. Growth that does not level off would be a leak."""
+    home, keys = fresh_home(work)
+    result = checked(launch("sessions in one process", [sys.executable, "-c", SHIFT, str(sessions)],
+                            child_env(home, keys), work, timeout * sessions), marker=False)
+    rows = [line.split() for line in result.stdout_tail.splitlines() if line.startswith("relais-session-rss ")]
+    if len(rows) != sessions:
+        raise LaunchFailed(f"expected {sessions} sessions, saw {len(rows)}\n--- stderr ---\n{result.stderr_tail}")
+    return [(int(n), float(kib)) for _, n, kib in rows]
 
 
 def mib(kib: float) -> float:
@@ -220,12 +272,26 @@ def run(args: argparse.Namespace, work: Path) -> None:
     seconds = ", ".join(f"{d.lifetime:.1f}" for d, _ in demos)
     print(f"\ndemo: {len(demos)} session(s), {shots} screenshots (expected ~13), {seconds} s each")
 
+    if args.sessions:
+        rows = shift(work, args.sessions, args.timeout)
+        print(f"\n{args.sessions} whole sessions in one process (a morning's round), resident memory after each:")
+        print("  " + "  ".join(f"#{n} {mib(kib):.0f}" for n, kib in rows) + " MiB")
+        half = len(rows) // 2
+        if half >= 2:
+            early = (rows[half - 1][1] - rows[0][1]) / (half - 1)
+            late = (rows[-1][1] - rows[half][1]) / (len(rows) - 1 - half)
+            print(f"  growth per session: {mib(early):.1f} MiB over sessions 1-{half}, {mib(late):.1f} MiB over "
+                  f"sessions {half + 1}-{len(rows)} (levelling off means caches filling, not a leak); last "
+                  f"{mib(rows[-1][1]) / mib(bare_rss):.2f}x the bare window")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="launches of each kind: app first run, later, bare")
     parser.add_argument("--demo-runs", type=int, default=1, help="full demo sessions for the memory figure")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a launch is killed")
+    parser.add_argument("--sessions", type=int, default=8,
+                        help="whole sessions in one process for the memory-growth figure (0: skip)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (homes, keys, outputs)")
     args = parser.parse_args()
     if args.runs < 1 or args.demo_runs < 1:
