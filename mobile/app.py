@@ -31,6 +31,7 @@ if "kivy" not in sys.modules:  # must happen before the first Kivy import
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
+from kivy.uix.modalview import ModalView  # noqa: E402
 from kivy.lang import Builder  # noqa: E402
 from kivy.uix.recycleview import RecycleView  # noqa: E402
 from kivy.utils import platform  # noqa: E402
@@ -103,7 +104,7 @@ class RelaisApp(App):
             if isinstance(screen, SavedScreen):
                 screen.sync = self.sync
             root.ids.sm.add_widget(screen)
-        self.adapter.bind(screen=self._show_step)
+        self.adapter.bind(screen=self._show_step, locked=self._close_popups_when_locked)
         root.ids.sm.current = self.adapter.screen
         Window.bind(on_touch_down=self._touched)
         self._tick = Clock.schedule_interval(self.adapter.tick, 1.0)  # call timer and idle lock
@@ -112,6 +113,15 @@ class RelaisApp(App):
     def _touched(self, *_args: Any) -> None:
         if self.adapter is not None:
             self.adapter.touched()
+
+    @staticmethod
+    def _close_popups_when_locked(_adapter: WorkflowAdapter, locked: bool) -> None:
+        """The PIN pad must cover everything: a pop-up left open (the staff menu, the refused sessions with patient
+        names) closes when the tablet locks."""
+        if locked:
+            for child in list(Window.children):
+                if isinstance(child, ModalView):
+                    child.dismiss(animation=False)
 
     def _show_step(self, _adapter: WorkflowAdapter, step: str) -> None:
         self.root.ids.sm.current = step

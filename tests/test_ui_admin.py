@@ -128,3 +128,16 @@ async def test_staff_menu_locks_and_signs_out_and_an_aide_has_no_administration(
                        what="signed out")
         actions = [r["action"] for r in audit.rows(runtime.store)]
         assert actions.count("sign_out") == 2  # the lock and the end of shift
+
+
+async def test_a_lock_closes_any_open_pop_up(tmp_path):
+    """The PIN pad covers everything: the staff menu (or the list of refused sessions, with patient names) does not
+    stay open over it when the tablet locks itself."""
+    runtime = make_runtime(tmp_path)
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        menu = await open_menu(app)
+        assert menu.parent is not None  # open
+        runtime.workflow.lock()  # as the idle timer does
+        await wait_for(lambda: app.screen_manager.current == "signin", what="the PIN pad")
+        await frames(3)
+        assert menu.parent is None
