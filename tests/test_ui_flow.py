@@ -238,3 +238,11 @@ async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
             assert text.startswith("REFUS Odile, séance du ") and text.endswith("HTTP 400 : Patient.birthDate invalide")
             await screenshot(app, "08-sync-refused-panel")
             await tap(panel.ids.close)
+            # on the PIN pad (locked, or nobody signed in) the list of refused sessions names nobody
+            topbar_pill = topbar.sync_pill
+            topbar_pill.panel = None
+            runtime.workflow.lock()
+            await wait_for(lambda: app.screen_manager.current == "signin", what="the PIN pad")
+            await tap(topbar_pill)
+            assert topbar_pill.panel is None
+            assert app.sync.rejected == 1  # the header still says something needs checking

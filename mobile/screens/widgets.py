@@ -336,10 +336,13 @@ class SyncPill(ButtonBehavior, BoxLayout):
     """The sync state in the top bar; when sessions were refused, a tap lists them with the server's reason."""
 
     sync = ObjectProperty(None, rebind=True)
+    wf = ObjectProperty(None, rebind=True)
     panel = None
 
     def on_release(self) -> None:
-        if self.sync is not None and self.sync.rejected:
+        # the list names patients: only for a signed-in, unlocked staff member, never over the PIN pad
+        signed_in = self.wf is not None and bool(self.wf.staff_name) and not self.wf.locked
+        if self.sync is not None and self.sync.rejected and signed_in:
             self.panel = RejectedPanel(sync=self.sync)
             self.panel.open()
 
