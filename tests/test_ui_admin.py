@@ -141,3 +141,15 @@ async def test_a_lock_closes_any_open_pop_up(tmp_path):
         await wait_for(lambda: app.screen_manager.current == "signin", what="the PIN pad")
         await frames(3)
         assert menu.parent is None
+
+
+async def test_the_administration_screen_fits_in_english_portrait(tmp_path):
+    runtime, _aide, _admin = admin_runtime(tmp_path)
+    async with running_app(runtime, size=PORTRAIT, lang="en") as app:
+        runtime.workflow.open_admin()
+        await wait_for(lambda: app.screen_manager.current == "admin", what="the administration screen")
+        await frames(3)
+        admin_screen = screen(app, "admin")
+        assert admin_screen.ids.audit_status.text.startswith("Audit log intact")
+        assert small_touch_targets(app) == [] and clipped_texts(app) == []
+        await screenshot(app, "63-admin-english-portrait")
