@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sync import outbox
+from sync import audit, outbox
 from sync.devserver import LocalServer
 from sync.seed import seed_sessions
 from sync.store import Store
@@ -58,6 +58,9 @@ def check_store_invariants(path: Path) -> tuple[int, int]:
             assert row["n"] == 1                             # a closed session holds its whole measurement
         for entry in outbox.entries(store):
             json.loads(entry.payload)                        # every frozen payload is whole JSON
+        assert audit.verify(store).ok                        # the audit chain is whole: trace and act commit together
+        traced = {r["subject_id"] for r in db.query("SELECT subject_id FROM audit_log WHERE action = 'close'")}
+        assert traced == closed                              # every close traced, no trace of a close that did not happen
         return len(closed), db["sessions"].count
 
 
