@@ -10,6 +10,7 @@ configure --server URL [--token-stdin] [--ca-bundle P] [--max-entries N] [--db P
 push    [--server URL] [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] [--max-entries N]
                                                               upload now (default: the configured server);
                                                               exit 0 when everything is sent
+audit-check [--server URL] [--db PATH]                       the audit chain, alone and against the server's copy
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
 proxy   --listen PORT --target HOST:PORT [--fault-rate R] [--latency-ms MS] [--seed S] [--kinds K,K]
                                                               fault-injecting proxy on loopback (counts on exit)
@@ -137,11 +138,38 @@ def _push(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"relais: {exc}", file=sys.stderr)
             return 2
-        # a push asked for by a person means "try now", whatever backoff the background loop had planned
+        # a push asked for by a person means "try now", whatever backoff the background loop had planned; the
+        # audit trail written since the last extract goes with it
+        from sync import audit
+
+        if store.schema_version >= 4:
+            audit.freeze_extract(store, force=True)
         result = uploader.push(store, ignore_backoff=True)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
-                      "stopped": result.stopped, "requests": result.requests}, sort_keys=True))
+                      "stopped": result.stopped, "requests": result.requests,
+                      "audit_extracts": result.audit_extracts}, sort_keys=True))
     return 0 if result.remaining == 0 and result.rejected == 0 else 1
+
+
+def _audit_check(args: argparse.Namespace) -> int:
+    """The tablet's audit chain checked on its own and, with a server, against the copy the server holds."""
+    from sync import audit, server_config
+    from sync.uploader import Uploader
+
+    with _open(args, recover_in_flight=False) as store:
+        local = audit.verify(store)
+        report: dict[str, object] = {"rows": local.rows, "local": local.reason or "ok"}
+        saved = server_config.load(store)
+        url = args.server or (saved.url if saved else None)
+        if url:
+            uploader = Uploader(url, token=args.token or (saved.token if saved else None),
+                                ca_bundle=args.ca_bundle or (saved.ca_bundle if saved else None))
+            copy = uploader.fetch_audit_copy(audit.install_id(store))
+            against = audit.compare(store, copy)
+            report.update(server_rows=len(copy), server=against.reason or "ok")
+        ok = local.ok and report.get("server", "ok") == "ok"
+    print(json.dumps(report, sort_keys=True, ensure_ascii=False))
+    return 0 if ok else 1
 
 
 def _seed(args: argparse.Namespace) -> int:
@@ -236,6 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     configure.add_argument("--db", help="store file (default: the app's store)")
     configure.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     configure.set_defaults(run=_configure)
+
+    check = commands.add_parser("audit-check", help="verify the audit chain, and against the server's copy")
+    check.add_argument("--server", help="FHIR base URL (default: the configured server, if any)")
+    check.add_argument("--token", default=os.environ.get("RELAIS_TOKEN"))
+    check.add_argument("--ca-bundle")
+    check.add_argument("--db", help="store file (default: the app's store)")
+    check.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
+    check.set_defaults(run=_audit_check)
 
     seed = commands.add_parser("seed", help="add closed demo sessions to a store")
     seed.add_argument("--sessions", type=int, required=True)

@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -139,3 +140,129 @@ def to_csv(store: "Store", rows_: Iterable[dict[str, Any]]) -> str:
                          member.get("role", ""), row["action"], row["subject_kind"], row["subject_id"] or "",
                          row["detail"] or "", row["prev_hash"], row["hash"]])
     return out.getvalue()
+
+
+# -- the trail off the tablet -------------------------------------------------------------------------------------
+# Extracts of the trail are frozen (audit_outbox) and uploaded as FHIR DocumentReferences holding the CSV, each a
+# conditional create on `EXTRACT_SYSTEM|<install id>/<extract no>` (a resent extract creates nothing). Extract n+1
+# starts where extract n ended, so the server holds the whole chain: a tablet that is lost keeps no trail to
+# itself alone, and a chain rewritten on the tablet (even consistently, by someone holding the key) no longer
+# matches the copy (`compare`).
+EXTRACT_SYSTEM = "https://relais.example.org/fhir/sid/audit-extract"
+EXTRACT_INTERVAL = dt.timedelta(minutes=10)
+EXTRACT_MAX_ROWS = 1000
+
+
+def _install_id(store: "Store") -> str:
+    """This install's random id, made the first time (inside the caller's transaction; not an audited setting)."""
+    row = store.conn.execute("SELECT value FROM settings WHERE key = 'install_id'").fetchone()
+    if row:
+        return row[0]
+    value = uuid.uuid4().hex
+    store.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('install_id', ?, ?)",
+                       [value, store.now().astimezone(dt.timezone.utc).isoformat()])
+    return value
+
+
+def install_id(store: "Store") -> str:
+    with store.transaction():
+        return _install_id(store)
+
+
+def freeze_extract(store: "Store", *, force: bool = False, now: dt.datetime | None = None) -> int | None:
+    """Freeze the rows not yet extracted into the next extract, when there are some and (`force`, or the last
+    extract is older than EXTRACT_INTERVAL, or EXTRACT_MAX_ROWS are waiting). Returns its number, or None."""
+    import base64
+
+    from sync import fhir
+
+    now = now or store.now()
+    with store.transaction():
+        last = store.conn.execute("SELECT extract_no, last_seq, created_at FROM audit_outbox "
+                                  "ORDER BY extract_no DESC LIMIT 1").fetchone()
+        after = int(last[1]) if last else 0
+        rows_ = list(store.db.query("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                                    [after, EXTRACT_MAX_ROWS]))
+        if not rows_:
+            return None
+        due = force or last is None or len(rows_) >= EXTRACT_MAX_ROWS or \
+            now - dt.datetime.fromisoformat(last[2]) >= EXTRACT_INTERVAL
+        if not due:
+            return None
+        number = int(last[0]) + 1 if last else 1
+        data = to_csv(store, rows_).encode("utf-8")
+        created = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        identifier = f"{_install_id(store)}/{number}"
+        document = {
+            "resourceType": "DocumentReference",
+            "identifier": [{"system": EXTRACT_SYSTEM, "value": identifier}],
+            "status": "current",
+            "type": {"text": "Extrait du journal d'audit de la tablette"},
+            "date": created,
+            "description": f"Entrées {rows_[0]['seq']} à {rows_[-1]['seq']} ; empreinte de la dernière : "
+                           f"{rows_[-1]['hash']}",
+            "content": [{"attachment": {
+                "contentType": "text/csv; charset=utf-8", "data": base64.b64encode(data).decode("ascii"),
+                "size": len(data), "hash": base64.b64encode(hashlib.sha1(data).digest()).decode("ascii"),
+                "title": f"journal-audit-{identifier.replace('/', '-')}.csv", "creation": created}}],
+        }
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
+            "fullUrl": f"urn:uuid:{fhir.resource_uuid(EXTRACT_SYSTEM, identifier)}", "resource": document,
+            "request": {"method": "POST", "url": "DocumentReference",
+                        "ifNoneExist": fhir.if_none_exist(EXTRACT_SYSTEM, identifier)}}]}
+        store.conn.execute("INSERT INTO audit_outbox (id, extract_no, first_seq, last_seq, payload, created_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           [identifier, number, rows_[0]["seq"], rows_[-1]["seq"],
+                            fhir.dumps_bundle(bundle).decode("utf-8"), created])
+    return number
+
+
+def pending_extracts(store: "Store") -> list[dict[str, Any]]:
+    with store.lock:
+        return list(store.db.query("SELECT * FROM audit_outbox WHERE state = 'pending' ORDER BY extract_no"))
+
+
+def mark_extract(store: "Store", extract_id: str, *, sent: bool, error: str | None = None) -> None:
+    with store.transaction():
+        if sent:
+            store.conn.execute("UPDATE audit_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, "
+                               "last_error = NULL WHERE id = ?",
+                               [store.now().astimezone(dt.timezone.utc).isoformat(), extract_id])
+        else:
+            state = "rejected" if error and error.startswith("rejected") else "pending"
+            store.conn.execute("UPDATE audit_outbox SET state = ?, attempts = attempts + 1, last_error = ? "
+                               "WHERE id = ?", [state, error, extract_id])
+
+
+def rows_of_extract(document: dict[str, Any]) -> list[dict[str, str]]:
+    """The audit rows an extract (a DocumentReference as the server returns it) holds."""
+    import base64
+
+    data = base64.b64decode(document["content"][0]["attachment"]["data"])
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8").lstrip("\ufeff"))))
+
+
+def compare(store: "Store", copy: list[dict[str, str]]) -> ChainCheck:
+    """This tablet's chain against the copy on the server (the rows of extracts 1..n, in order). The copy must be
+    a chain itself, and every row of it still kept here must be here unchanged, hash for hash."""
+    prev = None
+    for row in copy:
+        seq = int(row["seq"])
+        if prev is not None and (seq != prev[0] + 1 or row["prev_hash"] != prev[1]):
+            return ChainCheck(False, len(copy), seq, f"the server's copy breaks at row {seq}")
+        if row_hash(row["prev_hash"], seq, row["at"], row["staff_id"] or None, row["action"], row["subject_kind"],
+                    row["subject_id"] or None, row["detail"] or None) != row["hash"]:
+            return ChainCheck(False, len(copy), seq, f"the server's copy of row {seq} does not hash right")
+        prev = (seq, row["hash"])
+    with store.lock:
+        local = {r["seq"]: r["hash"] for r in store.db.query("SELECT seq, hash FROM audit_log")}
+        anchor_seq = store.conn.execute("SELECT seq FROM audit_anchor WHERE id = 1").fetchone()[0]
+    for row in copy:
+        seq = int(row["seq"])
+        if seq <= anchor_seq:
+            continue  # older than six months: pruned here, kept on the server
+        if local.get(seq) != row["hash"]:
+            return ChainCheck(False, len(copy), seq,
+                              f"row {seq} on the tablet differs from the server's copy" if seq in local
+                              else f"row {seq} is on the server but no longer on the tablet")
+    return ChainCheck(True, len(copy))

@@ -10,7 +10,7 @@ import logging
 import os
 from pathlib import Path
 
-from sync import retention
+from sync import audit, retention
 from sync.store import Store
 from sync.uploader import PushResult, Uploader
 
@@ -69,6 +69,8 @@ class SyncLoop:
                 assert self._wake is not None
                 self._wake.clear()
                 try:
+                    # the audit trail leaves the tablet too, in extracts frozen now and then (sync.audit)
+                    await asyncio.to_thread(audit.freeze_extract, store)
                     self.last_result = await asyncio.to_thread(self.uploader.push, store)
                     self.last_error = None
                     # what the server has confirmed long enough leaves the tablet (sync.retention)

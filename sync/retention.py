@@ -75,6 +75,11 @@ def purge(store: "Store", now: dt.datetime | None = None) -> PurgeReport:
             store.conn.execute("DELETE FROM purge_queue WHERE session_id = ?", [session_id])
             audit.append(store, "purge", "session", session_id, detail=f"{'abandoned' if state == 'abandoned' else 'confirmed'}, after {days} days")
     patients = _purge_identities(store, now)
+    with store.transaction():
+        # extracts of the audit trail the server holds: gone after the same delay, but the newest stays (it
+        # carries the count the next extract continues from)
+        store.conn.execute("DELETE FROM audit_outbox WHERE state = 'sent' AND sent_at <= ? AND extract_no < "
+                           "(SELECT max(extract_no) FROM audit_outbox)", [cutoff.isoformat()])
     pruned = audit.prune(store, now)
     if due or patients or pruned:
         log.info("retention: %d sessions, %d identities and %d audit rows purged", len(due), patients, pruned)

@@ -515,7 +515,9 @@ def _migration_4(db: sqlite_utils.Database) -> None:
       data let a row go only when its session is in that queue. So no code path can purge unconfirmed data, whatever the age.
     - `patients.last_seen_at`: when the patient last had a session here; an identity with no session left is kept
       while recent (the resident list of an EHPAD) and removed later (sync.retention).
-    - `staff.is_admin`: may manage staff, reset PINs, export the audit log (the `administrateur` role implies it)."""
+    - `staff.is_admin`: may manage staff, reset PINs, export the audit log (the `administrateur` role implies it).
+    - `audit_outbox`: frozen extracts of the audit trail waiting for the server (`settings.install_id`, made at the
+      first extract, names this install in their identifiers)."""
     db.executescript("""
     CREATE TABLE audit_log (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -579,6 +581,23 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     WHEN NEW.payload IS NOT OLD.payload OR NEW.idempotency_key IS NOT OLD.idempotency_key
          OR NEW.session_id IS NOT OLD.session_id OR NEW.addendum_id IS NOT OLD.addendum_id
     BEGIN SELECT RAISE(ABORT, 'outbox payload is frozen'); END;
+
+    -- the audit trail also leaves the tablet: frozen extracts (sync.audit.freeze_extract), uploaded like sessions,
+    -- so a lost or stolen tablet does not take the trail with it, and a rewritten chain shows against the copy
+    CREATE TABLE audit_outbox (
+        id TEXT PRIMARY KEY,
+        extract_no INTEGER NOT NULL UNIQUE CHECK (extract_no >= 1),
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL CHECK (last_seq >= first_seq),
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE TRIGGER audit_outbox_payload_frozen BEFORE UPDATE OF payload, first_seq, last_seq, extract_no ON audit_outbox
+    BEGIN SELECT RAISE(ABORT, 'an audit extract is frozen'); END;
 
     CREATE TABLE purge_queue (session_id TEXT PRIMARY KEY);
     CREATE TRIGGER purge_only_confirmed BEFORE INSERT ON purge_queue

@@ -58,6 +58,7 @@ class PushResult:
     remaining: int
     stopped: str | None = None  # None: nothing left that is due; "transient" | "auth" | "tls" | "deadline" | "backoff"
     requests: int = 0  # HTTP requests this pass made
+    audit_extracts: int = 0  # extracts of the audit trail the server confirmed this pass
 
 
 @dataclass(frozen=True)
@@ -426,4 +427,45 @@ class Uploader:
                 if unsettled:
                     outbox.release_many(store, list(unsettled), "erreur interne pendant l'envoi", delay=0)
                 raise
-        return PushResult(sent, rejected, outbox.remaining(store), stopped, self.requests_made - requests_before)
+        extracts = 0
+        if stopped is None:  # the sessions went through: the audit trail follows them
+            extracts, stopped = self.push_audit(store)
+        return PushResult(sent, rejected, outbox.remaining(store), stopped, self.requests_made - requests_before,
+                          extracts)
+
+    def push_audit(self, store: Store) -> tuple[int, str | None]:
+        """Send the frozen extracts of the audit trail (sync.audit), oldest first; stop at the first failure (the
+        next pass retries it). Returns (confirmed, why it stopped or None)."""
+        from sync import audit
+
+        confirmed = 0
+        for extract in audit.pending_extracts(store):
+            outcome, statuses, _ = self._exchange(extract["payload"].encode("utf-8"), 1, 1)
+            if outcome is None and all(batching.entry_ok(s) for s in statuses):
+                audit.mark_extract(store, extract["id"], sent=True)
+                confirmed += 1
+                continue
+            kind = outcome.kind if outcome is not None else "transient"
+            audit.mark_extract(store, extract["id"], sent=False,
+                               error=f"{kind}: {outcome.detail if outcome is not None else statuses}")
+            log.warning("audit extract %s not sent (%s)", extract["extract_no"], kind)
+            return confirmed, kind if kind in ("auth", "tls") else "transient"
+        return confirmed, None
+
+    def fetch_audit_copy(self, install_id: str) -> list[dict[str, str]]:
+        """The server's copy of this install's audit trail: the rows of extracts 1, 2, … until one is missing."""
+        from sync import audit
+
+        rows: list[dict[str, str]] = []
+        number = 1
+        while True:
+            headers = {k: v for k, v in self._headers(False).items() if k != "Content-Type"}
+            reply = self.http.get(f"{self.base_url}/DocumentReference", timeout=self.timeout, verify=self.verify,
+                                  params={"identifier": f"{audit.EXTRACT_SYSTEM}|{install_id}/{number}"},
+                                  headers=headers, allow_redirects=False)
+            reply.raise_for_status()
+            found = [e["resource"] for e in reply.json().get("entry") or ()]
+            if not found:
+                return rows
+            rows.extend(audit.rows_of_extract(found[0]))
+            number += 1

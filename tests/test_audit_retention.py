@@ -3,6 +3,7 @@ administrator) and retention (a session leaves the tablet N days after the serve
 from __future__ import annotations
 
 import csv
+import json
 import datetime as dt
 import io
 import sqlite3
@@ -324,3 +325,95 @@ def test_retention_waits_for_the_addenda_too(store, clock):
     assert retention.purge(store).sessions == 0  # seven days from the last confirmation
     clock.now = NOW + 37 * DAY
     assert retention.purge(store).sessions == 1 and set(_left_of(store, session_id).values()) == {0}
+
+
+# -- the trail off the tablet ----------------------------------------------------------------------------------------
+def _rewrite_whole_chain(store: Store, seq: int, subject_id: str) -> None:
+    """What someone holding the key could do: change a row and recompute every hash after it, so the chain on the
+    tablet verifies again."""
+    rows_ = audit.rows(store)
+    _tamper(store, "UPDATE audit_log SET subject_id = ? WHERE seq = ?", [subject_id, seq])
+    prev = next(r for r in rows_ if r["seq"] == seq)["prev_hash"]
+    for row in rows_:
+        if row["seq"] < seq:
+            continue
+        subject = subject_id if row["seq"] == seq else row["subject_id"]
+        digest = audit.row_hash(prev, row["seq"], row["at"], row["staff_id"], row["action"], row["subject_kind"],
+                                subject, row["detail"])
+        _tamper(store, "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?", [prev, digest, row["seq"]])
+        prev = digest
+
+
+def test_the_trail_leaves_the_tablet_and_a_rewritten_chain_shows_against_the_copy(tmp_path, clock):
+    with DevServer(tmp_path / "server.db") as server, Store(tmp_path / "relais.db", clock=clock) as store:
+        staff_id = set_up_tablet(store)
+        patient_id, _, _ = closed_session(store)
+        assert audit.freeze_extract(store) == 1  # the first extract goes at once
+        assert audit.freeze_extract(store) is None  # nothing new
+        uploader = Uploader(server.url)
+        result = uploader.push(store)
+        assert (result.sent, result.audit_extracts) == (1, 1)
+        store.verify_pin(staff_id, "0000")
+        assert audit.freeze_extract(store) is None  # the next one waits ten minutes…
+        clock.now = NOW + audit.EXTRACT_INTERVAL
+        assert audit.freeze_extract(store) == 2  # …then carries on where the first ended
+        assert uploader.push(store).audit_extracts == 1
+        copy = uploader.fetch_audit_copy(audit.install_id(store))
+        assert [(int(r["seq"]), r["hash"]) for r in copy] == [(r["seq"], r["hash"]) for r in audit.rows(store)]
+        assert audit.compare(store, copy).ok
+        # a lost reply: the same extract again creates nothing
+        extract = store.conn.execute("SELECT payload FROM audit_outbox WHERE extract_no = 1").fetchone()[0]
+        assert uploader._post(extract.encode()).status_code == 200
+        assert requests.get(f"{server.url}/DocumentReference", timeout=10).json()["total"] == 2
+        # the whole chain rewritten on the tablet: it verifies there, not against the server's copy
+        _rewrite_whole_chain(store, 3, "someone-else")
+        assert audit.verify(store).ok
+        check = audit.compare(store, uploader.fetch_audit_copy(audit.install_id(store)))
+        assert not check.ok and check.first_bad_seq == 3 and "differs" in check.reason
+        shipped = json.dumps(uploader.fetch_audit_copy(audit.install_id(store)), ensure_ascii=False)
+        assert patient_id in shipped and "Martin" not in shipped and "1938-04-02" not in shipped  # ids, not data
+
+
+def test_sent_extracts_leave_with_retention_but_the_count_goes_on(store, clock):
+    set_up_tablet(store)
+    assert audit.freeze_extract(store) == 1
+    audit.mark_extract(store, f"{audit.install_id(store)}/1", sent=True)
+    clock.now = NOW + audit.EXTRACT_INTERVAL
+    closed_session(store)
+    assert audit.freeze_extract(store) == 2
+    audit.mark_extract(store, f"{audit.install_id(store)}/2", sent=True)
+    clock.now = NOW + 30 * DAY
+    retention.purge(store)
+    assert [r[0] for r in store.conn.execute("SELECT extract_no FROM audit_outbox")] == [2]
+    store.add_staff(display_name="Lou", role="infirmier")
+    assert audit.freeze_extract(store, force=True) == 3
+    first = store.conn.execute("SELECT first_seq FROM audit_outbox WHERE extract_no = 3").fetchone()[0]
+    last_of_2 = store.conn.execute("SELECT last_seq FROM audit_outbox WHERE extract_no = 2").fetchone()[0]
+    assert first == last_of_2 + 1
+
+
+def test_the_audit_check_command_compares_with_the_server(tmp_path):
+    import subprocess
+    import sys
+
+    from sync.seed import seed_sessions
+    from sync.testing import PROJECT_ROOT
+
+    path = tmp_path / "relais.db"
+    with Store(path) as store:
+        seed_sessions(store, 1, seed=2)
+    with DevServer(tmp_path / "server.db") as server:
+        def run(*argv):
+            done = subprocess.run([sys.executable, "-m", "sync", *argv, "--server", server.url, "--db", str(path)],
+                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+            return done.returncode, json.loads(done.stdout)
+
+        code, pushed = run("push")
+        assert code == 0 and pushed["audit_extracts"] == 1
+        code, report = run("audit-check")
+        assert code == 0 and report["local"] == report["server"] == "ok" and report["rows"] == report["server_rows"]
+        with Store(path) as store:
+            _rewrite_whole_chain(store, 2, "someone-else")
+        code, report = run("audit-check")
+        assert code == 1 and report["local"] == "ok" and report["server"] == "row 2 on the tablet differs from the " \
+                                                                             "server's copy"

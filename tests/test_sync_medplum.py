@@ -149,3 +149,16 @@ def test_an_addendum_lands_on_medplum_after_its_session_and_points_at_its_encoun
         assert (ident["system"], ident["value"]) in [(i["system"], i["value"]) for i in encounter["identifier"]]
         assert addendum["relatesTo"] == [{"code": "appends", "targetIdentifier": {
             "system": fhir.COMPOSITION_ID_SYSTEM, "value": key}}]
+
+
+def test_an_extract_of_the_audit_trail_lands_on_medplum(medplum, tmp_path):
+    from sync import audit
+
+    with Store(tmp_path / "tablet.db") as store:
+        seed_sessions(store, 2, seed=22)
+        assert audit.freeze_extract(store, force=True) == 1
+        uploader = Uploader(medplum, max_entries=8)
+        result = uploader.push(store)
+        assert (result.sent, result.audit_extracts, result.stopped) == (2, 1, None)  # validated by Medplum
+        copy = uploader.fetch_audit_copy(audit.install_id(store))
+        assert len(copy) == len(audit.rows(store)) and audit.compare(store, copy).ok
