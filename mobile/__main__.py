@@ -39,12 +39,13 @@ def main(argv: list[str] | None = None) -> int:
 
     store_path = args.store or default_store_path()
     store_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    server_url, token, local = args.server, args.token, None
-    saved = None
-    if not args.offline and server_url is None:
-        saved = _saved_server(store_path)  # `python -m sync configure` on this tablet
-    if saved is not None:
-        server_url, token = saved.url, saved.token
+    from sync import server_config
+
+    # --server, else what `python -m sync configure` saved on this tablet, else the local development server
+    target = None if args.offline else server_config.effective(
+        None if args.server else _saved_server(store_path), url=args.server, token=args.token)
+    server_url, local = (target.url if target else None), None
+    if target is not None and not args.server:
         print(f"Relais: sync server {server_url} (configured)", flush=True)
     elif not args.offline and server_url is None:
         wanted = f"http://127.0.0.1:{args.port}/fhir"
@@ -62,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     from mobile.app import run_app
     from mobile.runtime import RuntimeConfig
 
-    config = RuntimeConfig(store_path=store_path, server_url=None if args.offline else server_url, token=token,
-                           ca_bundle=saved.ca_bundle if saved else None, max_entries=saved.max_entries if saved else None,
+    config = RuntimeConfig(store_path=store_path, server_url=None if args.offline else server_url,
+                           token=target.token if target else None, ca_bundle=target.ca_bundle if target else None,
+                           max_entries=target.max_entries if target else None,
                            simulated_devices=not args.real_devices, thermometer_scenario=args.scenario,
                            sync_interval_seconds=2.0 if args.demo else 30.0, demo=args.demo)
     try:

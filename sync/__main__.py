@@ -123,18 +123,14 @@ def _push(args: argparse.Namespace) -> int:
         print(f"no store at {path}", file=sys.stderr)
         return 2
     with _open(args) as store:
-        saved = server_config.load(store)
-        if args.server is None and saved is None:
+        target = server_config.effective(server_config.load(store), url=args.server, token=args.token,
+                                         ca_bundle=args.ca_bundle, max_entries=args.max_entries)
+        if target is None:
             print("relais: no server: give --server or run `python -m sync configure` first", file=sys.stderr)
             return 2
         try:
-            if args.server is None:
-                uploader = Uploader(saved.url, token=args.token or saved.token,
-                                    ca_bundle=args.ca_bundle or saved.ca_bundle, batch_size=args.batch_size,
-                                    max_entries=args.max_entries or saved.max_entries)
-            else:
-                uploader = Uploader(args.server, token=args.token, ca_bundle=args.ca_bundle,
-                                    batch_size=args.batch_size, max_entries=args.max_entries)
+            uploader = Uploader(target.url, token=target.token, ca_bundle=target.ca_bundle,
+                                batch_size=args.batch_size, max_entries=target.max_entries)
         except ValueError as exc:
             print(f"relais: {exc}", file=sys.stderr)
             return 2
@@ -142,8 +138,7 @@ def _push(args: argparse.Namespace) -> int:
         # audit trail written since the last extract goes with it
         from sync import audit
 
-        if store.schema_version >= 4:
-            audit.freeze_extract(store, force=True)
+        audit.freeze_extract(store, force=True)
         result = uploader.push(store, ignore_backoff=True)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
                       "stopped": result.stopped, "requests": result.requests,
@@ -159,11 +154,10 @@ def _audit_check(args: argparse.Namespace) -> int:
     with _open(args, recover_in_flight=False) as store:
         local = audit.verify(store)
         report: dict[str, object] = {"rows": local.rows, "local": local.reason or "ok"}
-        saved = server_config.load(store)
-        url = args.server or (saved.url if saved else None)
-        if url:
-            uploader = Uploader(url, token=args.token or (saved.token if saved else None),
-                                ca_bundle=args.ca_bundle or (saved.ca_bundle if saved else None))
+        target = server_config.effective(server_config.load(store), url=args.server, token=args.token,
+                                         ca_bundle=args.ca_bundle)
+        if target is not None:
+            uploader = Uploader(target.url, token=target.token, ca_bundle=target.ca_bundle)
             copy = uploader.fetch_audit_copy(audit.install_id(store))
             against = audit.compare(store, copy)
             report.update(server_rows=len(copy), server=against.reason or "ok")

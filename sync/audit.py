@@ -12,6 +12,7 @@ the first broken row. Removing rows at the end is caught too: SQLite's AUTOINCRE
 """
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import hashlib
@@ -19,6 +20,8 @@ import io
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
+
+from sync import fhir
 
 if TYPE_CHECKING:
     from sync.store import Store
@@ -148,7 +151,7 @@ def to_csv(store: "Store", rows_: Iterable[dict[str, Any]]) -> str:
 # starts where extract n ended, so the server holds the whole chain: a tablet that is lost keeps no trail to
 # itself alone, and a chain rewritten on the tablet (even consistently, by someone holding the key) no longer
 # matches the copy (`compare`).
-EXTRACT_SYSTEM = "https://relais.example.org/fhir/sid/audit-extract"
+EXTRACT_SYSTEM = f"{fhir.NS}/audit-extract"
 EXTRACT_INTERVAL = dt.timedelta(minutes=10)
 EXTRACT_MAX_ROWS = 1000
 
@@ -172,10 +175,6 @@ def install_id(store: "Store") -> str:
 def freeze_extract(store: "Store", *, force: bool = False, now: dt.datetime | None = None) -> int | None:
     """Freeze the rows not yet extracted into the next extract, when there are some and (`force`, or the last
     extract is older than EXTRACT_INTERVAL, or EXTRACT_MAX_ROWS are waiting). Returns its number, or None."""
-    import base64
-
-    from sync import fhir
-
     now = now or store.now()
     with store.transaction():
         last = store.conn.execute("SELECT extract_no, last_seq, created_at FROM audit_outbox "
@@ -236,8 +235,6 @@ def mark_extract(store: "Store", extract_id: str, *, sent: bool, error: str | No
 
 def rows_of_extract(document: dict[str, Any]) -> list[dict[str, str]]:
     """The audit rows an extract (a DocumentReference as the server returns it) holds."""
-    import base64
-
     data = base64.b64decode(document["content"][0]["attachment"]["data"])
     return list(csv.DictReader(io.StringIO(data.decode("utf-8").lstrip("\ufeff"))))
 

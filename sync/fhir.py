@@ -73,6 +73,7 @@ INS_IDENTIFIER_TYPES = {INS_NIR_SYSTEM: "INS-NIR", INS_TEST_SYSTEM: "INS-NIR-TES
 INS_SYSTEM = INS_NIR_SYSTEM
 
 LOINC = "http://loinc.org"
+CONSULT_NOTE = {"system": LOINC, "code": "11488-4", "display": "Consult note"}  # the report and its addenda
 UCUM = "http://unitsofmeasure.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 OBSERVATION_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -801,7 +802,7 @@ def addendum_bundle(patient: Mapping[str, Any], session: Mapping[str, Any], adde
         "resourceType": "Composition",
         "identifier": {"system": ADDENDUM_ID_SYSTEM, "value": addendum["id"]},
         "status": "final",
-        "type": {"coding": [{"system": LOINC, "code": "11488-4", "display": "Consult note"}],
+        "type": {"coding": [dict(CONSULT_NOTE)],
                  "text": "Addendum au compte rendu de téléconsultation"},
         "subject": {"reference": patient_ref},
         # a logical reference (by identifier): it needs no resolution, so any server stores it as sent (Medplum
@@ -1020,7 +1021,7 @@ def composition_resource(patient: Mapping[str, Any], session: Mapping[str, Any],
         "resourceType": "Composition",
         "identifier": {"system": COMPOSITION_ID_SYSTEM, "value": session["idempotency_key"]},
         "status": "final",
-        "type": {"coding": [{"system": LOINC, "code": "11488-4", "display": "Consult note"}],
+        "type": {"coding": [dict(CONSULT_NOTE)],
                  "text": "Compte rendu de téléconsultation"},
         "subject": {"reference": patient_ref},
         "encounter": {"reference": encounter_ref},

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from sync.store import Store
@@ -41,13 +40,12 @@ class ServerSettings:
 def save(store: "Store", *, url: str, token: str | None = None, ca_bundle: str | os.PathLike[str] | None = None,
          max_entries: int | None = None) -> ServerSettings:
     """Check and keep the server settings in the encrypted store."""
-    from sync.uploader import _LOOPBACK
+    from sync.uploader import check_server_url
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ServerConfigError(f"the server address must be an https:// URL (got {url!r})")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        raise ServerConfigError("health data is only sent over HTTPS (plain http is for a server on this machine)")
+    try:
+        check_server_url(url)
+    except ValueError as exc:
+        raise ServerConfigError(str(exc)) from None
     ca = None
     if ca_bundle:
         path = Path(ca_bundle).expanduser().resolve()
@@ -63,6 +61,18 @@ def save(store: "Store", *, url: str, token: str | None = None, ca_bundle: str |
     store.set_setting(CA_BUNDLE, ca or "")
     store.set_setting(MAX_ENTRIES, str(max_entries) if max_entries else "")
     return load(store)  # type: ignore[return-value]
+
+
+def effective(saved: ServerSettings | None, *, url: str | None = None, token: str | None = None,
+              ca_bundle: str | None = None, max_entries: int | None = None) -> ServerSettings | None:
+    """What a command uses: an explicit `url` with only the explicit options (never the saved token sent to
+    another server); else the saved settings, each option overriding its saved value. None: no server at all."""
+    if url:
+        return ServerSettings(url=url, token=token, ca_bundle=ca_bundle, max_entries=max_entries)
+    if saved is None:
+        return None
+    return ServerSettings(url=saved.url, token=token or saved.token, ca_bundle=ca_bundle or saved.ca_bundle,
+                          max_entries=max_entries or saved.max_entries)
 
 
 def load(store: "Store") -> ServerSettings | None:

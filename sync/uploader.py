@@ -43,6 +43,16 @@ log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
+
+def check_server_url(url: str) -> None:
+    """The one rule for where health data may go: an https:// URL, or plain http to this machine only (the local
+    development server). ValueError otherwise. Used by the uploader and by the tablet's saved settings."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"the server address must be an https:// URL (got {url!r})")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise ValueError("health data is only sent over HTTPS (plain http is for a server on this machine)")
+
 DEFAULT_BATCH_SIZE = 20
 DEFAULT_MAX_BATCH_BYTES = 512 * 1024  # uncompressed; bounds the work one request asks of a slow server
 RETRY_AFTER_CAP_SECONDS = 900.0  # a server asking for hours (misconfigured) must not stall the queue for that long
@@ -163,12 +173,7 @@ class Uploader:
             raise ValueError("max_entries must be at least 1")
         if ca_bundle is not None and not isinstance(ca_bundle, str):
             raise TypeError("ca_bundle must be a path; TLS verification cannot be disabled")
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"not an http(s) URL: {base_url!r}")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            # health data leaves this machine only over verified TLS; plain HTTP is for the local development server
-            raise ValueError("health data is only sent over HTTPS (plain http is for a server on this machine)")
+        check_server_url(base_url)  # health data leaves this machine only over verified TLS
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.verify: bool | str = ca_bundle or True

@@ -19,21 +19,14 @@ from sync.testing import DevServer, closed_session
 from sync.uploader import Uploader
 from test_workflow import DEMO, NOW, ScriptedThermometer, reading_from
 from workflow_helpers import begin, close_session, set_up_tablet
+from clocks import SettableClock
 
 DAY = dt.timedelta(days=1)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return SettableClock(NOW)
 
 
 @pytest.fixture

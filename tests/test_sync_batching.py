@@ -17,22 +17,15 @@ from sync.server import FhirError, ResourceDB, decode_body
 from sync.store import Store
 from sync.testing import DevServer, RecordedRequest, StubResponse, StubServer, closed_session
 from sync.uploader import RETRY_AFTER_CAP_SECONDS, Uploader, parse_retry_after, retry_delay
+from clocks import SettableClock
 
 OUTCOME_400 = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "invalid", "diagnostics": "Observation.value is absurd"}]}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return SettableClock(dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc))
 
 
 @pytest.fixture

@@ -10,22 +10,12 @@ from sync import outbox
 from sync.outbox import OutboxStateError
 from sync.store import Store
 from sync.testing import closed_session
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
+from clocks import SettableClock
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return SettableClock(dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc))
 
 
 @pytest.fixture

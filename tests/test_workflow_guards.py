@@ -11,19 +11,12 @@ from sync import outbox
 from sync.store import PinLockedError, Store
 from test_workflow import DEMO, NOW, ScriptedThermometer, reading_from
 from workflow_helpers import PIN, begin, close_session, set_up_tablet, sign_in, start
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
+from clocks import SettableClock
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return SettableClock(NOW)
 
 
 @pytest.fixture

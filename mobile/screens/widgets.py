@@ -321,11 +321,15 @@ def unbind_tree(widget) -> None:
         Builder.unbind_widget(child.uid)
 
 
-class StaffMenu(ModalView):
-    wf = ObjectProperty(None, rebind=True)
+class TransientModal(ModalView):
+    """A pop-up that drops its kv bindings once closed (see unbind_tree)."""
 
     def on_dismiss(self) -> None:
         Clock.schedule_once(lambda _dt: unbind_tree(self), 0)
+
+
+class StaffMenu(TransientModal):
+    wf = ObjectProperty(None, rebind=True)
 
     def run(self, action: str) -> None:
         self.dismiss()
@@ -347,11 +351,8 @@ class SyncPill(ButtonBehavior, BoxLayout):
             self.panel.open()
 
 
-class RejectedPanel(ModalView):
+class RejectedPanel(TransientModal):
     sync = ObjectProperty(None, rebind=True)
-
-    def on_dismiss(self) -> None:
-        Clock.schedule_once(lambda _dt: unbind_tree(self), 0)
 
 
 class PatientBanner(BoxLayout):
