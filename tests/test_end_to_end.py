@@ -14,7 +14,7 @@ from mobile.workflow import SessionWorkflow
 from sync.devserver import LocalServer
 from sync.store import Store
 from sync.uploader import Uploader
-from workflow_helpers import begin, close_session
+from tests.support.workflow import begin, close_session
 
 pytestmark = pytest.mark.timeout(90)
 

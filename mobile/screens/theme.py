@@ -1,6 +1,6 @@
 """Colour tokens (WCAG AA or better on the backgrounds they are used on) and the contrast formula that checks them.
 
-Pairs actually used are listed in :data:`PAIRS`; tests/test_ui_theme.py asserts every pair is at least 4.5:1.
+Pairs actually used are listed in :data:`PAIRS`; tests/mobile/test_ui_theme.py asserts every pair is at least 4.5:1.
 """
 from __future__ import annotations
 

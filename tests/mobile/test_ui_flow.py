@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from ui_helpers import clipped_texts, LANDSCAPE, begin_session, finish_session_by_taps, frames, make_runtime, prepare, running_app, \
+from tests.support.ui import clipped_texts, LANDSCAPE, begin_session, finish_session_by_taps, frames, make_runtime, prepare, running_app, \
     screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
 pytestmark = pytest.mark.timeout(60)

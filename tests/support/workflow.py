@@ -2,9 +2,42 @@
 with consent and the room checklist done; and the end of a session (vitals, call, summary, close)."""
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from typing import Any
 
+from devices.parsers.temperature import parse_temperature_measurement
+from devices.reading import DeviceIdentity, DeviceReading
+
 PIN = "2468"
+NOW = dt.datetime(2026, 11, 22, 7, 5, tzinfo=dt.timezone.utc)
+DEMO = dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F", birth_place_insee="75056")
+
+
+def reading_from(hexstr: str, received_at: dt.datetime = NOW) -> DeviceReading:
+    raw = bytes.fromhex(hexstr)
+    return DeviceReading("thermometer", parse_temperature_measurement(raw), raw,
+                         DeviceIdentity("C0:DE:00:00:00:10", "Relais Thermo", "Sim", "M1", "SN1", "1.0"),
+                         received_at, 80)
+
+
+class ScriptedThermometer:
+    """Hands out prepared readings (or errors) after reporting the states a real driver reports."""
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, on_state, on_live):
+        on_state("scanning")
+        on_state("measuring")
+        on_live(parse_temperature_measurement(bytes.fromhex("00700100FF")))  # 36.8 live
+        if self.gate is not None:
+            await self.gate.wait()
+        result = self.results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
 
 
 def set_up_tablet(store) -> str:

@@ -9,9 +9,9 @@ import pytest
 from mobile.workflow import DeviceClaims, DuplicateWarning, SessionWorkflow, WorkflowError
 from sync import outbox
 from sync.store import PinLockedError, Store
-from test_workflow import DEMO, NOW, ScriptedThermometer, reading_from
-from workflow_helpers import PIN, begin, close_session, set_up_tablet, sign_in, start
-from clocks import SettableClock
+from tests.support.workflow import DEMO, NOW, ScriptedThermometer, reading_from
+from tests.support.workflow import PIN, begin, close_session, set_up_tablet, sign_in, start
+from tests.support.clocks import SettableClock
 
 
 @pytest.fixture

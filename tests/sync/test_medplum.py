@@ -21,7 +21,7 @@ from sync.seed import seed_sessions
 from sync.store import Store
 from sync.uploader import Uploader
 
-HERE = Path(__file__).parent / "medplum"
+HERE = Path(__file__).resolve().parents[1] / "medplum"
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(shutil.which("node") is None or not (HERE / "node_modules" / "@medplum").exists(),
                                  reason="Node or the Medplum packages are missing (bash .ci/setup installs them)")]

@@ -13,7 +13,7 @@ import pytest
 from sync.store import open_store_file
 from sync.testing import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def needles(patient: dict) -> set[str]:

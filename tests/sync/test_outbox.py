@@ -10,7 +10,7 @@ from sync import outbox
 from sync.outbox import OutboxStateError
 from sync.store import Store
 from sync.testing import closed_session
-from clocks import SettableClock
+from tests.support.clocks import SettableClock
 
 
 @pytest.fixture

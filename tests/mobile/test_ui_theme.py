@@ -9,7 +9,7 @@ import pytest
 
 from mobile.screens import theme
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", sorted(theme.PAIRS))

@@ -473,7 +473,7 @@ async def test_pc60fw_frames_with_a_bad_crc_are_never_read():
 
 @pytest.mark.timeout(15)
 async def test_pc60fw_only_bad_crc_frames_produce_no_reading_at_all():
-    sim, driver, live = await pc60("malformed")  # every parameter frame fails its CRC (tests/test_ble_malformed.py)
+    sim, driver, live = await pc60("malformed")  # every parameter frame fails its CRC (tests/devices/test_malformed.py)
     with pytest.raises(MalformedData) as caught:
         await driver.read(scan_timeout=5, measure_timeout=SHORT)
     assert "illisibles" in str(caught.value) and live == []

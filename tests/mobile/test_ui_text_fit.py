@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mobile.app import play_demo
-from ui_helpers import LANDSCAPE, PORTRAIT, clipped_texts, make_runtime, running_app
+from tests.support.ui import LANDSCAPE, PORTRAIT, clipped_texts, make_runtime, running_app
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,8 +16,8 @@ from sync.paths import default_store_path
 from sync.store import (MIGRATIONS, IdentityError, NotFoundError, SchemaError, SessionStateError, Store)
 from sync.testing import SAMPLE_TRAITS, closed_session, valid_ins
 
-import sync_schema_fixtures as fixtures
-from sync_schema_fixtures import store_at
+import tests.support.schema as fixtures
+from tests.support.schema import store_at
 
 
 @pytest.fixture

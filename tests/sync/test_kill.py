@@ -21,7 +21,7 @@ from sync.seed import seed_sessions
 from sync.store import Store
 
 pytestmark = pytest.mark.timeout(120)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # A tablet that records sessions as fast as it can: patient, session, temperature, close (which enqueues).
 WRITER = r"""

@@ -8,13 +8,13 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-import sync_schema_fixtures as fx
+import tests.support.schema as fx
 from sync import fhir, outbox
 from sync.store import MIGRATIONS, SessionStateError, Store
 from sync.store import _migration_2 as migration_2
 from sync.testing import DevServer
 from sync.uploader import Uploader
-from sync_schema_fixtures import FILLERS, snapshot, store_at
+from tests.support.schema import FILLERS, snapshot, store_at
 
 LATEST = len(MIGRATIONS)
 

@@ -12,7 +12,7 @@ from devices.reading import DeviceIdentity, DeviceReading
 from mobile.runtime import AppRuntime, RuntimeConfig
 from mobile.workflow import SessionWorkflow
 from sync.store import Store
-from workflow_helpers import begin, close_session
+from tests.support.workflow import begin, close_session
 
 pytestmark = pytest.mark.timeout(60)
 DEMO = dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F", birth_place_insee="75056")

@@ -17,9 +17,9 @@ from sync import audit, outbox, retention
 from sync.store import InputError, Store
 from sync.testing import DevServer, closed_session
 from sync.uploader import Uploader
-from test_workflow import DEMO, NOW, ScriptedThermometer, reading_from
-from workflow_helpers import begin, close_session, set_up_tablet
-from clocks import SettableClock
+from tests.support.workflow import DEMO, NOW, ScriptedThermometer, reading_from
+from tests.support.workflow import begin, close_session, set_up_tablet
+from tests.support.clocks import SettableClock
 
 DAY = dt.timedelta(days=1)
 

@@ -12,7 +12,7 @@ from devices.ieee11073 import (Special, decode_float, decode_sfloat, encode_floa
                                float_from_bytes, sfloat_from_bytes)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "ble-vectors.json").read_text())
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "ble-vectors.json"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "ble-vectors.json"
 SPECIAL_NAMES = {"NaN": Special.NAN, "NRes": Special.NRES, "+INF": Special.POS_INF, "-INF": Special.NEG_INF,
                  "RFU": Special.RESERVED}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ui_helpers import clipped_texts, LANDSCAPE, PORTRAIT, begin_session, frames, make_runtime, running_app, screen, screenshot, \
+from tests.support.ui import clipped_texts, LANDSCAPE, PORTRAIT, begin_session, frames, make_runtime, running_app, screen, screenshot, \
     small_touch_targets, start_session_by_taps, tap, type_into, wait_for
-from workflow_helpers import PIN, set_up_tablet
+from tests.support.workflow import PIN, set_up_tablet
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,4 +1,4 @@
-"""Helpers for the UI tests (tests/test_ui_*.py): run the real app on the test's asyncio loop, tap widgets
+"""Helpers for the UI tests (tests/mobile/test_ui_*.py): run the real app on the test's asyncio loop, tap widgets
 through the window, wait for states, save screenshots."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mobile.app import RelaisApp
 from mobile.i18n import tr
 from mobile.runtime import AppRuntime, RuntimeConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "_artifacts" / "screenshots"
 LANDSCAPE = (1280, 800)
 PORTRAIT = (800, 1280)

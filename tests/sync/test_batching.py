@@ -17,7 +17,7 @@ from sync.server import FhirError, ResourceDB, decode_body
 from sync.store import Store
 from sync.testing import DevServer, RecordedRequest, StubResponse, StubServer, closed_session
 from sync.uploader import RETRY_AFTER_CAP_SECONDS, Uploader, parse_retry_after, retry_delay
-from clocks import SettableClock
+from tests.support.clocks import SettableClock
 
 OUTCOME_400 = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "invalid", "diagnostics": "Observation.value is absurd"}]}

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sync import audit
-from ui_helpers import clipped_texts, LANDSCAPE, PORTRAIT, frames, make_runtime, running_app, screen, screenshot, \
+from tests.support.ui import clipped_texts, LANDSCAPE, PORTRAIT, frames, make_runtime, running_app, screen, screenshot, \
     small_touch_targets, tap, type_into, wait_for
-from workflow_helpers import set_up_tablet
+from tests.support.workflow import set_up_tablet
 
 pytestmark = pytest.mark.timeout(90)
 

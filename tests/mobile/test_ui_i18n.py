@@ -12,9 +12,9 @@ import pytest
 
 from mobile import i18n
 from mobile.i18n import Translator, catalog_paths, compile_mo, parse_po, tr
-from ui_helpers import LANDSCAPE, begin_session, frames, make_runtime, running_app, screen, screenshot, tap, wait_for
+from tests.support.ui import LANDSCAPE, begin_session, frames, make_runtime, running_app, screen, screenshot, tap, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NBSP = "\u00a0"
 LITERAL = r'"((?:[^"\\]|\\.)*)"'
 

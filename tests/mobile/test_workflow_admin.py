@@ -10,8 +10,8 @@ import pytest
 from mobile.workflow import SessionWorkflow, WorkflowError
 from sync import audit
 from sync.store import Store
-from test_workflow import DEMO, NOW, ScriptedThermometer
-from workflow_helpers import PIN, begin, set_up_tablet
+from tests.support.workflow import DEMO, NOW, ScriptedThermometer
+from tests.support.workflow import PIN, begin, set_up_tablet
 
 ADMIN_PIN = "9753"
 

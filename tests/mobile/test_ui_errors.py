@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync import outbox
-from ui_helpers import clipped_texts, LANDSCAPE, PORTRAIT, begin_session, finish_session_by_taps, frames, make_runtime, running_app, \
+from tests.support.ui import clipped_texts, LANDSCAPE, PORTRAIT, begin_session, finish_session_by_taps, frames, make_runtime, running_app, \
     screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
 pytestmark = pytest.mark.timeout(60)
