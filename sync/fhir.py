@@ -33,12 +33,16 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
+
+from sync.vocabulary import (BP_COMPONENT_ORDER, BP_DIASTOLIC, BP_MEAN, BP_PANEL_CODE, BP_PANEL_DISPLAY,  # noqa: F401
+                             BP_SYSTOLIC, INS_DEMO_SYSTEM, INS_IDENTIFIER_TYPES, INS_NIR_SYSTEM, INS_TEST_SYSTEM,
+                             MMHG_PER_KPA, OBSERVATION_TYPES, PANEL_CODES, VS, ObservationType, decimal_from_text,
+                             kpa_to_mmhg)
 
 BASE = "https://relais.example.org/fhir"
 NS = f"{BASE}/sid"
@@ -63,11 +67,6 @@ MEASUREMENT_METHOD_SYSTEM = f"{BASE}/CodeSystem/measurement-method"
 NEWS2_INPUT_SYSTEM = f"{BASE}/CodeSystem/news2-input"
 CONSENT_RECORDED_BY_EXTENSION = f"{BASE}/StructureDefinition/consent-recorded-by"
 
-# INS (domain.md §2.4): production NIR, and the test / demo authorities for training mode (never a real INS).
-INS_NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
-INS_TEST_SYSTEM = "urn:oid:1.2.250.1.213.1.4.10"
-INS_DEMO_SYSTEM = "urn:oid:1.2.250.1.213.1.4.11"
-INS_IDENTIFIER_TYPES = {INS_NIR_SYSTEM: "INS-NIR", INS_TEST_SYSTEM: "INS-NIR-TEST", INS_DEMO_SYSTEM: "INS-NIR-DEMO"}
 # Module-level switch: a demo or training build sets `sync.fhir.INS_SYSTEM = INS_DEMO_SYSTEM` once at start-up;
 # `session_bundle(..., ins_system=...)` (and `Store(..., ins_system=...)`) override it per call.
 INS_SYSTEM = INS_NIR_SYSTEM
@@ -119,62 +118,6 @@ CONSENT_GRANTORS = {"patient": "le patient", "legal_representative": "représent
                     "trusted_person": "personne de confiance"}
 
 
-@dataclass(frozen=True)
-class ObservationType:
-    """How one LOINC code becomes a vital-signs Observation. Append entries to OBSERVATION_TYPES for new devices."""
-
-    code: str
-    display: str
-    profile: str
-    units: Mapping[str, str]  # allowed UCUM codes → human unit text
-    label_fr: str = ""
-    codings: tuple[tuple[str, str], ...] = ()  # LOINC codings sent, in order; default: (code, display)
-    panel: str | None = None  # "bp": a component of the blood pressure panel, never an Observation of its own
-    answers: Mapping[str, str] | None = None  # a coded value: stored code → display (unit "")
-    answer_system: str | None = None
-
-    @property
-    def sent_codings(self) -> tuple[tuple[str, str], ...]:
-        return self.codings or ((self.code, self.display),)
-
-
-VS = "http://hl7.org/fhir/StructureDefinition"
-_SPO2_CODINGS = (("2708-6", "Oxygen saturation in Arterial blood"),
-                 ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"))
-_BP_UNITS = {"mm[Hg]": "mmHg", "kPa": "kPa"}
-OBSERVATION_TYPES: dict[str, ObservationType] = {
-    "8310-5": ObservationType("8310-5", "Body temperature", f"{VS}/bodytemp", {"Cel": "Cel", "[degF]": "[degF]"},
-                              "Température corporelle"),
-    # the R4 oxygensat profile requires 2708-6; pulse oximeters report 59408-5: both codings are sent
-    "59408-5": ObservationType("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", f"{VS}/oxygensat",
-                               {"%": "%"}, "Saturation en oxygène (SpO2)", _SPO2_CODINGS),
-    "2708-6": ObservationType("2708-6", "Oxygen saturation in Arterial blood", f"{VS}/oxygensat", {"%": "%"},
-                              "Saturation en oxygène (SpO2)", _SPO2_CODINGS),
-    "8867-4": ObservationType("8867-4", "Heart rate", f"{VS}/heartrate", {"/min": "/min"}, "Fréquence cardiaque"),
-    "8480-6": ObservationType("8480-6", "Systolic blood pressure", f"{VS}/bp", _BP_UNITS, "Pression systolique",
-                              panel="bp"),
-    "8462-4": ObservationType("8462-4", "Diastolic blood pressure", f"{VS}/bp", _BP_UNITS, "Pression diastolique",
-                              panel="bp"),
-    "8478-0": ObservationType("8478-0", "Mean blood pressure", f"{VS}/bp", _BP_UNITS, "Pression artérielle moyenne",
-                              panel="bp"),
-    "9279-1": ObservationType("9279-1", "Respiratory rate", f"{VS}/resprate", {"/min": "/min"},
-                              "Fréquence respiratoire"),
-    # NEWS2 inputs entered by staff. LOINC 67775-7 "Level of responsiveness" carries the ACVPU answer; there is no
-    # LOINC answer list for ACVPU (the UK codes are SNOMED CT UK extension, shared notes §2.7), so the answers use a
-    # local code system. Supplemental oxygen: a local code, value yes/no (shared notes R12).
-    "67775-7": ObservationType("67775-7", "Level of responsiveness", "", {"": ""},
-                               "Conscience (ACVPU)", answers={"A": "Alert", "C": "New confusion", "V": "Voice",
-                                                              "P": "Pain", "U": "Unresponsive"},
-                               answer_system=f"{BASE}/CodeSystem/acvpu"),
-    "supplemental-oxygen": ObservationType("supplemental-oxygen", "Supplemental oxygen", "",
-                                           {"": ""}, "Oxygène", answers={"yes": "On oxygen", "no": "On air"},
-                                           codings=(("supplemental-oxygen", "Supplemental oxygen"),)),
-}
-BP_PANEL_CODE, BP_PANEL_DISPLAY = "85354-9", "Blood pressure panel with all children optional"
-BP_SYSTOLIC, BP_DIASTOLIC, BP_MEAN = "8480-6", "8462-4", "8478-0"
-BP_COMPONENT_ORDER = (BP_SYSTOLIC, BP_DIASTOLIC, BP_MEAN)
-PANEL_CODES = frozenset(c for c, t in OBSERVATION_TYPES.items() if t.panel == "bp")
-MMHG_PER_KPA = Decimal("7.500616827")  # 760 mmHg / 101.325 kPa
 
 # Interpretation flags (v3 ObservationInterpretation), thresholds from shared/notes/domain.md §4, in °C, %, /min and
 # mmHg. Checked in this order: the first match wins. Bounds are inclusive unless the comparison says otherwise.
@@ -201,16 +144,6 @@ INTERPRETATION_FR = {"H": "élevée", "HH": "très élevée", "L": "basse", "LL"
 ANSWERS_FR = {"67775-7": {"A": "alerte (A)", "C": "confusion récente (C)", "V": "réagit à la voix (V)",
                           "P": "réagit à la douleur (P)", "U": "aucune réaction (U)"},
               "supplemental-oxygen": {"yes": "sous oxygène", "no": "air ambiant"}}
-
-_DECIMAL_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
-
-
-def decimal_from_text(text: str) -> Decimal:
-    """A JSON-number-shaped decimal string ("37.60") → Decimal keeping every digit; anything else → ValueError."""
-    if not isinstance(text, str) or not _DECIMAL_TEXT.fullmatch(text):
-        raise ValueError(f"not a decimal string: {text!r}")
-    return Decimal(text)
-
 
 def fhir_datetime(value: str) -> str:
     """An ISO date-time with a timezone, as FHIR requires when a time is given. Naive values are refused:
@@ -282,11 +215,6 @@ def _fr_phone(number: str) -> str:
 
 
 # -- clinical values --------------------------------------------------------------------------------------------------
-
-def kpa_to_mmhg(value: Decimal) -> Decimal:
-    """kPa → mmHg rounded to the unit (blood pressure is read and charted to the mmHg)."""
-    return (value * MMHG_PER_KPA).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-
 
 def _comparable(code: str, value: Decimal, unit: str) -> Decimal:
     """The value in the unit the thresholds use: °C, %, /min, mmHg."""
