@@ -20,7 +20,7 @@ LATEST = len(MIGRATIONS)
 
 
 def test_there_is_a_data_filler_for_every_released_version():
-    """A new migration must come with a filler for the version it leaves behind (see sync_schema_fixtures)."""
+    """A new migration must come with a filler for the version it leaves behind (see tests/support/schema.py)."""
     assert set(FILLERS) == set(range(LATEST + 1))
 
 
