@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
 
 from sync import fhir
 
@@ -152,6 +154,14 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bundle_bytes_match_the_golden_file(name):
     assert fhir.dumps_bundle(CASES[name]()) == (GOLDEN / f"{name}.json").read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_bundles_validate_as_fhir_r4(name):
+    data = (GOLDEN / f"{name}.json").read_bytes()
+    Bundle.model_validate_json(data)
+    for entry in fhir.loads(data)["entry"]:
+        get_fhir_model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
 
 
 def test_the_module_switch_chooses_the_ins_authority_of_the_bytes(monkeypatch):
