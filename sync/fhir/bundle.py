@@ -78,7 +78,7 @@ class _SharedResources:
     def __init__(self, staff: Mapping[str, Mapping[str, Any]], site: Mapping[str, Any] | None) -> None:
         self.staff, self.site = staff, site
         self.entries = Entries()
-        self.organization_ref = None
+        self.organization_ref: str | None = None
         if site is not None:
             self.organization_ref = self.entries.add(organization_resource(site), *organization_key(site))["fullUrl"]
         self._roles: dict[str, str] = {}

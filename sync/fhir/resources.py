@@ -2,7 +2,8 @@
 Patient (fr-core-patient, fr-core-patient-ins), Practitioner and PractitionerRole (fr-core-practitioner, -role),
 Organization (fr-core-organization), Device, Encounter (fr-core-encounter) and Consent (fr-core-consent). Each
 depends only on its own row and the references it is given, so a shared resource (Patient, Organization,
-Practitioner, PractitionerRole, Device) is byte-identical in every session that uses it.
+Practitioner, PractitionerRole, Device) is byte-identical in every session that uses it. Times are FHIR dateTimes
+with their zone (`fhir_datetime`).
 """
 from __future__ import annotations
 
