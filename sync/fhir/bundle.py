@@ -126,8 +126,8 @@ def _add_observations(entries: Entries, measurements: Sequence[Mapping[str, Any]
     for index, group in enumerate(observation_groups(measurements), start=1):
         first = group[0]
         dkey = device_key(first)
-        links = dict(patient_ref=patient_ref, encounter_ref=encounter_ref,
-                     device_ref=device_refs.get(dkey) if dkey else None, performer_ref=staff_role_ref)
+        links = {"patient_ref": patient_ref, "encounter_ref": encounter_ref,
+                 "device_ref": device_refs.get(dkey) if dkey else None, "performer_ref": staff_role_ref}
         if OBSERVATION_TYPES[first["code"]].panel:
             value = f"{key}/obs/{index}-{BP_PANEL_CODE}"
             obs = bp_panel_resource(group, identifier_value=value, **links)

@@ -168,6 +168,7 @@ def addendum_composition_resource(session: Mapping[str, Any], addendum: Mapping[
     """A remark written after the session was closed: a Composition that *appends* to the session's report
     (Composition.relatesTo code `appends`, target by identifier). The frozen report itself never changes."""
     key = session["idempotency_key"]
+    remark = f"{addendum['text']} ({author['display_name']}, {fr_datetime(addendum['created_at'])})"
     return {
         "resourceType": "Composition",
         "identifier": {"system": ADDENDUM_ID_SYSTEM, "value": addendum["id"]},
@@ -183,7 +184,5 @@ def addendum_composition_resource(session: Mapping[str, Any], addendum: Mapping[
         "title": "Addendum au compte rendu de téléconsultation assistée",
         "relatesTo": [{"code": "appends",
                        "targetIdentifier": {"system": COMPOSITION_ID_SYSTEM, "value": key}}],
-        "section": [{"title": "Addendum",
-                     "text": narrative([f"{addendum['text']} ({author['display_name']}, "
-                                        f"{fr_datetime(addendum['created_at'])})"])}],
+        "section": [{"title": "Addendum", "text": narrative([remark])}],
     }
