@@ -16,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync import fhir
+from sync.fhir import bundle as bundle_module
+from sync.fhir import narrative
 
 PATIENT = {"id": "0b5f5c1e-8d1c-4c3e-9a49-1f0c2f0e7a11", "family_name": "Martin", "given_name": "Jeanne",
            "birth_date": "1938-04-02", "sex": "F", "birth_place_insee": "75056", "identity_status": "PROV",
@@ -165,3 +167,34 @@ def test_blood_pressure_components_only_travel_as_a_panel():
     b = fhir.session_bundle(PATIENT, SESSION, [measurement(), systolic, diastolic])
     observations = [e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation"]
     assert [o["identifier"][0]["value"].split("/obs/")[1] for o in observations] == ["1-8310-5", "2-85354-9"]
+
+
+def test_decimals_keep_their_text_and_what_json_cannot_hold_is_refused():
+    assert fhir.dumps({"b": (Decimal("0.10"), 2, None), "a": ["é", True]}) == '{"a":["é",true],"b":[0.10,2,null]}'
+    assert fhir.loads(fhir.dumps_bundle({"v": Decimal("-0.500")})) == {"v": Decimal("-0.500")}
+    with pytest.raises(ValueError):
+        fhir.dumps({"value": Decimal("NaN")})
+    with pytest.raises(TypeError):
+        fhir.dumps({1: "key is not a string"})
+
+
+def test_a_resource_reached_twice_is_one_entry():
+    entries = bundle_module.Entries()
+    first = entries.add({"resourceType": "Device", "identifier": []}, fhir.DEVICE_ADDRESS_SYSTEM, "A4:C1")
+    again = entries.add({"resourceType": "Device", "identifier": [], "other": 1}, fhir.DEVICE_ADDRESS_SYSTEM, "A4:C1")
+    assert again is first and entries.items == [first]
+
+
+@pytest.mark.parametrize("number,shown", [("0123456789", "01 23 45 67 89"), ("+33612345678", "+33612345678"),
+                                          ("01 23 45 67 89", "01 23 45 67 89"), ("012345678", "012345678")])
+def test_callback_numbers_read_in_pairs(number, shown):
+    assert narrative.fr_phone(number) == shown
+
+
+def test_narrative_times_are_paris_wall_clock_time_and_values_keep_their_digits():
+    assert narrative.fr_datetime("2024-01-15T09:00:00+00:00") == "15/01/2024 10:00"  # winter: UTC+1
+    assert narrative.fr_datetime("2024-07-14T06:00:00Z") == "14/07/2024 08:00"  # summer: UTC+2
+    assert narrative.fr_quantity(Decimal("37.60"), "Cel") == "37,60\u00a0°C"
+    assert narrative.fr_quantity("16.0", "kPa") == "16,0\u00a0kPa"
+    assert narrative.narrative(["a < b", "", "c"])["div"] == \
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p>a &lt; b</p><p>c</p></div>'
