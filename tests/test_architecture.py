@@ -1,5 +1,6 @@
 """Layering rules from the brief, checked on the source: bleak only in devices/bleak_transport.py, Kivy only in
-mobile/, HTTP only in sync/."""
+mobile/, HTTP only in sync/; the tablet side never imports the development server (sync/server/), which uses only
+the tablet side's shared pieces and has no import cycle."""
 from __future__ import annotations
 
 import ast
@@ -57,7 +58,7 @@ def test_devices_do_not_depend_on_upper_layers():
         assert not imports_of(path) & {"mobile", "kivy", "devices"}, path
 
 
-# -- the tablet → server boundary --------------------------------------------------------------------------------------
+# -- the tablet → server boundary ----------------------------------------------------------------------------------
 
 SERVER = "sync.server"
 # the command line dispatches `serve`, `tablets`, `proxy` (imports inside those functions); the app's entry point
