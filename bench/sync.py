@@ -2,8 +2,8 @@
 
 A store is seeded with N complete closed demo sessions (default 1,000; sync.seed: three devices each, i.e. SpO2,
 pulse, a blood pressure panel and a temperature, with consent, encounter and summary), then, each against a fresh development
-server run as a subprocess and reached through sync.faultproxy with added latency (default 50 ms per exchange) and no
-faults:
+server run as a subprocess and reached through sync.server.faultproxy with added latency (default 50 ms per exchange)
+and no faults:
   - batched: the Relais uploader, up to --batch-size sessions merged per transaction Bundle, gzipped bodies;
   - naive: one resource per request, the way a generic FHIR client does it: each session's resources in
     dependency order (Patient, Organization, Practitioner, Encounter, Devices, Observations, Consent,
@@ -39,10 +39,10 @@ sys.path.insert(0, str(_HERE.parent))
 import requests  # noqa: E402
 
 from sync import batching, fhir, outbox  # noqa: E402
-from sync.faultproxy import FaultProxy  # noqa: E402
+from sync.server.faultproxy import FaultProxy  # noqa: E402
+from sync.server.process import LocalServer  # noqa: E402
 from sync.seed import seed_sessions  # noqa: E402
 from sync.store import Store  # noqa: E402
-from sync.testing import DevServer  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
 
 
@@ -172,7 +172,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         subset_patients = {e["resource"]["identifier"][0]["value"] for p in subset for e in fhir.loads(p)["entry"]
                            if e["resource"]["resourceType"] == "Patient"}
         n = len(subset)
-        with DevServer(work / db_name) as server, FaultProxy(server.url, latency_ms=args.latency_ms) as proxy:
+        with LocalServer(work / db_name, log_path=work / f"{db_name}.server.log") as server, \
+                FaultProxy(server.url, latency_ms=args.latency_ms) as proxy:
             figures = run(proxy.url_for(server.url))
             stats = proxy.stats()
             check = server_check(server.url, subset_obs, expected_values)

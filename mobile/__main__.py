@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from sync.devserver import LocalServer, server_alive
+    from sync.server.process import LocalServer, server_alive
     from sync.paths import default_store_path
 
     store_path = args.store or default_store_path()

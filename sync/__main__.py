@@ -27,8 +27,8 @@ from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sync.server import base_url, make_server
-    from sync.tablets import RegistryError, TabletRegistry
+    from sync.server.handler import base_url, make_server
+    from sync.server.tablets import RegistryError, TabletRegistry
 
     registry = None
     if args.tablets:
@@ -54,7 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _tablets(args: argparse.Namespace) -> int:
-    from sync import tablets
+    from sync.server import tablets
 
     if args.action == "add":
         token = tablets.add_tablet(args.file, args.id, args.site)
@@ -185,7 +185,7 @@ def _seed(args: argparse.Namespace) -> int:
 def _proxy(args: argparse.Namespace) -> int:
     import asyncio
 
-    from sync.faultproxy import FAULT_KINDS, run_cli
+    from sync.server.faultproxy import FAULT_KINDS, run_cli
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
     if kinds and set(kinds) - set(FAULT_KINDS):

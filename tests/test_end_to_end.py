@@ -11,7 +11,7 @@ from devices.bleak_transport import BleakTransport
 from devices.drivers import ThermometerDriver
 from devices.simulated import SimulatedThermometer, VirtualRadio
 from mobile.workflow import SessionWorkflow
-from sync.devserver import LocalServer
+from sync.server.process import LocalServer
 from sync.store import Store
 from sync.uploader import Uploader
 from tests.support.workflow import begin, close_session

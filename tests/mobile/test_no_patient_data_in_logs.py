@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sync.store import open_store_file
-from sync.testing import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -185,7 +185,7 @@ async def test_full_session_by_taps(tmp_path):
 async def test_saved_session_turns_from_pending_to_synced_with_a_server(tmp_path):
     """With the development sync server running, the indicator follows the saved session until it is sent."""
     from mobile.runtime import AppRuntime, RuntimeConfig
-    from sync.devserver import LocalServer
+    from sync.server.process import LocalServer
 
     with LocalServer(tmp_path / "server.db") as server:
         runtime = AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", server_url=server.url,
@@ -215,7 +215,8 @@ async def test_saved_session_turns_from_pending_to_synced_with_a_server(tmp_path
 async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
     """A server refusal (400 with an OperationOutcome) turns the header red; a tap lists who and why."""
     from mobile.runtime import AppRuntime, RuntimeConfig
-    from sync.testing import StubResponse, StubServer, closed_session
+    from tests.support.http_stub import StubResponse, StubServer
+    from tests.support.samples import closed_session
 
     outcome = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "invalid", "diagnostics": "Patient.birthDate invalide"}]}

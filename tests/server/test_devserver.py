@@ -10,22 +10,11 @@ import requests
 
 from sync import fhir, outbox
 from sync.store import Store
-from sync.testing import DevServer, closed_session
 from sync.uploader import Uploader
+from tests.support.samples import closed_session
+from tests.support.servers import DevServer
 
 FHIR = {"Content-Type": "application/fhir+json"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with DevServer(tmp_path_factory.mktemp("server") / "server.db") as srv:
-        yield srv
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "tablet.db") as s:
-        yield s
 
 
 def search(url, rtype, **params):

@@ -15,13 +15,16 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync import outbox, tablets
+from sync import outbox
 from sync.seed import seed_sessions
-from sync.server import MAX_BODY_BYTES, base_url, make_server
+from sync.server import tablets
+from sync.server.handler import base_url, make_server
+from sync.server.tablets import AuthLimiter, TabletRegistry
+from sync.server.outcome import FhirError
+from sync.server.wire import MAX_BODY_BYTES, decode_body
 from sync.store import Store
-from sync.tablets import AuthLimiter, TabletRegistry
-from sync.testing import PROJECT_ROOT, DevServer
 from sync.uploader import Uploader
+from tests.support.servers import PROJECT_ROOT, DevServer
 
 FHIR = {"Content-Type": "application/fhir+json"}
 DEMO_FINESS = "000000018"  # sync.seed's demo EHPAD
@@ -173,6 +176,17 @@ def open_server(tmp_path_factory):
     yield url, good
     server.shutdown()
     server.server_close()
+
+
+def test_decompression_is_size_limited():
+    bomb = gzip.compress(b"0" * 100_000)
+    assert len(bomb) < 1000
+    with pytest.raises(FhirError) as too_big:
+        decode_body(bomb, "gzip", limit=50_000)
+    assert too_big.value.status == 413
+    assert decode_body(bomb, "gzip", limit=100_000) == b"0" * 100_000
+    assert decode_body(b"{}", None) == b"{}" and decode_body(b"{}", "identity") == b"{}"
+    assert MAX_BODY_BYTES >= 1024 * 1024
 
 
 def _holdings(url: str) -> dict[str, int]:

@@ -15,11 +15,12 @@ import requests
 from mobile.workflow import SessionWorkflow
 from sync import audit, outbox, retention
 from sync.store import InputError, Store
-from sync.testing import DevServer, closed_session
 from sync.uploader import Uploader
 from tests.support.workflow import DEMO, NOW, ScriptedThermometer, reading_from
 from tests.support.workflow import begin, close_session, set_up_tablet
 from tests.support.clocks import SettableClock
+from tests.support.samples import closed_session
+from tests.support.servers import DevServer
 
 DAY = dt.timedelta(days=1)
 
@@ -390,7 +391,7 @@ def test_the_audit_check_command_compares_with_the_server(tmp_path):
     import sys
 
     from sync.seed import seed_sessions
-    from sync.testing import PROJECT_ROOT
+    from tests.support.servers import PROJECT_ROOT
 
     path = tmp_path / "relais.db"
     with Store(path) as store:

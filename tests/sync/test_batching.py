@@ -12,12 +12,13 @@ import random
 import pytest
 import requests
 
-from sync import batching, fhir, outbox, server as fhir_server
-from sync.server import FhirError, ResourceDB, decode_body
+from sync import batching, fhir, outbox
 from sync.store import Store
-from sync.testing import DevServer, RecordedRequest, StubResponse, StubServer, closed_session
 from sync.uploader import RETRY_AFTER_CAP_SECONDS, Uploader, parse_retry_after, retry_delay
 from tests.support.clocks import SettableClock
+from tests.support.http_stub import RecordedRequest, StubResponse, StubServer
+from tests.support.samples import closed_session
+from tests.support.servers import DevServer
 
 OUTCOME_400 = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "invalid", "diagnostics": "Observation.value is absurd"}]}
@@ -169,48 +170,6 @@ def test_partial_answer_marks_sent_only_the_fully_confirmed_sessions(store):
     assert [outbox.get_entry(store, i).state for i in (first, second, third)] == ["sent", "pending", "sent"]
 
 
-# -- the server and duplicates inside one transaction --------------------------------------------------------------
-
-def test_server_refuses_a_full_url_twice_but_matches_a_repeated_conditional_create(tmp_path):
-    """Why the client dedupes: bdl-7 forbids a fullUrl twice in a Bundle, and the server says so. The same
-    conditional create under two different fullUrls is resolved to one resource."""
-    db = ResourceDB(tmp_path / "server.db")
-    system = fhir.PATIENT_ID_SYSTEM
-    patient = {"resourceType": "Patient", "identifier": [{"system": system, "value": "p-1"}]}
-    entry = {"fullUrl": "urn:uuid:" + fhir.resource_uuid(system, "p-1"), "resource": patient,
-             "request": {"method": "POST", "url": "Patient", "ifNoneExist": fhir.if_none_exist(system, "p-1")}}
-    with pytest.raises(FhirError) as refused:
-        db.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [entry, entry]})
-    assert refused.value.status == 400 and "fullUrl" in refused.value.diagnostics
-    twin = {**entry, "fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000001"}
-    reply = db.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [entry, twin]})
-    first, second = (e["response"] for e in reply["entry"])
-    assert (first["status"], second["status"]) == ("201 Created", "200 OK")
-    assert first["location"] == second["location"]
-    assert db.counts() == {"Patient": 1}
-
-
-def test_server_type_level_conditional_create(server):
-    """POST [base]/[type] (what a one-resource-per-request client does), conditional by If-None-Exist or by
-    fhirpy's `?identifier=` form: the same conditional-create semantics as inside a transaction."""
-    system = fhir.PATIENT_ID_SYSTEM
-    patient = {"resourceType": "Patient", "identifier": [{"system": system, "value": "type-level-1"}],
-               "name": [{"family": "Seul", "given": ["Un"]}]}
-    headers = {"Content-Type": "application/fhir+json", "If-None-Exist": fhir.if_none_exist(system, "type-level-1")}
-    first = requests.post(f"{server.url}/Patient", json=patient, headers=headers, timeout=10)
-    assert first.status_code == 201 and first.headers["Location"].startswith(f"Patient/{first.json()['id']}/")
-    again = requests.post(f"{server.url}/Patient", json=patient, headers=headers, timeout=10)
-    query = requests.post(f"{server.url}/Patient", params={"identifier": f"{system}|type-level-1"}, json=patient,
-                          timeout=10)
-    assert (again.status_code, query.status_code) == (200, 200)
-    assert again.json()["id"] == query.json()["id"] == first.json()["id"]
-    wrong = requests.post(f"{server.url}/Patient", json=patient, timeout=10,
-                          headers={**headers, "If-None-Exist": "Patient?identifier=a|b"})
-    assert wrong.status_code == 400 and "query part" in wrong.json()["issue"][0]["diagnostics"]
-    mismatch = requests.post(f"{server.url}/Observation", json=patient, timeout=10)
-    assert mismatch.status_code == 400
-
-
 # -- batches through the uploader ----------------------------------------------------------------------------------
 
 def test_a_backlog_goes_several_sessions_per_request(store):
@@ -344,17 +303,6 @@ def test_server_replies_gzip_when_the_client_accepts_it(server, store):
     assert "Content-Encoding" not in plain.headers and plain.json()["entry"] == zipped.json()["entry"]
     small = requests.get(f"{server.url}/Patient/unknown", headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert "Content-Encoding" not in small.headers  # not worth it under 1 KB
-
-
-def test_decompression_is_size_limited():
-    bomb = gzip.compress(b"0" * 100_000)
-    assert len(bomb) < 1000
-    with pytest.raises(FhirError) as too_big:
-        decode_body(bomb, "gzip", limit=50_000)
-    assert too_big.value.status == 413
-    assert decode_body(bomb, "gzip", limit=100_000) == b"0" * 100_000
-    assert decode_body(b"{}", None) == b"{}" and decode_body(b"{}", "identity") == b"{}"
-    assert fhir_server.MAX_BODY_BYTES >= 1024 * 1024
 
 
 def test_a_server_refusing_gzip_gets_plain_bodies(store):

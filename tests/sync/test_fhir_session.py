@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from sync import batching, fhir, outbox
 from sync.store import Store
-from sync.testing import DevServer, valid_ins
+from tests.support.samples import valid_ins
+from tests.support.servers import DevServer
 
 VS = "http://hl7.org/fhir/StructureDefinition"
 FR = "https://hl7.fr/ig/fhir/core/StructureDefinition"

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from sync import audit, outbox
-from sync.devserver import LocalServer
+from sync.server.process import LocalServer
 from sync.seed import seed_sessions
 from sync.store import Store
 

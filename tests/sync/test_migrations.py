@@ -12,9 +12,9 @@ import tests.support.schema as fx
 from sync import fhir, outbox
 from sync.store import MIGRATIONS, SessionStateError, Store
 from sync.store import _migration_2 as migration_2
-from sync.testing import DevServer
 from sync.uploader import Uploader
 from tests.support.schema import FILLERS, snapshot, store_at
+from tests.support.servers import DevServer
 
 LATEST = len(MIGRATIONS)
 

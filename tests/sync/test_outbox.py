@@ -9,8 +9,8 @@ import pytest
 from sync import outbox
 from sync.outbox import OutboxStateError
 from sync.store import Store
-from sync.testing import closed_session
 from tests.support.clocks import SettableClock
+from tests.support.samples import closed_session
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ import requests
 from sync import batching, outbox
 from sync.seed import seed_sessions
 from sync.store import Store
-from sync.testing import DevServer, StubResponse, StubServer
 from sync.uploader import Uploader
+from tests.support.http_stub import StubResponse, StubServer
+from tests.support.servers import DevServer
 
 
 def entry(url, rtype, *refs):

@@ -14,7 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 from sync import fhir, outbox
 from sync.seed import hts_bytes, seed_sessions
 from sync.store import Store
-from sync.testing import PROJECT_ROOT
+from tests.support.servers import PROJECT_ROOT
 
 NOW = dt.datetime(2024, 5, 10, 16, 0, tzinfo=dt.timezone.utc)
 

@@ -14,10 +14,10 @@ import sqlite_utils
 from sync import fhir, outbox
 from sync.paths import default_store_path
 from sync.store import (MIGRATIONS, IdentityError, NotFoundError, SchemaError, SessionStateError, Store)
-from sync.testing import SAMPLE_TRAITS, closed_session, valid_ins
 
 import tests.support.schema as fixtures
 from tests.support.schema import store_at
+from tests.support.samples import SAMPLE_TRAITS, closed_session, valid_ins
 
 
 @pytest.fixture

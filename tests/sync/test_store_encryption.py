@@ -10,8 +10,9 @@ import pytest
 
 from sync import keys
 from sync.store import Store, StoreCorruptError, StoreKeyError, encrypt_plain_store, open_app_store
-from sync.testing import DevServer, closed_session, valid_ins
 from sync.uploader import Uploader
+from tests.support.samples import closed_session, valid_ins
+from tests.support.servers import DevServer
 
 NAME, GIVEN = "Vermandois", "Aurélienne"
 

@@ -10,7 +10,7 @@ import pytest
 
 from sync import fhir, outbox
 from sync.store import (InputError, NotFoundError, SessionStateError, Store, finess_key_valid, luhn_valid)
-from sync.testing import SAMPLE_TRAITS, closed_session
+from tests.support.samples import SAMPLE_TRAITS, closed_session
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sync import outbox, server_config, tablets
+from sync import outbox, server_config
 from sync.seed import seed_sessions
-from sync.server import make_server
+from sync.server import tablets
+from sync.server.handler import make_server
+from sync.server.tablets import TabletRegistry
 from sync.store import open_app_store
-from sync.tablets import TabletRegistry
-from sync.testing import PROJECT_ROOT
 from sync.uploader import Uploader
+from tests.support.servers import PROJECT_ROOT
 
 
 def _name(common: str) -> x509.Name:

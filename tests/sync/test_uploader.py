@@ -15,9 +15,10 @@ import requests
 from sync import outbox
 from sync.background import SyncLoop
 from sync.store import Store
-from sync.testing import PROJECT_ROOT, DevServer, RecordedRequest, StubResponse, StubServer, closed_session, \
-    free_port
 from sync.uploader import Uploader
+from tests.support.http_stub import RecordedRequest, StubResponse, StubServer
+from tests.support.samples import closed_session
+from tests.support.servers import PROJECT_ROOT, DevServer, free_port
 
 
 @pytest.fixture

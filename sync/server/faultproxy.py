@@ -1,8 +1,8 @@
 """A fault-injecting HTTP/1.1 proxy on loopback, to prove the uploader's exactly-once promise against a bad network.
 
-Why our own (shared/notes/sync.md): toxiproxy's server is not available here and `tc netem` would slow all loopback
-traffic. This proxy sits between the uploader and a server on 127.0.0.1 and, for each request, draws one outcome
-from a seeded random generator, so a failing run can be replayed with the same seed:
+Why our own: toxiproxy is a separate server to install and `tc netem` would slow all loopback traffic. This
+proxy sits between the uploader and a server on 127.0.0.1 and, for each request, draws one outcome from a seeded
+random generator, so a failing run can be replayed with the same seed:
 
     pass        forward the request, relay the reply (the only kind that keeps the connection alive)
     refuse      close the connection at once (the server never sees the request)

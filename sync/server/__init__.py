@@ -1,0 +1,17 @@
+"""The development FHIR server: what receives the tablets' uploads on a developer's machine, in a demo and in the
+tests. The tablet side (the rest of `sync`) never imports it; it uses only the tablet side's shared pieces (the FHIR
+codec and identifier systems of sync.fhir, sync.vocabulary, sync.errors), never the store.
+
+- handler: the HTTP front (routes, replies, logs without patient data) and `make_server` / `base_url`;
+- wire: request and reply bodies (size limits, gzip both ways, JSON depth);
+- access: bearer tokens, the lock-out after repeated failures, a tablet writes only for its own sites;
+- tablets: the registry of tablets (`python -m sync tablets`) and the lock-out brake;
+- resources: the FHIR engine (SQLite storage, transactions, conditional creates, read, search);
+- bundles: what a transaction Bundle may hold and how its references are rewritten;
+- outcome: refusals as HTTP statuses with an OperationOutcome;
+- page: the doctor's HTML page at `/`;
+- faultproxy: a fault-injecting proxy on loopback (`python -m sync proxy`), for the exactly-once tests;
+- process: the server as a child process (`python -m sync serve`), for the app's local server and the tests.
+
+Nothing is imported here, so starting a child server (sync.server.process) does not load the server itself.
+"""

@@ -1,0 +1,262 @@
+"""The HTTP front of the development FHIR server: routes, request reading, replies, logs; standard library only.
+
+Just enough of the HL7 FHIR R4 RESTful API to receive Relais uploads and let a doctor or a test read them back:
+- `POST [base]` with a transaction Bundle (sync.server.resources runs it all-or-nothing);
+- `POST [base]/[type]` creates one resource, conditionally with `If-None-Exist` (or, as fhirpy sends it, the
+  `identifier=` search in the query string): what a one-resource-per-request client needs (the benchmark baseline);
+- `GET [base]/metadata` (public, clients probe it), `GET [base]/[type]?…` (search), `GET [base]/[type]/[id]`;
+- `GET /`: the doctor's page (sync.server.page).
+Every refusal is an OperationOutcome (sync.server.outcome). HTTP/1.1 with a Content-Length on every reply, so
+keep-alive clients work; a refused request's body is read and dropped, or the connection closed, so it is never
+parsed as the next request.
+
+Logs carry method, path (never the query string), status, size and time: no bodies, no identifiers, no tokens.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from sync.fhir import dumps
+from sync.server.access import authenticate, check_sites
+from sync.server.bundles import RESOURCE_ID, TYPE_NAME
+from sync.server.outcome import FhirError, operation_outcome
+from sync.server.page import html_overview
+from sync.server.resources import ResourceDB
+from sync.server.tablets import AuthLimiter, Tablet, TabletRegistry
+from sync.server.wire import FHIR_JSON, GZIP_REPLY_MIN_BYTES, MAX_BODY_BYTES, accepts_gzip, decode_body, parse_fhir_json
+
+log = logging.getLogger(__name__)
+
+PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # the doctor's page: no script, nothing fetched
+
+
+def capability_statement() -> dict[str, Any]:
+    """What this server does, as `GET [base]/metadata` answers it (FHIR R4 CapabilityStatement)."""
+    searchable = {"Patient": [("identifier", "token")],
+                  "Observation": [("identifier", "token"), ("patient", "reference"), ("subject", "reference")]}
+    return {
+        "resourceType": "CapabilityStatement", "status": "active", "date": "2025-01-01", "kind": "instance",
+        "software": {"name": "Relais development FHIR server"},
+        "implementation": {"description": "Relais development server (not for production)"},
+        "fhirVersion": "4.0.1", "format": [FHIR_JSON, "json"],
+        "rest": [{"mode": "server", "interaction": [{"code": "transaction"}],
+                  "resource": [{"type": t, "interaction": [{"code": "read"}, {"code": "search-type"},
+                                                           {"code": "create"}],
+                                "conditionalCreate": True,
+                                "searchParam": [{"name": n, "type": k} for n, k in params]}
+                               for t, params in searchable.items()]}],
+    }
+
+
+class FhirHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with Content-Length on every reply, so keep-alive clients work."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "RelaisDevFHIR/0.1"
+    timeout = 30  # seconds a client may stall mid-request (a body announced longer than sent) before we hang up
+    db: ResourceDB
+    registry: TabletRegistry | None = None  # None: open development server
+    limiter: AuthLimiter
+    tablet: Tablet | None = None
+
+    # -- logging without patient data ------------------------------------------------------------------------------
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        path = urlsplit(self.path).path if hasattr(self, "path") else "-"
+        log.info("%s %s %s %s %.1fms", getattr(self, "command", "-"), path, code, size,
+                 (time.perf_counter() - getattr(self, "_started", time.perf_counter())) * 1000)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the base class
+        log.warning("request error (%s)", args[0] if args and isinstance(args[0], int) else "-")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # the base class would print the raw request line, query string included
+
+    # -- replies ---------------------------------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        if len(body) >= GZIP_REPLY_MIN_BYTES and "json" in content_type \
+                and accepts_gzip(self.headers.get("Accept-Encoding", "")):
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+            extra = {**(extra or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, resource: Any, extra: dict[str, str] | None = None) -> None:
+        self._send(status, dumps(resource).encode("utf-8"), f"{FHIR_JSON}; charset=utf-8", extra)
+
+    def _send_error(self, error: FhirError, *, close: bool = False) -> None:
+        if close:
+            self.close_connection = True
+        extra = {"WWW-Authenticate": 'Bearer realm="relais"'} if error.status == 401 else None
+        if error.retry_after:
+            extra = {"Retry-After": str(max(1, round(error.retry_after)))}
+        self._send_json(error.status, operation_outcome(error.diagnostics, error.code), extra)
+
+    # -- routing ---------------------------------------------------------------------------------------------------
+    def _route(self) -> tuple[list[str], list[tuple[str, str]]]:
+        parts = urlsplit(self.path)
+        segments = [s for s in parts.path.split("/") if s]
+        try:
+            query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        except ValueError:
+            raise FhirError(400, "malformed query string") from None
+        return segments, query
+
+    def _handle(self, method: str) -> None:
+        self._started = time.perf_counter()
+        self._body_consumed = method != "POST"
+        try:
+            segments, query = self._route()
+            # the capability statement stays public (clients probe it); everything else, the HTML page included,
+            # shows or takes patient data and needs the token when one is configured
+            if segments != ["fhir", "metadata"] and self.registry is not None:
+                self.tablet = authenticate(self.registry, self.limiter, self.client_address[0],
+                                           self.headers.get("Authorization"))
+            if method == "POST":
+                self._post(segments, query)
+            else:
+                self._get(segments, query)
+        except FhirError as error:
+            if not self._body_consumed:
+                self._drain_body()
+            # an unread request body would be parsed as the next request: close the connection then
+            self._send_error(error, close=not self._body_consumed)
+        except Exception:
+            log.exception("internal error while handling %s", method)
+            self._send_error(FhirError(500, "internal server error", "exception"), close=True)
+
+    def _post(self, segments: list[str], query: list[tuple[str, str]]) -> None:
+        is_fhir = bool(segments) and segments[0] == "fhir"
+        if len(segments) == 2 and is_fhir and TYPE_NAME.fullmatch(segments[1]):
+            self._create(segments[1], query)
+            return
+        if segments != ["fhir"]:
+            raise FhirError(404 if not is_fhir else 405, "POST a transaction Bundle to the base URL", "not-supported")
+        bundle = self._read_body()
+        entries = bundle.get("entry") if isinstance(bundle, dict) else None
+        check_sites(self.tablet, [e.get("resource") for e in entries if isinstance(e, dict)]
+                    if isinstance(entries, list) else [], self.db.read)
+        self._send_json(200, self.db.transaction(bundle))
+
+    def _get(self, segments: list[str], query: list[tuple[str, str]]) -> None:
+        if segments == []:
+            self._send(200, html_overview(self.db).encode("utf-8"), "text/html; charset=utf-8",
+                       {"Content-Security-Policy": PAGE_POLICY})
+            return
+        if segments[0] != "fhir":
+            raise FhirError(404, "not found", "not-found")
+        rest = segments[1:]
+        if rest == ["metadata"]:
+            self._send_json(200, capability_statement())
+        elif len(rest) == 1 and TYPE_NAME.fullmatch(rest[0]):
+            found = self.db.search(rest[0], query)
+            base = f"http://{self.headers.get('Host', 'localhost')}/fhir"
+            self._send_json(200, {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "searchset",
+                                  "total": len(found),
+                                  "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
+                                             "search": {"mode": "match"}} for r in found]})
+        elif len(rest) == 2 and TYPE_NAME.fullmatch(rest[0]) and RESOURCE_ID.fullmatch(rest[1]):
+            resource = self.db.read(rest[0], rest[1])
+            if resource is None:
+                raise FhirError(404, f"{rest[0]}/{rest[1]} not found", "not-found")
+            self._send_json(200, resource, {"ETag": f'W/"{resource["meta"]["versionId"]}"'})
+        else:
+            raise FhirError(404, "unsupported path", "not-found")
+
+    def _create(self, rtype: str, query: list[tuple[str, str]]) -> None:
+        """Type-level create; conditional with If-None-Exist, or with `?identifier=system|value` (fhirpy's form)."""
+        condition = self.headers.get("If-None-Exist")
+        if query:
+            if condition is not None or len(query) != 1 or query[0][0] != "identifier":
+                raise FhirError(400, "conditional create: only one identifier=system|value search is supported")
+            condition = f"identifier={quote(query[0][1], safe=':/|.-_~')}"  # parse_qsl decoded it once
+        body = self._read_body()
+        check_sites(self.tablet, [body], self.db.read)
+        status, stored, location = self.db.create(rtype, body, condition)
+        self._send_json(status, stored, {"Location": location, "ETag": f'W/"{stored["meta"]["versionId"]}"'})
+
+    # -- request bodies --------------------------------------------------------------------------------------------
+    def _drain_body(self) -> None:
+        """Read and drop a refused request's body, so the client gets our answer rather than a reset while it is
+        still sending (a 401 must reach the uploader as a 401, not as a network error)."""
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            return
+        if 0 <= length <= MAX_BODY_BYTES and not self.headers.get("Transfer-Encoding"):
+            self.rfile.read(length)
+            self._body_consumed = True
+
+    def _read_body(self) -> Any:
+        if self.headers.get("Transfer-Encoding"):
+            raise FhirError(411, "send a Content-Length, chunked bodies are not supported", "not-supported")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            raise FhirError(411, "Content-Length required", "required") from None
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise FhirError(413, f"body larger than {MAX_BODY_BYTES} bytes", "too-costly")
+        data = self.rfile.read(length)
+        self._body_consumed = True
+        return parse_fhir_json(decode_body(data, self.headers.get("Content-Encoding")),
+                               self.headers.get("Content-Type", ""))
+
+    # -- methods ---------------------------------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._handle("GET")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._method_not_allowed()
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._method_not_allowed()
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._method_not_allowed()
+
+    def _method_not_allowed(self) -> None:
+        self._started = time.perf_counter()
+        self._send_error(FhirError(405, "method not supported by this development server", "not-supported"),
+                         close=True)
+
+
+def make_server(host: str, port: int, db_path: str | Path, *, token: str | None = None,
+                registry: TabletRegistry | None = None, limiter: AuthLimiter | None = None) -> ThreadingHTTPServer:
+    """A ready-to-serve server (port 0 picks a free port: read `server.server_address`). `registry`: one token
+    per tablet, bound to its sites (sync.server.tablets); `token`: a single shared token for any site
+    (development)."""
+    db = ResourceDB(db_path)
+    if registry is None and token:
+        registry = TabletRegistry.single(token)
+    handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "registry": registry,
+                                                         "limiter": limiter or AuthLimiter()})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def base_url(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    host = f"[{host}]" if ":" in str(host) else host
+    return f"http://{host}:{port}/fhir"

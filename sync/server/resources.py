@@ -1,0 +1,220 @@
+"""The development server's FHIR engine: resources in one SQLite file, transactions, conditional creates, read and
+search.
+
+What it guarantees, because the tablet's exactly-once promise rests on it:
+- a transaction Bundle is processed in ONE SQLite transaction (BEGIN IMMEDIATE), so conditional creates are atomic
+  even under concurrent requests, and an error leaves nothing half-stored (HL7 FHIR R4 RESTful API, "transaction":
+  all entries succeed or none);
+- a conditional create (`ifNoneExist: identifier=SYSTEM|VALUE`) answers 200 OK with the existing resource when one
+  matches — including one created earlier in the same Bundle — else 201 Created; several matches: 412;
+- urn:uuid and conditional references are rewritten to the server ids (sync.server.bundles);
+- decimals are stored with the precision they were sent with (37.60 stays 37.60: the sync.fhir codec);
+- `POST [base]/[type]` is a one-entry transaction, so it has the very same conditional-create semantics.
+
+Not a production server: no history, no update/delete, no paging, JSON only.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sync.fhir import dumps, loads
+from sync.server.bundles import (CONDITIONAL_REFERENCE, parse_if_none_exist, resource_identifiers,
+                                 rewrite_references, validate_transaction)
+from sync.server.outcome import FhirError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    identifier_system TEXT,
+    identifier_value TEXT,
+    subject TEXT,
+    json TEXT NOT NULL,
+    last_updated TEXT NOT NULL,
+    PRIMARY KEY (type, id)
+);
+CREATE TABLE IF NOT EXISTS identifiers (
+    type TEXT NOT NULL,
+    system TEXT NOT NULL,
+    value TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    FOREIGN KEY (type, resource_id) REFERENCES resources(type, id)
+);
+CREATE INDEX IF NOT EXISTS identifiers_lookup ON identifiers(type, system, value);
+CREATE INDEX IF NOT EXISTS identifiers_value ON identifiers(type, value);
+CREATE INDEX IF NOT EXISTS resources_subject ON resources(type, subject);
+"""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class ResourceDB:
+    """The server's SQLite file. One connection per call: the HTTP server is threaded."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """Process every entry in one SQLite transaction; returns the transaction-response Bundle."""
+        entries = validate_transaction(bundle)
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock before looking up: no race between lookup and insert
+            response_entries = _Transaction(conn).apply(entries)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+        return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "transaction-response",
+                "entry": response_entries}
+
+    def create(self, rtype: str, resource: Any, if_none_exist: str | None) -> tuple[int, dict[str, Any], str]:
+        """`POST [base]/[type]`: (status 201 or 200, the stored resource, its location). Runs as a one-entry
+        transaction, so it has the very same conditional-create semantics."""
+        if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
+            raise FhirError(400, f"body must be a {rtype} resource")
+        request: dict[str, Any] = {"method": "POST", "url": rtype}
+        if if_none_exist is not None:
+            request["ifNoneExist"] = if_none_exist
+        reply = self.transaction({"resourceType": "Bundle", "type": "transaction",
+                                  "entry": [{"resource": resource, "request": request}]})
+        response = reply["entry"][0]["response"]
+        location = response["location"]
+        _, resource_id = location.split("/")[:2]
+        stored = self.read(rtype, resource_id)
+        assert stored is not None
+        return (201 if response["status"].startswith("201") else 200), stored, location
+
+    def read(self, rtype: str, resource_id: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT json FROM resources WHERE type = ? AND id = ?", (rtype, resource_id)).fetchone()
+        return loads(row["json"]) if row else None
+
+    def search(self, rtype: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """identifier=[system|]value, patient=<id>|Patient/<id>, subject=Patient/<id>; no parameter: all."""
+        sql = "SELECT r.json FROM resources r WHERE r.type = ?"
+        args: list[Any] = [rtype]
+        for name, value in params:
+            if name == "identifier":
+                if "|" in value:
+                    system, _, val = value.partition("|")
+                    cond, extra = ("system = ? AND value = ?", [system, val]) if system else ("value = ?", [val])
+                else:
+                    cond, extra = "value = ?", [value]
+                sql += f" AND r.id IN (SELECT resource_id FROM identifiers WHERE type = r.type AND {cond})"
+                args += extra
+            elif name in ("patient", "subject") and rtype != "Patient":
+                reference = value if "/" in value else f"Patient/{value}"
+                if name == "patient" and not reference.startswith("Patient/"):
+                    raise FhirError(400, "patient must be a Patient id or Patient/<id>")
+                sql += " AND r.subject = ?"
+                args.append(reference)
+            elif name in ("_format",):
+                continue
+            else:
+                raise FhirError(400, f"unsupported search parameter {name!r}", "not-supported")
+        sql += " ORDER BY r.last_updated, r.rowid"
+        with self._connect() as conn:
+            return [loads(row["json"]) for row in conn.execute(sql, args)]
+
+    def counts(self) -> dict[str, int]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT type, count(*) AS n FROM resources GROUP BY type")
+            return {row["type"]: row["n"] for row in rows}
+
+
+class _Transaction:
+    """One transaction Bundle applied on a connection that holds the write lock: first every entry is planned
+    (matched by its conditional create, or given a new id), then the new resources are stored with their references
+    rewritten."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.mapping: dict[str, str] = {}  # fullUrl → Type/id
+        self.planned: dict[tuple[str, str, str], str] = {}  # identifiers created earlier in this same bundle
+
+    def apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        plan = [self._plan(entry, i) for i, entry in enumerate(entries)]
+        now = _now()
+        return [self._store(status, rtype, resource_id, resource, now) for status, rtype, resource_id, resource in plan]
+
+    def _matching(self, rtype: str, system: str, value: str) -> set[str]:
+        ids = {row["resource_id"] for row in self.conn.execute(
+            "SELECT resource_id FROM identifiers WHERE type = ? AND system = ? AND value = ?", (rtype, system, value))}
+        if (rtype, system, value) in self.planned:
+            ids.add(self.planned[(rtype, system, value)])
+        return ids
+
+    def _plan(self, entry: dict[str, Any], i: int) -> tuple[str, str, str, dict[str, Any] | None]:
+        """(status, type, id, resource to create — None when an existing one matched)."""
+        rtype, resource = entry["request"]["url"], entry["resource"]
+        match = None
+        if "ifNoneExist" in entry["request"]:
+            ids = self._matching(rtype, *parse_if_none_exist(entry["request"]["ifNoneExist"], i))
+            if len(ids) > 1:
+                raise FhirError(412, f"entry[{i}]: ifNoneExist matches {len(ids)} resources", "duplicate")
+            match = next(iter(ids), None)
+        if match is not None:
+            planned = ("200 OK", rtype, match, None)
+        else:
+            planned = ("201 Created", rtype, str(uuid.uuid4()), resource)
+            for system, value in resource_identifiers(resource):
+                self.planned[(rtype, system, value)] = planned[2]
+        if entry.get("fullUrl"):
+            self.mapping[entry["fullUrl"]] = f"{rtype}/{planned[2]}"
+        return planned
+
+    def _resolve(self, reference: str) -> str:
+        """A conditional reference → `Type/id` of the one resource it matches (404/412 otherwise)."""
+        match = CONDITIONAL_REFERENCE.fullmatch(reference)
+        assert match is not None
+        rtype, query = match.groups()
+        ids = self._matching(rtype, *parse_if_none_exist(query, 0))
+        if len(ids) != 1:
+            raise FhirError(412 if ids else 404, f"a conditional reference to {rtype} matches {len(ids)} "
+                                                 f"resources (it must match exactly one)", "not-found")
+        return f"{rtype}/{next(iter(ids))}"
+
+    def _store(self, status: str, rtype: str, resource_id: str, resource: dict[str, Any] | None,
+               now: str) -> dict[str, Any]:
+        """Insert a planned resource (or look up the matched one); its transaction-response entry."""
+        if resource is not None:
+            version, last_modified = 1, now
+            stored = rewrite_references(copy.deepcopy(resource), self.mapping, self._resolve)
+            stored["id"] = resource_id
+            stored["meta"] = {**(stored.get("meta") or {}), "versionId": str(version), "lastUpdated": now}
+            idents = resource_identifiers(stored)
+            subject = stored["subject"].get("reference") if isinstance(stored.get("subject"), dict) else None
+            self.conn.execute(
+                "INSERT INTO resources (type, id, version, identifier_system, identifier_value, subject, json,"
+                " last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rtype, resource_id, version, idents[0][0] if idents else None, idents[0][1] if idents else None,
+                 subject, dumps(stored), now))
+            self.conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
+                                  [(rtype, s, v, resource_id) for s, v in idents])
+        else:
+            row = self.conn.execute("SELECT version, last_updated FROM resources WHERE type = ? AND id = ?",
+                                    (rtype, resource_id)).fetchone()
+            version, last_modified = row["version"], row["last_updated"]
+        return {"response": {"status": status, "location": f"{rtype}/{resource_id}/_history/{version}",
+                             "etag": f'W/"{version}"', "lastModified": last_modified}}

@@ -1,0 +1,78 @@
+"""Request and reply bodies of the development server: size limits, gzip both ways, JSON that is not too deep.
+
+Request bodies may be gzipped (`Content-Encoding: gzip`, RFC 9110 §8.4) or plain, and are size-limited after
+decompression, so a small gzip bomb cannot take the server's memory; JSON replies are gzipped when the client
+accepts it (`Accept-Encoding`, RFC 9110 §12.5.3). The media type is `application/fhir+json` (HL7 FHIR R4
+RESTful API, "Content Types and encodings"); plain `application/json` is accepted too.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from sync.fhir import loads
+from sync.server.outcome import FhirError
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+GZIP_REPLY_MIN_BYTES = 1024  # smaller replies are not worth compressing
+FHIR_JSON = "application/fhir+json"
+
+
+def decode_body(data: bytes, encoding: str | None, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body as sent before any Content-Encoding: identity or gzip. Decompression stops at `limit`
+    bytes, so a small gzip bomb cannot take the server's memory."""
+    coding = (encoding or "identity").strip().lower()
+    if coding in ("", "identity"):
+        return data
+    if coding not in ("gzip", "x-gzip"):
+        raise FhirError(415, f"Content-Encoding {coding!r} is not supported (use gzip or none)", "not-supported")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+        if len(out) > limit:
+            raise FhirError(413, f"body larger than {limit} bytes once decompressed", "too-costly")
+        if not inflater.eof or inflater.unconsumed_tail:
+            raise FhirError(400, "gzip body is truncated or has trailing data", "structure")
+    except zlib.error:
+        raise FhirError(400, "body is not valid gzip", "structure") from None
+    return out
+
+
+def parse_fhir_json(data: bytes, content_type: str) -> Any:
+    """The decoded body as JSON (decimals kept as written); 415 for another media type, 400 for bad or too deep
+    JSON."""
+    if content_type.split(";")[0].strip().lower() not in (FHIR_JSON, "application/json"):
+        raise FhirError(415, "Content-Type must be application/fhir+json", "not-supported")
+    try:
+        document = loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise FhirError(400, "body is not valid JSON", "structure") from None
+    except RecursionError:
+        document = None
+    if document is None or deeper_than(document, MAX_JSON_DEPTH):
+        # FHIR resources nest a dozen levels; hundreds would only exhaust the recursion of later steps
+        raise FhirError(400, f"body is nested more than {MAX_JSON_DEPTH} levels deep", "structure")
+    return document
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """True when the JSON value nests containers more than `limit` deep (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Does this Accept-Encoding header take gzip (listed, and not with q=0)?"""
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() == "gzip":
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False

@@ -1,0 +1,51 @@
+"""The FHIR engine's transaction rules: a fullUrl twice in one Bundle is refused (bdl-7) while the same conditional
+create under two fullUrls resolves to one resource, and `POST [base]/[type]` has the same conditional-create
+semantics as a transaction entry."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from sync import fhir
+from sync.server.outcome import FhirError
+from sync.server.resources import ResourceDB
+
+
+def test_server_refuses_a_full_url_twice_but_matches_a_repeated_conditional_create(tmp_path):
+    """Why the client dedupes: bdl-7 forbids a fullUrl twice in a Bundle, and the server says so. The same
+    conditional create under two different fullUrls is resolved to one resource."""
+    db = ResourceDB(tmp_path / "server.db")
+    system = fhir.PATIENT_ID_SYSTEM
+    patient = {"resourceType": "Patient", "identifier": [{"system": system, "value": "p-1"}]}
+    entry = {"fullUrl": "urn:uuid:" + fhir.resource_uuid(system, "p-1"), "resource": patient,
+             "request": {"method": "POST", "url": "Patient", "ifNoneExist": fhir.if_none_exist(system, "p-1")}}
+    with pytest.raises(FhirError) as refused:
+        db.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [entry, entry]})
+    assert refused.value.status == 400 and "fullUrl" in refused.value.diagnostics
+    twin = {**entry, "fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000001"}
+    reply = db.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [entry, twin]})
+    first, second = (e["response"] for e in reply["entry"])
+    assert (first["status"], second["status"]) == ("201 Created", "200 OK")
+    assert first["location"] == second["location"]
+    assert db.counts() == {"Patient": 1}
+
+
+def test_server_type_level_conditional_create(server):
+    """POST [base]/[type] (what a one-resource-per-request client does), conditional by If-None-Exist or by
+    fhirpy's `?identifier=` form: the same conditional-create semantics as inside a transaction."""
+    system = fhir.PATIENT_ID_SYSTEM
+    patient = {"resourceType": "Patient", "identifier": [{"system": system, "value": "type-level-1"}],
+               "name": [{"family": "Seul", "given": ["Un"]}]}
+    headers = {"Content-Type": "application/fhir+json", "If-None-Exist": fhir.if_none_exist(system, "type-level-1")}
+    first = requests.post(f"{server.url}/Patient", json=patient, headers=headers, timeout=10)
+    assert first.status_code == 201 and first.headers["Location"].startswith(f"Patient/{first.json()['id']}/")
+    again = requests.post(f"{server.url}/Patient", json=patient, headers=headers, timeout=10)
+    query = requests.post(f"{server.url}/Patient", params={"identifier": f"{system}|type-level-1"}, json=patient,
+                          timeout=10)
+    assert (again.status_code, query.status_code) == (200, 200)
+    assert again.json()["id"] == query.json()["id"] == first.json()["id"]
+    wrong = requests.post(f"{server.url}/Patient", json=patient, timeout=10,
+                          headers={**headers, "If-None-Exist": "Patient?identifier=a|b"})
+    assert wrong.status_code == 400 and "query part" in wrong.json()["issue"][0]["diagnostics"]
+    mismatch = requests.post(f"{server.url}/Observation", json=patient, timeout=10)
+    assert mismatch.status_code == 400
