@@ -12,19 +12,19 @@ from hypothesis import strategies as st
 
 from devices import uuids
 from devices.ieee11073 import Special
-from devices.bleak_transport import BleakTransport
-from devices.drivers.common import MalformedData
-from devices.drivers.oximeters import (BerryMedDriver, NoStableReading, Pc60fwDriver, PlxOximeterDriver,
-                                       driver_for)
+from devices.drivers.base import MalformedData
+from devices.drivers.oximeters import BerryMedDriver, NoStableReading, Pc60fwDriver, PlxOximeterDriver
 from devices.drivers.stable import MESSAGES_FR, StableReadingRule, unusable_reason
 from devices.parsers.berrymed import parse_berrymed_packet
 from devices.parsers.common import InvalidValue, ObservedValue, ParsedMeasurement
 from devices.parsers.pc60fw import crc8_maxim, parse_pc60fw_frame
 from devices.parsers.pulse_oximetry import parse_plx_continuous
+from devices.registry import driver_for
 from devices.simulated import VirtualRadio
 from devices.simulated.oximeters import (BERRYMED_SCENARIOS, PC60FW_SCENARIOS, PLX_SCENARIOS, SENSOR_UNCONNECTED,
                                          UNAVAILABLE, PlxSample, SimulatedBerryMed, SimulatedPc60fw,
                                          SimulatedPlxOximeter, SimulatedUartLookalike)
+from devices.simulated.bleak_backend import simulated_transport
 from devices.transport import Advertisement, DeviceNotFound, Disconnected, OperationTimeout
 
 PLX_SPEED, BERRYMED_SPEED, PC60_SPEED = 100.0, 20.0, 100.0
@@ -207,7 +207,7 @@ def test_rule_property_proposal_is_backed_by_five_seconds_of_consistent_values(s
 ])
 def test_driver_matching(name, services, expected):
     adv = Advertisement("C0:DE:00:00:00:99", name, services)
-    assert driver_for(adv) is expected
+    assert driver_for("oximeter", adv) is expected
     for driver in (PlxOximeterDriver, BerryMedDriver, Pc60fwDriver):
         assert driver.matches(adv) == (driver is expected)
 
@@ -219,10 +219,10 @@ async def test_a_printer_on_the_same_uart_service_is_never_picked(driver, servic
     radio = VirtualRadio()
     printer = await started(SimulatedUartLookalike(radio, name="MPT-II", service=service))
     with pytest.raises(DeviceNotFound):
-        await driver(BleakTransport.simulated(radio)).read(scan_timeout=0.3)
+        await driver(simulated_transport(radio)).read(scan_timeout=0.3)
     sim = await started(oximeter(radio, speed=50))
-    reading = await driver(BleakTransport.simulated(radio), monotonic=device_clock(50)).read(scan_timeout=5,
-                                                                                             measure_timeout=10)
+    reading = await driver(simulated_transport(radio), monotonic=device_clock(50)).read(scan_timeout=5,
+                                                                                        measure_timeout=10)
     assert reading.device.address == sim.address != printer.address
     assert printer.subscriptions == []
 
@@ -233,7 +233,7 @@ async def plx(scenario="normal", **driver_kwargs):
     radio = VirtualRadio()
     sim = await started(SimulatedPlxOximeter(radio, scenario=scenario, speed=PLX_SPEED))
     live, states = [], []
-    driver = PlxOximeterDriver(BleakTransport.simulated(radio), on_live=live.append, on_state=states.append,
+    driver = PlxOximeterDriver(simulated_transport(radio), on_live=live.append, on_state=states.append,
                                monotonic=device_clock(PLX_SPEED), **driver_kwargs)
     return sim, driver, live, states
 
@@ -389,7 +389,7 @@ async def berrymed(scenario="normal"):
     radio = VirtualRadio()
     sim = await started(SimulatedBerryMed(radio, scenario=scenario, speed=BERRYMED_SPEED))
     live = []
-    driver = BerryMedDriver(BleakTransport.simulated(radio), on_live=live.append,
+    driver = BerryMedDriver(simulated_transport(radio), on_live=live.append,
                             monotonic=device_clock(BERRYMED_SPEED))
     return sim, driver, live
 
@@ -443,7 +443,7 @@ async def pc60(scenario="normal"):
     radio = VirtualRadio()
     sim = await started(SimulatedPc60fw(radio, scenario=scenario, speed=PC60_SPEED))
     live = []
-    driver = Pc60fwDriver(BleakTransport.simulated(radio), on_live=live.append, monotonic=device_clock(PC60_SPEED))
+    driver = Pc60fwDriver(simulated_transport(radio), on_live=live.append, monotonic=device_clock(PC60_SPEED))
     return sim, driver, live
 
 
