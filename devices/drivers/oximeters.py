@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 import re
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from devices import uuids
 from devices.drivers.stable import (INVALID, MESSAGES_FR, NO_FINGER, NOT_PATIENT_DATA, SENSOR_PROBLEM,
@@ -29,6 +29,7 @@ from devices.drivers.stable import (INVALID, MESSAGES_FR, NO_FINGER, NOT_PATIENT
 from devices.drivers.base import Driver, MalformedData, Result, utcnow
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.berrymed import BerryMedStream
+from devices.parsers.framing import FrameStream
 from devices.parsers.pc60fw import Pc60fwStream
 from devices.parsers.pulse_oximetry import parse_plx_continuous, parse_plx_features, parse_plx_spot_check
 from devices.transport import Advertisement, OperationTimeout, Transport, TransportError
@@ -220,26 +221,20 @@ class PlxOximeterDriver(_OximeterDriver):
         return self.rule.reason
 
 
-class _Stream(Protocol):
-    """A vendor stream re-aligner (devices/parsers/berrymed.py, pc60fw.py)."""
-
-    def feed_with_raw(self, chunk: bytes) -> list[tuple[bytes, ParsedMeasurement]]: ...
-
-
 class _VendorStreamDriver(_OximeterDriver):
     """A vendor UART oximeter: one notify characteristic carrying a packet stream, no conclusion of its own."""
 
     notify_char: str = ""
     name_pattern: re.Pattern[str] = re.compile(r"(?!)")  # matches nothing until a subclass says
     label: str = ""
-    stream: _Stream | None = None  # the current reading's stream, kept for diagnostics (dropped bytes, bad CRCs)
+    stream: FrameStream | None = None  # the current reading's stream, kept for diagnostics (dropped bytes, bad CRCs)
 
     @classmethod
     def matches(cls, adv: Advertisement) -> bool:
         """Service AND name: the UART service alone also fits printers, treadmills and speakers."""
         return cls.service in adv.service_uuids and bool(adv.name and cls.name_pattern.match(adv.name))
 
-    def _new_stream(self) -> _Stream:
+    def _new_stream(self) -> FrameStream:
         raise NotImplementedError
 
     def _usable(self, measurement: ParsedMeasurement) -> bool:
@@ -247,8 +242,7 @@ class _VendorStreamDriver(_OximeterDriver):
         return True
 
     def _unreadable(self) -> int:
-        stream = self.stream
-        return int(getattr(stream, "dropped_bytes", 0)) + int(getattr(stream, "bad_frames", 0))
+        return self.stream.unreadable if self.stream is not None else 0
 
     async def _subscribe(self) -> None:
         if not self.transport.has_characteristic(self.notify_char):
@@ -276,7 +270,7 @@ class BerryMedDriver(_VendorStreamDriver):
     name_pattern = re.compile(r"berrymed", re.IGNORECASE)
     label = "BerryMed"
 
-    def _new_stream(self) -> _Stream:
+    def _new_stream(self) -> FrameStream:
         return BerryMedStream()
 
 
@@ -291,7 +285,7 @@ class Pc60fwDriver(_VendorStreamDriver):
     name_pattern = re.compile(r"pc-?60f|oxysmart", re.IGNORECASE)
     label = "PC-60FW"
 
-    def _new_stream(self) -> _Stream:
+    def _new_stream(self) -> FrameStream:
         return Pc60fwStream()
 
     def _usable(self, measurement: ParsedMeasurement) -> bool:
