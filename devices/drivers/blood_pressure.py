@@ -1,15 +1,14 @@
-"""Driver for Blood Pressure Service (0x1810) monitors.
+"""Driver for Blood Pressure Service (0x1810) monitors (Bluetooth BLS v1.1.1).
 
-Sequence: scan filtered by the BPS service → connect → read Device Information and battery where offered →
-read Blood Pressure Feature 0x2A49 → set the monitor's clock through Current Time 0x2A2B when the monitor has
+After the shared connect and identify steps (:class:`devices.drivers.base.Driver`): read Blood Pressure Feature
+0x2A49 → set the monitor's clock through Current Time 0x2A2B (Current Time Service v1.1) when the monitor has
 CTS (optional per spec; a refusal is tolerated, and the value is read back because some monitors accept the
 write without applying it) → subscribe to Intermediate Cuff Pressure 0x2A36 (notify, live display only) →
 subscribe to Blood Pressure Measurement 0x2A35 (indicate-only: the transport enables indications, CCCD 02 00)
-→ choose the NEW measurement → disconnect.
+→ choose the NEW measurement.
 
-Choosing the new measurement (notes §1.4 and §3, "stale/duplicate data" and "timestamps"). Monitors send
-the records stored in memory as a burst of indications as soon as the CCCD is written, and arrival time is not
-measurement time. So:
+Choosing the new measurement. Monitors send the records stored in memory as a burst of indications as soon as
+the CCCD is written, and arrival time is not measurement time. So:
   * a record older than the connection by more than ``stored_age`` (2 min) on a clock we have just set and
     verified is a stored record;
   * a record that arrives after cuff activity (any 0x2A36 notification) is the new measurement;

@@ -1,18 +1,17 @@
 """Drivers for pulse oximeters: the standard Pulse Oximeter Service (0x1822) and two vendor UART streams.
 
-Same shape as :class:`devices.drivers.thermometer.ThermometerDriver`: scan → connect → Device Information and
-battery where offered → subscribe → wait for one value → disconnect; a dropped link is reported, never turned
-into a reading.
+After the shared connect and identify steps (:class:`devices.drivers.base.Driver`) each subscribes and waits for
+one value; a dropped link is reported, never turned into a reading.
 
 * :class:`PlxOximeterDriver` — PLXS v1.0.1. The device's own PLX Spot-check 0x2A5E (indicate-only: the transport
   writes CCCD 02 00) is preferred; PLX Continuous 0x2A5F values (notify) feed the live display and the stable
   rule (:mod:`devices.drivers.stable`), which decides when the device never concludes by itself.
-* :class:`BerryMedDriver` — BCI packets over the Transparent UART service (shared notes §2).
-* :class:`Pc60fwDriver` — ``AA 55`` frames over the Nordic UART service (shared notes §2).
+* :class:`BerryMedDriver` — BerryMed BCI packets over the Microchip/ISSC Transparent UART service.
+* :class:`Pc60fwDriver` — Viatom PC-60FW ``AA 55`` frames over the Nordic UART service.
 
 Vendor UART services are also used by printers, treadmills and speakers, so vendor drivers match on the advertised
-service AND the device name. Streams are re-assembled with the parsers' Stream classes; values only become a
-reading through the stable rule.
+service AND the device name. Streams are cut into frames by the parsers' FrameStream classes
+(:mod:`devices.parsers.framing`); values only become a reading through the stable rule.
 """
 from __future__ import annotations
 
@@ -129,11 +128,11 @@ class _OximeterDriver(Driver):
 
 
 class PlxOximeterDriver(_OximeterDriver):
-    """Standard oximeters (PLXS v1.0.1; shared notes §1.5, §1.6).
+    """Standard oximeters (Bluetooth PLXS v1.0.1: PLX Spot-check 0x2A5E, PLX Continuous 0x2A5F, PLX Features 0x2A60).
 
     Spot-check 0x2A5E is the device's own conclusion and wins, with three exceptions that are not today's patient
     value: demonstration/testing data and records replayed from storage (a bonded device sends those first,
-    notes §1.4), a spot-check whose device status says no finger or no sensor, and one flagged invalid or
+    Measurement Status bit 9), a spot-check whose device status says no finger or no sensor, and one flagged invalid or
     unavailable while still carrying numbers. A spot-check whose values are all special (NaN, ±INF, NRes) is
     returned as it is, like the thermometer's error result, so the device's error reaches staff. Questionable
     or low-perfusion spot-checks are returned with their status for the workflow to flag.

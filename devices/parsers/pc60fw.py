@@ -5,7 +5,8 @@ included; the CRC is CRC-8/MAXIM (Dallas 1-Wire: reflected polynomial 0x31, init
 Token 0x0F (oximeter), type 0x01: real-time parameters, ~1 Hz: SpO2 u8 (offset 5), pulse rate u16 LE
 (offsets 6-7), perfusion index in tenths of % (offset 8).
 Type 0x02: pleth wave samples (~10 Hz), no values to record.
-Sources: the shared Bluetooth notes (§2), pmenke-de/viatom_pc60fw, viatom LepuBle Pc60FwBleCmd.
+Sources: the Viatom/Lepu PC-60FW Bluetooth protocol as implemented by pmenke-de/viatom_pc60fw and Viatom's
+LepuBle SDK (Pc60FwBleCmd).
 """
 from __future__ import annotations
 
