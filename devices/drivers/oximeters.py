@@ -128,12 +128,12 @@ class _OximeterDriver(Driver):
 
 
 class PlxOximeterDriver(_OximeterDriver):
-    """Standard oximeters (Bluetooth PLXS v1.0.1: PLX Spot-check 0x2A5E, PLX Continuous 0x2A5F, PLX Features 0x2A60).
+    """Standard oximeters (Bluetooth PLXS v1.0.1: PLX Spot-check 0x2A5E, Continuous 0x2A5F, Features 0x2A60).
 
     Spot-check 0x2A5E is the device's own conclusion and wins, with three exceptions that are not today's patient
     value: demonstration/testing data and records replayed from storage (a bonded device sends those first,
-    Measurement Status bit 9), a spot-check whose device status says no finger or no sensor, and one flagged invalid or
-    unavailable while still carrying numbers. A spot-check whose values are all special (NaN, ±INF, NRes) is
+    Measurement Status bit 9), a spot-check whose device status says no finger or no sensor, and one flagged
+    invalid or unavailable while still carrying numbers. A spot-check whose values are all special (NaN, ±INF, NRes) is
     returned as it is, like the thermometer's error result, so the device's error reaches staff. Questionable
     or low-perfusion spot-checks are returned with their status for the workflow to flag.
 
