@@ -17,10 +17,10 @@ import logging
 import statistics
 import time
 
-from devices.bleak_transport import BleakTransport
 from devices.parsers import parse
 from devices.registry import DRIVERS, simulators
 from devices.simulated import VirtualRadio
+from devices.simulated.bleak_backend import simulated_transport
 
 SPEED = 1000.0  # simulated time runs this much faster: the device's own delays are subtracted anyway
 
@@ -53,7 +53,7 @@ async def bench_kind(kind: str, runs: int) -> dict[str, float]:
     for _ in range(runs):
         marks.clear()
         done: list[float] = []
-        driver = driver_class(BleakTransport.simulated(radio),
+        driver = driver_class(simulated_transport(radio),
                               on_state=lambda s: done.append(time.perf_counter()) if s == "done" else None)
         start = time.perf_counter()
         reading = await driver.read(scan_timeout=5)

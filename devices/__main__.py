@@ -53,14 +53,14 @@ async def _hci_server_up(port: int) -> bool:
 
 
 async def _read(args: argparse.Namespace) -> int:
-    from devices.bleak_transport import BleakTransport
     from devices.registry import read_device, simulators
-    from devices.transport import TransportError
+    from devices.transport import Transport, TransportError
 
     local = []
     radio = None
     if args.simulated:
         from devices.simulated import VirtualRadio
+        from devices.simulated.bleak_backend import simulated_transport
         from devices.simulated.radio import RemoteRadio
 
         if not args.in_process and await _hci_server_up(args.hci_port):
@@ -72,9 +72,11 @@ async def _read(args: argparse.Namespace) -> int:
             local.append(simulator(radio, scenario=scenarios[args.scenario], speed=args.speed))
             await local[0].start()
 
-        def transport_factory():
-            return BleakTransport.simulated(radio)
+        def transport_factory() -> Transport:
+            return simulated_transport(radio)
     else:
+        from devices.bleak_transport import BleakTransport
+
         transport_factory = BleakTransport
     try:
         reading = await read_device(

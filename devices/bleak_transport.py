@@ -1,36 +1,33 @@
-"""The bleak implementation of :class:`devices.transport.Transport` — the only module that imports bleak.
-
-Also holds a bleak *backend* over Bumble (:func:`bumble_backends`), so simulated devices on a
-:class:`devices.simulated.VirtualRadio` are reached through bleak's public ``BleakScanner``/``BleakClient`` API,
-exactly the code path used with real hardware.
+"""The bleak implementation of :class:`devices.transport.Transport`, for real Bluetooth hardware.
 
 What lives here, below the drivers: connect retries with exponential backoff, per-operation timeouts, strictly
 serialised GATT operations (one at a time, as Android and most stacks require), and the p4android work-around
-for indicate-only characteristics (its ``start_notify`` always writes CCCD 01 00, which indicate-only
-characteristics such as 0x2A1C ignore; see shared notes on Android, §5).
+for indicate-only characteristics: bleak's python-for-android backend enables notifications in ``start_notify``
+(Client Characteristic Configuration 01 00), which an indicate-only characteristic such as Temperature
+Measurement 0x2A1C ignores, so indications (02 00) are written to the descriptor (Core Specification Vol 3
+Part G §3.3.3.3).
+
+The platform's bleak backend is used unless other backend classes are passed in: the simulators pass theirs
+(:mod:`devices.simulated.bleak_backend`), so simulated devices are read through this same code. This module
+never imports the simulators.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends import BleakBackend
 from bleak.backends.characteristic import BleakGATTCharacteristic
-from bleak.backends.client import BaseBleakClient, NotifyCallback
-from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 
 from devices import uuids
 from devices.transport import (Advertisement, ConnectionFailed, DeviceNotFound, Disconnected, NotificationHandler,
                                OperationTimeout, TransportError)
-
-if TYPE_CHECKING:
-    from devices.simulated import VirtualRadio
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +55,6 @@ class BleakTransport:
         self._gatt_lock = asyncio.Lock()
         self._disconnect_callbacks: list[Callable[[], None]] = []
         self._closing = False
-
-    @classmethod
-    def simulated(cls, radio: "VirtualRadio", **kwargs: Any) -> "BleakTransport":
-        scanner, client = bumble_backends(radio)
-        return cls(scanner_backend=scanner, client_backend=client, **kwargs)
 
     @property
     def backend_name(self) -> str:
@@ -204,181 +196,3 @@ def _advertisement(device: BLEDevice, adv: AdvertisementData) -> Advertisement:
     return Advertisement(address=device.address, name=adv.local_name or device.name,
                          service_uuids=tuple(u.lower() for u in adv.service_uuids), rssi=adv.rssi,
                          manufacturer_data=dict(adv.manufacturer_data))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# A bleak backend over Bumble: simulated peripherals on a VirtualRadio, reached through BleakScanner/BleakClient.
-# --------------------------------------------------------------------------------------------------------------
-
-def _bleak_uuid(bumble_uuid: Any) -> str:
-    """Bumble UUID -> bleak's 128-bit lower-case string."""
-    raw = bytes(reversed(bumble_uuid.to_bytes(force_128=True))).hex()
-    return f"{raw[0:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
-
-
-_PROPERTY_NAMES = [(0x01, "broadcast"), (0x02, "read"), (0x04, "write-without-response"), (0x08, "write"),
-                   (0x10, "notify"), (0x20, "indicate"), (0x40, "authenticated-signed-writes"),
-                   (0x80, "extended-properties")]
-
-
-def bumble_backends(radio: "VirtualRadio") -> tuple[type[BaseBleakScanner], type[BaseBleakClient]]:
-    """Scanner and client backend classes bound to one virtual radio (bleak instantiates backends itself)."""
-    from bumble.core import AdvertisingData
-    from bumble.device import Peer
-
-    class BumbleScanner(BaseBleakScanner):
-        def __init__(self, detection_callback: Any, service_uuids: list[str] | None, scanning_mode: str = "active",
-                     **_kwargs: Any) -> None:
-            super().__init__(detection_callback, service_uuids)
-            self._central = None
-
-        def _on_advertisement(self, advertisement: Any) -> None:
-            data = advertisement.data
-            name = data.get(AdvertisingData.COMPLETE_LOCAL_NAME) or data.get(AdvertisingData.SHORTENED_LOCAL_NAME)
-            service_uuids: list[str] = []
-            for ad_type in (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
-                            AdvertisingData.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
-                            AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                            AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS):
-                for value in data.get_all(ad_type):
-                    service_uuids.extend(_bleak_uuid(u) for u in (value if isinstance(value, list) else [value]))
-            manufacturer: dict[int, bytes] = {}
-            for value in data.get_all(AdvertisingData.MANUFACTURER_SPECIFIC_DATA):
-                company, payload = value
-                manufacturer[company] = bytes(payload)
-            if not self.is_allowed_uuid(service_uuids):
-                return
-            address = str(advertisement.address).removesuffix("/P")
-            adv = AdvertisementData(local_name=name, manufacturer_data=manufacturer, service_data={},
-                                    service_uuids=service_uuids, tx_power=None, rssi=advertisement.rssi,
-                                    platform_data=(advertisement,))
-            device = self.create_or_update_device(address, address, name, advertisement, adv)
-            self.call_detection_callbacks(device, adv)
-
-        async def start(self) -> None:
-            self.seen_devices = {}
-            self._central = await radio.central()
-            self._central.on("advertisement", self._on_advertisement)
-            await self._central.start_scanning(filter_duplicates=False)
-
-        async def stop(self) -> None:
-            if self._central is not None:
-                self._central.remove_listener("advertisement", self._on_advertisement)
-                await self._central.stop_scanning()
-
-    class BumbleClient(BaseBleakClient):
-        def __init__(self, address_or_ble_device: BLEDevice | str, **kwargs: Any) -> None:
-            super().__init__(address_or_ble_device, disconnected_callback=kwargs.get("disconnected_callback"),
-                             timeout=kwargs.get("timeout", 10.0))
-            self._connection = None
-            self._peer = None
-            self._local_disconnect = False
-
-        @property
-        def name(self) -> str:
-            return self.address
-
-        @property
-        def mtu_size(self) -> int:
-            return self._connection.att_mtu if self._connection else 23
-
-        @property
-        def is_connected(self) -> bool:
-            return self._connection is not None
-
-        async def connect(self, pair: bool, **kwargs: Any) -> None:
-            central = await radio.central()
-            async with radio.connect_lock:
-                try:
-                    connection = await central.connect(self.address, timeout=self._timeout)
-                except BaseException as exc:  # bumble raises its own types: translate to bleak's
-                    # A pending LE connection must be cancelled, or the controller refuses the next attempt
-                    # (COMMAND_DISALLOWED) — the same on real controllers.
-                    try:
-                        await central.cancel_connection(self.address)
-                    except Exception:  # noqa: BLE001 - nothing was pending
-                        pass
-                    if isinstance(exc, asyncio.CancelledError):
-                        raise
-                    raise BleakError(f"bumble connect failed: {exc}") from exc
-            self._connection = connection
-            connection.on("disconnection", self._on_disconnection)
-            peer = Peer(connection)
-            self._peer = peer
-            try:
-                await peer.discover_services()
-                collection = BleakGATTServiceCollection()
-                for service in peer.services:
-                    await service.discover_characteristics()
-                    bleak_service = BleakGATTService(service, service.handle, _bleak_uuid(service.uuid))
-                    collection.add_service(bleak_service)
-                    for char in service.characteristics:
-                        await char.discover_descriptors()
-                        props = [n for bit, n in _PROPERTY_NAMES if char.properties & bit]
-                        bleak_char = BleakGATTCharacteristic(char, char.handle, _bleak_uuid(char.uuid), props,
-                                                             lambda: self.mtu_size - 3, bleak_service)
-                        collection.add_characteristic(bleak_char)
-                        for desc in char.descriptors:
-                            collection.add_descriptor(
-                                BleakGATTDescriptor(desc, desc.handle, _bleak_uuid(desc.type), bleak_char))
-                self.services = collection
-            except Exception as exc:
-                await self.disconnect()
-                raise BleakError(f"service discovery failed: {exc}") from exc
-
-        def _on_disconnection(self, _reason: int) -> None:
-            self._connection = None
-            if not self._local_disconnect and self._disconnected_callback is not None:
-                self._disconnected_callback()
-
-        async def disconnect(self) -> None:
-            self._local_disconnect = True
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                try:
-                    await connection.disconnect()
-                except Exception as exc:  # already gone
-                    log.debug("bumble disconnect: %s", exc)
-
-        async def pair(self, *args: Any, **kwargs: Any) -> None:
-            raise NotImplementedError("simulated devices need no pairing")
-
-        async def unpair(self) -> None:
-            raise NotImplementedError("simulated devices need no pairing")
-
-        def _peer_or_fail(self) -> Any:
-            if self._peer is None or self._connection is None:
-                raise BleakError("Not connected")
-            return self._peer
-
-        async def _gatt(self, coro: Any) -> Any:
-            """Bumble raises its own ATT/protocol errors; real backends raise BleakError: translate."""
-            try:
-                return await coro
-            except BleakError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - anything from the stack is a failed GATT operation
-                raise BleakError(f"GATT operation failed: {exc}") from exc
-
-        async def read_gatt_char(self, characteristic: BleakGATTCharacteristic, **kwargs: Any) -> bytearray:
-            return bytearray(await self._gatt(self._peer_or_fail().read_value(characteristic.obj)))
-
-        async def read_gatt_descriptor(self, descriptor: BleakGATTDescriptor, **kwargs: Any) -> bytearray:
-            return bytearray(await self._gatt(self._peer_or_fail().read_value(descriptor.obj)))
-
-        async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: Any, response: bool) -> None:
-            await self._gatt(self._peer_or_fail().write_value(characteristic.obj, bytes(data), with_response=response))
-
-        async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
-            await self._gatt(self._peer_or_fail().write_value(descriptor.obj, bytes(data), with_response=True))
-
-        async def start_notify(self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback,
-                               **kwargs: Any) -> None:
-            # bleak's contract: prefer notifications when both are offered; indicate-only gets CCCD 02 00.
-            await self._gatt(self._peer_or_fail().subscribe(
-                characteristic.obj, lambda value: callback(bytearray(value)), prefer_notify=True))
-
-        async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
-            await self._gatt(self._peer_or_fail().unsubscribe(characteristic.obj))
-
-    return BumbleScanner, BumbleClient

@@ -24,7 +24,7 @@ class DeviceIdentity:
 
 @dataclass(frozen=True)
 class DeviceReading:
-    kind: str                       # "thermometer", later "oximeter", "blood_pressure"
+    kind: str                       # "thermometer", "blood_pressure" or "oximeter": a key of registry.DRIVERS
     measurement: ParsedMeasurement  # parsed from `raw`
     raw: bytes                      # the characteristic value exactly as received, kept for audit
     device: DeviceIdentity

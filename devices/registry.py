@@ -1,18 +1,21 @@
 """Which driver reads which device, and which simulators exist: one place, ordered first-match.
 
 Vendor protocols come before the standard profile for the same kind, and are matched on the advertised
-name AND service (their UART services are shared with printers and treadmills)."""
+name AND service (their UART services are shared with printers and treadmills). One reading is one scan: the
+device the scan found is handed to its driver, over the same transport, and the driver connects to it.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from devices.drivers.base import Driver
 from devices.drivers.blood_pressure import BloodPressureDriver
 from devices.drivers.oximeters import OXIMETER_DRIVERS
 from devices.drivers.thermometer import ThermometerDriver
 from devices.reading import DeviceReading
 from devices.transport import Advertisement, Transport
 
-DRIVERS: dict[str, list[type]] = {
+DRIVERS: dict[str, list[type[Driver]]] = {
     "thermometer": [ThermometerDriver],
     "blood_pressure": [BloodPressureDriver],
     "oximeter": list(OXIMETER_DRIVERS),
@@ -32,18 +35,24 @@ def simulators() -> dict[str, tuple[type, dict[str, Any]]]:
             "oximeter_pc60fw": (SimulatedPc60fw, PC60FW_SCENARIOS)}
 
 
-def driver_for(kind: str, adv: Advertisement) -> type | None:
+def driver_for(kind: str, adv: Advertisement) -> type[Driver] | None:
+    """The first driver of this kind that claims the advertisement (vendor drivers need name AND service)."""
     return next((d for d in DRIVERS[kind] if d.matches(adv)), None)
 
 
 async def read_device(kind: str, transport_factory: Callable[[], Transport], *, address: str | None = None,
                       scan_timeout: float = 15.0, on_state: Callable[[str], None] | None = None,
                       on_live: Callable[[Any], None] | None = None) -> DeviceReading:
-    """Find the first device of a kind that some driver recognises, then read it with that driver."""
-    scanner = transport_factory()
-    adv = await scanner.scan(
-        match=lambda a: (address is None or a.address == address) and driver_for(kind, a) is not None,
-        timeout=scan_timeout)
+    """Find the first device of a kind that some driver recognises (the one at `address` when given), then
+    read it with that driver: one scan, one transport."""
+    transport = transport_factory()
+    if on_state is not None:
+        on_state("scanning")
+    services = list(dict.fromkeys(d.service for d in DRIVERS[kind]))
+    adv = await transport.scan(
+        service_uuids=services, timeout=scan_timeout,
+        match=lambda a: (address is None or a.address == address) and driver_for(kind, a) is not None)
     driver_class = driver_for(kind, adv)
-    driver = driver_class(transport_factory(), on_state=on_state, on_live=on_live)
-    return await driver.read(address=adv.address, scan_timeout=scan_timeout)
+    assert driver_class is not None  # the scan only accepts advertisements some driver claims
+    driver = driver_class(transport, on_state=on_state, on_live=on_live)
+    return await driver.read(adv)

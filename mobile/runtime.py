@@ -113,10 +113,12 @@ class AppRuntime:
         return not (result is not None and result.stopped in ("transient", "backoff"))
 
     def _transport(self):
+        if self.radio is not None:
+            from devices.simulated.bleak_backend import simulated_transport
+
+            return simulated_transport(self.radio)
         from devices.bleak_transport import BleakTransport
 
-        if self.radio is not None:
-            return BleakTransport.simulated(self.radio)
         return BleakTransport()
 
     def _reader(self, kind: str):

@@ -7,9 +7,9 @@ import json
 import pytest
 import requests
 
-from devices.bleak_transport import BleakTransport
 from devices.drivers import ThermometerDriver
 from devices.simulated import SimulatedThermometer, VirtualRadio
+from devices.simulated.bleak_backend import simulated_transport
 from mobile.workflow import SessionWorkflow
 from sync.server.process import LocalServer
 from sync.store import Store
@@ -27,7 +27,7 @@ async def measured_session(store: Store) -> tuple[str, str]:
     await thermometer.start()
 
     async def read(on_state, on_live):
-        return await ThermometerDriver(BleakTransport.simulated(radio), on_state=on_state, on_live=on_live).read()
+        return await ThermometerDriver(simulated_transport(radio), on_state=on_state, on_live=on_live).read()
 
     workflow = SessionWorkflow(store, read)
     patient_id = begin(workflow, DEMO)  # signed in, patient chosen, consent and room checklist recorded

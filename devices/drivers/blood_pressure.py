@@ -1,15 +1,14 @@
-"""Driver for Blood Pressure Service (0x1810) monitors.
+"""Driver for Blood Pressure Service (0x1810) monitors (Bluetooth BLS v1.1.1).
 
-Sequence: scan filtered by the BPS service → connect → read Device Information and battery where offered →
-read Blood Pressure Feature 0x2A49 → set the monitor's clock through Current Time 0x2A2B when the monitor has
+After the shared connect and identify steps (:class:`devices.drivers.base.Driver`): read Blood Pressure Feature
+0x2A49 → set the monitor's clock through Current Time 0x2A2B (Current Time Service v1.1) when the monitor has
 CTS (optional per spec; a refusal is tolerated, and the value is read back because some monitors accept the
 write without applying it) → subscribe to Intermediate Cuff Pressure 0x2A36 (notify, live display only) →
 subscribe to Blood Pressure Measurement 0x2A35 (indicate-only: the transport enables indications, CCCD 02 00)
-→ choose the NEW measurement → disconnect.
+→ choose the NEW measurement.
 
-Choosing the new measurement (notes §1.4 and §3, "stale/duplicate data" and "timestamps"). Monitors send
-the records stored in memory as a burst of indications as soon as the CCCD is written, and arrival time is not
-measurement time. So:
+Choosing the new measurement. Monitors send the records stored in memory as a burst of indications as soon as
+the CCCD is written, and arrival time is not measurement time. So:
   * a record older than the connection by more than ``stored_age`` (2 min) on a clock we have just set and
     verified is a stored record;
   * a record that arrives after cuff activity (any 0x2A36 notification) is the new measurement;
@@ -35,14 +34,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from devices import uuids
-from devices.drivers.common import (LINK_DROPPED, MalformedData, find_and_connect, next_or_drop, read_battery,
-                                    read_identity)
+from devices.drivers.base import LINK_DROPPED, Driver, MalformedData, Result, next_or_drop, utcnow
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
                                             parse_intermediate_cuff_pressure)
 from devices.parsers.common import read_date_time
-from devices.reading import DeviceReading
-from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
+from devices.transport import Disconnected, OperationTimeout, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +59,6 @@ def current_time_bytes(now: dt.datetime, adjust_reason: int = ADJUST_EXTERNAL_RE
                      now.microsecond * 256 // 1_000_000, adjust_reason]))
 
 
-def _malformed(exc: ParseError) -> MalformedData:
-    return MalformedData(f"mesure illisible envoyée par le tensiomètre ({exc})")
-
-
 @dataclass(frozen=True)
 class _Record:
     raw: bytes
@@ -73,20 +66,19 @@ class _Record:
     measurement: ParsedMeasurement
 
 
-class BloodPressureDriver:
+class BloodPressureDriver(Driver):
     kind = "blood_pressure"
     service = uuids.BLOOD_PRESSURE
+    measure_timeout = 120.0
+    device_fr = "le tensiomètre"
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+                 clock: Callable[[], dt.datetime] = utcnow,
                  set_device_clock: bool = True, burst_quiet: float = 2.0,
                  recent: dt.timedelta = dt.timedelta(minutes=5),
                  stored_age: dt.timedelta = dt.timedelta(minutes=2)) -> None:
-        self.transport = transport
-        self._on_state = on_state or (lambda _s: None)
-        self._on_live = on_live or (lambda _m: None)
-        self._clock = clock
+        super().__init__(transport, on_state=on_state, on_live=on_live, clock=clock)
         self._set_device_clock = set_device_clock
         self._burst_quiet = burst_quiet
         self._recent = recent
@@ -97,36 +89,26 @@ class BloodPressureDriver:
         self.features: ParsedMeasurement | None = None     # parsed 0x2A49, when offered
         self.device_clock_set = False                       # Current Time written and verified by reading back
 
-    @classmethod
-    def matches(cls, adv: Advertisement) -> bool:
-        return cls.service in adv.service_uuids
-
-    async def read(self, *, address: str | None = None, scan_timeout: float = 15.0,
-                   measure_timeout: float = 120.0) -> DeviceReading:
-        """Find a monitor (or the one at `address`), wait for one new measurement, disconnect."""
+    def _reset(self) -> None:
         self.stored_records, self.features, self.device_clock_set = [], None, False
         self._cuff_count = 0
-        adv, dropped = await find_and_connect(self.transport, service=self.service, match=self.matches,
-                                              address=address, scan_timeout=scan_timeout, on_state=self._on_state)
-        try:
-            identity = await read_identity(self.transport, adv)
-            battery = await read_battery(self.transport)
-            self.features = await self._features()
-            connected_at = self._clock()
-            if self._set_device_clock and self.transport.has_characteristic(uuids.CURRENT_TIME):
-                self.device_clock_set = await self._write_current_time()
-            records: asyncio.Queue[tuple[bytes, dt.datetime, int]] = asyncio.Queue()
-            if self.transport.has_characteristic(uuids.INTERMEDIATE_CUFF_PRESSURE):
-                await self.transport.subscribe(uuids.INTERMEDIATE_CUFF_PRESSURE, self._live)
-            # Each record carries how much cuff activity preceded it: callbacks run in arrival order.
-            await self.transport.subscribe(uuids.BLOOD_PRESSURE_MEASUREMENT,
-                                           lambda data: records.put_nowait((data, self._clock(), self._cuff_count)))
-            self._on_state("measuring")
-            chosen = await self._choose(records, dropped, measure_timeout, connected_at)
-            self._on_state("done")
-            return DeviceReading(self.kind, chosen.measurement, chosen.raw, identity, chosen.received_at, battery)
-        finally:
-            await self.transport.disconnect()
+
+    async def _start(self) -> None:
+        self.features = await self._features()
+        self._connected_at = self._clock()
+        if self._set_device_clock and self.transport.has_characteristic(uuids.CURRENT_TIME):
+            self.device_clock_set = await self._write_current_time()
+        self._records: asyncio.Queue[tuple[bytes, dt.datetime, int]] = asyncio.Queue()
+        if self.transport.has_characteristic(uuids.INTERMEDIATE_CUFF_PRESSURE):
+            await self.transport.subscribe(uuids.INTERMEDIATE_CUFF_PRESSURE, self._live)
+        # Each record carries how much cuff activity preceded it: callbacks run in arrival order.
+        records = self._records
+        await self.transport.subscribe(uuids.BLOOD_PRESSURE_MEASUREMENT,
+                                       lambda data: records.put_nowait((data, self._clock(), self._cuff_count)))
+
+    async def _result(self, dropped: asyncio.Event, timeout: float) -> Result:
+        chosen = await self._choose(self._records, dropped, timeout, self._connected_at)
+        return chosen.measurement, chosen.raw, chosen.received_at
 
     # -- choosing the new record ----------------------------------------------------------------------------
     async def _choose(self, records: asyncio.Queue, dropped: asyncio.Event, timeout: float,
@@ -150,9 +132,9 @@ class BloodPressureDriver:
                 if item is None and loop.time() < deadline:
                     continue  # silence after a burst of old records: keep waiting for the cuff
                 if unreadable is not None:
-                    raise _malformed(unreadable)
+                    raise unreadable
                 if item is _DROPPED:
-                    raise Disconnected("le tensiomètre s'est déconnecté avant la fin de la mesure")
+                    raise self._link_lost()
                 old = f" ({len(self.stored_records)} mesure(s) ancienne(s) en mémoire ignorée(s))" \
                     if self.stored_records else ""
                 raise OperationTimeout(f"aucune nouvelle mesure reçue du tensiomètre dans le temps imparti{old}")
@@ -161,7 +143,7 @@ class BloodPressureDriver:
                 measurement = parse_blood_pressure_measurement(raw)
             except ParseError as exc:
                 if cuff:
-                    raise _malformed(exc) from exc
+                    raise
                 log.info("ignored a malformed record in the stored burst: %s", exc)
                 unreadable = exc
                 continue

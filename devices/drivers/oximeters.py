@@ -1,18 +1,17 @@
 """Drivers for pulse oximeters: the standard Pulse Oximeter Service (0x1822) and two vendor UART streams.
 
-Same shape as :class:`devices.drivers.thermometer.ThermometerDriver`: scan → connect → Device Information and
-battery where offered → subscribe → wait for one value → disconnect; a dropped link is reported, never turned
-into a reading.
+After the shared connect and identify steps (:class:`devices.drivers.base.Driver`) each subscribes and waits for
+one value; a dropped link is reported, never turned into a reading.
 
 * :class:`PlxOximeterDriver` — PLXS v1.0.1. The device's own PLX Spot-check 0x2A5E (indicate-only: the transport
   writes CCCD 02 00) is preferred; PLX Continuous 0x2A5F values (notify) feed the live display and the stable
   rule (:mod:`devices.drivers.stable`), which decides when the device never concludes by itself.
-* :class:`BerryMedDriver` — BCI packets over the Transparent UART service (shared notes §2).
-* :class:`Pc60fwDriver` — ``AA 55`` frames over the Nordic UART service (shared notes §2).
+* :class:`BerryMedDriver` — BerryMed BCI packets over the Microchip/ISSC Transparent UART service.
+* :class:`Pc60fwDriver` — Viatom PC-60FW ``AA 55`` frames over the Nordic UART service.
 
 Vendor UART services are also used by printers, treadmills and speakers, so vendor drivers match on the advertised
-service AND the device name. Streams are re-assembled with the parsers' Stream classes; values only become a
-reading through the stable rule.
+service AND the device name. Streams are cut into frames by the parsers' FrameStream classes
+(:mod:`devices.parsers.framing`); values only become a reading through the stable rule.
 """
 from __future__ import annotations
 
@@ -21,18 +20,18 @@ import datetime as dt
 import logging
 import re
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from devices import uuids
 from devices.drivers.stable import (INVALID, MESSAGES_FR, NO_FINGER, NOT_PATIENT_DATA, SENSOR_PROBLEM,
                                     StableReading, StableReadingRule)
-from devices.drivers.common import MalformedData, find_and_connect, read_battery, read_identity
+from devices.drivers.base import Driver, MalformedData, Result, utcnow
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.berrymed import BerryMedStream
+from devices.parsers.framing import FrameStream
 from devices.parsers.pc60fw import Pc60fwStream
 from devices.parsers.pulse_oximetry import parse_plx_continuous, parse_plx_features, parse_plx_spot_check
-from devices.reading import DeviceReading
-from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
+from devices.transport import Advertisement, OperationTimeout, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -46,55 +45,29 @@ class NoStableReading(OperationTimeout):
         self.reason = reason
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class _OximeterDriver:
-    """Shared sequence and result handling; subclasses say what to subscribe to and how to decode it."""
+class _OximeterDriver(Driver):
+    """Shared result handling; subclasses say what to subscribe to and how to decode it."""
 
     kind = "oximeter"
-    service: str = ""
+    measure_timeout = 60.0
+    device_fr = "l'oxymètre"
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
-                 clock: Callable[[], dt.datetime] = _utcnow, monotonic: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], dt.datetime] = utcnow, monotonic: Callable[[], float] = time.monotonic,
                  stable_seconds: float = 5.0) -> None:
         """``clock`` stamps the reading (UTC); ``monotonic`` is the stable rule's clock in seconds of device time
         (tests playing simulated devices N times faster pass a clock running N times faster)."""
-        self.transport = transport
-        self._on_state = on_state or (lambda _s: None)
-        self._on_live = on_live or (lambda _m: None)
-        self._clock = clock
+        super().__init__(transport, on_state=on_state, on_live=on_live, clock=clock)
         self._monotonic = monotonic
         self._stable_seconds = stable_seconds
-        self._result: asyncio.Future[tuple[ParsedMeasurement, bytes, dt.datetime]] | None = None
+        self._result_value: asyncio.Future[Result] | None = None
         self.rule = StableReadingRule(seconds=stable_seconds, clock=monotonic)
 
-    @classmethod
-    def matches(cls, adv: Advertisement) -> bool:
-        return cls.service in adv.service_uuids
-
-    async def read(self, *, address: str | None = None, scan_timeout: float = 15.0,
-                   measure_timeout: float = 60.0) -> DeviceReading:
-        """Find an oximeter of this kind (or the one at `address`), take one reading, disconnect.
-
-        Raises DeviceNotFound, ConnectionFailed, Disconnected, or NoStableReading (an OperationTimeout) when no
-        value was proposed within `measure_timeout` seconds."""
-        adv, dropped = await find_and_connect(self.transport, service=self.service, match=self.matches,
-                                              address=address, scan_timeout=scan_timeout, on_state=self._on_state)
-        try:
-            identity = await read_identity(self.transport, adv)
-            battery = await read_battery(self.transport)
-            self._result = asyncio.get_running_loop().create_future()
-            self.rule = StableReadingRule(seconds=self._stable_seconds, clock=self._monotonic)
-            await self._subscribe()
-            self._on_state("measuring")
-            measurement, raw, received_at = await self._wait(dropped, measure_timeout)
-            self._on_state("done")
-            return DeviceReading(self.kind, measurement, raw, identity, received_at, battery)
-        finally:
-            await self.transport.disconnect()
+    async def _start(self) -> None:
+        self._result_value = asyncio.get_running_loop().create_future()
+        self.rule = StableReadingRule(seconds=self._stable_seconds, clock=self._monotonic)
+        await self._subscribe()
 
     # -- to override ------------------------------------------------------------------------------------------
     async def _subscribe(self) -> None:
@@ -111,11 +84,11 @@ class _OximeterDriver:
     # -- shared -------------------------------------------------------------------------------------------------
     @property
     def finished(self) -> bool:
-        return self._result is None or self._result.done()
+        return self._result_value is None or self._result_value.done()
 
     def _finish(self, measurement: ParsedMeasurement, raw: bytes) -> None:
         if not self.finished:
-            self._result.set_result((measurement, bytes(raw), self._clock()))
+            self._result_value.set_result((measurement, bytes(raw), self._clock()))
 
     def _offer(self, measurement: ParsedMeasurement, raw: bytes) -> StableReading | None:
         """A streamed value: shown live, weighed by the stable rule."""
@@ -124,21 +97,22 @@ class _OximeterDriver:
         self._on_live(measurement)
         return self.rule.add(measurement, raw)
 
-    async def _wait(self, dropped: asyncio.Event,
-                    timeout: float) -> tuple[ParsedMeasurement, bytes, dt.datetime]:
-        assert self._result is not None
+    async def _result(self, dropped: asyncio.Event, timeout: float) -> Result:
+        """The value the device or the stable rule concluded, a late acceptable value, or why there is none.
+        Raises NoStableReading (an OperationTimeout) when no value was proposed within `timeout` seconds."""
+        result = self._result_value
+        assert result is not None
         lost = asyncio.ensure_future(dropped.wait())
         try:
-            done, _ = await asyncio.wait({self._result, lost}, timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({result, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             lost.cancel()
-            if not self._result.done():
-                self._result.cancel()
-        if self._result in done:
-            return self._result.result()
+            if not result.done():
+                result.cancel()
+        if result in done:
+            return result.result()
         if lost in done:
-            raise Disconnected("l'oxymètre s'est déconnecté avant la fin de la mesure")
+            raise self._link_lost()
         late = self._on_timeout()
         if late is not None:
             return (*late, self._clock())
@@ -154,12 +128,12 @@ class _OximeterDriver:
 
 
 class PlxOximeterDriver(_OximeterDriver):
-    """Standard oximeters (PLXS v1.0.1; shared notes §1.5, §1.6).
+    """Standard oximeters (Bluetooth PLXS v1.0.1: PLX Spot-check 0x2A5E, Continuous 0x2A5F, Features 0x2A60).
 
     Spot-check 0x2A5E is the device's own conclusion and wins, with three exceptions that are not today's patient
     value: demonstration/testing data and records replayed from storage (a bonded device sends those first,
-    notes §1.4), a spot-check whose device status says no finger or no sensor, and one flagged invalid or
-    unavailable while still carrying numbers. A spot-check whose values are all special (NaN, ±INF, NRes) is
+    Measurement Status bit 9), a spot-check whose device status says no finger or no sensor, and one flagged
+    invalid or unavailable while still carrying numbers. A spot-check whose values are all special (NaN, ±INF, NRes) is
     returned as it is, like the thermometer's error result, so the device's error reaches staff. Questionable
     or low-perfusion spot-checks are returned with their status for the workflow to flag.
 
@@ -246,26 +220,20 @@ class PlxOximeterDriver(_OximeterDriver):
         return self.rule.reason
 
 
-class _Stream(Protocol):
-    """A vendor stream re-aligner (devices/parsers/berrymed.py, pc60fw.py)."""
-
-    def feed_with_raw(self, chunk: bytes) -> list[tuple[bytes, ParsedMeasurement]]: ...
-
-
 class _VendorStreamDriver(_OximeterDriver):
     """A vendor UART oximeter: one notify characteristic carrying a packet stream, no conclusion of its own."""
 
     notify_char: str = ""
     name_pattern: re.Pattern[str] = re.compile(r"(?!)")  # matches nothing until a subclass says
     label: str = ""
-    stream: _Stream | None = None  # the current reading's stream, kept for diagnostics (dropped bytes, bad CRCs)
+    stream: FrameStream | None = None  # the current reading's stream, kept for diagnostics (dropped bytes, bad CRCs)
 
     @classmethod
     def matches(cls, adv: Advertisement) -> bool:
         """Service AND name: the UART service alone also fits printers, treadmills and speakers."""
         return cls.service in adv.service_uuids and bool(adv.name and cls.name_pattern.match(adv.name))
 
-    def _new_stream(self) -> _Stream:
+    def _new_stream(self) -> FrameStream:
         raise NotImplementedError
 
     def _usable(self, measurement: ParsedMeasurement) -> bool:
@@ -273,8 +241,7 @@ class _VendorStreamDriver(_OximeterDriver):
         return True
 
     def _unreadable(self) -> int:
-        stream = self.stream
-        return int(getattr(stream, "dropped_bytes", 0)) + int(getattr(stream, "bad_frames", 0))
+        return self.stream.unreadable if self.stream is not None else 0
 
     async def _subscribe(self) -> None:
         if not self.transport.has_characteristic(self.notify_char):
@@ -302,7 +269,7 @@ class BerryMedDriver(_VendorStreamDriver):
     name_pattern = re.compile(r"berrymed", re.IGNORECASE)
     label = "BerryMed"
 
-    def _new_stream(self) -> _Stream:
+    def _new_stream(self) -> FrameStream:
         return BerryMedStream()
 
 
@@ -317,7 +284,7 @@ class Pc60fwDriver(_VendorStreamDriver):
     name_pattern = re.compile(r"pc-?60f|oxysmart", re.IGNORECASE)
     label = "PC-60FW"
 
-    def _new_stream(self) -> _Stream:
+    def _new_stream(self) -> FrameStream:
         return Pc60fwStream()
 
     def _usable(self, measurement: ParsedMeasurement) -> bool:
@@ -328,10 +295,4 @@ class Pc60fwDriver(_VendorStreamDriver):
 OXIMETER_DRIVERS: tuple[type[_OximeterDriver], ...] = (BerryMedDriver, Pc60fwDriver, PlxOximeterDriver)
 
 
-def driver_for(adv: Advertisement) -> type[_OximeterDriver] | None:
-    """First oximeter driver that claims this advertisement (vendor drivers need their name AND service)."""
-    return next((driver for driver in OXIMETER_DRIVERS if driver.matches(adv)), None)
-
-
-__all__ = ["BerryMedDriver", "NoStableReading", "OXIMETER_DRIVERS", "Pc60fwDriver",
-           "PlxOximeterDriver", "driver_for"]
+__all__ = ["BerryMedDriver", "NoStableReading", "OXIMETER_DRIVERS", "Pc60fwDriver", "PlxOximeterDriver"]

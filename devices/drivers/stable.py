@@ -1,10 +1,10 @@
 """The "stable reading" rule for streaming oximeters: when may a value from a live stream be proposed as the reading?
 
 Streaming oximeters (PLX Continuous 0x2A5F, BerryMed BCI, PC-60FW) send values continuously while the
-finger is in, including while the signal settles; none of them says "this one is the result". The rule (shared
-Bluetooth notes §2, "stable reading"): propose a value only when SpO2 and pulse rate have stayed within a
-tolerance (SpO2 ±1 %, PR ±3 /min: the ISO 80601-2-61 pulse-rate accuracy, domain notes) for N seconds
-(default 5 s) with a finger present and no invalid or questionable flag. Any unusable sample restarts the window.
+finger is in, including while the signal settles; none of them says "this one is the result". The rule:
+propose a value only when SpO2 and pulse rate have stayed within a tolerance (SpO2 ±1 %, PR ±3 /min: the
+pulse-rate accuracy ISO 80601-2-61 asks of pulse oximeters) for N seconds (default 5 s) with a finger present and
+no invalid or questionable flag. Any unusable sample restarts the window.
 
 Pure: no Bluetooth, no asyncio; time comes from an injectable monotonic clock (seconds), so tests drive it by
 hand and simulated devices played faster than real time use a scaled clock.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from devices.parsers.common import InvalidValue, ObservedValue, ParsedMeasurement, ParseError
+from devices.parsers.framing import FrameStream, NotAFrame
 
 LOINC_SPO2, LOINC_PULSE = "59408-5", "8867-4"
 PACKET_LENGTH = 5
@@ -45,37 +46,24 @@ def parse_berrymed_packet(data: bytes) -> ParsedMeasurement:
     return ParsedMeasurement("berrymed", tuple(observations), tuple(invalid), None, tuple(status), details)
 
 
-class BerryMedStream:
-    """Re-aligns a byte stream (notifications split or merge packets) into whole packets; junk is dropped."""
+class BerryMedStream(FrameStream):
+    """BCI packets out of a notification stream: a packet starts at a byte with bit 7 set; a packet cut short by
+    the next sync byte is dropped up to that byte. Junk bytes are what a BerryMed stream cannot read."""
 
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self.dropped_bytes = 0
+    def _find_start(self, buffer: bytearray) -> int:
+        return next((i for i, b in enumerate(buffer) if b & 0x80), -1)
 
-    def feed(self, chunk: bytes) -> list[ParsedMeasurement]:
-        return [parsed for _raw, parsed in self.feed_with_raw(chunk)]
+    def _frame_length(self, buffer: bytearray) -> int | None:
+        if len(buffer) < PACKET_LENGTH:
+            return None
+        next_sync = next((i for i in range(1, PACKET_LENGTH) if buffer[i] & 0x80), None)
+        if next_sync is not None:  # a packet cut short: resync on the next sync byte
+            raise NotAFrame(next_sync)
+        return PACKET_LENGTH
 
-    def feed_with_raw(self, chunk: bytes) -> list[tuple[bytes, ParsedMeasurement]]:
-        """Each whole packet with the exact bytes it came from (kept with the reading for audit)."""
-        self._buffer.extend(chunk)
-        packets = []
-        while True:
-            start = next((i for i, b in enumerate(self._buffer) if b & 0x80), None)
-            if start is None:
-                self.dropped_bytes += len(self._buffer)
-                self._buffer.clear()
-                break
-            if start:
-                self.dropped_bytes += start
-                del self._buffer[:start]
-            if len(self._buffer) < PACKET_LENGTH:
-                break
-            candidate = bytes(self._buffer[:PACKET_LENGTH])
-            next_sync = next((i for i in range(1, PACKET_LENGTH) if candidate[i] & 0x80), None)
-            if next_sync is not None:  # a packet cut short: resync on the next sync byte
-                self.dropped_bytes += next_sync
-                del self._buffer[:next_sync]
-                continue
-            del self._buffer[:PACKET_LENGTH]
-            packets.append((candidate, parse_berrymed_packet(candidate)))
-        return packets
+    def _parse(self, frame: bytes) -> ParsedMeasurement:
+        return parse_berrymed_packet(frame)
+
+    @property
+    def unreadable(self) -> int:
+        return self.dropped_bytes

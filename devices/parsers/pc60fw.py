@@ -5,13 +5,15 @@ included; the CRC is CRC-8/MAXIM (Dallas 1-Wire: reflected polynomial 0x31, init
 Token 0x0F (oximeter), type 0x01: real-time parameters, ~1 Hz: SpO2 u8 (offset 5), pulse rate u16 LE
 (offsets 6-7), perfusion index in tenths of % (offset 8).
 Type 0x02: pleth wave samples (~10 Hz), no values to record.
-Sources: the shared Bluetooth notes (§2), pmenke-de/viatom_pc60fw, viatom LepuBle Pc60FwBleCmd.
+Sources: the Viatom/Lepu PC-60FW Bluetooth protocol as implemented by pmenke-de/viatom_pc60fw and Viatom's
+LepuBle SDK (Pc60FwBleCmd).
 """
 from __future__ import annotations
 
 from decimal import Decimal
 
 from devices.parsers.common import InvalidValue, ObservedValue, ParsedMeasurement, ParseError
+from devices.parsers.framing import FrameStream, NotAFrame
 
 LOINC_SPO2, LOINC_PULSE = "59408-5", "8867-4"
 HEADER = b"\xAA\x55"
@@ -66,41 +68,25 @@ def parse_pc60fw_frame(frame: bytes) -> ParsedMeasurement:
                              {"token": token, "type": kind, "values": True})
 
 
-class Pc60fwStream:
-    """Reassembles frames split across notifications; frames with a bad CRC are counted and dropped."""
+class Pc60fwStream(FrameStream):
+    """``AA 55`` frames out of a notification stream; a frame with an impossible length or a bad CRC is counted
+    in ``bad_frames`` and dropped, and the search resumes after its header."""
 
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self.bad_frames = 0
+    resync_skip = len(HEADER)
 
-    def feed(self, chunk: bytes) -> list[ParsedMeasurement]:
-        return [parsed for _raw, parsed in self.feed_with_raw(chunk)]
+    def _find_start(self, buffer: bytearray) -> int:
+        return buffer.find(HEADER)
 
-    def feed_with_raw(self, chunk: bytes) -> list[tuple[bytes, ParsedMeasurement]]:
-        """Each valid frame with its exact bytes (kept with the reading for audit)."""
-        self._buffer.extend(chunk)
-        out = []
-        while True:
-            start = self._buffer.find(HEADER)
-            if start < 0:
-                del self._buffer[:-1 if self._buffer.endswith(b"\xAA") else len(self._buffer)]
-                return out
-            del self._buffer[:start]
-            if len(self._buffer) < 4:
-                return out
-            total = 4 + self._buffer[3]
-            if total > MAX_FRAME or total < 6:
-                self.bad_frames += 1
-                del self._buffer[:2]
-                continue
-            if len(self._buffer) < total:
-                return out
-            frame = bytes(self._buffer[:total])
-            try:
-                parsed = parse_pc60fw_frame(frame)
-            except ParseError:
-                self.bad_frames += 1
-                del self._buffer[:2]  # resync after the bad header
-                continue
-            del self._buffer[:total]
-            out.append((frame, parsed))
+    def _partial_start(self, buffer: bytearray) -> int:
+        return 1 if buffer.endswith(HEADER[:1]) else 0
+
+    def _frame_length(self, buffer: bytearray) -> int | None:
+        if len(buffer) < 4:
+            return None
+        total = 4 + buffer[3]
+        if total > MAX_FRAME or total < 6:
+            raise NotAFrame(len(HEADER))
+        return total
+
+    def _parse(self, frame: bytes) -> ParsedMeasurement:
+        return parse_pc60fw_frame(frame)

@@ -1,6 +1,6 @@
 """A simulated blood pressure monitor (Blood Pressure Service 0x1810, plus Current Time Service 0x1805).
 
-GATT table, as BLS v1.1.1 §3 requires (shared notes §1.4):
+GATT table, as BLS v1.1.1 §3 requires:
   0x2A35 Blood Pressure Measurement — indicate only, so a collector enabling notifications (CCCD 01 00)
          receives nothing, like a real cuff;
   0x2A36 Intermediate Cuff Pressure — notify, the cuff pressure while inflating/deflating;
@@ -29,7 +29,7 @@ from devices.simulated.radio import VirtualRadio
 
 Value = Decimal | str | Special
 
-# Measurement Status bits (BLS v1.1.1 §3; GATT Specification Supplement "Blood Pressure Measurement"; notes §1.4).
+# Measurement Status bits (BLS v1.1.1 §3; GATT Specification Supplement "Blood Pressure Measurement", 0x2A35).
 STATUS_BODY_MOVEMENT = 0x0001
 STATUS_CUFF_TOO_LOOSE = 0x0002
 STATUS_IRREGULAR_PULSE = 0x0004
@@ -122,7 +122,7 @@ BP_SCENARIOS: dict[str, BloodPressureScenario] = {s.name: s for s in (
 
 
 def date_time_bytes(when: dt.datetime, date_known: bool = True) -> bytes:
-    """Date Time, 7 bytes (GATT Specification Supplement 0x2A08; notes §1.2); year/month/day 0 = unknown."""
+    """Date Time, 7 bytes (GATT Specification Supplement, Date Time 0x2A08); year/month/day 0 = unknown."""
     year, month, day = (when.year, when.month, when.day) if date_known else (0, 0, 0)
     return year.to_bytes(2, "little") + bytes([month, day, when.hour, when.minute, when.second])
 
@@ -230,7 +230,8 @@ class SimulatedBloodPressureMonitor(SimulatedPeripheral):
         return bytes([flags]) + body
 
     def cuff_bytes(self, pressure: Value) -> bytes:
-        """0x2A36: same layout as 0x2A35, cuff pressure in the systolic field, diastolic and MAP NaN (notes §1.4)."""
+        """0x2A36: same layout as 0x2A35, cuff pressure in the systolic field, diastolic and MAP NaN
+        (BLS v1.1.1 §3.2)."""
         flags = 0x01 if self.scenario.kpa else 0
         return bytes([flags]) + encode_sfloat(pressure) + encode_sfloat(Special.NAN) * 2
 

@@ -8,10 +8,10 @@
 * :class:`SimulatedPc60fw` — Viatom/Wellue PC-60FW: ``AA 55`` frames over the Nordic UART service, parameter
   frames ~1 Hz and pleth wave frames ~10 Hz, cut into 20-byte notifications that ignore frame boundaries.
 * :class:`SimulatedUartLookalike` — a printer or treadmill advertising the same UART service: oximeter drivers
-  must not pick it (shared notes §2: these UUIDs are not specific to oximeters).
+  must not pick it (these UART service UUIDs are not specific to oximeters).
 
 Byte layouts follow the parsers they feed: devices/parsers/pulse_oximetry.py, berrymed.py, pc60fw.py. Vendor
-devices usually offer no Device Information service (shared notes §2), so the vendor simulators withdraw it.
+devices usually offer no Device Information service, so the vendor simulators withdraw it.
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ WRITE = Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOU
 NO_ACCESS = Characteristic.Permissions(0)
 WRITABLE = Characteristic.Permissions.WRITEABLE
 
-# PLXS v1.0.1 Measurement Status bits (u16) and Device and Sensor Status bits (u24); shared notes §1.5.
+# PLXS v1.0.1 Measurement Status bits (u16) and Device and Sensor Status bits (u24) (GATT Specification Supplement,
+# PLX Spot-check Measurement 0x2A5E and PLX Continuous Measurement 0x2A5F).
 ONGOING, EARLY_ESTIMATE, VALIDATED, FULLY_QUALIFIED = 1 << 5, 1 << 6, 1 << 7, 1 << 8
 FROM_STORAGE, UNAVAILABLE, QUESTIONABLE, INVALID = 1 << 9, 1 << 13, 1 << 14, 1 << 15
 POOR_SIGNAL, LOW_PERFUSION, SENSOR_UNCONNECTED, SENSOR_DISCONNECTED = 1 << 4, 1 << 5, 1 << 11, 1 << 15
@@ -147,7 +148,7 @@ PLX_SCENARIOS: dict[str, PlxScenario] = {
 
 
 def plx_continuous_bytes(sample: PlxSample) -> bytes:
-    """0x2A5F (PLXS v1.0.1 §3, PLX Continuous Measurement; shared notes §1.5): flags 0x0C (Measurement Status
+    """0x2A5F (PLXS v1.0.1 §3, PLX Continuous Measurement): flags 0x0C (Measurement Status
     and Device and Sensor Status present), SpO2PR-Normal as two SFLOATs, Measurement Status u16, Device and
     Sensor Status u24."""
     return (bytes([0x0C]) + encode_sfloat(sample.spo2) + encode_sfloat(sample.pulse_rate)
@@ -155,7 +156,7 @@ def plx_continuous_bytes(sample: PlxSample) -> bytes:
 
 
 def plx_spot_check_bytes(sample: PlxSample, timestamp: tuple[int, ...] | None = None) -> bytes:
-    """0x2A5E (PLXS v1.0.1 §3, PLX Spot-check Measurement; shared notes §1.5): flags bit0 Timestamp (when
+    """0x2A5E (PLXS v1.0.1 §3, PLX Spot-check Measurement): flags bit0 Timestamp (when
     given), bit1 Measurement Status, bit2 Device and Sensor Status; SpO2 and PR SFLOATs, [Date Time 7 bytes],
     Measurement Status u16, Device and Sensor Status u24."""
     flags = 0x06 | (0x01 if timestamp else 0)

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from devices import uuids
-from devices.bleak_transport import BleakTransport
 from devices.simulated import SimulatedThermometer, VirtualRadio
+from devices.simulated.bleak_backend import simulated_transport
 from devices.transport import ConnectionFailed, Disconnected
 
 pytestmark = pytest.mark.timeout(30)
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(30)
 
 async def test_connect_retries_with_backoff_then_fails_clearly():
     radio = VirtualRadio()
-    transport = BleakTransport.simulated(radio, connect_attempts=3, backoff_seconds=0.05)
+    transport = simulated_transport(radio, connect_attempts=3, backoff_seconds=0.05)
     start = time.perf_counter()
     with pytest.raises(ConnectionFailed, match="3 attempts"):
         await transport.connect("C0:DE:00:00:00:99", timeout=0.2)   # nobody there
@@ -28,7 +28,7 @@ async def test_gatt_operations_are_serialised():
     radio = VirtualRadio()
     thermometer = SimulatedThermometer(radio)
     await thermometer.start()
-    transport = BleakTransport.simulated(radio)
+    transport = simulated_transport(radio)
     adv = await transport.scan(service_uuids=[uuids.HEALTH_THERMOMETER], timeout=5)
     await transport.connect(adv.address)
     client = transport._client._backend  # the Bumble backend behind bleak's public client

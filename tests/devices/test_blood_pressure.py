@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from devices.bleak_transport import BleakTransport
 from devices.drivers.blood_pressure import BloodPressureDriver, MalformedData
 from devices.parsers.common import read_date_time
 from devices.simulated import VirtualRadio
+from devices.simulated.bleak_backend import simulated_transport
 from devices.simulated.blood_pressure import BP_SCENARIOS, BloodPressureScenario, SimulatedBloodPressureMonitor
 from devices.transport import Disconnected, OperationTimeout
 
@@ -31,7 +31,7 @@ async def start_monitor(scenario: str | BloodPressureScenario = "normal", **kwar
 
 
 def make_driver(radio, **kwargs) -> BloodPressureDriver:
-    return BloodPressureDriver(BleakTransport.simulated(radio), burst_quiet=0.2, **kwargs)
+    return BloodPressureDriver(simulated_transport(radio), burst_quiet=0.2, **kwargs)
 
 
 def values(measurement) -> dict[str, str]:

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from devices.bleak_transport import BleakTransport
 from devices.drivers.blood_pressure import BloodPressureDriver
-from devices.drivers.common import MalformedData
+from devices.drivers.base import MalformedData
 from devices.drivers.oximeters import BerryMedDriver, Pc60fwDriver, PlxOximeterDriver
 from devices.drivers.thermometer import ThermometerDriver
 from devices.registry import simulators
 from devices.simulated import VirtualRadio
+from devices.simulated.bleak_backend import simulated_transport
 
 SPEED = 50.0
 
@@ -45,7 +45,7 @@ async def test_malformed_data_is_a_clear_error_never_a_value(kind):
     if kind.startswith("oximeter"):
         start = time.monotonic()
         kwargs["monotonic"] = lambda: (time.monotonic() - start) * SPEED
-    driver = driver_class(BleakTransport.simulated(radio), **kwargs)
+    driver = driver_class(simulated_transport(radio), **kwargs)
     read_kwargs = {"measure_timeout": 3} if kind.startswith("oximeter") else {}
     try:
         with pytest.raises(MalformedData) as caught:

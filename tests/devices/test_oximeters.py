@@ -12,19 +12,19 @@ from hypothesis import strategies as st
 
 from devices import uuids
 from devices.ieee11073 import Special
-from devices.bleak_transport import BleakTransport
-from devices.drivers.common import MalformedData
-from devices.drivers.oximeters import (BerryMedDriver, NoStableReading, Pc60fwDriver, PlxOximeterDriver,
-                                       driver_for)
+from devices.drivers.base import MalformedData
+from devices.drivers.oximeters import BerryMedDriver, NoStableReading, Pc60fwDriver, PlxOximeterDriver
 from devices.drivers.stable import MESSAGES_FR, StableReadingRule, unusable_reason
 from devices.parsers.berrymed import parse_berrymed_packet
 from devices.parsers.common import InvalidValue, ObservedValue, ParsedMeasurement
 from devices.parsers.pc60fw import crc8_maxim, parse_pc60fw_frame
 from devices.parsers.pulse_oximetry import parse_plx_continuous
+from devices.registry import driver_for
 from devices.simulated import VirtualRadio
 from devices.simulated.oximeters import (BERRYMED_SCENARIOS, PC60FW_SCENARIOS, PLX_SCENARIOS, SENSOR_UNCONNECTED,
                                          UNAVAILABLE, PlxSample, SimulatedBerryMed, SimulatedPc60fw,
                                          SimulatedPlxOximeter, SimulatedUartLookalike)
+from devices.simulated.bleak_backend import simulated_transport
 from devices.transport import Advertisement, DeviceNotFound, Disconnected, OperationTimeout
 
 PLX_SPEED, BERRYMED_SPEED, PC60_SPEED = 100.0, 20.0, 100.0
@@ -167,25 +167,30 @@ def test_rule_window_length_and_silences():
 @pytest.mark.timeout(30)
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.integers(85, 100), st.integers(55, 95), st.booleans(),
-                          st.floats(0.2, 2.5)), min_size=1, max_size=40))
+                          st.floats(0.2, 2.5)), max_size=40))
 def test_rule_property_proposal_is_backed_by_five_seconds_of_consistent_values(stream):
-    """Whatever it proposes, every sample of the last five seconds was usable and within tolerance of it."""
+    """Whatever came before, five seconds of steady values are proposed, and whatever is proposed, every sample
+    of the last five seconds was usable and within tolerance of it."""
     clock = FakeClock()
     rule = StableReadingRule(clock=clock)
+    steady = [(97, 72, True, 1.0)] * 7          # t .. t+6: more than five seconds of one steady value
     history = []
-    for spo2, pulse, finger, step in stream:
+    proposal = None
+    for index, (spo2, pulse, finger, step) in enumerate(stream + steady):
         clock.now += step
         value = sample(spo2, pulse) if finger else sample(None, None, "no_finger")
         history.append((clock.now, value))
         proposal = rule.add(value)
-        if proposal is None:
-            continue
-        recent = [v for t, v in history if t >= clock.now - 5.0]
-        assert all(unusable_reason(v) is None for v in recent)
-        assert all(abs(v.observation("spo2").value - proposal.spo2) <= 1 for v in recent)
-        assert all(abs(v.observation("pulse_rate").value - proposal.pulse_rate) <= 3 for v in recent)
-        assert proposal.measurement is value
-        break
+        if proposal is not None:
+            break
+    assert proposal is not None, "five seconds of one steady value must be proposed"
+    if index >= len(stream):                   # proposed during the steady tail: it is the steady value
+        assert (proposal.spo2, proposal.pulse_rate) == (97, 72)
+    recent = [v for t, v in history if t >= clock.now - 5.0]
+    assert all(unusable_reason(v) is None for v in recent)
+    assert all(abs(v.observation("spo2").value - proposal.spo2) <= 1 for v in recent)
+    assert all(abs(v.observation("pulse_rate").value - proposal.pulse_rate) <= 3 for v in recent)
+    assert proposal.measurement is value and proposal.window_seconds >= 5.0
 
 
 # ---- matching by name AND service ------------------------------------------------------------------------------
@@ -207,7 +212,7 @@ def test_rule_property_proposal_is_backed_by_five_seconds_of_consistent_values(s
 ])
 def test_driver_matching(name, services, expected):
     adv = Advertisement("C0:DE:00:00:00:99", name, services)
-    assert driver_for(adv) is expected
+    assert driver_for("oximeter", adv) is expected
     for driver in (PlxOximeterDriver, BerryMedDriver, Pc60fwDriver):
         assert driver.matches(adv) == (driver is expected)
 
@@ -219,10 +224,10 @@ async def test_a_printer_on_the_same_uart_service_is_never_picked(driver, servic
     radio = VirtualRadio()
     printer = await started(SimulatedUartLookalike(radio, name="MPT-II", service=service))
     with pytest.raises(DeviceNotFound):
-        await driver(BleakTransport.simulated(radio)).read(scan_timeout=0.3)
+        await driver(simulated_transport(radio)).read(scan_timeout=0.3)
     sim = await started(oximeter(radio, speed=50))
-    reading = await driver(BleakTransport.simulated(radio), monotonic=device_clock(50)).read(scan_timeout=5,
-                                                                                             measure_timeout=10)
+    reading = await driver(simulated_transport(radio), monotonic=device_clock(50)).read(scan_timeout=5,
+                                                                                        measure_timeout=10)
     assert reading.device.address == sim.address != printer.address
     assert printer.subscriptions == []
 
@@ -233,7 +238,7 @@ async def plx(scenario="normal", **driver_kwargs):
     radio = VirtualRadio()
     sim = await started(SimulatedPlxOximeter(radio, scenario=scenario, speed=PLX_SPEED))
     live, states = [], []
-    driver = PlxOximeterDriver(BleakTransport.simulated(radio), on_live=live.append, on_state=states.append,
+    driver = PlxOximeterDriver(simulated_transport(radio), on_live=live.append, on_state=states.append,
                                monotonic=device_clock(PLX_SPEED), **driver_kwargs)
     return sim, driver, live, states
 
@@ -389,7 +394,7 @@ async def berrymed(scenario="normal"):
     radio = VirtualRadio()
     sim = await started(SimulatedBerryMed(radio, scenario=scenario, speed=BERRYMED_SPEED))
     live = []
-    driver = BerryMedDriver(BleakTransport.simulated(radio), on_live=live.append,
+    driver = BerryMedDriver(simulated_transport(radio), on_live=live.append,
                             monotonic=device_clock(BERRYMED_SPEED))
     return sim, driver, live
 
@@ -443,7 +448,7 @@ async def pc60(scenario="normal"):
     radio = VirtualRadio()
     sim = await started(SimulatedPc60fw(radio, scenario=scenario, speed=PC60_SPEED))
     live = []
-    driver = Pc60fwDriver(BleakTransport.simulated(radio), on_live=live.append, monotonic=device_clock(PC60_SPEED))
+    driver = Pc60fwDriver(simulated_transport(radio), on_live=live.append, monotonic=device_clock(PC60_SPEED))
     return sim, driver, live
 
 
@@ -495,11 +500,69 @@ async def test_pc60fw_disconnect_mid_measurement_raises_disconnected():
         await driver.read(scan_timeout=5, measure_timeout=10)
 
 
-# ---- every scenario is covered ---------------------------------------------------------------------------------
+# ---- every scenario, played through its driver, ends as documented ----------------------------------------------
 
-def test_every_simulator_scenario_has_a_test():
-    source = open(__file__, encoding="utf-8").read()
-    for scenarios in (PLX_SCENARIOS, BERRYMED_SCENARIOS, PC60FW_SCENARIOS):
-        for name, scenario in scenarios.items():
-            assert scenario.name == name
-            assert f'"{name}"' in source, name
+READ, FAIL = 10, SHORT   # measure timeouts (real seconds): scenarios ending with a reading, or without one
+NORMAL = {"spo2": "97", "pulse_rate": "72"}
+OUTCOMES = {  # (protocol, scenario) -> the reading's values, or (the error, the NoStableReading reason)
+    ("plx", "normal"): NORMAL,
+    ("plx", "continuous_only"): {"spo2": "97", "pulse_rate": "7x"},    # one of the steady values 71-73
+    ("plx", "error"): {},
+    ("plx", "out_of_range"): {"spo2": "97"},
+    ("plx", "low_battery"): NORMAL,
+    ("plx", "low_perfusion"): {"spo2": "95", "pulse_rate": "88"},   # flagged questionable, low perfusion
+    ("plx", "no_finger"): (NoStableReading, "no_finger"),
+    ("plx", "sensor_disconnected"): (NoStableReading, "sensor_problem"),
+    ("plx", "disconnect"): (Disconnected, None),
+    ("plx", "unstable"): (NoStableReading, "unstable"),
+    ("plx", "stored_record"): NORMAL,
+    ("plx", "malformed"): (MalformedData, None),
+    ("berrymed", "normal"): {"spo2": "98", "pulse_rate": "6x"},       # 68 or 69
+    ("berrymed", "no_finger"): (NoStableReading, "no_finger"),
+    ("berrymed", "probe_unplugged"): (NoStableReading, "sensor_problem"),
+    ("berrymed", "disconnect"): (Disconnected, None),
+    ("berrymed", "low_battery"): {"spo2": "98", "pulse_rate": "6x"},
+    ("berrymed", "malformed"): (MalformedData, None),
+    ("pc60fw", "normal"): {"spo2": "97", "pulse_rate": "75", "pai": "4.2"},
+    ("pc60fw", "bad_crc"): {"spo2": "97", "pulse_rate": "75", "pai": "4.2"},
+    ("pc60fw", "malformed"): (MalformedData, None),
+    ("pc60fw", "no_finger"): (NoStableReading, "no_finger"),
+    ("pc60fw", "disconnect"): (Disconnected, None),
+}
+PROTOCOLS = {"plx": (SimulatedPlxOximeter, PlxOximeterDriver, PLX_SCENARIOS, PLX_SPEED),
+             "berrymed": (SimulatedBerryMed, BerryMedDriver, BERRYMED_SCENARIOS, BERRYMED_SPEED),
+             "pc60fw": (SimulatedPc60fw, Pc60fwDriver, PC60FW_SCENARIOS, PC60_SPEED)}
+
+
+def test_every_simulator_scenario_has_a_documented_outcome():
+    played = {(protocol, name) for protocol, (_s, _d, scenarios, _v) in PROTOCOLS.items() for name in scenarios}
+    assert played == set(OUTCOMES)
+    for _sim, _driver, scenarios, _speed in PROTOCOLS.values():
+        assert all(scenario.name == name for name, scenario in scenarios.items())
+
+
+def same_values(measurement: ParsedMeasurement, expected: dict[str, str]) -> bool:
+    got = values(measurement)
+    return got.keys() == expected.keys() and all(
+        got[field] == value or (value.endswith("x") and got[field][:-1] == value[:-1])
+        for field, value in expected.items())
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("protocol, scenario", sorted(OUTCOMES))
+async def test_every_simulator_scenario_ends_as_documented(protocol, scenario):
+    simulator, driver_class, _scenarios, speed = PROTOCOLS[protocol]
+    sim = await started(simulator(VirtualRadio(), scenario=scenario, speed=speed))
+    driver = driver_class(simulated_transport(sim.radio), monotonic=device_clock(speed))
+    expected = OUTCOMES[(protocol, scenario)]
+    try:
+        if isinstance(expected, dict):
+            reading = await driver.read(scan_timeout=5, measure_timeout=READ)
+            assert same_values(reading.measurement, expected), values(reading.measurement)
+        else:
+            error, reason = expected
+            with pytest.raises(error) as caught:
+                await driver.read(scan_timeout=5, measure_timeout=READ if error is Disconnected else FAIL)
+            assert getattr(caught.value, "reason", None) == reason
+    finally:
+        await sim.stop()

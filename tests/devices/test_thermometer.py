@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from devices.bleak_transport import BleakTransport
 from devices.drivers import ThermometerDriver
 from devices.drivers.thermometer import MalformedData
 from devices.simulated import SimulatedThermometer, ThermometerScenario, VirtualRadio
+from devices.simulated.bleak_backend import simulated_transport
 from devices.transport import DeviceNotFound, Disconnected
 
 pytestmark = pytest.mark.timeout(30)
@@ -25,7 +25,7 @@ async def start_thermometer(scenario="normal", **kwargs):
 async def test_reads_final_value_with_identity_battery_and_live_values():
     radio, thermometer = await start_thermometer()
     states, live = [], []
-    driver = ThermometerDriver(BleakTransport.simulated(radio), on_state=states.append,
+    driver = ThermometerDriver(simulated_transport(radio), on_state=states.append,
                                on_live=lambda m: live.append(str(m.observations[0].value)))
     reading = await driver.read(scan_timeout=5)
     assert str(reading.measurement.observations[0].value) == "37.60"
@@ -41,7 +41,7 @@ async def test_reads_final_value_with_identity_battery_and_live_values():
 
 async def test_temperature_measurement_subscription_enables_indications_not_notifications():
     radio, thermometer = await start_thermometer()
-    await ThermometerDriver(BleakTransport.simulated(radio)).read(scan_timeout=5)
+    await ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5)
     by_char = {s.characteristic: s for s in thermometer.subscriptions}
     assert (by_char["2A1C"].indicate, by_char["2A1C"].notify) == (True, False)   # CCCD 02 00
     assert (by_char["2A1E"].indicate, by_char["2A1E"].notify) == (False, True)   # CCCD 01 00
@@ -49,7 +49,7 @@ async def test_temperature_measurement_subscription_enables_indications_not_noti
 
 async def test_device_error_nan_is_reported_invalid_not_a_value():
     radio, _ = await start_thermometer("error")
-    reading = await ThermometerDriver(BleakTransport.simulated(radio)).read(scan_timeout=5)
+    reading = await ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5)
     assert reading.measurement.observations == ()
     assert [(i.field, i.reason) for i in reading.measurement.invalid] == [("temperature", "NaN")]
 
@@ -57,19 +57,19 @@ async def test_device_error_nan_is_reported_invalid_not_a_value():
 async def test_disconnect_mid_measurement_is_reported():
     radio, _ = await start_thermometer("disconnect")
     with pytest.raises(Disconnected):
-        await ThermometerDriver(BleakTransport.simulated(radio)).read(scan_timeout=5)
+        await ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5)
 
 
 async def test_malformed_packet_is_a_clear_error():
     radio, _ = await start_thermometer("malformed")
     with pytest.raises(MalformedData, match="illisible"):
-        await ThermometerDriver(BleakTransport.simulated(radio)).read(scan_timeout=5)
+        await ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5)
 
 
 async def test_no_thermometer_in_range():
     radio = VirtualRadio()
     with pytest.raises(DeviceNotFound):
-        await ThermometerDriver(BleakTransport.simulated(radio)).read(scan_timeout=0.3)
+        await ThermometerDriver(simulated_transport(radio)).read(scan_timeout=0.3)
 
 
 async def test_scan_filters_by_service_and_address():
@@ -78,7 +78,7 @@ async def test_scan_filters_by_service_and_address():
     second = SimulatedThermometer(radio, name="Thermo B", scenario=ThermometerScenario(temperature=Decimal("38.40")))
     await first.start()
     await second.start()
-    reading = await ThermometerDriver(BleakTransport.simulated(radio)).read(address=second.address, scan_timeout=5)
+    reading = await ThermometerDriver(simulated_transport(radio)).read(address=second.address, scan_timeout=5)
     assert str(reading.measurement.observations[0].value) == "38.40"
     assert reading.device.name == "Thermo B"
 
@@ -86,5 +86,5 @@ async def test_scan_filters_by_service_and_address():
 async def test_two_readings_in_a_row_from_the_same_device():
     radio, _ = await start_thermometer()
     for _ in range(2):
-        reading = await asyncio.wait_for(ThermometerDriver(BleakTransport.simulated(radio)).read(scan_timeout=5), 10)
+        reading = await asyncio.wait_for(ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5), 10)
         assert str(reading.measurement.observations[0].value) == "37.60"
