@@ -31,14 +31,14 @@ def make_runtime(tmp_path: Path, scenario: str = "normal", *, signed_in: bool = 
 
 
 def prepare(runtime: AppRuntime) -> None:
-    from workflow_helpers import sign_in
+    from tests.support.workflow import sign_in
 
     sign_in(runtime.workflow)
 
 
 def begin_session(runtime: AppRuntime, traits: dict) -> None:
     """Before the app starts: the patient created and the session started (consent, checklist) in plain Python."""
-    from workflow_helpers import start
+    from tests.support.workflow import start
 
     runtime.workflow.create_patient(**{k: v for k, v in traits.items()})
     start(runtime.workflow)
