@@ -100,7 +100,7 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
         on_state("scanning")
         raise DeviceNotFound("oxymètre introuvable")
 
-    runtime.workflow._readers["oximeter"] = no_oximeter
+    runtime.workflow.measuring.readers["oximeter"] = no_oximeter
     async with running_app(runtime, size=LANDSCAPE) as app:
         measure = screen(app, "measure")
         await tap(measure.ids.card_oximeter)

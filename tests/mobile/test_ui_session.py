@@ -68,7 +68,7 @@ async def test_pin_sign_in_then_idle_lock_keeps_the_session(tmp_path):
         begin_session(runtime, DEMO)
         await wait_for(lambda: sm.current == "measure", what="the measure screen")
         session = runtime.workflow.state.session_id
-        runtime.workflow._last_activity -= runtime.workflow.idle_lock_seconds + 1  # nobody touched it for 2 min
+        runtime.workflow.context.last_activity -= runtime.workflow.idle_lock_seconds + 1  # nobody touched it for 2 min
         app.models.tick()
         await frames(2)
         assert sm.current == "signin" and app.models.shell.locked

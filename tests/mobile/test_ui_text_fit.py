@@ -31,7 +31,7 @@ async def test_no_text_is_cut_off_on_any_screen_of_a_session(tmp_path, size, lan
 async def test_the_check_sees_a_text_that_does_not_fit(tmp_path):
     runtime = make_runtime(tmp_path)
     async with running_app(runtime, size=PORTRAIT) as app:
-        from ui_helpers import frames, screen
+        from tests.support.ui import frames, screen
 
         patient = screen(app, "patient")
         assert clipped_texts(app) == []
