@@ -9,7 +9,7 @@ from mobile.screens.widgets import ModelScreen, load_kv
 
 
 class PatientRow(ButtonBehavior, BoxLayout):
-    """One resident in the list (RecycleView view class; its properties come from WorkflowAdapter.patients)."""
+    """One resident in the list (RecycleView view class; its properties come from PatientListModel.patients)."""
 
     patient_id = StringProperty("")
     name = StringProperty("")
