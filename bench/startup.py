@@ -206,7 +206,7 @@ async def main(sessions):
                 await play_demo(app, pause=0.05)
                 gc.collect()
                 print("relais-session-rss", index + 1, rss_kib(), flush=True)
-                app.adapter.next_patient()
+                app.models.saved.next_patient()
                 await asyncio.sleep(0.2)
         finally:
             app.stop()

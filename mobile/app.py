@@ -6,8 +6,8 @@ thread::
     run_app(RuntimeConfig(store_path=...))                                   # the product
     run_app(config, demo=True, screenshots_dir=Path("shots"))                # one scripted session, PNGs, exit
 
-Screens never hold domain logic: they bind to :class:`mobile.screens.adapter.WorkflowAdapter`, which mirrors
-``SessionWorkflow`` into Kivy properties.
+Screens never hold domain logic: each binds to its own view model (mobile.screens.viewmodels), which mirrors
+``SessionWorkflow`` into Kivy properties, and to the shared one (``shell``).
 """
 from __future__ import annotations
 
@@ -37,7 +37,6 @@ from kivy.uix.recycleview import RecycleView  # noqa: E402
 from kivy.utils import platform  # noqa: E402
 
 from mobile.screens import theme  # noqa: E402
-from mobile.screens.adapter import SyncMonitor, WorkflowAdapter  # noqa: E402
 from mobile.screens.admin import AdminScreen  # noqa: E402
 from mobile.screens.measure import MeasureScreen  # noqa: E402
 from mobile.screens.patient import PatientScreen  # noqa: E402
@@ -50,7 +49,9 @@ from mobile.screens.site_setup import SiteSetupScreen  # noqa: E402
 from mobile.screens.summary import SummaryScreen  # noqa: E402
 from mobile.screens.teleconsult import TeleconsultScreen  # noqa: E402
 from mobile.screens.vitals import VitalsScreen  # noqa: E402
+from mobile.screens.viewmodels import SyncMonitor, ViewModels  # noqa: E402
 from mobile.screens.widgets import RelaisRoot  # noqa: E402
+from mobile.demo import play_demo  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +60,6 @@ SCREENS = (("signin", SigninScreen), ("site_setup", SiteSetupScreen), ("patient"
            ("patient_form", PatientFormScreen), ("session_start", SessionStartScreen), ("measure", MeasureScreen),
            ("review", ReviewScreen), ("vitals", VitalsScreen), ("teleconsult", TeleconsultScreen),
            ("summary", SummaryScreen), ("saved", SavedScreen), ("admin", AdminScreen))
-DEMO_SITE = dict(kind="ehpad", name="EHPAD de démonstration")
-DEMO_STAFF = dict(name="Camille DÉMO", role="aide_soignant", pin="1234")
-DEMO_PATIENT = dict(family_name="DÉMO", given_name="Jeanne", birth_date="02/04/1938", sex="F",
-                    birth_place_insee="75056", identity_status="QUAL")
-
-
-def demo_ins() -> str:
-    """A well-formed INS (NIR key = 97 - NIR mod 97) for the demo resident. It is only ever written under the
-    official DEMO authority OID 1.2.250.1.213.1.4.11 (the demo store is opened with fhir.INS_DEMO_SYSTEM), so it can
-    never be taken for a real person's INS."""
-    nir = "2380475056123"
-    return nir + f"{97 - int(nir) % 97:02d}"
 
 
 class RelaisApp(App):
@@ -84,7 +73,7 @@ class RelaisApp(App):
         self.runtime = runtime
         self.window_size = window_size
         self.sync_interval = sync_interval
-        self.adapter: WorkflowAdapter | None = None
+        self.models: ViewModels | None = None
         self.sync: SyncMonitor | None = None
         self.start_task: asyncio.Task | None = None
         self.stop_task: asyncio.Task | None = None
@@ -96,26 +85,26 @@ class RelaisApp(App):
             Window.size = self.window_size
         Window.clearcolor = theme.BG
         Window.softinput_mode = "below_target"  # the on-screen keyboard must not hide the field being typed
-        self.adapter = WorkflowAdapter(self.runtime.workflow)
+        self.models = models = ViewModels(self.runtime.workflow)
         self.sync = SyncMonitor(self.runtime, interval=self.sync_interval)
-        root = RelaisRoot(wf=self.adapter, sync=self.sync)
+        root = RelaisRoot(shell=models.shell, sync=self.sync)
         for name, cls in SCREENS:
-            screen = cls(name=name, wf=self.adapter)
+            screen = cls(name=name, vm=models.for_screen(name), shell=models.shell)
             if isinstance(screen, SavedScreen):
                 screen.sync = self.sync
             root.ids.sm.add_widget(screen)
-        self.adapter.bind(screen=self._show_step, locked=self._close_popups_when_locked)
-        root.ids.sm.current = self.adapter.screen
+        models.shell.bind(screen=self._show_step, locked=self._close_popups_when_locked)
+        root.ids.sm.current = models.shell.screen
         Window.bind(on_touch_down=self._touched)
-        self._tick = Clock.schedule_interval(self.adapter.tick, 1.0)  # call timer and idle lock
+        self._tick = Clock.schedule_interval(models.tick, 1.0)  # call timer and idle lock
         return root
 
     def _touched(self, *_args: Any) -> None:
-        if self.adapter is not None:
-            self.adapter.touched()
+        if self.models is not None:
+            self.models.shell.touched()
 
     @staticmethod
-    def _close_popups_when_locked(_adapter: WorkflowAdapter, locked: bool) -> None:
+    def _close_popups_when_locked(_shell: Any, locked: bool) -> None:
         """The PIN pad must cover everything: a pop-up left open (the staff menu, the refused sessions with patient
         names) closes when the tablet locks."""
         if locked:
@@ -123,7 +112,7 @@ class RelaisApp(App):
                 if isinstance(child, ModalView):
                     child.dismiss(animation=False)
 
-    def _show_step(self, _adapter: WorkflowAdapter, step: str) -> None:
+    def _show_step(self, _shell: Any, step: str) -> None:
         self.root.ids.sm.current = step
         if self.sync is not None:
             self.sync.refresh()  # a save changes the counts: do not wait for the next tick
@@ -141,7 +130,7 @@ class RelaisApp(App):
             log.error("RelaisApp needs the asyncio loop: asyncio.run(app.async_run(async_lib='asyncio'))")
             return
         self.start_task = loop.create_task(self._start_runtime())
-        self.adapter.ready = self.start_task
+        self.models.measure.ready = self.start_task
 
     async def _start_runtime(self) -> None:
         try:
@@ -169,8 +158,8 @@ class RelaisApp(App):
         Window.unbind(on_touch_down=self._touched)
         if self.sync is not None:
             self.sync.stop()
-        if self.adapter is not None:
-            self.adapter.cancel_tasks()
+        if self.models is not None:
+            self.models.measure.cancel_tasks()
         self._unbind_rules()
         try:
             loop = asyncio.get_running_loop()
@@ -216,142 +205,6 @@ class RelaisApp(App):
         written = Window.screenshot(name=str(path.with_name(f".{path.stem}-shot.png")))
         os.replace(written, path)
         return path
-
-
-# -- demo ---------------------------------------------------------------------------------------------------------
-async def _wait_for(condition, timeout: float = 20.0, step: float = 0.03) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError("the demo did not reach the expected state")
-        await asyncio.sleep(step)
-
-
-def _press(button) -> None:
-    """Demo taps (tests use real touches through the window instead)."""
-    button.dispatch("on_press")
-    button.dispatch("on_release")
-
-
-async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, pause: float | None = None,
-                    on_screen: Any = None) -> list[Path]:
-    """Drive one whole session by itself (training and demo mode): first-run set-up or PIN sign-in → patient list
-    → new qualified patient (demo INS) → reason, consent and room checklist → oximeter, blood pressure and
-    temperature (measure, review, confirm each) → respiration rate, consciousness, air/oxygen and NEWS2 → the call
-    with the remote doctor → the summary for the patient's own doctor → closed. Returns the screenshots.
-    `on_screen(name)` is called on every screen shown (tests)."""
-    pause = (0.25 if screenshots_dir else 1.5) if pause is None else pause
-    shots: list[Path] = []
-    index = 0
-
-    async def show(name: str) -> None:
-        nonlocal index
-        await asyncio.sleep(pause)  # let a few frames render (and a person watch)
-        if screenshots_dir is not None:
-            index += 1
-            shots.append(app.save_screenshot(Path(screenshots_dir) / f"{index:02d}-{name}.png"))
-        if on_screen is not None:  # tests look at every screen the demo shows
-            on_screen(name)
-
-    await _wait_for(lambda: app.root is not None and app.start_task is not None)
-    sm, wf = app.screen_manager, app.adapter
-    if sm.current == "site_setup":  # first run on this store: the site and the demo account
-        setup = sm.get_screen("site_setup")
-        setup.ids.kind.selected = DEMO_SITE["kind"]
-        setup.ids.site_name.text = DEMO_SITE["name"]
-        setup.ids.staff_name.text = DEMO_STAFF["name"]
-        setup.ids.role.selected = DEMO_STAFF["role"]
-        setup.ids.pin.text = DEMO_STAFF["pin"]
-        await show("site-setup")
-        _press(setup.ids.save)
-    else:
-        signin = sm.get_screen("signin")
-        member = next((m for m in wf.staff_list if m["name"] == DEMO_STAFF["name"]), None)
-        if member is None:
-            raise RuntimeError("this store has staff but no demo account: use a fresh --store for the demo")
-        _press(signin.staff_buttons[member["staff_id"]])
-        for digit in DEMO_STAFF["pin"]:
-            _press(signin.ids[f"key_{digit}"])
-        await show("sign-in")
-        _press(signin.ids.ok)
-    await _wait_for(lambda: sm.current == "patient")
-    await show("patients")
-    patient = sm.get_screen("patient")
-    _press(patient.ids.new_patient)
-    form = sm.get_screen("patient_form")
-    for key, value in (("family", DEMO_PATIENT["family_name"]), ("given", DEMO_PATIENT["given_name"]),
-                       ("birth", DEMO_PATIENT["birth_date"]), ("insee", DEMO_PATIENT["birth_place_insee"])):
-        form.ids[key].text = value
-    form.ids.sex.selected = DEMO_PATIENT["sex"]
-    form.ids.status.selected = DEMO_PATIENT["identity_status"]
-    form.method = "INSI"
-    form.ids.ins.text = demo_ins()
-    await show("new-patient")
-    existing = [p for p in app.runtime.workflow.patients("DÉMO")
-                if p.get("given_name") == DEMO_PATIENT["given_name"]]
-    if existing:  # a previous demo created her: pick her from the list instead of a duplicate
-        _press(form.ids.cancel)
-        wf.select_patient(str(existing[0]["id"]))
-    else:
-        _press(form.ids.create)
-    await _wait_for(lambda: sm.current == "session_start")
-    start = sm.get_screen("session_start")
-    start.ids.reason.text = "Fièvre et toux depuis hier"
-    start.ids.consent.selected = "given"
-    for key in ("room_closed", "device_hygiene", "accessibility", "companion"):
-        start.ids[key].active = True
-    start.ids.callback.text = "01 23 45 67 89"
-    await show("session-start")
-    _press(start.ids.start)
-    await _wait_for(lambda: sm.current == "measure")
-    await show("measure")
-    measure, review = sm.get_screen("measure"), sm.get_screen("review")
-    for kind in ("oximeter", "blood_pressure", "thermometer"):  # the three devices, one after the other
-        _press(measure.ids[f"card_{kind}"])
-        _press(measure.ids.measure)
-        await _wait_for(lambda: sm.current == "review" or wf.error != "", timeout=40)
-        if sm.current != "review":
-            await show(f"measure-error-{kind}")
-            continue
-        await show(f"review-{kind}".replace("_", "-"))
-        _press(review.ids.accept)
-        await _wait_for(lambda: sm.current == "measure")
-    await show("measure-done")
-    if not wf.has_accepted:
-        return shots
-    _press(measure.ids.finish)
-    await _wait_for(lambda: sm.current == "vitals")
-    vitals = sm.get_screen("vitals")
-    vitals.ids.rr.text = "18"
-    vitals.ids.acvpu.selected = "A"
-    vitals.ids.oxygen.selected = "no"
-    await show("vitals-news2")
-    _press(vitals.ids.confirm)
-    await _wait_for(lambda: sm.current == "teleconsult")
-    call = sm.get_screen("teleconsult")
-    call.ids.doctor.text = "Dr DÉMO Téléconsultant"
-    _press(call.ids.start_call)
-    await _wait_for(lambda: wf.call_running)
-    call.ids.conclusion.text = "Virose probable, pas de signe de gravité. Hydratation, surveillance de la température."
-    call.orientation = "stay"
-    call.ids.prescriptions.text = "Paracétamol 1 g si fièvre > 38,5 °C, 3 fois par jour au plus."
-    await show("teleconsult")
-    _press(call.ids.end_call)
-    await _wait_for(lambda: sm.current == "summary")
-    summary = sm.get_screen("summary")
-    summary.ids.recipient.text = "Dr DÉMO Traitant"
-    await show("summary")
-    _press(summary.ids.close)
-    await _wait_for(lambda: sm.current == "saved")
-    await show("saved")
-    if getattr(getattr(app.runtime, "config", None), "server_url", None):
-        try:  # with a server, show the session leaving the tablet
-            await _wait_for(lambda: app.sync.session_state == "sent", timeout=10)
-            await show("saved-sent")
-        except TimeoutError:
-            log.info("demo: the session was not sent within 10 s")
-    return shots
 
 
 def run_app(runtime_config: Any, *, screenshots_dir: Path | str | None = None, demo: bool = False) -> list[Path]:

@@ -9,9 +9,9 @@ The kv compiler binds every such rule to ``tr`` (``fbind("_", ...)``); :meth:`Tr
 them, so the whole UI re-translates in place. Python code that builds text itself registers with
 :meth:`Translator.on_change`.
 
-Domain messages from :mod:`mobile.workflow` and the store are written in French. They are passed through
-``tr._`` too: the French catalog has no entry for them (gettext falls back to the msgid, i.e. the French text)
-and the English catalog translates the fixed ones. Messages with variable parts stay in French in English mode.
+Refusals are codes with parameters; :func:`mobile.messages.error_text` looks their English template up and passes
+it through ``tr._`` like any UI text. A data-layer refusal that is still a French sentence is passed through
+``tr._`` as it is: the French catalog has no entry for it (the French text shows) and the English one translates it.
 
 Catalogs live in ``assets/locales/<lang>/LC_MESSAGES/relais.{po,mo}``. The ``.mo`` files are committed;
 rebuild them after editing a ``.po`` with ``python -m mobile.i18n`` (a small stdlib-only compiler, so neither

@@ -1,27 +1,31 @@
 """Clinical guards on vital signs, as plain functions (no UI, no device): plausibility, alerts, partial NEWS2.
 
-Sources (shared/notes/domain.md §4): plausibility ranges §4.3 (engineering guards against unit, device and
-transcription errors — to be validated by a physician); elderly alert thresholds §4.2 (IDSA 2008 fever in
-long-term care, US LTC SpO2 protocol, French PAC gravity signs); NEWS2 (Royal College of Physicians, 2017) §4.1,
-labelled partial because respiration rate and consciousness do not come from our devices, and not validated for
-EHPAD residents — it informs the remote doctor, it does not decide.
+Sources: plausibility ranges are engineering guards against unit, device and transcription errors (to be validated
+by a physician); elderly alert thresholds follow the IDSA 2008 guideline on fever in long-term care, US long-term
+care SpO2 protocols and the French gravity signs of community-acquired pneumonia; NEWS2 (Royal College of
+Physicians, 2017) is labelled partial because respiration rate and consciousness do not come from our devices, and
+is not validated for nursing-home residents: it informs the remote doctor, it does not decide.
+
+Refusals and warnings are codes (``vitals.<measure>.<what>``); the app's catalog (mobile.messages) words them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from sync.errors import RelaisError
+
 KPA_TO_MMHG = Decimal("7.50062")
 
 
-class Implausible(ValueError):
-    """The value cannot be a real measurement of this patient: never proposed, retake (message in French)."""
+class Implausible(RelaisError, ValueError):
+    """The value cannot be a real measurement of this patient: never proposed, retake. `code` says which check."""
 
 
 @dataclass(frozen=True)
 class Assessment:
-    verify: tuple[str, ...] = ()   # plausible but worth a second measurement
-    alerts: tuple[str, ...] = ()   # clinically notable: shown prominently and sent as interpretation
+    verify: tuple[str, ...] = ()   # codes: plausible but worth a second measurement
+    alerts: tuple[str, ...] = ()   # codes: clinically notable, shown prominently
 
 
 def _mmhg(value: Decimal, unit: str) -> Decimal:
@@ -34,63 +38,63 @@ def _celsius(value: Decimal, unit: str) -> Decimal:
 
 def assess_temperature(value: Decimal, unit: str, *, baseline: Decimal | None = None) -> Assessment:
     if unit == "Cel" and Decimal(86) <= value <= Decimal(110):
-        raise Implausible("Valeur probablement en degrés Fahrenheit : vérifiez l'appareil et reprenez la mesure.")
+        raise Implausible("vitals.temperature.fahrenheit", "value")
     celsius = _celsius(value, unit)
     if celsius < 30 or celsius > 43:
-        raise Implausible("Valeur non plausible pour une température corporelle : reprenez la mesure.")
+        raise Implausible("vitals.temperature.implausible", "value")
     verify, alerts = [], []
     if celsius < Decimal("35.0") or celsius >= 40:
-        verify.append("Valeur extrême : confirmez en reprenant la mesure.")
+        verify.append("vitals.temperature.extreme")
     if celsius <= Decimal("35.0"):
-        alerts.append("Hypothermie (≤ 35,0 °C).")
+        alerts.append("vitals.temperature.hypothermia")
     elif celsius >= Decimal("37.8"):
-        alerts.append("Fièvre (≥ 38 °C)." if celsius >= 38 else "Fébricule chez la personne âgée (≥ 37,8 °C).")
+        alerts.append("vitals.temperature.fever" if celsius >= 38 else "vitals.temperature.low_grade_fever")
     if baseline is not None and celsius >= baseline + Decimal("1.1"):
-        alerts.append("Hausse de plus de 1,1 °C par rapport à la température habituelle.")
+        alerts.append("vitals.temperature.rise_from_usual")
     return Assessment(tuple(verify), tuple(alerts))
 
 
 def assess_spo2(value: Decimal, *, baseline: Decimal | None = None) -> Assessment:
     if value < 50 or value > 100:
-        raise Implausible("SpO2 non plausible : vérifiez la position du capteur et reprenez la mesure.")
+        raise Implausible("vitals.spo2.implausible", "spo2")
     verify, alerts = [], []
     if value < 70:
-        verify.append("SpO2 hors de la plage de précision de l'oxymètre (< 70 %) : reprenez la mesure.")
+        verify.append("vitals.spo2.below_accuracy")
     if value < 90:
-        alerts.append("SpO2 très basse (< 90 %) : alerte urgente.")
+        alerts.append("vitals.spo2.very_low")
     elif value < 92:
-        alerts.append("SpO2 basse (< 92 %).")
+        alerts.append("vitals.spo2.low")
     if baseline is not None and baseline - value >= 3:
-        alerts.append("Baisse de 3 points ou plus par rapport à la SpO2 habituelle.")
+        alerts.append("vitals.spo2.drop_from_usual")
     return Assessment(tuple(verify), tuple(alerts))
 
 
 def assess_pulse(value: Decimal) -> Assessment:
     if value < 20 or value > 250:
-        raise Implausible("Fréquence cardiaque non plausible : reprenez la mesure.")
+        raise Implausible("vitals.pulse.implausible", "pulse_rate")
     verify, alerts = [], []
     if value < 40 or value > 150:
-        verify.append("Fréquence cardiaque extrême : confirmez en reprenant la mesure.")
+        verify.append("vitals.pulse.extreme")
     if value > 120:
-        alerts.append("Tachycardie (> 120 /min).")
+        alerts.append("vitals.pulse.tachycardia")
     elif value <= 40:
-        alerts.append("Bradycardie (≤ 40 /min).")
+        alerts.append("vitals.pulse.bradycardia")
     return Assessment(tuple(verify), tuple(alerts))
 
 
 def assess_blood_pressure(systolic: Decimal, diastolic: Decimal, unit: str = "mm[Hg]") -> Assessment:
     sbp, dbp = _mmhg(systolic, unit), _mmhg(diastolic, unit)
     if sbp < 50 or sbp > 280 or dbp < 20 or dbp > 180 or sbp <= dbp:
-        raise Implausible("Tension non plausible : vérifiez le brassard et reprenez la mesure.")
+        raise Implausible("vitals.blood_pressure.implausible", "systolic")
     verify, alerts = [], []
     if sbp < 90 or sbp >= 180 or dbp >= 110 or sbp - dbp < 20:
-        verify.append("Valeur à confirmer : reprenez la mesure après 5 minutes de repos.")
+        verify.append("vitals.blood_pressure.confirm")
     if sbp < 90:
-        alerts.append("Hypotension (systolique < 90 mmHg).")
+        alerts.append("vitals.blood_pressure.hypotension")
     elif dbp <= 60:
-        alerts.append("Diastolique basse (≤ 60 mmHg).")
+        alerts.append("vitals.blood_pressure.low_diastolic")
     if sbp > 180 or dbp > 110:
-        alerts.append("Hypertension sévère (> 180/110 mmHg).")
+        alerts.append("vitals.blood_pressure.severe_hypertension")
     return Assessment(tuple(verify), tuple(alerts))
 
 
@@ -133,13 +137,13 @@ NEWS2_RESPONSE_FR = {
 
 
 def respiration_rate_from_text(text: str) -> int:
-    """Staff count breaths over 60 s: a whole number from 4 to 60 (§4.3 plausibility)."""
+    """Staff count breaths over 60 s: a whole number from 4 to 60 (plausibility)."""
     cleaned = (text or "").strip()
     if not cleaned.isdigit():
-        raise Implausible("Saisissez la fréquence respiratoire en respirations par minute, comme 16.")
+        raise Implausible("vitals.respiration_rate.format", "respiration_rate")
     value = int(cleaned)
     if value < 4 or value > 60:
-        raise Implausible("Fréquence respiratoire non plausible : recomptez sur 60 secondes.")
+        raise Implausible("vitals.respiration_rate.implausible", "respiration_rate")
     return value
 
 

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.screenmanager import Screen
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
 class StaffRow(BoxLayout):
     """One account in the administration list (RecycleView view class)."""
 
-    wf = ObjectProperty(None, allownone=True)
+    vm = ObjectProperty(None, allownone=True)
     staff_id = StringProperty("")
     name = StringProperty("")
     role = StringProperty("")
@@ -21,20 +20,18 @@ class StaffRow(BoxLayout):
     is_admin = BooleanProperty(False)
 
 
-class AdminScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
-
+class AdminScreen(ModelScreen):
     def add_staff(self) -> bool:
         ids = self.ids
-        done = self.wf.admin_add_staff(ids.new_name.text.strip(), ids.new_role.selected or "", ids.new_pin.text.strip(),
-                                       ids.new_admin.active)
+        done = self.vm.add_staff(ids.new_name.text.strip(), ids.new_role.selected or "", ids.new_pin.text.strip(),
+                                 ids.new_admin.active)
         if done:
             ids.new_name.text = ids.new_pin.text = ""
             ids.new_admin.active = False
         return done
 
     def reset_pin(self) -> bool:
-        done = self.wf.admin_reset_pin(self.ids.reset_pin.text.strip())
+        done = self.vm.reset_pin(self.ids.reset_pin.text.strip())
         self.ids.reset_pin.text = ""
         return done
 

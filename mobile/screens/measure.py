@@ -1,20 +1,16 @@
 """Measure the temperature with the Bluetooth thermometer; device errors offer a retry or manual entry."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
-from kivy.uix.screenmanager import Screen
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
-class MeasureScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
-
+class MeasureScreen(ModelScreen):
     def on_pre_enter(self, *_args) -> None:
         self.ids.manual_input.text = ""
 
     def validate_manual(self) -> bool:
-        return self.wf.enter_manual(self.ids.manual_input.text)
+        return self.vm.enter_manual(self.ids.manual_input.text)
 
 
 load_kv("measure.kv")

@@ -4,13 +4,12 @@ from __future__ import annotations
 from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.screenmanager import Screen
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
 class PatientRow(ButtonBehavior, BoxLayout):
-    """One resident in the list (RecycleView view class; its properties come from WorkflowAdapter.patients)."""
+    """One resident in the list (RecycleView view class; its properties come from PatientListModel.patients)."""
 
     patient_id = StringProperty("")
     name = StringProperty("")
@@ -18,19 +17,17 @@ class PatientRow(ButtonBehavior, BoxLayout):
     birth_date = StringProperty("")
     insee = StringProperty("")
     status = StringProperty("")
-    wf = ObjectProperty(None, allownone=True)
+    vm = ObjectProperty(None, allownone=True)
 
     def on_release(self) -> None:
-        if self.wf is not None and self.patient_id:
-            self.wf.select_patient(self.patient_id)
+        if self.vm is not None and self.patient_id:
+            self.vm.select_patient(self.patient_id)
 
 
-class PatientScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
-
+class PatientScreen(ModelScreen):
     def on_pre_enter(self, *_args) -> None:
-        self.ids.search.text = self.wf.query
-        self.wf.refresh_patients()
+        self.ids.search.text = self.vm.query
+        self.vm.refresh_patients()
 
     def open_form(self) -> None:
         self.manager.current = "patient_form"

@@ -1,16 +1,14 @@
 """Create a patient from the five INS identity traits and an identity status; errors come from the workflow."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty, StringProperty
-from kivy.uix.screenmanager import Screen
+from kivy.properties import StringProperty
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 DEFAULT_STATUS = "PROV"
 
 
-class PatientFormScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
+class PatientFormScreen(ModelScreen):
     method = StringProperty("")  # how the identity was checked (FR Core method-collection code)
 
     def on_pre_enter(self, *_args) -> None:
@@ -20,10 +18,10 @@ class PatientFormScreen(Screen):
         for key in ("family", "given", "birth", "insee", "ins"):
             self.ids[key].text = ""
         self.method = ""
-        self.wf.dismiss_duplicates()
+        self.vm.dismiss_duplicates()
         self.ids.sex.selected = ""
         self.ids.status.selected = DEFAULT_STATUS
-        self.wf.form_error = ""
+        self.vm.error = None
         self.ids.scroll.scroll_y = 1
 
     def values(self) -> dict[str, str]:
@@ -37,19 +35,19 @@ class PatientFormScreen(Screen):
 
     def use_existing(self) -> None:
         """A probable duplicate was the same person: open the session on the existing identity."""
-        if self.wf.duplicates:
-            patient_id = self.wf.duplicates[0]["patient_id"]
-            self.wf.dismiss_duplicates()
-            self.wf.select_patient(patient_id)
+        if self.vm.duplicates:
+            patient_id = self.vm.duplicates[0]["patient_id"]
+            self.vm.dismiss_duplicates()
+            self.vm.select_patient(patient_id)
 
     def submit(self, allow_duplicate: bool = False) -> bool:
-        created = self.wf.create_patient(**self.values(), allow_duplicate=allow_duplicate)
+        created = self.vm.create_patient(**self.values(), allow_duplicate=allow_duplicate)
         if not created:
             self.ids.scroll.scroll_y = 1  # the message sits at the top of the form
         return created
 
     def cancel(self) -> None:
-        self.wf.form_error = ""
+        self.vm.error = None
         self.manager.current = "patient"
 
 

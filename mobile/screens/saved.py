@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 from kivy.properties import BooleanProperty, ObjectProperty
-from kivy.uix.screenmanager import Screen
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
-class SavedScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
+class SavedScreen(ModelScreen):
     sync = ObjectProperty(None, rebind=True)
     writing = BooleanProperty(False)  # the addendum form is open
 
     def save_addendum(self) -> bool:
-        if not self.wf.add_addendum(self.ids.addendum_text.text):
+        if not self.vm.add_addendum(self.ids.addendum_text.text):
             return False
         self.ids.addendum_text.text = ""
         self.writing = False

@@ -2,15 +2,11 @@
 and a call-back number (HAS 2019 and 2024)."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
-from kivy.uix.screenmanager import Screen
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
-class SessionStartScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
-
+class SessionStartScreen(ModelScreen):
     def on_pre_enter(self, *_args) -> None:
         ids = self.ids
         for key in ("reason", "grantor_name", "callback"):
@@ -23,7 +19,7 @@ class SessionStartScreen(Screen):
 
     def submit(self) -> bool:
         ids = self.ids
-        started = self.wf.start_session(
+        started = self.vm.start_session(
             reason=ids.reason.text, consent=ids.consent.selected, given_by=ids.grantor.selected or "patient",
             given_by_name=ids.grantor_name.text, room_closed=ids.room_closed.active,
             device_hygiene=ids.device_hygiene.active, accessibility=ids.accessibility.active,

@@ -1,10 +1,9 @@
 """Staff sign-in by PIN, also the lock screen: the step and the session in progress stay behind it."""
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, ObjectProperty
-from kivy.uix.screenmanager import Screen
+from kivy.properties import BooleanProperty
 
-from mobile.screens.widgets import BigButton, load_kv
+from mobile.screens.widgets import BigButton, ModelScreen, load_kv
 
 
 class StaffButton(BigButton):
@@ -14,18 +13,17 @@ class StaffButton(BigButton):
     selected = BooleanProperty(False)
 
 
-class SigninScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
+class SigninScreen(ModelScreen):
     staff_buttons: dict[str, StaffButton] = {}
 
     def on_kv_post(self, *_args) -> None:
-        if self.wf is not None:
-            self.wf.bind(staff_list=self._rebuild, chosen_staff=self._mark)
+        if self.vm is not None:
+            self.vm.bind(staff_list=self._rebuild, chosen_staff=self._mark)
         self._rebuild()
 
     def _mark(self, *_args) -> None:
         for staff_id, button in self.staff_buttons.items():
-            button.selected = staff_id == self.wf.chosen_staff
+            button.selected = staff_id == self.vm.chosen_staff
 
     def _rebuild(self, *_args) -> None:
         from mobile.i18n import tr
@@ -33,13 +31,13 @@ class SigninScreen(Screen):
 
         grid = self.ids.staff_grid
         grid.clear_widgets()
-        if self.wf is None:
+        if self.vm is None:
             return
         self.staff_buttons = {}
-        for member in self.wf.staff_list:
+        for member in self.vm.staff_list:
             button = StaffButton(text=f"{member['name']}\n{texts.role(tr.lang, member['role'])}")
             button.staff_id = member["staff_id"]
-            button.bind(on_release=lambda b: self.wf.choose_staff(b.staff_id))
+            button.bind(on_release=lambda b: self.vm.choose_staff(b.staff_id))
             grid.add_widget(button)
             self.staff_buttons[member["staff_id"]] = button
         self._mark()

@@ -2,21 +2,17 @@
 the session is closed — locked from then on, and queued for upload."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
-from kivy.uix.screenmanager import Screen
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
-class SummaryScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
-
+class SummaryScreen(ModelScreen):
     def on_pre_enter(self, *_args) -> None:
-        self.ids.summary.text = self.wf.summary_draft
+        self.ids.summary.text = self.vm.summary_draft
         self.ids.recipient.text = ""
 
     def submit(self) -> bool:
-        return self.wf.close_session(self.ids.summary.text, self.ids.recipient.text)
+        return self.vm.close_session(self.ids.summary.text, self.ids.recipient.text)
 
 
 load_kv("summary.kv")

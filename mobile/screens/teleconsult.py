@@ -2,14 +2,12 @@
 orientation, prescriptions) as noted by staff."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty, StringProperty
-from kivy.uix.screenmanager import Screen
+from kivy.properties import StringProperty
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
-class TeleconsultScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
+class TeleconsultScreen(ModelScreen):
     orientation = StringProperty("")  # the orientation button chosen
 
     def on_pre_enter(self, *_args) -> None:
@@ -18,11 +16,11 @@ class TeleconsultScreen(Screen):
         self.orientation = ""
 
     def start_call(self) -> bool:
-        return self.wf.start_call(self.ids.doctor.text, self.ids.rpps.text)
+        return self.vm.start_call(self.ids.doctor.text, self.ids.rpps.text)
 
     def end_call(self) -> bool:
         ids = self.ids
-        return self.wf.end_call(conclusion=ids.conclusion.text, orientation=self.orientation or None,
+        return self.vm.end_call(conclusion=ids.conclusion.text, orientation=self.orientation or None,
                                 orientation_detail=ids.orientation_detail.text,
                                 prescriptions=ids.prescriptions.text)
 

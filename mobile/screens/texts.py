@@ -1,6 +1,7 @@
 """Every sentence the screens compose from state, in one place (no Kivy widgets here).
 
-Functions take the current language as their first argument only so that a kv rule such as
+Refusals and warnings (codes) are worded by mobile.messages.error_text. Functions take the current language as
+their first argument only so that a kv rule such as
 ``text: texts.sync_summary(tr.lang, root.sync.waiting, root.sync.rejected)`` is bound to ``tr.lang`` and
 re-evaluated on a language switch. Msgids are English; ``N_`` marks strings for extraction
 (``xgettext --keyword=_ --keyword=N_ --keyword=ngettext:1,2``).
@@ -8,10 +9,9 @@ re-evaluated on a language switch. Msgids are English; ``N_`` marks strings for 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from mobile.i18n import tr
-from mobile.workflow import WorkflowError
+from mobile.messages import error_text
 
 
 def N_(text: str) -> str:  # noqa: N802 - gettext convention: mark for extraction, translate later
@@ -119,23 +119,6 @@ def format_date(iso: str | None) -> str:
         return iso
 
 
-_DATE_FR = re.compile(r"^\s*(\d{1,2})\s*[/.\- ]\s*(\d{1,2})\s*[/.\- ]\s*(\d{4})\s*$")
-_DATE_DIGITS = re.compile(r"^\s*(\d{2})(\d{2})(\d{4})\s*$")
-
-
-def parse_date(text: str) -> str:
-    """Staff type dates as jj/mm/aaaa (or 8 digits on a numeric keypad); returns ISO "YYYY-MM-DD".
-    Raises WorkflowError with a French message, like the rest of the workflow."""
-    match = _DATE_FR.match(text or "") or _DATE_DIGITS.match(text or "")
-    if not match:
-        raise WorkflowError("Date de naissance : saisissez-la sous la forme jj/mm/aaaa, par exemple 07/03/1941.")
-    day, month, year = (int(g) for g in match.groups())
-    try:
-        return dt.date(year, month, day).isoformat()
-    except ValueError:
-        raise WorkflowError("Date de naissance impossible : vérifiez le jour et le mois.") from None
-
-
 def born_line(lang: str, sex: str | None, birth_date: str | None) -> str:
     return tr._(_BORN.get(sex or "I", _BORN["I"])).format(date=format_date(birth_date))
 
@@ -201,30 +184,9 @@ def saved_lines(lang: str, values) -> str:
         for kind, value in values or ())
 
 
-def _template_patterns():
-    from sync.store import MESSAGE_TEMPLATES
-
-    return [(template, re.compile(re.escape(template).replace(re.escape("{n}"), r"(\d+)") + "$"))
-            for template in MESSAGE_TEMPLATES]
-
-
-_TEMPLATES = _template_patterns()
-
-
-def domain(lang: str, message: str | None) -> str:
-    """A French message from the workflow or the store, translated when the catalog knows it (a message with a
-    number in it through its template: "… réessayez dans 2 min." → "… try again in 2 min.")."""
-    if not message:
-        return ""
-    for template, pattern in _TEMPLATES:
-        match = pattern.match(message)
-        if match:
-            return tr._(template).format(n=match.group(1))
-    return tr._(message)
-
-
-def domain_lines(lang: str, messages) -> str:
-    return "\n".join(tr._(m) for m in messages or ())
+def warning_lines(lang: str, codes) -> str:
+    """The review screen's warnings (codes: values to verify, alerts, device status), one per line."""
+    return "\n".join(error_text(code, lang) for code in codes or ())
 
 
 def source_line(lang: str, source: str, device: str, kind: str = "thermometer") -> str:

@@ -2,15 +2,11 @@
 warning score computed live from it and from the devices' values."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
-from kivy.uix.screenmanager import Screen
 
-from mobile.screens.widgets import load_kv
+from mobile.screens.widgets import ModelScreen, load_kv
 
 
-class VitalsScreen(Screen):
-    wf = ObjectProperty(None, rebind=True)
-
+class VitalsScreen(ModelScreen):
     def on_pre_enter(self, *_args) -> None:
         self.ids.rr.text = ""
         self.ids.acvpu.selected = ""
@@ -23,11 +19,11 @@ class VitalsScreen(Screen):
                     on_oxygen=oxygen)
 
     def preview(self) -> None:
-        if self.wf is not None and self.manager is not None and self.manager.current == self.name:
-            self.wf.preview_vitals(**self.values())
+        if self.vm is not None and self.manager is not None and self.manager.current == self.name:
+            self.vm.preview_vitals(**self.values())
 
     def submit(self) -> bool:
-        return self.wf.confirm_vitals(**self.values())
+        return self.vm.confirm_vitals(**self.values())
 
 
 load_kv("vitals.kv")

@@ -17,6 +17,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import Screen
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
@@ -297,20 +298,20 @@ class BigText(TextInput):
 
 class TopBar(BoxLayout):
     sync = ObjectProperty(None, rebind=True)
-    wf = ObjectProperty(None, rebind=True)
+    shell = ObjectProperty(None, rebind=True)
 
 
 class StaffMenuButton(ButtonBehavior, BoxLayout):
     """Who is signed in, in the top bar; a tap offers to lock the screen, sign out, or (administrators) manage
     the tablet."""
 
-    wf = ObjectProperty(None, rebind=True)
+    shell = ObjectProperty(None, rebind=True)
     shown = BooleanProperty(False)
     menu = None
 
     def on_release(self) -> None:
-        if self.wf is not None and self.wf.staff_name and not self.wf.locked:
-            self.menu = StaffMenu(wf=self.wf)
+        if self.shell is not None and self.shell.staff_name and not self.shell.locked:
+            self.menu = StaffMenu(shell=self.shell)
             self.menu.open()
 
 
@@ -329,23 +330,23 @@ class TransientModal(ModalView):
 
 
 class StaffMenu(TransientModal):
-    wf = ObjectProperty(None, rebind=True)
+    shell = ObjectProperty(None, rebind=True)
 
     def run(self, action: str) -> None:
         self.dismiss()
-        getattr(self.wf, action)()
+        getattr(self.shell, action)()
 
 
 class SyncPill(ButtonBehavior, BoxLayout):
     """The sync state in the top bar; when sessions were refused, a tap lists them with the server's reason."""
 
     sync = ObjectProperty(None, rebind=True)
-    wf = ObjectProperty(None, rebind=True)
+    shell = ObjectProperty(None, rebind=True)
     panel = None
 
     def on_release(self) -> None:
         # the list names patients: only for a signed-in, unlocked staff member, never over the PIN pad
-        signed_in = self.wf is not None and bool(self.wf.staff_name) and not self.wf.locked
+        signed_in = self.shell is not None and bool(self.shell.staff_name) and not self.shell.locked
         if self.sync is not None and self.sync.rejected and signed_in:
             self.panel = RejectedPanel(sync=self.sync)
             self.panel.open()
@@ -356,13 +357,20 @@ class RejectedPanel(TransientModal):
 
 
 class PatientBanner(BoxLayout):
-    wf = ObjectProperty(None, rebind=True)
+    shell = ObjectProperty(None, rebind=True)
     show_change = BooleanProperty(True)
 
 
 class RelaisRoot(BoxLayout):
-    wf = ObjectProperty(None, rebind=True)
+    shell = ObjectProperty(None, rebind=True)
     sync = ObjectProperty(None, rebind=True)
+
+
+class ModelScreen(Screen):
+    """A screen bound to its own view model (`vm`, mobile.screens.viewmodels) and the shared one (`shell`)."""
+
+    vm = ObjectProperty(None, rebind=True)
+    shell = ObjectProperty(None, rebind=True)
 
 
 load_kv("common.kv")

@@ -23,14 +23,14 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         assert sm.current == "measure"
         assert not measure.ids.error_box.shown
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await wait_for(lambda: app.models.measure.device_state == "error", timeout=15, what="the device error")
         await frames(3)
         assert sm.current == "measure"
         assert measure.ids.error_box.shown and measure.ids.error_box.height > 0
         assert measure.ids.error_text.text == ("Erreur de l'appareil : le thermomètre signale une mesure invalide. "
                                                "Reprenez la mesure.")
         assert measure.ids.status.text == "La mesure a échoué."
-        assert app.adapter.value_text == "" and measure.ids.live_value.text == ""
+        assert app.models.review.value_text == "" and measure.ids.live_value.text == ""
         assert measure.ids.retry.text == "Reprendre" and measure.ids.manual_from_error.text == "Saisie manuelle"
         assert not measure.ids.retry.disabled and measure.ids.measure.disabled  # "Try again" replaces "Measure"
         await screenshot(app, "10-measure-device-error")
@@ -55,7 +55,7 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         await screenshot(app, "12-review-manual-fever")
         await tap(review.ids.save)
         await finish_session_by_taps(app)
-        [measurement] = [m for m in runtime.store.measurements(app.adapter.saved_session_id) if m["code"] == "8310-5"]
+        [measurement] = [m for m in runtime.store.measurements(app.models.saved.saved_session_id) if m["code"] == "8310-5"]
         assert (measurement["value"], measurement["source"]) == ("38.4", "manual")
 
         # later, a remark on the closed session: an addendum, queued for the server after the session
@@ -67,7 +67,7 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         await screenshot(app, "13-saved-addendum")
         await tap(saved.ids.addendum_save)
         assert saved.ids.addendum_done.text == "1 addendum enregistré pour cette séance."
-        (addendum,) = runtime.store.addenda(app.adapter.saved_session_id)
+        (addendum,) = runtime.store.addenda(app.models.saved.saved_session_id)
         assert addendum["text"] == "Médecin traitant joint par téléphone à 11 h."
         assert [e.addendum_id for e in outbox.entries(runtime.store)] == [None, addendum["id"]]
 
@@ -80,13 +80,13 @@ async def test_retry_after_an_error_measures_again(tmp_path):
     async with running_app(runtime, size=LANDSCAPE) as app:
         measure = screen(app, "measure")
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await wait_for(lambda: app.models.measure.device_state == "error", timeout=15, what="the device error")
         await frames(2)
         set_scenario(runtime, "normal")  # e.g. the probe was cleaned
         await tap(measure.ids.retry)
         await wait_for(lambda: app.screen_manager.current == "review", timeout=15, what="the review screen")
         assert screen(app, "review").ids.value.text == f"37,60{NBSP}°C"
-        assert app.adapter.error == ""
+        assert app.models.measure.error is None
 
 
 async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
@@ -100,12 +100,12 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
         on_state("scanning")
         raise DeviceNotFound("oxymètre introuvable")
 
-    runtime.workflow._readers["oximeter"] = no_oximeter
+    runtime.workflow.measuring.readers["oximeter"] = no_oximeter
     async with running_app(runtime, size=LANDSCAPE) as app:
         measure = screen(app, "measure")
         await tap(measure.ids.card_oximeter)
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await wait_for(lambda: app.models.measure.device_state == "error", timeout=15, what="the device error")
         await frames(3)
         assert measure.ids.error_box.shown and "l'oxymètre est allumé" in measure.ids.error_text.text
         assert not measure.ids.retry.disabled
@@ -117,7 +117,7 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
         await screenshot(app, "14-measure-oximeter-error")
         # another device: the oximeter's error goes away, manual entry is back for the thermometer
         await tap(measure.ids.card_thermometer)
-        assert not measure.ids.error_box.shown and app.adapter.error == ""
+        assert not measure.ids.error_box.shown and app.models.measure.error is None
         assert not measure.ids.manual.disabled and not measure.ids.measure.disabled
 
 
@@ -142,7 +142,7 @@ async def test_bad_birth_date_is_refused_in_plain_french(tmp_path, birth, messag
         assert sm.current == "patient_form"
         assert form.ids.form_error.text == message
         assert runtime.store.find_patients("") == []
-        assert app.adapter.step == "patient"
+        assert app.models.shell.step == "patient"
         if birth == "31/02/1940":
             await screenshot(app, "13-form-bad-date")
         # correcting the date clears the message and creates the patient
@@ -190,7 +190,7 @@ async def test_portrait_layout(tmp_path):
         assert measure.ids.body.orientation == "vertical"
         await frames(3)  # the cards settle into their portrait height before being touched
         await tap(measure.ids.card_blood_pressure)
-        assert app.adapter.selected_kind == "blood_pressure"
+        assert app.models.measure.selected_kind == "blood_pressure"
         await screenshot(app, "21-portrait-measure")
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []

@@ -41,13 +41,13 @@ async def test_full_session_by_taps(tmp_path):
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []
         await tap(form.ids.create)
-        assert sm.current == "session_start", app.adapter.form_error
+        assert sm.current == "session_start", app.models.patient_form.error
         start = screen(app, "session_start")
         assert start.ids.banner.ids.banner_name.text == "DÉMO Jeanne"  # the patient, on every session screen
         assert start.ids.start.disabled  # nothing happens before the consent is recorded
         await start_session_by_taps(app, shot="02b-session-start")
         assert sm.current == "measure"
-        session = runtime.store.get_session(app.adapter.workflow.state.session_id)
+        session = runtime.store.get_session(app.models.workflow.state.session_id)
         assert session["reason"] == "Fièvre" and session["checklist_room_closed"] == 1
         assert [c["decision"] for c in runtime.store.consents(session["id"])] == ["given"]
         [stored] = runtime.store.find_patients("02/04/1938")
@@ -72,7 +72,7 @@ async def test_full_session_by_taps(tmp_path):
         # -- oximeter: its instructions, measure, review, confirm ------------------------------------------------
         review = screen(app, "review")
         await tap(cards["oximeter"])
-        assert app.adapter.selected_kind == "oximeter" and cards["oximeter"].selected
+        assert app.models.measure.selected_kind == "oximeter" and cards["oximeter"].selected
         assert measure.ids.measure.text == "Mesurer la saturation"
         assert "sans vernis" in measure.ids.step1.text and "immobile" in measure.ids.step3.text
         assert not measure.ids.manual.opacity  # manual entry is for the temperature only
@@ -93,7 +93,7 @@ async def test_full_session_by_taps(tmp_path):
         assert "hauteur du cœur" in measure.ids.step2.text and f"2{NBSP}cm au-dessus du pli du coude" in measure.ids.step2.text
         runtime.simulated[2].speed = 20.0  # a real cuff takes ~40 s
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.adapter.live_value.startswith("Brassard"), timeout=15, what="the cuff pressure")
+        await wait_for(lambda: app.models.measure.live_value.startswith("Brassard"), timeout=15, what="the cuff pressure")
         await frames(2)
         assert cards["blood_pressure"].active and cards["blood_pressure"].state_text.startswith("Mesure en cours…\nBrassard")
         assert cards["thermometer"].disabled  # no other device while the cuff inflates
@@ -111,12 +111,12 @@ async def test_full_session_by_taps(tmp_path):
         thermometer = runtime.simulated[0]
         thermometer.scenario = dataclasses.replace(thermometer.scenario, measure_seconds=0.6)
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.adapter.live_value == f"36,8{NBSP}°C", timeout=15, what="the first live value")
+        await wait_for(lambda: app.models.measure.live_value == f"36,8{NBSP}°C", timeout=15, what="the first live value")
         await frames(2)
         assert measure.ids.measure.disabled and measure.ids.measure.text == "Mesure en cours…"
         assert measure.ids.status.text == "Mesure en cours… prenez la température maintenant."
-        assert measure.ids.live_value.text == app.adapter.live_value and measure.ids.live_value.text.endswith("°C")
-        assert cards["thermometer"].state_text == f"Mesure en cours…\n{app.adapter.live_value}"
+        assert measure.ids.live_value.text == app.models.measure.live_value and measure.ids.live_value.text.endswith("°C")
+        assert cards["thermometer"].state_text == f"Mesure en cours…\n{app.models.measure.live_value}"
         assert measure.ids.finish.disabled  # not while measuring
         assert sm.current == "measure"
         await screenshot(app, "03b-measuring")
@@ -124,7 +124,7 @@ async def test_full_session_by_taps(tmp_path):
         assert review.ids.value.text == f"37,60{NBSP}°C"
         assert review.ids.source.text.startswith("Source\u00a0: Thermomètre Bluetooth — Relais Thermo")
         assert review.ids.banner.ids.banner_name.text == "DÉMO Jeanne"
-        assert app.adapter.live_value == f"37,3{NBSP}°C"  # the last intermediate value was shown while measuring
+        assert app.models.measure.live_value == f"37,3{NBSP}°C"  # the last intermediate value was shown while measuring
         await screenshot(app, "04-review")
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []
@@ -152,7 +152,7 @@ async def test_full_session_by_taps(tmp_path):
         assert saved.ids.upload_text.text.startswith("En attente d'envoi")
         counts = runtime.store.outbox_counts()
         assert counts["pending"] == 1 and counts["sent"] == 0
-        stored = {m["code"]: m for m in runtime.store.measurements(app.adapter.saved_session_id)}
+        stored = {m["code"]: m for m in runtime.store.measurements(app.models.saved.saved_session_id)}
         assert {"59408-5", "8480-6", "8462-4", "8310-5"} <= set(stored)
         assert (stored["8310-5"]["value"], stored["8310-5"]["unit"], stored["8310-5"]["source"]) == \
             ("37.60", "Cel", "bluetooth")
@@ -169,7 +169,7 @@ async def test_full_session_by_taps(tmp_path):
         await frames(3)
         assert patients.ids.list_caption.text == "1 patient"
         await type_into(patients.ids.search, "02/04")
-        assert [p["name"] for p in app.adapter.patients] == ["DÉMO Jeanne"]
+        assert [p["name"] for p in app.models.patient.patients] == ["DÉMO Jeanne"]
         await screenshot(app, "06-patients-search")
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []
@@ -178,8 +178,8 @@ async def test_full_session_by_taps(tmp_path):
         await start_session_by_taps(app)
         assert sm.current == "measure"
         assert screen(app, "measure").ids.banner.ids.banner_name.text == "DÉMO Jeanne"
-        assert app.adapter.value_text == "" and app.adapter.live_value == ""  # a new session starts empty
-        assert app.adapter.accepted == {} and screen(app, "measure").ids.finish.disabled
+        assert app.models.review.value_text == "" and app.models.measure.live_value == ""  # a new session starts empty
+        assert app.models.measure.accepted == {} and screen(app, "measure").ids.finish.disabled
 
 
 async def test_saved_session_turns_from_pending_to_synced_with_a_server(tmp_path):

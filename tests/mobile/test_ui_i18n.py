@@ -1,5 +1,6 @@
-"""Translations: catalogs match their sources, every UI text has a French translation, the runtime FR/EN switch
-re-translates the live screens (including the workflow's French messages), and nothing leaks between apps."""
+"""Translations: catalogs match their sources, every UI text and every refusal code has a French translation, the
+runtime FR/EN switch re-translates the live screens (including the workflow's messages), and nothing leaks between
+apps."""
 from __future__ import annotations
 
 import gettext
@@ -20,10 +21,11 @@ LITERAL = r'"((?:[^"\\]|\\.)*)"'
 
 
 def ui_msgids() -> tuple[set[str], set[tuple[str, str]]]:
-    """Msgids used in the kv files and the screens' Python code (literal arguments of tr._, N_, tr.ngettext)."""
+    """Msgids used in the kv files, the screens' Python code and the message catalogs (literal arguments of tr._,
+    N_, tr.ngettext)."""
     singles, plurals = set(), set()
-    sources = [*(ROOT / "assets" / "kv").glob("*.kv"), *(ROOT / "mobile" / "screens").glob("*.py"),
-               ROOT / "mobile" / "app.py"]
+    sources = [*(ROOT / "assets" / "kv").glob("*.kv"), *(ROOT / "mobile" / "screens").rglob("*.py"),
+               *(ROOT / "mobile" / "messages").glob("*.py"), ROOT / "mobile" / "app.py"]
     for path in sources:
         text = path.read_text(encoding="utf-8")
         singles.update(m.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
@@ -64,9 +66,9 @@ def test_french_default_english_switch_and_fallback():
     fr, en = Translator("fr"), Translator("en")
     assert fr.ngettext("{n} patient", "{n} patients", 1) == "{n} patient"
     assert en.ngettext("{n} patient", "{n} patients", 2) == "{n} patients"
-    # French domain messages: shown as they are in French, translated in English
-    fever = "Fièvre (≥ 38 °C)."
-    assert fr._(fever) == fever and en._(fever) == "Fever (≥ 38 °C)."
+    # a data-layer sentence that is still French: shown as it is in French, translated in English
+    refused = "La séance est déjà close."
+    assert fr._(refused) == refused and en._(refused) == "The session is already closed."
     assert fr._("Everything is synced") == "Tout est synchronisé"
     assert en._("Une phrase que personne n'a traduite.") == "Une phrase que personne n'a traduite."
 
@@ -81,7 +83,7 @@ async def test_language_toggle_retranslates_the_live_ui(tmp_path):
         topbar = app.root.ids.topbar.ids
         measure = screen(app, "measure")
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.adapter.device_state == "error", timeout=15, what="the device error")
+        await wait_for(lambda: app.models.measure.device_state == "error", timeout=15, what="the device error")
         await frames(2)
         assert measure.ids.measure.text == "Mesurer la température"
         en_button = next(b for b in topbar.lang.children if b.value == "en")
@@ -120,39 +122,88 @@ def test_sync_indicator_texts():
     assert texts.last_session_line("fr", "") == ""
 
 
-DOMAIN_SOURCES = ("mobile/workflow.py", "mobile/vitals.py", "sync/store.py", "mobile/screens/adapter.py")
-DOMAIN_CALLS = {"WorkflowError", "InputError", "IdentityError", "SessionStateError", "Implausible", "DuplicateWarning",
-                "StoreError", "_fail"}
+def test_every_message_code_has_a_french_translation_and_its_parameters():
+    from mobile.messages import MESSAGES, UNKNOWN
+    from mobile.messages.workflow import DEVICE_NAMES, OF_DEVICE
+
+    french = parse_po(catalog_paths("fr")[0].read_text(encoding="utf-8"))
+    templates = [*MESSAGES.values(), *DEVICE_NAMES.values(), *OF_DEVICE.values(), UNKNOWN]
+    assert len(MESSAGES) > 80
+    assert not [t for t in templates if t not in french]
+    placeholders = re.compile(r"{(\w+)}")
+    assert not [t for t in templates if set(placeholders.findall(t)) != set(placeholders.findall(french[t]))]
 
 
-def domain_messages() -> set[str]:
-    """The French sentences staff can see from the workflow and the store: the static messages of the exceptions
-    they raise (f-strings are templates filled at run time and listed apart), notices, and the adapter's own."""
+def test_every_code_the_workflow_and_the_vital_checks_use_has_a_message():
+    """Every string constant that looks like a code in mobile/workflow and mobile/vitals.py is in the catalog."""
+    import ast
+
+    from mobile.messages import MESSAGES
+    from mobile.workflow.readings import STATUS_WARNINGS
+
+    code = re.compile(r"^(auth|signin|site|patient|session|measure|device|vitals|call|summary|admin)(\.[a-z0-9_]+)+$")
+    found = set()
+    for path in [*(ROOT / "mobile" / "workflow").glob("*.py"), ROOT / "mobile" / "vitals.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and code.match(node.value):
+                found.add(node.value)
+    found.update(f"device.status.{status}" for status in STATUS_WARNINGS)
+    assert len(found) > 60
+    assert not sorted(c for c in found if c not in MESSAGES)
+
+
+def test_a_code_is_worded_in_either_language_with_its_parameters():
+    import datetime as dt
+
+    from mobile.messages import error_text
+    from mobile.workflow import WorkflowError
+    from mobile.workflow.signin import locked_out
+    from sync.store import SessionStateError
+
+    minutes, seconds = locked_out(dt.timedelta(minutes=4)), locked_out(dt.timedelta(seconds=30))
+    assert error_text(minutes, "fr") == "Trop de codes erronés : compte bloqué, réessayez dans 4 min."
+    assert error_text(seconds, "en") == "Too many wrong PINs: account locked, try again in 30 s."
+    nres = WorkflowError("measure.invalid.nres", kind="oximeter")
+    assert error_text(nres, "fr") == "Erreur de l'appareil : valeur hors de la plage mesurable de l'oxymètre. " \
+                                     "Reprenez la mesure."
+    assert error_text(nres, "en") == "Device error: value outside the measuring range of the oximeter. Measure again."
+    assert error_text("session.abandoned", "fr") == "Séance abandonnée : rien ne sera transmis."
+    assert error_text(None, "fr") == "" and error_text("", "en") == ""
+    # an unknown code: a clear generic message that names it, never the raw code alone
+    assert error_text(WorkflowError("nobody.knows"), "en") == \
+        "This action was refused (nobody.knows). Try again, or tell your coordinator."
+    # a data-layer refusal still worded as a French sentence: shown through the catalogs
+    try:
+        raise WorkflowError.refused_by_store(SessionStateError("La séance est déjà close.")) from \
+            SessionStateError("La séance est déjà close.")
+    except WorkflowError as exc:
+        wrapped = exc
+    assert error_text(wrapped, "fr") == "La séance est déjà close."
+    assert error_text(wrapped, "en") == "The session is already closed."
+    assert error_text(ValueError("La séance est déjà close."), "en") == "The session is already closed."
+
+
+STORE_CALLS = {"InputError", "IdentityError", "SessionStateError", "StoreError"}
+
+
+def store_sentences() -> set[str]:
+    """The French sentences the store still raises (its refusals are not codes yet): static messages of the
+    exceptions it raises."""
     import ast
 
     found: set[str] = set()
-    for name in DOMAIN_SOURCES:
-        tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-                args = list(node.args) + [k.value for k in node.keywords if k.arg in ("notice", "message")]
-                if func in DOMAIN_CALLS or func == "_changed":
-                    for arg in args:
-                        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and " " in arg.value \
-                                and arg.value[:1].isupper():  # lower-case English: internal errors, never shown
-                            found.add(arg.value)
-            elif isinstance(node, ast.Assign) and any(getattr(t, "attr", "").endswith("_error") for t in node.targets):
-                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) and node.value.value:
-                    found.add(node.value.value)
+    for node in ast.walk(ast.parse((ROOT / "sync" / "store.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if func in STORE_CALLS:
+                found.update(arg.value for arg in node.args if isinstance(arg, ast.Constant)
+                             and isinstance(arg.value, str) and " " in arg.value and arg.value[:1].isupper())
     return found
 
 
-def test_every_french_message_from_the_workflow_and_the_store_has_an_english_translation():
-    messages = domain_messages()
-    assert len(messages) > 60 and "Code PIN incorrect." in messages and "Choisissez d'abord votre nom." in messages
+def test_every_french_sentence_the_store_still_raises_has_an_english_translation():
     english = parse_po(catalog_paths("en")[0].read_text(encoding="utf-8"))
-    missing = sorted(m for m in messages if not english.get(m))
+    missing = sorted(m for m in store_sentences() if not english.get(m))
     assert not missing, "\n".join(missing)
 
 
@@ -166,21 +217,3 @@ def test_no_bare_text_in_kv_files():
             if match and match.group(1) not in allowed:
                 bare.append(f"{path.name}:{number}: {match.group(1)}")
     assert not bare, bare
-
-
-def test_a_message_with_a_number_is_translated_through_its_template():
-    import datetime as dt
-
-    from mobile.screens import texts
-    from sync.store import MESSAGE_TEMPLATES, PinLockedError
-
-    english = parse_po(catalog_paths("en")[0].read_text(encoding="utf-8"))
-    assert all(english.get(template) for template in MESSAGE_TEMPLATES)
-    seconds, minutes = str(PinLockedError(dt.timedelta(seconds=30))), str(PinLockedError(dt.timedelta(minutes=4)))
-    assert texts.domain("fr", minutes) == minutes == "Trop de codes erronés : compte bloqué, réessayez dans 4 min."
-    tr.switch_lang("en")
-    try:
-        assert texts.domain("en", seconds) == "Too many wrong PINs: account locked, try again in 30 s."
-        assert texts.domain("en", minutes) == "Too many wrong PINs: account locked, try again in 4 min."
-    finally:
-        tr.switch_lang("fr")

@@ -68,10 +68,10 @@ async def test_pin_sign_in_then_idle_lock_keeps_the_session(tmp_path):
         begin_session(runtime, DEMO)
         await wait_for(lambda: sm.current == "measure", what="the measure screen")
         session = runtime.workflow.state.session_id
-        runtime.workflow._last_activity -= runtime.workflow.idle_lock_seconds + 1  # nobody touched it for 2 min
-        app.adapter.tick()
+        runtime.workflow.context.last_activity -= runtime.workflow.idle_lock_seconds + 1  # nobody touched it for 2 min
+        app.models.tick()
         await frames(2)
-        assert sm.current == "signin" and app.adapter.locked
+        assert sm.current == "signin" and app.models.shell.locked
         assert signin.ids.title.text == "Tablette verrouillée\u00a0: identifiez-vous pour continuer"
         assert "DÉMO" not in signin.ids.title.text  # no patient name on a screen left alone in a corridor
         await screenshot(app, "42-locked")

@@ -1,4 +1,4 @@
-"""Plausibility, alerts and partial NEWS2 (shared/notes/domain.md §4)."""
+"""Plausibility, alerts and partial NEWS2 (Royal College of Physicians, 2017): refusals and alerts are codes."""
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -11,17 +11,19 @@ from mobile.vitals import (Implausible, assess_blood_pressure, assess_pulse, ass
 
 @pytest.mark.parametrize("value,unit", [("29.9", "Cel"), ("43.1", "Cel"), ("98.6", "Cel"), ("120", "[degF]")])
 def test_implausible_temperatures(value, unit):
-    with pytest.raises(Implausible):
+    with pytest.raises(Implausible) as caught:
         assess_temperature(D(value), unit)
+    expected = "vitals.temperature.fahrenheit" if value == "98.6" else "vitals.temperature.implausible"
+    assert caught.value.code == expected
 
 
 def test_temperature_alerts_for_elderly():
     assert assess_temperature(D("37.60"), "Cel").alerts == ()
-    assert "Fébricule" in assess_temperature(D("37.8"), "Cel").alerts[0]
-    assert "Fièvre" in assess_temperature(D("38.4"), "Cel").alerts[0]
-    assert "Hypothermie" in assess_temperature(D("35.0"), "Cel").alerts[0]
-    assert assess_temperature(D("40.1"), "Cel").verify
-    assert any("1,1" in a for a in assess_temperature(D("37.5"), "Cel", baseline=D("36.3")).alerts)
+    assert assess_temperature(D("37.8"), "Cel").alerts == ("vitals.temperature.low_grade_fever",)
+    assert assess_temperature(D("38.4"), "Cel").alerts == ("vitals.temperature.fever",)
+    assert assess_temperature(D("35.0"), "Cel").alerts == ("vitals.temperature.hypothermia",)
+    assert assess_temperature(D("40.1"), "Cel").verify == ("vitals.temperature.extreme",)
+    assert "vitals.temperature.rise_from_usual" in assess_temperature(D("37.5"), "Cel", baseline=D("36.3")).alerts
     assert assess_temperature(D("99.5"), "[degF]").alerts == ()  # 37.5 °C
 
 
@@ -31,23 +33,24 @@ def test_spo2():
     with pytest.raises(Implausible):
         assess_spo2(D(49))
     assert assess_spo2(D(97)) == assess_spo2(D("97.0"))
-    assert "basse" in assess_spo2(D(91)).alerts[0]
-    assert "urgente" in assess_spo2(D(88)).alerts[0]
-    assert assess_spo2(D(65)).verify
-    assert any("3 points" in a for a in assess_spo2(D(93), baseline=D(96)).alerts)
+    assert assess_spo2(D(91)).alerts == ("vitals.spo2.low",)
+    assert assess_spo2(D(88)).alerts == ("vitals.spo2.very_low",)
+    assert assess_spo2(D(65)).verify == ("vitals.spo2.below_accuracy",)
+    assert "vitals.spo2.drop_from_usual" in assess_spo2(D(93), baseline=D(96)).alerts
 
 
 def test_pulse_and_blood_pressure():
     with pytest.raises(Implausible):
         assess_pulse(D(19))
-    assert "Tachycardie" in assess_pulse(D(125)).alerts[0]
+    assert assess_pulse(D(125)).alerts == ("vitals.pulse.tachycardia",)
+    assert assess_pulse(D(38)).alerts == ("vitals.pulse.bradycardia",) and assess_pulse(D(38)).verify
     with pytest.raises(Implausible):
         assess_blood_pressure(D(80), D(90))          # systolic ≤ diastolic
     with pytest.raises(Implausible):
         assess_blood_pressure(D(300), D(90))
     assert assess_blood_pressure(D(128), D(82)) .alerts == ()
-    assert "Hypotension" in assess_blood_pressure(D(85), D(55)).alerts[0]
-    assert any("sévère" in a for a in assess_blood_pressure(D(190), D(115)).alerts)
+    assert assess_blood_pressure(D(85), D(55)).alerts[0] == "vitals.blood_pressure.hypotension"
+    assert "vitals.blood_pressure.severe_hypertension" in assess_blood_pressure(D(190), D(115)).alerts
     assert assess_blood_pressure(D("25.3"), D("14.7"), "kPa").alerts  # 190/110 mmHg in kPa
 
 
@@ -64,7 +67,7 @@ def test_news2_bands_and_partial_flag():
     assert news2(temperature_c=D("38.05")).parameters["temperature"] == 1  # rounds to 38.1
 
 
-# -- NEWS2 (RCP 2017, shared/notes/domain.md §4.1): every band edge ----------------------------------------------
+# -- NEWS2 (RCP 2017): every band edge ----------------------------------------------
 from mobile.vitals import NEWS2_RESPONSE_FR, respiration_rate_from_text  # noqa: E402
 
 

@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from devices.transport import Disconnected
-from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature
+from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature, parse_birth_date
+from mobile.workflow.readings import measured_at
 from sync.store import Store
-from tests.support.workflow import (DEMO, NOW, ScriptedThermometer, begin, close_session, reading_from,  # noqa: F401
-                                    set_up_tablet, sign_in)
+from tests.support.workflow import (DEMO, NOW, ScriptedThermometer, begin, close_session, reading_from, refused,
+                                    refused_by_store, set_up_tablet, sign_in)
 
 @pytest.fixture
 def store(tmp_path):
@@ -54,7 +55,7 @@ async def test_device_error_is_never_proposed(store):
     begin(wf, DEMO)
     assert await wf.measure_temperature() is None
     assert wf.state.proposal is None and wf.state.device_state == "error"
-    assert "invalide" in wf.state.error
+    assert wf.state.error.code == "measure.invalid.nan" and wf.state.error.params == {"kind": "thermometer"}
     with pytest.raises(WorkflowError):
         close_session(wf)
     assert store.outbox_counts()["pending"] == 0
@@ -64,18 +65,19 @@ async def test_transport_failure_gives_plain_message_and_allows_retake(store):
     wf, _ = make(store, Disconnected("le thermomètre s'est déconnecté"), reading_from("00B00E00FE"))
     begin(wf, DEMO)
     assert await wf.measure_temperature() is None
-    assert "Mesure impossible" in wf.state.error
+    assert wf.state.error.code == "measure.unreachable_or_manual"
+    assert wf.state.error.params == {"kind": "thermometer", "detail": "le thermomètre s'est déconnecté"}
     proposal = await wf.measure_temperature()
     assert proposal is not None and wf.state.error is None
 
 
-@pytest.mark.parametrize("hexstr,message", [("00A00F00FF", "plausible"),     # 400.0 °C
-                                             ("00DA0300FF", "Fahrenheit")])   # 98.6 sent as °C
-async def test_implausible_values_are_refused(store, hexstr, message):
+@pytest.mark.parametrize("hexstr,code", [("00A00F00FF", "vitals.temperature.implausible"),  # 400.0 °C
+                                          ("00DA0300FF", "vitals.temperature.fahrenheit")])  # 98.6 sent as °C
+async def test_implausible_values_are_refused(store, hexstr, code):
     wf, _ = make(store, reading_from(hexstr))
     begin(wf, DEMO)
     assert await wf.measure_temperature() is None
-    assert message in wf.state.error
+    assert wf.state.error.code == code
 
 
 async def test_changing_patient_mid_measurement_discards_the_reading(store):
@@ -100,21 +102,48 @@ async def test_manual_entry_fallback(store):
     begin(wf, DEMO)
     proposal = wf.enter_manual_temperature("38,4")
     assert proposal.value == Decimal("38.4") and proposal.source == "manual"
-    assert proposal.warnings and "Fièvre" in proposal.warnings[0]
+    assert proposal.warnings == ("vitals.temperature.fever",)
+    with refused("measure.manual.format"):
+        wf.enter_manual_temperature("abc")
+    with refused("measure.manual.precision"):
+        wf.enter_manual_temperature("37,655")
+    assert wf.state.proposal == proposal  # a refused entry leaves the value on review as it was
     sid = close_session(wf)
     (row,) = store.db["measurements"].rows_where("session_id = ? AND code = '8310-5'", [sid])
     assert row["source"] == "manual" and row["value"] == "38.4" and row["raw"] is None
-    with pytest.raises(WorkflowError):
-        wf.enter_manual_temperature("abc")
+    with refused("session.choose_patient_first"):
+        wf.enter_manual_temperature("37,2")
 
 
-def test_bad_identity_is_refused_with_french_message(store):
+def test_bad_identity_is_refused_with_the_stores_reason(store):
     wf, _ = make(store)
     sign_in(wf)
-    with pytest.raises(WorkflowError) as err:
+    with refused_by_store("futur"):
         wf.create_patient(**{**DEMO, "birth_date": "2999-01-01"})
-    assert str(err.value)
+    with refused("patient.birth_date.format"):
+        wf.create_patient(**{**DEMO, "birth_date": "2 avril 1938"})
+    with refused("patient.birth_date.impossible"):
+        wf.create_patient(**{**DEMO, "birth_date": "31/02/1938"})
     assert store.db["patients"].count == 0
+
+
+def test_a_birth_date_is_typed_as_staff_do():
+    for typed in ("02/04/1938", "2/4/1938", "02.04.1938", "02-04-1938", " 02 04 1938 ", "02041938", "1938-04-02"):
+        assert parse_birth_date(typed) == "1938-04-02", typed
+    for typed, code in (("", "format"), ("1938", "format"), ("02/04/38", "format"), ("30/02/1938", "impossible"),
+                        ("1938-13-02", "impossible")):
+        with refused(f"patient.birth_date.{code}") as caught:
+            parse_birth_date(typed)
+        assert caught.value.field == "birth_date"
+
+
+def test_a_typed_birth_date_finds_the_probable_duplicates(store):
+    wf, _ = make(store)
+    sign_in(wf)
+    first = wf.create_patient(**DEMO)
+    found = wf.probable_duplicates(family_name="Démo", given_name="jeanne", birth_date="02041938")
+    assert [p["id"] for p in found] == [first]
+    assert wf.probable_duplicates(family_name="Démo", given_name="Jeanne", birth_date="pas une date") == []
 
 
 def test_device_time_stamp_used_only_when_it_agrees_with_the_tablet(store):
@@ -123,9 +152,9 @@ def test_device_time_stamp_used_only_when_it_agrees_with_the_tablet(store):
     stamp = (local.year.to_bytes(2, "little") + bytes([local.month, local.day, local.hour, local.minute,
                                                         local.second])).hex()
     agreeing = reading_from("02B00E00FE" + stamp, received_at=NOW + dt.timedelta(seconds=30))
-    assert wf._measured_at(agreeing) == NOW
+    assert measured_at(agreeing) == NOW
     stale = reading_from("02B00E00FE" + "E5070101000000", received_at=NOW)  # 2021: clock reset
-    assert wf._measured_at(stale) == NOW
+    assert measured_at(stale) == NOW
 
 
 def test_temperature_checks_and_format():

@@ -1,10 +1,14 @@
 """A tablet ready for a session in plain-Python workflow tests: a site, a signed-in staff member, a patient chosen
-with consent and the room checklist done; and the end of a session (vitals, call, summary, close)."""
+with consent and the room checklist done; the end of a session (vitals, call, summary, close); and the checks that
+a step was refused with a given code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from typing import Any
+
+import pytest
 
 from devices.parsers.temperature import parse_temperature_measurement
 from devices.reading import DeviceIdentity, DeviceReading
@@ -78,3 +82,24 @@ def close_session(wf, *, respiration_rate: str | None = "16", consciousness: str
     wf.start_call(doctor_name=doctor)
     wf.end_call(conclusion=conclusion, orientation="stay")
     return wf.close(summary=wf.state.summary_draft)
+
+
+@contextlib.contextmanager
+def refused(code: str):
+    """The block raises a WorkflowError with this code (what staff are told is the catalog's business)."""
+    from mobile.workflow import WorkflowError
+
+    with pytest.raises(WorkflowError) as caught:
+        yield caught
+    assert caught.value.code == code, f"{caught.value!r}: {caught.value.code} instead of {code}"
+
+
+@contextlib.contextmanager
+def refused_by_store(french: str):
+    """The block raises a WorkflowError for an input the store refused; staff read `french` in it (in French)."""
+    from mobile.messages import error_text
+    from mobile.workflow import WorkflowError
+
+    with pytest.raises(WorkflowError) as caught:
+        yield caught
+    assert french in error_text(caught.value, "fr"), error_text(caught.value, "fr")

@@ -1,0 +1,142 @@
+"""The measure screen (the three device cards, the measurement running, the typed value) and the review of a
+proposed value (accept, retake)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kivy.properties import BooleanProperty, DictProperty, ListProperty, ObjectProperty, StringProperty
+
+from mobile.screens.viewmodels.base import ScreenModel, attempt
+from mobile.workflow import Proposal, WorkflowError, WorkflowState
+
+log = logging.getLogger(__name__)
+
+BUSY_STATES = ("scanning", "connecting", "measuring")
+
+
+class MeasureModel(ScreenModel):
+    device_state = StringProperty("idle")
+    busy = BooleanProperty(False)        # a measurement is running
+    live_value = StringProperty("")
+    error = ObjectProperty(None, allownone=True)         # why the measurement failed
+    manual_mode = BooleanProperty(False)
+    manual_error = ObjectProperty(None, allownone=True)
+    save_error = ObjectProperty(None, allownone=True)
+    selected_kind = StringProperty("thermometer")   # the device card chosen on the measure screen
+    measuring_kind = StringProperty("")             # the device being read, while busy
+    accepted = DictProperty({})                     # kind -> display of the value accepted this session
+    has_accepted = BooleanProperty(False)
+
+    def __init__(self, workflow, **kwargs: Any) -> None:
+        super().__init__(workflow, **kwargs)
+        self._task: asyncio.Task | None = None
+        self.ready: asyncio.Future | None = None   # the app sets it to the runtime's start: devices come up
+
+    def on_state(self, state: WorkflowState) -> None:
+        self.device_state = state.device_state
+        self.busy = state.device_state in BUSY_STATES
+        self.live_value = state.live_value or ""
+        self.error = state.error
+        self.measuring_kind = (state.measuring_kind or "") if self.busy else ""
+        self.accepted = {kind: p.display for kind, p in state.accepted.items()}
+        self.has_accepted = bool(state.accepted)
+
+    def on_step(self, step: str, previous: str) -> None:
+        self.manual_mode, self.manual_error, self.save_error = False, None, None
+        if step == "measure" and previous in ("patient", "patient_form", "saved"):
+            kinds = self.workflow.kinds
+            self.selected_kind = "thermometer" if "thermometer" in kinds or not kinds else kinds[0]
+
+    def select_kind(self, kind: str) -> None:
+        """A device card was tapped: show its instructions; an old error belongs to the previous device."""
+        if self.busy or kind == self.selected_kind:
+            return
+        self.manual_mode, self.manual_error = False, None
+        if self.workflow.state.error and self.workflow.state.step == "measure":
+            self.workflow.retake()
+        self.error = None
+        self.selected_kind = kind
+
+    def measure(self) -> None:
+        if self.busy or (self._task is not None and not self._task.done()):
+            return
+        self.manual_mode, self.manual_error = False, None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            log.error("measure() needs the asyncio loop: run the app with async_run(async_lib='asyncio')")
+            return
+        self._task = loop.create_task(self._measure())
+
+    async def _measure(self) -> None:
+        if self.ready is not None and not self.ready.done():
+            await asyncio.wait({self.ready})  # a tap in the first split second waits for the devices
+        try:
+            await self.workflow.measure(self.selected_kind)
+        except WorkflowError as exc:
+            self.error = exc
+        except Exception:  # noqa: BLE001 - never let a device bug kill the UI; show it as a failure
+            log.exception("measurement crashed")
+            self.error = WorkflowError("measure.unexpected_error")
+            self.device_state = "error"
+            self.busy = False
+
+    def show_manual(self) -> None:
+        self.manual_mode, self.manual_error = True, None
+
+    def enter_manual(self, text: str) -> bool:
+        return attempt(self, "manual_error", lambda: self.workflow.enter_manual_temperature(text))
+
+    def finish_measurements(self) -> bool:
+        return attempt(self, "save_error", self.workflow.finish_measurements)
+
+    def cancel_tasks(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+
+def device_label(proposal: Proposal) -> str:
+    reading = proposal.reading
+    if reading is None:
+        return ""
+    device = reading.device
+    name = device.name or device.address
+    return f"{name} ({device.model})" if device.model else name
+
+
+class ReviewModel(ScreenModel):
+    review_kind = StringProperty("thermometer")
+    value_text = StringProperty("")
+    warnings = ListProperty([])          # warning codes
+    source = StringProperty("")
+    device_label = StringProperty("")
+    measured_time = StringProperty("")
+    save_error = ObjectProperty(None, allownone=True)
+
+    def on_state(self, state: WorkflowState) -> None:
+        proposal = state.proposal
+        if proposal is not None:
+            self.value_text = proposal.display
+            self.warnings = list(proposal.warnings)
+            self.source = proposal.source
+            self.device_label = device_label(proposal)
+            self.measured_time = proposal.measured_at.astimezone().strftime("%H:%M")
+            self.review_kind = proposal.kind
+        elif state.step != "saved":
+            self.value_text, self.warnings, self.source, self.device_label, self.measured_time = "", [], "", "", ""
+
+    def on_step(self, step: str, previous: str) -> None:
+        self.save_error = None
+
+    def accept(self) -> None:
+        """Keep the value on review and go back to the devices."""
+        attempt(self, "save_error", self.workflow.accept)
+
+    def retake(self) -> None:
+        self.workflow.retake()
+
+    def finish_measurements(self) -> bool:
+        return attempt(self, "save_error", self.workflow.finish_measurements)

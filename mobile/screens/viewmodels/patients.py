@@ -1,0 +1,66 @@
+"""The patient list (search by date of birth or name letters) and the creation form with its probable duplicates."""
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import ListProperty, ObjectProperty, StringProperty
+
+from mobile.screens import texts
+from mobile.screens.viewmodels.base import ScreenModel, attempt
+from mobile.workflow import WorkflowState
+
+
+def patient_row(patient: dict[str, Any]) -> dict[str, Any]:
+    return {"patient_id": str(patient["id"]),
+            "name": texts.display_name(patient.get("family_name"), patient.get("given_name")),
+            "sex": patient.get("sex") or "", "birth_date": patient.get("birth_date") or "",
+            "insee": patient.get("birth_place_insee") or "", "status": patient.get("identity_status") or ""}
+
+
+class PatientListModel(ScreenModel):
+    query = StringProperty("")
+    patients = ListProperty([])          # RecycleView data: one dict per resident
+
+    def on_step(self, step: str, previous: str) -> None:
+        if step == "patient":
+            if previous == "saved":  # the next resident: a fresh search
+                self.query = ""
+            self.refresh_patients()
+
+    def search(self, text: str) -> None:
+        self.query = text
+        self.refresh_patients()
+
+    def refresh_patients(self) -> None:
+        rows = self.workflow.patients(self.query.strip())  # the store matches dd/mm/yyyy and name prefixes
+        self.patients = [{**patient_row(p), "vm": self} for p in rows]
+
+    def select_patient(self, patient_id: str) -> None:
+        self.workflow.select_patient(patient_id)
+
+
+class PatientFormModel(ScreenModel):
+    duplicates = ListProperty([])        # probable duplicates of the identity being created
+    error = ObjectProperty(None, allownone=True)
+
+    def on_state(self, state: WorkflowState) -> None:
+        self.duplicates = [patient_row(p) for p in state.duplicates]
+
+    def create_patient(self, *, family_name: str, given_name: str, birth_date: str, sex: str,
+                       birth_place_insee: str, identity_status: str, identity_method: str | None = None,
+                       allow_duplicate: bool = False, ins: str | None = None) -> bool:
+        """The form's submit. True when the patient was created (and selected); a probable duplicate fills
+        `duplicates` and returns False until staff pick one or create anyway."""
+        extra = {"identity_method": identity_method} if identity_method else {}
+        if ins:
+            extra["ins"] = ins
+        return attempt(self, "error", lambda: self.workflow.create_patient(
+            family_name=family_name.strip(), given_name=given_name.strip(), birth_date=birth_date, sex=sex,
+            birth_place_insee=birth_place_insee.strip(), identity_status=identity_status,
+            allow_duplicate=allow_duplicate, **extra))
+
+    def dismiss_duplicates(self) -> None:
+        self.workflow.dismiss_duplicates()
+
+    def select_patient(self, patient_id: str) -> None:
+        self.workflow.select_patient(patient_id)

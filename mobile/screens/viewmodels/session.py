@@ -1,0 +1,97 @@
+"""The steps around the measurements: session start (reason, consent, checklist), what staff assess by hand with the
+NEWS2 score, the call with the remote doctor (its timer), and the summary that closes the session."""
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+
+from mobile.screens import texts
+from mobile.screens.viewmodels.base import ScreenModel, attempt
+from mobile.vitals import News2
+from mobile.workflow import WorkflowState
+
+
+class SessionStartModel(ScreenModel):
+    error = ObjectProperty(None, allownone=True)
+
+    def on_step(self, step: str, previous: str) -> None:
+        self.error = None
+
+    def start_session(self, **values: Any) -> bool:
+        return attempt(self, "error", lambda: self.workflow.start_session(**values))
+
+    def abandon(self) -> None:
+        attempt(self, "error", self.workflow.abandon)
+
+
+class VitalsModel(ScreenModel):
+    error = ObjectProperty(None, allownone=True)
+    news2_rows = ListProperty([])        # [(parameter, points)] in chart order
+    news2_total = NumericProperty(0)
+    news2_risk = StringProperty("low")
+    news2_missing = ListProperty([])
+
+    def on_state(self, state: WorkflowState) -> None:
+        if state.news2 is not None:
+            self._show(state.news2)
+
+    def on_step(self, step: str, previous: str) -> None:
+        self.error = None
+
+    def _show(self, score: News2) -> None:
+        self.news2_rows = [(name, score.parameters[name]) for name in texts.NEWS2_ORDER if name in score.parameters]
+        self.news2_total, self.news2_risk, self.news2_missing = score.score, score.risk, list(score.missing)
+
+    def preview_vitals(self, **values: Any) -> None:
+        scores: list[News2] = []
+        if attempt(self, "error", lambda: scores.append(self.workflow.preview_news2(**values))):
+            self._show(scores[0])
+
+    def confirm_vitals(self, **values: Any) -> bool:
+        return attempt(self, "error", lambda: self.workflow.confirm_vitals(**values))
+
+
+class TeleconsultModel(ScreenModel):
+    error = ObjectProperty(None, allownone=True)
+    call_running = BooleanProperty(False)
+    call_time = StringProperty("00:00")
+    doctor_name = StringProperty("")
+
+    def on_state(self, state: WorkflowState) -> None:
+        self.call_running = state.call_started_at is not None and state.call_ended_at is None
+        self.doctor_name = state.doctor_name or ""
+
+    def on_step(self, step: str, previous: str) -> None:
+        self.error = None
+
+    def tick(self) -> None:
+        """Once a second: the call's timer."""
+        seconds = self.workflow.call_seconds()
+        self.call_time = f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+            else f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def start_call(self, doctor_name: str, doctor_rpps: str = "") -> bool:
+        started = attempt(self, "error", lambda: self.workflow.start_call(doctor_name=doctor_name,
+                                                                         doctor_rpps=doctor_rpps or None))
+        if started:
+            self.tick()
+        return started
+
+    def end_call(self, **values: Any) -> bool:
+        return attempt(self, "error", lambda: self.workflow.end_call(**values))
+
+
+class SummaryModel(ScreenModel):
+    error = ObjectProperty(None, allownone=True)
+    summary_draft = StringProperty("")
+
+    def on_state(self, state: WorkflowState) -> None:
+        self.summary_draft = state.summary_draft or ""
+
+    def on_step(self, step: str, previous: str) -> None:
+        self.error = None
+
+    def close_session(self, summary: str, recipient_name: str = "") -> bool:
+        return attempt(self, "error", lambda: self.workflow.close(summary=summary,
+                                                                 recipient_name=recipient_name or None))

@@ -1,0 +1,67 @@
+"""The part every screen shares: the step and the screen shown (the PIN pad while locked), who is signed in, the
+selected patient (the banner), the one-off notice for the patient list, the idle lock and the staff menu."""
+from __future__ import annotations
+
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+
+from mobile.screens import texts
+from mobile.screens.viewmodels.base import ScreenModel, attempt
+from mobile.workflow import WorkflowState
+
+
+class ShellModel(ScreenModel):
+    step = StringProperty("signin")      # the workflow's step; the screen shown is `screen` (the PIN pad if locked)
+    screen = StringProperty("signin")
+    locked = BooleanProperty(False)
+    staff_name = StringProperty("")
+    staff_role = StringProperty("")
+    is_admin = BooleanProperty(False)
+    site_name = StringProperty("")
+    notice = ObjectProperty(None, allownone=True)   # a code or a refusal, for the patient list (consent refused…)
+    # the selected patient (banner)
+    has_patient = BooleanProperty(False)
+    patient_id = StringProperty("")
+    patient_name = StringProperty("")
+    patient_sex = StringProperty("")
+    patient_birth_date = StringProperty("")
+    patient_insee = StringProperty("")
+    patient_status = StringProperty("")
+
+    def on_state(self, state: WorkflowState) -> None:
+        staff = state.staff or {}
+        self.staff_name = staff.get("display_name") or ""
+        self.staff_role = staff.get("role") or ""
+        self.is_admin = bool(staff.get("is_admin")) and not state.locked
+        self.locked = state.locked
+        self.site_name = (state.site or {}).get("name") or ""
+        self.notice = state.notice
+        patient = state.patient or {}
+        self.has_patient = bool(state.patient)
+        self.patient_id = str(patient.get("id") or "")
+        self.patient_name = texts.display_name(patient.get("family_name"), patient.get("given_name"))
+        self.patient_sex = patient.get("sex") or ""
+        self.patient_birth_date = patient.get("birth_date") or ""
+        self.patient_insee = patient.get("birth_place_insee") or ""
+        self.patient_status = patient.get("identity_status") or ""
+        self.step = state.step
+        self.screen = "signin" if state.locked else state.step
+
+    # -- taps -------------------------------------------------------------------------------------------------
+    def touched(self) -> None:
+        self.workflow.touch()
+
+    def lock(self) -> None:
+        self.workflow.lock()
+
+    def sign_out(self) -> None:
+        self.workflow.sign_out()
+
+    def change_patient(self) -> None:
+        self.workflow.new_session()
+
+    def open_admin(self) -> bool:
+        return attempt(self, "notice", self.workflow.open_admin)
+
+    def tick(self) -> None:
+        """Once a second: the idle lock."""
+        self.workflow.check_idle()

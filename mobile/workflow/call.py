@@ -1,0 +1,74 @@
+"""The teleconsultation itself: the remote doctor answers (the call's time starts), then staff note the doctor's
+conclusions, the orientation and the prescriptions; the call ends."""
+from __future__ import annotations
+
+from typing import Callable
+
+from mobile.workflow.context import WorkflowContext
+from mobile.workflow.state import WorkflowError
+
+# The orientation notes as written in the session (French: the summary and the report go to French doctors).
+ORIENTATIONS_FR = {
+    "stay": "Maintien sur place avec surveillance",
+    "gp": "Consultation du médecin traitant",
+    "specialist": "Avis spécialisé",
+    "emergency": "Urgences / SAMU (15)",
+    "hospital": "Hospitalisation programmée",
+}
+
+
+class CallStep:
+    def __init__(self, ctx: WorkflowContext, draft_summary: Callable[[], str]) -> None:
+        self.ctx = ctx
+        self._draft_summary = draft_summary
+
+    def start_call(self, *, doctor_name: str, doctor_rpps: str | None = None) -> None:
+        """The remote doctor answered: the call's time starts (shown as a timer)."""
+        ctx = self.ctx
+        session_id = ctx.require_session()
+        if ctx.state.step != "teleconsult":
+            raise WorkflowError("session.finish_measurements_first")
+        if not (doctor_name or "").strip():
+            raise WorkflowError("call.doctor_name_missing", "doctor_name")
+        now = ctx.clock()
+        try:
+            ctx.store.update_session(session_id, started_at=now.isoformat(), remote_doctor_name=doctor_name.strip(),
+                                     remote_doctor_rpps=(doctor_rpps or "").strip() or None)
+        except ValueError as exc:
+            raise WorkflowError.refused_by_store(exc) from exc
+        ctx.changed(call_started_at=now, call_ended_at=None, doctor_name=doctor_name.strip())
+
+    def call_seconds(self) -> int:
+        """The call's duration so far (or in all, once ended)."""
+        state = self.ctx.state
+        if state.call_started_at is None:
+            return 0
+        end = state.call_ended_at or self.ctx.clock()
+        return max(0, int((end - state.call_started_at).total_seconds()))
+
+    def end_call(self, *, conclusion: str, orientation: str | None = None, prescriptions: str | None = None,
+                 orientation_detail: str | None = None) -> None:
+        """The doctor's conclusions, the orientation and the prescriptions, as staff noted them; the call ends and
+        the summary for the patient's own doctor is drafted from the whole session."""
+        ctx = self.ctx
+        session_id = ctx.require_session()
+        if ctx.state.call_started_at is None:
+            raise WorkflowError("call.start_first")
+        if not (conclusion or "").strip():
+            raise WorkflowError("call.conclusion_missing", "conclusion")
+        if orientation is not None and orientation not in ORIENTATIONS_FR:
+            raise WorkflowError("call.orientation_unknown", "orientation")
+        now = ctx.clock()
+        doctor = ctx.state.doctor_name
+        try:
+            ctx.store.update_session(session_id, ended_at=now.isoformat())
+            ctx.store.add_note(session_id, kind="remote_doctor_conclusion", text=conclusion.strip(), author=doctor)
+            if orientation:
+                text = ORIENTATIONS_FR[orientation] + (f" — {orientation_detail.strip()}"
+                                                       if (orientation_detail or "").strip() else "")
+                ctx.store.add_note(session_id, kind="orientation", text=text, author=doctor)
+            if (prescriptions or "").strip():
+                ctx.store.add_note(session_id, kind="prescription", text=prescriptions.strip(), author=doctor)
+        except ValueError as exc:
+            raise WorkflowError.refused_by_store(exc) from exc
+        ctx.changed(call_ended_at=now, step="summary", summary_draft=self._draft_summary())

@@ -1,0 +1,89 @@
+"""The end of a session: the summary for the patient's own doctor (drafted from the session, then staff's own
+text), the close that locks the session and queues it for upload, and addenda to a closed session.
+
+The draft is a French document for French doctors: its sentences are its content, not screen messages."""
+from __future__ import annotations
+
+
+from mobile.workflow.context import WorkflowContext
+from mobile.workflow.state import WorkflowError
+from sync.store import NotFoundError, SessionStateError
+
+NOTE_LABELS_FR = {"remote_doctor_conclusion": "Conclusions du médecin", "orientation": "Orientation",
+                  "prescription": "Prescriptions"}
+
+
+class ClosingStep:
+    def __init__(self, ctx: WorkflowContext) -> None:
+        self.ctx = ctx
+
+    def draft_summary(self) -> str:
+        """A first text of the summary for the patient's own doctor: reason, measurements, NEWS2, conclusions,
+        orientation, prescriptions. Staff read it, correct it, and it is theirs."""
+        ctx = self.ctx
+        session_id = ctx.require_session()
+        session = ctx.store.get_session(session_id)
+        lines = [f"Téléconsultation assistée du {ctx.clock().astimezone().strftime('%d/%m/%Y')}"
+                 + (f" avec {session['remote_doctor_name']}" if session.get("remote_doctor_name") else "") + "."]
+        if session.get("reason"):
+            lines.append(f"Motif : {session['reason']}.")
+        values = [p.display for p in ctx.state.accepted.values()]
+        if values:
+            lines.append("Mesures : " + " ; ".join(values) + ".")
+        by_hand = _by_hand(ctx.state.vitals)
+        if by_hand:
+            lines.append("Relevé par le soignant : " + ", ".join(by_hand) + ".")
+        score = ctx.state.news2
+        if score is not None:
+            lines.append(f"NEWS2 : {score.score}" + (" (partiel)" if not score.complete else "") + ".")
+        for note in ctx.store.notes(session_id):
+            lines.append(f"{NOTE_LABELS_FR.get(note['kind'], 'Note')} : {note['text']}")
+        return "\n".join(lines)
+
+    def close(self, *, summary: str, recipient_name: str | None = None) -> str:
+        """Save the summary for the patient's own doctor and close the session: it is locked from then on (later
+        remarks are addenda) and queued for upload in the same transaction. Returns the session id."""
+        ctx = self.ctx
+        session_id = ctx.require_session()
+        if ctx.state.step != "summary":
+            raise WorkflowError("session.finish_call_first")
+        if not (summary or "").strip():
+            raise WorkflowError("summary.missing", "summary")
+        try:
+            ctx.store.set_summary(session_id, text=summary.strip(), recipient_name=(recipient_name or "").strip()
+                                  or None)
+            ctx.store.close_session(session_id, require_complete=True)
+        except (ValueError, SessionStateError) as exc:  # the store's guards (consent, measurements)
+            raise WorkflowError.refused_by_store(exc) from exc
+        ctx.claims.release_session(session_id)
+        ctx.changed(step="saved", saved_session_id=session_id, session_id=None, session_ready=False)
+        ctx.on_saved(session_id)
+        return session_id
+
+    def add_addendum(self, session_id: str, text: str) -> str:
+        """A later remark on a closed session (the session itself never changes)."""
+        staff = self.ctx.require_staff()
+        try:
+            return self.ctx.store.add_addendum(session_id, staff_id=staff["id"], text=text)
+        except (ValueError, SessionStateError) as exc:
+            raise WorkflowError.refused_by_store(exc) from exc
+
+    def sync_state(self, session_id: str | None = None) -> str | None:
+        sid = session_id or self.ctx.state.saved_session_id
+        if not sid:
+            return None
+        try:
+            return self.ctx.store.session_sync_state(sid)
+        except NotFoundError:  # confirmed by the server, then purged from the tablet (sync.retention)
+            return "sent"
+
+
+def _by_hand(vitals: dict) -> list[str]:
+    found = []
+    if "respiration_rate" in vitals:
+        found.append(f"fréquence respiratoire {vitals['respiration_rate']}/min")
+    if "consciousness" in vitals:
+        found.append(f"conscience {vitals['consciousness']} (ACVPU)")
+    if "on_oxygen" in vitals:
+        found.append("sous oxygène" if vitals["on_oxygen"] else "air ambiant")
+    return found

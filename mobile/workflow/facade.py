@@ -1,0 +1,205 @@
+"""SessionWorkflow: one object for the screens, the runtime and the tests, composing the steps of an assisted
+teleconsultation (sign-in, site set-up, patient, session start, measuring, vitals, call, closing, administration).
+Each method hands over to the step that owns it; the rules live in the steps."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from mobile.vitals import News2
+from mobile.workflow.admin import AdminStep
+from mobile.workflow.call import CallStep
+from mobile.workflow.closing import ClosingStep
+from mobile.workflow.context import DeviceClaims, WorkflowContext
+from mobile.workflow.measuring import MeasuringStep
+from mobile.workflow.patients import PatientsStep
+from mobile.workflow.session_start import SessionStartStep
+from mobile.workflow.signin import SigninStep
+from mobile.workflow.site import SiteStep
+from mobile.workflow.state import DeviceReader, Proposal, StoreLike, WorkflowState
+from mobile.workflow.vitals import VitalsStep
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class SessionWorkflow:
+    def __init__(self, store: StoreLike, read_thermometer: DeviceReader | None = None, *,
+                 readers: dict[str, DeviceReader] | None = None, clock: Callable[[], dt.datetime] = _utc_now,
+                 on_saved: Callable[[str], None] | None = None, device_claims: DeviceClaims | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        """`readers` maps a device kind (thermometer, blood_pressure, oximeter) to a coroutine function
+        (on_state, on_live) -> DeviceReading; `read_thermometer` is the thermometer's, kept for brevity.
+        `device_claims` is shared by the workflows of one tablet; `monotonic` is the idle-lock clock (tests)."""
+        self.context = ctx = WorkflowContext(store, clock=clock, monotonic=monotonic,
+                                             claims=device_claims or DeviceClaims(),
+                                             on_saved=on_saved or (lambda _sid: None))
+        self.signin = SigninStep(ctx)
+        self.site = SiteStep(ctx, self.signin)
+        self.patient = PatientsStep(ctx)
+        self.session_start = SessionStartStep(ctx)
+        self.measuring = MeasuringStep(ctx, {**({"thermometer": read_thermometer} if read_thermometer else {}),
+                                             **(readers or {})})
+        self.vitals = VitalsStep(ctx)
+        self.closing = ClosingStep(ctx)
+        self.call = CallStep(ctx, self.closing.draft_summary)
+        self.admin = AdminStep(ctx)
+        ctx.load_site()
+        ctx.state.step = "signin" if self.signin.staff_members() else "site_setup"
+
+    @property
+    def store(self) -> Any:
+        return self.context.store
+
+    @property
+    def state(self) -> WorkflowState:
+        return self.context.state
+
+    @property
+    def claims(self) -> DeviceClaims:
+        return self.context.claims
+
+    # -- observation ------------------------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[WorkflowState], None]) -> None:
+        self.state.listeners.append(listener)
+        listener(self.state)
+
+    # -- sign-in, idle lock, first run ------------------------------------------------------------------------
+    def staff_members(self) -> list[dict[str, Any]]:
+        return self.signin.staff_members()
+
+    def sign_in(self, staff_id: str, pin: str) -> None:
+        self.signin.sign_in(staff_id, pin)
+
+    def sign_out(self) -> None:
+        self.signin.sign_out()
+
+    @property
+    def idle_lock_seconds(self) -> float:
+        return self.signin.idle_lock_seconds
+
+    def touch(self) -> None:
+        self.signin.touch()
+
+    def lock(self) -> None:
+        self.signin.lock()
+
+    def check_idle(self) -> bool:
+        return self.signin.check_idle()
+
+    def setup_site(self, **values: Any) -> str:
+        return self.site.setup_site(**values)
+
+    # -- patient and session start ----------------------------------------------------------------------------
+    def patients(self, query: str = "") -> list[dict[str, Any]]:
+        return self.patient.patients(query)
+
+    def probable_duplicates(self, **traits: Any) -> list[dict[str, Any]]:
+        return self.patient.probable_duplicates(**traits)
+
+    def create_patient(self, *, allow_duplicate: bool = False, **traits: Any) -> str:
+        return self.patient.create_patient(allow_duplicate=allow_duplicate, **traits)
+
+    def dismiss_duplicates(self) -> None:
+        self.patient.dismiss_duplicates()
+
+    def select_patient(self, patient_id: str) -> None:
+        self.patient.select_patient(patient_id)
+
+    def start_session(self, **values: Any) -> bool:
+        return self.session_start.start_session(**values)
+
+    def abandon(self) -> None:
+        self.session_start.abandon()
+
+    def new_session(self) -> None:
+        self.session_start.new_session()
+
+    # -- measuring --------------------------------------------------------------------------------------------
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.measuring.kinds
+
+    async def measure(self, kind: str) -> Proposal | None:
+        return await self.measuring.measure(kind)
+
+    async def measure_temperature(self) -> Proposal | None:
+        return await self.measuring.measure("thermometer")
+
+    def enter_manual_temperature(self, text: str) -> Proposal:
+        return self.measuring.enter_manual_temperature(text)
+
+    def retake(self) -> None:
+        self.measuring.retake()
+
+    def accept(self) -> None:
+        self.measuring.accept()
+
+    def finish_measurements(self) -> None:
+        self.measuring.finish_measurements()
+
+    # -- vitals, the call, closing ----------------------------------------------------------------------------
+    def preview_news2(self, **values: Any) -> News2:
+        return self.vitals.preview_news2(**values)
+
+    def confirm_vitals(self, **values: Any) -> News2:
+        return self.vitals.confirm_vitals(**values)
+
+    def start_call(self, *, doctor_name: str, doctor_rpps: str | None = None) -> None:
+        self.call.start_call(doctor_name=doctor_name, doctor_rpps=doctor_rpps)
+
+    def call_seconds(self) -> int:
+        return self.call.call_seconds()
+
+    def end_call(self, **values: Any) -> None:
+        self.call.end_call(**values)
+
+    def draft_summary(self) -> str:
+        return self.closing.draft_summary()
+
+    def close(self, *, summary: str, recipient_name: str | None = None) -> str:
+        return self.closing.close(summary=summary, recipient_name=recipient_name)
+
+    def add_addendum(self, session_id: str, text: str) -> str:
+        return self.closing.add_addendum(session_id, text)
+
+    def sync_state(self, session_id: str | None = None) -> str | None:
+        return self.closing.sync_state(session_id)
+
+    # -- administration ---------------------------------------------------------------------------------------
+    def open_admin(self) -> None:
+        self.admin.open_admin()
+
+    def close_admin(self) -> None:
+        self.admin.close_admin()
+
+    def staff_overview(self) -> list[dict[str, Any]]:
+        return self.admin.staff_overview()
+
+    def add_staff_member(self, **values: Any) -> str:
+        return self.admin.add_staff_member(**values)
+
+    def reset_staff_pin(self, staff_id: str, pin: str) -> None:
+        self.admin.reset_staff_pin(staff_id, pin)
+
+    def set_staff_active(self, staff_id: str, active: bool) -> None:
+        self.admin.set_staff_active(staff_id, active)
+
+    def set_staff_admin(self, staff_id: str, is_admin: bool) -> None:
+        self.admin.set_staff_admin(staff_id, is_admin)
+
+    def audit_check(self):
+        return self.admin.audit_check()
+
+    def export_audit(self, directory: str | Path) -> Path:
+        return self.admin.export_audit(directory)
+
+    @property
+    def retention_days(self) -> int:
+        return self.admin.retention_days
+
+    def set_retention_days(self, days: int) -> None:
+        self.admin.set_retention_days(days)

@@ -1,0 +1,130 @@
+"""From a device reading to a value staff may accept: device errors and implausible values refused (as codes, never
+proposed), warnings as codes (values to verify, clinical alerts, device status bits, a low battery), the time stamp
+to trust, and the value typed by hand when no device works."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from devices.parsers.common import ParsedMeasurement
+from devices.reading import DeviceReading
+from mobile.vitals import Implausible, assess_blood_pressure, assess_pulse, assess_spo2, assess_temperature
+from mobile.workflow.state import ProposedValue, WorkflowError, format_temperature, fr_number
+
+LOINC_BODY_TEMPERATURE = "8310-5"
+LOW_BATTERY_PERCENT = 15
+DEVICE_CLOCK_TOLERANCE = dt.timedelta(minutes=10)
+
+# A field the device sent as a special value (GATT Specification Supplement, SFLOAT/FLOAT special values).
+INVALID_REASON_CODES = {
+    "NaN": "measure.invalid.nan",
+    "NRes": "measure.invalid.nres",
+    "+INF": "measure.invalid.above_range",
+    "-INF": "measure.invalid.below_range",
+    "reserved": "measure.invalid.reserved",
+}
+# Device status bits (devices/parsers) staff must hear about: each is a warning code.
+STATUS_WARNINGS = ("body_movement", "cuff_too_loose", "irregular_pulse", "improper_position", "questionable",
+                   "early_estimated", "low_perfusion", "poor_signal", "erratic_signal")
+NEEDED = {"blood_pressure": ("systolic", "diastolic"), "oximeter": ("spo2", "pulse_rate")}
+STORED = {"blood_pressure": ("systolic", "diastolic", "mean_arterial_pressure", "pulse_rate"),
+          "oximeter": ("spo2", "pulse_rate")}
+
+
+def implausible(exc: Implausible) -> WorkflowError:
+    return WorkflowError(exc.code, exc.field, **exc.params)
+
+
+def check_temperature(value: Decimal, unit: str) -> tuple[str, ...]:
+    """Plausibility guard and alerts (mobile/vitals.py). Raises WorkflowError for implausible values;
+    returns the warning codes to show: values to verify, then clinical alerts."""
+    try:
+        assessment = assess_temperature(value, unit)
+    except Implausible as exc:
+        raise implausible(exc) from None
+    return assessment.verify + assessment.alerts
+
+
+def parse_manual_temperature(text: str) -> Decimal:
+    """Staff type "37,6" or "37.6"; anything else is refused."""
+    cleaned = text.strip().replace(",", ".").removesuffix("°C").strip()
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise WorkflowError("measure.manual.format", "temperature") from None
+    if not value.is_finite() or value.as_tuple().exponent < -2:
+        raise WorkflowError("measure.manual.precision", "temperature")
+    return value
+
+
+def invalid_value(kind: str, reason: str | None) -> WorkflowError:
+    """A needed field came as a special value (or not at all): a device error, never a reading."""
+    return WorkflowError(INVALID_REASON_CODES.get(reason or "NaN", "measure.invalid"), kind=kind)
+
+
+def battery_warning(reading: DeviceReading) -> tuple[str, ...]:
+    """The device's battery level (Battery Service 0x2A19) when it is low: the next measurement may fail."""
+    level = reading.battery_percent
+    return ("device.battery_low",) if level is not None and level <= LOW_BATTERY_PERCENT else ()
+
+
+def temperature_values(measurement: ParsedMeasurement, kind: str = "thermometer"):
+    """The temperature observation and its warnings; WorkflowError when invalid or implausible."""
+    invalid = next((i for i in measurement.invalid if i.field == "temperature"), None)
+    obs = measurement.observation("temperature")
+    if invalid is not None or obs is None:
+        raise invalid_value(kind, invalid.reason if invalid else None)
+    return obs, check_temperature(obs.value, obs.unit)
+
+
+def vital_values(kind: str, measurement: ParsedMeasurement) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
+    """Blood pressure or oximetry: every needed value valid and plausible; the warnings, status bits included."""
+    m = measurement
+    if m.details.get("device_error"):
+        raise WorkflowError("measure.cuff_error" if kind == "blood_pressure" else "measure.device_reported_error",
+                            kind=kind)
+    bad = [i for i in m.invalid if i.field in NEEDED[kind]]
+    if bad or any(m.observation(f) is None for f in NEEDED[kind]):
+        raise invalid_value(kind, bad[0].reason if bad else None)
+    values = tuple(ProposedValue(o.field, o.code, o.value, o.unit)
+                   for f in STORED[kind] if (o := m.observation(f)) is not None)
+    found = {v.field: v for v in values}
+    try:
+        if kind == "blood_pressure":
+            sys_, dia = found["systolic"], found["diastolic"]
+            checks = [assess_blood_pressure(sys_.value, dia.value, sys_.unit)]
+        else:
+            checks = [assess_spo2(found["spo2"].value)]
+        if "pulse_rate" in found:
+            checks.append(assess_pulse(found["pulse_rate"].value))
+    except Implausible as exc:
+        raise implausible(exc) from None
+    warnings = tuple(w for c in checks for w in c.verify) + tuple(w for c in checks for w in c.alerts) + \
+        tuple(f"device.status.{s}" for s in m.status if s in STATUS_WARNINGS)
+    return values, warnings
+
+
+def live_text(measurement: ParsedMeasurement) -> str | None:
+    """What a live packet shows while measuring: temperature, cuff pressure, or SpO2 and pulse."""
+    temp = measurement.observation("temperature")
+    if temp is not None:
+        return format_temperature(temp.value, temp.unit)
+    cuff = measurement.observation("cuff_pressure")
+    if cuff is not None:
+        return f"Brassard {fr_number(cuff.value)}\u00a0{'kPa' if cuff.unit == 'kPa' else 'mmHg'}"
+    spo2, pulse = measurement.observation("spo2"), measurement.observation("pulse_rate")
+    if spo2 is not None:
+        return f"SpO2 {fr_number(spo2.value)}\u00a0%" + (f" · pouls {fr_number(pulse.value)}/min" if pulse else "")
+    return None
+
+
+def measured_at(reading: DeviceReading) -> dt.datetime:
+    """The device's own time stamp when it is complete and agrees with the tablet within 10 minutes
+    (device clocks reset on battery change); otherwise the time the tablet received the value."""
+    stamp = reading.measurement.timestamp
+    local = stamp.to_datetime() if stamp else None
+    if local is not None:
+        aware = local.astimezone()  # device-local wall time: interpret in the tablet's zone
+        if abs(aware - reading.received_at) <= DEVICE_CLOCK_TOLERANCE:
+            return aware
+    return reading.received_at
