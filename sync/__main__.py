@@ -136,9 +136,9 @@ def _push(args: argparse.Namespace) -> int:
             return 2
         # a push asked for by a person means "try now", whatever backoff the background loop had planned; the
         # audit trail written since the last extract goes with it
-        from sync import audit
+        from sync import audit_extracts
 
-        audit.freeze_extract(store, force=True)
+        audit_extracts.freeze_extract(store, force=True)
         result = uploader.push(store, ignore_backoff=True)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
                       "stopped": result.stopped, "requests": result.requests,
@@ -148,7 +148,7 @@ def _push(args: argparse.Namespace) -> int:
 
 def _audit_check(args: argparse.Namespace) -> int:
     """The tablet's audit chain checked on its own and, with a server, against the copy the server holds."""
-    from sync import audit, server_config
+    from sync import audit, audit_extracts, server_config
     from sync.uploader import Uploader
 
     with _open(args, recover_in_flight=False) as store:
@@ -158,7 +158,7 @@ def _audit_check(args: argparse.Namespace) -> int:
                                          ca_bundle=args.ca_bundle)
         if target is not None:
             uploader = Uploader(target.url, token=target.token, ca_bundle=target.ca_bundle)
-            copy = uploader.fetch_audit_copy(audit.install_id(store))
+            copy = uploader.fetch_audit_copy(audit_extracts.install_id(store))
             against = audit.compare(store, copy)
             report.update(server_rows=len(copy), server=against.reason or "ok")
         ok = local.ok and report.get("server", "ok") == "ok"
@@ -288,13 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from sync.keys import KeyFileError
-    from sync.store import StoreError
+    from sync.cli_messages import describe
+    from sync.errors import RelaisError
 
     try:
         return args.run(args)
-    except (StoreError, KeyFileError) as exc:  # a locked or damaged store: one clear line, no traceback
-        print(f"relais: {exc}", file=sys.stderr)
+    except RelaisError as exc:  # a locked or damaged store, a missing key: one clear line, no traceback
+        print(f"relais: {describe(exc)}", file=sys.stderr)
         return 2
 
 

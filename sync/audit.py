@@ -1,7 +1,7 @@
 """The tablet's audit trail: who viewed, created, changed, exported or purged what, and when.
 
-French rules for a shared device holding health data expect every access to be traced and the traces kept for six
-rolling months (shared/notes/domain.md). Rows hold ids and field names only, never a name, a birth date, an INS
+Health data on a shared device: every access is traced and the traces are kept for six rolling months (French
+guidance on access logs, CNIL and ANS). Rows hold ids and field names only, never a name, a birth date, an INS
 or a value, so the trail itself can be exported and kept without becoming patient data.
 
 Tamper evidence: each row's `hash` is SHA-256 over the previous row's hash and the row's own fields, so changing,
@@ -9,22 +9,20 @@ inserting or removing a row (with SQL, bypassing the triggers) breaks the chain 
 the first broken row. Removing rows at the end is caught too: SQLite's AUTOINCREMENT counter
 (`sqlite_sequence`) remembers the highest sequence ever written. Old rows leave from the head only: the anchor
 (the hash the remaining chain starts from) moves past them in the same transaction.
+
+The trail works on the store's Database (sync.store.database); its extracts for the server are sync.audit_extracts.
 """
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as dt
 import hashlib
 import io
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sync import fhir
-
 if TYPE_CHECKING:
-    from sync.store import Store
+    from sync.store.database import Database
 
 GENESIS_HASH = "0" * 64
 RETENTION_MONTHS = 6
@@ -43,7 +41,7 @@ def row_hash(prev_hash: str, seq: int, at: str, staff_id: str | None, action: st
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
 
 
-def append(store: "Store", action: str, subject_kind: str, subject_id: str | None = None, *,
+def append(db: "Database", action: str, subject_kind: str, subject_id: str | None = None, *,
            detail: str | None = None, staff_id: str | None = None, at: str | None = None) -> int:
     """Append one row; call inside the store transaction that does what is being traced, so the trace and the act
     commit together or not at all. Returns the row's sequence number."""
@@ -51,7 +49,7 @@ def append(store: "Store", action: str, subject_kind: str, subject_id: str | Non
         raise ValueError(f"unknown audit event {action!r} on {subject_kind!r}")
     if detail is not None and "\x1f" in detail:
         raise ValueError("audit detail may not contain the unit separator")
-    conn = store.conn
+    conn = db.conn
     if not conn.in_transaction:
         raise RuntimeError("audit.append must run inside the transaction it traces")
     last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
@@ -59,7 +57,7 @@ def append(store: "Store", action: str, subject_kind: str, subject_id: str | Non
         last = conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
     counter = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
     seq = max(int(last[0]), int(counter[0]) if counter else 0) + 1
-    moment = at or store.now().astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    moment = at or db.now().astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
     digest = row_hash(last[1], seq, moment, staff_id, action, subject_kind, subject_id, detail)
     conn.execute("INSERT INTO audit_log (seq, at, staff_id, action, subject_kind, subject_id, detail, prev_hash, hash) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -75,14 +73,14 @@ class ChainCheck:
     reason: str | None = None
 
 
-def verify(store: "Store") -> ChainCheck:
+def verify(db: "Database") -> ChainCheck:
     """Walk the chain from the anchor. Reports the first row whose hash, predecessor or sequence is wrong, and rows
     missing at the end."""
-    with store.lock:
-        anchor_seq, anchor_hash = store.conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
-        rows = store.conn.execute("SELECT seq, at, staff_id, action, subject_kind, subject_id, detail, prev_hash, hash "
-                                  "FROM audit_log ORDER BY seq").fetchall()
-        counter = store.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+    with db.lock:
+        anchor_seq, anchor_hash = db.conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+        rows = db.conn.execute("SELECT seq, at, staff_id, action, subject_kind, subject_id, detail, prev_hash, hash "
+                               "FROM audit_log ORDER BY seq").fetchall()
+        counter = db.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
     expected_seq, prev = int(anchor_seq) + 1, anchor_hash
     for seq, at, staff_id, action, kind, subject_id, detail, prev_hash, digest in rows:
         if seq != expected_seq:
@@ -107,32 +105,32 @@ def cutoff(now: dt.datetime, months: int = RETENTION_MONTHS) -> dt.datetime:
     return now.replace(year=year, month=month, day=min(now.day, days_in_month))
 
 
-def prune(store: "Store", now: dt.datetime | None = None) -> int:
+def prune(db: "Database", now: dt.datetime | None = None) -> int:
     """Remove rows older than six rolling months, from the head of the chain only; the anchor moves to the last
     removed row in the same transaction. Returns how many rows left."""
-    limit = cutoff(now or store.now()).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
-    with store.transaction():
-        last_old = store.conn.execute("SELECT seq, hash FROM audit_log WHERE at < ? ORDER BY seq DESC LIMIT 1",
-                                      [limit]).fetchone()
+    limit = cutoff(now or db.now()).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    with db.transaction():
+        last_old = db.conn.execute("SELECT seq, hash FROM audit_log WHERE at < ? ORDER BY seq DESC LIMIT 1",
+                                   [limit]).fetchone()
         if last_old is None:
             return 0
-        store.conn.execute("UPDATE audit_anchor SET seq = ?, hash = ?, moved_at = ? WHERE id = 1",
-                           [last_old[0], last_old[1], store.now().isoformat()])
-        removed = store.conn.execute("DELETE FROM audit_log WHERE seq <= ?", [last_old[0]]).rowcount
+        db.conn.execute("UPDATE audit_anchor SET seq = ?, hash = ?, moved_at = ? WHERE id = 1",
+                        [last_old[0], last_old[1], db.now().isoformat()])
+        removed = db.conn.execute("DELETE FROM audit_log WHERE seq <= ?", [last_old[0]]).rowcount
     return removed
 
 
-def rows(store: "Store", *, subject_id: str | None = None) -> list[dict[str, Any]]:
+def rows(db: "Database", *, subject_id: str | None = None) -> list[dict[str, Any]]:
     sql = "SELECT * FROM audit_log" + (" WHERE subject_id = ?" if subject_id else "") + " ORDER BY seq"
-    with store.lock:
-        return list(store.db.query(sql, [subject_id] if subject_id else []))
+    with db.lock:
+        return list(db.db.query(sql, [subject_id] if subject_id else []))
 
 
-def to_csv(store: "Store", rows_: Iterable[dict[str, Any]]) -> str:
+def to_csv(db: "Database", rows_: Iterable[dict[str, Any]]) -> str:
     """CSV (RFC 4180, UTF-8 with a BOM so spreadsheet software opens accents right) with the staff member's name
     and role beside their id, for the person reading the export."""
-    with store.lock:
-        staff = {r["id"]: r for r in store.db.query("SELECT id, display_name, role FROM staff")}
+    with db.lock:
+        staff = {r["id"]: r for r in db.db.query("SELECT id, display_name, role FROM staff")}
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
@@ -145,101 +143,7 @@ def to_csv(store: "Store", rows_: Iterable[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-# -- the trail off the tablet -------------------------------------------------------------------------------------
-# Extracts of the trail are frozen (audit_outbox) and uploaded as FHIR DocumentReferences holding the CSV, each a
-# conditional create on `EXTRACT_SYSTEM|<install id>/<extract no>` (a resent extract creates nothing). Extract n+1
-# starts where extract n ended, so the server holds the whole chain: a tablet that is lost keeps no trail to
-# itself alone, and a chain rewritten on the tablet (even consistently, by someone holding the key) no longer
-# matches the copy (`compare`).
-EXTRACT_SYSTEM = f"{fhir.NS}/audit-extract"
-EXTRACT_INTERVAL = dt.timedelta(minutes=10)
-EXTRACT_MAX_ROWS = 1000
-
-
-def _install_id(store: "Store") -> str:
-    """This install's random id, made the first time (inside the caller's transaction; not an audited setting)."""
-    row = store.conn.execute("SELECT value FROM settings WHERE key = 'install_id'").fetchone()
-    if row:
-        return row[0]
-    value = uuid.uuid4().hex
-    store.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('install_id', ?, ?)",
-                       [value, store.now().astimezone(dt.timezone.utc).isoformat()])
-    return value
-
-
-def install_id(store: "Store") -> str:
-    with store.transaction():
-        return _install_id(store)
-
-
-def freeze_extract(store: "Store", *, force: bool = False, now: dt.datetime | None = None) -> int | None:
-    """Freeze the rows not yet extracted into the next extract, when there are some and (`force`, or the last
-    extract is older than EXTRACT_INTERVAL, or EXTRACT_MAX_ROWS are waiting). Returns its number, or None."""
-    now = now or store.now()
-    with store.transaction():
-        last = store.conn.execute("SELECT extract_no, last_seq, created_at FROM audit_outbox "
-                                  "ORDER BY extract_no DESC LIMIT 1").fetchone()
-        after = int(last[1]) if last else 0
-        rows_ = list(store.db.query("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
-                                    [after, EXTRACT_MAX_ROWS]))
-        if not rows_:
-            return None
-        due = force or last is None or len(rows_) >= EXTRACT_MAX_ROWS or \
-            now - dt.datetime.fromisoformat(last[2]) >= EXTRACT_INTERVAL
-        if not due:
-            return None
-        number = int(last[0]) + 1 if last else 1
-        data = to_csv(store, rows_).encode("utf-8")
-        created = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-        identifier = f"{_install_id(store)}/{number}"
-        document = {
-            "resourceType": "DocumentReference",
-            "identifier": [{"system": EXTRACT_SYSTEM, "value": identifier}],
-            "status": "current",
-            "type": {"text": "Extrait du journal d'audit de la tablette"},
-            "date": created,
-            "description": f"Entrées {rows_[0]['seq']} à {rows_[-1]['seq']} ; empreinte de la dernière : "
-                           f"{rows_[-1]['hash']}",
-            "content": [{"attachment": {
-                "contentType": "text/csv; charset=utf-8", "data": base64.b64encode(data).decode("ascii"),
-                "size": len(data), "hash": base64.b64encode(hashlib.sha1(data).digest()).decode("ascii"),
-                "title": f"journal-audit-{identifier.replace('/', '-')}.csv", "creation": created}}],
-        }
-        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
-            "fullUrl": f"urn:uuid:{fhir.resource_uuid(EXTRACT_SYSTEM, identifier)}", "resource": document,
-            "request": {"method": "POST", "url": "DocumentReference",
-                        "ifNoneExist": fhir.if_none_exist(EXTRACT_SYSTEM, identifier)}}]}
-        store.conn.execute("INSERT INTO audit_outbox (id, extract_no, first_seq, last_seq, payload, created_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?)",
-                           [identifier, number, rows_[0]["seq"], rows_[-1]["seq"],
-                            fhir.dumps_bundle(bundle).decode("utf-8"), created])
-    return number
-
-
-def pending_extracts(store: "Store") -> list[dict[str, Any]]:
-    with store.lock:
-        return list(store.db.query("SELECT * FROM audit_outbox WHERE state = 'pending' ORDER BY extract_no"))
-
-
-def mark_extract(store: "Store", extract_id: str, *, sent: bool, error: str | None = None) -> None:
-    with store.transaction():
-        if sent:
-            store.conn.execute("UPDATE audit_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, "
-                               "last_error = NULL WHERE id = ?",
-                               [store.now().astimezone(dt.timezone.utc).isoformat(), extract_id])
-        else:
-            state = "rejected" if error and error.startswith("rejected") else "pending"
-            store.conn.execute("UPDATE audit_outbox SET state = ?, attempts = attempts + 1, last_error = ? "
-                               "WHERE id = ?", [state, error, extract_id])
-
-
-def rows_of_extract(document: dict[str, Any]) -> list[dict[str, str]]:
-    """The audit rows an extract (a DocumentReference as the server returns it) holds."""
-    data = base64.b64decode(document["content"][0]["attachment"]["data"])
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8").lstrip("\ufeff"))))
-
-
-def compare(store: "Store", copy: list[dict[str, str]]) -> ChainCheck:
+def compare(db: "Database", copy: list[dict[str, str]]) -> ChainCheck:
     """This tablet's chain against the copy on the server (the rows of extracts 1..n, in order). The copy must be
     a chain itself, and every row of it still kept here must be here unchanged, hash for hash."""
     prev = None
@@ -251,9 +155,9 @@ def compare(store: "Store", copy: list[dict[str, str]]) -> ChainCheck:
                     row["subject_id"] or None, row["detail"] or None) != row["hash"]:
             return ChainCheck(False, len(copy), seq, f"the server's copy of row {seq} does not hash right")
         prev = (seq, row["hash"])
-    with store.lock:
-        local = {r["seq"]: r["hash"] for r in store.db.query("SELECT seq, hash FROM audit_log")}
-        anchor_seq = store.conn.execute("SELECT seq FROM audit_anchor WHERE id = 1").fetchone()[0]
+    with db.lock:
+        local = {r["seq"]: r["hash"] for r in db.db.query("SELECT seq, hash FROM audit_log")}
+        anchor_seq = db.conn.execute("SELECT seq FROM audit_anchor WHERE id = 1").fetchone()[0]
     for row in copy:
         seq = int(row["seq"])
         if seq <= anchor_seq:

@@ -10,7 +10,7 @@ import logging
 import os
 from pathlib import Path
 
-from sync import audit, outbox, retention
+from sync import audit_extracts, outbox, retention
 from sync.store import Store
 from sync.uploader import PushResult, Uploader
 
@@ -69,9 +69,10 @@ class SyncLoop:
                 assert self._wake is not None
                 self._wake.clear()
                 try:
-                    # the audit trail leaves the tablet too (sync.audit): with every session going out, else every
-                    # ten minutes at most
-                    await asyncio.to_thread(lambda: audit.freeze_extract(store, force=outbox.remaining(store) > 0))
+                    # the audit trail leaves the tablet too (sync.audit_extracts): with every session going out, else
+                    # every ten minutes at most
+                    await asyncio.to_thread(
+                        lambda: audit_extracts.freeze_extract(store, force=outbox.remaining(store) > 0))
                     self.last_result = await asyncio.to_thread(self.uploader.push, store)
                     self.last_error = None
                     # what the server has confirmed long enough leaves the tablet (sync.retention)

@@ -18,11 +18,14 @@ import secrets
 import stat
 from pathlib import Path
 
+from sync.errors import RelaisError
+
 KEY_BYTES = 32
 
 
-class KeyFileError(Exception):
-    """A key is missing, unreadable or unsafe; `str(exc)` says what to do (French, for staff and support)."""
+class KeyFileError(RelaisError):
+    """A key is missing (`key.missing`), readable by other accounts (`key.permissions`) or not KEY_BYTES long
+    (`key.size`); `params["path"]` is the key file."""
 
 
 def keys_home() -> Path:
@@ -44,14 +47,12 @@ def read_key(path: Path) -> bytes:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise KeyFileError(f"Clé de chiffrement introuvable ({path}) : les données de cette tablette ne peuvent pas "
-                        "être ouvertes sans elle. Restaurez le fichier de clé ; ne créez pas de nouvelle base.") \
-            from None
+        raise KeyFileError("key.missing", path=str(path)) from None
     if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
-        raise KeyFileError(f"Le fichier de clé {path} est lisible par d'autres comptes : droits 0600 exigés.")
+        raise KeyFileError("key.permissions", path=str(path))
     data = path.read_bytes()
     if len(data) != KEY_BYTES:
-        raise KeyFileError(f"Le fichier de clé {path} est endommagé ({len(data)} octets au lieu de {KEY_BYTES}).")
+        raise KeyFileError("key.size", path=str(path), size=len(data), expected=KEY_BYTES)
     return data
 
 

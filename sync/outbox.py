@@ -1,4 +1,4 @@
-"""Outbox operations on a Store: the queue of frozen session bundles waiting for the server.
+"""The outbox: the queue of frozen session bundles waiting for the server, on the store's Database.
 
 State machine: pending → in_flight (claimed for one request) → sent | rejected | pending again (transient failure,
 with a backoff). An entry left in_flight by a killed app is put back to pending when the store is opened: resending
@@ -14,15 +14,27 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from sync.store import Store
+from sync.errors import RelaisError
 
+if TYPE_CHECKING:
+    from sync.store.database import Database
+
+OUTBOX_STATES = ("pending", "in_flight", "sent", "rejected")
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0  # the app retries at least every 5 minutes once the network is back (CHT practice)
 
 
-class OutboxStateError(Exception):
-    """The entry is not in a state that allows this transition (e.g. marking sent an entry already rejected)."""
+class OutboxError(RelaisError):
+    """Base class for outbox errors."""
+
+
+class OutboxStateError(OutboxError):
+    """The entry is not in a state that allows this transition (e.g. marking sent an entry already rejected):
+    code `outbox.state`, with the entry's `state`."""
+
+
+class EntryNotFoundError(OutboxError, LookupError):
+    """No outbox entry with that id: code `outbox.entry.not_found`."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +57,6 @@ class OutboxEntry:
         return self.payload.encode("utf-8")
 
 
-def _iso(moment: dt.datetime) -> str:
-    from sync.store import iso
-    return iso(moment)
-
-
 def _entry(row: dict[str, Any]) -> OutboxEntry:
     return OutboxEntry(**{k: row[k] for k in OutboxEntry.__dataclass_fields__ if k in row})
 
@@ -59,22 +66,47 @@ _READY = ("(addendum_id IS NULL OR EXISTS (SELECT 1 FROM outbox AS bundle WHERE 
           " AND bundle.addendum_id IS NULL AND bundle.state = 'sent'))")
 
 
-def get_entry(store: "Store", entry_id: str) -> OutboxEntry:
-    from sync.store import NotFoundError
-    with store.lock:
-        rows = list(store.db.query("SELECT * FROM outbox WHERE id = ?", [entry_id]))
+def get_entry(db: "Database", entry_id: str) -> OutboxEntry:
+    rows = db.query("SELECT * FROM outbox WHERE id = ?", [entry_id])
     if not rows:
-        raise NotFoundError(f"entrée d'envoi inconnue : {entry_id}")
+        raise EntryNotFoundError("outbox.entry.not_found", entry_id=entry_id)
     return _entry(rows[0])
 
 
-def entries(store: "Store", state: str | None = None) -> list[OutboxEntry]:
+def entries(db: "Database", state: str | None = None) -> list[OutboxEntry]:
     """Entries oldest first, optionally only one state."""
     sql, params = "SELECT * FROM outbox", []
     if state is not None:
         sql, params = sql + " WHERE state = ?", [state]
-    with store.lock:
-        return [_entry(r) for r in store.db.query(sql + " ORDER BY rowid", params)]
+    with db.lock:
+        return [_entry(r) for r in db.db.query(sql + " ORDER BY rowid", params)]
+
+
+def enqueue(db: "Database", *, entry_id: str, session_id: str, idempotency_key: str, payload: str,
+            created_at: str, addendum_id: str | None = None) -> str:
+    """Queue a frozen payload, pending, inside the caller's transaction (the one that froze it). Returns its id."""
+    db.require_transaction()
+    db.db["outbox"].insert({
+        "id": entry_id, "session_id": session_id, "addendum_id": addendum_id, "idempotency_key": idempotency_key,
+        "payload": payload, "state": "pending", "attempts": 0, "last_error": None, "next_attempt_at": None,
+        "created_at": created_at, "sent_at": None,
+    })
+    return entry_id
+
+
+def counts(db: "Database") -> dict[str, int]:
+    """Number of entries per state; all four states always present."""
+    by_state = dict.fromkeys(OUTBOX_STATES, 0)
+    for row in db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state"):
+        by_state[row["state"]] = row["n"]
+    return by_state
+
+
+def bundle_state(db: "Database", session_id: str) -> str | None:
+    """The state of the session's own bundle (its first entry, queued at close; addenda come later); None when
+    the session has no entry."""
+    rows = db.query("SELECT state FROM outbox WHERE session_id = ? ORDER BY rowid LIMIT 1", [session_id])
+    return rows[0]["state"] if rows else None
 
 
 def backoff_delay(attempts: int, *, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS,
@@ -85,23 +117,23 @@ def backoff_delay(attempts: int, *, base: float = BACKOFF_BASE_SECONDS, cap: flo
     return (rng or random).uniform(0, ceiling)
 
 
-def claim_next(store: "Store", *, now: dt.datetime | None = None, ignore_backoff: bool = False) -> OutboxEntry | None:
+def claim_next(db: "Database", *, now: dt.datetime | None = None, ignore_backoff: bool = False) -> OutboxEntry | None:
     """Take the oldest pending entry that is due: mark it in_flight and count the attempt. None when nothing is due.
     `ignore_backoff` is for an explicit "send now" by staff."""
-    now_text = _iso(now or store.now())
-    with store.transaction() as db:
+    now_text = db.stamp(now)
+    with db.transaction() as sql:
         due = "" if ignore_backoff else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         params = [] if ignore_backoff else [now_text]
-        rows = list(db.query(f"SELECT id FROM outbox WHERE state = 'pending'{due} AND {_READY} ORDER BY rowid LIMIT 1",
-                             params))
+        rows = list(sql.query(f"SELECT id FROM outbox WHERE state = 'pending'{due} AND {_READY} ORDER BY rowid LIMIT 1",
+                              params))
         if not rows:
             return None
-        store.conn.execute("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id = ?",
-                           [rows[0]["id"]])
-        return _entry(next(db.query("SELECT * FROM outbox WHERE id = ?", [rows[0]["id"]])))
+        db.conn.execute("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id = ?",
+                        [rows[0]["id"]])
+        return _entry(next(sql.query("SELECT * FROM outbox WHERE id = ?", [rows[0]["id"]])))
 
 
-def claim_batch(store: "Store", *, limit: int, max_bytes: int | None = None, now: dt.datetime | None = None,
+def claim_batch(db: "Database", *, limit: int, max_bytes: int | None = None, now: dt.datetime | None = None,
                 ignore_backoff: bool = False) -> list[OutboxEntry]:
     """Take up to `limit` of the oldest due pending entries at once (one transaction), oldest first, stopping before
     the total payload would exceed `max_bytes` (the first entry is always taken, whatever its size, so a large
@@ -109,11 +141,11 @@ def claim_batch(store: "Store", *, limit: int, max_bytes: int | None = None, now
     days offline from costing one round trip per session."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    now_text = _iso(now or store.now())
-    with store.transaction() as db:
+    now_text = db.stamp(now)
+    with db.transaction() as sql:
         due = "" if ignore_backoff else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         params: list[Any] = [] if ignore_backoff else [now_text]
-        rows = list(db.query(f"SELECT id, length(CAST(payload AS BLOB)) AS size FROM outbox WHERE state = 'pending'"
+        rows = list(sql.query(f"SELECT id, length(CAST(payload AS BLOB)) AS size FROM outbox WHERE state = 'pending'"
                              f"{due} AND {_READY} ORDER BY rowid LIMIT ?", [*params, limit]))
         chosen, total = [], 0
         for row in rows:
@@ -124,122 +156,122 @@ def claim_batch(store: "Store", *, limit: int, max_bytes: int | None = None, now
         if not chosen:
             return []
         marks = ", ".join("?" for _ in chosen)
-        store.conn.execute(f"UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id IN ({marks})",
-                           chosen)
-        return [_entry(r) for r in db.query(f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY rowid", chosen)]
+        db.conn.execute(f"UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE id IN ({marks})",
+                        chosen)
+        return [_entry(r) for r in sql.query(f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY rowid", chosen)]
 
 
-def _transition_many(store: "Store", entry_ids: list[str], allowed: tuple[str, ...], sets: dict[str, Any]) -> int:
+def _transition_many(db: "Database", entry_ids: list[str], allowed: tuple[str, ...], sets: dict[str, Any]) -> int:
     """The same transition for several entries in one transaction. Entries no longer in an allowed state are left
     as they are (another process may have recovered or confirmed them meanwhile: `python -m sync push` opening the
     store puts in-flight entries back to pending). Returns how many changed."""
     if not entry_ids:
         return 0
-    with store.transaction():
+    with db.transaction():
         marks = ", ".join("?" for _ in entry_ids)
         states = ", ".join("?" for _ in allowed)
         assignments = ", ".join(f"{column} = ?" for column in sets)
-        cursor = store.conn.execute(f"UPDATE outbox SET {assignments} WHERE id IN ({marks}) AND state IN ({states})",
-                                    [*sets.values(), *entry_ids, *allowed])
+        cursor = db.conn.execute(f"UPDATE outbox SET {assignments} WHERE id IN ({marks}) AND state IN ({states})",
+                                 [*sets.values(), *entry_ids, *allowed])
         return cursor.rowcount
 
 
-def _transition(store: "Store", entry_id: str, allowed: tuple[str, ...], sets: dict[str, Any]) -> None:
-    with store.transaction() as db:
-        rows = list(db.query("SELECT state FROM outbox WHERE id = ?", [entry_id]))
+def _transition(db: "Database", entry_id: str, allowed: tuple[str, ...], sets: dict[str, Any]) -> None:
+    with db.transaction() as sql:
+        rows = list(sql.query("SELECT state FROM outbox WHERE id = ?", [entry_id]))
         if not rows:
-            from sync.store import NotFoundError
-            raise NotFoundError(f"entrée d'envoi inconnue : {entry_id}")
+            raise EntryNotFoundError("outbox.entry.not_found", entry_id=entry_id)
         if rows[0]["state"] not in allowed:
-            raise OutboxStateError(f"entry is {rows[0]['state']}, expected one of {allowed}")
+            raise OutboxStateError("outbox.state", entry_id=entry_id, state=rows[0]["state"],
+                                   expected=", ".join(allowed))
         assignments = ", ".join(f"{column} = ?" for column in sets)
-        store.conn.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*sets.values(), entry_id])
+        db.conn.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", [*sets.values(), entry_id])
 
 
-def mark_sent(store: "Store", entry_id: str, *, now: dt.datetime | None = None) -> None:
+def mark_sent(db: "Database", entry_id: str, *, now: dt.datetime | None = None) -> None:
     """The server confirmed the whole transaction. Also accepted from pending: another process may have recovered
     the entry while this upload was in flight, and a confirmed upload is a fact."""
-    _transition(store, entry_id, ("in_flight", "pending"),
-                {"state": "sent", "sent_at": _iso(now or store.now()), "last_error": None, "next_attempt_at": None})
+    _transition(db, entry_id, ("in_flight", "pending"),
+                {"state": "sent", "sent_at": db.stamp(now), "last_error": None, "next_attempt_at": None})
 
 
-def mark_sent_many(store: "Store", entry_ids: list[str], *, now: dt.datetime | None = None) -> int:
+def mark_sent_many(db: "Database", entry_ids: list[str], *, now: dt.datetime | None = None) -> int:
     """`mark_sent` for every session of a confirmed batch, in one transaction; returns how many changed."""
-    return _transition_many(store, list(entry_ids), ("in_flight", "pending"),
-                            {"state": "sent", "sent_at": _iso(now or store.now()), "last_error": None,
+    return _transition_many(db, list(entry_ids), ("in_flight", "pending"),
+                            {"state": "sent", "sent_at": db.stamp(now), "last_error": None,
                              "next_attempt_at": None})
 
 
-def mark_rejected(store: "Store", entry_id: str, reason: str) -> None:
+def mark_rejected(db: "Database", entry_id: str, reason: str) -> None:
     """The server refused this payload for good (4xx): quarantine it with the server's reason, so the rest of the
     queue keeps flowing. The data stays in the store."""
-    _transition(store, entry_id, ("in_flight", "pending"),
+    _transition(db, entry_id, ("in_flight", "pending"),
                 {"state": "rejected", "last_error": reason, "next_attempt_at": None})
 
 
-def release(store: "Store", entry_id: str, error: str, *, delay: float | None = None,
+def release(db: "Database", entry_id: str, error: str, *, delay: float | None = None,
             now: dt.datetime | None = None, rng: random.Random | None = None) -> float:
     """Transient failure: back to pending, not before now + delay (default: backoff from the attempt count).
     Returns the delay used."""
     if delay is None:
-        delay = backoff_delay(get_entry(store, entry_id).attempts, rng=rng)
-    due = (now or store.now()) + dt.timedelta(seconds=delay)
-    _transition(store, entry_id, ("in_flight",), {"state": "pending", "last_error": error,
-                                                  "next_attempt_at": _iso(due)})
+        delay = backoff_delay(get_entry(db, entry_id).attempts, rng=rng)
+    due = (now or db.now()) + dt.timedelta(seconds=delay)
+    _transition(db, entry_id, ("in_flight",), {"state": "pending", "last_error": error,
+                                                  "next_attempt_at": db.stamp(due)})
     return delay
 
 
-def release_many(store: "Store", entry_ids: list[str], error: str, *, delay: float,
+def release_many(db: "Database", entry_ids: list[str], error: str, *, delay: float,
                  now: dt.datetime | None = None) -> int:
     """`release` for every in-flight session of a batch, with one shared delay: the batch failed as a whole, and
     keeping its sessions due together keeps them batched on the next try. Returns how many changed."""
-    due = (now or store.now()) + dt.timedelta(seconds=max(0.0, delay))
-    return _transition_many(store, list(entry_ids), ("in_flight",),
-                            {"state": "pending", "last_error": error, "next_attempt_at": _iso(due)})
+    due = (now or db.now()) + dt.timedelta(seconds=max(0.0, delay))
+    return _transition_many(db, list(entry_ids), ("in_flight",),
+                            {"state": "pending", "last_error": error, "next_attempt_at": db.stamp(due)})
 
 
-def unclaim(store: "Store", entry_ids: list[str]) -> None:
+def unclaim(db: "Database", entry_ids: list[str]) -> None:
     """Give claimed entries back untouched (not sent, attempt not counted, backoff unchanged): used when a session
     cannot join this batch and must go in the next one."""
     if not entry_ids:
         return
-    with store.transaction():
+    with db.transaction():
         marks = ", ".join("?" for _ in entry_ids)
-        store.conn.execute(f"UPDATE outbox SET state = 'pending', attempts = max(0, attempts - 1) "
-                           f"WHERE state = 'in_flight' AND id IN ({marks})", list(entry_ids))
+        db.conn.execute(f"UPDATE outbox SET state = 'pending', attempts = max(0, attempts - 1) "
+                        f"WHERE state = 'in_flight' AND id IN ({marks})", list(entry_ids))
 
 
-def requeue(store: "Store", entry_id: str) -> None:
+def requeue(db: "Database", entry_id: str) -> None:
     """Put a rejected entry back in the queue (after the cause was fixed server-side), same frozen bytes."""
-    _transition(store, entry_id, ("rejected",), {"state": "pending", "next_attempt_at": None})
+    _transition(db, entry_id, ("rejected",), {"state": "pending", "next_attempt_at": None})
 
 
-def recover_in_flight(store: "Store") -> int:
+def recover_in_flight(db: "Database") -> int:
     """Entries left in_flight by a killed process go back to pending, due now. Returns how many."""
-    with store.transaction():
-        cursor = store.conn.execute(
+    with db.transaction():
+        cursor = db.conn.execute(
             "UPDATE outbox SET state = 'pending', next_attempt_at = NULL WHERE state = 'in_flight'")
         return cursor.rowcount
 
 
-def remaining(store: "Store") -> int:
+def remaining(db: "Database") -> int:
     """Entries not yet confirmed nor rejected."""
-    counts = store.outbox_counts()
-    return counts["pending"] + counts["in_flight"]
+    by_state = counts(db)
+    return by_state["pending"] + by_state["in_flight"]
 
 
-def last_sent_at(store: "Store") -> dt.datetime | None:
+def last_sent_at(db: "Database") -> dt.datetime | None:
     """When the server last confirmed a session (the "last successful sync" staff see)."""
-    with store.lock:
-        row = store.conn.execute("SELECT max(sent_at) FROM outbox WHERE state = 'sent'").fetchone()
+    with db.lock:
+        row = db.conn.execute("SELECT max(sent_at) FROM outbox WHERE state = 'sent'").fetchone()
     return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
-def rejected_sessions(store: "Store") -> list[dict[str, Any]]:
+def rejected_sessions(db: "Database") -> list[dict[str, Any]]:
     """Sessions the server refused, for staff to act on (on the tablet's screen only, never in a log): who, when,
     and the server's reason."""
-    with store.lock:
-        rows = store.conn.execute(
+    with db.lock:
+        rows = db.conn.execute(
             "SELECT o.session_id, o.last_error, s.opened_at, p.family_name, p.given_name, p.birth_date "
             "FROM outbox o JOIN sessions s ON s.id = o.session_id JOIN patients p ON p.id = s.patient_id "
             "WHERE o.state = 'rejected' ORDER BY s.opened_at").fetchall()

@@ -3,7 +3,7 @@
 A session leaves the tablet `retention_days` (setting, default 7) after the server confirmed it: its measurements,
 consent, notes, summary, addenda, outbox entry and the session itself; the audit rows naming it stay (ids only).
 A session the server has not confirmed (pending, in flight, or refused and waiting for someone) is never purged,
-whatever its age: the `purge_queue` trigger of schema v4 refuses it, so no code path can. An abandoned session is
+whatever its age: the schema's `purge_queue` trigger refuses it, so no code path can. An abandoned session is
 never uploaded and has nothing to wait for: it leaves after the same delay from its abandonment.
 
 A patient's identity is kept while they have a session here or were seen in the last `identity_retention_days`
@@ -17,12 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sync import audit
-
-if TYPE_CHECKING:
-    from sync.store import Store
+from sync.store.database import Database
+from sync.store.settings import get_setting
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +36,8 @@ class PurgeReport:
     audit_rows: int
 
 
-def _days_setting(store: "Store", key: str, default: int) -> int:
-    value = store.get_setting(key)
+def _days_setting(db: Database, key: str, default: int) -> int:
+    value = get_setting(db, key)
     try:
         days = int(value) if value is not None else default
     except ValueError:
@@ -48,56 +46,57 @@ def _days_setting(store: "Store", key: str, default: int) -> int:
     return max(days, 0)
 
 
-def retention_days(store: "Store") -> int:
-    return _days_setting(store, "retention_days", DEFAULT_RETENTION_DAYS)
+def retention_days(db: Database) -> int:
+    return _days_setting(db, "retention_days", DEFAULT_RETENTION_DAYS)
 
 
-def purge(store: "Store", now: dt.datetime | None = None) -> PurgeReport:
+def purge(db: Database, now: dt.datetime | None = None) -> PurgeReport:
     """Purge what is due at `now` (default: the store's clock). One transaction per session, so an interruption
     leaves every session either whole or gone."""
-    now = now or store.now()
-    days = retention_days(store)
+    now = now or db.now()
+    days = retention_days(db)
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
-    with store.lock:
+    with db.lock:
         # confirmed: every outbox entry of the session (its bundle and its addenda) sent; since the last of them
-        due = [(row["id"], row["state"]) for row in store.db.query(
+        due = [(row["id"], row["state"]) for row in db.db.query(
             "SELECT s.id, s.state, CASE WHEN s.state = 'abandoned' THEN s.closed_at ELSE max(o.sent_at) END AS since "
             "FROM sessions s LEFT JOIN outbox o ON o.session_id = s.id WHERE s.state <> 'open' GROUP BY s.id "
             "HAVING (s.state = 'abandoned' AND count(o.id) = 0) OR "
             "(count(o.id) > 0 AND count(o.id) = sum(o.state = 'sent' AND o.sent_at IS NOT NULL))")
             if dt.datetime.fromisoformat(row["since"]) <= cutoff]
     for session_id, state in due:
-        with store.transaction():
-            store.conn.execute("INSERT INTO purge_queue (session_id) VALUES (?)", [session_id])
+        with db.transaction():
+            db.conn.execute("INSERT INTO purge_queue (session_id) VALUES (?)", [session_id])
             for table in SESSION_TABLES:
-                store.conn.execute(f"DELETE FROM {table} WHERE session_id = ?", [session_id])
-            store.conn.execute("DELETE FROM sessions WHERE id = ?", [session_id])
-            store.conn.execute("DELETE FROM purge_queue WHERE session_id = ?", [session_id])
-            audit.append(store, "purge", "session", session_id, detail=f"{'abandoned' if state == 'abandoned' else 'confirmed'}, after {days} days")
-    patients = _purge_identities(store, now)
-    with store.transaction():
+                db.conn.execute(f"DELETE FROM {table} WHERE session_id = ?", [session_id])
+            db.conn.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+            db.conn.execute("DELETE FROM purge_queue WHERE session_id = ?", [session_id])
+            reason = "abandoned" if state == "abandoned" else "confirmed"
+            audit.append(db, "purge", "session", session_id, detail=f"{reason}, after {days} days")
+    patients = _purge_identities(db, now)
+    with db.transaction():
         # extracts of the audit trail the server holds: gone after the same delay, but the newest stays (it
         # carries the count the next extract continues from)
-        store.conn.execute("DELETE FROM audit_outbox WHERE state = 'sent' AND sent_at <= ? AND extract_no < "
-                           "(SELECT max(extract_no) FROM audit_outbox)", [cutoff.isoformat()])
-    pruned = audit.prune(store, now)
+        db.conn.execute("DELETE FROM audit_outbox WHERE state = 'sent' AND sent_at <= ? AND extract_no < "
+                        "(SELECT max(extract_no) FROM audit_outbox)", [cutoff.isoformat()])
+    pruned = audit.prune(db, now)
     if due or patients or pruned:
         log.info("retention: %d sessions, %d identities and %d audit rows purged", len(due), patients, pruned)
     return PurgeReport(len(due), patients, pruned)
 
 
-def _purge_identities(store: "Store", now: dt.datetime) -> int:
-    days = _days_setting(store, "identity_retention_days", DEFAULT_IDENTITY_RETENTION_DAYS)
+def _purge_identities(db: Database, now: dt.datetime) -> int:
+    days = _days_setting(db, "identity_retention_days", DEFAULT_IDENTITY_RETENTION_DAYS)
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
-    with store.lock:
-        idle = [row["id"] for row in store.db.query(
+    with db.lock:
+        idle = [row["id"] for row in db.db.query(
             "SELECT p.id, coalesce(p.last_seen_at, p.created_at) AS seen FROM patients p "
             "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id)")
             if dt.datetime.fromisoformat(row["seen"]) <= cutoff]
     for patient_id in idle:
-        with store.transaction():
-            if store.conn.execute("SELECT 1 FROM sessions WHERE patient_id = ?", [patient_id]).fetchone():
+        with db.transaction():
+            if db.conn.execute("SELECT 1 FROM sessions WHERE patient_id = ?", [patient_id]).fetchone():
                 continue  # a session was opened meanwhile
-            store.conn.execute("DELETE FROM patients WHERE id = ?", [patient_id])
-            audit.append(store, "purge", "patient", patient_id, detail=f"not seen for {days} days")
+            db.conn.execute("DELETE FROM patients WHERE id = ?", [patient_id])
+            audit.append(db, "purge", "patient", patient_id, detail=f"not seen for {days} days")
     return len(idle)

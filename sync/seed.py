@@ -110,12 +110,12 @@ def _store_clock(store: Store, clock: list[dt.datetime]) -> Iterator[None]:
     """Session times in the past: the store stamps opened_at/closed_at from its clock, so point it at the seeded
     time while seeding (under the store lock, so no other thread sees it)."""
     with store.lock:
-        original = store._clock  # noqa: SLF001 - a seeding tool, same package
-        store._clock = lambda: clock[0]  # noqa: SLF001
+        original = store.clock
+        store.clock = lambda: clock[0]
         try:
             yield
         finally:
-            store._clock = original  # noqa: SLF001
+            store.clock = original
 
 
 def seed_sessions(store: Store, sessions: int, *, seed: int = 0, days: float = 7.0,

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from sync import batching, fhir, outbox
+from sync import audit_extracts, batching, fhir, outbox
 from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -439,38 +439,34 @@ class Uploader:
                           extracts)
 
     def push_audit(self, store: Store) -> tuple[int, str | None]:
-        """Send the frozen extracts of the audit trail (sync.audit), oldest first; stop at the first failure (the
-        next pass retries it). Returns (confirmed, why it stopped or None)."""
-        from sync import audit
-
+        """Send the frozen extracts of the audit trail (sync.audit_extracts), oldest first; stop at the first
+        failure (the next pass retries it). Returns (confirmed, why it stopped or None)."""
         confirmed = 0
-        for extract in audit.pending_extracts(store):
+        for extract in audit_extracts.pending_extracts(store):
             outcome, statuses, _ = self._exchange(extract["payload"].encode("utf-8"), 1, 1)
             if outcome is None and all(batching.entry_ok(s) for s in statuses):
-                audit.mark_extract(store, extract["id"], sent=True)
+                audit_extracts.mark_extract(store, extract["id"], sent=True)
                 confirmed += 1
                 continue
             kind = outcome.kind if outcome is not None else "transient"
-            audit.mark_extract(store, extract["id"], sent=False,
-                               error=f"{kind}: {outcome.detail if outcome is not None else statuses}")
+            audit_extracts.mark_extract(store, extract["id"], sent=False,
+                                        error=f"{kind}: {outcome.detail if outcome is not None else statuses}")
             log.warning("audit extract %s not sent (%s)", extract["extract_no"], kind)
             return confirmed, kind if kind in ("auth", "tls") else "transient"
         return confirmed, None
 
     def fetch_audit_copy(self, install_id: str) -> list[dict[str, str]]:
         """The server's copy of this install's audit trail: the rows of extracts 1, 2, … until one is missing."""
-        from sync import audit
-
         rows: list[dict[str, str]] = []
         number = 1
         while True:
             headers = {k: v for k, v in self._headers(False).items() if k != "Content-Type"}
             reply = self.http.get(f"{self.base_url}/DocumentReference", timeout=self.timeout, verify=self.verify,
-                                  params={"identifier": f"{audit.EXTRACT_SYSTEM}|{install_id}/{number}"},
+                                  params={"identifier": f"{audit_extracts.EXTRACT_SYSTEM}|{install_id}/{number}"},
                                   headers=headers, allow_redirects=False)
             reply.raise_for_status()
             found = [e["resource"] for e in reply.json().get("entry") or ()]
             if not found:
                 return rows
-            rows.extend(audit.rows_of_extract(found[0]))
+            rows.extend(audit_extracts.rows_of_extract(found[0]))
             number += 1

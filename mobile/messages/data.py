@@ -1,5 +1,158 @@
-"""What the data layer's refusal codes (sync.errors.RelaisError raised by the store) say to staff: English
-templates, translated through the catalogs like every UI text. Empty until the store raises codes."""
+"""The words for the data layer's refusals: each code the store, its keys and its outbox can raise
+(sync.errors.RelaisError and its subclasses) mapped to an English message template, the msgid the catalogs
+translate (assets/locales/<lang>/LC_MESSAGES/relais.po). `{name}` placeholders take the refusal's parameters:
+ids, counts and limits, never patient data.
+"""
 from __future__ import annotations
 
-DATA_MESSAGES: dict[str, str] = {}
+
+def N_(text: str) -> str:  # noqa: N802 - gettext convention: mark for extraction, translate later
+    return text
+
+
+DATA_MESSAGES: dict[str, str] = {
+    "identity.family_name.required": N_("The birth name is required."),
+    "identity.family_name.too_long": N_("The birth name is too long ({max_length} characters at most)."),
+    "identity.family_name.characters": N_("The birth name may only hold letters, spaces, hyphens or apostrophes."),
+    "identity.given_name.required": N_("The first given name at birth is required."),
+    "identity.given_name.too_long": N_("The first given name at birth is too long ({max_length} characters at most)."),
+    "identity.given_name.characters": N_(
+        "The first given name at birth may only hold letters, spaces, hyphens or apostrophes."),
+    "identity.birth_given_names.required": N_("The list of given names at birth is required."),
+    "identity.birth_given_names.too_long": N_(
+        "The list of given names at birth is too long ({max_length} characters at most)."),
+    "identity.birth_given_names.characters": N_(
+        "The list of given names at birth may only hold letters, spaces, hyphens or apostrophes."),
+    "identity.birth_given_names.order": N_(
+        "The list of given names at birth must start with the first given name at birth."),
+    "identity.birth_date.time": N_("The birth date must be a date (YYYY-MM-DD), without a time."),
+    "identity.birth_date.format": N_("The birth date must be written YYYY-MM-DD."),
+    "identity.birth_date.calendar": N_("This birth date does not exist in the calendar."),
+    "identity.birth_date.future": N_("The birth date cannot be in the future."),
+    "identity.birth_date.too_old": N_("The birth date is too far back: check the year."),
+    "identity.sex.invalid": N_("Sex must be F (female), M (male) or I (undetermined)."),
+    "identity.birth_place_insee.format": N_(
+        "The birth place must be a 5-character INSEE code (e.g. 75056, 2A004, or 99xxx for a foreign "
+        "country)."),
+    "identity.identity_status.invalid": N_("The identity status must be PROV, RECUP, VALI or QUAL."),
+    "identity.ins.not_qualified": N_("An INS can only be recorded for a qualified identity (QUAL)."),
+    "identity.ins.format": N_("The INS must have 15 characters (13 digits and the key)."),
+    "identity.ins.key": N_("The INS check key is wrong: check what was typed."),
+    "identity.ins.taken": N_("This INS is already given to another patient."),
+    "identity.resident_id.not_text": N_("The resident number must be text."),
+    "identity.identity_method.invalid": N_(
+        "The identity collection method must be SM (manual entry), CV (carte Vitale), INSI (INSi "
+        "teleservice), CB (INS Datamatrix), RFID or AV (carte Vitale app)."),
+    "identity.duplicate": N_("This identity already exists: select the patient in the list."),
+    "identifier.rpps.format": N_("The RPPS number must have 11 digits."),
+    "identifier.adeli.format": N_("The ADELI number must have 9 characters (digits, 2A or 2B for Corsica)."),
+    "identifier.finess.format": N_("The FINESS number must have 9 characters (digits, 2A or 2B for Corsica)."),
+    "identifier.finess.key": N_("The FINESS check key is wrong: check what was typed."),
+    "input.not_text": N_("This value must be text."),
+    "input.not_bool": N_("Answer yes (True) or no (False)."),
+    "input.phone.format": N_("The call-back number must be a phone number (e.g. 01 23 45 67 89)."),
+    "input.datetime.timezone": N_(
+        "The time must be a date and time with a time zone (e.g. 2024-05-01T10:15:00+02:00)."),
+    "setting.invalid": N_("Invalid setting."),
+    "staff.display_name.required": N_("The display name is required."),
+    "staff.display_name.too_long": N_("The display name is too long ({max_length} characters at most)."),
+    "staff.role.invalid": N_(
+        "The role must be aide_soignant, infirmier, assistant_medical, pharmacien, medecin or administrateur."),
+    "staff.pin_hash.invalid": N_("The PIN hash must be a non-empty text."),
+    "staff.rpps.taken": N_("This RPPS number is already given to another staff member."),
+    "staff.adeli.taken": N_("This ADELI number is already given to another staff member."),
+    "staff.required": N_("Choose a registered staff member."),
+    "staff.inactive": N_("This staff member is deactivated: choose an active staff member."),
+    "staff.not_found": N_("Unknown staff member."),
+    "pin.format": N_("The PIN must be 4 to 8 digits."),
+    "pin.account_disabled": N_("This account is disabled: see the administrator."),
+    "pin.not_set": N_("No PIN is set for this account: see the administrator."),
+    "pin.locked": N_("Too many wrong PINs: account locked, try again in {seconds} s."),
+    "pin.locked.minutes": N_("Too many wrong PINs: account locked, try again in {minutes} min."),
+    "pin.reset.not_admin": N_("Only an administrator can reset a PIN."),
+    "audit.export.not_admin": N_("Only an administrator can export the audit log."),
+    "site.kind.invalid": N_("The kind of site must be ehpad or pharmacie."),
+    "site.name.required": N_("The site name is required."),
+    "site.name.too_long": N_("The site name is too long ({max_length} characters at most)."),
+    "site.ars_declaration.too_long": N_("The ARS declaration number is too long ({max_length} characters at most)."),
+    "site.finess.taken": N_("A site with this FINESS number already exists."),
+    "site.not_found": N_("Unknown site."),
+    "patient.not_found": N_("Unknown patient."),
+    "session.not_found": N_("Unknown session."),
+    "session.closed": N_("The session is closed: it can no longer be changed."),
+    "session.abandoned": N_("The session was abandoned: it can no longer be changed."),
+    "session.already_closed": N_("The session is already closed."),
+    "session.abandoned.cannot_close": N_("The session was abandoned: it cannot be closed."),
+    "session.no_measurement": N_("The session holds no measurement."),
+    "session.consent_missing": N_("The patient's consent (or refusal) has not been recorded."),
+    "session.summary_missing": N_("The summary for the patient's own doctor has not been written."),
+    "session.bp_panel.missing_systolic": N_(
+        "A blood pressure reading is incomplete (the systolic is missing): measure again or complete it."),
+    "session.bp_panel.missing_diastolic": N_(
+        "A blood pressure reading is incomplete (the diastolic is missing): measure again or complete it."),
+    "session.bp_panel.missing_both": N_(
+        "A blood pressure reading is incomplete (the systolic and the diastolic are missing): measure again "
+        "or complete it."),
+    "session.reason.too_long": N_("The reason is too long ({max_length} characters at most)."),
+    "session.staff.too_long": N_("The professional's name is too long ({max_length} characters at most)."),
+    "session.remote_doctor_name.too_long": N_("The doctor's name is too long ({max_length} characters at most)."),
+    "session.ended_at.before_start": N_("The end of the teleconsultation is before its start."),
+    "session.outbox_missing": N_("This closed session has no upload entry: contact support."),
+    "measurement.code.unsupported": N_("Measurement type not supported: {loinc}."),
+    "measurement.unit.not_allowed": N_("Unit not allowed for {loinc}: {allowed}."),
+    "measurement.value.not_allowed": N_("Value not allowed for {loinc}: {allowed}."),
+    "measurement.value.decimal": N_("The value must be a decimal number written with a point, such as '37.60'."),
+    "measurement.source.invalid": N_("The source must be bluetooth or manual."),
+    "measurement.device.unknown_fields": N_("Unknown device fields: {fields}."),
+    "measurement.device.not_text": N_("The device fields must be text."),
+    "measurement.raw.not_bytes": N_("The raw bytes must be of type bytes."),
+    "measurement.status.not_list": N_("The status must be a list of texts."),
+    "measurement.panel_id.required": N_(
+        "A blood pressure value must belong to its reading (a panel_id shared by the systolic, the diastolic "
+        "and the mean)."),
+    "measurement.panel_id.not_bp": N_(
+        "Only blood pressure values (systolic, diastolic, mean) are grouped in a reading (panel_id)."),
+    "measurement.panel_id.duplicate": N_("This blood pressure reading already holds a value for {loinc}."),
+    "measurement.unit.panel_mismatch": N_("The values of one blood pressure reading must be in the same unit."),
+    "consent.decision.invalid": N_("The decision must be given (consent given) or refused (refusal)."),
+    "consent.given_by.invalid": N_("Consent is given by patient, legal_representative or trusted_person."),
+    "consent.given_by_name.required": N_("Give the name of the legal representative or trusted person."),
+    "consent.given_by_name.not_for_patient": N_("Give a name only when it is not the patient who consents."),
+    "consent.given_by_name.too_long": N_(
+        "The name of the person who consents is too long ({max_length} characters at most)."),
+    "note.kind.invalid": N_(
+        "The note kind must be remote_doctor_conclusion (the doctor's conclusion) or staff_note (a team "
+        "note)."),
+    "note.text.required": N_("The text of the note is required."),
+    "note.text.too_long": N_("The text of the note is too long ({max_length} characters at most)."),
+    "note.author.required": N_("Give the author of the note."),
+    "note.author.too_long": N_("The author is too long ({max_length} characters at most)."),
+    "summary.text.required": N_("The text of the summary is required."),
+    "summary.text.too_long": N_("The text of the summary is too long ({max_length} characters at most)."),
+    "summary.recipient_name.too_long": N_("The recipient's name is too long ({max_length} characters at most)."),
+    "addendum.text.required": N_("The text of the addendum is required."),
+    "addendum.text.too_long": N_("The text of the addendum is too long ({max_length} characters at most)."),
+    "addendum.session_not_closed": N_(
+        "An addendum completes a closed session; change the session in progress directly."),
+    "outbox.entry.not_found": N_("Unknown upload entry."),
+    "outbox.state": N_("This upload entry is {state}: this step is not possible now."),
+    "store.key.required": N_("This database is encrypted or damaged: it does not open without its key."),
+    "store.key.wrong": N_("Wrong encryption key for this database (or the database is damaged)."),
+    "store.key.size": N_("The encryption key must be {expected} bytes long."),
+    "store.key.sqlcipher_missing": N_(
+        "SQLCipher (the sqlcipher3 package) is not installed: the encrypted database cannot be read."),
+    "store.key.not_encrypted": N_("This database is not encrypted: encrypt it first."),
+    "store.corrupt": N_("The database is damaged: {detail}"),
+    "store.schema.newer": N_(
+        "This tablet's data (schema v{version}) is newer than this app (v{supported}): update the app."),
+    "store.schema.wal": N_("The database cannot use its journal (mode {mode})."),
+    "store.schema.migration_failed": N_("Upgrading the data to schema v{version} failed: {detail}"),
+    "store.schema.foreign_keys": N_("Upgrading the data to schema v{version} broke {count} links."),
+    "store.transaction.nested": N_("Internal error: a transaction is already open."),
+    "store.ins_system.unknown": N_("Unknown INS authority."),
+    "key.missing": N_(
+        "Encryption key not found: this tablet's data cannot be opened without it. Restore the key file; do "
+        "not create a new database."),
+    "key.permissions": N_("The key file is readable by other accounts: mode 0600 is required."),
+    "key.size": N_("The key file is damaged ({size} bytes instead of {expected})."),
+}

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from mobile.workflow import SessionWorkflow
-from sync import audit, outbox, retention
+from sync import audit, audit_extracts, outbox, retention
 from sync.store import InputError, Store
 from sync.uploader import Uploader
 from tests.support.workflow import DEMO, NOW, ScriptedThermometer, reading_from
@@ -170,8 +170,9 @@ def test_only_an_administrator_exports_the_trail_as_csv(store, tmp_path):
     aide = set_up_tablet(store)
     admin = store.add_staff(display_name="Alex Admin", role="administrateur", pin="9753")
     closed_session(store)
-    with pytest.raises(InputError, match="administrateur"):
+    with pytest.raises(InputError) as info:
         store.export_audit_csv(aide)
+    assert (info.value.code, info.value.field) == ("audit.export.not_admin", "admin_id")
     target = tmp_path / "audit.csv"
     text = store.export_audit_csv(admin, target)
     assert target.read_bytes().decode("utf-8") == text and text.startswith("\ufeff")
@@ -342,17 +343,17 @@ def test_the_trail_leaves_the_tablet_and_a_rewritten_chain_shows_against_the_cop
     with DevServer(tmp_path / "server.db") as server, Store(tmp_path / "relais.db", clock=clock) as store:
         staff_id = set_up_tablet(store)
         patient_id, _, _ = closed_session(store)
-        assert audit.freeze_extract(store) == 1  # the first extract goes at once
-        assert audit.freeze_extract(store) is None  # nothing new
+        assert audit_extracts.freeze_extract(store) == 1  # the first extract goes at once
+        assert audit_extracts.freeze_extract(store) is None  # nothing new
         uploader = Uploader(server.url)
         result = uploader.push(store)
         assert (result.sent, result.audit_extracts) == (1, 1)
         store.verify_pin(staff_id, "0000")
-        assert audit.freeze_extract(store) is None  # the next one waits ten minutes…
-        clock.now = NOW + audit.EXTRACT_INTERVAL
-        assert audit.freeze_extract(store) == 2  # …then carries on where the first ended
+        assert audit_extracts.freeze_extract(store) is None  # the next one waits ten minutes…
+        clock.now = NOW + audit_extracts.EXTRACT_INTERVAL
+        assert audit_extracts.freeze_extract(store) == 2  # …then carries on where the first ended
         assert uploader.push(store).audit_extracts == 1
-        copy = uploader.fetch_audit_copy(audit.install_id(store))
+        copy = uploader.fetch_audit_copy(audit_extracts.install_id(store))
         assert [(int(r["seq"]), r["hash"]) for r in copy] == [(r["seq"], r["hash"]) for r in audit.rows(store)]
         assert audit.compare(store, copy).ok
         # a lost reply: the same extract again creates nothing
@@ -362,25 +363,25 @@ def test_the_trail_leaves_the_tablet_and_a_rewritten_chain_shows_against_the_cop
         # the whole chain rewritten on the tablet: it verifies there, not against the server's copy
         _rewrite_whole_chain(store, 3, "someone-else")
         assert audit.verify(store).ok
-        check = audit.compare(store, uploader.fetch_audit_copy(audit.install_id(store)))
+        check = audit.compare(store, uploader.fetch_audit_copy(audit_extracts.install_id(store)))
         assert not check.ok and check.first_bad_seq == 3 and "differs" in check.reason
-        shipped = json.dumps(uploader.fetch_audit_copy(audit.install_id(store)), ensure_ascii=False)
+        shipped = json.dumps(uploader.fetch_audit_copy(audit_extracts.install_id(store)), ensure_ascii=False)
         assert patient_id in shipped and "Martin" not in shipped and "1938-04-02" not in shipped  # ids, not data
 
 
 def test_sent_extracts_leave_with_retention_but_the_count_goes_on(store, clock):
     set_up_tablet(store)
-    assert audit.freeze_extract(store) == 1
-    audit.mark_extract(store, f"{audit.install_id(store)}/1", sent=True)
-    clock.now = NOW + audit.EXTRACT_INTERVAL
+    assert audit_extracts.freeze_extract(store) == 1
+    audit_extracts.mark_extract(store, f"{audit_extracts.install_id(store)}/1", sent=True)
+    clock.now = NOW + audit_extracts.EXTRACT_INTERVAL
     closed_session(store)
-    assert audit.freeze_extract(store) == 2
-    audit.mark_extract(store, f"{audit.install_id(store)}/2", sent=True)
+    assert audit_extracts.freeze_extract(store) == 2
+    audit_extracts.mark_extract(store, f"{audit_extracts.install_id(store)}/2", sent=True)
     clock.now = NOW + 30 * DAY
     retention.purge(store)
     assert [r[0] for r in store.conn.execute("SELECT extract_no FROM audit_outbox")] == [2]
     store.add_staff(display_name="Lou", role="infirmier")
-    assert audit.freeze_extract(store, force=True) == 3
+    assert audit_extracts.freeze_extract(store, force=True) == 3
     first = store.conn.execute("SELECT first_seq FROM audit_outbox WHERE extract_no = 3").fetchone()[0]
     last_of_2 = store.conn.execute("SELECT last_seq FROM audit_outbox WHERE extract_no = 2").fetchone()[0]
     assert first == last_of_2 + 1

@@ -152,13 +152,13 @@ def test_an_addendum_lands_on_medplum_after_its_session_and_points_at_its_encoun
 
 
 def test_an_extract_of_the_audit_trail_lands_on_medplum(medplum, tmp_path):
-    from sync import audit
+    from sync import audit, audit_extracts
 
     with Store(tmp_path / "tablet.db") as store:
         seed_sessions(store, 2, seed=22)
-        assert audit.freeze_extract(store, force=True) == 1
+        assert audit_extracts.freeze_extract(store, force=True) == 1
         uploader = Uploader(medplum, max_entries=8)
         result = uploader.push(store)
         assert (result.sent, result.audit_extracts, result.stopped) == (2, 1, None)  # validated by Medplum
-        copy = uploader.fetch_audit_copy(audit.install_id(store))
+        copy = uploader.fetch_audit_copy(audit_extracts.install_id(store))
         assert len(copy) == len(audit.rows(store)) and audit.compare(store, copy).ok

@@ -11,7 +11,7 @@ import sqlite_utils
 import tests.support.schema as fx
 from sync import fhir, outbox
 from sync.store import MIGRATIONS, SessionStateError, Store
-from sync.store import _migration_2 as migration_2
+from sync.store.migrations import migration_2
 from sync.uploader import Uploader
 from tests.support.schema import FILLERS, snapshot, store_at
 from tests.support.servers import DevServer

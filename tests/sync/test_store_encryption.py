@@ -60,12 +60,15 @@ def test_a_wrong_or_missing_key_is_a_clear_error_and_changes_nothing(tmp_path):
     with Store(path, key=key) as store:
         fill(store)
     before = path.read_bytes()
-    with pytest.raises(StoreKeyError, match="incorrecte"):
+    with pytest.raises(StoreKeyError) as info:
         Store(path, key=os.urandom(32))
-    with pytest.raises(StoreKeyError, match="sans sa clé"):
+    assert info.value.code == "store.key.wrong"
+    with pytest.raises(StoreKeyError) as info:
         Store(path)
-    with pytest.raises(StoreKeyError, match="32 octets"):
+    assert info.value.code == "store.key.required"
+    with pytest.raises(StoreKeyError) as info:
         Store(path, key=b"short")
+    assert (info.value.code, info.value.params) == ("store.key.size", {"size": 5, "expected": 32})
     assert path.read_bytes() == before
     with Store(path, key=key) as store:
         assert store.outbox_counts()["pending"] == 1
@@ -101,16 +104,19 @@ def test_key_file_is_created_once_private_and_never_over_an_existing_database(tm
     assert stat.S_IMODE(key_path.parent.stat().st_mode) == 0o700
     assert keys.load_or_create_key(key_path, database_exists=True) == key  # the same key every time
     key_path.unlink()
-    with pytest.raises(keys.KeyFileError, match="introuvable"):  # the database exists: no new key
+    with pytest.raises(keys.KeyFileError) as info:  # the database exists: no new key
         keys.load_or_create_key(key_path, database_exists=True)
+    assert (info.value.code, info.value.params) == ("key.missing", {"path": str(key_path)})
     key_path.write_bytes(b"x" * 32)
     os.chmod(key_path, 0o644)
-    with pytest.raises(keys.KeyFileError, match="0600"):
+    with pytest.raises(keys.KeyFileError) as info:
         keys.read_key(key_path)
+    assert info.value.code == "key.permissions"
     os.chmod(key_path, 0o600)
     key_path.write_bytes(b"x" * 31)
-    with pytest.raises(keys.KeyFileError, match="endommagé"):
+    with pytest.raises(keys.KeyFileError) as info:
         keys.read_key(key_path)
+    assert (info.value.code, info.value.params["size"], info.value.params["expected"]) == ("key.size", 31, 32)
 
 
 def test_the_app_store_is_encrypted_with_the_install_key_kept_apart(tmp_path, monkeypatch):

@@ -1,0 +1,38 @@
+"""What the command line (`python -m sync status|push|configure|audit-check|seed`) says when the store cannot be
+used: one English line per code it can meet (the key, a damaged file, the schema), with the code's parameters.
+The app says the same things through its own catalog (mobile.messages.data); a code without a line here is
+shown as the code and its parameters, never a traceback.
+"""
+from __future__ import annotations
+
+from sync.errors import RelaisError
+
+CLI_MESSAGES: dict[str, str] = {
+    "key.missing": "encryption key not found ({path}): this tablet's data cannot be opened without it; restore the "
+                   "key file, do not create a new store",
+    "key.permissions": "the key file {path} is readable by other accounts: mode 0600 is required",
+    "key.size": "the key file {path} is damaged ({size} bytes instead of {expected})",
+    "store.key.required": "this store is encrypted (or damaged): it does not open without its key",
+    "store.key.wrong": "wrong encryption key for this store (or the store is damaged)",
+    "store.key.size": "the encryption key must be {expected} bytes long (got {size})",
+    "store.key.sqlcipher_missing": "SQLCipher (the sqlcipher3 package) is not installed: the encrypted store "
+                                  "cannot be read",
+    "store.key.not_encrypted": "this store is not encrypted: encrypt it first (sync.store.encrypt_plain_store)",
+    "store.corrupt": "the store is damaged: {detail}",
+    "store.schema.newer": "the store's schema v{version} is newer than this app (v{supported}): update the app",
+    "store.schema.wal": "cannot enable the WAL journal (got {mode})",
+    "store.schema.migration_failed": "upgrading the store to schema v{version} failed: {detail}",
+    "store.schema.foreign_keys": "upgrading the store to schema v{version} broke {count} foreign keys",
+    "store.transaction.nested": "internal error: a transaction is already open",
+}
+
+
+def describe(exc: RelaisError) -> str:
+    """The English line for `exc`; for an unknown code, the code and its parameters (`str(exc)`)."""
+    template = CLI_MESSAGES.get(exc.code)
+    if template is None:
+        return str(exc)
+    try:
+        return template.format(**exc.params)
+    except (KeyError, IndexError):
+        return str(exc)

@@ -1,0 +1,23 @@
+"""The tablet's settings: small named values kept in the encrypted store (the site chosen at first run, the idle
+lock delay, the language, the server to sync with, retention delays). Changing one is traced (its name, never its
+value)."""
+from __future__ import annotations
+
+from sync.store.database import Database
+from sync.store.errors import InputError
+from sync.store.trail import trace
+
+
+def get_setting(db: Database, key: str, default: str | None = None) -> str | None:
+    rows = db.query("SELECT value FROM settings WHERE key = ?", [key])
+    return rows[0]["value"] if rows else default
+
+
+def set_setting(db: Database, key: str, value: str) -> None:
+    if not isinstance(key, str) or not key or not isinstance(value, str):
+        raise InputError("setting.invalid", "key")
+    with db.transaction():
+        db.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        [key, value, db.stamp()])
+        trace(db, "change", "setting", key)
