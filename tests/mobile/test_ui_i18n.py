@@ -183,28 +183,17 @@ def test_a_code_is_worded_in_either_language_with_its_parameters():
     assert error_text(ValueError("La séance est déjà close."), "en") == "The session is already closed."
 
 
-STORE_CALLS = {"InputError", "IdentityError", "SessionStateError", "StoreError"}
+def test_a_store_refusal_reaches_staff_in_their_language(tmp_path):
+    """The store says what went wrong as a code; the screen words it: French as staff read it, English too."""
+    from mobile.messages import error_text
+    from sync.store import IdentityError, Store
 
-
-def store_sentences() -> set[str]:
-    """The French sentences the store still raises (its refusals are not codes yet): static messages of the
-    exceptions it raises."""
-    import ast
-
-    found: set[str] = set()
-    for node in ast.walk(ast.parse((ROOT / "sync" / "store.py").read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call):
-            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if func in STORE_CALLS:
-                found.update(arg.value for arg in node.args if isinstance(arg, ast.Constant)
-                             and isinstance(arg.value, str) and " " in arg.value and arg.value[:1].isupper())
-    return found
-
-
-def test_every_french_sentence_the_store_still_raises_has_an_english_translation():
-    english = parse_po(catalog_paths("en")[0].read_text(encoding="utf-8"))
-    missing = sorted(m for m in store_sentences() if not english.get(m))
-    assert not missing, "\n".join(missing)
+    with Store(tmp_path / "relais.db") as store, pytest.raises(IdentityError) as refused:
+        store.add_patient(family_name="DÉMO", given_name="Jeanne", birth_date="2999-01-01", sex="F",
+                          birth_place_insee="75056")
+    assert refused.value.code == "identity.birth_date.future" and refused.value.field == "birth_date"
+    assert error_text(refused.value, "fr") == "La date de naissance ne peut pas être dans le futur."
+    assert error_text(refused.value, "en") == "The birth date cannot be in the future."
 
 
 def test_no_bare_text_in_kv_files():
