@@ -21,6 +21,12 @@ from sync.store.sessions import closable_row, mark_closed
 from sync.store.trail import trace
 
 
+def _authority(db: Database, ins_system: str | None) -> str | None:
+    """The INS authority for a bundle: the one asked for, else the store's own (a demo or training store), else the
+    FHIR mapping's default (None)."""
+    return ins_system if ins_system is not None else getattr(db, "ins_system", None)
+
+
 def session_bundle(db: Database, session: Mapping[str, Any], measurements: Sequence[Mapping[str, Any]],
                    consents: Sequence[Mapping[str, Any]], summary: Mapping[str, Any] | None, *,
                    ins_system: str | None = None) -> dict[str, Any]:
@@ -31,7 +37,7 @@ def session_bundle(db: Database, session: Mapping[str, Any], measurements: Seque
     staff_ids = {session.get("staff_id"), *(c["recorded_by"] for c in consents), *(n["staff_id"] for n in notes)}
     staff = {sid: db.row("staff", sid) for sid in sorted(s for s in staff_ids if s)}
     return fhir.session_bundle(patient, session, measurements, site=site, staff=staff, consents=consents,
-                               notes=notes, summary=summary, ins_system=ins_system)
+                               notes=notes, summary=summary, ins_system=_authority(db, ins_system))
 
 
 def close_session(db: Database, session_id: str, *, require_complete: bool = False,
@@ -39,8 +45,8 @@ def close_session(db: Database, session_id: str, *, require_complete: bool = Fal
     """Close the session and queue its frozen bundle, in one transaction. Returns the outbox entry id. Closing
     twice, or closing a session without measurements, is refused; so is an incomplete blood pressure reading.
     `require_complete=True` also demands a recorded consent decision and the summary for the patient's own
-    doctor (the complete teleconsultation record). `ins_system`: the INS authority of the bundle (None: the FHIR
-    mapping's default)."""
+    doctor (the complete teleconsultation record). `ins_system`: the INS authority of the bundle (None: the store's,
+    else the FHIR mapping's default)."""
     outbox_id = str(uuid.uuid4())
     with db.transaction():
         session = closable_row(db, session_id)
@@ -68,7 +74,8 @@ def add_addendum(db: Database, session_id: str, *, staff_id: str, text: str, ins
     with db.transaction():
         addendum, session, author = insert_addendum(db, session_id, staff_id=staff_id, text=text)
         patient = db.row("patients", session["patient_id"])
-        bundle = fhir.addendum_bundle(patient, session, addendum, author=author, ins_system=ins_system)
+        bundle = fhir.addendum_bundle(patient, session, addendum, author=author,
+                                      ins_system=_authority(db, ins_system))
         outbox.enqueue(db, entry_id=str(uuid.uuid4()), session_id=session_id, addendum_id=addendum["id"],
                        idempotency_key=addendum["id"], payload=fhir.dumps_bundle(bundle).decode("utf-8"),
                        created_at=addendum["created_at"])

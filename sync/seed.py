@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 from sync import fhir
 from sync.store import IdentityError, Store, ins_key_valid
+from sync import closing
 
 try:
     from zoneinfo import ZoneInfo
@@ -169,7 +170,7 @@ def seed_sessions(store: Store, sessions: int, *, seed: int = 0, days: float = 7
             else:
                 session_id = _complete_session(store, rng, patient_ids[owner], moment, clock, context)
             clock[0] += dt.timedelta(seconds=rng.randint(20, 120))
-            result.outbox.append(store.close_session(session_id, require_complete=context is not None))
+            result.outbox.append(closing.close_session(store, session_id, require_complete=context is not None))
             result.sessions.append(session_id)
     return result
 

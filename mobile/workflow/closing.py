@@ -8,6 +8,7 @@ from __future__ import annotations
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError
 from sync.store import NotFoundError, SessionStateError
+from sync import closing as sync_closing
 
 NOTE_LABELS_FR = {"remote_doctor_conclusion": "Conclusions du médecin", "orientation": "Orientation",
                   "prescription": "Prescriptions"}
@@ -52,7 +53,7 @@ class ClosingStep:
         try:
             ctx.store.set_summary(session_id, text=summary.strip(), recipient_name=(recipient_name or "").strip()
                                   or None)
-            ctx.store.close_session(session_id, require_complete=True)
+            sync_closing.close_session(ctx.store, session_id, require_complete=True)
         except (ValueError, SessionStateError) as exc:  # the store's guards (consent, measurements)
             raise WorkflowError.refused_by_store(exc) from exc
         ctx.claims.release_session(session_id)
@@ -64,7 +65,7 @@ class ClosingStep:
         """A later remark on a closed session (the session itself never changes)."""
         staff = self.ctx.require_staff()
         try:
-            return self.ctx.store.add_addendum(session_id, staff_id=staff["id"], text=text)
+            return sync_closing.add_addendum(self.ctx.store, session_id, staff_id=staff["id"], text=text)
         except (ValueError, SessionStateError) as exc:
             raise WorkflowError.refused_by_store(exc) from exc
 

@@ -1,7 +1,8 @@
 """`Store`: the store as one object, for the app, the tools and the tests. A thin facade: each method hands over
 to the module that owns the rule (patients, staff and PINs, sites, sessions and measurements, consents, notes,
-settings) or to sync.closing for what freezes a session's record; the plumbing (connection, lock, transactions,
-clock, schema) is the Database it extends.
+settings); the plumbing (connection, lock, transactions, clock, schema) is the Database it extends. Closing a
+session (its record frozen into a FHIR bundle) is not here: sync.closing does it, above both the store and the
+FHIR mapping, so the store never depends on the mapping.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import sync.store.settings as settings
 import sync.store.sites as site_rows
 import sync.store.staff as staff_rows
 import sync.store.trail as trail
-from sync import closing, outbox
+from sync import outbox
 from sync.store.database import Clock, Database
 from sync.store.errors import InputError
 from sync.store.migrations import Migration
@@ -187,20 +188,10 @@ class Store(Database):
     def get_summary(self, session_id: str) -> dict[str, Any] | None:
         return note_rows.get_summary(self, session_id)
 
-    def add_addendum(self, session_id: str, *, staff_id: str, text: str) -> str:
-        return closing.add_addendum(self, session_id, staff_id=staff_id, text=text, ins_system=self.ins_system)
-
     def addenda(self, session_id: str) -> list[dict[str, Any]]:
         return note_rows.addenda(self, session_id)
 
-    # -- closing and the outbox -----------------------------------------------------------------------------------
-    def close_session(self, session_id: str, *, require_complete: bool = False) -> str:
-        return closing.close_session(self, session_id, require_complete=require_complete, ins_system=self.ins_system)
-
-    def _bundle(self, session: Mapping[str, Any], measurements: Sequence[Mapping[str, Any]],
-                consents: Sequence[Mapping[str, Any]], summary: Mapping[str, Any] | None) -> dict[str, Any]:
-        return closing.session_bundle(self, session, measurements, consents, summary, ins_system=self.ins_system)
-
+    # -- the outbox ----------------------------------------------------------------------------------------------
     def outbox_counts(self) -> dict[str, int]:
         return outbox.counts(self)
 

@@ -25,6 +25,7 @@ from sync.server.wire import MAX_BODY_BYTES, decode_body
 from sync.store import Store
 from sync.uploader import Uploader
 from tests.support.servers import PROJECT_ROOT, DevServer
+from sync import closing
 
 FHIR = {"Content-Type": "application/fhir+json"}
 DEMO_FINESS = "000000018"  # sync.seed's demo EHPAD
@@ -37,7 +38,7 @@ def _pharmacy_session(store: Store) -> str:
                                    birth_place_insee="75056")
     session_id = store.open_session(patient_id, site_id=site_id)
     store.add_measurement(session_id, code="8310-5", value="37.10", unit="Cel", source="manual")
-    store.close_session(session_id)
+    closing.close_session(store, session_id)
     return site_id
 
 

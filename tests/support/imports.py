@@ -31,23 +31,23 @@ def _resolve(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
 
 
 def imported_names(tree: ast.AST, importer: str, is_package: bool) -> list[tuple[str, int]]:
-    """(dotted name, line) for each import in the tree; `from a import b` gives `a.b` (b may be a module)."""
+    """(dotted name, line) for each import in the tree. `from a import b` gives `a.b`, which names the module `a.b`
+    when there is one and otherwise a name defined in `a` (the graph resolves it upwards)."""
     found: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend((alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = _resolve(node, importer, is_package)
-            found.append((base, node.lineno))
-            found.extend((f"{base}.{alias.name}", node.lineno) for alias in node.names if alias.name != "*")
+            found.extend((f"{base}.{alias.name}" if alias.name != "*" else base, node.lineno) for alias in node.names)
     return found
 
 
 def import_graph(root: Path, packages=PACKAGES) -> dict[str, dict[str, int]]:
-    """module → {project module it imports: line of the first such import}. An import of `a.b.c` counts as an import
-    of the deepest project module it names (importing a submodule also runs its packages' `__init__`, but those are
-    checked as modules of their own). A submodule that imports from its own package counts: that is how a package
-facade and its parts end up in a circle."""
+    """module → {project module it imports: line of the first such import}. An import counts as an import of the
+    deepest project module it names: `from a import b` of the module `a.b` when `b` is a module, of `a` when `b` is a
+    name defined there. A submodule that imports a name from its own package counts: that is how a package facade
+    and its parts end up in a circle."""
     modules = project_modules(root, packages)
     graph: dict[str, dict[str, int]] = {}
     for name, path in modules.items():

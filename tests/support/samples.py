@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from sync import closing
 
 SAMPLE_TRAITS: dict[str, Any] = dict(family_name="Martin", given_name="Jeanne", birth_date="1938-04-02", sex="F",
                                      birth_place_insee="75056")
@@ -24,4 +25,4 @@ def closed_session(store: Any, *, value: str = "37.60", measured_at: str | None 
                           received_at=received_at, device={"address": "C0:FF:EE:00:00:01", "name": "Thermo-1",
                                                            "manufacturer": "Acme", "model": "T100"},
                           raw=b"\x00\x10\x0e\x00\xfe", status=["site:armpit"])
-    return patient_id, session_id, store.close_session(session_id)
+    return patient_id, session_id, closing.close_session(store, session_id)

@@ -21,6 +21,7 @@ from tests.support.workflow import begin, close_session, set_up_tablet
 from tests.support.clocks import SettableClock
 from tests.support.samples import closed_session
 from tests.support.servers import DevServer
+from sync import closing
 
 DAY = dt.timedelta(days=1)
 
@@ -281,7 +282,7 @@ def test_an_addendum_is_uploaded_after_its_session_and_appends_to_its_report(tmp
     with DevServer(tmp_path / "server.db") as server, Store(tmp_path / "relais.db", clock=clock) as store:
         staff_id = set_up_tablet(store)
         _, session_id, entry_id = closed_session(store)
-        addendum_id = store.add_addendum(session_id, staff_id=staff_id, text="Médecin traitant joint par téléphone.")
+        addendum_id = closing.add_addendum(store, session_id, staff_id=staff_id, text="Médecin traitant joint par téléphone.")
         entries = {e.addendum_id: e for e in outbox.entries(store)}
         assert set(entries) == {None, addendum_id} and entries[addendum_id].session_id == session_id
         assert store.session_sync_state(session_id) == "pending"
@@ -308,7 +309,7 @@ def test_retention_waits_for_the_addenda_too(store, clock):
     _, session_id, entry_id = closed_session(store)
     _confirm(store, entry_id)
     clock.now = NOW + 6 * DAY
-    store.add_addendum(session_id, staff_id=staff_id, text="Résultats du laboratoire transmis.")
+    closing.add_addendum(store, session_id, staff_id=staff_id, text="Résultats du laboratoire transmis.")
     clock.now = NOW + 30 * DAY
     assert retention.purge(store).sessions == 0  # its addendum is not confirmed yet
     with pytest.raises(sqlite3.IntegrityError, match="confirmed"):

@@ -22,6 +22,7 @@ from sync import batching, fhir, outbox
 from sync.store import Store
 from tests.support.samples import valid_ins
 from tests.support.servers import DevServer
+from sync import closing
 
 VS = "http://hl7.org/fhir/StructureDefinition"
 FR = "https://hl7.fr/ig/fhir/core/StructureDefinition"
@@ -84,7 +85,7 @@ def full_session(store, patient_id, nurse, aide, site, *, temperature="38.50", s
     if summary:
         store.set_summary(sid, text="Fièvre 38,5 °C, SpO2 89 %. Pneumopathie suspectée, radio thoracique demandée.",
                           recipient_name="Dr Michel Traitant", recipient_rpps="10000000010")
-    oid = store.close_session(sid, require_complete=summary)
+    oid = closing.close_session(store, sid, require_complete=summary)
     return sid, oid
 
 
@@ -182,7 +183,7 @@ def test_ins_authority_follows_the_store_then_the_module_switch(tmp_path, monkey
         pid = qualified_patient(store)
         sid = store.open_session(pid)
         store.add_measurement(sid, code="8310-5", value="37.0", unit="Cel")
-        return resources(fhir.loads(outbox.get_entry(store, store.close_session(sid)).payload), "Patient")[0]
+        return resources(fhir.loads(outbox.get_entry(store, closing.close_session(store, sid)).payload), "Patient")[0]
 
     with Store(tmp_path / "prod.db") as prod:
         systems = [i["system"] for i in patient_of(prod)["identifier"]]
@@ -326,14 +327,14 @@ def test_refused_then_given_consent(store):
     sid = store.open_session(qualified_patient(store), site_id=site, staff_id=nurse)
     store.record_consent(sid, decision="refused", recorded_by=nurse)
     store.add_measurement(sid, code="8310-5", value="37.0", unit="Cel")
-    first = resources(fhir.loads(outbox.get_entry(store, store.close_session(sid)).payload), "Consent")
+    first = resources(fhir.loads(outbox.get_entry(store, closing.close_session(store, sid)).payload), "Consent")
     assert [(c["status"], c["provision"]["type"], c["performer"][0]["reference"].startswith("urn:uuid:"))
             for c in first] == [("rejected", "deny", True)]
     sid = store.open_session(store.find_patients()[0]["id"], site_id=site, staff_id=nurse)
     store.record_consent(sid, decision="refused", recorded_by=nurse)
     store.record_consent(sid, decision="given", recorded_by=nurse)
     store.add_measurement(sid, code="8310-5", value="37.0", unit="Cel")
-    both = resources(fhir.loads(outbox.get_entry(store, store.close_session(sid)).payload), "Consent")
+    both = resources(fhir.loads(outbox.get_entry(store, closing.close_session(store, sid)).payload), "Consent")
     assert [c["status"] for c in both] == ["inactive", "active"]
 
 
@@ -390,7 +391,7 @@ def test_narrative_escapes_what_staff_type(store):
     store.update_session(sid, reason="<script>alert(1)</script> & co")
     store.add_measurement(sid, code="8310-5", value="37.0", unit="Cel")
     store.set_summary(sid, text="a < b")
-    composition = resources(fhir.loads(outbox.get_entry(store, store.close_session(sid)).payload), "Composition")[0]
+    composition = resources(fhir.loads(outbox.get_entry(store, closing.close_session(store, sid)).payload), "Composition")[0]
     divs = "".join(s["text"]["div"] for s in composition["section"])
     assert "<script>" not in divs and "&lt;script&gt;" in divs and "a &lt; b" in divs
     get_fhir_model_class("Composition").model_validate(composition)
@@ -424,7 +425,7 @@ def test_same_rows_give_the_same_bytes(store):
     nurse, aide, site = context(store)
     sid, oid = full_session(store, qualified_patient(store), nurse, aide, site)
     session = store.get_session(sid)
-    rebuilt = fhir.dumps_bundle(store._bundle(session, store.measurements(sid), store.consents(sid),  # noqa: SLF001
+    rebuilt = fhir.dumps_bundle(closing.session_bundle(store, session, store.measurements(sid), store.consents(sid),  # noqa: SLF001
                                               store.get_summary(sid)))
     assert rebuilt == outbox.get_entry(store, oid).payload_bytes
 
@@ -480,7 +481,7 @@ def test_a_device_described_differently_in_two_sessions_is_deferred_not_lost(sto
     for device in ({"address": THERMO["address"]}, THERMO):
         sid = store.open_session(patient)
         store.add_measurement(sid, code="8310-5", value="37.10", unit="Cel", device=device)
-        ids.append(store.close_session(sid))
+        ids.append(closing.close_session(store, sid))
     batch = batching.merge([outbox.get_entry(store, i) for i in ids])
     assert batch.ids == ids[:1] and [e.id for e in batch.deferred] == ids[1:]
     with DevServer(tmp_path / "server.db") as server:

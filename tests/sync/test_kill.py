@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITER = r"""
 import datetime as dt, sys
 from sync.store import Store
+from sync import closing
 path, base = sys.argv[1], int(sys.argv[2])
 store = Store(path)
 for i in range(10_000):
@@ -36,7 +37,7 @@ for i in range(10_000):
     sid = store.open_session(pid)
     store.add_measurement(sid, code="8310-5", value="37.60", unit="Cel", received_at="2026-11-22T07:00:00+00:00",
                           measured_at="2026-11-22T07:00:00+00:00")
-    store.close_session(sid)
+    closing.close_session(store, sid)
     print(i, flush=True)
 """
 

@@ -20,6 +20,7 @@ from sync import fhir, outbox
 from sync.seed import seed_sessions
 from sync.store import Store
 from sync.uploader import Uploader
+from sync import closing
 
 HERE = Path(__file__).resolve().parents[1] / "medplum"
 pytestmark = [pytest.mark.timeout(120),
@@ -135,7 +136,7 @@ def test_an_addendum_lands_on_medplum_after_its_session_and_points_at_its_encoun
         result = seed_sessions(store, 1, seed=21)
         (session_id,) = result.sessions
         staff_id = store.get_session(session_id)["staff_id"]
-        addendum_id = store.add_addendum(session_id, staff_id=staff_id, text="Bilan biologique reçu : normal.")
+        addendum_id = closing.add_addendum(store, session_id, staff_id=staff_id, text="Bilan biologique reçu : normal.")
         pushed = Uploader(medplum, max_entries=8).push(store)
         assert (pushed.sent, pushed.rejected, pushed.remaining) == (2, 0, 0)  # validated by Medplum
         key = store.get_session(session_id)["idempotency_key"]

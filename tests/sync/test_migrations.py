@@ -15,6 +15,7 @@ from sync.store.migrations import migration_2
 from sync.uploader import Uploader
 from tests.support.schema import FILLERS, snapshot, store_at
 from tests.support.servers import DevServer
+from sync import closing
 
 LATEST = len(MIGRATIONS)
 
@@ -98,7 +99,7 @@ def test_v1_data_after_the_upgrade_to_v2(tmp_path):
                               measured_at="2024-05-01T12:02:00+02:00")
         store.record_consent(fx.SESSION_OPEN, decision="given", recorded_by=staff_id)
         store.set_summary(fx.SESSION_OPEN, text="RAS.")
-        oid = store.close_session(fx.SESSION_OPEN, require_complete=True)
+        oid = closing.close_session(store, fx.SESSION_OPEN, require_complete=True)
         bundle = fhir.loads(outbox.get_entry(store, oid).payload)
         types = [e["resource"]["resourceType"] for e in bundle["entry"]]
         assert types.count("Observation") == 2 and {"Encounter", "Consent", "Composition", "Organization",
@@ -114,7 +115,7 @@ def test_frozen_v1_payloads_still_upload_next_to_v2_ones(tmp_path):
     path = tmp_path / "relais.db"
     store_at(path, 1)
     with Store(path) as store:
-        store.close_session(fx.SESSION_OPEN)  # closed under v2: a v2 bundle in the same queue as a v1 one
+        closing.close_session(store, fx.SESSION_OPEN)  # closed under v2: a v2 bundle in the same queue as a v1 one
         with DevServer(tmp_path / "server.db") as server:
             result = Uploader(server.url).push(store)
         assert (result.sent, result.rejected, result.remaining) == (2, 0, 0)

@@ -18,6 +18,7 @@ from sync.store import (MIGRATIONS, IdentityError, NotFoundError, SchemaError, S
 import tests.support.schema as fixtures
 from tests.support.schema import store_at
 from tests.support.samples import SAMPLE_TRAITS, closed_session, valid_ins
+from sync import closing
 
 
 @pytest.fixture
@@ -228,7 +229,7 @@ def test_closing_queues_a_frozen_bundle_exactly_once(store):
     assert entry.idempotency_key == store.get_session(sid)["idempotency_key"]
     assert b'"value":37.60' in entry.payload_bytes
     with pytest.raises(SessionStateError):
-        store.close_session(sid)
+        closing.close_session(store, sid)
     with pytest.raises(SessionStateError):
         store.add_measurement(sid, code="8310-5", value="38.0", unit="Cel")
     assert store.outbox_counts() == {"pending": 1, "in_flight": 0, "sent": 0, "rejected": 0}
@@ -251,19 +252,19 @@ def test_close_is_atomic_when_building_the_bundle_fails(store, monkeypatch):
 
     monkeypatch.setattr(fhir, "session_bundle", broken)
     with pytest.raises(RuntimeError):
-        store.close_session(sid)
+        closing.close_session(store, sid)
     assert store.session_sync_state(sid) == "open"
     assert store.get_session(sid)["closed_at"] is None
     assert store.outbox_counts()["pending"] == 0
     monkeypatch.undo()
-    store.close_session(sid)
+    closing.close_session(store, sid)
     assert store.session_sync_state(sid) == "pending"
 
 
 def test_an_empty_session_cannot_be_closed(store):
     sid = store.open_session(store.add_patient(**SAMPLE_TRAITS))
     with pytest.raises(SessionStateError):
-        store.close_session(sid)
+        closing.close_session(store, sid)
     assert store.session_sync_state(sid) == "open"
 
 
@@ -285,7 +286,7 @@ def test_store_is_usable_from_several_threads(store):
         try:
             for i in range(10):
                 store.add_measurement(sid, code="8310-5", value=f"37.{i}", unit="Cel")
-            store.close_session(sid)
+            closing.close_session(store, sid)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 

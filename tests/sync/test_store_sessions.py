@@ -11,6 +11,7 @@ import pytest
 from sync import fhir, outbox
 from sync.store import (InputError, NotFoundError, SessionStateError, Store, finess_key_valid, luhn_valid)
 from tests.support.samples import SAMPLE_TRAITS, closed_session
+from sync import closing
 
 
 @pytest.fixture
@@ -258,7 +259,7 @@ def test_a_blood_pressure_reading_is_one_panel(store, session_id, unit):
         store.add_measurement(session_id, code=code, value=value, unit=unit, panel_id="cuff-1",
                               measured_at="2024-05-01T10:00:00+02:00")
     assert {m["panel_id"] for m in store.measurements(session_id)} == {"cuff-1"}
-    store.close_session(session_id)
+    closing.close_session(store, session_id)
 
 
 def test_panel_rules(store, session_id):
@@ -276,17 +277,17 @@ def test_panel_rules(store, session_id):
         store.add_measurement(session_id, code="8462-4", value="10", unit="kPa", panel_id="p")
     assert refused(info, "unit") == "measurement.unit.panel_mismatch"
     with pytest.raises(SessionStateError) as info:  # an incomplete reading cannot be shipped
-        store.close_session(session_id)
+        closing.close_session(store, session_id)
     assert info.value.code == "session.bp_panel.missing_diastolic"
     store.add_measurement(session_id, code="8462-4", value="80", unit="mm[Hg]", panel_id="p")
     store.add_measurement(session_id, code="8462-4", value="79", unit="mm[Hg]", panel_id="p2")
     with pytest.raises(SessionStateError) as info:
-        store.close_session(session_id)
+        closing.close_session(store, session_id)
     assert info.value.code == "session.bp_panel.missing_systolic"
     store.add_measurement(session_id, code="8478-0", value="95", unit="mm[Hg]", panel_id="p3")
     store.add_measurement(session_id, code="8480-6", value="118", unit="mm[Hg]", panel_id="p2")
     with pytest.raises(SessionStateError) as info:
-        store.close_session(session_id)
+        closing.close_session(store, session_id)
     assert info.value.code == "session.bp_panel.missing_both"
     assert store.session_sync_state(session_id) == "open"
 
@@ -320,21 +321,21 @@ def test_close_still_works_for_v1_callers_and_complete_closing_demands_consent_a
     assert store.session_sync_state(plain) == "pending"
     store.add_measurement(session_id, code="8310-5", value="37.0", unit="Cel")
     with pytest.raises(SessionStateError) as info:
-        store.close_session(session_id, require_complete=True)
+        closing.close_session(store, session_id, require_complete=True)
     assert info.value.code == "session.consent_missing"
     store.record_consent(session_id, decision="given", recorded_by=staff_id)
     with pytest.raises(SessionStateError) as info:
-        store.close_session(session_id, require_complete=True)
+        closing.close_session(store, session_id, require_complete=True)
     assert info.value.code == "session.summary_missing"
     store.set_summary(session_id, text="RAS.")
-    oid = store.close_session(session_id, require_complete=True)
+    oid = closing.close_session(store, session_id, require_complete=True)
     payload = outbox.get_entry(store, oid).payload
     assert '"resourceType":"Consent"' in payload and '"resourceType":"Composition"' in payload
 
 
 def test_nothing_is_added_to_a_closed_session(store, session_id, staff_id):
     store.add_measurement(session_id, code="8310-5", value="37.0", unit="Cel")
-    store.close_session(session_id)
+    closing.close_session(store, session_id)
     for call in (lambda: store.record_consent(session_id, decision="given", recorded_by=staff_id),
                  lambda: store.add_note(session_id, kind="staff_note", text="x", author="A"),
                  lambda: store.set_summary(session_id, text="x"),
@@ -357,7 +358,7 @@ def test_abandoned_session_is_kept_frozen_and_never_uploaded(store, session_id):
     assert store.session_sync_state(session_id) == "abandoned"
     assert store.outbox_counts() == {"pending": 0, "in_flight": 0, "sent": 0, "rejected": 0}
     with pytest.raises(SessionStateError) as info:
-        store.close_session(session_id)
+        closing.close_session(store, session_id)
     assert info.value.code == "session.abandoned.cannot_close"
     with pytest.raises(SessionStateError) as info:
         store.add_measurement(session_id, code="8310-5", value="37.0", unit="Cel")
