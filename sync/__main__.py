@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Any
 from pathlib import Path
 
 
@@ -211,11 +212,8 @@ def _proxy(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sync", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _server_commands(commands: Any) -> None:
+    """The development server's side: the server itself, its tablet registry, the fault-injecting proxy."""
     serve = commands.add_parser("serve", help="run the development FHIR server")
     serve.add_argument("--port", type=int, required=True, help="0 picks a free port (printed on start)")
     serve.add_argument("--db", required=True, help="the server's own SQLite file")
@@ -233,6 +231,19 @@ def main(argv: list[str] | None = None) -> int:
                              help="FINESS or local site id the tablet works for (repeat for several)")
     tablets_cmd.set_defaults(run=_tablets)
 
+    proxy = commands.add_parser("proxy", help="fault-injecting HTTP proxy on 127.0.0.1 (for tests and demos)")
+    proxy.add_argument("--listen", type=int, required=True, help="port on 127.0.0.1 (0 picks one, printed)")
+    proxy.add_argument("--target", required=True, help="HOST:PORT of the server (loopback only)")
+    proxy.add_argument("--fault-rate", type=float, default=0.3)
+    proxy.add_argument("--latency-ms", type=float, default=0.0)
+    proxy.add_argument("--seed", type=int, default=None)
+    proxy.add_argument("--kinds", help="comma-separated fault kinds (default: all)")
+    proxy.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 503/429 faults")
+    proxy.set_defaults(run=_proxy)
+
+
+def _tablet_commands(commands: Any) -> None:
+    """The tablet's side: its store and outbox, where it syncs, its audit trail, demo data."""
     status = commands.add_parser("status", help="outbox counts per state")
     status.add_argument("--db", help="store file (default: the app's store)")
     status.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
@@ -275,16 +286,18 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--days", type=float, default=7.0, help="spread the sessions over the last DAYS days")
     seed.set_defaults(run=_seed)
 
-    proxy = commands.add_parser("proxy", help="fault-injecting HTTP proxy on 127.0.0.1 (for tests and demos)")
-    proxy.add_argument("--listen", type=int, required=True, help="port on 127.0.0.1 (0 picks one, printed)")
-    proxy.add_argument("--target", required=True, help="HOST:PORT of the server (loopback only)")
-    proxy.add_argument("--fault-rate", type=float, default=0.3)
-    proxy.add_argument("--latency-ms", type=float, default=0.0)
-    proxy.add_argument("--seed", type=int, default=None)
-    proxy.add_argument("--kinds", help="comma-separated fault kinds (default: all)")
-    proxy.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 503/429 faults")
-    proxy.set_defaults(run=_proxy)
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sync", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _server_commands(commands)
+    _tablet_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
