@@ -1,6 +1,6 @@
 """Merge several frozen session bundles into one transaction Bundle, and map the server's answer back per session.
 
-Why (shared/notes/sync.md): after days offline a tablet holds hundreds of sessions; one request per session pays one
+Why: after days offline a tablet holds hundreds of sessions; one request per session pays one
 round trip each on a slow link. Merging N sessions into one transaction costs one round trip, and stays exactly-once
 because every entry is still the conditional create frozen in its own session's payload (the outbox keeps each
 session's bytes unchanged; the merged body is rebuilt from them on each try, which is harmless: the identifiers, not

@@ -61,8 +61,8 @@ OBSERVATION_TYPES: dict[str, ObservationType] = {
     "9279-1": ObservationType("9279-1", "Respiratory rate", f"{VS}/resprate", {"/min": "/min"},
                               "Fréquence respiratoire"),
     # NEWS2 inputs entered by staff. LOINC 67775-7 "Level of responsiveness" carries the ACVPU answer; there is no
-    # LOINC answer list for ACVPU (the UK codes are SNOMED CT UK extension, shared notes §2.7), so the answers use a
-    # local code system. Supplemental oxygen: a local code, value yes/no (shared notes R12).
+    # LOINC answer list for ACVPU (the NHS codes belong to the SNOMED CT UK extension), so the answers use a local
+    # code system. Supplemental oxygen ("air or oxygen?" of NEWS2): a local code, value yes/no.
     "67775-7": ObservationType("67775-7", "Level of responsiveness", "", {"": ""},
                                "Conscience (ACVPU)", answers={"A": "Alert", "C": "New confusion", "V": "Voice",
                                                               "P": "Pain", "U": "Unresponsive"},
