@@ -149,6 +149,8 @@ def _push(args: argparse.Namespace) -> int:
 
 def _audit_check(args: argparse.Namespace) -> int:
     """The tablet's audit chain checked on its own and, with a server, against the copy the server holds."""
+    import requests
+
     from sync import audit, audit_extracts, server_config
     from sync.uploader import Uploader
 
@@ -159,7 +161,14 @@ def _audit_check(args: argparse.Namespace) -> int:
                                          ca_bundle=args.ca_bundle)
         if target is not None:
             uploader = Uploader(target.url, token=target.token, ca_bundle=target.ca_bundle)
-            copy = uploader.fetch_audit_copy(audit_extracts.install_id(store))
+            try:
+                copy = uploader.fetch_audit_copy(audit_extracts.install_id(store))
+            except requests.RequestException as exc:  # unreachable, TLS refused: say so, the local check stands
+                print(f"relais: the server could not be reached ({type(exc).__name__}): only the tablet's chain "
+                      "was checked", file=sys.stderr)
+                report["server"] = "unreachable"
+                print(json.dumps(report, sort_keys=True, ensure_ascii=False))
+                return 2
             against = audit.compare(store, copy)
             report.update(server_rows=len(copy), server=against.reason or "ok")
         ok = local.ok and report.get("server", "ok") == "ok"

@@ -393,7 +393,7 @@ def test_the_audit_check_command_compares_with_the_server(tmp_path):
     import sys
 
     from sync.seed import seed_sessions
-    from tests.support.servers import PROJECT_ROOT
+    from tests.support.servers import PROJECT_ROOT, free_port
 
     path = tmp_path / "relais.db"
     with Store(path) as store:
@@ -413,3 +413,8 @@ def test_the_audit_check_command_compares_with_the_server(tmp_path):
         code, report = run("audit-check")
         assert code == 1 and report["local"] == "ok" and report["server"] == "row 2 on the tablet differs from the " \
                                                                              "server's copy"
+        unreachable = f"http://127.0.0.1:{free_port()}/fhir"
+        done = subprocess.run([sys.executable, "-m", "sync", "audit-check", "--server", unreachable, "--db", str(path)],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and json.loads(done.stdout)["server"] == "unreachable"
+        assert "could not be reached" in done.stderr and "Traceback" not in done.stderr
