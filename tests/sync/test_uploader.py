@@ -152,6 +152,22 @@ def test_deadline_passed_sends_nothing(store):
     assert stub.requests == []
 
 
+def test_deadline_reached_between_two_halves_of_a_refused_batch_releases_both(store):
+    """The deadline passes after a batch was refused and split: the halves are not sent, and both sessions go back
+    to the queue at once (pending, due now), none left in flight."""
+    fill(store, 2)
+    refusal = StubResponse(400, {"resourceType": "OperationOutcome", "issue": [{"diagnostics": "bad"}]})
+    uploader = Uploader("http://127.0.0.1:9/fhir", gzip=False)
+    clock = iter([0.0, 0.0, 100.0, 100.0])  # the pass starts, the batch goes, then the deadline is gone
+    uploader._monotonic = lambda: next(clock)
+    with StubServer(refusal) as stub:
+        uploader.base_url = stub.url
+        result = uploader.push(store, deadline=50.0)
+    assert (result.sent, result.rejected, result.remaining, result.stopped, result.requests) == (0, 0, 2, "deadline", 1)
+    assert [(e.state, e.next_attempt_at is not None) for e in outbox.entries(store)] == [("pending", True)] * 2
+    assert store.outbox_counts()["in_flight"] == 0
+
+
 def test_unexpected_error_does_not_leave_the_entry_in_flight(store, monkeypatch):
     fill(store, 1)
     uploader = Uploader("http://127.0.0.1:9/fhir")
