@@ -59,8 +59,8 @@ RETRY_AFTER_CAP_SECONDS = 900.0  # a server asking for hours (misconfigured) mus
 RETRY_AFTER_JITTER = 0.1  # up to +10 %: tablets told "Retry-After: 60" together must not all return together
 # 4xx answers that say nothing about whether the body could be read (credentials, size, timing, rate)
 _NOT_ABOUT_THE_BODY = frozenset({401, 403, 407, 408, 413, 429})
-_DEADLINE_ERROR = "envoi interrompu (délai de la passe)"
-_INTERNAL_ERROR = "erreur interne pendant l'envoi"
+_DEADLINE_ERROR = outbox.error_record("upload.deadline")
+_INTERNAL_ERROR = outbox.error_record("upload.internal")
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class _Outcome:
     them; with "transient", a partial answer). `retry_after`: seconds the server asked to wait (429/503)."""
 
     kind: str  # "sent" | "rejected" | "transient" | "auth" | "tls" | "too_large"
-    detail: str
+    detail: str  # a diagnostic code with its parameters, as stored in the outbox (outbox.error_record)
     retry_after: float | None = None
     confirmed: tuple[str, ...] = field(default=())
 
@@ -122,7 +122,8 @@ def retry_delay(retry_after: float, rng: random.Random | None = None) -> float:
 
 
 def _operation_outcome_text(body: Any) -> str | None:
-    """The diagnostics/details text of an OperationOutcome, or None when the body is not one."""
+    """The diagnostics/details text of an OperationOutcome ("" when it has none), or None when the body is not
+    one."""
     if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
         return None
     texts = []
@@ -131,7 +132,7 @@ def _operation_outcome_text(body: Any) -> str | None:
             text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code")
             if text:
                 texts.append(str(text))
-    return "; ".join(texts) or "OperationOutcome sans détail"
+    return "; ".join(texts)
 
 
 def _json_body(response: requests.Response) -> Any:
@@ -146,14 +147,21 @@ def _json_body(response: requests.Response) -> Any:
 
 def check_transaction_response(body: Any, expected_entries: int) -> str | None:
     """None when `body` is a proper transaction-response for `expected_entries` requests, all 200/201, else what
-    is wrong."""
+    is wrong (a diagnostic code with its parameters, outbox.error_record)."""
     statuses, problem = batching.response_statuses(body, expected_entries)
     if statuses is None:
-        return problem
+        code, params = problem
+        return outbox.error_record(code, **params)
     for index, status in enumerate(statuses):
         if not batching.entry_ok(status):
-            return f"entrée {index} : statut {status!r}"
+            return outbox.error_record("upload.reply.entry_status", status=status, entry=index)
     return None
+
+
+def _in_part(detail: str, number: int, parts: int) -> str:
+    """A diagnostic of one part of a session sent as several transactions: which part, and what went wrong."""
+    code, params = outbox.read_error(detail) or ("upload.internal", {})
+    return outbox.error_record("upload.part", part=number, parts=parts, cause={"code": code, "params": params})
 
 
 class Uploader:
@@ -244,14 +252,15 @@ class Uploader:
         if len(confirmed) == len(batch.entries):
             return _Outcome("sent", "", confirmed=confirmed)
         bad = next(s for s in statuses if not batching.entry_ok(s))
-        return _Outcome("transient", f"réponse 200 inattendue : statut d'entrée {bad!r}", confirmed=confirmed)
+        return _Outcome("transient", outbox.error_record("upload.reply.entry_status", status=bad),
+                        confirmed=confirmed)
 
     def _send_in_parts(self, batch: batching.MergedBatch) -> _Outcome:
         entries = fhir.loads(batch.body).get("entry") or []
         try:
             parts = batching.dependency_parts(entries, self.max_entries)
-        except ValueError as exc:
-            return _Outcome("rejected", f"envoi en plusieurs transactions impossible : {exc}")
+        except ValueError:
+            return _Outcome("rejected", outbox.error_record("upload.parts.cycle"))
         statuses = [""] * len(entries)
         targets: dict[str, str] = {}  # fullUrl of an entry already sent → "Type/id" on the server
 
@@ -264,8 +273,8 @@ class Uploader:
                 for i in part]})
             outcome, part_statuses, replies = self._exchange(body, len(part), len(batch.entries))
             if outcome is not None:
-                detail = f"partie {number}/{len(parts)} : {outcome.detail}"
-                return _Outcome(outcome.kind, detail, outcome.retry_after, confirmed())
+                return _Outcome(outcome.kind, _in_part(outcome.detail, number, len(parts)), outcome.retry_after,
+                                confirmed())
             for i, status, reply in zip(part, part_statuses, replies):
                 statuses[i] = status
                 url = entries[i].get("fullUrl")
@@ -276,8 +285,8 @@ class Uploader:
                     targets[url] = literal
             bad = next((s for s in part_statuses if not batching.entry_ok(s)), None)
             if bad is not None:
-                return _Outcome("transient", f"partie {number}/{len(parts)} : statut d'entrée {bad!r}",
-                                confirmed=confirmed())
+                detail = _in_part(outbox.error_record("upload.reply.entry_status", status=bad), number, len(parts))
+                return _Outcome("transient", detail, confirmed=confirmed())
         return _Outcome("sent", "", confirmed=confirmed())
 
     def _exchange(self, body: bytes, expected_entries: int, sessions: int) -> tuple[_Outcome | None, list[str], list[Any]]:
@@ -288,38 +297,41 @@ class Uploader:
         except requests.exceptions.SSLError:
             # not a network blip: the server's certificate is not trusted (self-signed, unknown CA, wrong name).
             # Nothing is sent and nothing is lost; staff are told until the CA is configured or the server fixed.
-            return _Outcome("tls", "certificat du serveur non reconnu : vérifiez l'adresse ou configurez "
-                                   "l'autorité de certification (CA) du serveur"), [], []
+            return _Outcome("tls", outbox.error_record("upload.tls")), [], []
         except requests.RequestException as exc:
-            return _Outcome("transient", f"réseau : {type(exc).__name__}"), [], []
+            return _Outcome("transient", outbox.error_record("upload.network", error=type(exc).__name__)), [], []
         status = response.status_code
         reply = _json_body(response)
         if status == 200:
             statuses, problem = batching.response_statuses(reply, expected_entries)
             if statuses is None:
-                return _Outcome("transient", f"réponse 200 inattendue : {problem}"), [], []
+                code, params = problem
+                return _Outcome("transient", outbox.error_record(code, **params)), [], []
             return None, statuses, list(reply.get("entry") or [])
         return self._classify_failure(response, reply, sessions), [], []
 
     def _classify_failure(self, response: requests.Response, body: Any, sessions: int) -> _Outcome:
         status = response.status_code
+        record = outbox.error_record
         if status in (401, 403, 407):
-            return _Outcome("auth", f"HTTP {status} : accès refusé par le serveur")
+            return _Outcome("auth", record("upload.auth", status=status))
         if status in (429, 503):
             retry_after = parse_retry_after(response.headers.get("Retry-After"),
                                             server_date=response.headers.get("Date"))
-            return _Outcome("transient", f"HTTP {status}", retry_after=retry_after)
+            return _Outcome("transient", record("upload.http", status=status), retry_after=retry_after)
         if status in (408,) or status >= 500 or 300 <= status < 400:
-            return _Outcome("transient", f"HTTP {status}")
+            return _Outcome("transient", record("upload.http", status=status))
         if 400 <= status < 500:
             reason = _operation_outcome_text(body)
             if status == 413 and sessions > 1:
-                return _Outcome("too_large", f"HTTP 413 : {reason or 'requête trop grosse'}")
+                return _Outcome("too_large", record("upload.too_large", status=status, reason=reason or ""))
+            if reason:
+                return _Outcome("rejected", record("upload.rejected", status=status, reason=reason))
             if reason is not None:
-                return _Outcome("rejected", f"HTTP {status} : {reason}")
+                return _Outcome("rejected", record("upload.rejected.no_detail", status=status))
             # a 4xx that is not FHIR (proxy, portal, wrong URL) never judged the payload: keep the data queued
-            return _Outcome("transient", f"HTTP {status} sans OperationOutcome")
-        return _Outcome("transient", f"HTTP {status}")
+            return _Outcome("transient", record("upload.not_fhir", status=status))
+        return _Outcome("transient", record("upload.http", status=status))
 
     def _fit(self, claimed: Sequence[outbox.OutboxEntry]) -> batching.MergedBatch:
         """The longest oldest-first run of sessions whose merge fits in `max_entries` (at least one session)."""
