@@ -9,19 +9,7 @@ import pytest
 from sync import outbox
 from sync.outbox import OutboxStateError
 from sync.store import Store
-from tests.support.clocks import SettableClock
 from tests.support.samples import closed_session
-
-
-@pytest.fixture
-def clock():
-    return SettableClock(dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc))
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    with Store(tmp_path / "relais.db", clock=clock) as s:
-        yield s
 
 
 def three_entries(store):

@@ -89,6 +89,7 @@ def https_server(tmp_path, monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
+    """Overrides the shared store (tests/sync/conftest.py): the app's encrypted store, two sessions seeded."""
     with open_app_store(tmp_path / "relais.db", key_path=tmp_path / "keys" / "store.key") as s:
         seed_sessions(s, 2, seed=4)
         yield s

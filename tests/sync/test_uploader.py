@@ -21,12 +21,6 @@ from tests.support.samples import closed_session
 from tests.support.servers import PROJECT_ROOT, DevServer, free_port
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "tablet.db") as s:
-        yield s
-
-
 def transaction_response(request: RecordedRequest, status: str = "201 Created") -> StubResponse:
     """What a FHIR server answers: one response entry per request entry."""
     count = len(json.loads(request.body)["entry"])
@@ -103,7 +97,7 @@ def test_fhir_400_quarantines_only_that_entry_with_its_reason(store, tmp_path):
     rejected = outbox.get_entry(store, first)
     assert rejected.state == "rejected" and "Observation.code unknown" in rejected.last_error
     assert {outbox.get_entry(store, e).state for e in (second, third)} == {"sent"}
-    status = json.loads(run_cli("status", "--db", str(tmp_path / "tablet.db")).stdout)
+    status = json.loads(run_cli("status", "--db", str(tmp_path / "relais.db")).stdout)
     assert status["rejected"] == 1
     assert status["rejected_reasons"] == [{"session_id": rejected.session_id, "reason": rejected.last_error}]
 
