@@ -24,6 +24,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sync import fhir
 from sync.outbox import OutboxEntry
 
+Problem = tuple[str, dict[str, Any]]  # a diagnostic code and its parameters (stored via sync.outbox.error_record)
+
 
 @dataclass(frozen=True)
 class MergedBatch:
@@ -86,17 +88,18 @@ def merge(entries: Sequence[OutboxEntry]) -> MergedBatch:
     return MergedBatch(tuple(included), body, len(merged), positions, tuple(deferred))
 
 
-def response_statuses(body: Any, expected_entries: int) -> tuple[list[str] | None, str | None]:
-    """The status of each response entry, or (None, what is wrong) when `body` is not a transaction-response for
-    `expected_entries` requests (a captive portal's page, a batch-response, a reply for another request…)."""
+def response_statuses(body: Any, expected_entries: int) -> tuple[list[str] | None, Problem | None]:
+    """The status of each response entry, or (None, what is wrong: a diagnostic code and its parameters) when
+    `body` is not a transaction-response for `expected_entries` requests (a captive portal's page, a
+    batch-response, a reply for another request…)."""
     if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-        return None, "la réponse n'est pas un Bundle FHIR"
+        return None, ("upload.reply.not_bundle", {})
     if body.get("type") != "transaction-response":
-        return None, f"Bundle de type {body.get('type')!r} au lieu de transaction-response"
+        return None, ("upload.reply.bundle_type", {"type": str(body.get("type"))})
     response_entries = body.get("entry") or []
     if not isinstance(response_entries, list) or len(response_entries) != expected_entries:
         count = len(response_entries) if isinstance(response_entries, list) else "?"
-        return None, f"{count} réponses pour {expected_entries} entrées envoyées"
+        return None, ("upload.reply.entry_count", {"count": count, "expected": expected_entries})
     statuses = []
     for entry in response_entries:
         status = ((entry or {}).get("response") or {}).get("status") if isinstance(entry, dict) else None
@@ -168,7 +171,7 @@ def dependency_parts(entries: Sequence[Mapping[str, Any]], max_entries: int) -> 
     while len(order) < len(entries):
         ready = next((i for i in range(len(entries)) if i not in placed and needs[i] <= placed), None)
         if ready is None:
-            raise ValueError("références circulaires entre les entrées du Bundle")
+            raise ValueError("circular references between the entries of the Bundle")
         order.append(ready)
         placed.add(ready)
     return [order[start:start + max_entries] for start in range(0, len(order), max_entries)]

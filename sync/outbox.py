@@ -6,10 +6,17 @@ is safe because every bundle entry is a conditional create.
 
 Every transition is one short transaction (BEGIN IMMEDIATE), so two uploaders (the app and `python -m sync push`)
 can never claim the same entry at once.
+
+Why an entry is pending again or rejected (`last_error`) is stored as a code with its parameters, worded only when
+shown (mobile.messages): the JSON text `{"code": "upload.http", "params": {"status": 503}}`, written by
+:func:`error_record` and read back by :func:`read_error`. A server's own refusal text is kept as a parameter (it is
+the server's words). Entries written by older versions hold a French sentence instead: `read_error` gives None for
+them, and they are shown as they are.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +29,25 @@ if TYPE_CHECKING:
 OUTBOX_STATES = ("pending", "in_flight", "sent", "rejected")
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0  # the app retries at least every 5 minutes once the network is back (CHT practice)
+
+
+def error_record(code: str, **params: Any) -> str:
+    """The text stored in `last_error` for a diagnostic `code` with its parameters (JSON, keys sorted)."""
+    return json.dumps({"code": code, "params": params}, ensure_ascii=False, sort_keys=True)
+
+
+def read_error(text: str | None) -> tuple[str, dict[str, Any]] | None:
+    """(code, parameters) of a stored `last_error`; None when empty or not a record (an older version's sentence)."""
+    if not text or not text.startswith("{"):
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("code"), str):
+        return None
+    params = record.get("params")
+    return record["code"], params if isinstance(params, dict) else {}
 
 
 class OutboxError(RelaisError):

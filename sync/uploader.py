@@ -22,13 +22,11 @@ Why this way (shared/notes/sync.md):
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import gzip as gzip_module
 import json
 import logging
 import random
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 from urllib.parse import urlsplit
@@ -36,7 +34,9 @@ from urllib.parse import urlsplit
 import requests
 
 from sync import audit_extracts, batching, fhir, outbox
+from sync.retry_after import RETRY_AFTER_CAP_SECONDS, parse_retry_after, retry_delay  # noqa: F401 - re-exported
 from sync.store import Store
+from sync.upload_pass import UploadPass
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ def check_server_url(url: str) -> None:
 
 DEFAULT_BATCH_SIZE = 20
 DEFAULT_MAX_BATCH_BYTES = 512 * 1024  # uncompressed; bounds the work one request asks of a slow server
-RETRY_AFTER_CAP_SECONDS = 900.0  # a server asking for hours (misconfigured) must not stall the queue for that long
-RETRY_AFTER_JITTER = 0.1  # up to +10 %: tablets told "Retry-After: 60" together must not all return together
 # 4xx answers that say nothing about whether the body could be read (credentials, size, timing, rate)
 _NOT_ABOUT_THE_BODY = frozenset({401, 403, 407, 408, 413, 429})
 
@@ -77,50 +75,14 @@ class _Outcome:
     them; with "transient", a partial answer). `retry_after`: seconds the server asked to wait (429/503)."""
 
     kind: str  # "sent" | "rejected" | "transient" | "auth" | "tls" | "too_large"
-    detail: str
+    detail: str  # a diagnostic code with its parameters, as stored in the outbox (outbox.error_record)
     retry_after: float | None = None
     confirmed: tuple[str, ...] = field(default=())
 
 
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None,
-                      server_date: str | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds ("120") or an HTTP date. None when absent or
-    unreadable; never negative. A date is measured against the server's own Date header when there is one, so a
-    tablet clock that is off does not stretch or cancel the wait."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(int(text))
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    reference = None
-    if server_date:
-        try:
-            reference = email.utils.parsedate_to_datetime(server_date)
-        except (TypeError, ValueError, IndexError):
-            reference = None
-        if reference is not None and reference.tzinfo is None:
-            reference = reference.replace(tzinfo=dt.timezone.utc)
-    if reference is None:
-        reference = now or dt.datetime.now(dt.timezone.utc)
-    return max(0.0, (moment - reference).total_seconds())
-
-
-def retry_delay(retry_after: float, rng: random.Random | None = None) -> float:
-    """The wait actually used for a server's Retry-After: at least what it asked, plus a little jitter, capped."""
-    base = min(max(0.0, retry_after), RETRY_AFTER_CAP_SECONDS)
-    return min(RETRY_AFTER_CAP_SECONDS, base + (rng or random).uniform(0, base * RETRY_AFTER_JITTER))
-
-
 def _operation_outcome_text(body: Any) -> str | None:
-    """The diagnostics/details text of an OperationOutcome, or None when the body is not one."""
+    """The diagnostics/details text of an OperationOutcome ("" when it has none), or None when the body is not
+    one."""
     if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
         return None
     texts = []
@@ -129,7 +91,7 @@ def _operation_outcome_text(body: Any) -> str | None:
             text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code")
             if text:
                 texts.append(str(text))
-    return "; ".join(texts) or "OperationOutcome sans détail"
+    return "; ".join(texts)
 
 
 def _json_body(response: requests.Response) -> Any:
@@ -144,14 +106,21 @@ def _json_body(response: requests.Response) -> Any:
 
 def check_transaction_response(body: Any, expected_entries: int) -> str | None:
     """None when `body` is a proper transaction-response for `expected_entries` requests, all 200/201, else what
-    is wrong."""
+    is wrong (a diagnostic code with its parameters, outbox.error_record)."""
     statuses, problem = batching.response_statuses(body, expected_entries)
     if statuses is None:
-        return problem
+        code, params = problem
+        return outbox.error_record(code, **params)
     for index, status in enumerate(statuses):
         if not batching.entry_ok(status):
-            return f"entrée {index} : statut {status!r}"
+            return outbox.error_record("upload.reply.entry_status", status=status, entry=index)
     return None
+
+
+def _in_part(detail: str, number: int, parts: int) -> str:
+    """A diagnostic of one part of a session sent as several transactions: which part, and what went wrong."""
+    code, params = outbox.read_error(detail) or ("upload.internal", {})
+    return outbox.error_record("upload.part", part=number, parts=parts, cause={"code": code, "params": params})
 
 
 class Uploader:
@@ -242,14 +211,15 @@ class Uploader:
         if len(confirmed) == len(batch.entries):
             return _Outcome("sent", "", confirmed=confirmed)
         bad = next(s for s in statuses if not batching.entry_ok(s))
-        return _Outcome("transient", f"réponse 200 inattendue : statut d'entrée {bad!r}", confirmed=confirmed)
+        return _Outcome("transient", outbox.error_record("upload.reply.entry_status", status=bad),
+                        confirmed=confirmed)
 
     def _send_in_parts(self, batch: batching.MergedBatch) -> _Outcome:
         entries = fhir.loads(batch.body).get("entry") or []
         try:
             parts = batching.dependency_parts(entries, self.max_entries)
-        except ValueError as exc:
-            return _Outcome("rejected", f"envoi en plusieurs transactions impossible : {exc}")
+        except ValueError:
+            return _Outcome("rejected", outbox.error_record("upload.parts.cycle"))
         statuses = [""] * len(entries)
         targets: dict[str, str] = {}  # fullUrl of an entry already sent → "Type/id" on the server
 
@@ -262,8 +232,8 @@ class Uploader:
                 for i in part]})
             outcome, part_statuses, replies = self._exchange(body, len(part), len(batch.entries))
             if outcome is not None:
-                detail = f"partie {number}/{len(parts)} : {outcome.detail}"
-                return _Outcome(outcome.kind, detail, outcome.retry_after, confirmed())
+                return _Outcome(outcome.kind, _in_part(outcome.detail, number, len(parts)), outcome.retry_after,
+                                confirmed())
             for i, status, reply in zip(part, part_statuses, replies):
                 statuses[i] = status
                 url = entries[i].get("fullUrl")
@@ -274,8 +244,8 @@ class Uploader:
                     targets[url] = literal
             bad = next((s for s in part_statuses if not batching.entry_ok(s)), None)
             if bad is not None:
-                return _Outcome("transient", f"partie {number}/{len(parts)} : statut d'entrée {bad!r}",
-                                confirmed=confirmed())
+                detail = _in_part(outbox.error_record("upload.reply.entry_status", status=bad), number, len(parts))
+                return _Outcome("transient", detail, confirmed=confirmed())
         return _Outcome("sent", "", confirmed=confirmed())
 
     def _exchange(self, body: bytes, expected_entries: int, sessions: int) -> tuple[_Outcome | None, list[str], list[Any]]:
@@ -286,38 +256,41 @@ class Uploader:
         except requests.exceptions.SSLError:
             # not a network blip: the server's certificate is not trusted (self-signed, unknown CA, wrong name).
             # Nothing is sent and nothing is lost; staff are told until the CA is configured or the server fixed.
-            return _Outcome("tls", "certificat du serveur non reconnu : vérifiez l'adresse ou configurez "
-                                   "l'autorité de certification (CA) du serveur"), [], []
+            return _Outcome("tls", outbox.error_record("upload.tls")), [], []
         except requests.RequestException as exc:
-            return _Outcome("transient", f"réseau : {type(exc).__name__}"), [], []
+            return _Outcome("transient", outbox.error_record("upload.network", error=type(exc).__name__)), [], []
         status = response.status_code
         reply = _json_body(response)
         if status == 200:
             statuses, problem = batching.response_statuses(reply, expected_entries)
             if statuses is None:
-                return _Outcome("transient", f"réponse 200 inattendue : {problem}"), [], []
+                code, params = problem
+                return _Outcome("transient", outbox.error_record(code, **params)), [], []
             return None, statuses, list(reply.get("entry") or [])
         return self._classify_failure(response, reply, sessions), [], []
 
     def _classify_failure(self, response: requests.Response, body: Any, sessions: int) -> _Outcome:
         status = response.status_code
+        record = outbox.error_record
         if status in (401, 403, 407):
-            return _Outcome("auth", f"HTTP {status} : accès refusé par le serveur")
+            return _Outcome("auth", record("upload.auth", status=status))
         if status in (429, 503):
             retry_after = parse_retry_after(response.headers.get("Retry-After"),
                                             server_date=response.headers.get("Date"))
-            return _Outcome("transient", f"HTTP {status}", retry_after=retry_after)
+            return _Outcome("transient", record("upload.http", status=status), retry_after=retry_after)
         if status in (408,) or status >= 500 or 300 <= status < 400:
-            return _Outcome("transient", f"HTTP {status}")
+            return _Outcome("transient", record("upload.http", status=status))
         if 400 <= status < 500:
             reason = _operation_outcome_text(body)
             if status == 413 and sessions > 1:
-                return _Outcome("too_large", f"HTTP 413 : {reason or 'requête trop grosse'}")
+                return _Outcome("too_large", record("upload.too_large", status=status, reason=reason or ""))
+            if reason:
+                return _Outcome("rejected", record("upload.rejected", status=status, reason=reason))
             if reason is not None:
-                return _Outcome("rejected", f"HTTP {status} : {reason}")
+                return _Outcome("rejected", record("upload.rejected.no_detail", status=status))
             # a 4xx that is not FHIR (proxy, portal, wrong URL) never judged the payload: keep the data queued
-            return _Outcome("transient", f"HTTP {status} sans OperationOutcome")
-        return _Outcome("transient", f"HTTP {status}")
+            return _Outcome("transient", record("upload.not_fhir", status=status))
+        return _Outcome("transient", record("upload.http", status=status))
 
     def _fit(self, claimed: Sequence[outbox.OutboxEntry]) -> batching.MergedBatch:
         """The longest oldest-first run of sessions whose merge fits in `max_entries` (at least one session)."""
@@ -339,104 +312,18 @@ class Uploader:
         Between tries the pass sleeps the backoff delay (or the server's Retry-After). `deadline`: a
         `time.monotonic()` value after which no new request starts. `ignore_backoff`: send entries still waiting
         for their backoff ("send now" by staff)."""
-        limit = max(1, max_attempts_per_entry or 1)
         if not ignore_backoff and self.paused_until is not None and store.now() < self.paused_until:
             return PushResult(0, 0, outbox.remaining(store), "backoff", 0)
         self.paused_until = None
-        sent = rejected = 0
         requests_before = self.requests_made
-        stopped: str | None = None
-        tries: dict[str, int] = {}
-        while stopped is None:
-            if deadline is not None and self._monotonic() >= deadline:
-                stopped = "deadline"
-                break
-            claimed = outbox.claim_batch(store, limit=self.batch_size, max_bytes=self.max_batch_bytes,
-                                         ignore_backoff=ignore_backoff)
-            if not claimed:
-                break
-            unsettled = {e.id: e for e in claimed}  # claimed here and not yet sent, rejected or released
-            try:
-                first = batching.merge(claimed)
-                if self.max_entries is not None and first.entry_count > self.max_entries and len(claimed) > 1:
-                    first = self._fit(claimed)
-                    kept = {e.id for e in first.entries} | {e.id for e in first.deferred}
-                    later = [e.id for e in claimed if e.id not in kept]
-                    outbox.unclaim(store, later)  # the next claim takes them
-                    for entry_id in later:
-                        del unsettled[entry_id]
-                if first.deferred:
-                    outbox.unclaim(store, [e.id for e in first.deferred])
-                    for e in first.deferred:
-                        del unsettled[e.id]
-                groups: deque[Any] = deque([first])
-                while groups:
-                    group = groups.popleft()
-                    batch = group if isinstance(group, batching.MergedBatch) else batching.merge(group)
-                    if batch.deferred and batch is not first:  # `first`'s were unclaimed above: next claim
-                        groups.appendleft(list(batch.deferred))  # not expected for a part of a merged batch
-                    if deadline is not None and self._monotonic() >= deadline:
-                        outbox.release_many(store, list(unsettled), "envoi interrompu (délai de la passe)", delay=0)
-                        unsettled.clear()
-                        stopped = "deadline"
-                        break
-                    outcome = self.send(batch)
-                    if outcome.confirmed:
-                        self.paused_until = None  # the server answers again
-                        outbox.mark_sent_many(store, list(outcome.confirmed))
-                        for entry_id in outcome.confirmed:
-                            del unsettled[entry_id]
-                        sent += len(outcome.confirmed)
-                    if outcome.kind == "sent":
-                        log.info("outbox: %d session(s) sent in one request", len(outcome.confirmed))
-                        continue
-                    if outcome.kind in ("rejected", "too_large") and len(batch.entries) > 1:
-                        low, high = batching.split(batch.entries)
-                        groups.appendleft(high)
-                        groups.appendleft(low)
-                        log.info("outbox: batch of %d refused (%s); splitting it", len(batch.entries),
-                                 outcome.kind)
-                        continue
-                    if outcome.kind == "rejected":
-                        (entry,) = batch.entries
-                        outbox.mark_rejected(store, entry.id, outcome.detail)
-                        del unsettled[entry.id]
-                        rejected += 1
-                        log.warning("outbox %s rejected by the server", entry.id)
-                        continue
-                    # transient or auth: everything still unsettled goes back, due together
-                    if outcome.retry_after is not None:
-                        delay = retry_delay(outcome.retry_after, self._rng)
-                    else:
-                        delay = outbox.backoff_delay(max(e.attempts for e in unsettled.values()), rng=self._rng)
-                    ids = list(unsettled)
-                    now = store.now()
-                    outbox.release_many(store, ids, outcome.detail, delay=delay, now=now)
-                    unsettled.clear()
-                    self.paused_until = now + dt.timedelta(seconds=delay)
-                    log.info("outbox: %d session(s) not sent (%s); retry in %.1f s", len(ids), outcome.kind, delay)
-                    for entry_id in ids:
-                        tries[entry_id] = tries.get(entry_id, 0) + 1
-                    if outcome.kind in ("auth", "tls"):
-                        stopped = outcome.kind
-                    elif max(tries[i] for i in ids) >= limit:
-                        stopped = "transient"
-                    elif deadline is not None and self._monotonic() + delay >= deadline:
-                        stopped = "deadline"
-                    else:
-                        self._sleep(delay)
-                    break
-                if unsettled:  # by construction empty here; never leave a claimed entry in flight
-                    outbox.unclaim(store, list(unsettled))
-            except BaseException:
-                if unsettled:
-                    outbox.release_many(store, list(unsettled), "erreur interne pendant l'envoi", delay=0)
-                raise
-        extracts = 0
+        one_pass = UploadPass(self, store, limit=max(1, max_attempts_per_entry or 1), deadline=deadline,
+                              ignore_backoff=ignore_backoff)
+        one_pass.run()
+        extracts, stopped = 0, one_pass.stopped
         if stopped is None:  # the sessions went through: the audit trail follows them
             extracts, stopped = self.push_audit(store)
-        return PushResult(sent, rejected, outbox.remaining(store), stopped, self.requests_made - requests_before,
-                          extracts)
+        return PushResult(one_pass.sent, one_pass.rejected, outbox.remaining(store), stopped,
+                          self.requests_made - requests_before, extracts)
 
     def push_audit(self, store: Store) -> tuple[int, str | None]:
         """Send the frozen extracts of the audit trail (sync.audit_extracts), oldest first; stop at the first

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from mobile.i18n import Translator, tr
 from mobile.messages.data import DATA_MESSAGES
 from mobile.messages.workflow import DEVICE_NAMES, OF_DEVICE, WORKFLOW_MESSAGES, N_
+from sync.outbox import read_error
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +68,23 @@ def error_text(exc_or_code: BaseException | str | None, lang: str | None = None)
         return _(str(cause))  # a refusal of the data layer, still worded by it
     log.warning("no message for the code %s", code)
     return _(UNKNOWN).format(code=code)
+
+
+def stored_error_text(stored: str | None, lang: str | None = None) -> str:
+    """What staff read for a diagnostic stored in the outbox (sync.outbox.error_record), in `lang` (default: the
+    current language). A diagnostic stored by an older version as a sentence is shown as it is."""
+    record = read_error(stored)
+    if record is None:
+        return stored or ""
+    return _recorded_text(*record, _gettext(lang))
+
+
+def _recorded_text(code: str, params: dict[str, Any], _: Callable[[str], str]) -> str:
+    template = MESSAGES.get(code)
+    if template is None:
+        log.warning("no message for the code %s", code)
+        return _(UNKNOWN).format(code=code)
+    cause = params.get("cause")
+    if isinstance(cause, dict) and isinstance(cause.get("code"), str):  # a diagnostic about one part of a send
+        params = {**params, "detail": _recorded_text(cause["code"], cause.get("params") or {}, _)}
+    return _(template).format_map(_params(params, _)).strip()

@@ -155,4 +155,24 @@ DATA_MESSAGES: dict[str, str] = {
         "not create a new database."),
     "key.permissions": N_("The key file is readable by other accounts: mode 0600 is required."),
     "key.size": N_("The key file is damaged ({size} bytes instead of {expected})."),
+    # the uploader's diagnostics, stored in the outbox (sync.outbox.error_record) and shown for a refused session
+    "upload.deadline": N_("Sending interrupted (the pass ran out of time)."),
+    "upload.internal": N_("Internal error while sending."),
+    "upload.tls": N_(
+        "The server's certificate is not recognised: check the address or configure the server's certificate "
+        "authority (CA)."),
+    "upload.network": N_("Network: {error}"),
+    "upload.http": N_("HTTP {status}"),
+    "upload.auth": N_("HTTP {status}: access refused by the server."),
+    "upload.too_large": N_("HTTP {status}: request too large. {reason}"),
+    "upload.rejected": N_("HTTP {status}: {reason}"),
+    "upload.rejected.no_detail": N_("HTTP {status}: refused by the server, without detail."),
+    "upload.not_fhir": N_("HTTP {status} without OperationOutcome"),
+    "upload.reply.not_bundle": N_("Unexpected answer: it is not a FHIR Bundle."),
+    "upload.reply.bundle_type": N_("Unexpected answer: a Bundle of type {type} instead of transaction-response."),
+    "upload.reply.entry_count": N_("Unexpected answer: {count} responses for {expected} entries sent."),
+    "upload.reply.entry_status": N_("Unexpected answer: an entry has the status {status}."),
+    "upload.parts.cycle": N_(
+        "Cannot send as several transactions: the entries of the Bundle reference each other in a circle."),
+    "upload.part": N_("Part {part} of {parts}: {detail}"),
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mobile.i18n import tr
-from mobile.messages import error_text
+from mobile.messages import error_text, stored_error_text
 
 
 def N_(text: str) -> str:  # noqa: N802 - gettext convention: mark for extraction, translate later
@@ -290,8 +290,9 @@ def last_sync_line(lang: str, hhmm: str, offline: bool) -> str:
 
 
 def rejected_lines(lang: str, rows) -> str:
+    """Who was refused and why; the reason is the outbox's stored diagnostic, worded in `lang`."""
     return "\n\n".join(tr._("{name}, session of {date}:\n{reason}").format(
-        name=r["name"], date=r["date"], reason=r["reason"]) for r in rows or ())
+        name=r["name"], date=r["date"], reason=stored_error_text(r["reason"], lang)) for r in rows or ())
 
 
 # -- administration -------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from mobile.i18n import tr
 from tests.support.ui import clipped_texts, LANDSCAPE, begin_session, finish_session_by_taps, frames, make_runtime, prepare, running_app, \
     screen, screenshot, small_touch_targets, start_session_by_taps, tap, type_into, wait_for
 
@@ -238,6 +239,12 @@ async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
             text = panel.ids.rejected_text.text
             assert text.startswith("REFUS Odile, séance du ") and text.endswith("HTTP 400 : Patient.birthDate invalide")
             await screenshot(app, "08-sync-refused-panel")
+            tr.switch_lang("en")  # the same list in English: the stored reason is a code, worded on display
+            await frames(2)
+            text = panel.ids.rejected_text.text
+            assert text.startswith("REFUS Odile, session of ") and text.endswith("HTTP 400: Patient.birthDate invalide")
+            tr.switch_lang("fr")
+            await frames(2)
             await tap(panel.ids.close)
             # on the PIN pad (locked, or nobody signed in) the list of refused sessions names nobody
             topbar_pill = topbar.sync_pill

@@ -205,3 +205,31 @@ def test_no_bare_text_in_kv_files():
             if match and match.group(1) not in allowed:
                 bare.append(f"{path.name}:{number}: {match.group(1)}")
     assert not bare, bare
+
+
+def test_the_list_of_refused_sessions_words_the_stored_diagnostics_in_either_language():
+    """The outbox stores codes (sync.outbox.error_record); the list of refused sessions words them in the language
+    shown, the server's own text kept as it is; a sentence stored by an older version is shown unchanged."""
+    from mobile.messages import stored_error_text
+    from mobile.screens import texts
+    from sync.outbox import error_record
+
+    refused = error_record("upload.rejected", status=422, reason="Observation.code unknown")
+    in_a_part = error_record("upload.part", part=2, parts=3,
+                             cause={"code": "upload.http", "params": {"status": 503}})
+    assert stored_error_text(refused, "fr") == "HTTP 422 : Observation.code unknown"
+    assert stored_error_text(refused, "en") == "HTTP 422: Observation.code unknown"
+    assert stored_error_text(error_record("upload.deadline"), "fr") == "Envoi interrompu (délai de la passe dépassé)."
+    assert stored_error_text(error_record("upload.deadline"), "en") == "Sending interrupted (the pass ran out of time)."
+    assert stored_error_text(in_a_part, "fr") == "Partie 2 sur 3 : HTTP 503"
+    assert stored_error_text(in_a_part, "en") == "Part 2 of 3: HTTP 503"
+    assert stored_error_text("références circulaires entre les entrées du Bundle", "en") == \
+        "références circulaires entre les entrées du Bundle"
+    assert stored_error_text(None, "fr") == ""
+    rows = [{"name": "REFUS Odile", "date": "01/05/2024", "reason": refused}]
+    previous = tr.lang
+    try:
+        tr.switch_lang("en")
+        assert texts.rejected_lines("en", rows) == "REFUS Odile, session of 01/05/2024:\nHTTP 422: Observation.code unknown"
+    finally:
+        tr.switch_lang(previous)

@@ -10,15 +10,14 @@ import pytest
 from devices.transport import Disconnected
 from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature, parse_birth_date
 from mobile.workflow.readings import measured_at
-from sync.store import Store
 from tests.support.workflow import (DEMO, NOW, ScriptedThermometer, begin, close_session, reading_from, refused,
                                     refused_by_store, set_up_tablet, sign_in)
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "relais.db") as s:
-        set_up_tablet(s)
-        yield s
+def store(store):
+    """Overrides the shared store (tests/mobile/conftest.py): a set-up tablet."""
+    set_up_tablet(store)
+    return store
 
 
 def make(store, *results):

@@ -17,12 +17,6 @@ ADMIN_PIN = "9753"
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "relais.db", clock=lambda: NOW) as s:
-        yield s
-
-
-@pytest.fixture
 def ids(store):
     aide = set_up_tablet(store)
     admin = store.add_staff(display_name="Alex Admin", role="administrateur", pin=ADMIN_PIN)

@@ -11,19 +11,13 @@ from sync import outbox
 from sync.store import PinLockedError, Store
 from tests.support.workflow import DEMO, NOW, ScriptedThermometer, reading_from
 from tests.support.workflow import PIN, begin, close_session, refused, refused_by_store, set_up_tablet, sign_in, start
-from tests.support.clocks import SettableClock
 
 
 @pytest.fixture
-def clock():
-    return SettableClock(NOW)
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    with Store(tmp_path / "relais.db", clock=clock) as s:
-        set_up_tablet(s)
-        yield s
+def store(store):
+    """Overrides the shared store (tests/mobile/conftest.py): a set-up tablet."""
+    set_up_tablet(store)
+    return store
 
 
 def make(store, *results, **kwargs):

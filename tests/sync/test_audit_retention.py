@@ -28,13 +28,8 @@ DAY = dt.timedelta(days=1)
 
 @pytest.fixture
 def clock():
+    """Overrides the shared clock: these tests count retention from the workflow helpers' NOW."""
     return SettableClock(NOW)
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    with Store(tmp_path / "relais.db", clock=clock) as s:
-        yield s
 
 
 def _all_text(store: Store, table: str) -> str:

@@ -13,26 +13,13 @@ import pytest
 import requests
 
 from sync import batching, fhir, outbox
-from sync.store import Store
 from sync.uploader import RETRY_AFTER_CAP_SECONDS, Uploader, parse_retry_after, retry_delay
-from tests.support.clocks import SettableClock
 from tests.support.http_stub import RecordedRequest, StubResponse, StubServer
 from tests.support.samples import closed_session
 from tests.support.servers import DevServer
 
 OUTCOME_400 = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "invalid", "diagnostics": "Observation.value is absurd"}]}
-
-
-@pytest.fixture
-def clock():
-    return SettableClock(dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc))
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    with Store(tmp_path / "tablet.db", clock=clock) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

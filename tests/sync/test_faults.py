@@ -25,12 +25,6 @@ def server(tmp_path_factory):
         yield srv
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "tablet.db") as s:
-        yield s
-
-
 def server_observations(url: str) -> list[str]:
     """Identifier values of every Observation the server holds (read directly, not through the proxy)."""
     reply = requests.get(f"{url}/Observation", timeout=30)

@@ -45,6 +45,7 @@ class Clock:
 
 @pytest.fixture
 def store(tmp_path):
+    """Overrides the shared store (tests/sync/conftest.py): the demo INS authority, and the real clock."""
     with Store(tmp_path / "relais.db", clock=Clock(), ins_system=fhir.INS_DEMO_SYSTEM) as s:
         yield s
 

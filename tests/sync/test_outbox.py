@@ -9,19 +9,7 @@ import pytest
 from sync import outbox
 from sync.outbox import OutboxStateError
 from sync.store import Store
-from tests.support.clocks import SettableClock
 from tests.support.samples import closed_session
-
-
-@pytest.fixture
-def clock():
-    return SettableClock(dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc))
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    with Store(tmp_path / "relais.db", clock=clock) as s:
-        yield s
 
 
 def three_entries(store):
@@ -113,3 +101,15 @@ def test_in_flight_entry_goes_back_to_pending_when_the_store_reopens(tmp_path, c
         assert reopened.session_sync_state(session_id) == "pending"
         entry = outbox.claim_next(reopened)
         assert entry.id == oid and entry.attempts == 2
+
+
+def test_a_stored_diagnostic_is_a_code_with_its_parameters_read_back_as_written():
+    stored = outbox.error_record("upload.rejected", status=400, reason="Patient.birthDate « invalide »")
+    assert outbox.read_error(stored) == ("upload.rejected", {"status": 400, "reason": "Patient.birthDate « invalide »"})
+    assert outbox.read_error(outbox.error_record("upload.deadline")) == ("upload.deadline", {})
+
+
+@pytest.mark.parametrize("stored", [None, "", "HTTP 400 : Observation.status is required",
+                                    "envoi interrompu (délai de la passe)", "{not json", '{"params": {}}', "[1]"])
+def test_an_older_sentence_or_anything_else_is_not_read_as_a_code(stored):
+    assert outbox.read_error(stored) is None

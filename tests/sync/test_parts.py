@@ -46,7 +46,7 @@ def test_dependency_parts_keep_the_order_when_nothing_constrains_it_and_refuse_c
     entries = [entry(str(i), "Observation") for i in range(5)]
     assert batching.dependency_parts(entries, 8) == [[0, 1, 2, 3, 4]]
     assert batching.dependency_parts(entries, 1) == [[0], [1], [2], [3], [4]]
-    with pytest.raises(ValueError, match="circulaires"):
+    with pytest.raises(ValueError, match="circular"):
         batching.dependency_parts([entry("a", "Observation", "b"), entry("b", "Observation", "a")], 8)
     with pytest.raises(ValueError):
         batching.dependency_parts(entries, 0)

@@ -21,12 +21,6 @@ from tests.support.samples import SAMPLE_TRAITS, closed_session, valid_ins
 from sync import closing
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "relais.db") as s:
-        yield s
-
-
 # -- the file -----------------------------------------------------------------------------------------------------
 
 def test_new_store_is_wal_with_foreign_keys_and_current_schema(tmp_path):

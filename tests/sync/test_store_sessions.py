@@ -15,12 +15,6 @@ from sync import closing
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "relais.db") as s:
-        yield s
-
-
-@pytest.fixture
 def staff_id(store):
     return store.add_staff(display_name="Inès Infirmière", role="infirmier", rpps="10000000001")
 

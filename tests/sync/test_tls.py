@@ -89,6 +89,7 @@ def https_server(tmp_path, monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
+    """Overrides the shared store (tests/sync/conftest.py): the app's encrypted store, two sessions seeded."""
     with open_app_store(tmp_path / "relais.db", key_path=tmp_path / "keys" / "store.key") as s:
         seed_sessions(s, 2, seed=4)
         yield s
@@ -99,7 +100,7 @@ def test_a_server_signed_by_an_unknown_ca_is_refused_and_nothing_is_lost(https_s
     result = Uploader(url, token=token, connect_timeout=2, read_timeout=5).push(store)
     assert (result.sent, result.stopped) == (0, "tls")
     assert store.outbox_counts()["pending"] == 2
-    assert all("certificat du serveur non reconnu" in e.last_error for e in outbox.entries(store))
+    assert all(outbox.read_error(e.last_error) == ("upload.tls", {}) for e in outbox.entries(store))
 
 
 def test_the_configured_ca_is_trusted(https_server, store):

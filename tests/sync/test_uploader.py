@@ -21,12 +21,6 @@ from tests.support.samples import closed_session
 from tests.support.servers import PROJECT_ROOT, DevServer, free_port
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "tablet.db") as s:
-        yield s
-
-
 def transaction_response(request: RecordedRequest, status: str = "201 Created") -> StubResponse:
     """What a FHIR server answers: one response entry per request entry."""
     count = len(json.loads(request.body)["entry"])
@@ -103,7 +97,7 @@ def test_fhir_400_quarantines_only_that_entry_with_its_reason(store, tmp_path):
     rejected = outbox.get_entry(store, first)
     assert rejected.state == "rejected" and "Observation.code unknown" in rejected.last_error
     assert {outbox.get_entry(store, e).state for e in (second, third)} == {"sent"}
-    status = json.loads(run_cli("status", "--db", str(tmp_path / "tablet.db")).stdout)
+    status = json.loads(run_cli("status", "--db", str(tmp_path / "relais.db")).stdout)
     assert status["rejected"] == 1
     assert status["rejected_reasons"] == [{"session_id": rejected.session_id, "reason": rejected.last_error}]
 
@@ -150,6 +144,22 @@ def test_deadline_passed_sends_nothing(store):
         result = Uploader(stub.url).push(store, deadline=time.monotonic() - 1)
     assert (result.sent, result.remaining, result.stopped) == (0, 1, "deadline")
     assert stub.requests == []
+
+
+def test_deadline_reached_between_two_halves_of_a_refused_batch_releases_both(store):
+    """The deadline passes after a batch was refused and split: the halves are not sent, and both sessions go back
+    to the queue at once (pending, due now), none left in flight."""
+    fill(store, 2)
+    refusal = StubResponse(400, {"resourceType": "OperationOutcome", "issue": [{"diagnostics": "bad"}]})
+    uploader = Uploader("http://127.0.0.1:9/fhir", gzip=False)
+    clock = iter([0.0, 0.0, 100.0, 100.0])  # the pass starts, the batch goes, then the deadline is gone
+    uploader._monotonic = lambda: next(clock)
+    with StubServer(refusal) as stub:
+        uploader.base_url = stub.url
+        result = uploader.push(store, deadline=50.0)
+    assert (result.sent, result.rejected, result.remaining, result.stopped, result.requests) == (0, 0, 2, "deadline", 1)
+    assert [(e.state, e.next_attempt_at is not None) for e in outbox.entries(store)] == [("pending", True)] * 2
+    assert store.outbox_counts()["in_flight"] == 0
 
 
 def test_unexpected_error_does_not_leave_the_entry_in_flight(store, monkeypatch):

@@ -1,0 +1,150 @@
+"""One pass of the uploader over the outbox (sync.uploader.Uploader.push), step by step: claim a batch, fit it to
+the server's transaction limit, send it group by group (a refused group is bisected until the refused session is
+alone), and settle every claimed entry exactly once: sent, rejected, or released — with a backoff after a transient
+failure, due at once when the pass runs out of time or fails inside. Nothing claimed is ever left in flight."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any, Sequence
+
+from sync import batching, outbox
+from sync.retry_after import retry_delay
+from sync.store import Store
+
+if TYPE_CHECKING:
+    from sync.uploader import Uploader, _Outcome
+
+log = logging.getLogger(__name__)
+
+_DEADLINE_ERROR = outbox.error_record("upload.deadline")
+_INTERNAL_ERROR = outbox.error_record("upload.internal")
+
+
+class UploadPass:
+    """The state of one pass: its counters, the tries spent per entry, and `unsettled`, the current claim's entries
+    not yet settled (whatever happens, none of them is left in flight)."""
+
+    def __init__(self, uploader: Uploader, store: Store, *, limit: int, deadline: float | None,
+                 ignore_backoff: bool) -> None:
+        self.uploader = uploader
+        self.store = store
+        self.limit = limit  # tries this pass may spend on one entry
+        self.deadline = deadline
+        self.ignore_backoff = ignore_backoff
+        self.sent = 0
+        self.rejected = 0
+        self.stopped: str | None = None
+        self.tries: dict[str, int] = {}
+        self.unsettled: dict[str, outbox.OutboxEntry] = {}
+
+    def deadline_passed(self, after: float = 0.0) -> bool:
+        return self.deadline is not None and self.uploader._monotonic() + after >= self.deadline
+
+    def run(self) -> None:
+        while self.stopped is None:
+            if self.deadline_passed():
+                self.stopped = "deadline"
+                break
+            uploader = self.uploader
+            claimed = outbox.claim_batch(self.store, limit=uploader.batch_size, max_bytes=uploader.max_batch_bytes,
+                                         ignore_backoff=self.ignore_backoff)
+            if not claimed:
+                break
+            self.unsettled = {e.id: e for e in claimed}
+            try:
+                self.send_claim(claimed)
+                if self.unsettled:  # by construction empty here; never leave a claimed entry in flight
+                    outbox.unclaim(self.store, list(self.unsettled))
+            except BaseException:
+                if self.unsettled:
+                    outbox.release_many(self.store, list(self.unsettled), _INTERNAL_ERROR, delay=0)
+                raise
+
+    def give_back(self, entry_ids: list[str]) -> None:
+        """Claimed entries this claim will not send: the next claim takes them."""
+        outbox.unclaim(self.store, entry_ids)
+        for entry_id in entry_ids:
+            del self.unsettled[entry_id]
+
+    def fit(self, claimed: Sequence[outbox.OutboxEntry]) -> batching.MergedBatch:
+        """The claim merged, cut to the server's transaction limit; the sessions left out are given back."""
+        first = batching.merge(claimed)
+        max_entries = self.uploader.max_entries
+        if max_entries is not None and first.entry_count > max_entries and len(claimed) > 1:
+            first = self.uploader._fit(claimed)
+            kept = {e.id for e in first.entries} | {e.id for e in first.deferred}
+            self.give_back([e.id for e in claimed if e.id not in kept])
+        if first.deferred:
+            self.give_back([e.id for e in first.deferred])
+        return first
+
+    def send_claim(self, claimed: Sequence[outbox.OutboxEntry]) -> None:
+        first = self.fit(claimed)
+        groups: deque[Any] = deque([first])
+        while groups:
+            group = groups.popleft()
+            batch = group if isinstance(group, batching.MergedBatch) else batching.merge(group)
+            if batch.deferred and batch is not first:  # `first`'s were given back by fit: next claim
+                groups.appendleft(list(batch.deferred))  # not expected for a part of a merged batch
+            if self.deadline_passed():
+                outbox.release_many(self.store, list(self.unsettled), _DEADLINE_ERROR, delay=0)
+                self.unsettled.clear()
+                self.stopped = "deadline"
+                return
+            outcome = self.uploader.send(batch)
+            self.settle_confirmed(outcome)
+            if outcome.kind == "sent":
+                log.info("outbox: %d session(s) sent in one request", len(outcome.confirmed))
+            elif outcome.kind in ("rejected", "too_large") and len(batch.entries) > 1:
+                low, high = batching.split(batch.entries)
+                groups.appendleft(high)
+                groups.appendleft(low)
+                log.info("outbox: batch of %d refused (%s); splitting it", len(batch.entries), outcome.kind)
+            elif outcome.kind == "rejected":
+                self.settle_rejection(batch, outcome)
+            else:
+                self.settle_failure(outcome)
+                return
+
+    def settle_confirmed(self, outcome: _Outcome) -> None:
+        if not outcome.confirmed:
+            return
+        self.uploader.paused_until = None  # the server answers again
+        outbox.mark_sent_many(self.store, list(outcome.confirmed))
+        for entry_id in outcome.confirmed:
+            del self.unsettled[entry_id]
+        self.sent += len(outcome.confirmed)
+
+    def settle_rejection(self, batch: batching.MergedBatch, outcome: _Outcome) -> None:
+        """One session refused alone: quarantined with the server's reason; the rest of the queue flows."""
+        (entry,) = batch.entries
+        outbox.mark_rejected(self.store, entry.id, outcome.detail)
+        del self.unsettled[entry.id]
+        self.rejected += 1
+        log.warning("outbox %s rejected by the server", entry.id)
+
+    def settle_failure(self, outcome: _Outcome) -> None:
+        """Transient, auth or TLS: everything still unsettled goes back, due together; then stop or wait."""
+        uploader = self.uploader
+        if outcome.retry_after is not None:
+            delay = retry_delay(outcome.retry_after, uploader._rng)
+        else:
+            delay = outbox.backoff_delay(max(e.attempts for e in self.unsettled.values()), rng=uploader._rng)
+        ids = list(self.unsettled)
+        now = self.store.now()
+        outbox.release_many(self.store, ids, outcome.detail, delay=delay, now=now)
+        self.unsettled.clear()
+        uploader.paused_until = now + dt.timedelta(seconds=delay)
+        log.info("outbox: %d session(s) not sent (%s); retry in %.1f s", len(ids), outcome.kind, delay)
+        for entry_id in ids:
+            self.tries[entry_id] = self.tries.get(entry_id, 0) + 1
+        if outcome.kind in ("auth", "tls"):
+            self.stopped = outcome.kind
+        elif max(self.tries[i] for i in ids) >= self.limit:
+            self.stopped = "transient"
+        elif self.deadline_passed(after=delay):
+            self.stopped = "deadline"
+        else:
+            uploader._sleep(delay)
