@@ -24,10 +24,10 @@ ENGLISH: dict[str, str] = {
     "device.characteristic_missing": "the device does not offer the characteristic {characteristic}",
     "device.cannot_subscribe": "the characteristic {characteristic} can neither notify nor indicate",
     "device.no_answer": "no answer from the device in {seconds} s",
-    "device.operation_failed": "a Bluetooth operation failed ({operation} {characteristic})",
+    "device.operation_failed": "a Bluetooth operation on {characteristic} failed",
     "device.link_lost": "{device} disconnected before the end of the measurement",
     "device.malformed": "unreadable measurement sent by {device}",
-    "device.no_measurement": "no measurement received from {device} in time",
+    "device.no_measurement": "{device} sent no measurement in time",
     "blood_pressure.only_stored": "no new measurement received from the blood pressure monitor in time "
                                   "({stored} old measurement(s) in memory ignored)",
     "oximeter.no_measurement_service": "this oximeter offers neither spot-check (2A5E) nor continuous (2A5F) "
