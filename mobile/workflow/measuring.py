@@ -60,7 +60,7 @@ class MeasuringStep:
 
         def on_live(measurement: ParsedMeasurement) -> None:
             if ctx.state.session_id == session_id:
-                live = readings.live_text(measurement)
+                live = readings.live_values(measurement)
                 if live:
                     ctx.changed(live_value=live)
 

@@ -30,7 +30,7 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         assert measure.ids.error_text.text == ("Erreur de l'appareil : le thermomètre signale une mesure invalide. "
                                                "Reprenez la mesure.")
         assert measure.ids.status.text == "La mesure a échoué."
-        assert app.models.review.value_text == "" and measure.ids.live_value.text == ""
+        assert app.models.review.values == () and measure.ids.live_value.text == ""
         assert measure.ids.retry.text == "Reprendre" and measure.ids.manual_from_error.text == "Saisie manuelle"
         assert not measure.ids.retry.disabled and measure.ids.measure.disabled  # "Try again" replaces "Measure"
         await screenshot(app, "10-measure-device-error")

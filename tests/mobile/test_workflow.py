@@ -10,6 +10,7 @@ import pytest
 from devices.transport import Disconnected
 from mobile.messages import error_text
 from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature, parse_birth_date
+from mobile.workflow.closing import value_fr
 from mobile.workflow.readings import measured_at
 from sync.store import Store
 from tests.support.workflow import (DEMO, NOW, ScriptedThermometer, begin, close_session, reading_from, refused,
@@ -33,8 +34,9 @@ async def test_full_flow_stores_value_with_its_precision_and_queues_session(stor
     wf.subscribe(lambda s: seen.append(s.step))
     pid = begin(wf, DEMO)
     proposal = await wf.measure_temperature()
-    assert proposal.display == "37,60\u00a0°C"
-    assert wf.state.step == "review" and wf.state.live_value == "36,8\u00a0°C"
+    assert value_fr(proposal) == "37,60\u00a0°C"
+    assert wf.state.step == "review"
+    assert [(v.field, v.value, v.unit) for v in wf.state.live_value] == [("temperature", Decimal("36.8"), "Cel")]
     sid = close_session(wf)
     assert wf.state.step == "saved"
     assert wf.sync_state(sid) == "pending"
