@@ -52,12 +52,13 @@ DeviceReader = Callable[[Callable[[str], None], Callable[[ParsedMeasurement], No
 
 
 def fr_number(value: Decimal) -> str:
-    """French decimal comma, the precision the device sent kept ("37.60" → "37,60")."""
+    """French decimal comma, the precision the device sent kept ("37.60" → "37,60"): for the French record (the
+    summary for the patient's doctor); the screens word values in mobile.screens.texts."""
     return str(value).replace(".", ",")
 
 
 def format_temperature(value: Decimal, unit: str) -> str:
-    """French display: decimal comma and a non-breaking space before the unit ("37,60 °C")."""
+    """As the French record writes it: decimal comma and a non-breaking space before the unit ("37,60 °C")."""
     symbol = "°F" if unit == "[degF]" else "°C"
     return f"{fr_number(value)}\u00a0{symbol}"
 
