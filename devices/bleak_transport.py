@@ -79,12 +79,13 @@ class BleakTransport:
                             found = (device, adv)
                             break
         except TimeoutError:
-            raise DeviceNotFound("aucun appareil trouvé / no device found") from None
+            raise DeviceNotFound() from None
         except OSError as exc:  # no adapter, no BlueZ/D-Bus, radio switched off
-            raise TransportError(f"adaptateur Bluetooth indisponible / Bluetooth adapter unavailable ({exc})") \
-                from exc
+            log.info("Bluetooth adapter unavailable: %s", exc)
+            raise TransportError("device.adapter_unavailable") from exc
         except BleakError as exc:
-            raise TransportError(f"scan failed: {exc}") from exc
+            log.info("scan failed: %s", exc)
+            raise TransportError("device.scan_failed") from exc
         device, adv = found
         self._seen[device.address] = device
         return _advertisement(device, adv)
@@ -112,7 +113,7 @@ class BleakTransport:
                     pass
                 if attempt < self._connect_attempts:
                     await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-        raise ConnectionFailed(f"could not connect after {self._connect_attempts} attempts: {last}") from last
+        raise ConnectionFailed(attempts=self._connect_attempts) from last
 
     async def disconnect(self) -> None:
         client, self._client = self._client, None
@@ -135,56 +136,59 @@ class BleakTransport:
 
     def _require(self) -> BleakClient:
         if self._client is None or not self._client.is_connected:
-            raise Disconnected("l'appareil n'est pas connecté / device not connected")
+            raise Disconnected("device.not_connected")
         return self._client
 
     def _characteristic(self, char_uuid: str) -> BleakGATTCharacteristic:
         char = self._require().services.get_characteristic(_normalise(char_uuid))
         if char is None:
-            raise TransportError(f"characteristic {uuids.short_uuid(char_uuid)} not offered by the device")
+            raise TransportError("device.characteristic_missing", characteristic=uuids.short_uuid(char_uuid))
         return char
 
     def has_characteristic(self, char_uuid: str) -> bool:
         client = self._require()
         return client.services.get_characteristic(_normalise(char_uuid)) is not None
 
-    async def _op(self, coro_factory: Callable[[], Any], what: str) -> Any:
-        """Run one GATT operation: serialised, bounded in time, errors translated."""
+    async def _op(self, coro_factory: Callable[[], Any], operation: str, char_uuid: str) -> Any:
+        """Run one GATT operation (`operation`: read, write, subscribe) on a characteristic: serialised, bounded in
+        time, errors translated into codes."""
+        what = {"operation": operation, "characteristic": uuids.short_uuid(char_uuid)}
         async with self._gatt_lock:
             try:
                 async with asyncio.timeout(self._op_timeout):
                     return await coro_factory()
             except TimeoutError:
-                raise OperationTimeout(f"{what}: no answer in {self._op_timeout:.0f} s") from None
+                raise OperationTimeout(seconds=f"{self._op_timeout:.0f}", **what) from None
             except BleakError as exc:
                 if self._client is None or not self._client.is_connected:
-                    raise Disconnected(f"{what}: device disconnected") from exc
-                raise TransportError(f"{what}: {exc}") from exc
+                    raise Disconnected(**what) from exc
+                log.info("%s %s failed: %s", operation, what["characteristic"], exc)
+                raise TransportError("device.operation_failed", **what) from exc
 
     async def read(self, char_uuid: str) -> bytes:
         client, char = self._require(), self._characteristic(char_uuid)
-        return bytes(await self._op(lambda: client.read_gatt_char(char), f"read {uuids.short_uuid(char_uuid)}"))
+        return bytes(await self._op(lambda: client.read_gatt_char(char), "read", char_uuid))
 
     async def write(self, char_uuid: str, data: bytes, *, response: bool = True) -> None:
         client, char = self._require(), self._characteristic(char_uuid)
         await self._op(lambda: client.write_gatt_char(char, data, response=response),
-                       f"write {uuids.short_uuid(char_uuid)}")
+                       "write", char_uuid)
 
     async def subscribe(self, char_uuid: str, handler: NotificationHandler) -> None:
         client, char = self._require(), self._characteristic(char_uuid)
         props = set(char.properties)
         if not props & {"notify", "indicate"}:
-            raise TransportError(f"{uuids.short_uuid(char_uuid)} can neither notify nor indicate")
+            raise TransportError("device.cannot_subscribe", characteristic=uuids.short_uuid(char_uuid))
 
         def deliver(_char: BleakGATTCharacteristic, data: bytearray) -> None:
             handler(bytes(data))
 
-        await self._op(lambda: client.start_notify(char, deliver), f"subscribe {uuids.short_uuid(char_uuid)}")
+        await self._op(lambda: client.start_notify(char, deliver), "subscribe", char_uuid)
         if "indicate" in props and "notify" not in props and _needs_indication_workaround(client):
             cccd = char.get_descriptor(uuids.CCCD)
             if cccd is not None:
                 await self._op(lambda: client.write_gatt_descriptor(cccd.handle, CCCD_INDICATE),
-                               "enable indications")
+                               "enable indications", char_uuid)
 
 
 def _needs_indication_workaround(client: BleakClient) -> bool:

@@ -8,25 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from devices.errors import DeviceError
 
-class TransportError(Exception):
-    """A Bluetooth operation failed; the message is safe to show to staff."""
+
+class TransportError(DeviceError):
+    """A Bluetooth operation failed: a code and parameters (devices.errors), worded by whoever shows it."""
 
 
 class DeviceNotFound(TransportError):
-    pass
+    default_code = "device.not_found"
 
 
 class ConnectionFailed(TransportError):
-    pass
+    default_code = "device.connection_failed"
 
 
 class Disconnected(TransportError):
     """The link dropped (device switched off, out of range, battery) while something was expected."""
 
+    default_code = "device.link_lost"
+
 
 class OperationTimeout(TransportError):
-    pass
+    default_code = "device.no_answer"
 
 
 @dataclass(frozen=True)

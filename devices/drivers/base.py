@@ -8,8 +8,8 @@ the value is reported as :class:`Disconnected`, bytes that do not parse as :clas
 ever turned into a reading.
 
 Subclasses say only what is specific to their profile: the service they match (:meth:`Driver.matches`), what
-to read and subscribe to (:meth:`Driver._start`), how the value is chosen (:meth:`Driver._result`), and the
-words naming the device in messages for staff.
+to read and subscribe to (:meth:`Driver._start`) and how the value is chosen (:meth:`Driver._result`). Failures
+are codes with the device kind as parameter (:mod:`devices.errors`); the app words them.
 """
 from __future__ import annotations
 
@@ -22,13 +22,16 @@ from devices import uuids
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.device_info import parse_battery_level, parse_utf8_string
 from devices.reading import DeviceIdentity, DeviceReading
-from devices.transport import Advertisement, Disconnected, Transport, TransportError
+from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
 
 class MalformedData(TransportError):
-    """The device sent bytes that do not parse; the reason is kept, no value is made up."""
+    """The device sent bytes that do not parse; the parser's reason is kept as the cause (for logs), no value is
+    made up."""
+
+    default_code = "device.malformed"
 
 
 _DIS_FIELDS = (("manufacturer", uuids.MANUFACTURER_NAME), ("model", uuids.MODEL_NUMBER),
@@ -94,7 +97,6 @@ class Driver:
     kind: str = ""
     service: str = ""
     measure_timeout: float = 60.0
-    device_fr: str = "l'appareil"  # the device in messages for staff: "le thermomètre", "l'oxymètre"
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
@@ -158,9 +160,13 @@ class Driver:
         """Wait for the value; a ParseError raised here is reported as MalformedData."""
         raise NotImplementedError
 
-    # -- errors, worded once ---------------------------------------------------------------------------------
+    # -- errors, as codes naming the device kind --------------------------------------------------------------
     def _malformed(self, exc: ParseError) -> MalformedData:
-        return MalformedData(f"mesure illisible envoyée par {self.device_fr} ({exc})")
+        log.info("%s sent unreadable bytes: %s", self.kind, exc)
+        return MalformedData(kind=self.kind)
 
     def _link_lost(self) -> Disconnected:
-        return Disconnected(f"{self.device_fr} s'est déconnecté avant la fin de la mesure")
+        return Disconnected(kind=self.kind)
+
+    def _no_measurement(self) -> OperationTimeout:
+        return OperationTimeout("device.no_measurement", kind=self.kind)

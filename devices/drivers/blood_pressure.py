@@ -70,7 +70,6 @@ class BloodPressureDriver(Driver):
     kind = "blood_pressure"
     service = uuids.BLOOD_PRESSURE
     measure_timeout = 120.0
-    device_fr = "le tensiomètre"
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
@@ -135,9 +134,10 @@ class BloodPressureDriver(Driver):
                     raise unreadable
                 if item is _DROPPED:
                     raise self._link_lost()
-                old = f" ({len(self.stored_records)} mesure(s) ancienne(s) en mémoire ignorée(s))" \
-                    if self.stored_records else ""
-                raise OperationTimeout(f"aucune nouvelle mesure reçue du tensiomètre dans le temps imparti{old}")
+                if self.stored_records:
+                    raise OperationTimeout("blood_pressure.only_stored", kind=self.kind,
+                                           stored=len(self.stored_records))
+                raise self._no_measurement()
             raw, received_at, cuff = item
             try:
                 measurement = parse_blood_pressure_measurement(raw)

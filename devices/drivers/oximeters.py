@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable
 
 from devices import uuids
-from devices.drivers.stable import (INVALID, MESSAGES_FR, NO_FINGER, NOT_PATIENT_DATA, SENSOR_PROBLEM,
+from devices.drivers.stable import (INVALID, NO_FINGER, NOT_PATIENT_DATA, SENSOR_PROBLEM, TIMEOUT_REASONS,
                                     StableReading, StableReadingRule)
 from devices.drivers.base import Driver, MalformedData, Result, utcnow
 from devices.parsers import ParseError, ParsedMeasurement
@@ -37,11 +37,12 @@ log = logging.getLogger(__name__)
 
 
 class NoStableReading(OperationTimeout):
-    """No value could be proposed within the measurement time; ``reason`` is a key of stable.MESSAGES_FR and the
-    message is the plain-French advice for staff."""
+    """No value could be proposed within the measurement time; ``reason`` is one of stable.TIMEOUT_REASONS and the
+    code ``oximeter.<reason>`` carries the advice for staff."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(MESSAGES_FR.get(reason, MESSAGES_FR["unstable"]))
+        reason = reason if reason in TIMEOUT_REASONS else "unstable"
+        super().__init__(f"oximeter.{reason}", kind="oximeter")
         self.reason = reason
 
 
@@ -50,7 +51,6 @@ class _OximeterDriver(Driver):
 
     kind = "oximeter"
     measure_timeout = 60.0
-    device_fr = "l'oxymètre"
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
@@ -118,8 +118,7 @@ class _OximeterDriver(Driver):
             return (*late, self._clock())
         unreadable = self._unreadable()
         if unreadable and not self.rule.samples_seen:  # the device talks, but nothing it says can be read
-            raise MalformedData(f"l'oxymètre n'envoie que des données illisibles ({unreadable} rejetées) : "
-                                "modèle non pris en charge ou appareil défaillant")
+            raise MalformedData("oximeter.unreadable", kind=self.kind, count=unreadable)
         raise NoStableReading(self._timeout_reason())
 
     def _unreadable(self) -> int:
@@ -165,7 +164,7 @@ class PlxOximeterDriver(_OximeterDriver):
         self._has_spot_check = self.transport.has_characteristic(uuids.PLX_SPOT_CHECK)
         has_continuous = self.transport.has_characteristic(uuids.PLX_CONTINUOUS)
         if not (self._has_spot_check or has_continuous):
-            raise TransportError("cet oxymètre n'offre ni mesure ponctuelle (2A5E) ni mesure continue (2A5F)")
+            raise TransportError("oximeter.no_measurement_service", kind=self.kind)
         if self._has_spot_check:
             await self.transport.subscribe(uuids.PLX_SPOT_CHECK, self._spot_check)
         if has_continuous:
@@ -245,8 +244,8 @@ class _VendorStreamDriver(_OximeterDriver):
 
     async def _subscribe(self) -> None:
         if not self.transport.has_characteristic(self.notify_char):
-            raise TransportError(f"cet appareil ne se comporte pas comme un oxymètre {self.label} "
-                                 f"(caractéristique {self.notify_char} absente)")
+            raise TransportError("oximeter.wrong_model", kind=self.kind, model=self.label,
+                                 characteristic=uuids.short_uuid(self.notify_char))
         stream = self.stream = self._new_stream()
 
         def on_data(data: bytes) -> None:

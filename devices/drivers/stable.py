@@ -31,24 +31,13 @@ POOR_SIGNAL = frozenset({"questionable", "low_perfusion", "no_signal", "pulse_se
                          "signal_processing_irregularity", "sensor_interference"})
 SETTLING = frozenset({"early_estimated", "calibration_ongoing"})
 
-#: Reasons, most specific first; also the keys of MESSAGES_FR.
+#: Reasons, most specific first; ``oximeter.<reason>`` is the code reported when no value could be proposed.
 REASONS = ("sensor_problem", "no_finger", "not_patient_data", "invalid", "poor_signal", "settling")
 _BY_REASON = dict(zip(REASONS, (SENSOR_PROBLEM, NO_FINGER, NOT_PATIENT_DATA, INVALID, POOR_SIGNAL, SETTLING)))
 
-#: Plain-French explanations for staff when no value could be proposed in time.
-MESSAGES_FR = {
-    "no_data": "aucune mesure reçue de l'oxymètre dans le temps imparti : vérifiez qu'il est allumé, "
-               "puis recommencez",
-    "sensor_problem": "le capteur de l'oxymètre est débranché ou en panne : vérifiez le capteur, puis recommencez",
-    "no_finger": "aucun doigt détecté : placez le doigt du patient bien au fond de l'oxymètre, puis recommencez",
-    "not_patient_data": "l'oxymètre envoie des données de démonstration ou de test, pas une mesure du patient",
-    "invalid": "l'oxymètre ne donne pas de valeur valide : retirez puis replacez le doigt, puis recommencez",
-    "poor_signal": "signal trop faible ou douteux : réchauffez la main, essayez un autre doigt et gardez la main "
-                   "immobile, puis recommencez",
-    "settling": "la mesure n'est pas encore stabilisée : gardez le doigt en place et la main immobile, "
-                "puis recommencez",
-    "unstable": "les valeurs ne se stabilisent pas : gardez la main immobile et au repos, puis recommencez",
-}
+#: Why nothing was proposed when the measurement time is over: the reasons above, no data at all, or values that
+#: never settled.
+TIMEOUT_REASONS = ("no_data", *REASONS, "unstable")
 
 
 def unusable_reason(measurement: ParsedMeasurement) -> str | None:
@@ -109,7 +98,7 @@ class StableReadingRule:
 
     @property
     def reason(self) -> str:
-        """Why nothing has been proposed (yet): a key of MESSAGES_FR."""
+        """Why nothing has been proposed (yet): one of TIMEOUT_REASONS."""
         if not self.samples_seen:
             return "no_data"
         return self.last_reason or "unstable"

@@ -14,7 +14,6 @@ from devices import uuids
 from devices.drivers.base import LINK_DROPPED, Driver, MalformedData, Result, next_or_drop
 from devices.parsers import ParseError
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
-from devices.transport import OperationTimeout
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,6 @@ class ThermometerDriver(Driver):
     kind = "thermometer"
     service = uuids.HEALTH_THERMOMETER
     measure_timeout = 90.0
-    device_fr = "le thermomètre"
 
     async def _start(self) -> None:
         self._finals: asyncio.Queue[tuple[bytes, dt.datetime]] = asyncio.Queue()
@@ -39,7 +37,7 @@ class ThermometerDriver(Driver):
         if result is LINK_DROPPED:
             raise self._link_lost()
         if result is None:
-            raise OperationTimeout("aucune mesure reçue du thermomètre dans le temps imparti")
+            raise self._no_measurement()
         raw, received_at = result
         return parse_temperature_measurement(raw), raw, received_at
 

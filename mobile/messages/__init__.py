@@ -1,5 +1,6 @@
 """Refusal codes into words, at the edge: one function, :func:`error_text`, looks a code up in the catalogs — the
-workflow's (mobile.messages.workflow) and the data layer's (mobile.messages.data) — translates its English template
+workflow's (mobile.messages.workflow), the data layer's (mobile.messages.data) and the devices'
+(mobile.messages.devices) — translates its English template
 into the current language and fills in the parameters.
 
 Used by the view models and kv rules (``text: error_text(root.vm.error, tr.lang)``: passing ``tr.lang`` makes the
@@ -13,12 +14,13 @@ from typing import Any, Callable
 
 from mobile.i18n import Translator, tr
 from mobile.messages.data import DATA_MESSAGES
+from mobile.messages.devices import DEVICE_MESSAGES
 from mobile.messages.workflow import DEVICE_NAMES, OF_DEVICE, WORKFLOW_MESSAGES, N_
 from sync.outbox import read_error
 
 log = logging.getLogger(__name__)
 
-MESSAGES: dict[str, str] = {**DATA_MESSAGES, **WORKFLOW_MESSAGES}
+MESSAGES: dict[str, str] = {**DATA_MESSAGES, **DEVICE_MESSAGES, **WORKFLOW_MESSAGES}
 UNKNOWN = N_("This action was refused ({code}). Try again, or tell your coordinator.")
 _translators: dict[str, Translator] = {}
 
@@ -45,6 +47,9 @@ def _params(params: dict[str, Any], _: Callable[[str], str]) -> _Params:
     if kind:
         values.setdefault("device", _(DEVICE_NAMES.get(kind, kind)))
         values.setdefault("of_device", _(OF_DEVICE.get(kind, kind)))
+    reason = params.get("reason")
+    if reason in MESSAGES:  # a code passed on from a lower layer (a device's failure): worded the same way
+        values["reason"] = _(MESSAGES[reason]).format_map(values)
     return values
 
 

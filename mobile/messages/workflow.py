@@ -41,8 +41,8 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     # measuring
     "measure.consent_first": N_("Record the consent and check the room first."),
     "measure.no_device": N_("No device of this kind is set up ({kind})."),
-    "measure.unreachable": N_("Measurement impossible: {detail}. Check that {device} is on and close by, then measure again."),
-    "measure.unreachable_or_manual": N_("Measurement impossible: {detail}. Check that {device} is on and close by, then measure again, or enter the value by hand."),
+    "measure.unreachable": N_("Measurement impossible: {reason}. Check that {device} is on and close by, then measure again."),
+    "measure.unreachable_or_manual": N_("Measurement impossible: {reason}. Check that {device} is on and close by, then measure again, or enter the value by hand."),
     "measure.unexpected_error": N_("Measurement impossible: unexpected error. Try again, or enter the value by hand."),
     "measure.cuff_error": N_("The blood pressure monitor reports a measurement error (cuff badly placed, movement or low battery): no valid value, measure again."),
     "measure.device_reported_error": N_("The device reports a measurement error."),

@@ -156,32 +156,70 @@ def review_title(lang: str, kind: str) -> str:
     return tr._(REVIEW_TITLE.get(kind, REVIEW_TITLE["thermometer"]))
 
 
-def card_state(lang: str, kind: str, accepted: dict, measuring_kind: str, live_value: str) -> str:
-    """A device card's second line: measuring (with the live value), the accepted value, or not measured yet."""
+def card_state(lang: str, kind: str, accepted: dict, measuring_kind: str, live_values) -> str:
+    """A device card's second line: measuring (with the live value), the accepted value, or not measured yet.
+    `accepted` maps a kind to its values, `live_values` are the values shown while measuring (numbers + units)."""
     if kind == measuring_kind:
-        return tr._("Measuring…") + (f"\n{live_value}" if live_value else "")
+        live = live_text(lang, live_values)
+        return tr._("Measuring…") + (f"\n{live}" if live else "")
     if kind in accepted:
-        value = " · ".join([main_value(accepted[kind]), extra_value(lang, accepted[kind])]).strip(" ·")
-        return tr._("Done: {value}").format(value=value).replace(" · ", "\n")
+        return tr._("Done: {value}").format(value=value_line(lang, accepted[kind])).replace(" · ", "\n")
     return tr._("Not measured yet")
 
 
-def main_value(text: str) -> str:
-    """"128/82 mmHg · pouls 72/min" → "128/82 mmHg" (the big figure of the review screen)."""
-    return (text or "").split(" · ")[0]
+# -- values: numbers and units (mobile.workflow.ProposedValue) worded for the current language, here only ------
+UNIT_SYMBOLS = {"Cel": "°C", "[degF]": "°F", "mm[Hg]": "mmHg", "kPa": "kPa", "%": "%", "/min": "/min"}
 
 
-def extra_value(lang: str, text: str) -> str:
-    """The rest of a display ("pouls 72/min"), translated word by word for English."""
-    parts = (text or "").split(" · ")[1:]
-    return " · ".join(p.replace("pouls", tr._("pulse")) for p in parts)
+def number(lang: str, value) -> str:
+    """The value with the precision the device sent: decimal comma in French, point in English ("37,60")."""
+    text = str(value)
+    return text.replace(".", ",") if (lang or tr.lang) == "fr" else text
+
+
+def _by_field(values) -> dict:
+    return {v.field: v for v in values or ()}
+
+
+def _quantity(lang: str, value) -> str:
+    return f"{number(lang, value.value)}\u00a0{UNIT_SYMBOLS.get(value.unit, value.unit)}"
+
+
+def main_value(lang: str, values) -> str:
+    """The big figure: "128/82 mmHg", "SpO2 97 %", "37,60 °C", or a cuff pressure while it inflates."""
+    found = _by_field(values)
+    if "systolic" in found and "diastolic" in found:
+        sys_, dia = found["systolic"], found["diastolic"]
+        return f"{number(lang, sys_.value)}/{_quantity(lang, dia)}"
+    if "spo2" in found:
+        return f"SpO2 {_quantity(lang, found['spo2'])}"
+    if "temperature" in found:
+        return _quantity(lang, found["temperature"])
+    if "cuff_pressure" in found:
+        return tr._("Cuff {pressure}").format(pressure=_quantity(lang, found["cuff_pressure"]))
+    return ""
+
+
+def extra_value(lang: str, values) -> str:
+    """What comes with it: the pulse rate ("pulse 72/min", "pouls 72/min")."""
+    pulse = _by_field(values).get("pulse_rate")
+    return f"{tr._('pulse')} {number(lang, pulse.value)}/min" if pulse is not None else ""
+
+
+def value_line(lang: str, values) -> str:
+    """The figure and what comes with it on one line: "SpO2 97 % · pulse 72/min"."""
+    return " · ".join(part for part in (main_value(lang, values), extra_value(lang, values)) if part)
+
+
+def live_text(lang: str, values) -> str:
+    """What a live packet shows while measuring: temperature, cuff pressure, or SpO2 and pulse."""
+    return value_line(lang, values)
 
 
 def saved_lines(lang: str, values) -> str:
     """One line per saved value: "Temperature: 37,60 °C"."""
-    return "\n".join(tr._("{device}: {value}").format(
-        device=kind_title(lang, kind), value=" · ".join([main_value(value), extra_value(lang, value)]).strip(" ·"))
-        for kind, value in values or ())
+    return "\n".join(tr._("{device}: {value}").format(device=kind_title(lang, kind), value=value_line(lang, vals))
+                     for kind, vals in values or ())
 
 
 def warning_lines(lang: str, codes) -> str:

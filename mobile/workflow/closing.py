@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 from mobile.workflow.context import WorkflowContext
-from mobile.workflow.state import WorkflowError
+from mobile.workflow.state import Proposal, WorkflowError, format_temperature, fr_number
 from sync.store import NotFoundError, SessionStateError
 from sync import closing as sync_closing
 
@@ -28,7 +28,7 @@ class ClosingStep:
                  + (f" avec {session['remote_doctor_name']}" if session.get("remote_doctor_name") else "") + "."]
         if session.get("reason"):
             lines.append(f"Motif : {session['reason']}.")
-        values = [p.display for p in ctx.state.accepted.values()]
+        values = [value_fr(p) for p in ctx.state.accepted.values()]
         if values:
             lines.append("Mesures : " + " ; ".join(values) + ".")
         by_hand = _by_hand(ctx.state.vitals)
@@ -77,6 +77,19 @@ class ClosingStep:
             return self.ctx.store.session_sync_state(sid)
         except NotFoundError:  # confirmed by the server, then purged from the tablet (sync.retention)
             return "sent"
+
+
+def value_fr(proposal: Proposal) -> str:
+    """A measured value as the French record writes it, from its numbers ("128/82 mmHg · pouls 72/min")."""
+    sys_, dia, spo2 = proposal.get("systolic"), proposal.get("diastolic"), proposal.get("spo2")
+    if sys_ is not None and dia is not None:
+        text = f"{fr_number(sys_.value)}/{fr_number(dia.value)}\u00a0{'kPa' if sys_.unit == 'kPa' else 'mmHg'}"
+    elif spo2 is not None:
+        text = f"SpO2 {fr_number(spo2.value)}\u00a0%"
+    else:
+        return format_temperature(proposal.value, proposal.unit)
+    pulse = proposal.get("pulse_rate")
+    return f"{text} · pouls {fr_number(pulse.value)}/min" if pulse else text
 
 
 def _by_hand(vitals: dict) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
-from devices.transport import TransportError
+from devices.errors import DeviceError
 from mobile.workflow import readings
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import DeviceReader, Proposal, WorkflowError
@@ -19,6 +19,13 @@ from mobile.workflow.vitals import news2_of
 log = logging.getLogger(__name__)
 
 BP_PANEL_FIELDS = ("systolic", "diastolic", "mean_arterial_pressure")
+
+
+def device_failure(kind: str, exc: DeviceError) -> WorkflowError:
+    """A device's failure as the workflow's refusal: the device's code is passed on as the ``reason`` (the catalog
+    words it), with its parameters; the kind measured names the device."""
+    code = "measure.unreachable_or_manual" if kind == "thermometer" else "measure.unreachable"
+    return WorkflowError(code, **{**exc.params, "kind": kind, "reason": exc.code})
 
 
 class MeasuringStep:
@@ -53,7 +60,7 @@ class MeasuringStep:
 
         def on_live(measurement: ParsedMeasurement) -> None:
             if ctx.state.session_id == session_id:
-                live = readings.live_text(measurement)
+                live = readings.live_values(measurement)
                 if live:
                     ctx.changed(live_value=live)
 
@@ -62,10 +69,9 @@ class MeasuringStep:
             reading = await ctx.measure_task
         except asyncio.CancelledError:
             return None
-        except TransportError as exc:
-            log.info("%s read failed: %s", kind, type(exc).__name__)
-            code = "measure.unreachable_or_manual" if kind == "thermometer" else "measure.unreachable"
-            self._fail(session_id, WorkflowError(code, kind=kind, detail=str(exc)))
+        except DeviceError as exc:
+            log.info("%s read failed: %s", kind, exc.code)
+            self._fail(session_id, device_failure(kind, exc))
             return None
         finally:
             ctx.measure_task = None

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
 from mobile.vitals import Implausible, assess_blood_pressure, assess_pulse, assess_spo2, assess_temperature
-from mobile.workflow.state import ProposedValue, WorkflowError, format_temperature, fr_number
+from mobile.workflow.state import ProposedValue, WorkflowError
 
 LOINC_BODY_TEMPERATURE = "8310-5"
 LOW_BATTERY_PERCENT = 15
@@ -104,18 +104,17 @@ def vital_values(kind: str, measurement: ParsedMeasurement) -> tuple[tuple[Propo
     return values, warnings
 
 
-def live_text(measurement: ParsedMeasurement) -> str | None:
-    """What a live packet shows while measuring: temperature, cuff pressure, or SpO2 and pulse."""
-    temp = measurement.observation("temperature")
-    if temp is not None:
-        return format_temperature(temp.value, temp.unit)
-    cuff = measurement.observation("cuff_pressure")
-    if cuff is not None:
-        return f"Brassard {fr_number(cuff.value)}\u00a0{'kPa' if cuff.unit == 'kPa' else 'mmHg'}"
-    spo2, pulse = measurement.observation("spo2"), measurement.observation("pulse_rate")
-    if spo2 is not None:
-        return f"SpO2 {fr_number(spo2.value)}\u00a0%" + (f" · pouls {fr_number(pulse.value)}/min" if pulse else "")
-    return None
+LIVE_FIELDS = (("temperature",), ("cuff_pressure",), ("spo2", "pulse_rate"))
+
+
+def live_values(measurement: ParsedMeasurement) -> tuple[ProposedValue, ...]:
+    """What a live packet shows while measuring, as numbers and units (the screens word them): a temperature, a cuff
+    pressure, or SpO2 and pulse; empty when the packet carries none of them."""
+    for fields in LIVE_FIELDS:
+        found = [o for f in fields if (o := measurement.observation(f)) is not None]
+        if found and found[0].field == fields[0]:
+            return tuple(ProposedValue(o.field, o.code, o.value, o.unit) for o in found)
+    return ()
 
 
 def measured_at(reading: DeviceReading) -> dt.datetime:

@@ -52,12 +52,13 @@ DeviceReader = Callable[[Callable[[str], None], Callable[[ParsedMeasurement], No
 
 
 def fr_number(value: Decimal) -> str:
-    """French decimal comma, the precision the device sent kept ("37.60" → "37,60")."""
+    """French decimal comma, the precision the device sent kept ("37.60" → "37,60"): for the French record (the
+    summary for the patient's doctor); the screens word values in mobile.screens.texts."""
     return str(value).replace(".", ",")
 
 
 def format_temperature(value: Decimal, unit: str) -> str:
-    """French display: decimal comma and a non-breaking space before the unit ("37,60 °C")."""
+    """As the French record writes it: decimal comma and a non-breaking space before the unit ("37,60 °C")."""
     symbol = "°F" if unit == "[degF]" else "°C"
     return f"{fr_number(value)}\u00a0{symbol}"
 
@@ -93,19 +94,6 @@ class Proposal:
     def get(self, field_name: str) -> ProposedValue | None:
         return next((v for v in self.stored_values if v.field == field_name), None)
 
-    @property
-    def display(self) -> str:
-        """The value as written in the French summary for the patient's doctor ("128/82 mmHg · pouls 72/min")."""
-        if self.kind == "blood_pressure":
-            sys_, dia = self.get("systolic"), self.get("diastolic")
-            unit = "kPa" if sys_.unit == "kPa" else "mmHg"
-            text = f"{fr_number(sys_.value)}/{fr_number(dia.value)}\u00a0{unit}"
-        elif self.kind == "oximeter":
-            text = f"SpO2 {fr_number(self.get('spo2').value)}\u00a0%"
-        else:
-            return format_temperature(self.value, self.unit)
-        pulse = self.get("pulse_rate")
-        return f"{text} · pouls {fr_number(pulse.value)}/min" if pulse else text
 
 
 @dataclass
@@ -126,7 +114,7 @@ class WorkflowState:
     patient: dict[str, Any] | None = None
     session_id: str | None = None
     device_state: str = "idle"       # idle, scanning, connecting, measuring, done, error
-    live_value: str | None = None
+    live_value: tuple[ProposedValue, ...] | None = None   # what the device shows while measuring
     proposal: Proposal | None = None
     error: WorkflowError | None = None   # why the last measurement failed
     saved_session_id: str | None = None

@@ -18,8 +18,9 @@ async def test_connect_retries_with_backoff_then_fails_clearly():
     radio = VirtualRadio()
     transport = simulated_transport(radio, connect_attempts=3, backoff_seconds=0.05)
     start = time.perf_counter()
-    with pytest.raises(ConnectionFailed, match="3 attempts"):
+    with pytest.raises(ConnectionFailed, match="3 attempts") as caught:
         await transport.connect("C0:DE:00:00:00:99", timeout=0.2)   # nobody there
+    assert caught.value.code == "device.connection_failed" and "C0:DE" not in str(caught.value)
     # three timeouts plus backoff 0.05 + 0.10 between them
     assert time.perf_counter() - start >= 3 * 0.2 + 0.15 - 0.05
 

@@ -147,8 +147,9 @@ async def test_stored_records_only_never_become_a_reading():
     scenario = dataclasses.replace(BP_SCENARIOS["stored_burst"], name="old_only", measure=False)
     radio, _ = await start_monitor(scenario)
     driver = make_driver(radio)
-    with pytest.raises(OperationTimeout, match="3 mesure"):
+    with pytest.raises(OperationTimeout, match="3 old measurement") as caught:
         await driver.read(scan_timeout=5, measure_timeout=0.6)
+    assert caught.value.code == "blood_pressure.only_stored" and caught.value.params["stored"] == 3
     assert [values(m)["systolic"] for m in driver.stored_records] == ["135", "142", "131"]
 
 
@@ -244,8 +245,9 @@ async def test_no_current_time_service_no_write():
 
 async def test_malformed_record_is_a_clear_error():
     radio, _ = await start_monitor("malformed")
-    with pytest.raises(MalformedData, match="illisible"):
+    with pytest.raises(MalformedData, match="unreadable measurement sent by the blood pressure monitor") as caught:
         await make_driver(radio).read(scan_timeout=5, measure_timeout=5)
+    assert caught.value.code == "device.malformed" and caught.value.params == {"kind": "blood_pressure"}
 
 
 async def test_two_readings_in_a_row_from_the_same_monitor():

@@ -1,5 +1,5 @@
 """Every simulated device has a "malformed" scenario, and every driver turns it into a clear MalformedData error
-(plain French, naming the device) instead of a value or a silent time-out: thermometer and blood pressure monitor
+(a code naming the device kind, English for logs) instead of a value or a silent time-out: thermometer and blood pressure monitor
 (a record shorter than its flags announce), PLX oximeter (every value 2 bytes short), BerryMed (bytes that never
 form a packet), PC-60FW (every parameter frame failing its CRC)."""
 from __future__ import annotations
@@ -19,11 +19,11 @@ from devices.simulated.bleak_backend import simulated_transport
 SPEED = 50.0
 
 CASES = {
-    "thermometer": (ThermometerDriver, "thermomètre"),
-    "blood_pressure": (BloodPressureDriver, "tensiomètre"),
-    "oximeter": (PlxOximeterDriver, "oxymètre"),
-    "oximeter_berrymed": (BerryMedDriver, "oxymètre"),
-    "oximeter_pc60fw": (Pc60fwDriver, "oxymètre"),
+    "thermometer": (ThermometerDriver, "thermometer"),
+    "blood_pressure": (BloodPressureDriver, "blood pressure monitor"),
+    "oximeter": (PlxOximeterDriver, "oximeter"),
+    "oximeter_berrymed": (BerryMedDriver, "oximeter"),
+    "oximeter_pc60fw": (Pc60fwDriver, "oximeter"),
 }
 
 
@@ -53,7 +53,9 @@ async def test_malformed_data_is_a_clear_error_never_a_value(kind):
     finally:
         await sim.stop()
     message = str(caught.value)
-    assert device_word in message and ("illisible" in message)
+    assert device_word in message and "unreadable" in message
+    assert caught.value.code in ("device.malformed", "oximeter.unreadable")
+    assert caught.value.params["kind"] == ("oximeter" if kind.startswith("oximeter") else kind)
     # nothing unreadable was ever shown as a live value (the cuff's well-formed inflation pressures are)
     assert all(m.characteristic == "2A36" and m.details.get("intermediate") for m in live)
     assert live if kind == "blood_pressure" else not live

@@ -14,7 +14,8 @@ from devices import uuids
 from devices.ieee11073 import Special
 from devices.drivers.base import MalformedData
 from devices.drivers.oximeters import BerryMedDriver, NoStableReading, Pc60fwDriver, PlxOximeterDriver
-from devices.drivers.stable import MESSAGES_FR, StableReadingRule, unusable_reason
+from devices.drivers.stable import TIMEOUT_REASONS, StableReadingRule, unusable_reason
+from devices.errors import ENGLISH
 from devices.parsers.berrymed import parse_berrymed_packet
 from devices.parsers.common import InvalidValue, ObservedValue, ParsedMeasurement
 from devices.parsers.pc60fw import crc8_maxim, parse_pc60fw_frame
@@ -152,7 +153,8 @@ def test_rule_reasons_when_nothing_was_proposed():
     assert rule.reason == "no_finger"
     feed(rule, clock, [(92, 70), (96, 84), (93, 76), (97, 91)] * 3)
     assert rule.reason == "unstable"
-    assert set(MESSAGES_FR) >= {"no_data", "no_finger", "unstable", "poor_signal", "invalid", "sensor_problem"}
+    assert {"no_data", "no_finger", "unstable", "poor_signal", "invalid", "sensor_problem"} <= set(TIMEOUT_REASONS)
+    assert {f"oximeter.{reason}" for reason in TIMEOUT_REASONS} <= set(ENGLISH)  # each one is worded
 
 
 @pytest.mark.timeout(10)
@@ -348,7 +350,8 @@ async def test_plx_no_finger_never_produces_a_reading(scenario, reason):
     with pytest.raises(OperationTimeout) as caught:
         await driver.read(scan_timeout=5, measure_timeout=SHORT)
     assert isinstance(caught.value, NoStableReading) and caught.value.reason == reason
-    assert str(caught.value) == MESSAGES_FR[reason]
+    assert caught.value.code == f"oximeter.{reason}" and caught.value.params == {"kind": "oximeter"}
+    assert str(caught.value) == ENGLISH[f"oximeter.{reason}"]
     assert live and all(m.observations == () for m in live)
 
 
@@ -372,11 +375,11 @@ async def test_plx_disconnect_mid_measurement_raises_disconnected():
 
 
 @pytest.mark.timeout(15)
-async def test_plx_unstable_values_time_out_with_plain_french_advice():
+async def test_plx_unstable_values_time_out_with_advice_as_a_code():
     _, driver, live, _ = await plx("unstable")
-    with pytest.raises(NoStableReading, match="ne se stabilisent pas") as caught:
+    with pytest.raises(NoStableReading, match="do not settle") as caught:
         await driver.read(scan_timeout=5, measure_timeout=SHORT)
-    assert caught.value.reason == "unstable" and len(live) > 10
+    assert caught.value.reason == "unstable" and caught.value.code == "oximeter.unstable" and len(live) > 10
 
 
 @pytest.mark.timeout(15)
@@ -481,7 +484,8 @@ async def test_pc60fw_only_bad_crc_frames_produce_no_reading_at_all():
     sim, driver, live = await pc60("malformed")  # every parameter frame fails its CRC (tests/devices/test_malformed.py)
     with pytest.raises(MalformedData) as caught:
         await driver.read(scan_timeout=5, measure_timeout=SHORT)
-    assert "illisibles" in str(caught.value) and live == []
+    assert caught.value.code == "oximeter.unreadable" and caught.value.params["count"] > 0 and live == []
+    assert "unreadable data" in str(caught.value)
     assert len(sim.bad_frames_sent) > 10 and sim.frames_sent == []
 
 

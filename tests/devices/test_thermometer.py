@@ -62,8 +62,9 @@ async def test_disconnect_mid_measurement_is_reported():
 
 async def test_malformed_packet_is_a_clear_error():
     radio, _ = await start_thermometer("malformed")
-    with pytest.raises(MalformedData, match="illisible"):
+    with pytest.raises(MalformedData, match="unreadable measurement sent by the thermometer") as caught:
         await ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5)
+    assert caught.value.code == "device.malformed" and caught.value.params == {"kind": "thermometer"}
 
 
 async def test_no_thermometer_in_range():

@@ -30,7 +30,7 @@ async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):
         assert measure.ids.error_text.text == ("Erreur de l'appareil : le thermomètre signale une mesure invalide. "
                                                "Reprenez la mesure.")
         assert measure.ids.status.text == "La mesure a échoué."
-        assert app.models.review.value_text == "" and measure.ids.live_value.text == ""
+        assert app.models.review.values == () and measure.ids.live_value.text == ""
         assert measure.ids.retry.text == "Reprendre" and measure.ids.manual_from_error.text == "Saisie manuelle"
         assert not measure.ids.retry.disabled and measure.ids.measure.disabled  # "Try again" replaces "Measure"
         await screenshot(app, "10-measure-device-error")
@@ -98,7 +98,7 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
 
     async def no_oximeter(on_state, on_live):
         on_state("scanning")
-        raise DeviceNotFound("oxymètre introuvable")
+        raise DeviceNotFound()
 
     runtime.workflow.measuring.readers["oximeter"] = no_oximeter
     async with running_app(runtime, size=LANDSCAPE) as app:
@@ -107,7 +107,9 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
         await tap(measure.ids.measure)
         await wait_for(lambda: app.models.measure.device_state == "error", timeout=15, what="the device error")
         await frames(3)
-        assert measure.ids.error_box.shown and "l'oxymètre est allumé" in measure.ids.error_text.text
+        assert measure.ids.error_text.text == ("Mesure impossible : aucun appareil trouvé. Vérifiez que l'oxymètre est "
+                                               "allumé et proche, puis reprenez.")
+        assert measure.ids.error_box.shown
         assert not measure.ids.retry.disabled
         assert measure.ids.manual_from_error.disabled and measure.ids.manual_from_error.opacity == 0
         assert measure.ids.manual.disabled and measure.ids.manual.opacity == 0
@@ -119,6 +121,28 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
         await tap(measure.ids.card_thermometer)
         assert not measure.ids.error_box.shown and app.models.measure.error is None
         assert not measure.ids.manual.disabled and not measure.ids.measure.disabled
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("fr", "Mesure impossible : le thermomètre s'est déconnecté avant la fin de la mesure. Vérifiez que le "
+           "thermomètre est allumé et proche, puis reprenez, ou saisissez la valeur à la main."),
+    ("en", "Measurement impossible: the thermometer disconnected before the end of the measurement. Check that the "
+           "thermometer is on and close by, then measure again, or enter the value by hand."),
+])
+async def test_a_device_failure_is_worded_in_the_screen_language(tmp_path, lang, words):
+    """The simulated thermometer drops the link mid-measurement: the device's code is worded by the app's catalog,
+    in English with no French sentence in it, in French with today's French wording."""
+    runtime = make_runtime(tmp_path, scenario="disconnect")
+    begin_session(runtime, DEMO)
+    async with running_app(runtime, size=LANDSCAPE, lang=lang) as app:
+        measure = screen(app, "measure")
+        await tap(measure.ids.measure)
+        await wait_for(lambda: app.models.measure.device_state == "error", timeout=15, what="the device error")
+        await frames(3)
+        assert app.models.measure.error.params["reason"] == "device.link_lost"
+        assert measure.ids.error_box.shown and measure.ids.error_text.text == words
+        assert clipped_texts(app) == []
+        await screenshot(app, f"15-measure-device-disconnected-{lang}")
 
 
 @pytest.mark.parametrize("birth, message", [

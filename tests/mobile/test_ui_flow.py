@@ -94,7 +94,7 @@ async def test_full_session_by_taps(tmp_path):
         assert "hauteur du cœur" in measure.ids.step2.text and f"2{NBSP}cm au-dessus du pli du coude" in measure.ids.step2.text
         runtime.simulated[2].speed = 20.0  # a real cuff takes ~40 s
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.models.measure.live_value.startswith("Brassard"), timeout=15, what="the cuff pressure")
+        await wait_for(lambda: measure.ids.live_value.text.startswith("Brassard"), timeout=15, what="the cuff pressure")
         await frames(2)
         assert cards["blood_pressure"].active and cards["blood_pressure"].state_text.startswith("Mesure en cours…\nBrassard")
         assert cards["thermometer"].disabled  # no other device while the cuff inflates
@@ -112,12 +112,12 @@ async def test_full_session_by_taps(tmp_path):
         thermometer = runtime.simulated[0]
         thermometer.scenario = dataclasses.replace(thermometer.scenario, measure_seconds=0.6)
         await tap(measure.ids.measure)
-        await wait_for(lambda: app.models.measure.live_value == f"36,8{NBSP}°C", timeout=15, what="the first live value")
+        await wait_for(lambda: measure.ids.live_value.text == f"36,8{NBSP}°C", timeout=15, what="the first live value")
         await frames(2)
         assert measure.ids.measure.disabled and measure.ids.measure.text == "Mesure en cours…"
         assert measure.ids.status.text == "Mesure en cours… prenez la température maintenant."
-        assert measure.ids.live_value.text == app.models.measure.live_value and measure.ids.live_value.text.endswith("°C")
-        assert cards["thermometer"].state_text == f"Mesure en cours…\n{app.models.measure.live_value}"
+        assert measure.ids.live_value.text.endswith("°C")
+        assert cards["thermometer"].state_text == f"Mesure en cours…\n{measure.ids.live_value.text}"
         assert measure.ids.finish.disabled  # not while measuring
         assert sm.current == "measure"
         await screenshot(app, "03b-measuring")
@@ -125,7 +125,7 @@ async def test_full_session_by_taps(tmp_path):
         assert review.ids.value.text == f"37,60{NBSP}°C"
         assert review.ids.source.text.startswith("Source\u00a0: Thermomètre Bluetooth — Relais Thermo")
         assert review.ids.banner.ids.banner_name.text == "DÉMO Jeanne"
-        assert app.models.measure.live_value == f"37,3{NBSP}°C"  # the last intermediate value was shown while measuring
+        assert [str(v.value) for v in app.models.measure.live_values] == ["37.3"]  # the last intermediate value was shown
         await screenshot(app, "04-review")
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []
@@ -179,7 +179,7 @@ async def test_full_session_by_taps(tmp_path):
         await start_session_by_taps(app)
         assert sm.current == "measure"
         assert screen(app, "measure").ids.banner.ids.banner_name.text == "DÉMO Jeanne"
-        assert app.models.review.value_text == "" and app.models.measure.live_value == ""  # a new session starts empty
+        assert app.models.review.values == () and app.models.measure.live_values == ()  # a new session starts empty
         assert app.models.measure.accepted == {} and screen(app, "measure").ids.finish.disabled
 
 

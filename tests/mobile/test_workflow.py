@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from devices.transport import Disconnected
+from mobile.messages import error_text
 from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature, parse_birth_date
+from mobile.workflow.closing import value_fr
 from mobile.workflow.readings import measured_at
 from tests.support.workflow import (DEMO, NOW, ScriptedThermometer, begin, close_session, reading_from, refused,
                                     refused_by_store, set_up_tablet, sign_in)
@@ -31,8 +33,9 @@ async def test_full_flow_stores_value_with_its_precision_and_queues_session(stor
     wf.subscribe(lambda s: seen.append(s.step))
     pid = begin(wf, DEMO)
     proposal = await wf.measure_temperature()
-    assert proposal.display == "37,60\u00a0°C"
-    assert wf.state.step == "review" and wf.state.live_value == "36,8\u00a0°C"
+    assert value_fr(proposal) == "37,60\u00a0°C"
+    assert wf.state.step == "review"
+    assert [(v.field, v.value, v.unit) for v in wf.state.live_value] == [("temperature", Decimal("36.8"), "Cel")]
     sid = close_session(wf)
     assert wf.state.step == "saved"
     assert wf.sync_state(sid) == "pending"
@@ -61,11 +64,15 @@ async def test_device_error_is_never_proposed(store):
 
 
 async def test_transport_failure_gives_plain_message_and_allows_retake(store):
-    wf, _ = make(store, Disconnected("le thermomètre s'est déconnecté"), reading_from("00B00E00FE"))
+    wf, _ = make(store, Disconnected(kind="thermometer"), reading_from("00B00E00FE"))
     begin(wf, DEMO)
     assert await wf.measure_temperature() is None
     assert wf.state.error.code == "measure.unreachable_or_manual"
-    assert wf.state.error.params == {"kind": "thermometer", "detail": "le thermomètre s'est déconnecté"}
+    assert wf.state.error.params == {"kind": "thermometer", "reason": "device.link_lost"}
+    assert error_text(wf.state.error, "en").startswith(
+        "Measurement impossible: the thermometer disconnected before the end of the measurement. Check that")
+    assert error_text(wf.state.error, "fr").startswith(
+        "Mesure impossible : le thermomètre s'est déconnecté avant la fin de la mesure. Vérifiez")
     proposal = await wf.measure_temperature()
     assert proposal is not None and wf.state.error is None
 

@@ -10,7 +10,10 @@ import pytest
 from devices.parsers import parse
 from devices.reading import DeviceIdentity, DeviceReading
 from mobile.runtime import AppRuntime, RuntimeConfig
+from mobile.i18n import tr
+from mobile.screens import texts
 from mobile.workflow import SessionWorkflow
+from mobile.workflow.closing import value_fr
 from sync.store import Store
 from tests.support.workflow import begin, close_session
 
@@ -28,14 +31,17 @@ async def test_three_devices_in_one_session(tmp_path):
         begin(wf, DEMO)
         oxy = await wf.measure("oximeter")
         assert oxy is not None, wf.state.error
-        assert oxy.display == "SpO2 97\u00a0% · pouls 72/min"
+        assert value_fr(oxy) == "SpO2 97\u00a0% · pouls 72/min"
         wf.accept()
         bp = await wf.measure("blood_pressure")
         assert bp is not None, wf.state.error
-        assert bp.display == "128/82\u00a0mmHg · pouls 72/min"
+        assert value_fr(bp) == "128/82\u00a0mmHg · pouls 72/min"
         wf.accept()
         temp = await wf.measure_temperature()
-        assert temp.display == "37,60\u00a0°C"
+        assert value_fr(temp) == "37,60\u00a0°C"
+        assert shown(oxy.stored_values, bp.stored_values, temp.stored_values) == {
+            "fr": ["SpO2 97\u00a0% · pouls 72/min", "128/82\u00a0mmHg · pouls 72/min", "37,60\u00a0°C"],
+            "en": ["SpO2 97\u00a0% · pulse 72/min", "128/82\u00a0mmHg · pulse 72/min", "37.60\u00a0°C"]}
         assert set(wf.state.accepted) == {"oximeter", "blood_pressure"}
         session_id = close_session(wf)                     # the value on review is accepted too
         rows = runtime.store.measurements(session_id)
@@ -52,6 +58,28 @@ async def test_three_devices_in_one_session(tmp_path):
         assert {"85354-9", "59408-5", "2708-6", "8310-5", "8867-4"} <= codes
     finally:
         await runtime.stop()
+
+
+def shown(*values) -> dict[str, list[str]]:
+    """The values as the screens word them, in French and in English."""
+    words = {}
+    try:
+        for lang in ("fr", "en"):
+            tr.switch_lang(lang)
+            words[lang] = [texts.value_line(lang, v) for v in values]
+    finally:
+        tr.switch_lang("fr")
+    return words
+
+
+def test_live_values_are_numbers_worded_by_the_screen():
+    from mobile.workflow.readings import live_values
+    cuff = live_values(parse("2A36", bytes.fromhex("00" "5A00" "FF07" "FF07")))
+    oximeter = live_values(parse("2A5F", bytes.fromhex("00" "5F00" "4800")))
+    assert [(v.field, str(v.value)) for v in cuff] == [("cuff_pressure", "90")]
+    assert [(v.field, str(v.value)) for v in oximeter] == [("spo2", "95"), ("pulse_rate", "72")]
+    assert shown(cuff, oximeter) == {"fr": ["Brassard 90\u00a0mmHg", "SpO2 95\u00a0% · pouls 72/min"],
+                                     "en": ["Cuff 90\u00a0mmHg", "SpO2 95\u00a0% · pulse 72/min"]}
 
 
 def bp_reading(hexstr: str) -> DeviceReading:

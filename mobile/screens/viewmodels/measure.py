@@ -19,14 +19,14 @@ BUSY_STATES = ("scanning", "connecting", "measuring")
 class MeasureModel(ScreenModel):
     device_state = StringProperty("idle")
     busy = BooleanProperty(False)        # a measurement is running
-    live_value = StringProperty("")
+    live_values = ObjectProperty(())     # what the device shows while measuring: numbers and units
     error = ObjectProperty(None, allownone=True)         # why the measurement failed
     manual_mode = BooleanProperty(False)
     manual_error = ObjectProperty(None, allownone=True)
     save_error = ObjectProperty(None, allownone=True)
     selected_kind = StringProperty("thermometer")   # the device card chosen on the measure screen
     measuring_kind = StringProperty("")             # the device being read, while busy
-    accepted = DictProperty({})                     # kind -> display of the value accepted this session
+    accepted = DictProperty({})                     # kind -> the values accepted this session
     has_accepted = BooleanProperty(False)
 
     def __init__(self, workflow, **kwargs: Any) -> None:
@@ -37,10 +37,10 @@ class MeasureModel(ScreenModel):
     def on_state(self, state: WorkflowState) -> None:
         self.device_state = state.device_state
         self.busy = state.device_state in BUSY_STATES
-        self.live_value = state.live_value or ""
+        self.live_values = state.live_value or ()
         self.error = state.error
         self.measuring_kind = (state.measuring_kind or "") if self.busy else ""
-        self.accepted = {kind: p.display for kind, p in state.accepted.items()}
+        self.accepted = {kind: p.stored_values for kind, p in state.accepted.items()}
         self.has_accepted = bool(state.accepted)
 
     def on_step(self, step: str, previous: str) -> None:
@@ -109,7 +109,7 @@ def device_label(proposal: Proposal) -> str:
 
 class ReviewModel(ScreenModel):
     review_kind = StringProperty("thermometer")
-    value_text = StringProperty("")
+    values = ObjectProperty(())          # the values on review: numbers and units, worded by the screen
     warnings = ListProperty([])          # warning codes
     source = StringProperty("")
     device_label = StringProperty("")
@@ -119,14 +119,14 @@ class ReviewModel(ScreenModel):
     def on_state(self, state: WorkflowState) -> None:
         proposal = state.proposal
         if proposal is not None:
-            self.value_text = proposal.display
+            self.values = proposal.stored_values
             self.warnings = list(proposal.warnings)
             self.source = proposal.source
             self.device_label = device_label(proposal)
             self.measured_time = proposal.measured_at.astimezone().strftime("%H:%M")
             self.review_kind = proposal.kind
         elif state.step != "saved":
-            self.value_text, self.warnings, self.source, self.device_label, self.measured_time = "", [], "", "", ""
+            self.values, self.warnings, self.source, self.device_label, self.measured_time = (), [], "", "", ""
 
     def on_step(self, step: str, previous: str) -> None:
         self.save_error = None

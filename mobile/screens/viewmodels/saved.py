@@ -10,13 +10,13 @@ from mobile.workflow import WorkflowState
 
 class SavedModel(ScreenModel):
     saved_session_id = StringProperty("")
-    saved_values = ListProperty([])      # [(kind, display)] in the cards' order
+    saved_values = ListProperty([])      # [(kind, values)] in the cards' order
     addendum_error = ObjectProperty(None, allownone=True)
     addenda_saved = NumericProperty(0)   # addenda written for the session just saved
 
     def on_state(self, state: WorkflowState) -> None:
         if state.step == "saved":
-            accepted = {kind: p.display for kind, p in state.accepted.items()}
+            accepted = {kind: p.stored_values for kind, p in state.accepted.items()}
             self.saved_values = [(kind, accepted[kind]) for kind in texts.KINDS if kind in accepted] + \
                 [(kind, text) for kind, text in accepted.items() if kind not in texts.KINDS]
         if (state.saved_session_id or "") != self.saved_session_id:
