@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from sync import batching, outbox
 from sync.retry_after import retry_delay
 from sync.store import Store
 
-if TYPE_CHECKING:
-    from sync.uploader import Uploader, _Outcome
+Uploader = Any  # a sync.uploader.Uploader (not imported: the uploader imports this module)
+Outcome = Any  # what Uploader.send returns: kind, detail, retry_after, confirmed
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class UploadPass:
                 self.settle_failure(outcome)
                 return
 
-    def settle_confirmed(self, outcome: _Outcome) -> None:
+    def settle_confirmed(self, outcome: Outcome) -> None:
         if not outcome.confirmed:
             return
         self.uploader.paused_until = None  # the server answers again
@@ -117,7 +117,7 @@ class UploadPass:
             del self.unsettled[entry_id]
         self.sent += len(outcome.confirmed)
 
-    def settle_rejection(self, batch: batching.MergedBatch, outcome: _Outcome) -> None:
+    def settle_rejection(self, batch: batching.MergedBatch, outcome: Outcome) -> None:
         """One session refused alone: quarantined with the server's reason; the rest of the queue flows."""
         (entry,) = batch.entries
         outbox.mark_rejected(self.store, entry.id, outcome.detail)
@@ -125,7 +125,7 @@ class UploadPass:
         self.rejected += 1
         log.warning("outbox %s rejected by the server", entry.id)
 
-    def settle_failure(self, outcome: _Outcome) -> None:
+    def settle_failure(self, outcome: Outcome) -> None:
         """Transient, auth or TLS: everything still unsettled goes back, due together; then stop or wait."""
         uploader = self.uploader
         if outcome.retry_after is not None:
