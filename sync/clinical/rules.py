@@ -136,6 +136,16 @@ def check_plausible(code: str, value: Decimal, unit: str) -> Decimal:
     return comparable_value
 
 
+def flag_of(code: str, value: Decimal, unit: str) -> str | None:
+    """The flag of a stored value, without the plausibility guard (a value already stored was accepted once):
+    what the schema migration and the demo data give rows. None within the usual range or without a rule."""
+    rule = RULES.get(code)
+    if rule is None:
+        return None
+    comparable_value = comparable(code, value, unit)
+    return next((t.flag for t in rule.thresholds if t.matches(comparable_value)), None)
+
+
 def decide(code: str, value: Decimal, unit: str, *, baseline: Decimal | None = None) -> Decision:
     """The flag, alerts and reasons to confirm for one value (Implausible when it cannot be real). A code without
     a rule (coded answers, mean pressure) gets no flag. `baseline`: the resident's usual value, same unit."""
