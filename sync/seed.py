@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 from sync import fhir
+from sync.clinical.rules import flag_of
 from sync.store import IdentityError, Store, ins_key_valid
 from sync import closing
 
@@ -183,6 +184,11 @@ def _v1_session(store: Store, rng: random.Random, patient_id: str, moment: dt.da
     return session_id
 
 
+def _flag(code: str, value: Any, unit: str) -> str | None:
+    """The flag the clinical rules give the value, stored with it as the tablet would."""
+    return flag_of(code, Decimal(str(value)), unit)
+
+
 def _temperature_reading(store: Store, rng: random.Random, session_id: str, moment: dt.datetime,
                          clock: list[dt.datetime]) -> Decimal:
     value = _temperature(rng)
@@ -192,13 +198,15 @@ def _temperature_reading(store: Store, rng: random.Random, session_id: str, mome
     clock[0] = received
     if manual:
         store.add_measurement(session_id, code="8310-5", value=f"{value:.1f}", unit="Cel", source="manual",
-                              measured_at=measured, received_at=received)
+                              measured_at=measured, received_at=received,
+                              interpretation=_flag("8310-5", f"{value:.1f}", "Cel"))
     else:
         site = rng.choice(list(SITES))
         store.add_measurement(
             session_id, code="8310-5", value=f"{value:.2f}", unit="Cel", source="bluetooth",
             device=rng.choice(THERMOMETERS), raw=hts_bytes(int(value * 100), site),
-            status=[f"site:{SITES[site]}"], measured_at=measured, received_at=received)
+            status=[f"site:{SITES[site]}"], measured_at=measured, received_at=received,
+            interpretation=_flag("8310-5", f"{value:.2f}", "Cel"))
     return value
 
 
@@ -243,9 +251,9 @@ def _complete_session(store: Store, rng: random.Random, patient_id: str, moment:
     spo2 = rng.choice((88, 90, 91, 93)) if rng.random() < 0.1 else rng.randint(94, 99)
     pulse = rng.randint(101, 128) if rng.random() < 0.1 else rng.randint(58, 96)
     store.add_measurement(session_id, code="59408-5", value=str(spo2), unit="%", device=oximeter,
-                          measured_at=measured, received_at=clock[0])
+                          measured_at=measured, received_at=clock[0], interpretation=_flag("59408-5", spo2, "%"))
     store.add_measurement(session_id, code="8867-4", value=str(pulse), unit="/min", device=oximeter,
-                          measured_at=measured, received_at=clock[0])
+                          measured_at=measured, received_at=clock[0], interpretation=_flag("8867-4", pulse, "/min"))
     measured = (moment + dt.timedelta(minutes=4)).astimezone(PARIS)
     clock[0] = moment + dt.timedelta(minutes=4, seconds=rng.randint(30, 50))
     systolic = rng.randint(165, 195) if rng.random() < 0.15 else rng.randint(108, 150)
@@ -253,7 +261,8 @@ def _complete_session(store: Store, rng: random.Random, patient_id: str, moment:
     mean = round((systolic + 2 * diastolic) / 3)
     for code, value in (("8480-6", systolic), ("8462-4", diastolic), ("8478-0", mean)):
         store.add_measurement(session_id, code=code, value=str(value), unit="mm[Hg]", device=cuff,
-                              panel_id="cuff-1", measured_at=measured, received_at=clock[0])
+                              panel_id="cuff-1", measured_at=measured, received_at=clock[0],
+                              interpretation=_flag(code, value, "mm[Hg]"))
 
     start = moment + dt.timedelta(minutes=5)
     end = start + dt.timedelta(minutes=rng.randint(5, 12))

@@ -100,6 +100,7 @@ DATA_MESSAGES: dict[str, str] = {
     "session.outbox_missing": N_("This closed session has no upload entry: contact support."),
     "measurement.code.unsupported": N_("Measurement type not supported: {loinc}."),
     "measurement.unit.not_allowed": N_("Unit not allowed for {loinc}: {allowed}."),
+    "measurement.interpretation.unknown": N_("Unknown interpretation flag {flag}: use one of {allowed}."),
     "measurement.value.not_allowed": N_("Value not allowed for {loinc}: {allowed}."),
     "measurement.value.decimal": N_("The value must be a decimal number written with a point, such as '37.60'."),
     "measurement.source.invalid": N_("The source must be bluetooth or manual."),

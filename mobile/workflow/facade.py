@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from mobile.vitals import News2
+from sync.clinical.news2 import News2
 from mobile.workflow.admin import AdminStep
 from mobile.workflow.call import CallStep
 from mobile.workflow.closing import ClosingStep

@@ -1,5 +1,6 @@
 """Measuring: read a device of the chosen kind, propose its values for review (accept or retake), or take a value
-typed by hand; then store every accepted value in the session. A reading is bound to the session it was started
+typed by hand; then store every accepted value in the session with the flag the clinical rules gave it when it was
+proposed. A reading is bound to the session it was started
 for: changing patient mid-measurement discards it; one device serves one open session of the tablet at a time."""
 from __future__ import annotations
 
@@ -90,11 +91,11 @@ class MeasuringStep:
 
     def _propose(self, session_id: str, kind: str, reading: DeviceReading) -> Proposal:
         if kind == "thermometer":
-            obs, warnings = readings.temperature_values(reading.measurement)
+            obs, decision = readings.temperature_values(reading.measurement)
             proposal = Proposal(session_id=session_id, code=obs.code, value=obs.value, unit=obs.unit,
                                 source="bluetooth", measured_at=readings.measured_at(reading),
-                                received_at=reading.received_at, reading=reading,
-                                warnings=warnings + readings.battery_warning(reading))
+                                received_at=reading.received_at, reading=reading, flag=decision.flag,
+                                warnings=readings.warnings_of([decision]) + readings.battery_warning(reading))
         else:
             values, warnings = readings.vital_values(kind, reading.measurement)
             primary = values[0]
@@ -110,10 +111,11 @@ class MeasuringStep:
         ctx = self.ctx
         session_id = self._require_ready()
         value = readings.parse_manual_temperature(text)
-        warnings = readings.check_temperature(value, "Cel")
+        decision = readings.check_temperature(value, "Cel")
         now = ctx.clock()
         proposal = Proposal(session_id=session_id, code=readings.LOINC_BODY_TEMPERATURE, value=value,
-                            unit="Cel", source="manual", measured_at=now, received_at=now, warnings=warnings)
+                            unit="Cel", source="manual", measured_at=now, received_at=now, flag=decision.flag,
+                            warnings=readings.warnings_of([decision]))
         ctx.cancel_measurement()
         ctx.changed(step="review", proposal=proposal, error=None, device_state="idle")
         return proposal
@@ -167,4 +169,4 @@ class MeasuringStep:
                 session_id, code=value.code, value=str(value.value), unit=value.unit, source=proposal.source,
                 device=reading.device.as_dict() if reading else None, raw=reading.raw if reading else None,
                 status=status, measured_at=proposal.measured_at.isoformat(),
-                received_at=proposal.received_at.isoformat(), **extra)
+                received_at=proposal.received_at.isoformat(), interpretation=value.flag, **extra)

@@ -1,6 +1,7 @@
 """From a device reading to a value staff may accept: device errors and implausible values refused (as codes, never
-proposed), warnings as codes (values to verify, clinical alerts, device status bits, a low battery), the time stamp
-to trust, and the value typed by hand when no device works."""
+proposed), each value decided by the clinical rules (sync.clinical.rules: its interpretation flag, its alerts, the
+reasons to measure again), warnings as codes (values to confirm, clinical alerts, device status bits, a low battery),
+the time stamp to trust, and the value typed by hand when no device works."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,8 +9,9 @@ from decimal import Decimal, InvalidOperation
 
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
-from mobile.vitals import Implausible, assess_blood_pressure, assess_pulse, assess_spo2, assess_temperature
 from mobile.workflow.state import ProposedValue, WorkflowError
+from sync.clinical.rules import Decision, Implausible, decide, decide_blood_pressure
+from sync.vocabulary import BP_DIASTOLIC, BP_SYSTOLIC
 
 LOINC_BODY_TEMPERATURE = "8310-5"
 LOW_BATTERY_PERCENT = 15
@@ -35,14 +37,24 @@ def implausible(exc: Implausible) -> WorkflowError:
     return WorkflowError(exc.code, exc.field, **exc.params)
 
 
-def check_temperature(value: Decimal, unit: str) -> tuple[str, ...]:
-    """Plausibility guard and alerts (mobile/vitals.py). Raises WorkflowError for implausible values;
-    returns the warning codes to show: values to verify, then clinical alerts."""
+def warnings_of(decisions) -> tuple[str, ...]:
+    """What the review screen shows of the decisions: reasons to confirm first, then the alerts (each once)."""
+    confirm = [c for d in decisions for c in d.confirm]
+    alerts = [a for d in decisions for a in d.alerts]
+    return tuple(dict.fromkeys(confirm + alerts))
+
+
+def decide_value(code: str, value: Decimal, unit: str) -> Decision:
+    """The clinical rules' decision for one value; WorkflowError (the rules' code) when it cannot be real."""
     try:
-        assessment = assess_temperature(value, unit)
+        return decide(code, value, unit)
     except Implausible as exc:
         raise implausible(exc) from None
-    return assessment.verify + assessment.alerts
+
+
+def check_temperature(value: Decimal, unit: str) -> Decision:
+    """A temperature decided by the clinical rules: refused when implausible, else its flag and warnings."""
+    return decide_value(LOINC_BODY_TEMPERATURE, value, unit)
 
 
 def parse_manual_temperature(text: str) -> Decimal:
@@ -69,12 +81,30 @@ def battery_warning(reading: DeviceReading) -> tuple[str, ...]:
 
 
 def temperature_values(measurement: ParsedMeasurement, kind: str = "thermometer"):
-    """The temperature observation and its warnings; WorkflowError when invalid or implausible."""
+    """The temperature observation and the rules' decision on it; WorkflowError when invalid or implausible."""
     invalid = next((i for i in measurement.invalid if i.field == "temperature"), None)
     obs = measurement.observation("temperature")
     if invalid is not None or obs is None:
         raise invalid_value(kind, invalid.reason if invalid else None)
     return obs, check_temperature(obs.value, obs.unit)
+
+
+def decided_values(kind: str, values: tuple[ProposedValue, ...]) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
+    """Every value with its flag, the warnings in order (a cuff reading is decided as a whole)."""
+    found = {v.field: v for v in values}
+    decisions: dict[str, Decision] = {}
+    try:
+        if kind == "blood_pressure":
+            sys_, dia = found["systolic"], found["diastolic"]
+            pair = decide_blood_pressure(sys_.value, dia.value, sys_.unit)
+            decisions["systolic"], decisions["diastolic"] = pair[BP_SYSTOLIC], pair[BP_DIASTOLIC]
+        for v in values:
+            if v.field not in decisions:
+                decisions[v.field] = decide(v.code, v.value, v.unit)
+    except Implausible as exc:
+        raise implausible(exc) from None
+    return tuple(ProposedValue(v.field, v.code, v.value, v.unit, decisions[v.field].flag) for v in values), \
+        warnings_of(decisions.values())
 
 
 def vital_values(kind: str, measurement: ParsedMeasurement) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
@@ -86,22 +116,9 @@ def vital_values(kind: str, measurement: ParsedMeasurement) -> tuple[tuple[Propo
     bad = [i for i in m.invalid if i.field in NEEDED[kind]]
     if bad or any(m.observation(f) is None for f in NEEDED[kind]):
         raise invalid_value(kind, bad[0].reason if bad else None)
-    values = tuple(ProposedValue(o.field, o.code, o.value, o.unit)
-                   for f in STORED[kind] if (o := m.observation(f)) is not None)
-    found = {v.field: v for v in values}
-    try:
-        if kind == "blood_pressure":
-            sys_, dia = found["systolic"], found["diastolic"]
-            checks = [assess_blood_pressure(sys_.value, dia.value, sys_.unit)]
-        else:
-            checks = [assess_spo2(found["spo2"].value)]
-        if "pulse_rate" in found:
-            checks.append(assess_pulse(found["pulse_rate"].value))
-    except Implausible as exc:
-        raise implausible(exc) from None
-    warnings = tuple(w for c in checks for w in c.verify) + tuple(w for c in checks for w in c.alerts) + \
-        tuple(f"device.status.{s}" for s in m.status if s in STATUS_WARNINGS)
-    return values, warnings
+    values, warnings = decided_values(kind, tuple(ProposedValue(o.field, o.code, o.value, o.unit)
+                                                  for f in STORED[kind] if (o := m.observation(f)) is not None))
+    return values, warnings + tuple(f"device.status.{s}" for s in m.status if s in STATUS_WARNINGS)
 
 
 LIVE_FIELDS = (("temperature",), ("cuff_pressure",), ("spo2", "pulse_rate"))

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
-from mobile.vitals import News2
+from sync.clinical.news2 import News2
 from sync.errors import RelaisError
 
 STEPS = ("signin", "site_setup", "patient", "session_start", "measure", "review", "vitals", "teleconsult",
@@ -65,10 +65,14 @@ def format_temperature(value: Decimal, unit: str) -> str:
 
 @dataclass(frozen=True)
 class ProposedValue:
+    """One value to store, with its interpretation flag (H, HH, L, LL or None) decided by the clinical rules
+    (sync.clinical.rules) when it was proposed: the store keeps it, the FHIR Observation carries it."""
+
     field: str
     code: str
     value: Decimal
     unit: str
+    flag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,12 @@ class Proposal:
     reading: DeviceReading | None = None
     warnings: tuple[str, ...] = ()
     kind: str = "thermometer"
-    values: tuple[ProposedValue, ...] = ()  # every value to store; empty means just (code, value, unit)
+    values: tuple[ProposedValue, ...] = ()  # every value to store; empty means just (code, value, unit, flag)
+    flag: str | None = None          # the single value's flag (sync.clinical.rules), when `values` is empty
 
     @property
     def stored_values(self) -> tuple[ProposedValue, ...]:
-        return self.values or (ProposedValue("temperature", self.code, self.value, self.unit),)
+        return self.values or (ProposedValue("temperature", self.code, self.value, self.unit, self.flag),)
 
     def get(self, field_name: str) -> ProposedValue | None:
         return next((v for v in self.stored_values if v.field == field_name), None)

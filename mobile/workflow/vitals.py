@@ -1,27 +1,39 @@
 """What staff assess by hand after the devices — respiration rate, consciousness (ACVPU), air or oxygen — and the
-NEWS2 early-warning score (Royal College of Physicians, 2017; SpO2 scale 1) over everything measured."""
+NEWS2 early-warning score (sync.clinical.news2; SpO2 scale 1) over everything measured. The respiration rate is
+decided by the same clinical rules as the device values (sync.clinical.rules) and stored with its flag."""
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from mobile.vitals import ACVPU, KPA_TO_MMHG, Implausible, News2, news2, respiration_rate_from_text
 from mobile.workflow.context import WorkflowContext
+from mobile.workflow.readings import decide_value
 from mobile.workflow.state import Proposal, WorkflowError
+from sync.clinical.news2 import ACVPU, News2, news2
+from sync.clinical.rules import comparable
 
 LOINC_RESPIRATION_RATE = "9279-1"
 LOINC_CONSCIOUSNESS = "67775-7"
 SUPPLEMENTAL_OXYGEN = "supplemental-oxygen"
 
 
+def respiration_rate_from_text(text: str) -> int:
+    """Staff count breaths over 60 s: a whole number, plausible by the clinical rules (4 to 60 /min)."""
+    cleaned = (text or "").strip()
+    if not cleaned.isdigit():
+        raise WorkflowError("vitals.respiration_rate.format", "respiration_rate")
+    value = int(cleaned)
+    decide_value(LOINC_RESPIRATION_RATE, Decimal(value), "/min")
+    return value
+
+
 def news2_of(accepted: dict[str, Proposal], vitals: dict[str, Any]) -> News2:
-    """NEWS2 from the accepted device values (°F and kPa converted) and the manual entries."""
+    """NEWS2 from the accepted device values (°F and kPa converted as the rules compare them) and the manual
+    entries."""
     found: dict[str, Decimal] = {}
     for proposal in accepted.values():
         for v in proposal.stored_values:
-            found[v.field] = v.value if v.unit != "kPa" else v.value * KPA_TO_MMHG
-            if v.field == "temperature" and v.unit == "[degF]":
-                found["temperature"] = (v.value - 32) * 5 / 9
+            found[v.field] = comparable(v.code, v.value, v.unit)
     return news2(temperature_c=found.get("temperature"), spo2=found.get("spo2"),
                  systolic=found.get("systolic"), pulse=found.get("pulse_rate"),
                  respiration_rate=vitals.get("respiration_rate"), on_oxygen=vitals.get("on_oxygen"),
@@ -33,10 +45,7 @@ def manual_vitals(respiration_rate: str | None, consciousness: str | None,
     """What staff entered, checked: a blank parameter is left out (the score stays partial)."""
     vitals: dict[str, Any] = {}
     if respiration_rate not in (None, ""):
-        try:
-            vitals["respiration_rate"] = respiration_rate_from_text(str(respiration_rate))
-        except Implausible as exc:
-            raise WorkflowError(exc.code, exc.field, **exc.params) from None
+        vitals["respiration_rate"] = respiration_rate_from_text(str(respiration_rate))
     if consciousness not in (None, ""):
         if consciousness not in ACVPU:
             raise WorkflowError("vitals.consciousness.choice", "consciousness")
@@ -44,6 +53,25 @@ def manual_vitals(respiration_rate: str | None, consciousness: str | None,
     if on_oxygen is not None:
         vitals["on_oxygen"] = bool(on_oxygen)
     return vitals
+
+
+def respiration_rate_flag(vitals: dict[str, Any]) -> str | None:
+    """The flag the clinical rules give the respiration rate staff counted (None when not counted)."""
+    if "respiration_rate" not in vitals:
+        return None
+    return decide_value(LOINC_RESPIRATION_RATE, Decimal(vitals["respiration_rate"]), "/min").flag
+
+
+def manual_rows(vitals: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
+    """The measurement rows of what staff assessed: (LOINC, value, unit, flag)."""
+    rows: list[tuple[str, str, str, str | None]] = []
+    if "respiration_rate" in vitals:
+        rows.append((LOINC_RESPIRATION_RATE, str(vitals["respiration_rate"]), "/min", respiration_rate_flag(vitals)))
+    if "consciousness" in vitals:
+        rows.append((LOINC_CONSCIOUSNESS, vitals["consciousness"], "", None))
+    if "on_oxygen" in vitals:
+        rows.append((SUPPLEMENTAL_OXYGEN, "yes" if vitals["on_oxygen"] else "no", "", None))
+    return rows
 
 
 class VitalsStep:
@@ -69,16 +97,9 @@ class VitalsStep:
             raise WorkflowError("session.finish_measurements_first")
         vitals = manual_vitals(respiration_rate, consciousness, on_oxygen)
         now = ctx.clock()
-        rows = []
-        if "respiration_rate" in vitals:
-            rows.append((LOINC_RESPIRATION_RATE, str(vitals["respiration_rate"]), "/min"))
-        if "consciousness" in vitals:
-            rows.append((LOINC_CONSCIOUSNESS, vitals["consciousness"], ""))
-        if "on_oxygen" in vitals:
-            rows.append((SUPPLEMENTAL_OXYGEN, "yes" if vitals["on_oxygen"] else "no", ""))
-        for code, value, unit in rows:
+        for code, value, unit, flag in manual_rows(vitals):
             ctx.store.add_measurement(session_id, code=code, value=value, unit=unit, source="manual",
-                                      measured_at=now.isoformat(), received_at=now.isoformat())
+                                      measured_at=now.isoformat(), received_at=now.isoformat(), interpretation=flag)
         score = self.news2(vitals)
         ctx.changed(step="teleconsult", vitals=vitals, news2=score)
         return score

@@ -1,9 +1,11 @@
 """The one table of clinical rules for vital signs: for each measured value, is it plausible at all, should staff
 confirm it by measuring again, and which interpretation flag and alert does it carry.
 
-The flag is decided once, when staff accept the value, and stored with it: the tablet's warning, the FHIR
-`Observation.interpretation`, the summary and the doctor's page all read that stored flag, so they can never
-disagree. Values are compared in one unit per sign (°C, %, /min, mmHg); °F and kPa readings are converted first.
+The flag is decided once, when the workflow proposes the value (mobile.workflow.readings, .vitals), and stored with
+it (`measurements.interpretation`, schema v5): the tablet's warnings are the decision's codes, and the FHIR
+`Observation.interpretation` and blood pressure components (sync.fhir.observations), the French report
+(sync.fhir.report) and the doctor's page (sync.server.page, from the FHIR it received) all carry that stored flag,
+so they can never disagree. Values are compared in one unit per sign (°C, %, /min, mmHg); °F and kPa readings are converted first.
 
 Sources of the thresholds (to be validated by the physician in charge of the service):
 - NEWS2, Royal College of Physicians 2017: the 3-point bands (SpO2 ≤ 91 %, pulse ≤ 40 or ≥ 131 /min, systolic ≤ 90
@@ -134,6 +136,16 @@ def check_plausible(code: str, value: Decimal, unit: str) -> Decimal:
     if not low <= comparable_value <= high:
         raise Implausible(f"vital.implausible.{rule.label}", "value")
     return comparable_value
+
+
+def flag_of(code: str, value: Decimal, unit: str) -> str | None:
+    """The flag of a stored value, without the plausibility guard (a value already stored was accepted once):
+    what the schema migration and the demo data give rows. None within the usual range or without a rule."""
+    rule = RULES.get(code)
+    if rule is None:
+        return None
+    comparable_value = comparable(code, value, unit)
+    return next((t.flag for t in rule.thresholds if t.matches(comparable_value)), None)
 
 
 def decide(code: str, value: Decimal, unit: str, *, baseline: Decimal | None = None) -> Decision:

@@ -22,7 +22,6 @@ from sync.fhir import bundle as _bundle
 from sync.fhir import resources as _resources
 from sync.fhir.bundle import if_none_exist, resource_uuid
 from sync.fhir.codec import dumps, dumps_bundle, loads
-from sync.fhir.interpretation import INTERPRETATION_RULES, interpretation_flag
 from sync.fhir.observations import bp_panel_resource, observation_resource
 from sync.fhir.report import composition_resource
 from sync.fhir.resources import (consent_resource, device_key, device_resource, encounter_resource, fhir_datetime,
@@ -67,8 +66,7 @@ __all__ = [
     "session_bundle", "addendum_bundle", "patient_resource", "observation_resource", "bp_panel_resource",
     "encounter_resource", "consent_resource", "composition_resource", "organization_resource", "organization_key",
     "practitioner_resource", "practitioner_key", "practitioner_role_resource", "remote_doctor_resource",
-    "device_resource", "device_key", "fhir_datetime", "resource_uuid", "if_none_exist", "interpretation_flag",
-    "INTERPRETATION_RULES",
+    "device_resource", "device_key", "fhir_datetime", "resource_uuid", "if_none_exist",
     # wire form
     "dumps", "dumps_bundle", "loads",
     # identifier and code systems, display tables

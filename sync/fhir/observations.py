@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from sync.fhir.interpretation import interpretation_concept, interpretation_flag
+from sync.fhir.interpretation import interpretation_concept
 from sync.fhir.narrative import fr_quantity
 from sync.fhir.resources import device_display, fhir_datetime
 from sync.fhir.terminology import (LOINC, MEASUREMENT_METHOD_SYSTEM, NEWS2_INPUT_SYSTEM, OBSERVATION_CATEGORY,
@@ -110,7 +110,7 @@ def observation_resource(m: Mapping[str, Any], *, identifier_value: str, patient
         return obs
     value = decimal_from_text(m["value"])
     obs["valueQuantity"] = {"value": value, "unit": kind.units[m["unit"]], "system": UCUM, "code": m["unit"]}
-    interpretation = interpretation_concept(interpretation_flag(m["code"], value, m["unit"]))
+    interpretation = interpretation_concept(m.get("interpretation"))
     if interpretation:
         obs["interpretation"] = interpretation
     return obs
@@ -157,7 +157,7 @@ def bp_panel_resource(members: Sequence[Mapping[str, Any]], *, identifier_value:
             "code": {"coding": [{"system": LOINC, "code": code, "display": kind.display}], "text": kind.display},
             "valueQuantity": {"value": value, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
         }
-        interpretation = interpretation_concept(interpretation_flag(code, decimal_from_text(m["value"]), m["unit"]))
+        interpretation = interpretation_concept(m.get("interpretation"))
         if interpretation:
             component["interpretation"] = interpretation
         components.append(component)

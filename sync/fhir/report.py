@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from sync.fhir.interpretation import INTERPRETATION_FR, interpretation_flag
+from sync.fhir.interpretation import INTERPRETATION_FR
 from sync.fhir.narrative import ANSWERS_FR, fr_datetime, fr_phone, fr_quantity, narrative, yes_no
 from sync.fhir.observations import observation_groups
 from sync.fhir.resources import fhir_datetime, staff_row
 from sync.fhir.terminology import (ADDENDUM_ID_SYSTEM, COMPOSITION_ID_SYSTEM, CONSENT_GRANTORS, CONSULT_NOTE,
                                    ENCOUNTER_ID_SYSTEM, LOINC, SITE_KINDS, STAFF_ROLES)
-from sync.vocabulary import BP_COMPONENT_ORDER, OBSERVATION_TYPES, decimal_from_text
+from sync.vocabulary import BP_COMPONENT_ORDER, OBSERVATION_TYPES
 
 
 def _panel_line(group: Sequence[Mapping[str, Any]]) -> str:
@@ -23,7 +23,7 @@ def _panel_line(group: Sequence[Mapping[str, Any]]) -> str:
     for code in BP_COMPONENT_ORDER:
         if code in by_code:
             m = by_code[code]
-            flag = interpretation_flag(code, decimal_from_text(m["value"]), m["unit"])
+            flag = m.get("interpretation")
             text = f"{OBSERVATION_TYPES[code].label_fr.lower()} {fr_quantity(m['value'], m['unit'])}"
             parts.append(f"{text} ({INTERPRETATION_FR[flag]})" if flag else text)
     return f"Tension artérielle : {', '.join(parts)}"
@@ -43,7 +43,7 @@ def measurement_lines(measurements: Sequence[Mapping[str, Any]]) -> list[str]:
             answer = ANSWERS_FR.get(first["code"], {}).get(first["value"], first["value"])
             lines.append(f"{kind.label_fr} : {answer} — {when}, {how}")
         else:
-            flag = interpretation_flag(first["code"], decimal_from_text(first["value"]), first["unit"])
+            flag = first.get("interpretation")
             text = f"{kind.label_fr} : {fr_quantity(first['value'], first['unit'])}"
             lines.append(f"{text}{f' ({INTERPRETATION_FR[flag]})' if flag else ''} — {when}, {how}")
     return lines

@@ -4,6 +4,9 @@ consultation reports, as one HTML page in French.
 Every piece of text is escaped (the data comes from tablets), the narrative XHTML of a Composition is shown as text,
 and the HTTP front serves the page with a Content-Security-Policy that allows no script at all. It shows patient
 data, so it needs the token when the server has one (sync.server.access).
+
+Each value's flag is the one the tablet decided and sent in `Observation.interpretation` (and in each blood pressure
+component's), shown in words with its code; the page never judges a value itself.
 """
 from __future__ import annotations
 
@@ -38,6 +41,26 @@ def _observation_value(obs: dict[str, Any]) -> str:
     return " · ".join(parts) or "—"
 
 
+# HL7 v3 ObservationInterpretation codes in words a French doctor reads.
+FLAG_WORDS = {"LL": "très bas", "L": "bas", "H": "élevé", "HH": "très élevé"}
+
+
+def _flag_words(concepts: Any) -> list[str]:
+    """The flags of one `interpretation` list: "très bas (LL)"."""
+    codes = [c.get("code") for i in concepts or [] if isinstance(i, dict) for c in i.get("coding") or []
+             if isinstance(c, dict) and c.get("code")]
+    return [f"{FLAG_WORDS[code]} ({code})" if code in FLAG_WORDS else str(code) for code in codes]
+
+
+def observation_flags(obs: dict[str, Any]) -> str:
+    """The observation's flags as sent, and a panel's component flags named by their component."""
+    flags = _flag_words(obs.get("interpretation"))
+    for component in obs.get("component") or []:
+        name = (component.get("code") or {}).get("text") or ""
+        flags += [f"{name} : {words}".strip(" :") for words in _flag_words(component.get("interpretation"))]
+    return ", ".join(flags)
+
+
 def html_overview(db: ResourceDB) -> str:
     """The received patients and their observations; every piece of text escaped."""
     parts = ["<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais – serveur de développement"
@@ -60,8 +83,7 @@ def html_overview(db: ResourceDB) -> str:
             parts.append("<table><tr><th>Mesure</th><th>Valeur</th><th>Alerte</th><th>Méthode</th><th>Date</th>"
                          "</tr>")
             for obs in sorted(observations, key=lambda o: o.get("effectiveDateTime") or ""):
-                flags = ", ".join(c.get("code", "") for i in obs.get("interpretation") or []
-                                  for c in i.get("coding") or [])
+                flags = observation_flags(obs)
                 parts.append(f"<tr><td>{_text((obs.get('code') or {}).get('text'))}</td>"
                              f"<td>{_text(_observation_value(obs))}</td>"
                              f"<td><strong>{_text(flags)}</strong></td>"

@@ -156,10 +156,12 @@ class Store(Database):
     def add_measurement(self, session_id: str, *, code: str, value: str, unit: str, source: str = "bluetooth",
                         device: Mapping[str, Any] | None = None, raw: bytes | None = None,
                         status: Iterable[str] = (), measured_at: str | dt.datetime | None = None,
-                        received_at: str | dt.datetime | None = None, panel_id: str | None = None) -> str:
+                        received_at: str | dt.datetime | None = None, panel_id: str | None = None,
+                        interpretation: str | None = None) -> str:
         return measurement_rows.add_measurement(
             self, session_id, code=code, value=value, unit=unit, source=source, device=device, raw=raw,
-            status=status, measured_at=measured_at, received_at=received_at, panel_id=panel_id)
+            status=status, measured_at=measured_at, received_at=received_at, panel_id=panel_id,
+            interpretation=interpretation)
 
     # -- consent, notes, summary, addenda -------------------------------------------------------------------------
     def record_consent(self, session_id: str, *, decision: str, recorded_by: str, given_by: str = "patient",

@@ -1,6 +1,9 @@
 """Measurements of an open session, stored exactly as read: the value as decimal text, its UCUM unit checked
 against its LOINC code (sync.vocabulary), the device it came from, the raw bytes and the device's status flags.
 
+Each row keeps the interpretation flag (HL7 v3 ObservationInterpretation LL, L, H, HH; None within the usual range)
+that the clinical rules (sync.clinical.rules) gave the value when staff accepted it: the FHIR mapping reads it.
+
 Blood pressure (systolic 8480-6, diastolic 8462-4, mean 8478-0) is stored one value per row, the rows of one cuff
 reading sharing a `panel_id`: they become one FHIR blood pressure panel (HL7 FHIR R4 vital signs, 85354-9). A panel
 holds each code at most once, in one unit, and a session closes only with complete panels.
@@ -20,6 +23,7 @@ from sync.store.trail import trace
 from sync.vocabulary import BP_DIASTOLIC, BP_SYSTOLIC, OBSERVATION_TYPES, ObservationType
 
 SOURCES = ("bluetooth", "manual")
+FLAGS = ("LL", "L", "H", "HH")  # as sync.clinical.rules.FLAGS and the schema's CHECK
 DEVICE_KEYS = ("address", "name", "manufacturer", "model", "serial", "firmware")
 
 
@@ -80,9 +84,10 @@ def _check_panel_row(db: Database, session_id: str, panel_id: str, code: str, un
 def add_measurement(db: Database, session_id: str, *, code: str, value: str, unit: str, source: str = "bluetooth",
                     device: Mapping[str, Any] | None = None, raw: bytes | None = None,
                     status: Iterable[str] = (), measured_at: str | dt.datetime | None = None,
-                    received_at: str | dt.datetime | None = None, panel_id: str | None = None) -> str:
-    """Store one reading exactly as read. Refuses floats, unknown codes or units (the bundle could not be built),
-    naive time stamps, and sessions that are not open."""
+                    received_at: str | dt.datetime | None = None, panel_id: str | None = None,
+                    interpretation: str | None = None) -> str:
+    """Store one reading exactly as read, with the flag the clinical rules gave it. Refuses floats, unknown codes,
+    units or flags (the bundle could not be built), naive time stamps, and sessions that are not open."""
     kind = OBSERVATION_TYPES.get(code)
     if kind is None:
         raise InputError("measurement.code.unsupported", "code", loinc=str(code))
@@ -100,6 +105,9 @@ def add_measurement(db: Database, session_id: str, *, code: str, value: str, uni
     measured = aware_iso(measured_at, "measured_at") if measured_at is not None else None
     received = aware_iso(received_at, "received_at") if received_at is not None else db.stamp()
     panel = _panel(kind, panel_id)
+    if interpretation is not None and interpretation not in FLAGS:
+        raise InputError("measurement.interpretation.unknown", "interpretation", flag=str(interpretation),
+                         allowed=", ".join(FLAGS))
     measurement_id = str(uuid.uuid4())
     with db.transaction():
         open_session_row(db, session_id)
@@ -109,7 +117,7 @@ def add_measurement(db: Database, session_id: str, *, code: str, value: str, uni
             "id": measurement_id, "session_id": session_id, "code": code, "value": value_text, "unit": unit,
             "source": source, **{f"device_{k}": device.get(k) for k in DEVICE_KEYS}, "raw": raw,
             "status": json.dumps(status_list, ensure_ascii=False), "measured_at": measured,
-            "received_at": received, "panel_id": panel,
+            "received_at": received, "panel_id": panel, "interpretation": interpretation,
         })
         trace(db, "change", "session", session_id, f"measurement {code} {source}")
     return measurement_id

@@ -427,5 +427,30 @@ def migration_4(db: sqlite_utils.Database) -> None:
         """)
 
 
+def migration_5(db: sqlite_utils.Database) -> None:
+    """Schema v5: each measurement keeps the interpretation flag the clinical rules (sync.clinical.rules) gave it
+    when staff accepted it — HL7 v3 ObservationInterpretation LL, L, H or HH, NULL within the usual range — so the
+    tablet's alert, the FHIR `Observation.interpretation` and the doctor's page read one decision.
+
+    Rows of sessions still open get their flag from the same table now. Rows of closed sessions stay NULL: their
+    bundles are frozen already (the triggers forbid changing them), and the flag is only read to build a bundle."""
+    from sync.clinical.rules import flag_of
+    from sync.vocabulary import decimal_from_text
+
+    db.executescript("""
+    ALTER TABLE measurements ADD COLUMN interpretation TEXT
+        CHECK (interpretation IS NULL OR interpretation IN ('LL', 'L', 'H', 'HH'));
+    """)
+    rows = db.execute("SELECT m.id, m.code, m.value, m.unit FROM measurements m JOIN sessions s ON s.id = m.session_id"
+                      " WHERE s.state = 'open'").fetchall()
+    for measurement_id, code, value, unit in rows:
+        try:
+            flag = flag_of(code, decimal_from_text(value), unit)
+        except ValueError:  # a coded answer (ACVPU, oxygen) is not a number: it has no rule
+            flag = None
+        if flag is not None:
+            db.execute("UPDATE measurements SET interpretation = ? WHERE id = ?", [flag, measurement_id])
+
+
 # Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
-MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4)
+MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4, migration_5)

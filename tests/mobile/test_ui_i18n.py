@@ -135,20 +135,24 @@ def test_every_message_code_has_a_french_translation_and_its_parameters():
 
 
 def test_every_code_the_workflow_and_the_vital_checks_use_has_a_message():
-    """Every string constant that looks like a code in mobile/workflow and mobile/vitals.py is in the catalog."""
+    """Every string constant that looks like a code in mobile/workflow and the clinical rules (sync.clinical) is in
+    the catalog, and so is every refusal the rules build from a sign's label."""
     import ast
 
     from mobile.messages import MESSAGES
     from mobile.workflow.readings import STATUS_WARNINGS
+    from sync.clinical.rules import RULES
 
-    code = re.compile(r"^(auth|signin|site|patient|session|measure|device|vitals|call|summary|admin)(\.[a-z0-9_]+)+$")
+    code = re.compile(r"^(auth|signin|site|patient|session|measure|device|vitals|vital|alert|call|summary|admin)"
+                      r"(\.[a-z0-9_]+)+$")
     found = set()
-    for path in [*(ROOT / "mobile" / "workflow").glob("*.py"), ROOT / "mobile" / "vitals.py"]:
+    for path in [*(ROOT / "mobile" / "workflow").glob("*.py"), *(ROOT / "sync" / "clinical").glob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and code.match(node.value):
                 found.add(node.value)
     found.update(f"device.status.{status}" for status in STATUS_WARNINGS)
-    assert len(found) > 60
+    found.update(f"vital.implausible.{rule.label}" for rule in RULES.values())
+    assert len(found) > 80
     assert not sorted(c for c in found if c not in MESSAGES)
 
 

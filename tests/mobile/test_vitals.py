@@ -1,57 +1,15 @@
-"""Plausibility, alerts and partial NEWS2 (Royal College of Physicians, 2017): refusals and alerts are codes."""
+"""What the workflow keeps of the vital-sign checks: NEWS2 (sync.clinical.news2) over the accepted values, the
+respiration rate typed by hand (a whole count, plausible by the clinical rules), and the catalog wording of the
+rules' codes."""
 from __future__ import annotations
 
 from decimal import Decimal as D
 
 import pytest
 
-from mobile.vitals import (Implausible, assess_blood_pressure, assess_pulse, assess_spo2, assess_temperature,
-                           news2)
-
-
-@pytest.mark.parametrize("value,unit", [("29.9", "Cel"), ("43.1", "Cel"), ("98.6", "Cel"), ("120", "[degF]")])
-def test_implausible_temperatures(value, unit):
-    with pytest.raises(Implausible) as caught:
-        assess_temperature(D(value), unit)
-    expected = "vitals.temperature.fahrenheit" if value == "98.6" else "vitals.temperature.implausible"
-    assert caught.value.code == expected
-
-
-def test_temperature_alerts_for_elderly():
-    assert assess_temperature(D("37.60"), "Cel").alerts == ()
-    assert assess_temperature(D("37.8"), "Cel").alerts == ("vitals.temperature.low_grade_fever",)
-    assert assess_temperature(D("38.4"), "Cel").alerts == ("vitals.temperature.fever",)
-    assert assess_temperature(D("35.0"), "Cel").alerts == ("vitals.temperature.hypothermia",)
-    assert assess_temperature(D("40.1"), "Cel").verify == ("vitals.temperature.extreme",)
-    assert "vitals.temperature.rise_from_usual" in assess_temperature(D("37.5"), "Cel", baseline=D("36.3")).alerts
-    assert assess_temperature(D("99.5"), "[degF]").alerts == ()  # 37.5 °C
-
-
-def test_spo2():
-    with pytest.raises(Implausible):
-        assess_spo2(D(101))
-    with pytest.raises(Implausible):
-        assess_spo2(D(49))
-    assert assess_spo2(D(97)) == assess_spo2(D("97.0"))
-    assert assess_spo2(D(91)).alerts == ("vitals.spo2.low",)
-    assert assess_spo2(D(88)).alerts == ("vitals.spo2.very_low",)
-    assert assess_spo2(D(65)).verify == ("vitals.spo2.below_accuracy",)
-    assert "vitals.spo2.drop_from_usual" in assess_spo2(D(93), baseline=D(96)).alerts
-
-
-def test_pulse_and_blood_pressure():
-    with pytest.raises(Implausible):
-        assess_pulse(D(19))
-    assert assess_pulse(D(125)).alerts == ("vitals.pulse.tachycardia",)
-    assert assess_pulse(D(38)).alerts == ("vitals.pulse.bradycardia",) and assess_pulse(D(38)).verify
-    with pytest.raises(Implausible):
-        assess_blood_pressure(D(80), D(90))          # systolic ≤ diastolic
-    with pytest.raises(Implausible):
-        assess_blood_pressure(D(300), D(90))
-    assert assess_blood_pressure(D(128), D(82)) .alerts == ()
-    assert assess_blood_pressure(D(85), D(55)).alerts[0] == "vitals.blood_pressure.hypotension"
-    assert "vitals.blood_pressure.severe_hypertension" in assess_blood_pressure(D(190), D(115)).alerts
-    assert assess_blood_pressure(D("25.3"), D("14.7"), "kPa").alerts  # 190/110 mmHg in kPa
+from mobile.workflow.state import WorkflowError
+from mobile.workflow.vitals import manual_rows, manual_vitals, respiration_rate_from_text
+from sync.clinical.news2 import news2
 
 
 def test_news2_bands_and_partial_flag():
@@ -61,16 +19,6 @@ def test_news2_bands_and_partial_flag():
     worst = news2(temperature_c=D("35.0"), spo2=D(91), systolic=D(90), pulse=D(131), respiration_rate=25,
                   on_oxygen=True, alert=False)
     assert worst.score == 3 + 3 + 2 + 3 + 3 + 3 + 3 and worst.complete and worst.single_parameter_3
-    edges = news2(temperature_c=D("39.1"), spo2=D("93.6"), systolic=D(101), pulse=D(111))
-    assert edges.parameters == {"temperature": 2, "spo2": 1, "systolic": 1, "pulse": 2}
-    assert news2(temperature_c=D("38.0")).parameters["temperature"] == 0
-    assert news2(temperature_c=D("38.05")).parameters["temperature"] == 1  # rounds to 38.1
-
-
-# -- NEWS2 (RCP 2017): every band edge ----------------------------------------------
-from mobile.vitals import NEWS2_RESPONSE_FR, respiration_rate_from_text  # noqa: E402
-
-
 
 
 @pytest.mark.parametrize("kwargs, parameter, points", [
@@ -93,25 +41,60 @@ def test_news2_band_edges(kwargs, parameter, points):
     assert news2(**kwargs).parameters[parameter] == points
 
 
-def test_news2_risk_bands_and_what_to_do():
+def test_news2_risk_bands():
     calm = news2(respiration_rate=16, spo2=D(97), on_oxygen=False, systolic=D(130), pulse=D(72), consciousness="A",
                  temperature_c=D("37.0"))
     assert (calm.score, calm.complete, calm.risk) == (0, True, "low")
-    one_red = news2(respiration_rate=16, spo2=D(97), on_oxygen=False, systolic=D(130), pulse=D(72),
-                    consciousness="C", temperature_c=D("37.0"))
-    assert (one_red.score, one_red.risk) == (3, "low_medium")
     medium = news2(respiration_rate=22, spo2=D(94), on_oxygen=False, systolic=D(105), pulse=D(95))
     assert (medium.score, medium.risk) == (2 + 1 + 1 + 1, "medium")
-    high = news2(respiration_rate=26, spo2=D(90), on_oxygen=True, systolic=D(95), pulse=D(120), consciousness="V",
-                 temperature_c=D("39.5"))
-    assert high.score == 3 + 3 + 2 + 2 + 2 + 3 + 2 and high.risk == "high"
-    assert "15" in NEWS2_RESPONSE_FR["high"] and "URGENT" in NEWS2_RESPONSE_FR["medium"]
-    partial = news2(spo2=D(97))
-    assert not partial.complete and set(partial.missing) >= {"respiration_rate", "consciousness"}
 
 
 def test_respiration_rate_is_a_plausible_count():
     assert respiration_rate_from_text(" 18 ") == 18
-    for bad in ("", "dix-huit", "18.5", "3", "61"):
-        with pytest.raises(Implausible):
+    for bad, code in (("", "vitals.respiration_rate.format"), ("dix-huit", "vitals.respiration_rate.format"),
+                      ("18.5", "vitals.respiration_rate.format"), ("3", "vital.implausible.respiration_rate"),
+                      ("61", "vital.implausible.respiration_rate")):
+        with pytest.raises(WorkflowError) as caught:
             respiration_rate_from_text(bad)
+        assert caught.value.code == code
+
+
+def test_the_counted_respiration_rate_is_stored_with_its_flag():
+    rows = manual_rows(manual_vitals("26", "A", False))
+    assert rows[0] == ("9279-1", "26", "/min", "HH")
+    assert manual_rows(manual_vitals("16", None, None)) == [("9279-1", "16", "/min", None)]
+
+
+# -- what the review screen shows: the rules' decisions as warnings, flags carried with the values -----------------
+from mobile.workflow.readings import check_temperature, decided_values  # noqa: E402
+from mobile.workflow.state import ProposedValue  # noqa: E402
+
+
+@pytest.mark.parametrize("value,unit,code", [("29.9", "Cel", "vital.implausible.temperature"),
+                                             ("43.1", "Cel", "vital.implausible.temperature"),
+                                             ("98.6", "Cel", "vital.implausible.fahrenheit"),
+                                             ("120", "[degF]", "vital.implausible.temperature")])
+def test_implausible_temperatures_are_refused(value, unit, code):
+    with pytest.raises(WorkflowError) as caught:
+        check_temperature(D(value), unit)
+    assert caught.value.code == code
+
+
+def test_oximeter_values_carry_their_flags_and_warnings():
+    values, warnings = decided_values("oximeter", (ProposedValue("spo2", "59408-5", D(65), "%"),
+                                                   ProposedValue("pulse_rate", "8867-4", D(125), "/min")))
+    assert [v.flag for v in values] == ["LL", "H"]
+    assert warnings == ("vital.confirm.spo2_accuracy", "alert.spo2.very_low", "alert.pulse.tachycardia")
+
+
+def test_a_cuff_reading_is_decided_as_a_whole():
+    values, warnings = decided_values("blood_pressure", (ProposedValue("systolic", "8480-6", D(190), "mm[Hg]"),
+                                                         ProposedValue("diastolic", "8462-4", D(115), "mm[Hg]"),
+                                                         ProposedValue("mean_arterial_pressure", "8478-0", D(140),
+                                                                       "mm[Hg]")))
+    assert [v.flag for v in values] == ["H", "H", None]
+    assert warnings == ("vital.confirm.blood_pressure", "alert.blood_pressure.severe_hypertension")  # once
+    with pytest.raises(WorkflowError) as caught:
+        decided_values("blood_pressure", (ProposedValue("systolic", "8480-6", D(80), "mm[Hg]"),
+                                          ProposedValue("diastolic", "8462-4", D(90), "mm[Hg]")))
+    assert caught.value.code == "vital.implausible.blood_pressure"

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from sync.clinical.rules import Decision
+
 from devices.transport import Disconnected
 from mobile.messages import error_text
 from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature, parse_birth_date
@@ -77,8 +79,8 @@ async def test_transport_failure_gives_plain_message_and_allows_retake(store):
     assert proposal is not None and wf.state.error is None
 
 
-@pytest.mark.parametrize("hexstr,code", [("00A00F00FF", "vitals.temperature.implausible"),  # 400.0 °C
-                                          ("00DA0300FF", "vitals.temperature.fahrenheit")])  # 98.6 sent as °C
+@pytest.mark.parametrize("hexstr,code", [("00A00F00FF", "vital.implausible.temperature"),  # 400.0 °C
+                                          ("00DA0300FF", "vital.implausible.fahrenheit")])  # 98.6 sent as °C
 async def test_implausible_values_are_refused(store, hexstr, code):
     wf, _ = make(store, reading_from(hexstr))
     begin(wf, DEMO)
@@ -108,7 +110,7 @@ async def test_manual_entry_fallback(store):
     begin(wf, DEMO)
     proposal = wf.enter_manual_temperature("38,4")
     assert proposal.value == Decimal("38.4") and proposal.source == "manual"
-    assert proposal.warnings == ("vitals.temperature.fever",)
+    assert proposal.warnings == ("alert.temperature.fever",)
     with refused("measure.manual.format"):
         wf.enter_manual_temperature("abc")
     with refused("measure.manual.precision"):
@@ -164,8 +166,10 @@ def test_device_time_stamp_used_only_when_it_agrees_with_the_tablet(store):
 
 
 def test_temperature_checks_and_format():
-    assert check_temperature(Decimal("37.6"), "Cel") == ()
-    assert check_temperature(Decimal("99.5"), "[degF]") == ()
+    assert check_temperature(Decimal("37.6"), "Cel") == Decision()
+    assert check_temperature(Decimal("99.5"), "[degF]") == Decision()  # 37.5 °C
+    assert check_temperature(Decimal("40.1"), "Cel") == Decision("HH", ("alert.temperature.very_high",),
+                                                                 ("vital.confirm.extreme",))
     with pytest.raises(WorkflowError):
         check_temperature(Decimal("98.6"), "Cel")
     assert format_temperature(Decimal("37.60"), "Cel") == "37,60\u00a0°C"

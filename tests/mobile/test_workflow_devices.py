@@ -90,7 +90,7 @@ def bp_reading(hexstr: str) -> DeviceReading:
 
 @pytest.mark.parametrize("hexstr,code", [
     ("00FF07FF07FF07", "measure.cuff_error"),                         # all NaN: the classic cuff error
-    ("005A006400FF07", "vitals.blood_pressure.implausible"),          # 90/100: systolic below diastolic
+    ("005A006400FF07", "vital.implausible.blood_pressure"),          # 90/100: systolic below diastolic
 ])
 async def test_blood_pressure_errors_are_never_proposed(tmp_path, hexstr, code):
     async def reader(on_state, on_live):

@@ -198,7 +198,7 @@ async def test_no_close_without_measurements_a_call_and_a_summary(store):
     assert wf.state.step == "vitals"
     with refused("vitals.respiration_rate.format"):
         wf.confirm_vitals(respiration_rate="seize")
-    with refused("vitals.respiration_rate.implausible"):
+    with refused("vital.implausible.respiration_rate"):
         wf.confirm_vitals(respiration_rate="95")
     with refused("vitals.consciousness.choice"):
         wf.confirm_vitals(consciousness="Z")

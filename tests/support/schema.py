@@ -177,8 +177,18 @@ def fill_v4(con: sqlite3.Connection) -> None:
     con.execute("UPDATE patients SET last_seen_at = '2024-05-02T09:02:00.000000+00:00'")
 
 
+def fill_v5(con: sqlite3.Connection) -> None:
+    """The v4 data plus flagged measurements in the open session (a fever, a very low SpO2)."""
+    fill_v4(con)
+    con.executemany(
+        "INSERT INTO measurements (id, session_id, code, value, unit, source, status, received_at, interpretation)"
+        " VALUES (?, ?, ?, ?, ?, 'manual', '[]', '2024-05-02T09:10:00+00:00', ?)",
+        [("m-v5-1", V2_SESSION_OPEN, "8310-5", "38.4", "Cel", "H"),
+         ("m-v5-2", V2_SESSION_OPEN, "59408-5", "88", "%", "LL")])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
-                                                            4: fill_v4}
+                                                            4: fill_v4, 5: fill_v5}
 
 
 def store_at(path: Path, version: int) -> None:

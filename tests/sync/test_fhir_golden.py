@@ -50,7 +50,7 @@ NO_DEVICE = {"device_address": None, "device_name": None, "device_manufacturer":
 def reading(n: int, code: str, value: str, unit: str, device: dict[str, Any] = NO_DEVICE, **over: Any) -> dict:
     row = {"id": f"m-{n}", "code": code, "value": value, "unit": unit, "source": "bluetooth", "status": [],
            "panel_id": None, "measured_at": f"2024-05-01T10:{n:02d}:00+02:00",
-           "received_at": f"2024-05-01T08:{n:02d}:30+00:00", **device}
+           "received_at": f"2024-05-01T08:{n:02d}:30+00:00", "interpretation": None, **device}
     row.update(over)
     return row
 
@@ -64,16 +64,17 @@ def rich_session() -> dict[str, Any]:
                "ended_at": "2024-05-01T10:38:00+02:00", "remote_doctor_name": "Dr Lucie Distant",
                "remote_doctor_rpps": "10000000009", "companion_present": 1, "interpreter_present": 0,
                "callback_phone": "0123456789"}
+    # each row carries the flag the clinical rules gave it when it was accepted (stored with the measurement)
     measurements = [
-        reading(1, "8310-5", "38.50", "Cel", THERMO, status=["site:armpit", "stable"]),
-        reading(2, "59408-5", "89", "%", OXIMETER),
-        reading(3, "8867-4", "125", "/min", {**OXIMETER, **OXIMETER_INFO}),
-        reading(4, "8480-6", "185", "mm[Hg]", CUFF, panel_id="cuff-1"),
-        reading(5, "8310-5", "100.4", "[degF]", THERMO, measured_at=None),
-        reading(6, "8462-4", "58", "mm[Hg]", CUFF, panel_id="cuff-1"),
+        reading(1, "8310-5", "38.50", "Cel", THERMO, status=["site:armpit", "stable"], interpretation="H"),
+        reading(2, "59408-5", "89", "%", OXIMETER, interpretation="LL"),
+        reading(3, "8867-4", "125", "/min", {**OXIMETER, **OXIMETER_INFO}, interpretation="H"),
+        reading(4, "8480-6", "185", "mm[Hg]", CUFF, panel_id="cuff-1", interpretation="H"),
+        reading(5, "8310-5", "100.4", "[degF]", THERMO, measured_at=None, interpretation="H"),
+        reading(6, "8462-4", "58", "mm[Hg]", CUFF, panel_id="cuff-1", interpretation="L"),
         reading(7, "8478-0", "100", "mm[Hg]", CUFF, panel_id="cuff-1"),
         reading(8, "8867-4", "88", "/min", source="manual"),
-        reading(9, "9279-1", "26", "/min", source="manual"),
+        reading(9, "9279-1", "26", "/min", source="manual", interpretation="HH"),
         reading(10, "67775-7", "C", "", source="manual"),
         reading(11, "supplemental-oxygen", "yes", "", source="manual"),
         reading(12, "2708-6", "94.5", "%", OXIMETER),
@@ -110,9 +111,9 @@ def kpa_session() -> dict[str, Any]:
     measurements = [
         reading(1, "8480-6", "16.0", "kPa", CUFF_BY_SERIAL, panel_id="p-1"),
         reading(2, "8462-4", "10.7", "kPa", CUFF_BY_SERIAL, panel_id="p-1"),
-        reading(3, "8480-6", "12.0", "kPa", CUFF_BY_SERIAL, panel_id="p-2"),
-        reading(4, "8462-4", "7.95", "kPa", CUFF_BY_SERIAL, panel_id="p-2"),
-        reading(5, "8310-5", "35.0", "Cel", THERMO),
+        reading(3, "8480-6", "12.0", "kPa", CUFF_BY_SERIAL, panel_id="p-2", interpretation="LL"),
+        reading(4, "8462-4", "7.95", "kPa", CUFF_BY_SERIAL, panel_id="p-2", interpretation="L"),
+        reading(5, "8310-5", "35.0", "Cel", THERMO, interpretation="LL"),
         reading(6, "67775-7", "A", "", source="manual"),
         reading(7, "supplemental-oxygen", "no", "", source="manual"),
     ]
@@ -129,7 +130,8 @@ def report_without_staff() -> dict[str, Any]:
                "opened_at": "2024-07-14T06:00:00Z", "closed_at": None, "reason": "Chute"}
     summary = {"text": "Pas de lésion visible.", "recipient_name": None, "recipient_rpps": None,
                "created_at": "2024-07-14T06:30:00Z"}
-    return fhir.session_bundle(PATIENT_QUAL, session, [reading(1, "8867-4", "40", "/min", source="manual")],
+    return fhir.session_bundle(PATIENT_QUAL, session, [reading(1, "8867-4", "40", "/min", source="manual",
+                                                                   interpretation="LL")],
                                summary=summary)
 
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync import batching, fhir, outbox
+from sync.clinical.rules import flag_of
 from sync.store import Store
 from tests.support.samples import valid_ins
 from tests.support.servers import DevServer
@@ -69,16 +70,19 @@ def full_session(store, patient_id, nurse, aide, site, *, temperature="38.50", s
                          companion_present=True, interpreter_present=False, callback_phone="01 23 45 67 89")
     store.record_consent(sid, decision="given", given_by="trusted_person", given_by_name="Paul Martin",
                          recorded_by=aide, recorded_at="2024-05-01T10:05:00+02:00")
+    # each value stored with the flag the clinical rules give it, as the workflow stores it
     store.add_measurement(sid, code="8310-5", value=temperature, unit="Cel", device=THERMO, raw=b"\x04",
-                          status=["site:armpit"], measured_at="2024-05-01T10:08:00+02:00")
+                          status=["site:armpit"], measured_at="2024-05-01T10:08:00+02:00",
+                          interpretation=flag_of("8310-5", Decimal(temperature), "Cel"))
     store.add_measurement(sid, code="59408-5", value=spo2, unit="%", device=OXIMETER,
-                          measured_at="2024-05-01T10:10:00+02:00")
+                          measured_at="2024-05-01T10:10:00+02:00", interpretation=flag_of("59408-5", Decimal(spo2), "%"))
     store.add_measurement(sid, code="8867-4", value=pulse, unit="/min", device=OXIMETER,
-                          measured_at="2024-05-01T10:10:00+02:00")
+                          measured_at="2024-05-01T10:10:00+02:00", interpretation=flag_of("8867-4", Decimal(pulse), "/min"))
     for code, value in zip(("8480-6", "8462-4", "8478-0"), bp):
         if value is not None:
             store.add_measurement(sid, code=code, value=value, unit=bp_unit, device=CUFF, panel_id="cuff-1",
-                                  measured_at="2024-05-01T10:12:00+02:00")
+                                  measured_at="2024-05-01T10:12:00+02:00",
+                                  interpretation=flag_of(code, Decimal(value), bp_unit))
     store.add_measurement(sid, code="8867-4", value="88", unit="/min", source="manual",
                           measured_at="2024-05-01T10:15:00+02:00")
     store.add_note(sid, kind="remote_doctor_conclusion", text="Suspicion de pneumopathie : radio demandée.")
@@ -278,7 +282,15 @@ def test_interpretation_flags_out_of_range_values(payload):
     ("8478-0", "40", "mm[Hg]", None),
 ])
 def test_interpretation_thresholds(code, value, unit, expected):
-    assert fhir.interpretation_flag(code, Decimal(value), unit) == expected
+    """The flags the FHIR mapping used to compute, now given by the clinical rules and carried as stored."""
+    assert flag_of(code, Decimal(value), unit) == expected
+    row = {"id": "m-1", "code": code, "value": value, "unit": unit, "source": "manual", "status": [],
+           "panel_id": None, "measured_at": None, "received_at": "2024-05-01T08:00:00+00:00",
+           "interpretation": expected}
+    if code in ("8480-6", "8462-4", "8478-0"):
+        return
+    obs = fhir.observation_resource(row, identifier_value="k/obs/1", patient_ref="urn:uuid:p")
+    assert [c["code"] for i in obs.get("interpretation", []) for c in i["coding"]] == ([expected] if expected else [])
 
 
 def test_blood_pressure_in_kpa_is_converted_and_the_reading_kept_in_a_note(store):

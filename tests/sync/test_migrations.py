@@ -185,3 +185,45 @@ def test_v3_guards_addenda_only_after_close_and_never_edited(tmp_path):
             with store.transaction():
                 store.conn.execute("INSERT INTO notes (id, session_id, kind, author, text, created_at) "
                                    "VALUES ('n-x', ?, 'gossip', 'a', 'b', 'now')", [fx.V2_SESSION_OPEN])
+
+
+def test_v5_flags_the_open_sessions_rows_with_the_clinical_rules_and_leaves_closed_ones(tmp_path):
+    """Measurements of a session still open get the flag the rules give them; a closed session's rows stay NULL
+    (its bundle is frozen); the new column refuses an unknown flag."""
+    path = tmp_path / "relais.db"
+    store_at(path, 4)
+    con = sqlite3.connect(path)
+    with con:
+        con.executemany(
+            "INSERT INTO measurements (id, session_id, code, value, unit, source, status, received_at, panel_id)"
+            " VALUES (?, ?, ?, ?, ?, 'manual', '[]', '2024-05-02T09:10:00+00:00', ?)",
+            [("o-1", fx.V2_SESSION_OPEN, "8310-5", "38.4", "Cel", None),
+             ("o-2", fx.V2_SESSION_OPEN, "59408-5", "88", "%", None),
+             ("o-3", fx.V2_SESSION_OPEN, "8867-4", "72", "/min", None),
+             ("o-4", fx.V2_SESSION_OPEN, "8480-6", "12.0", "kPa", "p"),
+             ("o-5", fx.V2_SESSION_OPEN, "9279-1", "26", "/min", None),
+             ("o-6", fx.V2_SESSION_OPEN, "67775-7", "C", "", None)])
+    con.close()
+    with Store(path) as store:
+        flags = dict(store.conn.execute("SELECT id, interpretation FROM measurements").fetchall())
+        assert {k: flags[k] for k in ("o-1", "o-2", "o-3", "o-4", "o-5", "o-6")} == \
+            {"o-1": "H", "o-2": "LL", "o-3": None, "o-4": "LL", "o-5": "HH", "o-6": None}
+        assert flags["m-3"] == "H"  # 38.20 °C in the v1 open session
+        assert flags["m-v2-1"] is None and flags["m-1"] is None  # closed sessions: untouched
+        with pytest.raises(sqlite3.IntegrityError):
+            with store.transaction():
+                store.conn.execute("UPDATE measurements SET interpretation = 'X' WHERE id = 'o-3'")
+
+
+def test_the_store_keeps_a_known_flag_and_refuses_others(tmp_path):
+    from sync.store import InputError
+
+    with Store(tmp_path / "relais.db") as store:
+        pid = store.add_patient(family_name="Lavandin", given_name="Odette", birth_date="1931-02-14", sex="F",
+                                birth_place_insee="75056")
+        sid = store.open_session(pid)
+        mid = store.add_measurement(sid, code="8310-5", value="38.4", unit="Cel", interpretation="H")
+        assert [m["interpretation"] for m in store.measurements(sid) if m["id"] == mid] == ["H"]
+        with pytest.raises(InputError) as caught:
+            store.add_measurement(sid, code="8310-5", value="38.4", unit="Cel", interpretation="high")
+        assert caught.value.code == "measurement.interpretation.unknown"

@@ -8,7 +8,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Obje
 
 from mobile.screens import texts
 from mobile.screens.viewmodels.base import ScreenModel, attempt
-from mobile.vitals import News2
+from sync.clinical.news2 import News2
 from mobile.workflow import WorkflowState
 
 
