@@ -10,8 +10,8 @@ them, so the whole UI re-translates in place. Python code that builds text itsel
 :meth:`Translator.on_change`.
 
 Refusals are codes with parameters; :func:`mobile.messages.error_text` looks their English template up and passes
-it through ``tr._`` like any UI text. A data-layer refusal that is still a French sentence is passed through
-``tr._`` as it is: the French catalog has no entry for it (the French text shows) and the English one translates it.
+it through ``tr._`` like any UI text. A text that is not a code (an older version's stored sentence) is shown as it
+is.
 
 Catalogs live in ``assets/locales/<lang>/LC_MESSAGES/relais.{po,mo}``. The ``.mo`` files are committed;
 rebuild them after editing a ``.po`` with ``python -m mobile.i18n`` (a small stdlib-only compiler, so neither

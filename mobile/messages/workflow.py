@@ -85,7 +85,7 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     "alert.temperature.fever": N_("Fever (≥ 38 °C)."),
     "alert.temperature.low_grade_fever": N_("Low-grade fever in an older person (≥ 37.8 °C)."),
     "alert.temperature.hypothermia": N_("Hypothermia (≤ 35.0 °C)."),
-    "alert.temperature.rise_from_baseline": N_("More than 1.1 °C above the usual temperature."),
+    "alert.temperature.rise_from_baseline": N_("1.1 °C or more above the usual temperature."),
     "alert.spo2.very_low": N_("Very low SpO2 (< 90 %): urgent alert."),
     "alert.spo2.low": N_("Low SpO2 (< 92 %)."),
     "alert.spo2.drop_from_baseline": N_("A drop of 3 points or more from the usual SpO2."),
