@@ -43,6 +43,16 @@ DATA_MESSAGES: dict[str, str] = {
     "identity.identity_method.invalid": N_(
         "The identity collection method must be SM (manual entry), CV (carte Vitale), INSI (INSi "
         "teleservice), CB (INS Datamatrix), RFID or AV (carte Vitale app)."),
+    "identity.usual_name.required": N_("The usual name is empty: leave the field blank instead."),
+    "identity.usual_name.too_long": N_("The usual name is too long ({max_length} characters at most)."),
+    "identity.usual_name.characters": N_("The usual name may only hold letters, spaces, hyphens or apostrophes."),
+    "identity.room.not_text": N_("The room or bed must be text."),
+    "identity.room.too_long": N_("The room or bed is too long ({max_length} characters at most)."),
+    "identity.identity_document.invalid": N_(
+        "The identity document must be CN (identity card), PA (passport), CS (residence permit), LECV or ANCV "
+        "(livret de famille or birth certificate extract, with a carte Vitale bearing a photo)."),
+    "identity.identity_document.status": N_(
+        "An identity document is recorded only for a validated or qualified identity."),
     "identity.duplicate": N_("This identity already exists: select the patient in the list."),
     "identifier.rpps.format": N_("The RPPS number must have 11 digits."),
     "identifier.adeli.format": N_("The ADELI number must have 9 characters (digits, 2A or 2B for Corsica)."),

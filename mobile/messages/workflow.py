@@ -25,6 +25,18 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     "site.not_set_up": N_("This tablet's site is not set up yet."),
     # patient and session start
     "patient.probable_duplicate": N_("This person may already exist: check the list before creating a new identity."),
+    "patient.identity_status.insi_only": N_(
+        "“Retrieved” and “Qualified” identities come from the INSi teleservice, which this tablet cannot reach: "
+        "choose “Provisional”, or “Validated” after checking an identity document."),
+    "patient.ins.insi_only": N_(
+        "The INS is not typed on the tablet: it comes from the INSi teleservice with a qualified identity."),
+    "patient.identity_document.missing": N_(
+        "“Validated” needs the identity document you checked: choose it in the list, or keep “Provisional”."),
+    "patient.identity_document.not_here": N_(
+        "This document does not validate an identity here: choose an identity card, a passport or a residence "
+        "permit."),
+    "patient.identity_document.provisional": N_(
+        "A provisional identity has no checked document: choose “Validated” or remove the document."),
     "patient.birth_date.format": N_("Date of birth: type it as dd/mm/yyyy, for example 07/03/1941."),
     "patient.birth_date.impossible": N_("This date of birth does not exist: check the day and the month."),
     "session.choose_patient_first": N_("Choose the patient first."),

@@ -100,6 +100,12 @@ class SessionWorkflow:
     def probable_duplicates(self, **traits: Any) -> list[dict[str, Any]]:
         return self.patient.probable_duplicates(**traits)
 
+    def check_duplicates(self, **traits: Any) -> list[dict[str, Any]]:
+        return self.patient.check_duplicates(**traits)
+
+    def identity_documents(self) -> tuple[str, ...]:
+        return self.patient.identity_documents()
+
     def create_patient(self, *, allow_duplicate: bool = False, **traits: Any) -> str:
         return self.patient.create_patient(allow_duplicate=allow_duplicate, **traits)
 

@@ -1,5 +1,13 @@
-"""Residents: search, creation from the INS identity traits (with probable duplicates caught first), selection, which
-opens a new session for the signed-in staff member on this tablet's site."""
+"""Residents: search, creation from the INS identity traits (with probable duplicates caught first, and shown again
+at every change of the traits), selection, which opens a new session for the signed-in staff member on this
+tablet's site.
+
+Which identity status staff may set by hand follows the national identity-vigilance referential (ANS, RNIV 1,
+[EXI SI 07]): "Provisoire", or "Validée" once the traits were checked against a high-trust document chosen from a
+list (identity card, passport, residence permit; in a nursing home, the RNIV 2024 allowance of a livret de famille
+or a birth-certificate extract with a photo carte Vitale). "Récupérée" and "Qualifiée" mean the identity came from
+the national INSi teleservice, which this tablet cannot reach: those statuses (and the INS that goes with a
+qualified identity) only arrive already set, never typed here."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,6 +17,9 @@ from typing import Any
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import DuplicateWarning, WorkflowError
 from sync.store import fold
+from sync.store.identity import IDENTITY_DOCUMENTS, NURSING_HOME_DOCUMENTS
+
+STATUSES_BY_HAND = ("PROV", "VALI")
 
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
 _TYPED_DATE = re.compile(r"^\s*(\d{1,2})\s*[/.\- ]\s*(\d{1,2})\s*[/.\- ]\s*(\d{4})\s*$")
@@ -33,6 +44,28 @@ def parse_birth_date(text: str | None) -> str:
         raise WorkflowError("patient.birth_date.impossible", "birth_date") from None
 
 
+def documents_for(site_kind: str | None) -> tuple[str, ...]:
+    """The high-trust documents that validate an identity on this kind of site (codes of
+    sync.store.identity.IDENTITY_DOCUMENTS): the nursing-home allowance only in an EHPAD."""
+    return tuple(code for code in IDENTITY_DOCUMENTS if site_kind == "ehpad" or code not in NURSING_HOME_DOCUMENTS)
+
+
+def _check_status(traits: dict[str, Any], site_kind: str | None) -> None:
+    """The RNIV rules for a status set by hand (module docstring); WorkflowError with the field at fault."""
+    status = str(traits.get("identity_status") or "PROV").strip().upper()
+    if status in ("RECUP", "QUAL"):
+        raise WorkflowError("patient.identity_status.insi_only", "identity_status", status=status)
+    if traits.get("ins"):
+        raise WorkflowError("patient.ins.insi_only", "ins")
+    document = traits.get("identity_document")
+    if status == "VALI" and not document:
+        raise WorkflowError("patient.identity_document.missing", "identity_document")
+    if status == "VALI" and document not in documents_for(site_kind):
+        raise WorkflowError("patient.identity_document.not_here", "identity_document")
+    if status != "VALI" and document:
+        raise WorkflowError("patient.identity_document.provisional", "identity_document")
+
+
 class PatientsStep:
     def __init__(self, ctx: WorkflowContext) -> None:
         self.ctx = ctx
@@ -40,23 +73,39 @@ class PatientsStep:
     def patients(self, query: str = "") -> list[dict[str, Any]]:
         return self.ctx.store.find_patients(query)
 
-    def probable_duplicates(self, *, family_name: str, given_name: str, birth_date: str,
-                            **_other: Any) -> list[dict[str, Any]]:
-        """Residents born the same day whose family name, first given name or birth name matches once accents,
-        case and hyphens are folded, or whose names are swapped (a classic identity-vigilance error)."""
+    def probable_duplicates(self, *, family_name: str = "", given_name: str = "", birth_date: str = "",
+                            usual_name: str | None = None, **_other: Any) -> list[dict[str, Any]]:
+        """Residents born the same day whose name (birth or usual name, on either side) or first given name
+        matches once accents and case are folded, or whose names are swapped (a classic identity-vigilance
+        error)."""
         try:
             day = parse_birth_date(birth_date)
         except WorkflowError:
             return []
-        family, given = fold(family_name or ""), fold((given_name or "").split(" ")[0])
+        names = {fold(n).strip() for n in (family_name or "", usual_name or "")} - {""}
+        given = fold((given_name or "").strip().split(" ")[0])
         found = []
         for p in self.ctx.store.find_patients(""):
             if p.get("birth_date") != day:
                 continue
-            p_family, p_given = fold(p.get("family_name") or ""), fold((p.get("given_name") or "").split(" ")[0])
-            if family and (family == p_family or given == p_given or (family == p_given and given == p_family)):
+            p_names = {fold(n) for n in (p.get("family_name") or "", p.get("usual_name") or "")} - {""}
+            p_given = fold((p.get("given_name") or "").split(" ")[0])
+            swapped = given in p_names and p_given in names
+            if names and (names & p_names or (given and given == p_given) or swapped):
                 found.append(p)
         return found
+
+    def check_duplicates(self, **traits: Any) -> list[dict[str, Any]]:
+        """The form's identity traits changed: the probable duplicates are computed again and shown (none when
+        nothing matches any more), so what staff may pick is always a match of what is typed now."""
+        found = self.probable_duplicates(**traits)
+        if [p["id"] for p in found] != [p["id"] for p in self.ctx.state.duplicates]:
+            self.ctx.changed(duplicates=found)
+        return found
+
+    def identity_documents(self) -> tuple[str, ...]:
+        """The documents that may validate an identity on this tablet's site."""
+        return documents_for((self.ctx.state.site or {}).get("kind"))
 
     def create_patient(self, *, allow_duplicate: bool = False, **traits: Any) -> str:
         """Create and select a patient; the birth date may be typed as staff do (see parse_birth_date). Identity
@@ -65,6 +114,7 @@ class PatientsStep:
         ctx = self.ctx
         if ctx.state.staff is None:
             raise WorkflowError("auth.sign_in_first")
+        _check_status(traits, (ctx.state.site or {}).get("kind"))
         if "birth_date" in traits:
             traits["birth_date"] = parse_birth_date(traits["birth_date"])
         if not allow_duplicate:

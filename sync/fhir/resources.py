@@ -15,7 +15,8 @@ from sync.fhir.terminology import (ARS_DECLARATION_SYSTEM, BIRTH_PLACE_EXTENSION
                                    DEVICE_ADDRESS_SYSTEM, DEVICE_SERIAL_SYSTEM, ENCOUNTER_ID_SYSTEM,
                                    FINESS_SYSTEM, FR_BIRTH_LIST_GIVEN_NAME, FR_ENCOUNTER_IDENTIFIER_TYPE_SYSTEM,
                                    FR_IDENTIFIER_TYPE_SYSTEM, FR_IDENTITY_RELIABILITY, FR_IDENTITY_STATUS_SYSTEM,
-                                   FR_INSEE_CODE_EXTENSION, FR_METHOD_COLLECTION_SYSTEM, GENDER, IDNAT_PS_SYSTEM,
+                                   FR_INSEE_CODE_EXTENSION, FR_METHOD_COLLECTION_SYSTEM,
+                                   FR_VALIDATION_MODE_SYSTEM, GENDER, IDNAT_PS_SYSTEM,
                                    IDNAT_STRUCT_SYSTEM, INSEE_COMMUNE_SYSTEM, LOINC, PARTICIPANT_TYPE,
                                    PATIENT_ID_SYSTEM, PRACTITIONER_ROLE_ID_SYSTEM, PROFILE_CONSENT, PROFILE_ENCOUNTER,
                                    PROFILE_ORGANIZATION, PROFILE_PATIENT, PROFILE_PATIENT_INS, PROFILE_PRACTITIONER,
@@ -63,7 +64,10 @@ def _patient_identifiers(patient: Mapping[str, Any], ins_system: str, qualified:
 
 def patient_resource(patient: Mapping[str, Any], *, ins_system: str) -> dict[str, Any]:
     """Patient with the local id identifier always, the resident number when known, the INS only on a qualified
-    identity (RNIV: only a QUAL identity may carry and share the INS), under the INS authority `ins_system`."""
+    identity (RNIV: only a QUAL identity may carry and share the INS), under the INS authority `ins_system`. The
+    birth name is the "official" HumanName, the usual name (when there is one) a second, "usual" one; the document
+    a validated identity was checked against goes in the identity-reliability extension (validationMode). The room
+    stays on the tablet: it is where the resident sleeps now, not who they are."""
     if ins_system not in INS_IDENTIFIER_TYPES:
         raise ValueError(f"unknown INS authority {ins_system!r}")
     qualified = patient.get("identity_status") == "QUAL" and bool(patient.get("ins"))
@@ -78,10 +82,16 @@ def patient_resource(patient: Mapping[str, Any], *, ins_system: str) -> dict[str
     if patient.get("identity_method"):
         reliability.append({"url": "methodCollection",
                             "valueCoding": {"system": FR_METHOD_COLLECTION_SYSTEM, "code": patient["identity_method"]}})
+    if patient.get("identity_document"):
+        reliability.append({"url": "validationMode",
+                            "valueCoding": {"system": FR_VALIDATION_MODE_SYSTEM, "code": patient["identity_document"]}})
     name: dict[str, Any] = {"use": "official", "family": patient["family_name"], "given": [patient["given_name"]]}
     birth_given_names = patient.get("birth_given_names")
     if birth_given_names:
         name["extension"] = [{"url": FR_BIRTH_LIST_GIVEN_NAME, "valueString": birth_given_names}]
+    names = [name]
+    if patient.get("usual_name"):  # the name used (nom utilisé): HumanName.use "usual"
+        names.append({"use": "usual", "family": patient["usual_name"], "given": [patient["given_name"]]})
     # fr-core-patient-ins makes the list of birth given names mandatory: claim it only when everything is there
     profile = PROFILE_PATIENT_INS if qualified and birth_given_names else PROFILE_PATIENT
     return {
@@ -93,7 +103,7 @@ def patient_resource(patient: Mapping[str, Any], *, ins_system: str) -> dict[str
              "valueAddress": {"extension": [{"url": FR_INSEE_CODE_EXTENSION, "valueCoding": insee_coding}]}},
         ],
         "identifier": identifiers,
-        "name": [name],
+        "name": names,
         "gender": GENDER[patient["sex"]],
         "birthDate": patient["birth_date"],
     }

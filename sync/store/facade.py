@@ -61,11 +61,14 @@ class Store(Database):
     # -- patients -------------------------------------------------------------------------------------------------
     def add_patient(self, *, family_name: str, given_name: str, birth_date: str, sex: str, birth_place_insee: str,
                     identity_status: str = "PROV", ins: str | None = None, resident_id: str | None = None,
-                    identity_method: str | None = None, birth_given_names: str | None = None) -> str:
+                    identity_method: str | None = None, birth_given_names: str | None = None,
+                    usual_name: str | None = None, room: str | None = None,
+                    identity_document: str | None = None) -> str:
         return patient_rows.add_patient(
             self, family_name=family_name, given_name=given_name, birth_date=birth_date, sex=sex,
             birth_place_insee=birth_place_insee, identity_status=identity_status, ins=ins, resident_id=resident_id,
-            identity_method=identity_method, birth_given_names=birth_given_names)
+            identity_method=identity_method, birth_given_names=birth_given_names, usual_name=usual_name, room=room,
+            identity_document=identity_document)
 
     def get_patient(self, patient_id: str) -> dict[str, Any]:
         return patient_rows.get_patient(self, patient_id)

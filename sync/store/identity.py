@@ -3,7 +3,9 @@
 - Patient identity (ANS, Référentiel national d'identitovigilance, RNIV 1): birth name, first given name at birth
   and the list of birth given names, birth date, sex, birth place as an INSEE code (Corsica 2A/2B, 99xxx abroad),
   the identity status PROV / RECUP / VALI / QUAL, how the traits were collected (FR Core
-  fr-core-cs-method-collection), and the INS, which only a qualified identity carries.
+  fr-core-cs-method-collection), and the INS, which only a qualified identity carries. Next to them, the usual
+  name (nom utilisé, a "trait complémentaire": the married name staff call a resident by), the room or bed, and
+  the high-trust document an identity was checked against (FR Core fr-core-cs-mode-validation-identity).
 - The INS (ANS, Référentiel INS: the NIR as "matricule INS") ends with a control key: 97 minus the first 13
   characters modulo 97, the Corsican departments 2A / 2B counted as 19 / 18.
 - RPPS numbers have 11 digits; ADELI and FINESS numbers 9 characters (2A / 2B for Corsica), the last FINESS
@@ -23,6 +25,13 @@ from sync.store.errors import IdentityError, InputError
 IDENTITY_STATUSES = ("PROV", "RECUP", "VALI", "QUAL")
 SEXES = ("F", "M", "I")
 IDENTITY_METHODS = ("SM", "CV", "INSI", "CB", "RFID", "AV")  # FR Core fr-core-cs-method-collection (RNIV 1 v2.0)
+# The high-trust documents an identity may be validated with (FR Core fr-core-cs-mode-validation-identity, RNIV 1):
+# national identity card, passport, residence permit; and, for people admitted to a nursing home (RNIV update of
+# January 2024, medico-social sector), a livret de famille or a birth-certificate extract, each with a carte Vitale
+# bearing the person's photo.
+IDENTITY_DOCUMENTS = ("CN", "PA", "CS", "LECV", "ANCV")
+NURSING_HOME_DOCUMENTS = ("LECV", "ANCV")
+ROOM_MAX_LENGTH = 30
 NAME_MAX_LENGTH = 100
 OLDEST_BIRTH_YEAR = 1890
 
@@ -40,6 +49,7 @@ _NAME_CODES = {
                     "identity.family_name.characters"),
     "given_name": ("identity.given_name.required", "identity.given_name.too_long",
                    "identity.given_name.characters"),
+    "usual_name": ("identity.usual_name.required", "identity.usual_name.too_long", "identity.usual_name.characters"),
     "birth_given_names": ("identity.birth_given_names.required", "identity.birth_given_names.too_long",
                           "identity.birth_given_names.characters"),
 }
@@ -148,6 +158,36 @@ def clean_method(value: Any) -> str | None:
     if method not in IDENTITY_METHODS:
         raise IdentityError("identity.identity_method.invalid", "identity_method")
     return method
+
+
+def clean_usual_name(value: Any) -> str | None:
+    """The usual name (nom utilisé), optional: the same rules as the birth name."""
+    return None if _blank(value) else clean_name(value, "usual_name")
+
+
+def clean_room(value: Any) -> str | None:
+    """The room or bed as the site writes it ("12", "B 204 lit 2"), optional, one line."""
+    if _blank(value):
+        return None
+    if not isinstance(value, str):
+        raise IdentityError("identity.room.not_text", "room")
+    text = " ".join(value.split())
+    if len(text) > ROOM_MAX_LENGTH:
+        raise IdentityError("identity.room.too_long", "room", max_length=ROOM_MAX_LENGTH)
+    return text
+
+
+def clean_document(value: Any, status: str) -> str | None:
+    """The code of the high-trust document the identity was checked against (IDENTITY_DOCUMENTS), optional; only
+    a validated or qualified identity was checked against one."""
+    if _blank(value):
+        return None
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code not in IDENTITY_DOCUMENTS:
+        raise IdentityError("identity.identity_document.invalid", "identity_document")
+    if status not in ("VALI", "QUAL"):
+        raise IdentityError("identity.identity_document.status", "identity_document")
+    return code
 
 
 def clean_birth_given_names(value: Any, given_name: str) -> str | None:

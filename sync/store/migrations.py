@@ -452,5 +452,21 @@ def migration_5(db: sqlite_utils.Database) -> None:
             db.execute("UPDATE measurements SET interpretation = ? WHERE id = ?", [flag, measurement_id])
 
 
+def migration_6(db: sqlite_utils.Database) -> None:
+    """Schema v6: what staff need to find and name a resident. `usual_name` (nom utilisé, the married name a
+    resident is called by, RNIV "trait complémentaire"), `room` (room or bed, free text) and `identity_document`
+    (the high-trust document a validated identity was checked against, FR Core fr-core-cs-mode-validation-identity:
+    CN identity card, PA passport, CS residence permit, LECV / ANCV livret de famille / birth extract with a photo
+    carte Vitale). All optional; existing rows keep NULL."""
+    db.executescript("""
+    ALTER TABLE patients ADD COLUMN usual_name TEXT CHECK (usual_name IS NULL OR usual_name <> '');
+    ALTER TABLE patients ADD COLUMN room TEXT CHECK (room IS NULL OR room <> '');
+    ALTER TABLE patients ADD COLUMN identity_document TEXT
+        CHECK (identity_document IS NULL OR (identity_document IN ('CN', 'PA', 'CS', 'LECV', 'ANCV')
+                                             AND identity_status IN ('VALI', 'QUAL')));
+    """)
+
+
 # Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
-MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4, migration_5)
+MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4, migration_5,
+                                      migration_6)

@@ -1,7 +1,8 @@
 """Patients: creating an identity from its strict traits (sync.store.identity), reading it, finding it again.
 
-An identity that already exists (same birth date, sex, birth place and the same names, case and accents aside)
-or an INS already given to another patient is refused: the tablet holds no duplicates.
+An identity that already exists (same birth date, sex, birth place and first given name, and the same name, case
+and accents aside, the usual name counting as well as the birth name) or an INS already given to another patient
+is refused: the tablet holds no duplicates. Search finds a resident by the usual name staff call her by too.
 """
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from typing import Any
 
 from sync.store.database import Database
 from sync.store.errors import IdentityError
-from sync.store.identity import (clean_birth_date, clean_birth_given_names, clean_birth_place, clean_ins,
-                                 clean_method, clean_name, clean_resident_id, clean_sex, clean_status, fold)
+from sync.store.identity import (clean_birth_date, clean_birth_given_names, clean_birth_place, clean_document,
+                                 clean_ins, clean_method, clean_name, clean_resident_id, clean_room, clean_sex,
+                                 clean_status, clean_usual_name, fold)
 from sync.store.trail import trace
 
 
 def add_patient(db: Database, *, family_name: str, given_name: str, birth_date: str, sex: str,
                 birth_place_insee: str, identity_status: str = "PROV", ins: str | None = None,
                 resident_id: str | None = None, identity_method: str | None = None,
-                birth_given_names: str | None = None) -> str:
+                birth_given_names: str | None = None, usual_name: str | None = None, room: str | None = None,
+                identity_document: str | None = None) -> str:
     """Create a patient from the RNIV strict traits. Everything is checked before anything is written.
 
     `identity_method`: how the traits were collected (FR Core codes SM manual entry, CV carte Vitale, INSI
@@ -35,18 +38,24 @@ def add_patient(db: Database, *, family_name: str, given_name: str, birth_date: 
     resident = clean_resident_id(resident_id)
     method = clean_method(identity_method)
     birth_names = clean_birth_given_names(birth_given_names, given)
+    usual = clean_usual_name(usual_name)
+    room_text = clean_room(room)
+    document = clean_document(identity_document, status)
+    names = {fold(n) for n in (family, usual) if n}
     patient_id = str(uuid.uuid4())
     with db.transaction():
-        for other in db.db.query("SELECT family_name, given_name FROM patients WHERE birth_date = ? AND sex = ? "
-                                 "AND birth_place_insee = ?", [birth, sex_code, insee]):
-            if fold(other["family_name"]) == fold(family) and fold(other["given_name"]) == fold(given):
+        for other in db.db.query("SELECT family_name, usual_name, given_name FROM patients WHERE birth_date = ? "
+                                 "AND sex = ? AND birth_place_insee = ?", [birth, sex_code, insee]):
+            other_names = {fold(n) for n in (other["family_name"], other["usual_name"]) if n}
+            if names & other_names and fold(other["given_name"]) == fold(given):
                 raise IdentityError("identity.duplicate", "family_name")
         if ins_value and list(db.db.query("SELECT 1 FROM patients WHERE ins = ?", [ins_value])):
             raise IdentityError("identity.ins.taken", "ins")
         db.db["patients"].insert({
             "id": patient_id, "family_name": family, "given_name": given, "birth_date": birth, "sex": sex_code,
             "birth_place_insee": insee, "identity_status": status, "ins": ins_value, "resident_id": resident,
-            "identity_method": method, "birth_given_names": birth_names, "created_at": db.stamp(),
+            "identity_method": method, "birth_given_names": birth_names, "usual_name": usual, "room": room_text,
+            "identity_document": document, "created_at": db.stamp(),
             "last_seen_at": db.stamp(),
         })
         trace(db, "create", "patient", patient_id, f"identity {status}")
@@ -62,7 +71,9 @@ def _matches(patient: dict[str, Any], token: str) -> bool:
         y, m, d = patient["birth_date"].split("-")
         return patient["birth_date"].startswith(token) or f"{d}/{m}/{y}".startswith(token)
     folded = fold(token)
-    for name in (patient["family_name"], patient["given_name"]):
+    for name in (patient["family_name"], patient.get("usual_name") or "", patient["given_name"]):
+        if not name:
+            continue
         name_folded = fold(name)
         if name_folded.startswith(folded):
             return True
@@ -73,8 +84,8 @@ def _matches(patient: dict[str, Any], token: str) -> bool:
 
 def find_patients(db: Database, query: str = "") -> list[dict[str, Any]]:
     """Every word of `query` must match: a birth date prefix ('1942-03', '12/03/19') or a case- and
-    accent-insensitive prefix of the family or given name (or of one of their parts, 'martin' finds
-    'Dupont-Martin'). Empty query: all patients. Sorted by family name, given name, birth date."""
+    accent-insensitive prefix of the birth name, the usual name or the given name (or of one of their parts,
+    'martin' finds 'Dupont-Martin'). Empty query: all patients. Sorted by family name, given name, birth date."""
     patients = db.query("SELECT * FROM patients")
     tokens = (query or "").split()
     found = [p for p in patients if all(_matches(p, t) for t in tokens)]

@@ -187,8 +187,19 @@ def fill_v5(con: sqlite3.Connection) -> None:
          ("m-v5-2", V2_SESSION_OPEN, "59408-5", "88", "%", "LL")])
 
 
+def fill_v6(con: sqlite3.Connection) -> None:
+    """The v5 data plus the usual name and room of the qualified patient, and a validated identity with the document
+    it was checked against."""
+    fill_v5(con)
+    con.execute("UPDATE patients SET usual_name = 'Durand', room = '12 B' WHERE id = ?", [PATIENT_QUAL])
+    con.execute("INSERT INTO patients (id, family_name, given_name, birth_date, sex, birth_place_insee, "
+                "identity_status, identity_document, created_at, last_seen_at) VALUES ('p-v6', 'Verveine', 'Aimé', "
+                "'1929-07-30', 'M', '69123', 'VALI', 'LECV', '2024-06-01T08:00:00+00:00', "
+                "'2024-06-01T08:00:00+00:00')")
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
-                                                            4: fill_v4, 5: fill_v5}
+                                                            4: fill_v4, 5: fill_v5, 6: fill_v6}
 
 
 def store_at(path: Path, version: int) -> None:
