@@ -1,6 +1,6 @@
 """Demo and training mode: the app plays one whole session by itself, tapping its own buttons (first-run set-up or
-PIN sign-in, a new qualified patient with a demo INS, consent, the three devices, NEWS2, the call, the summary),
-optionally saving a screenshot of every screen. Works on any object shaped like mobile.app.RelaisApp."""
+PIN sign-in, a new patient whose identity is validated on an identity card, consent, the three devices, NEWS2, the
+call, the summary), optionally saving a screenshot of every screen. Works on any object shaped like mobile.app.RelaisApp."""
 from __future__ import annotations
 
 import asyncio
@@ -13,18 +13,10 @@ log = logging.getLogger(__name__)
 DEMO_SITE = dict(kind="ehpad", name="EHPAD de démonstration")
 DEMO_STAFF = dict(name="Camille DÉMO", role="aide_soignant", pin="1234")
 DEMO_PATIENT = dict(family_name="DÉMO", given_name="Jeanne", birth_date="02/04/1938", sex="F",
-                    birth_place_insee="75056", identity_status="QUAL")
+                    birth_place_insee="75056", identity_status="VALI", identity_document="CN", room="12")
 DEVICE_ORDER = ("oximeter", "blood_pressure", "thermometer")
 
 Show = Callable[[str], Awaitable[None]]
-
-
-def demo_ins() -> str:
-    """A well-formed INS (NIR key = 97 - NIR mod 97) for the demo resident. It is only ever written under the
-    official DEMO authority OID 1.2.250.1.213.1.4.11 (the demo store is opened with fhir.INS_DEMO_SYSTEM), so it can
-    never be taken for a real person's INS."""
-    nir = "2380475056123"
-    return nir + f"{97 - int(nir) % 97:02d}"
 
 
 async def _wait_for(condition, timeout: float = 20.0, step: float = 0.03) -> None:
@@ -67,7 +59,8 @@ async def _sign_in(app: Any, show: Show) -> None:
 
 
 async def _new_patient(app: Any, show: Show) -> None:
-    """The demo resident, qualified with the demo INS (or picked from the list if a previous demo created her),
+    """The demo resident, validated on her identity card (a qualified identity and its INS only come from the
+    INSi teleservice, which the tablet cannot reach), or picked from the list if a previous demo created her;
     then the reason, consent and room checklist."""
     sm = app.screen_manager
     await _wait_for(lambda: sm.current == "patient")
@@ -75,12 +68,13 @@ async def _new_patient(app: Any, show: Show) -> None:
     _press(sm.get_screen("patient").ids.new_patient)
     form = sm.get_screen("patient_form")
     for key, value in (("family", DEMO_PATIENT["family_name"]), ("given", DEMO_PATIENT["given_name"]),
-                       ("birth", DEMO_PATIENT["birth_date"]), ("insee", DEMO_PATIENT["birth_place_insee"])):
+                       ("birth", DEMO_PATIENT["birth_date"]), ("insee", DEMO_PATIENT["birth_place_insee"]),
+                       ("room", DEMO_PATIENT["room"])):
         form.ids[key].text = value
     form.ids.sex.selected = DEMO_PATIENT["sex"]
     form.ids.status.selected = DEMO_PATIENT["identity_status"]
-    form.method = "INSI"
-    form.ids.ins.text = demo_ins()
+    form.method = "SM"
+    form.document = DEMO_PATIENT["identity_document"]
     await show("new-patient")
     existing = [p for p in app.runtime.workflow.patients("DÉMO")
                 if p.get("given_name") == DEMO_PATIENT["given_name"]]

@@ -13,6 +13,10 @@ class PatientRow(ButtonBehavior, BoxLayout):
 
     patient_id = StringProperty("")
     name = StringProperty("")
+    family = StringProperty("")
+    usual = StringProperty("")
+    given = StringProperty("")
+    room = StringProperty("")
     sex = StringProperty("")
     birth_date = StringProperty("")
     insee = StringProperty("")

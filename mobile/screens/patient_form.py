@@ -1,44 +1,65 @@
-"""Create a patient from the five INS identity traits and an identity status; errors come from the workflow."""
+"""Create a patient from the five INS identity traits, the usual name and the room, and a status staff may set by
+hand (Provisoire, or Validée with the document checked); the probable duplicates follow every change of the
+traits; errors come from the workflow."""
 from __future__ import annotations
 
+from kivy.factory import Factory
 from kivy.properties import StringProperty
 
 from mobile.screens.widgets import ModelScreen, load_kv
 
 DEFAULT_STATUS = "PROV"
+_TEXT_FIELDS = ("family", "usual", "given", "birth", "insee", "room")
 
 
 class PatientFormScreen(ModelScreen):
-    method = StringProperty("")  # how the identity was checked (FR Core method-collection code)
+    method = StringProperty("")    # how the traits were collected (FR Core method-collection code)
+    document = StringProperty("")  # the identity document checked, for a validated identity
 
     def on_pre_enter(self, *_args) -> None:
         self.reset()
 
     def reset(self) -> None:
-        for key in ("family", "given", "birth", "insee", "ins"):
+        for key in _TEXT_FIELDS:
             self.ids[key].text = ""
         self.method = ""
+        self.document = ""
         self.vm.dismiss_duplicates()
         self.ids.sex.selected = ""
         self.ids.status.selected = DEFAULT_STATUS
         self.vm.error = None
         self.ids.scroll.scroll_y = 1
 
-    def values(self) -> dict[str, str]:
+    def traits(self) -> dict[str, str]:
         ids = self.ids
-        values = dict(family_name=ids.family.text, given_name=ids.given.text, birth_date=ids.birth.text,
-                      sex=ids.sex.selected, birth_place_insee=ids.insee.text, identity_status=ids.status.selected,
-                      identity_method=self.method or None)
-        if ids.status.selected == "QUAL":
-            values["ins"] = ids.ins.text.replace(" ", "")
-        return values
+        return dict(family_name=ids.family.text, usual_name=ids.usual.text, given_name=ids.given.text,
+                    birth_date=ids.birth.text, sex=ids.sex.selected, birth_place_insee=ids.insee.text)
 
-    def use_existing(self) -> None:
-        """A probable duplicate was the same person: open the session on the existing identity."""
-        if self.vm.duplicates:
-            patient_id = self.vm.duplicates[0]["patient_id"]
-            self.vm.dismiss_duplicates()
-            self.vm.select_patient(patient_id)
+    def values(self) -> dict[str, str | None]:
+        status = self.ids.status.selected
+        return dict(self.traits(), room=self.ids.room.text, identity_status=status,
+                    identity_method=self.method or None,
+                    identity_document=self.document or None if status == "VALI" else None)
+
+    def traits_changed(self) -> None:
+        """Any identity trait was typed or chosen: the duplicates shown are those of what is typed now."""
+        if self.vm is not None and "family" in self.ids:
+            self.vm.check_duplicates(**self.traits())
+
+    def show_more_duplicates(self) -> None:
+        """The first match has its button in the kv (`use_existing`); every other match gets its own, naming it."""
+        box = self.ids.get("more_duplicates")
+        if box is None:
+            return
+        box.clear_widgets()
+        for text, patient_id in box.choices:
+            button = Factory.BigButton(text=text)
+            button.bind(on_release=lambda _button, chosen=patient_id: self.use_existing(chosen))
+            box.add_widget(button)
+
+    def use_existing(self, patient_id: str) -> None:
+        """A probable duplicate was the same person: open the session on that identity."""
+        self.vm.use_patient(patient_id)
 
     def submit(self, allow_duplicate: bool = False) -> bool:
         created = self.vm.create_patient(**self.values(), allow_duplicate=allow_duplicate)

@@ -22,7 +22,7 @@ IDENTITY_STATUS = {
     "PROV": N_("Provisional identity"),
     "RECUP": N_("Retrieved identity"),
     "VALI": N_("Validated identity"),
-    "QUAL": N_("Qualified identity"),
+    "QUAL": N_("Qualified identity (INS)"),
 }
 IDENTITY_STATUS_SHORT = {
     "PROV": N_("Provisional"),
@@ -30,6 +30,11 @@ IDENTITY_STATUS_SHORT = {
     "VALI": N_("Validated"),
     "QUAL": N_("Qualified"),
 }
+# the high-trust documents of sync.store.identity.IDENTITY_DOCUMENTS (FR Core fr-core-cs-mode-validation-identity)
+IDENTITY_DOCUMENTS = {"CN": N_("Identity card"), "PA": N_("Passport"), "CS": N_("Residence permit"),
+                      "LECV": N_("Livret de famille + carte Vitale with photo"),
+                      "ANCV": N_("Birth certificate extract + carte Vitale with photo")}
+_BIRTH_NAME = {"F": N_("née {name}"), "M": N_("né {name}"), "I": N_("birth name {name}")}
 SEX_LABELS = {"F": N_("Female"), "M": N_("Male"), "I": N_("Undetermined")}
 _BORN = {
     "F": N_("Female, born {date}"),
@@ -107,6 +112,70 @@ DEVICE_STATE_BY_KIND = {
 def display_name(family_name: str | None, given_name: str | None) -> str:
     """French identity display: birth name in capitals, then the first given name ("DUPONT Marie")."""
     return " ".join(p for p in ((family_name or "").strip().upper(), (given_name or "").strip()) if p)
+
+
+def patient_name(lang: str, family_name: str | None, usual_name: str | None, given_name: str | None,
+                 sex: str | None = None) -> str:
+    """The name staff call the resident by, then the birth name when it differs: "DURAND Germaine, née MARTIN".
+    Without a usual name, display_name ("MARTIN Germaine")."""
+    shown = display_name(usual_name or family_name, given_name)
+    if usual_name and family_name and usual_name.strip().upper() != family_name.strip().upper():
+        birth = tr._(_BIRTH_NAME.get(sex or "I", _BIRTH_NAME["I"])).format(name=family_name.strip().upper())
+        shown = f"{shown}, {birth}"
+    return shown
+
+
+def age_years(birth_date: str | None, today: dt.date | None = None) -> int | None:
+    """Completed years on `today` (default: the tablet's date); None without a valid birth date."""
+    try:
+        born = dt.date.fromisoformat((birth_date or "")[:10])
+    except ValueError:
+        return None
+    today = today or dt.date.today()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def age_line(lang: str, birth_date: str | None, today: dt.date | None = None) -> str:
+    years = age_years(birth_date, today)
+    return "" if years is None else tr.ngettext("{n} year", "{n} years", years).format(n=years)
+
+
+def room_line(lang: str, room: str | None) -> str:
+    return tr._("Room {room}").format(room=room) if room else ""
+
+
+def banner_details(lang: str, sex: str | None, birth_date: str | None, room: str | None, status: str | None,
+                   today: dt.date | None = None) -> str:
+    """The banner's second line: "Femme, née le 02/04/1938 (87 ans) · Chambre 12 · Identité validée"."""
+    age = age_line(lang, birth_date, today)
+    born = born_line(lang, sex, birth_date) + (f" ({age})" if age else "")
+    return "  ·  ".join(part for part in (born, room_line(lang, room), status_long(lang, status)) if part)
+
+
+def row_name(lang: str, row: dict) -> str:
+    """patient_name for a row of mobile.screens.viewmodels.patients.patient_row."""
+    return patient_name(lang, row.get("family"), row.get("usual"), row.get("given"), row.get("sex"))
+
+
+def duplicate_line(lang: str, row: dict) -> str:
+    """A probable duplicate: "DURAND Germaine, née MARTIN — Femme, née le 06/05/1934 — Chambre 12 — Identité …"."""
+    parts = (row_name(lang, row), born_line(lang, row.get("sex"), row.get("birth_date")),
+             room_line(lang, row.get("room")), status_long(lang, row.get("status")))
+    return " — ".join(p for p in parts if p)
+
+
+def use_patient(lang: str, row: dict) -> str:
+    """The button that opens the session on this match, naming it."""
+    return tr._("Use this patient: {name}").format(name=row_name(lang, row))
+
+
+def other_matches(lang: str, rows) -> list[tuple[str, str]]:
+    """(button text, patient id) for every probable duplicate after the first."""
+    return [(use_patient(lang, row), row["patient_id"]) for row in list(rows or ())[1:]]
+
+
+def document_label(lang: str, code: str | None) -> str:
+    return tr._(IDENTITY_DOCUMENTS[code]) if code in IDENTITY_DOCUMENTS else ""
 
 
 def format_date(iso: str | None) -> str:

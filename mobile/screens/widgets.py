@@ -357,8 +357,32 @@ class RejectedPanel(TransientModal):
 
 
 class PatientBanner(BoxLayout):
+    """Who the readings are for, on every clinical screen: the whole name (never shortened), age, room, identity
+    status. The name takes at most two lines: the largest of NAME_SIZES that fits them is used."""
+
+    NAME_SIZES = ("32sp", "28sp", "24sp", "20sp")
+    NAME_LINES = 2
     shell = ObjectProperty(None, rebind=True)
     show_change = BooleanProperty(True)
+    name_font_size = StringProperty(NAME_SIZES[0])
+
+    def fit_name(self) -> None:
+        label = self.ids.get("banner_name")
+        if label is None or label.width <= 1 or not label.text:
+            return
+        from kivy.core.text import Label as CoreLabel
+        from kivy.metrics import sp
+
+        def height(text: str, size: str, width) -> int:
+            core = CoreLabel(text=text, font_size=sp(float(size.removesuffix("sp"))), bold=True,
+                             font_name=label.font_name, text_size=(width, None), halign="left")
+            core.refresh()
+            return core.texture.size[1]
+
+        for size in self.NAME_SIZES:
+            if height(label.text, size, label.width) <= self.NAME_LINES * height("Ag", size, None) + 1:
+                break
+        self.name_font_size = size
 
 
 class RelaisRoot(BoxLayout):

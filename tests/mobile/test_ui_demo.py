@@ -42,7 +42,8 @@ def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
         from sync import outbox
 
         (entry,) = outbox.entries(store)
-        assert patient["identity_status"] == "QUAL" and patient["ins"]
-        # the demo INS only ever travels under the official DEMO authority OID, never as a real NIR
-        assert "urn:oid:1.2.250.1.213.1.4.11" in entry.payload and "1.2.250.1.213.1.4.8" not in entry.payload
+        # validated on an identity card: the tablet cannot qualify an identity (INSi), so no INS is typed or sent
+        assert (patient["identity_status"], patient["identity_document"], patient["ins"]) == ("VALI", "CN", None)
+        assert "fr-core-cs-mode-validation-identity" in entry.payload
+        assert "1.2.250.1.213.1.4.11" not in entry.payload and "1.2.250.1.213.1.4.8" not in entry.payload
         assert '"valueCodeableConcept"' in entry.payload and "9279-1" in entry.payload  # ACVPU, respiration rate

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.timeout(60)
 
 NBSP = "\u00a0"
 DEMO = dict(family_name="DÉMO", given_name="Paul", birth_date="1931-11-05", sex="M", birth_place_insee="69123",
-            identity_status="VALI")
+            identity_status="VALI", identity_document="CN")
 
 
 async def test_thermometer_error_shows_the_error_panel_and_no_value(tmp_path):

@@ -91,7 +91,9 @@ async def test_language_toggle_retranslates_the_live_ui(tmp_path):
         assert measure.ids.status.text == "The measurement failed."
         assert measure.ids.error_text.text == \
             "Device error: the thermometer reports an invalid measurement. Measure again."
-        assert measure.ids.banner.ids.banner_details.text == "Female, born 02/04/1938  ·  Provisional identity"
+        from mobile.screens.texts import age_years
+        assert measure.ids.banner.ids.banner_details.text == \
+            f"Female, born 02/04/1938 ({age_years('1938-04-02')} years)  ·  Provisional identity"
         assert screen(app, "patient").ids.new_patient.text == "New patient"  # screens not shown follow too
         await screenshot(app, "30-english-measure-error")
         await tap(next(b for b in topbar.lang.children if b.value == "fr"))

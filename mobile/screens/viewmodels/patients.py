@@ -12,7 +12,10 @@ from mobile.workflow import WorkflowState
 
 def patient_row(patient: dict[str, Any]) -> dict[str, Any]:
     return {"patient_id": str(patient["id"]),
-            "name": texts.display_name(patient.get("family_name"), patient.get("given_name")),
+            "name": texts.display_name(patient.get("usual_name") or patient.get("family_name"),
+                                       patient.get("given_name")),
+            "family": patient.get("family_name") or "", "usual": patient.get("usual_name") or "",
+            "given": patient.get("given_name") or "", "room": patient.get("room") or "",
             "sex": patient.get("sex") or "", "birth_date": patient.get("birth_date") or "",
             "insee": patient.get("birth_place_insee") or "", "status": patient.get("identity_status") or ""}
 
@@ -40,20 +43,31 @@ class PatientListModel(ScreenModel):
 
 
 class PatientFormModel(ScreenModel):
-    duplicates = ListProperty([])        # probable duplicates of the identity being created
+    duplicates = ListProperty([])        # probable duplicates of the identity being typed, kept up to date
+    documents = ListProperty([])         # the identity documents that validate an identity on this site
     error = ObjectProperty(None, allownone=True)
 
     def on_state(self, state: WorkflowState) -> None:
-        self.duplicates = [patient_row(p) for p in state.duplicates]
+        rows = [patient_row(p) for p in state.duplicates]
+        if rows != self.duplicates:
+            self.duplicates = rows
+        documents = list(self.workflow.identity_documents()) if state.site else []
+        if documents != self.documents:
+            self.documents = documents
+
+    def check_duplicates(self, **traits: str) -> None:
+        """A trait changed in the form: the probable duplicates are looked for again."""
+        self.workflow.check_duplicates(**traits)
 
     def create_patient(self, *, family_name: str, given_name: str, birth_date: str, sex: str,
                        birth_place_insee: str, identity_status: str, identity_method: str | None = None,
-                       allow_duplicate: bool = False, ins: str | None = None) -> bool:
+                       allow_duplicate: bool = False, usual_name: str | None = None, room: str | None = None,
+                       identity_document: str | None = None) -> bool:
         """The form's submit. True when the patient was created (and selected); a probable duplicate fills
         `duplicates` and returns False until staff pick one or create anyway."""
-        extra = {"identity_method": identity_method} if identity_method else {}
-        if ins:
-            extra["ins"] = ins
+        extra = {key: value.strip() for key, value in (("identity_method", identity_method),
+                                                       ("usual_name", usual_name), ("room", room),
+                                                       ("identity_document", identity_document)) if value}
         return attempt(self, "error", lambda: self.workflow.create_patient(
             family_name=family_name.strip(), given_name=given_name.strip(), birth_date=birth_date, sex=sex,
             birth_place_insee=birth_place_insee.strip(), identity_status=identity_status,
@@ -61,6 +75,15 @@ class PatientFormModel(ScreenModel):
 
     def dismiss_duplicates(self) -> None:
         self.workflow.dismiss_duplicates()
+
+    def use_patient(self, patient_id: str) -> bool:
+        """Staff recognised a match: the session opens on exactly that identity, if it is still one of the
+        matches shown (a stale button never opens another patient)."""
+        if patient_id not in [d["patient_id"] for d in self.duplicates]:
+            return False
+        self.workflow.dismiss_duplicates()
+        self.workflow.select_patient(patient_id)
+        return True
 
     def select_patient(self, patient_id: str) -> None:
         self.workflow.select_patient(patient_id)

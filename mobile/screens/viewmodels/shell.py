@@ -26,6 +26,10 @@ class ShellModel(ScreenModel):
     patient_birth_date = StringProperty("")
     patient_insee = StringProperty("")
     patient_status = StringProperty("")
+    patient_family = StringProperty("")   # birth name
+    patient_usual = StringProperty("")    # usual name (nom utilisé), may be empty
+    patient_given = StringProperty("")
+    patient_room = StringProperty("")
 
     def on_state(self, state: WorkflowState) -> None:
         staff = state.staff or {}
@@ -43,6 +47,10 @@ class ShellModel(ScreenModel):
         self.patient_birth_date = patient.get("birth_date") or ""
         self.patient_insee = patient.get("birth_place_insee") or ""
         self.patient_status = patient.get("identity_status") or ""
+        self.patient_family = patient.get("family_name") or ""
+        self.patient_usual = patient.get("usual_name") or ""
+        self.patient_given = patient.get("given_name") or ""
+        self.patient_room = patient.get("room") or ""
         self.step = state.step
         self.screen = "signin" if state.locked else state.step
 
