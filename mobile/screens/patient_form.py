@@ -15,6 +15,7 @@ _TEXT_FIELDS = ("family", "usual", "given", "birth", "insee", "room")
 class PatientFormScreen(ModelScreen):
     method = StringProperty("")    # how the traits were collected (FR Core method-collection code)
     document = StringProperty("")  # the identity document checked, for a validated identity
+    more_buttons: list = []        # the buttons of the matches after the first (show_more_duplicates)
 
     def on_pre_enter(self, *_args) -> None:
         self.reset()
@@ -47,15 +48,19 @@ class PatientFormScreen(ModelScreen):
             self.vm.check_duplicates(**self.traits())
 
     def show_more_duplicates(self) -> None:
-        """The first match has its button in the kv (`use_existing`); every other match gets its own, naming it."""
-        box = self.ids.get("more_duplicates")
-        if box is None:
+        """The first match has its button in the kv (`use_existing`); every other match gets its own, naming it,
+        laid out after it and before "create anyway"."""
+        choices, actions = self.ids.get("more_duplicates"), self.ids.get("duplicate_actions")
+        if choices is None or actions is None:
             return
-        box.clear_widgets()
-        for text, patient_id in box.choices:
-            button = Factory.BigButton(text=text)
+        for button in self.more_buttons:
+            actions.remove_widget(button)
+        self.more_buttons = []
+        for text, patient_id in choices.choices:
+            button = Factory.BigButton(text=text, height="80dp")
             button.bind(on_release=lambda _button, chosen=patient_id: self.use_existing(chosen))
-            box.add_widget(button)
+            actions.add_widget(button, index=1)  # children run backwards: index 1 sits before the last one added
+            self.more_buttons.append(button)
 
     def use_existing(self, patient_id: str) -> None:
         """A probable duplicate was the same person: open the session on that identity."""

@@ -32,6 +32,7 @@ async def test_the_duplicate_warning_follows_the_form_and_names_the_match_it_ope
     germaine = runtime.store.add_patient(**MARTIN, room="12")
     ginette = runtime.store.add_patient(**{**MARTIN, "given_name": "Ginette"})
     async with running_app(runtime, size=PORTRAIT) as app:
+        await screenshot(app, "identity-patient-list-portrait-fr")
         await tap(screen(app, "patient").ids.new_patient)
         form, vm = screen(app, "patient_form"), app.models.patient_form
         assert not _shown(form)
@@ -40,15 +41,17 @@ async def test_the_duplicate_warning_follows_the_form_and_names_the_match_it_ope
         assert form.ids.duplicates_list.text.splitlines()[0].startswith(
             "MARTIN Germaine — Femme, née le 06/05/1934 — Chambre 12")
         assert form.ids.use_existing.text == "Utiliser ce patient : MARTIN Germaine"
-        [other] = form.ids.more_duplicates.children
-        assert other.text == "Utiliser ce patient : MARTIN Ginette"
+        actions = [b.text for b in reversed(form.ids.duplicate_actions.children)]
+        assert actions == ["Utiliser ce patient : MARTIN Germaine", "Utiliser ce patient : MARTIN Ginette",
+                           "Créer quand même"]
         await screenshot(app, "identity-duplicate-two-matches-portrait-fr")
 
         await _fill(form, family="DURAND")        # the given name still matches Germaine, born the same day
         await frames(2)
         assert [d["patient_id"] for d in vm.duplicates] == [germaine]
         assert form.ids.use_existing.text == "Utiliser ce patient : MARTIN Germaine"
-        assert form.ids.more_duplicates.children == []
+        assert [b.text for b in reversed(form.ids.duplicate_actions.children)] == [
+            "Utiliser ce patient : MARTIN Germaine", "Créer quand même"]
         await _fill(form, given="Paul")           # DURAND Paul: nobody like him here
         await frames(2)
         assert not _shown(form) and vm.duplicates == [] and form.ids.use_existing.text == ""
