@@ -26,9 +26,10 @@ IDENTITY_STATUSES = ("PROV", "RECUP", "VALI", "QUAL")
 SEXES = ("F", "M", "I")
 IDENTITY_METHODS = ("SM", "CV", "INSI", "CB", "RFID", "AV")  # FR Core fr-core-cs-method-collection (RNIV 1 v2.0)
 # The high-trust documents an identity may be validated with (FR Core fr-core-cs-mode-validation-identity, RNIV 1):
-# national identity card, passport, residence permit; and, for people admitted to a nursing home (RNIV update of
-# January 2024, medico-social sector), a livret de famille or a birth-certificate extract, each with a carte Vitale
-# bearing the person's photo.
+# national identity card, passport, residence permit; and, for a direct admission to a nursing home (RNIV update of
+# January 2024 for the medico-social sector, https://sante-ara.fr/modifications-des-referentiels-nationaux-en-
+# identitovigilance-en-2024-pour-le-medico-social), a livret de famille or a birth-certificate extract, each with a
+# carte Vitale bearing the person's photo.
 IDENTITY_DOCUMENTS = ("CN", "PA", "CS", "LECV", "ANCV")
 NURSING_HOME_DOCUMENTS = ("LECV", "ANCV")
 ROOM_MAX_LENGTH = 30
