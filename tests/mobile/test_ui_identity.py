@@ -116,6 +116,7 @@ async def test_the_form_offers_only_what_staff_may_set_by_hand(tmp_path, size, l
         assert (stored["identity_status"], stored["identity_document"], stored["usual_name"], stored["room"],
                 stored["ins"]) == ("VALI", "CN", "Lefort", "12", None)
         banner = screen(app, "session_start").ids.banner.ids
+        await screenshot(app, f"identity-banner-usual-name-session-start-{tag}")
         if lang == "fr":
             assert banner.banner_name.text == "LEFORT Paul, né DURAND"
             assert "Chambre 12" in banner.banner_details.text and "Identité validée" in banner.banner_details.text
