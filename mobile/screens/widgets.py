@@ -359,6 +359,27 @@ class RejectedPanel(TransientModal):
 class PatientBanner(BoxLayout):
     shell = ObjectProperty(None, rebind=True)
     show_change = BooleanProperty(True)
+    popup = None
+
+    def ask_leave(self) -> None:
+        """"Change patient" never drops an open session in one tap: a pop-up says it stays open (and the call
+        goes on), "Stay" being the safe choice."""
+        if self.shell is None:
+            return
+        if not self.shell.session_open:
+            self.shell.change_patient()
+            return
+        self.popup = LeavePopup(shell=self.shell, call_time=self.shell.call_time())
+        self.popup.open()
+
+
+class LeavePopup(TransientModal):
+    shell = ObjectProperty(None, rebind=True)
+    call_time = StringProperty("")
+
+    def leave(self) -> None:
+        self.dismiss()
+        self.shell.change_patient()
 
 
 class RelaisRoot(BoxLayout):

@@ -175,6 +175,9 @@ class SessionWorkflow:
     def call_seconds(self) -> int:
         return self.call.call_seconds()
 
+    def briefing(self) -> dict[str, Any]:
+        return self.call.briefing()
+
     def end_call(self, **values: Any) -> None:
         self.call.end_call(**values)
 
