@@ -150,10 +150,11 @@ async def test_a_measurement_running_when_leaving_is_cancelled_and_never_lands(s
     task = asyncio.ensure_future(wf.measure_temperature())
     await asyncio.sleep(0.01)
     wf.leave_session()
+    await asyncio.sleep(0.01)
+    assert task.done() and await task is None   # cancelled at once, not left running for the next patient
     other = wf.create_patient(**OTHER)
     assert other and wf.state.session_id != first
     reader.gate.set()
-    assert await task is None
     assert wf.state.proposal is None and wf.state.accepted == {}
     wf.resume_session(first)
     assert wf.state.proposal is None and wf.state.accepted == {} and wf.state.step == "measure"
