@@ -3,10 +3,17 @@ and a call-back number (HAS 2019 and 2024)."""
 from __future__ import annotations
 
 
-from mobile.screens.widgets import ModelScreen, load_kv
+from mobile.screens.widgets import AbandonPopup, ModelScreen, load_kv
 
 
 class SessionStartScreen(ModelScreen):
+    popup = None
+
+    def ask_abandon(self) -> None:
+        """Cancelling the session abandons it: asked first."""
+        self.popup = AbandonPopup(shell=self.shell)
+        self.popup.open()
+
     def on_pre_enter(self, *_args) -> None:
         ids = self.ids
         for key in ("reason", "grantor_name", "callback"):

@@ -376,10 +376,26 @@ class PatientBanner(BoxLayout):
 class LeavePopup(TransientModal):
     shell = ObjectProperty(None, rebind=True)
     call_time = StringProperty("")
+    abandon_popup = None
 
     def leave(self) -> None:
         self.dismiss()
         self.shell.change_patient()
+
+    def ask_abandon(self) -> None:
+        self.dismiss()
+        self.abandon_popup = AbandonPopup(shell=self.shell)
+        self.abandon_popup.open()
+
+
+class AbandonPopup(TransientModal):
+    """Abandoning a session is its own act, confirmed here: it ends, nothing of it is sent, it cannot be resumed."""
+
+    shell = ObjectProperty(None, rebind=True)
+
+    def abandon(self) -> None:
+        self.dismiss()
+        self.shell.abandon()
 
 
 class RelaisRoot(BoxLayout):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from kivy.core.window import Window
 
-from mobile.screens.widgets import LeavePopup
+from mobile.screens.widgets import AbandonPopup, LeavePopup
 from tests.support.clocks import SettableClock
 from tests.support.ui import LANDSCAPE, PORTRAIT, begin_session, clipped_texts, frames, make_runtime, running_app, \
     screen, screenshot, small_touch_targets, tap, type_into, wait_for
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.timeout(90)
 DEMO = dict(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F", birth_place_insee="75056")
 
 
-def popup():
-    found = [w for w in Window.children if isinstance(w, LeavePopup)]
+def popup(kind=LeavePopup):
+    found = [w for w in Window.children if isinstance(w, kind)]
     return found[0] if found else None
 
 
@@ -206,3 +206,46 @@ async def test_the_call_screen_the_leave_pop_up_and_the_open_sessions_read_well(
         await wait_for(lambda: len(screen(app, "patient").ids.open_list.children) == 1, what="the open session")
         await screenshot(app, f"74-open-sessions-{tag}")
         assert small_touch_targets(app) == [] and clipped_texts(app) == []
+
+
+async def test_abandoning_is_its_own_act_confirmed_apart_and_not_offered_during_the_call(tmp_path):
+    runtime = make_runtime(tmp_path)
+    begin_session(runtime, DEMO)
+    wf = runtime.workflow
+    wf.enter_manual_temperature("37,2")
+    wf.accept()
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        sm = app.screen_manager
+        session = wf.state.session_id
+        await tap((await ask_to_leave(app, "measure")).ids.abandon)
+        await wait_for(lambda: popup(AbandonPopup) is not None, what="the abandon confirmation")
+        await frames(2)
+        await screenshot(app, "75-abandon-fr-landscape")
+        assert small_touch_targets(app) == [] and clipped_texts(app) == []
+        await tap(popup(AbandonPopup).ids.keep)                     # the safe answer: nothing happens
+        await wait_for(lambda: popup(AbandonPopup) is None, what="the confirmation closed")
+        assert sm.current == "measure" and runtime.store.get_session(session)["state"] == "open"
+        await tap((await ask_to_leave(app, "measure")).ids.abandon)
+        await wait_for(lambda: popup(AbandonPopup) is not None, what="the abandon confirmation")
+        await tap(popup(AbandonPopup).ids.confirm)
+        await wait_for(lambda: sm.current == "patient", what="the patient list")
+        assert runtime.store.get_session(session)["state"] == "abandoned"
+        assert screen(app, "patient").ids.open_list.children == []
+        assert screen(app, "patient").ids.notice.text.startswith("Séance abandonnée")
+
+        await tap(screen(app, "patient").ids.rv.children[0].children[0])   # the same resident: a new session
+        await wait_for(lambda: sm.current == "session_start", what="a new session")
+        await tap(screen(app, "session_start").ids.cancel)                 # cancelling before consent asks too
+        await wait_for(lambda: popup(AbandonPopup) is not None, what="the abandon confirmation")
+        await tap(popup(AbandonPopup).ids.keep)
+        await wait_for(lambda: popup(AbandonPopup) is None, what="the confirmation closed")
+        assert sm.current == "session_start" and wf.state.session_id is not None
+
+        wf.start_session(reason="Toux", consent="given", room_closed=True, device_hygiene=True, accessibility=True)
+        wf.enter_manual_temperature("37,2")
+        wf.finish_measurements()
+        wf.confirm_vitals(respiration_rate="16", consciousness="A", on_oxygen=False)
+        wf.start_call(doctor_name="Dr Marc Téléconsultant")
+        await wait_for(lambda: sm.current == "teleconsult", what="the call")
+        pop = await ask_to_leave(app, "teleconsult")
+        assert pop.ids.abandon.disabled and pop.ids.abandon.opacity == 0   # a running call is never abandoned

@@ -69,6 +69,9 @@ class ShellModel(ScreenModel):
         """Back to the patient list; an open session stays open (parked), to be resumed from the list."""
         self.workflow.leave_session()
 
+    def abandon(self) -> None:
+        attempt(self, "notice", self.workflow.abandon)
+
     def call_time(self) -> str:
         return clock_text(self.workflow.call_seconds()) if self.call_running else ""
 
