@@ -145,7 +145,8 @@ async def test_an_open_session_comes_back_after_a_restart_with_its_call(tmp_path
         assert call.ids.timer.text == "05:00"
         assert call.ids.conclusion.text == "Pneumopathie probable" and call.orientation == "emergency"
         text = call.ids.briefing_text.text
-        assert text.startswith("Motif\u00a0: Toux et fièvre") and "39,6\u00a0°C (au-dessus de la normale, saisie à la main)" in text
+        assert text.startswith("Motif\u00a0: Toux et fièvre")
+        assert "Température\u00a0: 39,6\u00a0°C (au-dessus de la normale, saisie à la main)" in text
         assert "Score NEWS2\u00a0: 10" in text and "appelez le 15" in text
 
 
