@@ -250,3 +250,35 @@ async def test_abandoning_is_its_own_act_confirmed_apart_and_not_offered_during_
         await wait_for(lambda: sm.current == "teleconsult", what="the call")
         pop = await ask_to_leave(app, "teleconsult")
         assert pop.ids.abandon.disabled and pop.ids.abandon.opacity == 0   # a running call is never abandoned
+
+
+async def test_what_was_typed_on_the_vitals_screen_is_still_there_after_a_lock(tmp_path):
+    from tests.mobile.test_ui_session import type_pin
+
+    runtime = make_runtime(tmp_path)
+    begin_session(runtime, DEMO)
+    wf = runtime.workflow
+    wf.enter_manual_temperature("37,2")
+    wf.finish_measurements()
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        sm, vitals = app.screen_manager, screen(app, "vitals")
+        await wait_for(lambda: sm.current == "vitals", what="the vitals screen")
+        await type_into(vitals.ids.rr, "22")
+        await tap(app.root.ids.topbar.ids.staff_button)
+        await tap(app.root.ids.topbar.ids.staff_button.menu.ids.lock)
+        await wait_for(lambda: sm.current == "signin", what="the PIN pad")
+        signin = screen(app, "signin")
+        await tap(next(iter(signin.staff_buttons.values())))
+        await type_pin(app, PIN)
+        await tap(signin.ids.ok)
+        await wait_for(lambda: sm.current == "vitals", what="the vitals screen again")
+        assert vitals.ids.rr.text == "22"
+        await tap((await ask_to_leave(app, "vitals")).ids.leave)   # another resident's session starts blank
+        await wait_for(lambda: sm.current == "patient", what="the patient list")
+        other = runtime.store.add_patient(**{**DEMO, "given_name": "Paulette", "birth_date": "1940-01-01"})
+        wf.select_patient(other)
+        wf.start_session(reason="Toux", consent="given", room_closed=True, device_hygiene=True, accessibility=True)
+        wf.enter_manual_temperature("37,0")
+        wf.finish_measurements()
+        await wait_for(lambda: sm.current == "vitals", what="the other resident's vitals")
+        assert vitals.ids.rr.text == ""
