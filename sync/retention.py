@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 7
 DEFAULT_IDENTITY_RETENTION_DAYS = 90
-SESSION_TABLES = ("outbox", "measurements", "consents", "notes", "summaries", "addenda")  # outbox → addenda FK
+SESSION_TABLES = ("outbox", "measurements", "consents", "notes", "summaries", "addenda",  # outbox → addenda FK
+                  "session_resume")
 
 
 @dataclass(frozen=True)

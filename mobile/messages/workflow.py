@@ -50,6 +50,7 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     "session.finish_or_abandon_first": N_("Finish or abandon the current session first."),
     "session.finish_measurements_first": N_("Finish the measurements first."),
     "session.finish_call_first": N_("Finish the teleconsultation first."),
+    "session.no_longer_open": N_("This session is no longer open: it was closed or abandoned."),
     # measuring
     "measure.consent_first": N_("Record the consent and check the room first."),
     "measure.no_device": N_("No device of this kind is set up ({kind})."),

@@ -28,7 +28,35 @@ class PatientRow(ButtonBehavior, BoxLayout):
             self.vm.select_patient(self.patient_id)
 
 
+class OpenSessionRow(ButtonBehavior, BoxLayout):
+    """A session left open: the patient, the step it reached, when and by whom it was opened; a tap resumes it."""
+
+    session_id = StringProperty("")
+    name = StringProperty("")
+    status = StringProperty("")
+    step = StringProperty("")
+    call_started_at = StringProperty("")
+    opened_at = StringProperty("")
+    staff_name = StringProperty("")
+    vm = ObjectProperty(None, allownone=True)
+
+    def on_release(self) -> None:
+        if self.vm is not None and self.session_id:
+            self.vm.resume_session(self.session_id)
+
+
 class PatientScreen(ModelScreen):
+    def on_kv_post(self, *_args) -> None:
+        if self.vm is not None:
+            self.vm.bind(open_sessions=self._show_open_sessions)
+            self._show_open_sessions(self.vm, self.vm.open_sessions)
+
+    def _show_open_sessions(self, _vm, rows) -> None:
+        box = self.ids.open_list
+        box.clear_widgets()
+        for row in rows:
+            box.add_widget(OpenSessionRow(vm=self.vm, **row))
+
     def on_pre_enter(self, *_args) -> None:
         self.ids.search.text = self.vm.query
         self.vm.refresh_patients()

@@ -3,11 +3,23 @@ and a call-back number (HAS 2019 and 2024)."""
 from __future__ import annotations
 
 
-from mobile.screens.widgets import ModelScreen, load_kv
+from mobile.screens.widgets import AbandonPopup, ModelScreen, load_kv
 
 
 class SessionStartScreen(ModelScreen):
+    popup = None
+
+    def ask_abandon(self) -> None:
+        """Cancelling the session abandons it: asked first."""
+        self.popup = AbandonPopup(shell=self.shell)
+        self.popup.open()
+
+    shown_session = ""   # the session the form was filled for: back after a lock, what was typed is still there
+
     def on_pre_enter(self, *_args) -> None:
+        if self.shell is not None and self.shell.session_id == self.shown_session:
+            return
+        self.shown_session = self.shell.session_id if self.shell is not None else ""
         ids = self.ids
         for key in ("reason", "grantor_name", "callback"):
             ids[key].text = ""

@@ -7,7 +7,12 @@ from mobile.screens.widgets import ModelScreen, load_kv
 
 
 class VitalsScreen(ModelScreen):
+    shown_session = ""   # the session the fields were filled for: back after a lock, what was typed is still there
+
     def on_pre_enter(self, *_args) -> None:
+        if self.shell is not None and self.shell.session_id == self.shown_session:
+            return
+        self.shown_session = self.shell.session_id if self.shell is not None else ""
         self.ids.rr.text = ""
         self.ids.acvpu.selected = ""
         self.ids.oxygen.selected = ""

@@ -383,6 +383,43 @@ class PatientBanner(BoxLayout):
             if height(label.text, size, label.width) <= self.NAME_LINES * height("Ag", size, None) + 1:
                 break
         self.name_font_size = size
+    popup = None
+
+    def ask_leave(self) -> None:
+        """"Change patient" never drops an open session in one tap: a pop-up says it stays open (and the call
+        goes on), "Stay" being the safe choice."""
+        if self.shell is None:
+            return
+        if not self.shell.session_open:
+            self.shell.change_patient()
+            return
+        self.popup = LeavePopup(shell=self.shell, call_time=self.shell.call_time())
+        self.popup.open()
+
+
+class LeavePopup(TransientModal):
+    shell = ObjectProperty(None, rebind=True)
+    call_time = StringProperty("")
+    abandon_popup = None
+
+    def leave(self) -> None:
+        self.dismiss()
+        self.shell.change_patient()
+
+    def ask_abandon(self) -> None:
+        self.dismiss()
+        self.abandon_popup = AbandonPopup(shell=self.shell)
+        self.abandon_popup.open()
+
+
+class AbandonPopup(TransientModal):
+    """Abandoning a session is its own act, confirmed here: it ends, nothing of it is sent, it cannot be resumed."""
+
+    shell = ObjectProperty(None, rebind=True)
+
+    def abandon(self) -> None:
+        self.dismiss()
+        self.shell.abandon()
 
 
 class RelaisRoot(BoxLayout):

@@ -38,6 +38,16 @@ class CallStep:
             raise WorkflowError.refused_by_store(exc) from exc
         ctx.changed(call_started_at=now, call_ended_at=None, doctor_name=doctor_name.strip())
 
+    def briefing(self) -> dict:
+        """What staff read to the remote doctor: the reason, the values accepted (with their flags and source),
+        what they assessed by hand and the NEWS2 score. Empty outside an open session."""
+        state = self.ctx.state
+        if state.session_id is None:
+            return {}
+        session = self.ctx.store.get_session(state.session_id)
+        return {"reason": session.get("reason") or "", "accepted": dict(state.accepted),
+                "vitals": dict(state.vitals), "news2": state.news2}
+
     def call_seconds(self) -> int:
         """The call's duration so far (or in all, once ended)."""
         state = self.ctx.state

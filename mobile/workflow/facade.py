@@ -15,6 +15,7 @@ from mobile.workflow.closing import ClosingStep
 from mobile.workflow.context import DeviceClaims, WorkflowContext
 from mobile.workflow.measuring import MeasuringStep
 from mobile.workflow.patients import PatientsStep
+from mobile.workflow.resume import ResumeStep
 from mobile.workflow.session_start import SessionStartStep
 from mobile.workflow.signin import SigninStep
 from mobile.workflow.site import SiteStep
@@ -39,7 +40,8 @@ class SessionWorkflow:
                                              on_saved=on_saved or (lambda _sid: None))
         self.signin = SigninStep(ctx)
         self.site = SiteStep(ctx, self.signin)
-        self.patient = PatientsStep(ctx)
+        self.resume = ResumeStep(ctx)
+        self.patient = PatientsStep(ctx, self.resume)
         self.session_start = SessionStartStep(ctx)
         self.measuring = MeasuringStep(ctx, {**({"thermometer": read_thermometer} if read_thermometer else {}),
                                              **(readers or {})})
@@ -75,6 +77,7 @@ class SessionWorkflow:
         self.signin.sign_in(staff_id, pin)
 
     def sign_out(self) -> None:
+        self.resume.save()
         self.signin.sign_out()
 
     @property
@@ -85,10 +88,15 @@ class SessionWorkflow:
         self.signin.touch()
 
     def lock(self) -> None:
+        self.resume.save()
         self.signin.lock()
 
     def check_idle(self) -> bool:
-        return self.signin.check_idle()
+        """Lock when idle — never during a measurement or the call. True if it locked."""
+        if self.signin.idle_due():
+            self.lock()
+            return True
+        return False
 
     def setup_site(self, **values: Any) -> str:
         return self.site.setup_site(**values)
@@ -122,7 +130,20 @@ class SessionWorkflow:
         self.session_start.abandon()
 
     def new_session(self) -> None:
-        self.session_start.new_session()
+        """Back to the patient list: an open session is parked (kept open, offered back by the list)."""
+        self.resume.leave()
+
+    def leave_session(self) -> None:
+        self.resume.leave()
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        return self.resume.open_sessions()
+
+    def resume_session(self, session_id: str) -> None:
+        self.resume.resume(session_id)
+
+    def keep_call_notes(self, *, save: bool = False, **notes: str) -> None:
+        self.resume.keep_call_notes(save=save, **notes)
 
     # -- measuring --------------------------------------------------------------------------------------------
     @property
@@ -159,6 +180,9 @@ class SessionWorkflow:
 
     def call_seconds(self) -> int:
         return self.call.call_seconds()
+
+    def briefing(self) -> dict[str, Any]:
+        return self.call.briefing()
 
     def end_call(self, **values: Any) -> None:
         self.call.end_call(**values)

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from mobile.workflow.context import WorkflowContext
+from mobile.workflow.resume import ResumeStep
 from mobile.workflow.state import DuplicateWarning, WorkflowError
 from sync.store import fold
 from sync.store.identity import IDENTITY_DOCUMENTS, NURSING_HOME_DOCUMENTS
@@ -67,8 +68,9 @@ def _check_status(traits: dict[str, Any], site_kind: str | None) -> None:
 
 
 class PatientsStep:
-    def __init__(self, ctx: WorkflowContext) -> None:
+    def __init__(self, ctx: WorkflowContext, resume: ResumeStep) -> None:
         self.ctx = ctx
+        self.resume = resume
 
     def patients(self, query: str = "") -> list[dict[str, Any]]:
         return self.ctx.store.find_patients(query)
@@ -135,18 +137,26 @@ class PatientsStep:
         self.ctx.changed(duplicates=[])
 
     def select_patient(self, patient_id: str) -> None:
-        """Open a new session for this patient, on this site, by the signed-in staff member. Any measurement in
-        progress is abandoned, never re-attached; an unfinished session of the previous patient is abandoned."""
+        """Open a new session for this patient, on this site, by the signed-in staff member — or, when the patient
+        has a session still open on this tablet, take that one up again where it was left. Any measurement in
+        progress is cancelled, never re-attached; an unfinished session of the previous patient stays open
+        (parked, offered back by the patient list)."""
         ctx = self.ctx
         staff = ctx.require_staff()
         if ctx.state.site is None:
             raise WorkflowError("site.not_set_up")
         ctx.cancel_measurement()
-        ctx.abandon_current()
+        open_id = self.resume.open_session_of(patient_id)
+        if open_id is not None:
+            self.resume.resume(open_id)
+            return
+        if ctx.state.session_id is not None:
+            self.resume.leave()
         patient = ctx.store.get_patient(patient_id)
         ctx.store.record_view("patient", patient_id)
         session_id = ctx.store.open_session(patient_id, staff_id=staff["id"], site_id=ctx.state.site["id"])
         ctx.changed(step="session_start", patient=patient, session_id=session_id, proposal=None, error=None,
                     live_value=None, device_state="idle", saved_session_id=None, accepted={},
                     measuring_kind=None, session_ready=False, vitals={}, news2=None, call_started_at=None,
-                    call_ended_at=None, doctor_name=None, summary_draft="", notice=None, duplicates=[])
+                    call_ended_at=None, doctor_name=None, summary_draft="", notice=None, duplicates=[],
+                    call_notes={})

@@ -3,6 +3,7 @@ asks for; and abandoning a session that will not take place."""
 from __future__ import annotations
 
 from mobile.workflow.context import WorkflowContext
+from mobile.workflow.resume import CLEARED
 from mobile.workflow.state import WorkflowError
 
 CONSENT_DECISIONS = ("given", "refused")
@@ -66,14 +67,4 @@ class SessionStartStep:
         ctx.require_session()
         ctx.cancel_measurement()
         ctx.abandon_current()
-        ctx.changed(step="patient", patient=None, session_id=None, session_ready=False, accepted={},
-                    proposal=None, notice="session.abandoned")
-
-    def new_session(self) -> None:
-        """Back to the patient list for the next resident."""
-        ctx = self.ctx
-        ctx.cancel_measurement()
-        ctx.changed(step="patient", patient=None, session_id=None, proposal=None, error=None, live_value=None,
-                    device_state="idle", accepted={}, measuring_kind=None, session_ready=False, vitals={},
-                    news2=None, call_started_at=None, call_ended_at=None, doctor_name=None, summary_draft="",
-                    notice=None)
+        ctx.changed(step="patient", notice="session.abandoned", **CLEARED)

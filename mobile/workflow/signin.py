@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 from mobile.workflow.context import WorkflowContext
+from mobile.workflow.resume import CLEARED
 from mobile.workflow.state import WorkflowError
 from sync.store import PinLockedError
 
@@ -58,8 +59,7 @@ class SigninStep:
         if ctx.state.staff is not None:
             ctx.store.record_sign_out(ctx.state.staff["id"])
         ctx.store.actor = None
-        ctx.changed(step="signin", staff=None, locked=False, patient=None, session_id=None, proposal=None,
-                    accepted={}, session_ready=False, notice=None)
+        ctx.changed(step="signin", staff=None, locked=False, notice=None, **CLEARED)
 
     @property
     def idle_lock_seconds(self) -> float:
@@ -80,12 +80,21 @@ class SigninStep:
             ctx.store.record_sign_out(ctx.state.staff["id"], "locked")
             ctx.changed(locked=True)
 
-    def check_idle(self) -> bool:
-        """Lock when nothing happened for `idle_lock_seconds` (never during a measurement). True if it locked."""
+    def call_running(self) -> bool:
+        state = self.ctx.state
+        return state.call_started_at is not None and state.call_ended_at is None and state.session_id is not None
+
+    def idle_due(self) -> bool:
+        """Nothing happened for `idle_lock_seconds`, and nothing is running that the lock would interrupt: a
+        measurement, or the call with the remote doctor (staff talk and listen; they do not touch the tablet)."""
         ctx = self.ctx
-        if ctx.state.staff is None or ctx.state.locked or ctx.measuring:
+        if ctx.state.staff is None or ctx.state.locked or ctx.measuring or self.call_running():
             return False
-        if ctx.monotonic() - ctx.last_activity >= self.idle_lock_seconds:
+        return ctx.monotonic() - ctx.last_activity >= self.idle_lock_seconds
+
+    def check_idle(self) -> bool:
+        """Lock when idle (see idle_due). True if it locked."""
+        if self.idle_due():
             self.lock()
             return True
         return False

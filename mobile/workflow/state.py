@@ -125,4 +125,5 @@ class WorkflowState:
     saved_session_id: str | None = None
     accepted: dict[str, Proposal] = field(default_factory=dict)  # kind -> value accepted for this session
     measuring_kind: str | None = None
+    call_notes: dict[str, str] = field(default_factory=dict)  # typed during the call, not yet saved as notes
     listeners: list[Callable[["WorkflowState"], None]] = field(default_factory=list, repr=False)

@@ -15,6 +15,7 @@ import sync.store.consents as consent_rows
 import sync.store.measurements as measurement_rows
 import sync.store.notes as note_rows
 import sync.store.patients as patient_rows
+import sync.store.resume as resume_rows
 import sync.store.pins as pins
 import sync.store.sessions as session_rows
 import sync.store.settings as settings
@@ -149,6 +150,12 @@ class Store(Database):
 
     def abandon_session(self, session_id: str) -> None:
         session_rows.abandon_session(self, session_id)
+
+    def save_resume(self, session_id: str, state: dict[str, Any]) -> None:
+        resume_rows.save_resume(self, session_id, state)
+
+    def resume_state(self, session_id: str) -> dict[str, Any] | None:
+        return resume_rows.resume_state(self, session_id)
 
     def session_sync_state(self, session_id: str) -> str:
         return session_rows.sync_state(self, session_id)

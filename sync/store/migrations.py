@@ -467,6 +467,30 @@ def migration_6(db: sqlite_utils.Database) -> None:
     """)
 
 
+def migration_7(db: sqlite_utils.Database) -> None:
+    """Schema v7: `session_resume`, what the tablet needs to take an open session up again where staff left it
+    (the step reached, the values accepted but not stored yet, the call's start, the notes typed so far), after
+    leaving it for another resident or a restart. One JSON document per open session, on this tablet only: never
+    in the outbox or a bundle. A row exists only while its session is open: closing or abandoning the session
+    deletes it (trigger), and the retention purge takes whatever is left with the session."""
+    db.executescript("""
+    CREATE TABLE session_resume (
+        session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+        state TEXT NOT NULL CHECK (json_valid(state) AND json_type(state) = 'object'),
+        saved_at TEXT NOT NULL
+    );
+    CREATE TRIGGER session_resume_only_while_open BEFORE INSERT ON session_resume
+    WHEN (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'session is not open'); END;
+    CREATE TRIGGER session_resume_updated_only_while_open BEFORE UPDATE ON session_resume
+    WHEN (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'session is not open'); END;
+    CREATE TRIGGER session_resume_gone_when_session_ends AFTER UPDATE OF state ON sessions
+    WHEN NEW.state <> 'open'
+    BEGIN DELETE FROM session_resume WHERE session_id = NEW.id; END;
+    """)
+
+
 # Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
-MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4, migration_5,
-                                      migration_6)
+MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4, migration_5, migration_6,
+                                     migration_7)

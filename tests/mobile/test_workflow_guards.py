@@ -174,14 +174,14 @@ def test_consent_refused_ends_the_session_cleanly(store):
     assert store.outbox_counts()["pending"] == 0  # and nothing will be uploaded
 
 
-def test_changing_patient_abandons_the_unfinished_session(store):
+def test_changing_patient_parks_the_unfinished_session(store):
     wf = make(store)
     begin(wf, DEMO)
     first = wf.state.session_id
     other = store.add_patient(**{**DEMO, "given_name": "Paulette", "birth_date": "1940-01-01"})
     wf.select_patient(other)
-    assert store.get_session(first)["state"] == "abandoned" and wf.state.session_id != first
-    assert len(store.open_sessions()) == 1
+    assert store.get_session(first)["state"] == "open" and wf.state.session_id != first
+    assert len(store.open_sessions()) == 2  # the first one waits in the patient list, to be resumed
 
 
 # -- the end: vitals, call, summary, close ---------------------------------------------------------------------

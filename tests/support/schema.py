@@ -198,8 +198,15 @@ def fill_v6(con: sqlite3.Connection) -> None:
                 "'2024-06-01T08:00:00+00:00')")
 
 
+def fill_v7(con: sqlite3.Connection) -> None:
+    """The v6 data plus where staff left the open session (its resume document)."""
+    fill_v6(con)
+    con.execute("INSERT INTO session_resume (session_id, state, saved_at) VALUES (?, ?, "
+                "'2024-05-02T09:12:00.000000+00:00')", [V2_SESSION_OPEN, json.dumps({"version": 1, "step": "vitals"})])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
-                                                            4: fill_v4, 5: fill_v5, 6: fill_v6}
+                                                            4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7}
 
 
 def store_at(path: Path, version: int) -> None:

@@ -22,6 +22,12 @@ def attempt(model: EventDispatcher, message: str, action: Callable[[], Any]) -> 
     return True
 
 
+def clock_text(seconds: int) -> str:
+    """A duration as a timer shows it: "04:05", "1:02:03"."""
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
 class ScreenModel(EventDispatcher):
     """A view model: Kivy properties for one screen, refreshed from ``workflow.state`` on every change."""
 

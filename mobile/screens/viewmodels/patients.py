@@ -20,9 +20,19 @@ def patient_row(patient: dict[str, Any]) -> dict[str, Any]:
             "insee": patient.get("birth_place_insee") or "", "status": patient.get("identity_status") or ""}
 
 
+def open_session_row(row: dict[str, Any]) -> dict[str, Any]:
+    patient = row["patient"]
+    return {"session_id": row["session_id"], "name": texts.display_name(patient.get("family_name"),
+                                                                       patient.get("given_name")),
+            "status": patient.get("identity_status") or "", "step": row["step"],
+            "call_started_at": row.get("call_started_at") or "", "opened_at": row["opened_at"] or "",
+            "staff_name": row["staff_name"]}
+
+
 class PatientListModel(ScreenModel):
     query = StringProperty("")
     patients = ListProperty([])          # RecycleView data: one dict per resident
+    open_sessions = ListProperty([])     # the sessions left open on this tablet, to resume
 
     def on_step(self, step: str, previous: str) -> None:
         if step == "patient":
@@ -37,6 +47,11 @@ class PatientListModel(ScreenModel):
     def refresh_patients(self) -> None:
         rows = self.workflow.patients(self.query.strip())  # the store matches dd/mm/yyyy and name prefixes
         self.patients = [{**patient_row(p), "vm": self} for p in rows]
+        staff = self.workflow.state.staff is not None and not self.workflow.state.locked
+        self.open_sessions = [open_session_row(r) for r in self.workflow.open_sessions()] if staff else []
+
+    def resume_session(self, session_id: str) -> None:
+        self.workflow.resume_session(session_id)
 
     def select_patient(self, patient_id: str) -> None:
         self.workflow.select_patient(patient_id)

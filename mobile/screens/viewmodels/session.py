@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
 from mobile.screens import texts
-from mobile.screens.viewmodels.base import ScreenModel, attempt
+from mobile.screens.viewmodels.base import ScreenModel, attempt, clock_text
 from sync.clinical.news2 import News2
 from mobile.workflow import WorkflowState
 
@@ -57,19 +57,28 @@ class TeleconsultModel(ScreenModel):
     call_running = BooleanProperty(False)
     call_time = StringProperty("00:00")
     doctor_name = StringProperty("")
+    briefing = ObjectProperty(None, allownone=True)   # what staff read to the doctor (workflow.briefing)
+    call_notes = DictProperty({})                     # what was typed during the call, kept with the session
 
     def on_state(self, state: WorkflowState) -> None:
         self.call_running = state.call_started_at is not None and state.call_ended_at is None
         self.doctor_name = state.doctor_name or ""
+        self.call_notes = dict(state.call_notes)
+        if state.step == "teleconsult" and state.session_id is not None:
+            self.briefing = self.workflow.briefing()
+        self.tick()
 
     def on_step(self, step: str, previous: str) -> None:
         self.error = None
 
+    def keep_note(self, key: str, text: str, *, save: bool = False) -> None:
+        """A field of the call changed (or was left: `save`): the text stays with the session."""
+        if self.workflow.state.step == "teleconsult" and self.workflow.state.session_id is not None:
+            self.workflow.keep_call_notes(save=save, **{key: text})
+
     def tick(self) -> None:
         """Once a second: the call's timer."""
-        seconds = self.workflow.call_seconds()
-        self.call_time = f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
-            else f"{seconds // 60:02d}:{seconds % 60:02d}"
+        self.call_time = clock_text(self.workflow.call_seconds())
 
     def start_call(self, doctor_name: str, doctor_rpps: str = "") -> bool:
         started = attempt(self, "error", lambda: self.workflow.start_call(doctor_name=doctor_name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
 from mobile.screens import texts
-from mobile.screens.viewmodels.base import ScreenModel, attempt
+from mobile.screens.viewmodels.base import ScreenModel, attempt, clock_text
 from mobile.workflow import WorkflowState
 
 
@@ -30,6 +30,11 @@ class ShellModel(ScreenModel):
     patient_usual = StringProperty("")    # usual name (nom utilisé), may be empty
     patient_given = StringProperty("")
     patient_room = StringProperty("")
+    # the open session (leaving it asks first; the call keeps running)
+    session_id = StringProperty("")
+    session_open = BooleanProperty(False)
+    call_running = BooleanProperty(False)
+    doctor_name = StringProperty("")
 
     def on_state(self, state: WorkflowState) -> None:
         staff = state.staff or {}
@@ -51,6 +56,10 @@ class ShellModel(ScreenModel):
         self.patient_usual = patient.get("usual_name") or ""
         self.patient_given = patient.get("given_name") or ""
         self.patient_room = patient.get("room") or ""
+        self.session_id = state.session_id or ""
+        self.session_open = state.session_id is not None
+        self.call_running = state.call_started_at is not None and state.call_ended_at is None
+        self.doctor_name = state.doctor_name or ""
         self.step = state.step
         self.screen = "signin" if state.locked else state.step
 
@@ -65,7 +74,14 @@ class ShellModel(ScreenModel):
         self.workflow.sign_out()
 
     def change_patient(self) -> None:
-        self.workflow.new_session()
+        """Back to the patient list; an open session stays open (parked), to be resumed from the list."""
+        self.workflow.leave_session()
+
+    def abandon(self) -> None:
+        attempt(self, "notice", self.workflow.abandon)
+
+    def call_time(self) -> str:
+        return clock_text(self.workflow.call_seconds()) if self.call_running else ""
 
     def open_admin(self) -> bool:
         return attempt(self, "notice", self.workflow.open_admin)
