@@ -52,6 +52,10 @@ class PatientScreen(ModelScreen):
             self._show_open_sessions(self.vm, self.vm.open_sessions)
 
     def _show_open_sessions(self, _vm, rows) -> None:
+        # rebuilt only when the sessions changed: a row replaced under a finger would lose its tap
+        if rows == getattr(self, "_shown_rows", None):
+            return
+        self._shown_rows = [dict(row) for row in rows]
         box = self.ids.open_list
         box.clear_widgets()
         for row in rows:

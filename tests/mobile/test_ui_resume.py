@@ -40,9 +40,11 @@ async def leave_and_resume(app, step: str, shot: str | None = None) -> None:
     session = app.runtime.workflow.state.session_id
     await tap((await ask_to_leave(app, step)).ids.leave)
     await wait_for(lambda: app.screen_manager.current == "patient", what="the patient list")
+    await wait_for(lambda: popup() is None, what="the pop-up gone")  # it fades out, taking touches meanwhile
     assert app.runtime.store.get_session(session)["state"] == "open"
     patients = screen(app, "patient")
     await wait_for(lambda: len(patients.ids.open_list.children) == 1, what="the open session row")
+    await frames(3)  # the list lays the new row out before a finger can find it
     if shot:
         await screenshot(app, shot)
     (row,) = patients.ids.open_list.children
