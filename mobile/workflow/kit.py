@@ -7,6 +7,10 @@ The kit is kept in the encrypted store, as JSON in the setting ``device_kit``: k
 advertises, and the model, serial and manufacturer its Device Information service gave when it was paired. Only
 administrators change it, from the "Devices of this tablet" screen reached from the administration; each change
 is traced in the audit log (what was paired or removed, never a patient's data).
+
+A device is recognised by the address the platform reports: its public or static address; for a device that
+rotates private addresses, the identity address the platform resolves once bonded (one reason pairing bonds);
+on macOS and iOS, the identifier CoreBluetooth gives that device on this tablet.
 """
 from __future__ import annotations
 
