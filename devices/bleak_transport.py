@@ -27,7 +27,7 @@ from bleak.exc import BleakError
 
 from devices import uuids
 from devices.transport import (Advertisement, ConnectionFailed, DeviceNotFound, Disconnected, NotificationHandler,
-                               OperationTimeout, TransportError)
+                               OperationTimeout, PairingFailed, TransportError)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,45 @@ class BleakTransport:
         device, adv = found
         self._seen[device.address] = device
         return _advertisement(device, adv)
+
+    async def discover(self, *, service_uuids: list[str] | None = None, timeout: float = 4.0) -> list[Advertisement]:
+        wanted = [_normalise(u) for u in service_uuids] if service_uuids else None
+        heard: dict[str, tuple[BLEDevice, AdvertisementData]] = {}
+        kwargs: dict[str, Any] = {"backend": self._scanner_backend} if self._scanner_backend else {}
+        try:
+            async with BleakScanner(service_uuids=wanted, **kwargs) as scanner:
+                try:
+                    async with asyncio.timeout(timeout):
+                        async for device, adv in scanner.advertisement_data():
+                            if not wanted or set(wanted) & {u.lower() for u in adv.service_uuids}:
+                                heard[device.address] = (device, adv)
+                except TimeoutError:
+                    pass
+        except OSError as exc:
+            log.info("Bluetooth adapter unavailable: %s", exc)
+            raise TransportError("device.adapter_unavailable") from exc
+        except BleakError as exc:
+            log.info("scan failed: %s", exc)
+            raise TransportError("device.scan_failed") from exc
+        self._seen.update({address: device for address, (device, _adv) in heard.items()})
+        return [_advertisement(device, adv) for device, adv in heard.values()]
+
+    async def pair(self, address: str) -> None:
+        """Bond through bleak's ``BleakClient.pair()`` (BlueZ, WinRT, Android). CoreBluetooth (macOS, iOS) has no
+        pairing call: it bonds by itself the first time a characteristic needing encryption is read, so bleak's
+        NotImplementedError there is not a failure."""
+        client = self._client
+        if client is None or not client.is_connected or client.address != address:
+            await self.connect(address)
+            client = self._require()
+        try:
+            async with asyncio.timeout(self._op_timeout * 3):  # the user may have to confirm a dialog
+                await client.pair()
+        except NotImplementedError:
+            log.info("this platform pairs implicitly, on the first encrypted read")
+        except (TimeoutError, BleakError, OSError) as exc:
+            log.info("pairing failed: %s", type(exc).__name__)
+            raise PairingFailed() from exc
 
     async def connect(self, address: str, *, timeout: float = 10.0) -> None:
         target: BLEDevice | str = self._seen.get(address, address)

@@ -28,6 +28,9 @@ ENGLISH: dict[str, str] = {
     "device.link_lost": "{device} disconnected before the end of the measurement",
     "device.malformed": "unreadable measurement sent by {device}",
     "device.no_measurement": "{device} sent no measurement in time",
+    "device.not_in_kit": "device not paired with this tablet",
+    "device.none_paired": "no device of this kind is paired with this tablet",
+    "device.pairing_failed": "the device refused pairing or did not answer",
     "blood_pressure.only_stored": "no new measurement received from the blood pressure monitor in time "
                                   "({stored} old measurement(s) in memory ignored)",
     "oximeter.no_measurement_service": "this oximeter offers neither spot-check (2A5E) nor continuous (2A5F) "

@@ -3,17 +3,22 @@
 Vendor protocols come before the standard profile for the same kind, and are matched on the advertised
 name AND service (their UART services are shared with printers and treadmills). One reading is one scan: the
 device the scan found is handed to its driver, over the same transport, and the driver connects to it.
+
+The tablet reads only its own devices (its kit, paired by an administrator): in a corridor where the neighbour's
+thermometer answers too, the neighbour's is never read, and when only devices outside the kit answer the reading
+fails as ``device.not_in_kit`` rather than landing on this patient.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from devices.drivers.base import Driver
 from devices.drivers.blood_pressure import BloodPressureDriver
 from devices.drivers.oximeters import OXIMETER_DRIVERS
 from devices.drivers.thermometer import ThermometerDriver
+from devices.errors import DeviceError
 from devices.reading import DeviceReading
-from devices.transport import Advertisement, Transport
+from devices.transport import Advertisement, DeviceNotFound, Transport
 
 DRIVERS: dict[str, list[type[Driver]]] = {
     "thermometer": [ThermometerDriver],
@@ -40,18 +45,38 @@ def driver_for(kind: str, adv: Advertisement) -> type[Driver] | None:
     return next((d for d in DRIVERS[kind] if d.matches(adv)), None)
 
 
-async def read_device(kind: str, transport_factory: Callable[[], Transport], *, address: str | None = None,
-                      scan_timeout: float = 15.0, on_state: Callable[[str], None] | None = None,
+async def read_device(kind: str, transport_factory: Callable[[], Transport], *, kit: Collection[str] | None = None,
+                      address: str | None = None, scan_timeout: float = 15.0,
+                      on_state: Callable[[str], None] | None = None,
                       on_live: Callable[[Any], None] | None = None) -> DeviceReading:
     """Find the first device of a kind that some driver recognises (the one at `address` when given), then
-    read it with that driver: one scan, one transport."""
+    read it with that driver: one scan, one transport.
+
+    `kit`: the addresses of this kind paired with the tablet; only those are read. An empty kit fails at once
+    (``device.none_paired``); a scan that heard only devices outside the kit fails as ``device.not_in_kit``.
+    None reads whatever device of the kind answers first (the command line, bench tools)."""
+    if kit is not None and not kit:
+        raise DeviceError("device.none_paired", kind=kind)
     transport = transport_factory()
     if on_state is not None:
         on_state("scanning")
     services = list(dict.fromkeys(d.service for d in DRIVERS[kind]))
-    adv = await transport.scan(
-        service_uuids=services, timeout=scan_timeout,
-        match=lambda a: (address is None or a.address == address) and driver_for(kind, a) is not None)
+    strangers: set[str] = set()
+
+    def wanted(adv: Advertisement) -> bool:
+        if driver_for(kind, adv) is None or (address is not None and adv.address != address):
+            return False
+        if kit is not None and adv.address not in kit:
+            strangers.add(adv.address)
+            return False
+        return True
+
+    try:
+        adv = await transport.scan(service_uuids=services, timeout=scan_timeout, match=wanted)
+    except DeviceNotFound:
+        if strangers:
+            raise DeviceError("device.not_in_kit", kind=kind, count=len(strangers)) from None
+        raise
     driver_class = driver_for(kind, adv)
     assert driver_class is not None  # the scan only accepts advertisements some driver claims
     driver = driver_class(transport, on_state=on_state, on_live=on_live)

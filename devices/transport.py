@@ -33,6 +33,12 @@ class OperationTimeout(TransportError):
     default_code = "device.no_answer"
 
 
+class PairingFailed(TransportError):
+    """The operating system could not bond with the device (refused, PIN dialog dismissed, out of range)."""
+
+    default_code = "device.pairing_failed"
+
+
 @dataclass(frozen=True)
 class Advertisement:
     """What a scan saw of one device."""
@@ -53,7 +59,16 @@ class Transport(Protocol):
                    timeout: float = 10.0) -> Advertisement:
         """First advertisement matching the services and the predicate; DeviceNotFound after `timeout`."""
 
+    async def discover(self, *, service_uuids: list[str] | None = None,
+                       timeout: float = 4.0) -> list[Advertisement]:
+        """Every device advertising one of the services during `timeout` seconds, each once (its latest
+        advertisement), in the order first heard. An empty list when nothing answered."""
+
     async def connect(self, address: str, *, timeout: float = 10.0) -> None: ...
+
+    async def pair(self, address: str) -> None:
+        """Bond with the device at `address` where the platform needs it (connecting first when not connected
+        to it); the link stays open for the caller. PairingFailed when the platform refuses."""
 
     async def disconnect(self) -> None: ...
 

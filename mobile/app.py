@@ -38,6 +38,7 @@ from kivy.utils import platform  # noqa: E402
 
 from mobile.screens import theme  # noqa: E402
 from mobile.screens.admin import AdminScreen  # noqa: E402
+from mobile.screens.devices import DevicesScreen  # noqa: E402
 from mobile.screens.measure import MeasureScreen  # noqa: E402
 from mobile.screens.patient import PatientScreen  # noqa: E402
 from mobile.screens.patient_form import PatientFormScreen  # noqa: E402
@@ -59,7 +60,7 @@ TABLET_LANDSCAPE = (1280, 800)
 SCREENS = (("signin", SigninScreen), ("site_setup", SiteSetupScreen), ("patient", PatientScreen),
            ("patient_form", PatientFormScreen), ("session_start", SessionStartScreen), ("measure", MeasureScreen),
            ("review", ReviewScreen), ("vitals", VitalsScreen), ("teleconsult", TeleconsultScreen),
-           ("summary", SummaryScreen), ("saved", SavedScreen), ("admin", AdminScreen))
+           ("summary", SummaryScreen), ("saved", SavedScreen), ("admin", AdminScreen), ("devices", DevicesScreen))
 
 
 class RelaisApp(App):
@@ -160,6 +161,7 @@ class RelaisApp(App):
             self.sync.stop()
         if self.models is not None:
             self.models.measure.cancel_tasks()
+            self.models.devices.cancel_tasks()
         self._unbind_rules()
         try:
             loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ temporary store and no server.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ class RuntimeConfig:
     sync_interval_seconds: float = 30.0
     key_path: Path | None = None            # the store's key file (None: sync.keys.default_key_path())
     demo: bool = False                      # training/demo: INS written under the DEMO authority OID …4.11
+    # Simulation only (training scenarios): the kinds of a neighbour's devices, not in this tablet's kit, also
+    # in range and heard first (e.g. ("thermometer",)); and the kinds of the kit's own devices left switched off.
+    # With the neighbour's thermometer on and the kit's off, a reading is refused: device not paired.
+    foreign_devices: tuple[str, ...] = ()
+    devices_off: tuple[str, ...] = ()
 
 
 class AppRuntime:
@@ -51,22 +57,24 @@ class AppRuntime:
         self.simulated: list = []
         self.sync_loop = None
         self.device_claims = DeviceClaims()  # one device, one open session, across the tablet
+        if config.simulated_devices:
+            from mobile.simulation import seed_kit
+
+            seed_kit(self.store, dt.datetime.now(dt.timezone.utc).isoformat())
         self.workflow = SessionWorkflow(
             self.store, readers={kind: self._reader(kind) for kind in ("thermometer", "oximeter", "blood_pressure")},
-            on_saved=lambda _sid: self.trigger_sync(), device_claims=self.device_claims)
+            on_saved=lambda _sid: self.trigger_sync(), device_claims=self.device_claims,
+            device_setup=RuntimeDeviceSetup(self._transport))
 
     async def start(self) -> None:
         if self.config.simulated_devices:
-            from devices.simulated import (SimulatedBloodPressureMonitor, SimulatedPlxOximeter, SimulatedThermometer,
-                                           VirtualRadio)
+            from devices.simulated import VirtualRadio
+            from mobile.simulation import start_devices
 
             self.radio = VirtualRadio()
-            # Demo speed: a real cuff takes ~40 s; staff trying the app should not wait that long.
-            for device in (SimulatedThermometer(self.radio, scenario=self.config.thermometer_scenario),
-                           SimulatedPlxOximeter(self.radio, speed=5.0),
-                           SimulatedBloodPressureMonitor(self.radio, speed=5.0)):
-                await device.start()
-                self.simulated.append(device)
+            self.simulated.extend(await start_devices(
+                self.radio, thermometer_scenario=self.config.thermometer_scenario,
+                foreign=self.config.foreign_devices, switched_off=self.config.devices_off))
         if self.config.server_url:
             from sync.background import SyncLoop
 
@@ -123,13 +131,33 @@ class AppRuntime:
 
     def _reader(self, kind: str):
         """A coroutine function (on_state, on_live) -> DeviceReading for one device kind, through the registry's
-        drivers (vendor protocols first, the standard profile as fallback)."""
+        drivers (vendor protocols first, the standard profile as fallback), from the tablet's kit only."""
         from devices.registry import read_device
+        from mobile.workflow.kit import kit_addresses
 
         async def read(on_state: Callable[[str], None], on_live: Callable[[ParsedMeasurement], None]) -> DeviceReading:
-            return await read_device(kind, self._transport, on_state=on_state, on_live=on_live)
+            return await read_device(kind, self._transport, kit=kit_addresses(self.store, kind), on_state=on_state,
+                                     on_live=on_live)
 
         return read
+
+
+class RuntimeDeviceSetup:
+    """Searching for and pairing devices for the kit (mobile.workflow.kit.DeviceSetup), over the runtime's
+    transport: the simulated air or the platform's Bluetooth."""
+
+    def __init__(self, transport_factory: Callable[[], object]) -> None:
+        self._transport = transport_factory
+
+    async def discover(self):
+        from devices import discovery
+
+        return await discovery.discover(self._transport)
+
+    async def pair(self, device):
+        from devices import discovery
+
+        return await discovery.pair(self._transport, device)
 
 
 def set_scenario(runtime: AppRuntime, scenario: str) -> None:

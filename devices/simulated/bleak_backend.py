@@ -96,8 +96,9 @@ class BumbleScanner(BaseBleakScanner):
         if not self.is_allowed_uuid(service_uuids):
             return
         address = str(advertisement.address).removesuffix("/P")
+        rssi = getattr(self.radio, "rssi", {}).get(address, advertisement.rssi)  # Bumble hears everything at -50
         adv = AdvertisementData(local_name=name, manufacturer_data=manufacturer, service_data={},
-                                service_uuids=service_uuids, tx_power=None, rssi=advertisement.rssi,
+                                service_uuids=service_uuids, tx_power=None, rssi=rssi,
                                 platform_data=(advertisement,))
         device = self.create_or_update_device(address, address, name, advertisement, adv)
         self.call_detection_callbacks(device, adv)
@@ -198,7 +199,11 @@ class BumbleClient(BaseBleakClient):
                 log.debug("bumble disconnect: %s", exc)
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("simulated devices need no pairing")
+        """Simulated devices need no bonding: accepted, and counted on the radio (tests check it happened)."""
+        self._peer_or_fail()
+        paired = getattr(self.radio, "paired", None)
+        if paired is not None:
+            paired.append(self.address)
 
     async def unpair(self) -> None:
         raise NotImplementedError("simulated devices need no pairing")

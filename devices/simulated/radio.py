@@ -21,6 +21,8 @@ class VirtualRadio:
         self._next = 0x10
         self._central: Device | None = None
         self.connect_lock = asyncio.Lock()  # bumble, like real stacks, allows one pending LE connection at a time
+        self.rssi: dict[str, int] = {}      # signal strength the tablet hears per address (Bumble's own: -50 dBm)
+        self.paired: list[str] = []         # addresses the tablet bonded with, in order
 
     async def central(self) -> Device:
         """The tablet's own controller on this air, created and powered on once, shared by scanner and clients."""

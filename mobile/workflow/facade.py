@@ -13,6 +13,7 @@ from mobile.workflow.admin import AdminStep
 from mobile.workflow.call import CallStep
 from mobile.workflow.closing import ClosingStep
 from mobile.workflow.context import DeviceClaims, WorkflowContext
+from mobile.workflow.kit import DeviceKitStep, DeviceSetup
 from mobile.workflow.measuring import MeasuringStep
 from mobile.workflow.patients import PatientsStep
 from mobile.workflow.resume import ResumeStep
@@ -31,10 +32,11 @@ class SessionWorkflow:
     def __init__(self, store: StoreLike, read_thermometer: DeviceReader | None = None, *,
                  readers: dict[str, DeviceReader] | None = None, clock: Callable[[], dt.datetime] = _utc_now,
                  on_saved: Callable[[str], None] | None = None, device_claims: DeviceClaims | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, device_setup: DeviceSetup | None = None) -> None:
         """`readers` maps a device kind (thermometer, blood_pressure, oximeter) to a coroutine function
         (on_state, on_live) -> DeviceReading; `read_thermometer` is the thermometer's, kept for brevity.
-        `device_claims` is shared by the workflows of one tablet; `monotonic` is the idle-lock clock (tests)."""
+        `device_claims` is shared by the workflows of one tablet; `monotonic` is the idle-lock clock (tests);
+        `device_setup` searches for and pairs devices for the tablet's kit (mobile.workflow.kit)."""
         self.context = ctx = WorkflowContext(store, clock=clock, monotonic=monotonic,
                                              claims=device_claims or DeviceClaims(),
                                              on_saved=on_saved or (lambda _sid: None))
@@ -49,6 +51,7 @@ class SessionWorkflow:
         self.closing = ClosingStep(ctx)
         self.call = CallStep(ctx, self.closing.draft_summary)
         self.admin = AdminStep(ctx)
+        self.kit = DeviceKitStep(ctx, device_setup)
         ctx.load_site()
         ctx.state.step = "signin" if self.signin.staff_members() else "site_setup"
 
@@ -233,3 +236,22 @@ class SessionWorkflow:
 
     def set_retention_days(self, days: int) -> None:
         self.admin.set_retention_days(days)
+
+    # -- the tablet's device kit (administrators) -------------------------------------------------------------
+    def open_devices(self) -> None:
+        self.kit.open_devices()
+
+    def close_devices(self) -> None:
+        self.kit.close_devices()
+
+    def device_kit(self) -> list[dict[str, Any]]:
+        return self.kit.device_kit()
+
+    async def scan_devices(self) -> list[dict[str, Any]]:
+        return await self.kit.scan_devices()
+
+    async def pair_device(self, address: str) -> dict[str, Any]:
+        return await self.kit.pair_device(address)
+
+    def remove_from_kit(self, address: str) -> None:
+        self.kit.remove_from_kit(address)

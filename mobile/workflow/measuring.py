@@ -20,11 +20,14 @@ from mobile.workflow.vitals import news2_of
 log = logging.getLogger(__name__)
 
 BP_PANEL_FIELDS = ("systolic", "diastolic", "mean_arterial_pressure")
+KIT_REFUSALS = {"device.not_in_kit": "measure.not_in_kit", "device.none_paired": "measure.none_paired"}
 
 
 def device_failure(kind: str, exc: DeviceError) -> WorkflowError:
     """A device's failure as the workflow's refusal: the device's code is passed on as the ``reason`` (the catalog
     words it), with its parameters; the kind measured names the device."""
+    if exc.code in KIT_REFUSALS:  # the device is fine; it is not this tablet's
+        return WorkflowError(KIT_REFUSALS[exc.code], **{**exc.params, "kind": kind})
     code = "measure.unreachable_or_manual" if kind == "thermometer" else "measure.unreachable"
     return WorkflowError(code, **{**exc.params, "kind": kind, "reason": exc.code})
 

@@ -16,7 +16,7 @@ from sync.clinical.news2 import News2
 from sync.errors import RelaisError
 
 STEPS = ("signin", "site_setup", "patient", "session_start", "measure", "review", "vitals", "teleconsult",
-         "summary", "saved", "admin")
+         "summary", "saved", "admin", "devices")
 
 
 class WorkflowError(RelaisError):

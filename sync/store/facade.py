@@ -119,8 +119,8 @@ class Store(Database):
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         return settings.get_setting(self, key, default)
 
-    def set_setting(self, key: str, value: str) -> None:
-        settings.set_setting(self, key, value)
+    def set_setting(self, key: str, value: str, detail: str | None = None) -> None:
+        settings.set_setting(self, key, value, detail)
 
     # -- sessions and measurements --------------------------------------------------------------------------------
     def open_session(self, patient_id: str, *, reason: str | None = None, staff: str | None = None,

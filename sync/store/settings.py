@@ -13,11 +13,13 @@ def get_setting(db: Database, key: str, default: str | None = None) -> str | Non
     return rows[0]["value"] if rows else default
 
 
-def set_setting(db: Database, key: str, value: str) -> None:
+def set_setting(db: Database, key: str, value: str, detail: str | None = None) -> None:
+    """`detail`: what changed, for the audit trail, when the setting's name alone does not say it (never a
+    patient's data)."""
     if not isinstance(key, str) or not key or not isinstance(value, str):
         raise InputError("setting.invalid", "key")
     with db.transaction():
         db.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                         [key, value, db.stamp()])
-        trace(db, "change", "setting", key)
+        trace(db, "change", "setting", key, detail)

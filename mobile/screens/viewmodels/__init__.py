@@ -12,6 +12,7 @@ from typing import Any
 
 from mobile.screens.viewmodels.admin import AdminModel
 from mobile.screens.viewmodels.base import ScreenModel, attempt
+from mobile.screens.viewmodels.devices import DevicesModel
 from mobile.screens.viewmodels.measure import MeasureModel, ReviewModel
 from mobile.screens.viewmodels.patients import PatientFormModel, PatientListModel
 from mobile.screens.viewmodels.saved import SavedModel
@@ -42,6 +43,7 @@ class ViewModels:
         self.summary = SummaryModel(workflow)
         self.saved = SavedModel(workflow)
         self.admin = AdminModel(workflow)
+        self.devices = DevicesModel(workflow)
         self.shell = ShellModel(workflow)
         for model in (*self._screens().values(), self.shell):
             model.start()
@@ -50,7 +52,8 @@ class ViewModels:
         return {"signin": self.signin, "site_setup": self.site_setup, "patient": self.patient,
                 "patient_form": self.patient_form, "session_start": self.session_start, "measure": self.measure,
                 "review": self.review, "vitals": self.vitals, "teleconsult": self.teleconsult,
-                "summary": self.summary, "saved": self.saved, "admin": self.admin}
+                "summary": self.summary, "saved": self.saved, "admin": self.admin,
+                "devices": self.devices}
 
     def for_screen(self, name: str) -> ScreenModel:
         return self._screens()[name]

@@ -56,6 +56,10 @@ class AdminModel(ScreenModel):
     def close(self) -> None:
         self.workflow.close_admin()
 
+    def open_devices(self) -> bool:
+        """The tablet's device kit, on its own screen."""
+        return attempt(self, "error", self.workflow.open_devices)
+
     def add_staff(self, name: str, role: str, pin: str, is_admin: bool = False) -> bool:
         return self._run(lambda: self.workflow.add_staff_member(display_name=name, role=role, pin=pin,
                                                                 is_admin=is_admin), "created")
