@@ -13,7 +13,8 @@ from typing import Any, Iterable, Mapping
 from mobile.workflow.state import Proposal, ProposedValue, format_temperature, fr_number
 from sync.clinical.news2 import News2
 
-# The device warnings a reading can carry (mobile.workflow.readings: status bits, low battery), as the doctor reads them.
+# The device warnings a reading can carry (mobile.workflow.readings: status bits, low battery), as the doctor
+# reads them.
 DEVICE_WARNINGS_FR = {
     "device.battery_low": "pile faible",
     "device.status.body_movement": "mouvement pendant la mesure",
@@ -27,12 +28,16 @@ DEVICE_WARNINGS_FR = {
     "device.status.erratic_signal": "signal instable",
 }
 DEVICE_KIND_FR = {"thermometer": "thermomètre", "oximeter": "oxymètre", "blood_pressure": "tensiomètre"}
-NEWS2_PARAMETERS_FR = {"respiration_rate": "fréquence respiratoire", "spo2": "SpO2", "air_or_oxygen": "air ou oxygène",
+NEWS2_PARAMETERS_FR = {"respiration_rate": "fréquence respiratoire", "spo2": "SpO2",
+                       "air_or_oxygen": "air ou oxygène",
                        "systolic": "pression systolique", "pulse": "pouls", "consciousness": "conscience (ACVPU)",
                        "temperature": "température"}
 NEWS2_RISK_FR = {"low": "risque faible", "low_medium": "risque faible à moyen (un paramètre à 3)",
                  "medium": "risque moyen", "high": "risque élevé"}
 EMERGENCY_CALL_PREFIX = "Appel au 15 à "
+# The reasons offered as one-tap chips (their labels: mobile.screens.texts.REASONS, in the same order). A chip
+# writes the French words into the reason field, which goes into the record as it is.
+REASONS_FR = ("Fièvre", "Toux ou essoufflement", "Chute", "Douleur", "Suivi de traitement")
 
 
 def device_fr(proposal: Proposal) -> str:

@@ -75,5 +75,6 @@ class SessionStartStep:
         ctx.cancel_measurement()
         ctx.changed(step="patient", patient=None, session_id=None, proposal=None, error=None, live_value=None,
                     device_state="idle", accepted={}, measuring_kind=None, session_ready=False, vitals={},
-                    news2=None, emergency_call=None, call_started_at=None, call_ended_at=None, doctor_name=None, summary_draft="",
+                    news2=None, emergency_call=None, call_started_at=None, call_ended_at=None, doctor_name=None,
+                    summary_draft="",
                     notice=None)

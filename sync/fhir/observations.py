@@ -16,8 +16,8 @@ from sync.fhir.resources import device_display, fhir_datetime
 from sync.fhir.terminology import (LOINC, MEASUREMENT_METHOD_SYSTEM, NEWS2_INPUT_SYSTEM, OBSERVATION_CATEGORY,
                                    OBSERVATION_ID_SYSTEM, UCUM)
 from sync.vocabulary import (BP_COMPONENT_ORDER, BP_DIASTOLIC, BP_PANEL_CODE, BP_PANEL_DISPLAY, BP_SYSTOLIC,
-                             NEWS2_YES_NO_INPUTS, OBSERVATION_TYPES, PANEL_CODES, VS, ObservationType, decimal_from_text,
-                             kpa_to_mmhg)
+                             NEWS2_YES_NO_INPUTS, OBSERVATION_TYPES, PANEL_CODES, VS, ObservationType,
+                             decimal_from_text, kpa_to_mmhg)
 
 
 def observation_type(m: Mapping[str, Any]) -> ObservationType:
