@@ -5,12 +5,13 @@ device values (sync.clinical.rules) and stored with its flag. At high risk staff
 (SAMU): when and who, kept in the session as a note of the team."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.readings import decide_value
-from mobile.workflow.record_fr import emergency_call_text
+from mobile.workflow.record_fr import emergency_call_text, is_emergency_call
 from mobile.workflow.state import Proposal, WorkflowError
 from sync.clinical.news2 import ACVPU, News2, news2
 from sync.clinical.rules import comparable
@@ -105,6 +106,12 @@ class VitalsStep:
         staff = ctx.require_staff()
         if ctx.state.emergency_call is not None:
             return ctx.state.emergency_call
+        earlier = next((n for n in ctx.store.notes(session_id) if is_emergency_call(n)), None)
+        if earlier is not None:  # recorded before the app restarted: the session keeps the first record
+            call = {"at": dt.datetime.fromisoformat(earlier["created_at"]), "by": earlier["author"],
+                    "note_id": earlier["id"]}
+            ctx.changed(emergency_call=call)
+            return call
         now = ctx.clock()
         try:
             note_id = ctx.store.add_note(session_id, kind="staff_note", staff_id=staff["id"],

@@ -15,16 +15,17 @@ from fhir.resources.R4B.bundle import Bundle
 from devices.reading import DeviceIdentity, DeviceReading
 from mobile.i18n import tr
 from mobile.runtime import AppRuntime, RuntimeConfig
+from mobile.workflow import SessionWorkflow
 from mobile.workflow.record_fr import measurement_lines, news2_fr
 from mobile.workflow.state import Proposal, ProposedValue
 from mobile.workflow.vitals import manual_rows, manual_vitals, news2_of
 from sync import outbox
 from sync.clinical.news2 import news2
 from sync.fhir.terminology import NEWS2_INPUT_SYSTEM
-from tests.support.workflow import DEMO, begin
+from tests.support.workflow import DEMO, ScriptedThermometer, begin, set_up_tablet
 
 pytestmark = pytest.mark.timeout(60)
-NOW = dt.datetime(2026, 11, 22, 7, 5, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 22, 7, 5, tzinfo=dt.timezone.utc)  # the store's clock (tests/mobile/conftest.py)
 CALM = dict(respiration_rate=16, spo2=D(97), on_oxygen=False, systolic=D(130), pulse=D(72), consciousness="A",
             temperature_c=D("37.0"))
 
@@ -96,6 +97,21 @@ def test_each_value_has_its_label_its_device_and_the_device_warnings():
         "- Fréquence cardiaque : 72/min (oxymètre Creative Medical PC-60FW)",
         "- SpO2 : 95\u00a0% (oxymètre Creative Medical PC-60FW) — signalé par l'appareil : faible perfusion, "
         "mouvement pendant la mesure, pile faible"]
+
+
+def test_the_15_call_is_recorded_once_with_its_time_and_who(store):
+    set_up_tablet(store)
+    wf = SessionWorkflow(store, ScriptedThermometer(), clock=lambda: NOW)
+    begin(wf, DEMO)
+    call = wf.record_emergency_call()
+    (note,) = store.notes(wf.state.session_id)
+    assert (note["kind"], note["author"], note["staff_id"]) == ("staff_note", "Camille Soignante",
+                                                               wf.state.staff["id"])
+    assert note["text"] == f"Appel au 15 à {NOW.astimezone():%H:%M} par Camille Soignante."
+    assert (call["at"], call["by"]) == (NOW, "Camille Soignante")
+    wf.state.emergency_call = None                                 # the app restarted: the session remembers
+    again = wf.record_emergency_call()
+    assert again["note_id"] == note["id"] and len(store.notes(wf.state.session_id)) == 1
 
 
 @pytest.fixture
