@@ -115,6 +115,21 @@ async def test_news2_bands_on_the_vitals_screen_and_the_15_call(tmp_path, lang, 
         await wait_for(lambda: app.screen_manager.current == "teleconsult", what="the teleconsultation screen")
         assert runtime.workflow.state.news2.score == 8
 
+        # the summary for the patient's doctor: French, whatever the screens' language
+        call_screen = screen(app, "teleconsult")
+        await frames(2)
+        await type_into(call_screen.ids.doctor, "Dr Marc Téléconsultant")
+        await tap(call_screen.ids.start_call)
+        await type_into(call_screen.ids.conclusion, "Adressée aux urgences.")
+        await tap(call_screen.ids.end_call)
+        await wait_for(lambda: app.screen_manager.current == "summary", what="the summary screen")
+        draft = screen(app, "summary").ids.summary.text
+        assert "Mesures :\n- Tension artérielle : 128/82\u00a0mmHg (tensiomètre " in draft
+        assert "NEWS2 : 8 — risque élevé (score complet).\n" \
+               f"Appel au 15 à {hhmm} par Camille Soignante.\n" in draft
+        assert "risk" not in draft and "Fever" not in draft and "Motif : Fièvre." in draft
+        await checked_shot(app, f"news2-{lang}-{shape}-6-summary")
+
 
 async def test_a_pharmacy_cabin_speaks_of_patients_not_residents(tmp_path):
     runtime = make_runtime(tmp_path, signed_in=False)
@@ -126,6 +141,8 @@ async def test_a_pharmacy_cabin_speaks_of_patients_not_residents(tmp_path):
     runtime.workflow.create_patient(**DEMO)
     async with running_app(runtime, size=LANDSCAPE) as app:
         await start_session_by_taps(app)
+        assert await runtime.workflow.measure("oximeter") is not None   # SpO2 97 %
+        runtime.workflow.accept()
         runtime.workflow.enter_manual_temperature("39,6")
         runtime.workflow.accept()
         runtime.workflow.finish_measurements()
@@ -139,6 +156,18 @@ async def test_a_pharmacy_cabin_speaks_of_patients_not_residents(tmp_path):
         assert "appelez le 15" in ids.news2_advice.text and "dans la cabine" in ids.news2_advice.text
         assert "résident" not in ids.news2_advice.text
         await checked_shot(app, "news2-fr-landscape-pharmacy-high")
+
+        await tap(next(b for b in ids.oxygen.children if b.value == "yes"))
+        assert "Saturation en oxygène (SpO2)\u00a0: 0" in ids.news2_lines.text
+        await tap(ids.spo2_target)             # a prescribed 88–92 % target: 97 % on oxygen scores 3 on scale 2
+        assert "Saturation en oxygène (SpO2, échelle 2)\u00a0: 3" in ids.news2_lines.text
+        await checked_shot(app, "news2-fr-landscape-pharmacy-scale-2")
+        await tap(ids.confirm)
+        await wait_for(lambda: app.screen_manager.current == "teleconsult", what="the teleconsultation screen")
+        rows = runtime.store.measurements(runtime.workflow.state.session_id)
+        assert [(r["code"], r["value"], r["source"]) for r in rows if r["code"] == "spo2-target-88-92"] == [
+            ("spo2-target-88-92", "yes", "manual")]
+        assert runtime.workflow.state.news2.spo2_scale == 2
 
 
 async def test_a_reason_chip_writes_french_into_the_record_in_english_mode(tmp_path):
