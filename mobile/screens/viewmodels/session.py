@@ -6,7 +6,7 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
-from mobile.screens import texts
+from mobile.screens import news2_texts
 from mobile.screens.viewmodels.base import ScreenModel, attempt
 from sync.clinical.news2 import News2
 from mobile.workflow import WorkflowState
@@ -51,7 +51,8 @@ class VitalsModel(ScreenModel):
         self._previewed = False
 
     def _show(self, score: News2) -> None:
-        self.news2_rows = [(name, score.parameters[name]) for name in texts.NEWS2_ORDER if name in score.parameters]
+        self.news2_rows = [(name, score.parameters[name]) for name in news2_texts.NEWS2_ORDER
+                           if name in score.parameters]
         self.news2_total, self.news2_risk, self.news2_missing = score.score, score.risk, list(score.missing)
         self.news2_scale = score.spo2_scale
 
