@@ -70,7 +70,16 @@ OBSERVATION_TYPES: dict[str, ObservationType] = {
     "supplemental-oxygen": ObservationType("supplemental-oxygen", "Supplemental oxygen", "",
                                            {"": ""}, "Oxygène", answers={"yes": "On oxygen", "no": "On air"},
                                            codings=(("supplemental-oxygen", "Supplemental oxygen"),)),
+    # NEWS2 SpO2 scale 2 (RCP 2017 chart): used only when a doctor prescribed a SpO2 target of 88–92 % (hypercapnic
+    # respiratory failure); staff tick it on the vitals form. A local code, value yes, stored only when ticked.
+    "spo2-target-88-92": ObservationType("spo2-target-88-92", "Prescribed SpO2 target 88-92 % (NEWS2 scale 2)", "",
+                                         {"": ""}, "Cible SpO2 88–92 % prescrite (NEWS2 échelle 2)",
+                                         answers={"yes": "Yes", "no": "No"},
+                                         codings=(("spo2-target-88-92",
+                                                   "Prescribed SpO2 target 88-92 % (NEWS2 scale 2)"),)),
 }
+# The NEWS2 inputs with a local code (system NEWS2_INPUT_SYSTEM of the FHIR mapping) and a yes/no value.
+NEWS2_YES_NO_INPUTS = frozenset({"supplemental-oxygen", "spo2-target-88-92"})
 BP_PANEL_CODE, BP_PANEL_DISPLAY = "85354-9", "Blood pressure panel with all children optional"
 BP_SYSTOLIC, BP_DIASTOLIC, BP_MEAN = "8480-6", "8462-4", "8478-0"
 BP_COMPONENT_ORDER = (BP_SYSTOLIC, BP_DIASTOLIC, BP_MEAN)

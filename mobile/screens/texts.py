@@ -12,6 +12,7 @@ import datetime as dt
 
 from mobile.i18n import tr
 from mobile.messages import error_text, stored_error_text
+from mobile.workflow.record_fr import REASONS_FR
 
 
 def N_(text: str) -> str:  # noqa: N802 - gettext convention: mark for extraction, translate later
@@ -343,6 +344,7 @@ SITE_KINDS = {"ehpad": N_("Nursing home (EHPAD)"), "pharmacie": N_("Pharmacy cab
 GRANTORS = {"patient": N_("The patient"), "legal_representative": N_("Legal representative"),
             "trusted_person": N_("Trusted person")}
 REASONS = (N_("Fever"), N_("Cough or breathlessness"), N_("Fall"), N_("Pain"), N_("Treatment follow-up"))
+REASONS_RECORD = REASONS_FR  # what a chip writes in the reason field: the French record's words
 
 
 def role(lang: str, code: str) -> str:
@@ -354,37 +356,11 @@ def pin_dots(length: int) -> str:
     return " ".join(["•"] * int(length) + ["–"] * max(0, 4 - int(length)))
 
 
-# -- NEWS2 --------------------------------------------------------------------------------------------------------
-NEWS2_ORDER = ("respiration_rate", "spo2", "air_or_oxygen", "systolic", "pulse", "consciousness", "temperature")
-NEWS2_LABELS = {"respiration_rate": N_("Respiration rate"), "spo2": N_("Oxygen saturation (SpO2)"),
-                "air_or_oxygen": N_("Air or oxygen"), "systolic": N_("Systolic blood pressure"),
-                "pulse": N_("Pulse"), "consciousness": N_("Consciousness (ACVPU)"),
-                "temperature": N_("Temperature")}
-NEWS2_RISK = {"low": N_("Low score: tell the remote doctor."),
-              "low_medium": N_("One parameter scores 3: ask for a prompt medical review and tell the doctor first."),
-              "medium": N_("Score 5 or 6: URGENT medical review — alert the doctor before the session ends."),
-              "high": N_("Score 7 or more: EMERGENCY — call 15 now, do not wait for the teleconsultation.")}
+# -- vitals and the call (the NEWS2 sentences: mobile.screens.news2_texts) -----------------------------------------
 ACVPU_LABELS = {"A": N_("A — Alert"), "C": N_("C — New confusion"), "V": N_("V — Responds to voice"),
                 "P": N_("P — Responds to pain"), "U": N_("U — Unresponsive")}
 ORIENTATIONS = {"stay": N_("Stay here, monitored"), "gp": N_("See the GP"), "specialist": N_("Specialist opinion"),
                 "emergency": N_("Emergency / 15"), "hospital": N_("Planned hospital stay")}
-
-
-def news2_lines(lang: str, rows) -> str:
-    return "\n".join(tr._("{parameter}: {points}").format(parameter=tr._(NEWS2_LABELS[name]), points=points)
-                     for name, points in rows or ())
-
-
-def news2_total(lang: str, total: int, missing) -> str:
-    text = tr._("NEWS2 score: {total}").format(total=int(total))
-    if missing:
-        text += "  " + tr._("(partial: {missing} not assessed)").format(
-            missing=", ".join(tr._(NEWS2_LABELS[m]) for m in missing))
-    return text
-
-
-def news2_advice(lang: str, risk: str) -> str:
-    return tr._(NEWS2_RISK.get(risk, NEWS2_RISK["low"]))
 
 IDENTITY_METHODS = {"SM": N_("Typed in"), "CV": N_("Carte Vitale"), "INSI": N_("INSi teleservice"),
                     "CB": N_("INS Datamatrix"), "AV": N_("Carte Vitale app"), "RFID": N_("RFID")}

@@ -35,6 +35,9 @@ DANGER_TEXT = hex_rgba("#7F1D1D")   # red-900
 DISABLED_BG = hex_rgba("#CBD5E1")   # slate-300
 DISABLED_TEXT = hex_rgba("#334155")
 INFO_BG = hex_rgba("#DBEAFE")
+ORANGE = hex_rgba("#C2410C")        # orange-700: NEWS2 medium risk
+ORANGE_BG = hex_rgba("#FFEDD5")     # orange-100
+ORANGE_TEXT = hex_rgba("#7C2D12")   # orange-900
 INFO_TEXT = hex_rgba("#1E3A8A")
 THERMO_RED = hex_rgba("#DC2626")
 SKIN = hex_rgba("#F2C6A0")          # drawn finger and arm
@@ -71,6 +74,13 @@ PAIRS = {
     "success panel": (SUCCESS_TEXT, SUCCESS_BG),
     "info badge": (INFO_TEXT, INFO_BG),
     "disabled button": (DISABLED_TEXT, DISABLED_BG),
+    "emergency button": (ON_DARK, DANGER),
+    "orange panel": (ORANGE_TEXT, ORANGE_BG),
+    "text on orange panel": (TEXT, ORANGE_BG),
+    "text on info panel": (TEXT, INFO_BG),
+    "text on warning panel": (TEXT, WARNING_BG),
+    "text on error panel": (TEXT, DANGER_BG),
+    "text on success panel": (TEXT, SUCCESS_BG),
 }
 
 
@@ -94,4 +104,14 @@ SESSION_PANEL = {
     "in_flight": (INFO_BG, INFO_TEXT, PRIMARY),
     "sent": (SUCCESS_BG, SUCCESS_TEXT, SUCCESS),
     "rejected": (DANGER_BG, DANGER_TEXT, DANGER),
+}
+
+# The NEWS2 panel by RCP 2017 risk band: (background, accent, text of the advice). A partial score that reaches no
+# band is neutral: never the green of a low score.
+NEWS2_PANEL = {
+    "incomplete": (INFO_BG, BORDER, TEXT),
+    "low": (SUCCESS_BG, SUCCESS, TEXT),
+    "low_medium": (WARNING_BG, WARNING, WARNING_TEXT),
+    "medium": (ORANGE_BG, ORANGE, ORANGE_TEXT),
+    "high": (DANGER_BG, DANGER, DANGER_TEXT),
 }

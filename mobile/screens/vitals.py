@@ -1,5 +1,6 @@
-"""What staff assess by hand (respiration rate counted over 60 s, consciousness ACVPU, oxygen) and the NEWS2 early
-warning score computed live from it and from the devices' values."""
+"""What staff assess by hand (respiration rate counted over 60 s, consciousness ACVPU, oxygen, a prescribed SpO2
+target of 88–92 %) and the NEWS2 early warning score computed live from it and from the devices' values, with its
+risk band and what to do; at high risk the first action is recording the call to the 15."""
 from __future__ import annotations
 
 
@@ -16,12 +17,13 @@ class VitalsScreen(ModelScreen):
         self.ids.rr.text = ""
         self.ids.acvpu.selected = ""
         self.ids.oxygen.selected = ""
+        self.ids.spo2_target.active = False
 
     def values(self) -> dict:
         ids = self.ids
         oxygen = {"yes": True, "no": False}.get(ids.oxygen.selected)
         return dict(respiration_rate=ids.rr.text.strip() or None, consciousness=ids.acvpu.selected or None,
-                    on_oxygen=oxygen)
+                    on_oxygen=oxygen, spo2_target_88_92=ids.spo2_target.active)
 
     def preview(self) -> None:
         if self.vm is not None and self.manager is not None and self.manager.current == self.name:

@@ -5,8 +5,9 @@ The draft is a French document for French doctors: its sentences are its content
 from __future__ import annotations
 
 
+from mobile.workflow.record_fr import by_hand_fr, is_emergency_call, measurement_lines, news2_fr
 from mobile.workflow.context import WorkflowContext
-from mobile.workflow.state import Proposal, WorkflowError, format_temperature, fr_number
+from mobile.workflow.state import WorkflowError
 from sync.store import NotFoundError, SessionStateError
 from sync import closing as sync_closing
 
@@ -19,8 +20,9 @@ class ClosingStep:
         self.ctx = ctx
 
     def draft_summary(self) -> str:
-        """A first text of the summary for the patient's own doctor: reason, measurements, NEWS2, conclusions,
-        orientation, prescriptions. Staff read it, correct it, and it is theirs."""
+        """A first text of the summary for the patient's own doctor: reason, labelled measurements with their
+        device and its warnings, NEWS2 with its band and any call to the 15, conclusions, orientation,
+        prescriptions. Always French (mobile.workflow.record_fr). Staff read it, correct it, and it is theirs."""
         ctx = self.ctx
         session_id = ctx.require_session()
         session = ctx.store.get_session(session_id)
@@ -28,17 +30,19 @@ class ClosingStep:
                  + (f" avec {session['remote_doctor_name']}" if session.get("remote_doctor_name") else "") + "."]
         if session.get("reason"):
             lines.append(f"Motif : {session['reason']}.")
-        values = [value_fr(p) for p in ctx.state.accepted.values()]
+        values = measurement_lines(ctx.state.accepted.values())
         if values:
-            lines.append("Mesures : " + " ; ".join(values) + ".")
-        by_hand = _by_hand(ctx.state.vitals)
+            lines += ["Mesures :", *values]
+        by_hand = by_hand_fr(ctx.state.vitals)
         if by_hand:
             lines.append("Relevé par le soignant : " + ", ".join(by_hand) + ".")
-        score = ctx.state.news2
-        if score is not None:
-            lines.append(f"NEWS2 : {score.score}" + (" (partiel)" if not score.complete else "") + ".")
-        for note in ctx.store.notes(session_id):
-            lines.append(f"{NOTE_LABELS_FR.get(note['kind'], 'Note')} : {note['text']}")
+        if ctx.state.news2 is not None:
+            lines += news2_fr(ctx.state.news2)
+        notes = ctx.store.notes(session_id)
+        lines += [n["text"] for n in notes if is_emergency_call(n)]
+        for note in notes:
+            if not is_emergency_call(note):
+                lines.append(f"{NOTE_LABELS_FR.get(note['kind'], 'Note')} : {note['text']}")
         return "\n".join(lines)
 
     def close(self, *, summary: str, recipient_name: str | None = None) -> str:
@@ -77,27 +81,3 @@ class ClosingStep:
             return self.ctx.store.session_sync_state(sid)
         except NotFoundError:  # confirmed by the server, then purged from the tablet (sync.retention)
             return "sent"
-
-
-def value_fr(proposal: Proposal) -> str:
-    """A measured value as the French record writes it, from its numbers ("128/82 mmHg · pouls 72/min")."""
-    sys_, dia, spo2 = proposal.get("systolic"), proposal.get("diastolic"), proposal.get("spo2")
-    if sys_ is not None and dia is not None:
-        text = f"{fr_number(sys_.value)}/{fr_number(dia.value)}\u00a0{'kPa' if sys_.unit == 'kPa' else 'mmHg'}"
-    elif spo2 is not None:
-        text = f"SpO2 {fr_number(spo2.value)}\u00a0%"
-    else:
-        return format_temperature(proposal.value, proposal.unit)
-    pulse = proposal.get("pulse_rate")
-    return f"{text} · pouls {fr_number(pulse.value)}/min" if pulse else text
-
-
-def _by_hand(vitals: dict) -> list[str]:
-    found = []
-    if "respiration_rate" in vitals:
-        found.append(f"fréquence respiratoire {vitals['respiration_rate']}/min")
-    if "consciousness" in vitals:
-        found.append(f"conscience {vitals['consciousness']} (ACVPU)")
-    if "on_oxygen" in vitals:
-        found.append("sous oxygène" if vitals["on_oxygen"] else "air ambiant")
-    return found

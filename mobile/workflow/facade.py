@@ -178,6 +178,9 @@ class SessionWorkflow:
     def confirm_vitals(self, **values: Any) -> News2:
         return self.vitals.confirm_vitals(**values)
 
+    def record_emergency_call(self) -> dict[str, Any]:
+        return self.vitals.record_emergency_call()
+
     def start_call(self, *, doctor_name: str, doctor_rpps: str | None = None) -> None:
         self.call.start_call(doctor_name=doctor_name, doctor_rpps=doctor_rpps)
 

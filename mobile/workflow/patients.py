@@ -157,6 +157,7 @@ class PatientsStep:
         session_id = ctx.store.open_session(patient_id, staff_id=staff["id"], site_id=ctx.state.site["id"])
         ctx.changed(step="session_start", patient=patient, session_id=session_id, proposal=None, error=None,
                     live_value=None, device_state="idle", saved_session_id=None, accepted={},
-                    measuring_kind=None, session_ready=False, vitals={}, news2=None, call_started_at=None,
+                    measuring_kind=None, session_ready=False, vitals={}, news2=None, emergency_call=None,
+                    call_started_at=None,
                     call_ended_at=None, doctor_name=None, summary_draft="", notice=None, duplicates=[],
                     call_notes={})

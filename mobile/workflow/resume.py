@@ -14,11 +14,12 @@ from typing import Any
 from mobile.workflow import resume_codec
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError, WorkflowState
-from mobile.workflow.vitals import news2_of
+from mobile.workflow.vitals import emergency_call_of, news2_of
 
 # what the patient list says of a parked session: the step it reached
 CLEARED = dict(patient=None, session_id=None, proposal=None, error=None, live_value=None, device_state="idle",
-               accepted={}, measuring_kind=None, session_ready=False, vitals={}, news2=None, call_started_at=None,
+               accepted={}, measuring_kind=None, session_ready=False, vitals={}, news2=None, emergency_call=None,
+               call_started_at=None,
                call_ended_at=None, doctor_name=None, summary_draft="", call_notes={})
 
 
@@ -104,6 +105,7 @@ class ResumeStep:
         ctx.cancel_measurement()
         if doc:
             self._saved[session_id] = doc
+        updates["emergency_call"] = emergency_call_of(ctx.store.notes(session_id))
         ctx.changed(**{**CLEARED, "patient": patient, "session_id": session_id, "saved_session_id": None,
                        "notice": None, "duplicates": [], **updates})
 

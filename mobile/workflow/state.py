@@ -112,6 +112,7 @@ class WorkflowState:
     session_ready: bool = False      # consent given and room checklist done: measurements allowed
     vitals: dict[str, Any] = field(default_factory=dict)  # respiration_rate, consciousness, on_oxygen (manual)
     news2: News2 | None = None
+    emergency_call: dict[str, Any] | None = None   # the 15 called at high risk: at (datetime), by (staff name)
     call_started_at: dt.datetime | None = None
     call_ended_at: dt.datetime | None = None
     doctor_name: str | None = None

@@ -20,6 +20,7 @@ class News2:
     score: int
     parameters: dict[str, int] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+    spo2_scale: int = 1              # 2 only when staff recorded a prescribed SpO2 target of 88–92 %
 
     @property
     def complete(self) -> bool:
@@ -31,14 +32,22 @@ class News2:
 
     @property
     def risk(self) -> str:
-        """RCP 2017 clinical risk: "high" (≥ 7), "medium" (5–6), "low_medium" (a 3 in one parameter), "low"."""
+        """The RCP 2017 clinical risk band: "high" (≥ 7), "medium" (5–6), "low_medium" (a 3 in one parameter),
+        "low" (0–4) — or "incomplete" when parameters are missing and what is known reaches no band above low.
+        Missing parameters can only add points, so a partial total that already reaches a band is at least that
+        band (`at_least`); a partial total below it is never called low."""
         if self.score >= 7:
             return "high"
         if self.score >= 5:
             return "medium"
         if self.single_parameter_3:
             return "low_medium"
-        return "low"
+        return "low" if self.complete else "incomplete"
+
+    @property
+    def at_least(self) -> bool:
+        """The band is a floor: the score is partial and the missing parameters may still raise it."""
+        return not self.complete and self.risk not in ("high", "incomplete")
 
 
 ACVPU = ("A", "C", "V", "P", "U")
@@ -99,4 +108,4 @@ def news2(*, temperature_c: Decimal | None = None, spo2: Decimal | None = None, 
         t = temperature_c.quantize(d("0.1"), rounding=ROUND_HALF_UP)
         params["temperature"] = _band(t, [(None, d("35.0"), 3), (d("35.1"), d("36.0"), 1), (d("36.1"), d("38.0"), 0),
                                           (d("38.1"), d("39.0"), 1), (d("39.1"), None, 2)])
-    return News2(sum(params.values()), params, tuple(n for n in PARAMETERS if n not in params))
+    return News2(sum(params.values()), params, tuple(n for n in PARAMETERS if n not in params), spo2_scale)

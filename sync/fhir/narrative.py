@@ -13,7 +13,8 @@ from typing import Iterable
 # A coded answer (stored code) as a French reader expects it, by LOINC code.
 ANSWERS_FR = {"67775-7": {"A": "alerte (A)", "C": "confusion récente (C)", "V": "réagit à la voix (V)",
                           "P": "réagit à la douleur (P)", "U": "aucune réaction (U)"},
-              "supplemental-oxygen": {"yes": "sous oxygène", "no": "air ambiant"}}
+              "supplemental-oxygen": {"yes": "sous oxygène", "no": "air ambiant"},
+              "spo2-target-88-92": {"yes": "oui", "no": "non"}}
 
 # UCUM code → the symbol shown in the text.
 UNIT_SYMBOLS = {"Cel": "°C", "[degF]": "°F", "%": "%", "/min": "/min", "mm[Hg]": "mmHg", "kPa": "kPa"}

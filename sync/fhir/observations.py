@@ -16,7 +16,8 @@ from sync.fhir.resources import device_display, fhir_datetime
 from sync.fhir.terminology import (LOINC, MEASUREMENT_METHOD_SYSTEM, NEWS2_INPUT_SYSTEM, OBSERVATION_CATEGORY,
                                    OBSERVATION_ID_SYSTEM, UCUM)
 from sync.vocabulary import (BP_COMPONENT_ORDER, BP_DIASTOLIC, BP_PANEL_CODE, BP_PANEL_DISPLAY, BP_SYSTOLIC,
-                             OBSERVATION_TYPES, PANEL_CODES, VS, ObservationType, decimal_from_text, kpa_to_mmhg)
+                             NEWS2_YES_NO_INPUTS, OBSERVATION_TYPES, PANEL_CODES, VS, ObservationType,
+                             decimal_from_text, kpa_to_mmhg)
 
 
 def observation_type(m: Mapping[str, Any]) -> ObservationType:
@@ -100,7 +101,7 @@ def observation_resource(m: Mapping[str, Any], *, identifier_value: str, patient
         if m["value"] not in kind.answers:
             raise ValueError(f"{m['value']!r} is not an answer of {m['code']}")
         del obs["meta"]  # the R4 vital-signs profile wants a Quantity: a coded answer claims no profile
-        if kind.code == "supplemental-oxygen":
+        if kind.code in NEWS2_YES_NO_INPUTS:
             obs["code"]["coding"][0]["system"] = NEWS2_INPUT_SYSTEM
             obs["valueBoolean"] = m["value"] == "yes"
         else:

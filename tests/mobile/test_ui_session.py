@@ -130,7 +130,9 @@ async def test_a_high_news2_says_call_15(tmp_path):
         await tap(next(b for b in vitals.ids.acvpu.children if b.value == "V"))
         await tap(next(b for b in vitals.ids.oxygen.children if b.value == "yes"))
         await frames(2)
-        assert vitals.ids.news2_total.text.startswith("Score NEWS2\u00a0: 10")  # RR 3 + O2 2 + V 3 + 39.6 °C 2
+        # RR 3 + O2 2 + V 3 + 39.6 °C 2, SpO2 and blood pressure not measured: at least 10, high whatever comes
+        assert vitals.ids.news2_total.text == "Score NEWS2\u00a0: au moins 10"
+        assert vitals.ids.news2_band.text.startswith("Risque élevé")
         assert "appelez le 15" in vitals.ids.news2_advice.text
         assert "Fréquence respiratoire\u00a0: 3" in vitals.ids.news2_lines.text
         await screenshot(app, "45-news2-high")

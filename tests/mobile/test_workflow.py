@@ -12,7 +12,7 @@ from sync.clinical.rules import Decision
 from devices.transport import Disconnected
 from mobile.messages import error_text
 from mobile.workflow import SessionWorkflow, WorkflowError, check_temperature, format_temperature, parse_birth_date
-from mobile.workflow.closing import value_fr
+from mobile.workflow.record_fr import value_fr
 from mobile.workflow.readings import measured_at
 from tests.support.workflow import (DEMO, NOW, ScriptedThermometer, begin, close_session, reading_from, refused,
                                     refused_by_store, set_up_tablet, sign_in)

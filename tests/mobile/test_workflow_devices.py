@@ -13,7 +13,7 @@ from mobile.runtime import AppRuntime, RuntimeConfig
 from mobile.i18n import tr
 from mobile.screens import texts
 from mobile.workflow import SessionWorkflow
-from mobile.workflow.closing import value_fr
+from mobile.workflow.record_fr import value_fr
 from sync.store import Store
 from tests.support.workflow import begin, close_session
 

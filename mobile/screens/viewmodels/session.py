@@ -6,7 +6,7 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
-from mobile.screens import texts
+from mobile.screens import news2_texts, texts
 from mobile.screens.viewmodels.base import ScreenModel, attempt, clock_text
 from sync.clinical.news2 import News2
 from mobile.workflow import WorkflowState
@@ -29,24 +29,41 @@ class VitalsModel(ScreenModel):
     error = ObjectProperty(None, allownone=True)
     news2_rows = ListProperty([])        # [(parameter, points)] in chart order
     news2_total = NumericProperty(0)
-    news2_risk = StringProperty("low")
+    news2_risk = StringProperty("incomplete")   # an RCP 2017 band, or "incomplete" (sync.clinical.news2)
     news2_missing = ListProperty([])
+    news2_scale = NumericProperty(1)     # SpO2 scale 2 when a 88–92 % target was prescribed
+    site_kind = StringProperty("")       # "ehpad" or "pharmacie": the wording of the advice
+    call_15_time = StringProperty("")    # HH:MM once staff recorded the call to the 15, else ""
+    call_15_by = StringProperty("")
+    _previewed = False
 
     def on_state(self, state: WorkflowState) -> None:
-        if state.news2 is not None:
+        self.site_kind = (state.site or {}).get("kind") or ""
+        call = state.emergency_call
+        self.call_15_time = f"{call['at'].astimezone():%H:%M}" if call else ""
+        self.call_15_by = call["by"] if call else ""
+        # what staff are typing outranks the score of the devices alone (recording the 15 call changes the state)
+        if state.news2 is not None and not (state.step == "vitals" and self._previewed):
             self._show(state.news2)
 
     def on_step(self, step: str, previous: str) -> None:
         self.error = None
+        self._previewed = False
 
     def _show(self, score: News2) -> None:
-        self.news2_rows = [(name, score.parameters[name]) for name in texts.NEWS2_ORDER if name in score.parameters]
+        self.news2_rows = [(name, score.parameters[name]) for name in news2_texts.NEWS2_ORDER
+                           if name in score.parameters]
         self.news2_total, self.news2_risk, self.news2_missing = score.score, score.risk, list(score.missing)
+        self.news2_scale = score.spo2_scale
 
     def preview_vitals(self, **values: Any) -> None:
         scores: list[News2] = []
         if attempt(self, "error", lambda: scores.append(self.workflow.preview_news2(**values))):
+            self._previewed = True
             self._show(scores[0])
+
+    def record_emergency_call(self) -> bool:
+        return attempt(self, "error", self.workflow.record_emergency_call)
 
     def confirm_vitals(self, **values: Any) -> bool:
         return attempt(self, "error", lambda: self.workflow.confirm_vitals(**values))
