@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from devices.drivers.base import Driver
+from devices.drivers.base import Driver, seconds_param
 from devices.drivers.blood_pressure import BloodPressureDriver
 from devices.drivers.oximeters import OXIMETER_DRIVERS
 from devices.drivers.thermometer import ThermometerDriver
+from devices.limits import DEFAULT_LIMITS, WaitLimits
 from devices.reading import DeviceReading
-from devices.transport import Advertisement, Transport
+from devices.transport import Advertisement, DeviceNotFound, Transport
 
 DRIVERS: dict[str, list[type[Driver]]] = {
     "thermometer": [ThermometerDriver],
@@ -41,18 +42,24 @@ def driver_for(kind: str, adv: Advertisement) -> type[Driver] | None:
 
 
 async def read_device(kind: str, transport_factory: Callable[[], Transport], *, address: str | None = None,
-                      scan_timeout: float = 15.0, on_state: Callable[[str], None] | None = None,
-                      on_live: Callable[[Any], None] | None = None) -> DeviceReading:
+                      scan_timeout: float | None = None, on_state: Callable[[str], None] | None = None,
+                      on_live: Callable[[Any], None] | None = None,
+                      limits: WaitLimits = DEFAULT_LIMITS) -> DeviceReading:
     """Find the first device of a kind that some driver recognises (the one at `address` when given), then
-    read it with that driver: one scan, one transport."""
+    read it with that driver: one scan, one transport. Each phase waits as long as `limits` says (the scan
+    `scan_timeout` seconds when given); a phase that runs out raises a device error with its ``seconds``."""
+    scan_timeout = limits.scan if scan_timeout is None else scan_timeout
     transport = transport_factory()
     if on_state is not None:
         on_state("scanning")
     services = list(dict.fromkeys(d.service for d in DRIVERS[kind]))
-    adv = await transport.scan(
-        service_uuids=services, timeout=scan_timeout,
-        match=lambda a: (address is None or a.address == address) and driver_for(kind, a) is not None)
+    try:
+        adv = await transport.scan(
+            service_uuids=services, timeout=scan_timeout,
+            match=lambda a: (address is None or a.address == address) and driver_for(kind, a) is not None)
+    except DeviceNotFound as exc:
+        raise DeviceNotFound(kind=kind, seconds=seconds_param(scan_timeout)) from exc
     driver_class = driver_for(kind, adv)
     assert driver_class is not None  # the scan only accepts advertisements some driver claims
     driver = driver_class(transport, on_state=on_state, on_live=on_live)
-    return await driver.read(adv)
+    return await driver.read(adv, measure_timeout=limits.measure_seconds(kind))

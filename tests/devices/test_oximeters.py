@@ -350,7 +350,7 @@ async def test_plx_no_finger_never_produces_a_reading(scenario, reason):
     with pytest.raises(OperationTimeout) as caught:
         await driver.read(scan_timeout=5, measure_timeout=SHORT)
     assert isinstance(caught.value, NoStableReading) and caught.value.reason == reason
-    assert caught.value.code == f"oximeter.{reason}" and caught.value.params == {"kind": "oximeter"}
+    assert caught.value.code == f"oximeter.{reason}" and caught.value.params == {"kind": "oximeter", "seconds": f"{SHORT:g}"}
     assert str(caught.value) == ENGLISH[f"oximeter.{reason}"]
     assert live and all(m.observations == () for m in live)
 
