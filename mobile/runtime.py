@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from devices.limits import DEFAULT_LIMITS, WaitLimits
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
 from mobile.workflow import DeviceClaims, SessionWorkflow
@@ -30,6 +31,7 @@ class RuntimeConfig:
     sync_interval_seconds: float = 30.0
     key_path: Path | None = None            # the store's key file (None: sync.keys.default_key_path())
     demo: bool = False                      # training/demo: INS written under the DEMO authority OID …4.11
+    wait_limits: WaitLimits = DEFAULT_LIMITS  # how long each phase of a reading waits (tests: shorter)
 
 
 class AppRuntime:
@@ -53,7 +55,7 @@ class AppRuntime:
         self.device_claims = DeviceClaims()  # one device, one open session, across the tablet
         self.workflow = SessionWorkflow(
             self.store, readers={kind: self._reader(kind) for kind in ("thermometer", "oximeter", "blood_pressure")},
-            on_saved=lambda _sid: self.trigger_sync(), device_claims=self.device_claims)
+            on_saved=lambda _sid: self.trigger_sync(), device_claims=self.device_claims, limits=config.wait_limits)
 
     async def start(self) -> None:
         if self.config.simulated_devices:
@@ -127,7 +129,8 @@ class AppRuntime:
         from devices.registry import read_device
 
         async def read(on_state: Callable[[str], None], on_live: Callable[[ParsedMeasurement], None]) -> DeviceReading:
-            return await read_device(kind, self._transport, on_state=on_state, on_live=on_live)
+            return await read_device(kind, self._transport, on_state=on_state, on_live=on_live,
+                                     limits=self.config.wait_limits)
 
         return read
 
