@@ -570,3 +570,25 @@ async def test_every_simulator_scenario_ends_as_documented(protocol, scenario):
             assert getattr(caught.value, "reason", None) == reason
     finally:
         await sim.stop()
+
+
+@pytest.mark.timeout(15)
+async def test_a_cancelled_reading_closes_the_link():
+    """Staff cancel while the oximeter waits for a finger: the driver disconnects before the cancellation goes on,
+    so the oximeter stops streaming to a collector that is gone."""
+    import asyncio
+
+    sim, driver, live, states = await plx("no_finger")
+    task = asyncio.ensure_future(driver.read(scan_timeout=5, measure_timeout=30))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not (live and sim.busy) and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert states[-1] == "measuring" and sim.device.connections
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    deadline = loop.time() + 5
+    while (sim.device.connections or sim.busy) and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert not sim.device.connections and not sim.busy

@@ -86,10 +86,15 @@ class MeasureModel(ScreenModel):
         if self.busy or kind == self.selected_kind:
             return
         self.manual_mode, self.manual_error = False, None
-        if self.workflow.state.error and self.workflow.state.step == "measure":
-            self.workflow.retake()
+        self._clear_last_attempt()
         self.error = None
         self.selected_kind = kind
+
+    def _clear_last_attempt(self) -> None:
+        """The screen's error panel or "cancelled" line belongs to the last attempt; its card keeps saying it."""
+        state = self.workflow.state
+        if state.step == "measure" and (state.error or state.device_state == "cancelled"):
+            self.workflow.retake()
 
     def measure(self) -> None:
         if self.busy or (self._task is not None and not self._task.done()):
@@ -121,8 +126,7 @@ class MeasureModel(ScreenModel):
 
     def show_manual(self) -> None:
         self.manual_mode, self.manual_error = True, None
-        if self.workflow.state.error and self.workflow.state.step == "measure":
-            self.workflow.retake()  # the error panel gives way to the form
+        self._clear_last_attempt()  # the error panel gives way to the form
 
     def enter_manual(self, typed: dict[str, str]) -> bool:
         """The values typed for the selected device (field -> text)."""
