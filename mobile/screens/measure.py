@@ -3,7 +3,7 @@ retry or the values typed by hand (every device kind)."""
 from __future__ import annotations
 
 
-from mobile.screens.texts import MANUAL_FIELDS
+from mobile.screens.measure_texts import MANUAL_FIELDS
 from mobile.screens.widgets import ModelScreen, load_kv
 
 MANUAL_INPUTS = ("manual_input", "manual_input2", "manual_input3")  # in the order of MANUAL_FIELDS

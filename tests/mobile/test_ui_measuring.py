@@ -107,6 +107,7 @@ async def test_waiting_giving_up_cancelling_and_typing_the_blood_pressure(tmp_pa
             assert french_left(app) == []
 
         # -- measure again, then cancel: the link is closed, nothing proposed, the card says so -----------------
+        runtime.config.wait_limits = runtime.workflow.measuring.limits = WaitLimits()  # time to tap "Cancel"
         await tap(measure.ids.retry)
         await wait_for(lambda: model.device_state == "measuring", timeout=15, what="measuring again")
         await wait_for(lambda: oximeter.busy, timeout=5, what="the oximeter streaming")
