@@ -12,7 +12,7 @@ from mobile.workflow.readings import MANUAL_KIND_FIELDS as MANUAL_FIELDS
 # Typing values by hand, per field of mobile.workflow.readings.MANUAL_KIND_FIELDS.
 MANUAL_LABEL = {"temperature": N_("Temperature (°C)"), "spo2": N_("SpO2 (%)"), "pulse_rate": N_("Pulse (/min)"),
                 "systolic": N_("Systolic (mmHg)"), "diastolic": N_("Diastolic (mmHg)")}
-MANUAL_HINT = {"temperature": "37,6", "spo2": "97", "pulse_rate": "72", "systolic": "128", "diastolic": "82"}
+MANUAL_HINT = {"temperature": "37,6", "spo2": "97", "pulse_rate": "", "systolic": "128", "diastolic": "82"}
 MANUAL_INTRO = {
     "thermometer": N_("Type the temperature shown on the thermometer, in °C (e.g. 37,6)."),
     "oximeter": N_("Type the values shown on the oximeter: SpO2 in %, and the pulse if it shows one."),
