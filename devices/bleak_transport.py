@@ -14,6 +14,7 @@ never imports the simulators.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Callable
 
@@ -143,6 +144,10 @@ class BleakTransport:
                 self._client = client
                 self._closing = False
                 return
+            except asyncio.CancelledError:  # staff cancelled: no half-open link left behind
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+                raise
             except (TimeoutError, BleakError, OSError) as exc:
                 last = exc
                 log.info("connect attempt %d/%d failed: %s", attempt, self._connect_attempts, type(exc).__name__)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Collection
 
-from devices.drivers.base import Driver
+from devices.drivers.base import Driver, seconds_param
 from devices.drivers.blood_pressure import BloodPressureDriver
 from devices.drivers.oximeters import OXIMETER_DRIVERS
 from devices.drivers.thermometer import ThermometerDriver
 from devices.errors import DeviceError
+from devices.limits import DEFAULT_LIMITS, WaitLimits
 from devices.reading import DeviceReading
 from devices.transport import Advertisement, DeviceNotFound, Transport
 
@@ -46,17 +47,19 @@ def driver_for(kind: str, adv: Advertisement) -> type[Driver] | None:
 
 
 async def read_device(kind: str, transport_factory: Callable[[], Transport], *, kit: Collection[str] | None = None,
-                      address: str | None = None, scan_timeout: float = 15.0,
-                      on_state: Callable[[str], None] | None = None,
-                      on_live: Callable[[Any], None] | None = None) -> DeviceReading:
+                      address: str | None = None, scan_timeout: float | None = None,
+                      on_state: Callable[[str], None] | None = None, on_live: Callable[[Any], None] | None = None,
+                      limits: WaitLimits = DEFAULT_LIMITS) -> DeviceReading:
     """Find the first device of a kind that some driver recognises (the one at `address` when given), then
-    read it with that driver: one scan, one transport.
+    read it with that driver: one scan, one transport. Each phase waits as long as `limits` says (the scan
+    `scan_timeout` seconds when given); a phase that runs out raises a device error with its ``seconds``.
 
     `kit`: the addresses of this kind paired with the tablet; only those are read. An empty kit fails at once
     (``device.none_paired``); a scan that heard only devices outside the kit fails as ``device.not_in_kit``.
     None reads whatever device of the kind answers first (the command line, bench tools)."""
     if kit is not None and not kit:
         raise DeviceError("device.none_paired", kind=kind)
+    scan_timeout = limits.scan if scan_timeout is None else scan_timeout
     transport = transport_factory()
     if on_state is not None:
         on_state("scanning")
@@ -76,8 +79,8 @@ async def read_device(kind: str, transport_factory: Callable[[], Transport], *, 
     except DeviceNotFound:
         if strangers:
             raise DeviceError("device.not_in_kit", kind=kind, count=len(strangers)) from None
-        raise
+        raise DeviceNotFound(kind=kind, seconds=seconds_param(scan_timeout)) from None
     driver_class = driver_for(kind, adv)
     assert driver_class is not None  # the scan only accepts advertisements some driver claims
     driver = driver_class(transport, on_state=on_state, on_live=on_live)
-    return await driver.read(adv)
+    return await driver.read(adv, measure_timeout=limits.measure_seconds(kind))

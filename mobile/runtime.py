@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from devices.limits import DEFAULT_LIMITS, WaitLimits
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
 from mobile.workflow import DeviceClaims, SessionWorkflow
@@ -36,6 +37,7 @@ class RuntimeConfig:
     # With the neighbour's thermometer on and the kit's off, a reading is refused: device not paired.
     foreign_devices: tuple[str, ...] = ()
     devices_off: tuple[str, ...] = ()
+    wait_limits: WaitLimits = DEFAULT_LIMITS  # how long each phase of a reading waits (tests: shorter)
 
 
 class AppRuntime:
@@ -64,7 +66,7 @@ class AppRuntime:
         self.workflow = SessionWorkflow(
             self.store, readers={kind: self._reader(kind) for kind in ("thermometer", "oximeter", "blood_pressure")},
             on_saved=lambda _sid: self.trigger_sync(), device_claims=self.device_claims,
-            device_setup=RuntimeDeviceSetup(self._transport))
+            device_setup=RuntimeDeviceSetup(self._transport), limits=config.wait_limits)
 
     async def start(self) -> None:
         if self.config.simulated_devices:
@@ -137,7 +139,7 @@ class AppRuntime:
 
         async def read(on_state: Callable[[str], None], on_live: Callable[[ParsedMeasurement], None]) -> DeviceReading:
             return await read_device(kind, self._transport, kit=kit_addresses(self.store, kind), on_state=on_state,
-                                     on_live=on_live)
+                                     on_live=on_live, limits=self.config.wait_limits)
 
         return read
 

@@ -19,10 +19,12 @@ import logging
 from typing import Callable
 
 from devices import uuids
+from devices.limits import MEASURE_SECONDS, SCAN_SECONDS
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.device_info import parse_battery_level, parse_utf8_string
 from devices.reading import DeviceIdentity, DeviceReading
-from devices.transport import Advertisement, Disconnected, OperationTimeout, Transport, TransportError
+from devices.transport import (Advertisement, DeviceNotFound, Disconnected, OperationTimeout, Transport,
+                               TransportError)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,11 @@ async def next_or_drop(queue: asyncio.Queue, dropped: asyncio.Event, timeout: fl
     return LINK_DROPPED if lost in done else None
 
 
+def seconds_param(timeout: float) -> str:
+    """A phase limit as a message shows it: "60", "1.5"."""
+    return f"{timeout:g}"
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -96,7 +103,7 @@ class Driver:
 
     kind: str = ""
     service: str = ""
-    measure_timeout: float = 60.0
+    measure_timeout: float = MEASURE_SECONDS["oximeter"]
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
@@ -113,20 +120,21 @@ class Driver:
         return cls.service in adv.service_uuids
 
     async def read(self, device: Advertisement | None = None, *, address: str | None = None,
-                   scan_timeout: float = 15.0, measure_timeout: float | None = None) -> DeviceReading:
+                   scan_timeout: float = SCAN_SECONDS, measure_timeout: float | None = None) -> DeviceReading:
         """Read `device` (as a scan saw it), or else find one this driver matches (the one at `address` when
         given); take one value; disconnect.
 
         Raises DeviceNotFound, ConnectionFailed, Disconnected, MalformedData, or OperationTimeout when no value
-        came within `measure_timeout` seconds (the class default when None)."""
+        came within `measure_timeout` seconds (the class default when None). Cancelled at any point (staff
+        cancel the measurement), it stops scanning or closes the link before the cancellation goes on."""
         self._reset()
         if device is None:
             device = await self._find(address, scan_timeout)
         self._on_state("connecting")
-        await self.transport.connect(device.address)
         dropped = asyncio.Event()
-        self.transport.on_disconnect(dropped.set)
         try:
+            await self.transport.connect(device.address)
+            self.transport.on_disconnect(dropped.set)
             identity = await read_identity(self.transport, device)
             battery = await read_battery(self.transport)
             await self._start()
@@ -144,9 +152,12 @@ class Driver:
     async def _find(self, address: str | None, scan_timeout: float) -> Advertisement:
         """Scan filtered by the service, the driver's own match, and `address` when given."""
         self._on_state("scanning")
-        return await self.transport.scan(
-            service_uuids=[self.service], timeout=scan_timeout,
-            match=lambda a: self.matches(a) and (address is None or a.address == address))
+        try:
+            return await self.transport.scan(
+                service_uuids=[self.service], timeout=scan_timeout,
+                match=lambda a: self.matches(a) and (address is None or a.address == address))
+        except DeviceNotFound as exc:
+            raise DeviceNotFound(kind=self.kind, seconds=seconds_param(scan_timeout)) from exc
 
     # -- what each profile says ------------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -168,5 +179,5 @@ class Driver:
     def _link_lost(self) -> Disconnected:
         return Disconnected(kind=self.kind)
 
-    def _no_measurement(self) -> OperationTimeout:
-        return OperationTimeout("device.no_measurement", kind=self.kind)
+    def _no_measurement(self, timeout: float) -> OperationTimeout:
+        return OperationTimeout("device.no_measurement", kind=self.kind, seconds=seconds_param(timeout))

@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from devices import uuids
-from devices.drivers.base import LINK_DROPPED, Driver, MalformedData, Result, next_or_drop, utcnow
+from devices.limits import MEASURE_SECONDS
+from devices.drivers.base import (LINK_DROPPED, Driver, MalformedData, Result, next_or_drop, seconds_param,
+                                  utcnow)
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.blood_pressure import (parse_blood_pressure_feature, parse_blood_pressure_measurement,
                                             parse_intermediate_cuff_pressure)
@@ -69,7 +71,7 @@ class _Record:
 class BloodPressureDriver(Driver):
     kind = "blood_pressure"
     service = uuids.BLOOD_PRESSURE
-    measure_timeout = 120.0
+    measure_timeout = MEASURE_SECONDS["blood_pressure"]
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
@@ -136,8 +138,8 @@ class BloodPressureDriver(Driver):
                     raise self._link_lost()
                 if self.stored_records:
                     raise OperationTimeout("blood_pressure.only_stored", kind=self.kind,
-                                           stored=len(self.stored_records))
-                raise self._no_measurement()
+                                           stored=len(self.stored_records), seconds=seconds_param(timeout))
+                raise self._no_measurement(timeout)
             raw, received_at, cuff = item
             try:
                 measurement = parse_blood_pressure_measurement(raw)

@@ -23,9 +23,10 @@ import time
 from typing import Any, Callable
 
 from devices import uuids
+from devices.limits import MEASURE_SECONDS
 from devices.drivers.stable import (INVALID, NO_FINGER, NOT_PATIENT_DATA, SENSOR_PROBLEM, TIMEOUT_REASONS,
                                     StableReading, StableReadingRule)
-from devices.drivers.base import Driver, MalformedData, Result, utcnow
+from devices.drivers.base import Driver, MalformedData, Result, seconds_param, utcnow
 from devices.parsers import ParseError, ParsedMeasurement
 from devices.parsers.berrymed import BerryMedStream
 from devices.parsers.framing import FrameStream
@@ -38,11 +39,12 @@ log = logging.getLogger(__name__)
 
 class NoStableReading(OperationTimeout):
     """No value could be proposed within the measurement time; ``reason`` is one of stable.TIMEOUT_REASONS and the
-    code ``oximeter.<reason>`` carries the advice for staff."""
+    code ``oximeter.<reason>`` carries the advice for staff; ``seconds`` is the measurement time that ran out."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, seconds: str | None = None) -> None:
         reason = reason if reason in TIMEOUT_REASONS else "unstable"
-        super().__init__(f"oximeter.{reason}", kind="oximeter")
+        params = {"seconds": seconds} if seconds is not None else {}
+        super().__init__(f"oximeter.{reason}", kind="oximeter", **params)
         self.reason = reason
 
 
@@ -50,7 +52,7 @@ class _OximeterDriver(Driver):
     """Shared result handling; subclasses say what to subscribe to and how to decode it."""
 
     kind = "oximeter"
-    measure_timeout = 60.0
+    measure_timeout = MEASURE_SECONDS["oximeter"]
 
     def __init__(self, transport: Transport, *, on_state: Callable[[str], None] | None = None,
                  on_live: Callable[[ParsedMeasurement], None] | None = None,
@@ -119,7 +121,7 @@ class _OximeterDriver(Driver):
         unreadable = self._unreadable()
         if unreadable and not self.rule.samples_seen:  # the device talks, but nothing it says can be read
             raise MalformedData("oximeter.unreadable", kind=self.kind, count=unreadable)
-        raise NoStableReading(self._timeout_reason())
+        raise NoStableReading(self._timeout_reason(), seconds_param(timeout))
 
     def _unreadable(self) -> int:
         """How much of what the device sent could not be decoded (packets, frames or bytes)."""

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 
 from devices import uuids
+from devices.limits import MEASURE_SECONDS
 from devices.drivers.base import LINK_DROPPED, Driver, MalformedData, Result, next_or_drop
 from devices.parsers import ParseError
 from devices.parsers.temperature import parse_intermediate_temperature, parse_temperature_measurement
@@ -23,7 +24,7 @@ __all__ = ["MalformedData", "ThermometerDriver"]
 class ThermometerDriver(Driver):
     kind = "thermometer"
     service = uuids.HEALTH_THERMOMETER
-    measure_timeout = 90.0
+    measure_timeout = MEASURE_SECONDS["thermometer"]
 
     async def _start(self) -> None:
         self._finals: asyncio.Queue[tuple[bytes, dt.datetime]] = asyncio.Queue()
@@ -37,7 +38,7 @@ class ThermometerDriver(Driver):
         if result is LINK_DROPPED:
             raise self._link_lost()
         if result is None:
-            raise self._no_measurement()
+            raise self._no_measurement(timeout)
         raw, received_at = result
         return parse_temperature_measurement(raw), raw, received_at
 

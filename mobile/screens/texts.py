@@ -49,6 +49,7 @@ DEVICE_STATE = {
     "measuring": N_("Measuring… take the temperature now."),
     "done": N_("Measurement received."),
     "error": N_("The measurement failed."),
+    "cancelled": N_("Measurement cancelled: nothing was recorded."),
 }
 SESSION_STATE = {  # completes "Last session: {state}"
     "open": N_("not saved yet"),
@@ -95,18 +96,24 @@ INSTRUCTIONS = {
                        N_("2. Bare arm resting at heart level, cuff 2 cm above the elbow crease."),
                        N_("3. Tap “Measure blood pressure”: no talking or moving until the value arrives.")),
 }
-DEVICE_STATE_BY_KIND = {
+DEVICE_STATE_BY_KIND = {  # what each phase waits for, in plain words, per device
     "oximeter": {
         "idle": N_("Put the oximeter on the finger, then tap the button."),
         "scanning": N_("Searching for the oximeter…"),
-        "measuring": N_("Measuring… keep the hand still."),
+        "connecting": N_("Connecting to the oximeter…"),
+        "measuring": N_("Place the patient's finger in the oximeter and keep the hand still…"),
     },
     "blood_pressure": {
         "idle": N_("Put the cuff on, then tap the button."),
         "scanning": N_("Searching for the blood pressure monitor…"),
-        "measuring": N_("Measuring… the cuff inflates, do not move."),
+        "connecting": N_("Connecting to the blood pressure monitor…"),
+        "measuring": N_("Inflating the cuff… no talking or moving."),
+    },
+    "thermometer": {
+        "connecting": N_("Connecting to the thermometer…"),
     },
 }
+
 
 
 # -- patient --------------------------------------------------------------------------------------------------
@@ -224,17 +231,6 @@ def instruction(lang: str, kind: str, index: int) -> str:
 
 def review_title(lang: str, kind: str) -> str:
     return tr._(REVIEW_TITLE.get(kind, REVIEW_TITLE["thermometer"]))
-
-
-def card_state(lang: str, kind: str, accepted: dict, measuring_kind: str, live_values) -> str:
-    """A device card's second line: measuring (with the live value), the accepted value, or not measured yet.
-    `accepted` maps a kind to its values, `live_values` are the values shown while measuring (numbers + units)."""
-    if kind == measuring_kind:
-        live = live_text(lang, live_values)
-        return tr._("Measuring…") + (f"\n{live}" if live else "")
-    if kind in accepted:
-        return tr._("Done: {value}").format(value=value_line(lang, accepted[kind])).replace(" · ", "\n")
-    return tr._("Not measured yet")
 
 
 # -- values: numbers and units (mobile.workflow.ProposedValue) worded for the current language, here only ------

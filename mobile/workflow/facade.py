@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from devices.limits import DEFAULT_LIMITS, WaitLimits
 from sync.clinical.news2 import News2
 from mobile.workflow.admin import AdminStep
 from mobile.workflow.call import CallStep
@@ -32,11 +33,13 @@ class SessionWorkflow:
     def __init__(self, store: StoreLike, read_thermometer: DeviceReader | None = None, *,
                  readers: dict[str, DeviceReader] | None = None, clock: Callable[[], dt.datetime] = _utc_now,
                  on_saved: Callable[[str], None] | None = None, device_claims: DeviceClaims | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, device_setup: DeviceSetup | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, device_setup: DeviceSetup | None = None,
+                 limits: WaitLimits = DEFAULT_LIMITS) -> None:
         """`readers` maps a device kind (thermometer, blood_pressure, oximeter) to a coroutine function
         (on_state, on_live) -> DeviceReading; `read_thermometer` is the thermometer's, kept for brevity.
-        `device_claims` is shared by the workflows of one tablet; `monotonic` is the idle-lock clock (tests);
-        `device_setup` searches for and pairs devices for the tablet's kit (mobile.workflow.kit)."""
+        `device_claims` is shared by the workflows of one tablet; `monotonic` is the idle-lock clock (tests), also
+        timing the device phases shown while measuring; `device_setup` searches for and pairs devices for the
+        tablet's kit (mobile.workflow.kit); `limits` are the readers' wait limits (devices.limits)."""
         self.context = ctx = WorkflowContext(store, clock=clock, monotonic=monotonic,
                                              claims=device_claims or DeviceClaims(),
                                              on_saved=on_saved or (lambda _sid: None))
@@ -46,7 +49,7 @@ class SessionWorkflow:
         self.patient = PatientsStep(ctx, self.resume)
         self.session_start = SessionStartStep(ctx)
         self.measuring = MeasuringStep(ctx, {**({"thermometer": read_thermometer} if read_thermometer else {}),
-                                             **(readers or {})})
+                                             **(readers or {})}, limits)
         self.vitals = VitalsStep(ctx)
         self.closing = ClosingStep(ctx)
         self.call = CallStep(ctx, self.closing.draft_summary)
@@ -159,8 +162,17 @@ class SessionWorkflow:
     async def measure_temperature(self) -> Proposal | None:
         return await self.measuring.measure("thermometer")
 
+    def enter_manual(self, kind: str, typed: dict[str, str]) -> Proposal:
+        return self.measuring.enter_manual(kind, typed)
+
     def enter_manual_temperature(self, text: str) -> Proposal:
         return self.measuring.enter_manual_temperature(text)
+
+    def cancel_measurement(self) -> None:
+        self.measuring.cancel()
+
+    def unmeasured(self, after: str | None = None, order: tuple[str, ...] | None = None) -> list[str]:
+        return self.measuring.unmeasured(after, order)
 
     def retake(self) -> None:
         self.measuring.retake()

@@ -1,6 +1,7 @@
-"""Measuring: read a device of the chosen kind, propose its values for review (accept or retake), or take a value
-typed by hand; then store every accepted value in the session with the flag the clinical rules gave it when it was
-proposed. A reading is bound to the session it was started
+"""Measuring: read a device of the chosen kind, propose its values for review (accept or retake), or take the values
+typed by hand (any device kind); then store every accepted value in the session with the flag the clinical rules gave
+it when it was proposed. While a device is read, the state says which phase it is in, since when and for how long at
+most (devices.limits); staff may cancel it. A reading is bound to the session it was started
 for: changing patient mid-measurement discards it; one device serves one open session of the tablet at a time."""
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
 from devices.errors import DeviceError
+from devices.limits import DEFAULT_LIMITS, WaitLimits
+from devices.transport import DeviceNotFound, OperationTimeout
 from mobile.workflow import readings
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import DeviceReader, Proposal, WorkflowError
@@ -23,19 +26,27 @@ BP_PANEL_FIELDS = ("systolic", "diastolic", "mean_arterial_pressure")
 KIT_REFUSALS = {"device.not_in_kit": "measure.not_in_kit", "device.none_paired": "measure.none_paired"}
 
 
-def device_failure(kind: str, exc: DeviceError) -> WorkflowError:
+def device_failure(kind: str, exc: DeviceError, limit: float | None = None) -> WorkflowError:
     """A device's failure as the workflow's refusal: the device's code is passed on as the ``reason`` (the catalog
-    words it), with its parameters; the kind measured names the device."""
+    words it), with its parameters; the kind measured names the device. A phase that ran out of time
+    (no device found, no finger, no value) says after how many seconds it gave up; a device outside the tablet's
+    kit is refused as such."""
     if exc.code in KIT_REFUSALS:  # the device is fine; it is not this tablet's
         return WorkflowError(KIT_REFUSALS[exc.code], **{**exc.params, "kind": kind})
-    code = "measure.unreachable_or_manual" if kind == "thermometer" else "measure.unreachable"
-    return WorkflowError(code, **{**exc.params, "kind": kind, "reason": exc.code})
+    params = {**exc.params, "kind": kind, "reason": exc.code}
+    if isinstance(exc, (OperationTimeout, DeviceNotFound)) and (params.get("seconds") or limit):
+        params.setdefault("seconds", f"{limit:g}")
+        return WorkflowError("measure.not_found" if isinstance(exc, DeviceNotFound) else "measure.gave_up", **params)
+    return WorkflowError("measure.unreachable_or_manual", **params)
 
 
 class MeasuringStep:
-    def __init__(self, ctx: WorkflowContext, readers: dict[str, DeviceReader]) -> None:
+    def __init__(self, ctx: WorkflowContext, readers: dict[str, DeviceReader],
+                 limits: WaitLimits = DEFAULT_LIMITS) -> None:
+        """`limits` are the ones the readers wait by (the runtime passes the same to both): shown while waiting."""
         self.ctx = ctx
         self.readers = readers
+        self.limits = limits
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -55,12 +66,13 @@ class MeasuringStep:
         session_id = self._require_ready()
         if kind not in self.readers:
             raise WorkflowError("measure.no_device", kind=kind)
+        outcomes = {k: v for k, v in ctx.state.outcomes.items() if k != kind}
         ctx.changed(step="measure", proposal=None, error=None, live_value=None, device_state="scanning",
-                    measuring_kind=kind)
+                    measuring_kind=kind, outcomes=outcomes, **self._phase(kind, "scanning"))
 
         def on_state(device_state: str) -> None:
-            if ctx.state.session_id == session_id:
-                ctx.changed(device_state=device_state)
+            if ctx.state.session_id == session_id and device_state != ctx.state.device_state:
+                ctx.changed(device_state=device_state, **self._phase(kind, device_state))
 
         def on_live(measurement: ParsedMeasurement) -> None:
             if ctx.state.session_id == session_id:
@@ -75,7 +87,7 @@ class MeasuringStep:
             return None
         except DeviceError as exc:
             log.info("%s read failed: %s", kind, exc.code)
-            self._fail(session_id, device_failure(kind, exc))
+            self._fail(session_id, device_failure(kind, exc, ctx.state.phase_limit), kind)
             return None
         finally:
             ctx.measure_task = None
@@ -84,13 +96,30 @@ class MeasuringStep:
             return None
         holder = ctx.claims.holder(reading.device.address)
         if holder is not None and holder != session_id:
-            self._fail(session_id, WorkflowError("device.serves_another_session"))
+            self._fail(session_id, WorkflowError("device.serves_another_session"), kind)
             return None
         try:
             return self._propose(session_id, kind, reading)
         except WorkflowError as exc:
-            self._fail(session_id, exc)
+            self._fail(session_id, exc, kind)
             return None
+
+    def _phase(self, kind: str, device_state: str) -> dict[str, Any]:
+        """The state's phase fields: since when the device is in this phase and how long it may wait there."""
+        return {"phase_started": self.ctx.monotonic(), "phase_limit": self.limits.for_phase(kind, device_state)}
+
+    def cancel(self) -> None:
+        """Staff stop the measurement running: the reader is cancelled (it closes its scan or link), nothing is
+        proposed, and the device's card says the measurement was cancelled."""
+        ctx = self.ctx
+        kind = ctx.state.measuring_kind
+        if not ctx.measuring or kind is None:
+            return
+        ctx.cancel_measurement()
+        log.info("%s measurement cancelled", kind)
+        outcomes = {**ctx.state.outcomes, kind: (ctx.state.session_id, WorkflowError("measure.cancelled", kind=kind))}
+        ctx.changed(step="measure", proposal=None, error=None, live_value=None, device_state="cancelled",
+                    measuring_kind=None, outcomes=outcomes, phase_started=None, phase_limit=None)
 
     def _propose(self, session_id: str, kind: str, reading: DeviceReading) -> Proposal:
         if kind == "thermometer":
@@ -106,29 +135,51 @@ class MeasuringStep:
                                 source="bluetooth", measured_at=readings.measured_at(reading),
                                 received_at=reading.received_at, reading=reading,
                                 warnings=warnings + readings.battery_warning(reading), kind=kind, values=values)
-        self.ctx.changed(step="review", proposal=proposal, device_state="done", error=None)
+        self.ctx.changed(step="review", proposal=proposal, device_state="done", error=None, phase_started=None,
+                         phase_limit=None)
+        return proposal
+
+    def enter_manual(self, kind: str, typed: dict[str, str]) -> Proposal:
+        """Fallback when no device works: the values of one device kind typed by hand (temperature; SpO2 and pulse;
+        systolic, diastolic and pulse), decided by the clinical rules and marked as manual (no device)."""
+        ctx = self.ctx
+        session_id = self._require_ready()
+        if kind not in readings.MANUAL_KIND_FIELDS:
+            raise WorkflowError("measure.no_device", kind=kind)
+        values, warnings = readings.manual_values(kind, typed)
+        primary, now = values[0], ctx.clock()
+        proposal = Proposal(session_id=session_id, code=primary.code, value=primary.value, unit=primary.unit,
+                            source="manual", measured_at=now, received_at=now, warnings=warnings, kind=kind,
+                            values=values if kind != "thermometer" else (), flag=primary.flag)
+        ctx.cancel_measurement()
+        ctx.changed(step="review", proposal=proposal, error=None, device_state="idle", measuring_kind=None,
+                    live_value=None, phase_started=None, phase_limit=None)
         return proposal
 
     def enter_manual_temperature(self, text: str) -> Proposal:
-        """Fallback when no device works: the value is typed and marked as manual."""
-        ctx = self.ctx
-        session_id = self._require_ready()
-        value = readings.parse_manual_temperature(text)
-        decision = readings.check_temperature(value, "Cel")
-        now = ctx.clock()
-        proposal = Proposal(session_id=session_id, code=readings.LOINC_BODY_TEMPERATURE, value=value,
-                            unit="Cel", source="manual", measured_at=now, received_at=now, flag=decision.flag,
-                            warnings=readings.warnings_of([decision]))
-        ctx.cancel_measurement()
-        ctx.changed(step="review", proposal=proposal, error=None, device_state="idle")
-        return proposal
+        """The temperature typed by hand (see enter_manual)."""
+        return self.enter_manual("thermometer", {"temperature": text})
 
     def retake(self) -> None:
         self.ctx.changed(step="measure", proposal=None, error=None, live_value=None, device_state="idle")
 
-    def _fail(self, session_id: str, error: WorkflowError) -> None:
-        if self.ctx.state.session_id == session_id:
-            self.ctx.changed(step="measure", proposal=None, device_state="error", error=error)
+    def _fail(self, session_id: str, error: WorkflowError, kind: str) -> None:
+        state = self.ctx.state
+        if state.session_id == session_id:
+            self.ctx.changed(step="measure", proposal=None, device_state="error", error=error,
+                             outcomes={**state.outcomes, kind: (session_id, error)}, phase_started=None,
+                             phase_limit=None)
+
+    def unmeasured(self, after: str | None = None, order: tuple[str, ...] | None = None) -> list[str]:
+        """The device kinds with no accepted value yet in this session (the one on review counts as accepted), in
+        `order` (default: the readers'), starting after `after`."""
+        kinds = list(order or self.kinds)
+        if after in kinds:
+            start = kinds.index(after) + 1
+            kinds = kinds[start:] + kinds[:start]
+        state = self.ctx.state
+        on_review = state.proposal.kind if state.proposal is not None else None
+        return [k for k in kinds if k not in state.accepted and k != on_review]
 
     def accept(self) -> None:
         """Keep the proposed value for this session and go back to choose the next device."""
@@ -142,8 +193,9 @@ class MeasuringStep:
         if proposal.reading is not None:
             ctx.claims.claim(proposal.reading.device.address, session_id)
         accepted = {**ctx.state.accepted, proposal.kind: proposal}
+        outcomes = {k: v for k, v in ctx.state.outcomes.items() if k != proposal.kind}
         ctx.changed(step="measure", accepted=accepted, proposal=None, live_value=None, device_state="idle",
-                    measuring_kind=None)
+                    measuring_kind=None, outcomes=outcomes)
 
     def finish_measurements(self) -> None:
         """Store every accepted value (and the one on review) in the open session, then go on to what staff

@@ -57,16 +57,56 @@ def check_temperature(value: Decimal, unit: str) -> Decision:
     return decide_value(LOINC_BODY_TEMPERATURE, value, unit)
 
 
-def parse_manual_temperature(text: str) -> Decimal:
-    """Staff type "37,6" or "37.6"; anything else is refused."""
-    cleaned = text.strip().replace(",", ".").removesuffix("°C").strip()
+# What staff may type by hand, per field: LOINC code, UCUM unit, decimals allowed, the unit they may type after it.
+MANUAL_FIELDS = {
+    "temperature": (LOINC_BODY_TEMPERATURE, "Cel", 2, "°C"),
+    "spo2": ("59408-5", "%", 0, "%"),
+    "pulse_rate": ("8867-4", "/min", 0, "/min"),
+    "systolic": (BP_SYSTOLIC, "mm[Hg]", 0, "mmHg"),
+    "diastolic": (BP_DIASTOLIC, "mm[Hg]", 0, "mmHg"),
+}
+# The fields of each device kind typed by hand, in the order of the form; the pulse rate may be left empty.
+MANUAL_KIND_FIELDS = {"thermometer": ("temperature",), "oximeter": ("spo2", "pulse_rate"),
+                      "blood_pressure": ("systolic", "diastolic", "pulse_rate")}
+MANUAL_OPTIONAL = frozenset({"pulse_rate"})
+# Why a typed value is refused, per field: not a number of the expected shape.
+MANUAL_FORMAT_CODES = {"temperature": "measure.manual.format", "spo2": "measure.manual.spo2",
+                       "pulse_rate": "measure.manual.pulse_rate", "systolic": "measure.manual.systolic",
+                       "diastolic": "measure.manual.diastolic"}
+
+
+def parse_manual(field: str, text: str) -> Decimal:
+    """A value typed by hand: "37,6" or "37.6" (decimal comma accepted), the unit may follow; anything else is
+    refused with the field's own code (MANUAL_FORMAT_CODES), a temperature with more than two decimals with
+    ``measure.manual.precision``."""
+    _code, _unit, decimals, symbol = MANUAL_FIELDS[field]
+    cleaned = text.strip().replace(",", ".").removesuffix(symbol).strip()
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise WorkflowError("measure.manual.format", "temperature") from None
-    if not value.is_finite() or value.as_tuple().exponent < -2:
-        raise WorkflowError("measure.manual.precision", "temperature")
+        raise WorkflowError(MANUAL_FORMAT_CODES[field], field) from None
+    if not value.is_finite() or value.as_tuple().exponent < -decimals:
+        raise WorkflowError("measure.manual.precision" if field == "temperature" else MANUAL_FORMAT_CODES[field],
+                            field)
     return value
+
+
+def parse_manual_temperature(text: str) -> Decimal:
+    """Staff type "37,6" or "37.6"; anything else is refused."""
+    return parse_manual("temperature", text)
+
+
+def manual_values(kind: str, typed: dict[str, str]) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
+    """The values typed for one device kind, each parsed and decided by the clinical rules like a device's
+    (a cuff's pair decided together); an empty optional field (the pulse rate) is left out."""
+    values = []
+    for field in MANUAL_KIND_FIELDS[kind]:
+        text = (typed.get(field) or "").strip()
+        if not text and field in MANUAL_OPTIONAL:
+            continue
+        code, unit, _decimals, _symbol = MANUAL_FIELDS[field]
+        values.append(ProposedValue(field, code, parse_manual(field, text), unit))
+    return decided_values(kind, tuple(values))
 
 
 def invalid_value(kind: str, reason: str | None) -> WorkflowError:

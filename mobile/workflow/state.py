@@ -119,7 +119,11 @@ class WorkflowState:
     summary_draft: str = ""
     patient: dict[str, Any] | None = None
     session_id: str | None = None
-    device_state: str = "idle"       # idle, scanning, connecting, measuring, done, error
+    device_state: str = "idle"       # idle, scanning, connecting, measuring, done, error, cancelled
+    phase_started: float | None = None   # when the device phase began (the context's monotonic clock, seconds)
+    phase_limit: float | None = None     # how long that phase may wait (devices.limits), None when unbounded here
+    # kind -> (session id, why its last attempt gave nothing: a device failure, or measure.cancelled)
+    outcomes: dict[str, tuple[str, WorkflowError]] = field(default_factory=dict)
     live_value: tuple[ProposedValue, ...] | None = None   # what the device shows while measuring
     proposal: Proposal | None = None
     error: WorkflowError | None = None   # why the last measurement failed
@@ -128,3 +132,7 @@ class WorkflowState:
     measuring_kind: str | None = None
     call_notes: dict[str, str] = field(default_factory=dict)  # typed during the call, not yet saved as notes
     listeners: list[Callable[["WorkflowState"], None]] = field(default_factory=list, repr=False)
+
+    def failed_attempts(self) -> dict[str, WorkflowError]:
+        """Kind -> why the last attempt of this session on that device gave nothing (failed or cancelled)."""
+        return {kind: error for kind, (session_id, error) in self.outcomes.items() if session_id == self.session_id}

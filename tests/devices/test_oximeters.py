@@ -350,7 +350,7 @@ async def test_plx_no_finger_never_produces_a_reading(scenario, reason):
     with pytest.raises(OperationTimeout) as caught:
         await driver.read(scan_timeout=5, measure_timeout=SHORT)
     assert isinstance(caught.value, NoStableReading) and caught.value.reason == reason
-    assert caught.value.code == f"oximeter.{reason}" and caught.value.params == {"kind": "oximeter"}
+    assert caught.value.code == f"oximeter.{reason}" and caught.value.params == {"kind": "oximeter", "seconds": f"{SHORT:g}"}
     assert str(caught.value) == ENGLISH[f"oximeter.{reason}"]
     assert live and all(m.observations == () for m in live)
 
@@ -570,3 +570,25 @@ async def test_every_simulator_scenario_ends_as_documented(protocol, scenario):
             assert getattr(caught.value, "reason", None) == reason
     finally:
         await sim.stop()
+
+
+@pytest.mark.timeout(15)
+async def test_a_cancelled_reading_closes_the_link():
+    """Staff cancel while the oximeter waits for a finger: the driver disconnects before the cancellation goes on,
+    so the oximeter stops streaming to a collector that is gone."""
+    import asyncio
+
+    sim, driver, live, states = await plx("no_finger")
+    task = asyncio.ensure_future(driver.read(scan_timeout=5, measure_timeout=30))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not (live and sim.busy) and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert states[-1] == "measuring" and sim.device.connections
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    deadline = loop.time() + 5
+    while (sim.device.connections or sim.busy) and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert not sim.device.connections and not sim.busy

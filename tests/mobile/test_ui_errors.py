@@ -89,8 +89,9 @@ async def test_retry_after_an_error_measures_again(tmp_path):
         assert app.models.measure.error is None
 
 
-async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
-    """Manual entry is for the temperature only (for now): a failed oximeter offers "Try again" alone."""
+async def test_a_device_not_found_says_after_how_long_its_card_says_what_failed_and_spo2_is_typed_by_hand(tmp_path):
+    """No oximeter answers: the error says after how many seconds the search stopped, the oximeter's card says what
+    failed (not "not measured yet"), and SpO2 and pulse typed by hand go to review marked as typed by hand."""
     from devices.transport import DeviceNotFound
 
     runtime = make_runtime(tmp_path)
@@ -107,17 +108,35 @@ async def test_oximeter_error_offers_a_retry_but_no_manual_entry(tmp_path):
         await tap(measure.ids.measure)
         await wait_for(lambda: app.models.measure.device_state == "error", timeout=15, what="the device error")
         await frames(3)
-        assert measure.ids.error_text.text == ("Mesure impossible : aucun appareil trouvé. Vérifiez que l'oxymètre est "
-                                               "allumé et proche, puis reprenez.")
+        assert measure.ids.error_text.text == ("Aucun appareil trouvé après 15 s : vérifiez que l'oxymètre est "
+                                               "allumé et proche, puis reprenez, ou saisissez les valeurs à la main.")
         assert measure.ids.error_box.shown
-        assert not measure.ids.retry.disabled
-        assert measure.ids.manual_from_error.disabled and measure.ids.manual_from_error.opacity == 0
-        assert measure.ids.manual.disabled and measure.ids.manual.opacity == 0
-        assert measure.ids.card_oximeter.state_text == "Pas encore mesurée"
+        assert not measure.ids.retry.disabled and not measure.ids.manual_from_error.disabled
+        assert measure.ids.card_oximeter.state_text == f"Échec{NBSP}: aucun appareil trouvé"
+        assert measure.ids.card_thermometer.state_text == "Pas encore mesurée"
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []
         await screenshot(app, "14-measure-oximeter-error")
-        # another device: the oximeter's error goes away, manual entry is back for the thermometer
+        # typed by hand: SpO2 and pulse, a bad SpO2 refused with its own words
+        await tap(measure.ids.manual_from_error)
+        assert measure.ids.manual_box.shown and not measure.ids.error_box.shown
+        assert (measure.ids.manual_label.text, measure.ids.manual_label2.text) == ("SpO2 (%)", "Pouls (/min)")
+        assert measure.ids.manual_label3.text == ""
+        await type_into(measure.ids.manual_input, "97,5")
+        await tap(measure.ids.manual_ok)
+        assert measure.ids.manual_error.text == "SpO2 : saisissez un nombre entier de %, par exemple 97."
+        await type_into(measure.ids.manual_input, "97")
+        await type_into(measure.ids.manual_input2, "72")
+        await screenshot(app, "14b-measure-manual-spo2")
+        assert small_touch_targets(app) == []
+        assert clipped_texts(app) == []
+        await tap(measure.ids.manual_ok)
+        assert app.screen_manager.current == "review"
+        review = screen(app, "review")
+        assert (review.ids.value.text, review.ids.value_extra.text) == (f"SpO2 97{NBSP}%", "pouls 72/min")
+        assert review.ids.source.text == f"Source{NBSP}: Saisie manuelle"
+        # another device after a failure: the oximeter's error does not follow it
+        await tap(review.ids.retake)
         await tap(measure.ids.card_thermometer)
         assert not measure.ids.error_box.shown and app.models.measure.error is None
         assert not measure.ids.manual.disabled and not measure.ids.measure.disabled

@@ -76,14 +76,19 @@ async def test_full_session_by_taps(tmp_path):
         assert app.models.measure.selected_kind == "oximeter" and cards["oximeter"].selected
         assert measure.ids.measure.text == "Mesurer la saturation"
         assert "sans vernis" in measure.ids.step1.text and "immobile" in measure.ids.step3.text
-        assert not measure.ids.manual.opacity  # manual entry is for the temperature only
+        assert measure.ids.manual.opacity and not measure.ids.manual.disabled  # typed by hand, for every device
         await tap(measure.ids.measure)
         await wait_for(lambda: sm.current == "review", timeout=15, what="the oximeter review")
         assert review.ids.value.text == f"SpO2 97{NBSP}%"
         assert review.ids.value_extra.text == "pouls 72/min"
         assert review.ids.review_title.text.startswith("Saturation en oxygène")
+        # two distinct actions: the next device, or the end of the measurements
+        assert (review.ids.accept.text, review.ids.save.text) == ("Appareil suivant", "Terminer les mesures")
+        assert review.ids.remaining.text == f"Reste à mesurer{NBSP}: Tension artérielle, Température"
+        await screenshot(app, "04-review-oximeter-next-or-finish")
         await tap(review.ids.accept)
         assert sm.current == "measure"
+        assert app.models.measure.selected_kind == "blood_pressure"  # the next device to measure, chosen
         assert cards["oximeter"].done and cards["oximeter"].state_text.startswith(f"Validée{NBSP}: SpO2 97{NBSP}%")
         assert not measure.ids.finish.disabled
         assert runtime.store.outbox_counts()["pending"] == 0  # nothing stored before the end of the session
@@ -126,18 +131,16 @@ async def test_full_session_by_taps(tmp_path):
         assert review.ids.source.text.startswith("Source\u00a0: Thermomètre Bluetooth — Relais Thermo")
         assert review.ids.banner.ids.banner_name.text == "DÉMO Jeanne"
         assert [str(v.value) for v in app.models.measure.live_values] == ["37.3"]  # the last intermediate value was shown
+        # the last device: nothing left to measure, so only "Finish the measurements" (and retake) remain
+        assert review.ids.remaining.text == "Les trois appareils sont mesurés."
+        assert review.ids.accept.disabled and not review.ids.accept.opacity
         await screenshot(app, "04-review")
-        assert small_touch_targets(app) == []
-        assert clipped_texts(app) == []
-        await tap(review.ids.accept)
-        assert all(c.done for c in cards.values())
-        await screenshot(app, "04b-measure-all-accepted")
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []
         assert runtime.store.outbox_counts()["pending"] == 0
 
         # -- finish: one session with the three values, queued for upload -----------------------------------------
-        await tap(measure.ids.finish)
+        await tap(review.ids.save)
         await finish_session_by_taps(app, shots="04c")
         saved = screen(app, "saved")
         assert saved.ids.title.text == "Mesures enregistrées"
