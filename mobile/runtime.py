@@ -26,7 +26,9 @@ class RuntimeConfig:
     ca_bundle: str | None = None            # CA of a private PKI; TLS verification itself is never optional
     max_entries: int | None = None          # the server's transaction size limit (Medplum: 8)
     simulated_devices: bool = True
-    thermometer_scenario: str = "normal"
+    thermometer_scenario: str = "normal"    # what each simulated device does (devices.simulated *_SCENARIOS)
+    oximeter_scenario: str = "normal"
+    blood_pressure_scenario: str = "normal"
     sync_interval_seconds: float = 30.0
     key_path: Path | None = None            # the store's key file (None: sync.keys.default_key_path())
     demo: bool = False                      # training/demo: INS written under the DEMO authority OID …4.11
@@ -63,8 +65,9 @@ class AppRuntime:
             self.radio = VirtualRadio()
             # Demo speed: a real cuff takes ~40 s; staff trying the app should not wait that long.
             for device in (SimulatedThermometer(self.radio, scenario=self.config.thermometer_scenario),
-                           SimulatedPlxOximeter(self.radio, speed=5.0),
-                           SimulatedBloodPressureMonitor(self.radio, speed=5.0)):
+                           SimulatedPlxOximeter(self.radio, scenario=self.config.oximeter_scenario, speed=5.0),
+                           SimulatedBloodPressureMonitor(self.radio, scenario=self.config.blood_pressure_scenario,
+                                                         speed=5.0)):
                 await device.start()
                 self.simulated.append(device)
         if self.config.server_url:
