@@ -30,11 +30,12 @@ SCREEN_OF = (("site-setup", "site_setup"), ("patients", "patient"), ("new-patien
 LOINC_TEMPERATURE, LOINC_RR, LOINC_ACVPU = "8310-5", "9279-1", "67775-7"
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
+def run_cli(home: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    """`python ARGS` with its own RELAIS_HOME: whatever goes wrong, the developer's own store is never touched."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("KCFG_")}  # the app's own window size
-    base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env={**base, **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout)
+    base.update(PYTHONPATH=str(ROOT), RELAIS_HOME=str(home))
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=base, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 # -- the scenarios, played in this process -------------------------------------------------------------------------
@@ -93,27 +94,27 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
 
 
 # -- the command line ----------------------------------------------------------------------------------------------
-def test_scenario_list_names_each_scenario_in_the_staff_language_without_starting_kivy():
+def test_scenario_list_names_each_scenario_in_the_staff_language_without_starting_kivy(tmp_path):
     from mobile.training.scenarios import SCENARIOS
 
-    french = run_cli("-X", "importtime", "-m", "mobile", "--scenario", "list")
+    french = run_cli(tmp_path, "-X", "importtime", "-m", "mobile", "--scenario", "list")
     assert french.returncode == 0, french.stderr[-2000:]
     lines = french.stdout.splitlines()
     assert [line.split()[0] for line in lines] == list(SCENARIOS) == ["normal", "fever", "news2-partial",
                                                                       "device-failure"]
     assert "Le thermomètre n'envoie que des erreurs" in lines[3]
     assert " kivy" not in french.stderr and " bumble" not in french.stderr  # -X importtime: every module imported
-    english = run_cli("-m", "mobile", "--scenario", "list", "--language", "en")
+    english = run_cli(tmp_path, "-m", "mobile", "--scenario", "list", "--language", "en")
     assert "The thermometer sends only errors" in english.stdout.splitlines()[3]
 
 
-def test_an_unknown_scenario_is_refused_with_the_valid_names():
-    result = run_cli("-m", "mobile", "--demo", "--scenario", "news2-hihg")
+def test_an_unknown_scenario_is_refused_with_the_valid_names(tmp_path):
+    result = run_cli(tmp_path, "-m", "mobile", "--demo", "--offline", "--scenario", "news2-hihg")
     assert result.returncode == 2 and not result.stdout
     assert "unknown scenario 'news2-hihg'" in result.stderr
     assert "normal, fever, news2-partial, device-failure" in result.stderr
     # a simulated thermometer behaviour sets the devices for hand use, but is no session to play
-    played = run_cli("-m", "mobile", "--demo", "--scenario", "disconnect")
+    played = run_cli(tmp_path, "-m", "mobile", "--demo", "--offline", "--scenario", "disconnect")
     assert played.returncode == 2 and "unknown scenario 'disconnect'" in played.stderr
 
 
@@ -147,8 +148,8 @@ def test_the_command_line_plays_a_scenario_with_a_screenshot_per_screen_on_a_sto
     from PIL import Image
 
     shots, home = tmp_path / "shots", tmp_path / "home"
-    result = run_cli("-m", "mobile", "--demo", "--scenario", "device-failure", "--offline", "--language", "en",
-                     "--portrait", "--screenshots", str(shots), env={"RELAIS_HOME": str(home)}, timeout=80)
+    result = run_cli(home, "-m", "mobile", "--demo", "--scenario", "device-failure", "--offline", "--language", "en",
+                     "--portrait", "--screenshots", str(shots), timeout=80)
     assert result.returncode == 0, result.stderr[-3000:]
     names = sorted(p.name for p in shots.glob("*.png"))
     assert names == [f"{n:02d}-{screen}.png" for n, screen in enumerate(SCREENS["device-failure"], start=1)]
@@ -168,7 +169,7 @@ def test_a_failing_scenario_ends_the_command_with_an_error(tmp_path):
 
     with open_app_store(tmp_path / "relais.db") as store:
         set_up_tablet(store)
-    result = run_cli("-m", "mobile", "--demo", "--scenario", "normal", "--offline", "--store",
+    result = run_cli(tmp_path, "-m", "mobile", "--demo", "--scenario", "normal", "--offline", "--store",
                      str(tmp_path / "relais.db"), "--screenshots", str(tmp_path / "shots"), timeout=60)
     assert result.returncode == 1
     assert "did not play to its end" in result.stderr and "no demo account" in result.stderr
