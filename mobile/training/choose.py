@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gettext
 from pathlib import Path
+from typing import Any
 
 from mobile.training.scenarios import SCENARIOS, Scenario
 
@@ -45,7 +46,7 @@ def scenario(name: str) -> Scenario:
     return SCENARIOS[name]
 
 
-def device_settings(name: str) -> dict[str, str]:
+def device_settings(name: str) -> dict[str, Any]:
     """RuntimeConfig fields for the simulated devices: a training scenario's, or one thermometer behaviour (the
     other devices normal)."""
     if name in SCENARIOS:

@@ -4,7 +4,7 @@ SCENARIOS."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from mobile.training import steps
 from mobile.training.runner import Player
@@ -22,10 +22,11 @@ class Scenario:
     description: str                                    # English msgid, one line
     script: Callable[[Player], Awaitable[None]]
     devices: Mapping[str, str] = field(default_factory=dict)   # kind -> simulator scenario (default "normal")
+    config: Mapping[str, Any] = field(default_factory=dict)    # any other RuntimeConfig field the scenario sets
 
-    def runtime_settings(self) -> dict[str, str]:
+    def runtime_settings(self) -> dict[str, Any]:
         """The RuntimeConfig fields that make the simulated devices behave as the scenario needs."""
-        return {f"{kind}_scenario": self.devices.get(kind, "normal") for kind in DEVICE_KINDS}
+        return {**{f"{kind}_scenario": self.devices.get(kind, "normal") for kind in DEVICE_KINDS}, **self.config}
 
 
 CALL_ROUTINE = "Pas de signe de gravité. Surveillance habituelle."

@@ -128,6 +128,12 @@ def test_a_scenario_name_sets_the_simulated_devices_for_hand_use():
     with pytest.raises(choose.UnknownScenario) as refused:
         choose.device_settings("nope")
     assert "error" in refused.value.behaviours and "device-failure" in str(refused.value)
+    # a scenario may set any other field of the runtime's configuration (a neighbour's device, a kit device off)
+    from mobile.training.scenarios import Scenario, normal
+
+    settings = Scenario("x", "x", normal, {"oximeter": "no_finger"}, {"demo": True}).runtime_settings()
+    assert settings == dict(thermometer_scenario="normal", oximeter_scenario="no_finger",
+                            blood_pressure_scenario="normal", demo=True)
 
 
 async def test_the_runtime_gives_each_simulated_device_its_scenario(tmp_path):
