@@ -86,6 +86,7 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
         assert "partiel" in seen["vitals-news2"]["news2"]
     else:
         assert rows[LOINC_RR]["value"] in ("18", "22") and rows[LOINC_ACVPU]["value"] == "A"
+        assert '"valueCodeableConcept"' in entry.payload and LOINC_RR in entry.payload  # ACVPU, respiration rate
         assert seen["vitals-news2"]["missing"] == []
     if name == "device-failure":  # the thermometer's card failed, the value was typed: marked manual
         assert seen["measure-error-thermometer"]["error"] is not None
