@@ -53,12 +53,9 @@ async def sign_in(p: Player) -> None:
     p.press(signin.ids.ok)
 
 
-async def new_patient(p: Player) -> None:
-    """The demo resident, qualified with the demo INS (or picked from the list if an earlier run created her)."""
-    await p.wait_screen("patient")
-    await p.show("patients")
-    p.press(p.screen("patient").ids.new_patient)
-    form = p.screen("patient_form")
+def fill_identity(form) -> None:
+    """The patient form filled in for the demo resident: the five traits, the identity status and how it was
+    checked."""
     for key, value in (("family", DEMO_PATIENT["family_name"]), ("given", DEMO_PATIENT["given_name"]),
                        ("birth", DEMO_PATIENT["birth_date"]), ("insee", DEMO_PATIENT["birth_place_insee"])):
         form.ids[key].text = value
@@ -66,6 +63,15 @@ async def new_patient(p: Player) -> None:
     form.ids.status.selected = DEMO_PATIENT["identity_status"]
     form.method = "INSI"
     form.ids.ins.text = demo_ins()
+
+
+async def new_patient(p: Player) -> None:
+    """The demo resident, qualified with the demo INS (or picked from the list if an earlier run created her)."""
+    await p.wait_screen("patient")
+    await p.show("patients")
+    p.press(p.screen("patient").ids.new_patient)
+    form = p.screen("patient_form")
+    fill_identity(form)
     await p.show("new-patient")
     existing = [row for row in p.workflow.patients(DEMO_PATIENT["family_name"])
                 if row.get("given_name") == DEMO_PATIENT["given_name"]]

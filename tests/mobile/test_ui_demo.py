@@ -83,7 +83,7 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
     if name == "news2-partial":  # nothing stored for what was left blank, and the score says it is partial
         assert LOINC_RR not in rows and LOINC_ACVPU not in rows
         assert set(seen["vitals-news2"]["missing"]) == {"respiration_rate", "consciousness"}
-        assert "partiel" in seen["vitals-news2"]["news2"]
+        assert "Fréquence respiratoire" in seen["vitals-news2"]["news2"]  # the headline names what is missing
     else:
         assert rows[LOINC_RR]["value"] in ("18", "22") and rows[LOINC_ACVPU]["value"] == "A"
         assert '"valueCodeableConcept"' in entry.payload and LOINC_RR in entry.payload  # ACVPU, respiration rate
