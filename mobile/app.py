@@ -4,7 +4,7 @@ Run it on the asyncio loop — Kivy's main loop, the simulated/real Bluetooth st
 thread::
 
     run_app(RuntimeConfig(store_path=...))                                   # the product
-    run_app(config, demo=True, screenshots_dir=Path("shots"))                # one scripted session, PNGs, exit
+    run_app(config, scenario=SCENARIOS["fever"], screenshots_dir=Path("shots"))  # a training session, PNGs, exit
 
 Screens never hold domain logic: each binds to its own view model (mobile.screens.viewmodels), which mirrors
 ``SessionWorkflow`` into Kivy properties, and to the shared one (``shell``).
@@ -52,11 +52,13 @@ from mobile.screens.teleconsult import TeleconsultScreen  # noqa: E402
 from mobile.screens.vitals import VitalsScreen  # noqa: E402
 from mobile.screens.viewmodels import SyncMonitor, ViewModels  # noqa: E402
 from mobile.screens.widgets import RelaisRoot  # noqa: E402
-from mobile.demo import play_demo  # noqa: E402
+from mobile.training.runner import play  # noqa: E402
+from mobile.training.scenarios import SCENARIOS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 TABLET_LANDSCAPE = (1280, 800)
+TABLET_PORTRAIT = (800, 1280)
 SCREENS = (("signin", SigninScreen), ("site_setup", SiteSetupScreen), ("patient", PatientScreen),
            ("patient_form", PatientFormScreen), ("session_start", SessionStartScreen), ("measure", MeasureScreen),
            ("review", ReviewScreen), ("vitals", VitalsScreen), ("teleconsult", TeleconsultScreen),
@@ -209,24 +211,37 @@ class RelaisApp(App):
         return path
 
 
-def run_app(runtime_config: Any, *, screenshots_dir: Path | str | None = None, demo: bool = False) -> list[Path]:
-    """Run Relais until it is closed. `demo=True` plays one session by itself; with `screenshots_dir` it saves a
-    PNG per screen there and exits. Returns the screenshots written."""
+async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, pause: float | None = None,
+                    on_screen: Any = None, scenario: str = "normal") -> list[Path]:
+    """One training scenario (mobile.training) played on a started app: the routine session by default."""
+    return await play(app, SCENARIOS[scenario], screenshots_dir, pause=pause, on_screen=on_screen)
+
+
+def run_app(runtime_config: Any, *, screenshots_dir: Path | str | None = None, scenario: Any = None,
+            language: str | None = None, window_size: tuple[int, int] | None = None) -> list[Path]:
+    """Run Relais until it is closed. With a training `scenario` (mobile.training.scenarios) the app plays it by
+    itself; with `screenshots_dir` it saves a PNG per screen there and exits. `language` is the first language
+    shown (fr, en), `window_size` the desktop window (default: a tablet in landscape). Returns the screenshots."""
+    from mobile.i18n import tr
     from mobile.runtime import AppRuntime
 
+    if language:
+        tr.switch_lang(language)
     runtime = AppRuntime(runtime_config)
     desktop = platform not in ("android", "ios")
-    app = RelaisApp(runtime, window_size=TABLET_LANDSCAPE if desktop else None)
+    app = RelaisApp(runtime, window_size=(window_size or TABLET_LANDSCAPE) if desktop else None)
     shots: list[Path] = []
+    failed: list[BaseException] = []
 
     async def main() -> None:
         demo_task = None
-        if demo:
+        if scenario is not None:
             async def drive() -> None:
                 try:
-                    shots.extend(await play_demo(app, Path(screenshots_dir) if screenshots_dir else None))
-                except Exception:  # noqa: BLE001
-                    log.exception("demo failed")
+                    shots.extend(await play(app, scenario, Path(screenshots_dir) if screenshots_dir else None))
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("training scenario %s failed", scenario.name)
+                    failed.append(exc)
                 finally:
                     if screenshots_dir is not None:
                         app.stop()
@@ -239,4 +254,6 @@ def run_app(runtime_config: Any, *, screenshots_dir: Path | str | None = None, d
     asyncio.run(main())
     for path in shots:
         print(f"screenshot: {path}", flush=True)
+    if failed:
+        raise RuntimeError(f"the training scenario {scenario.name} did not play to its end") from failed[0]
     return shots

@@ -28,7 +28,9 @@ class RuntimeConfig:
     ca_bundle: str | None = None            # CA of a private PKI; TLS verification itself is never optional
     max_entries: int | None = None          # the server's transaction size limit (Medplum: 8)
     simulated_devices: bool = True
-    thermometer_scenario: str = "normal"
+    thermometer_scenario: str = "normal"    # what each simulated device does (devices.simulated *_SCENARIOS)
+    oximeter_scenario: str = "normal"
+    blood_pressure_scenario: str = "normal"
     sync_interval_seconds: float = 30.0
     key_path: Path | None = None            # the store's key file (None: sync.keys.default_key_path())
     demo: bool = False                      # training/demo: INS written under the DEMO authority OID …4.11
@@ -74,9 +76,11 @@ class AppRuntime:
             from mobile.simulation import start_devices
 
             self.radio = VirtualRadio()
+            config = self.config
             self.simulated.extend(await start_devices(
-                self.radio, thermometer_scenario=self.config.thermometer_scenario,
-                foreign=self.config.foreign_devices, switched_off=self.config.devices_off))
+                self.radio, scenarios={"thermometer": config.thermometer_scenario, "oximeter": config.oximeter_scenario,
+                                       "blood_pressure": config.blood_pressure_scenario},
+                foreign=config.foreign_devices, switched_off=config.devices_off))
         if self.config.server_url:
             from sync.background import SyncLoop
 

@@ -37,29 +37,30 @@ NEIGHBOURS = (SimulatedUnit("thermometer", "C0:DE:00:00:02:01", "Relais Thermo 2
 MANUFACTURER = "Relais Simulated Devices"
 
 
-def build(radio: Any, unit: SimulatedUnit, thermometer_scenario: str = "normal") -> Any:
-    """The simulator of one unit on the virtual air (not started). Cuff and oximeter run at demo speed: a real
-    cuff takes ~40 s, and staff trying the app should not wait that long."""
+def build(radio: Any, unit: SimulatedUnit, scenario: str = "normal") -> Any:
+    """The simulator of one unit on the virtual air (not started), playing `scenario` (devices.simulated). Cuff and
+    oximeter run at demo speed: a real cuff takes ~40 s, and staff trying the app should not wait that long."""
     from devices.simulated import (DeviceInformation, SimulatedBloodPressureMonitor, SimulatedPlxOximeter,
                                    SimulatedThermometer)
 
     info = DeviceInformation(manufacturer=MANUFACTURER, model=unit.model, serial=unit.serial)
     common = {"name": unit.name, "address": unit.address, "info": info}
     if unit.kind == "thermometer":
-        return SimulatedThermometer(radio, scenario=thermometer_scenario, **common)
+        return SimulatedThermometer(radio, scenario=scenario, **common)
     if unit.kind == "oximeter":
-        return SimulatedPlxOximeter(radio, speed=5.0, **common)
-    return SimulatedBloodPressureMonitor(radio, speed=5.0, **common)
+        return SimulatedPlxOximeter(radio, scenario=scenario, speed=5.0, **common)
+    return SimulatedBloodPressureMonitor(radio, scenario=scenario, speed=5.0, **common)
 
 
-async def start_devices(radio: Any, *, thermometer_scenario: str, foreign: tuple[str, ...] = (),
+async def start_devices(radio: Any, *, scenarios: dict[str, str] | None = None, foreign: tuple[str, ...] = (),
                         switched_off: tuple[str, ...] = ()) -> list[Any]:
-    """Start the neighbour's devices of the `foreign` kinds first (they are heard first), then the kit's own,
-    except the kinds `switched_off`. Returns the running simulators."""
+    """Start the neighbour's devices of the `foreign` kinds first (they are heard first, and behave normally), then
+    the kit's own, except the kinds `switched_off`, each playing its scenario of `scenarios` (kind -> name).
+    Returns the running simulators."""
     units = [u for u in NEIGHBOURS if u.kind in foreign] + [u for u in OWN_KIT if u.kind not in switched_off]
     running = []
     for unit in units:
-        device = build(radio, unit, thermometer_scenario)
+        device = build(radio, unit, "normal" if unit in NEIGHBOURS else (scenarios or {}).get(unit.kind, "normal"))
         if unit in NEIGHBOURS:
             radio.rssi[unit.address] = NEIGHBOUR_RSSI
         await device.start()

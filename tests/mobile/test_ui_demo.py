@@ -1,7 +1,11 @@
-"""The demo entry point (`python -m mobile --demo --screenshots DIR`) in its own process: one full session (oximeter,
-blood pressure, temperature) played by itself, a screenshot per screen at tablet size, the session saved and waiting in the outbox (offline)."""
+"""Training scenarios (`python -m mobile --demo --scenario NAME`): each one is played in the test's process on the real
+app (real store, simulated Bluetooth devices, offscreen window) and shows the screens it should, in order, ending in
+the state it is about (a flagged fever, a partial NEWS2, a temperature typed by hand). The command line lists them
+without starting Kivy, refuses an unknown name, and plays one by itself in its own process, screenshots included,
+without touching the staff's real store."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,40 +14,172 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+START = ["site-setup", "patients", "new-patient", "session-start", "measure"]
+DEVICES_OK = ["review-oximeter", "review-blood-pressure", "review-thermometer"]
+END = ["vitals-news2", "teleconsult", "summary", "saved"]
+SCREENS = {
+    "normal": START + DEVICES_OK + END,
+    "fever": START + DEVICES_OK + END,
+    "news2-partial": START + DEVICES_OK + END,
+    "device-failure": START + ["review-oximeter", "review-blood-pressure", "measure-error-thermometer",
+                               "manual-thermometer", "review-thermometer-manual"] + END,
+}
+SCREEN_OF = (("site-setup", "site_setup"), ("patients", "patient"), ("new-patient", "patient_form"),
+             ("session-start", "session_start"), ("measure", "measure"), ("manual", "measure"), ("review", "review"),
+             ("vitals", "vitals"), ("teleconsult", "teleconsult"), ("summary", "summary"), ("saved", "saved"))
+LOINC_TEMPERATURE, LOINC_RR, LOINC_ACVPU = "8310-5", "9279-1", "67775-7"
+
+
+def run_cli(home: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    """`python ARGS` with its own RELAIS_HOME: whatever goes wrong, the developer's own store is never touched."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KCFG_")}  # the app's own window size
+    base.update(PYTHONPATH=str(ROOT), RELAIS_HOME=str(home))
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=base, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# -- the scenarios, played in this process -------------------------------------------------------------------------
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("name,size,lang", [("normal", "landscape", "fr"), ("fever", "portrait", "en"),
+                                            ("news2-partial", "portrait", "fr"),
+                                            ("device-failure", "landscape", "en")])
+async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lang):
+    from mobile.training.runner import play
+    from mobile.training.scenarios import SCENARIOS
+    from sync import outbox
+    from tests.support.ui import LANDSCAPE, PORTRAIT, make_runtime, running_app
+
+    scenario = SCENARIOS[name]
+    runtime = make_runtime(tmp_path, signed_in=False, demo=True, **scenario.runtime_settings())
+    seen: dict[str, dict] = {}
+    async with running_app(runtime, size=LANDSCAPE if size == "landscape" else PORTRAIT, lang=lang) as app:
+        def look(screen: str) -> None:
+            vitals, review = app.screen_manager.get_screen("vitals"), app.models.review
+            seen[screen] = dict(current=app.screen_manager.current, news2=vitals.ids.news2_total.text,
+                                missing=list(app.models.vitals.news2_missing), source=review.source,
+                                points=dict(app.models.vitals.news2_rows),
+                                values=[(v.field, str(v.value), v.flag) for v in review.values],
+                                error=app.models.measure.error)
+
+        await play(app, scenario, pause=0.02, on_screen=look)
+        assert list(seen) == SCREENS[name]
+        (entry,) = outbox.entries(runtime.store)  # one closed session waiting to leave the tablet
+        rows = {row["code"]: row for row in runtime.store.measurements(entry.session_id)}
+        payload = json.loads(entry.payload)
+    # each name is the screen really shown at that moment
+    assert [seen[shown]["current"] for shown in seen] == [
+        next(screen for prefix, screen in SCREEN_OF if shown.startswith(prefix)) for shown in seen]
+    temperature = rows[LOINC_TEMPERATURE]
+    # validated on an identity card: the tablet cannot qualify an identity (INSi), so no INS is typed or sent
+    patient = runtime.store.get_patient(runtime.store.get_session(entry.session_id)["patient_id"])
+    assert (patient["identity_status"], patient["identity_document"], patient["ins"]) == ("VALI", "CN", None)
+    assert "fr-core-cs-mode-validation-identity" in entry.payload
+    assert "1.2.250.1.213.1.4.11" not in entry.payload and "1.2.250.1.213.1.4.8" not in entry.payload
+    assert payload["resourceType"] == "Bundle"
+    if name in ("normal", "news2-partial"):
+        assert (temperature["value"], temperature["source"], temperature["interpretation"]) == ("37.60", "bluetooth",
+                                                                                              None)
+    if name == "fever":  # the simulated thermometer's 39.2 °C: flagged when accepted, counted by NEWS2
+        assert seen["review-thermometer"]["values"] == [("temperature", "39.20", "H")]
+        assert (temperature["value"], temperature["interpretation"]) == ("39.20", "H")
+        assert seen["vitals-news2"]["points"]["temperature"] == 2
+    if name == "news2-partial":  # nothing stored for what was left blank, and the score says it is partial
+        assert LOINC_RR not in rows and LOINC_ACVPU not in rows
+        assert set(seen["vitals-news2"]["missing"]) == {"respiration_rate", "consciousness"}
+        assert "Fréquence respiratoire" in seen["vitals-news2"]["news2"]  # the headline names what is missing
+    else:
+        assert rows[LOINC_RR]["value"] in ("18", "22") and rows[LOINC_ACVPU]["value"] == "A"
+        assert '"valueCodeableConcept"' in entry.payload and LOINC_RR in entry.payload  # ACVPU, respiration rate
+        assert seen["vitals-news2"]["missing"] == []
+    if name == "device-failure":  # the thermometer's card failed, the value was typed: marked manual
+        assert seen["measure-error-thermometer"]["error"] is not None
+        assert seen["review-thermometer-manual"]["source"] == "manual"
+        assert (temperature["value"], temperature["source"]) == ("38.4", "manual")
+
+
+# -- the command line ----------------------------------------------------------------------------------------------
+def test_scenario_list_names_each_scenario_in_the_staff_language_without_starting_kivy(tmp_path):
+    from mobile.training.scenarios import SCENARIOS
+
+    french = run_cli(tmp_path, "-X", "importtime", "-m", "mobile", "--scenario", "list")
+    assert french.returncode == 0, french.stderr[-2000:]
+    lines = french.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(SCENARIOS) == ["normal", "fever", "news2-partial",
+                                                                      "device-failure"]
+    assert "Le thermomètre n'envoie que des erreurs" in lines[3]
+    assert " kivy" not in french.stderr and " bumble" not in french.stderr  # -X importtime: every module imported
+    english = run_cli(tmp_path, "-m", "mobile", "--scenario", "list", "--language", "en")
+    assert "The thermometer sends only errors" in english.stdout.splitlines()[3]
+
+
+def test_an_unknown_scenario_is_refused_with_the_valid_names(tmp_path):
+    result = run_cli(tmp_path, "-m", "mobile", "--demo", "--offline", "--scenario", "news2-hihg")
+    assert result.returncode == 2 and not result.stdout
+    assert "unknown scenario 'news2-hihg'" in result.stderr
+    assert "normal, fever, news2-partial, device-failure" in result.stderr
+    # a simulated thermometer behaviour sets the devices for hand use, but is no session to play
+    played = run_cli(tmp_path, "-m", "mobile", "--demo", "--offline", "--scenario", "disconnect")
+    assert played.returncode == 2 and "unknown scenario 'disconnect'" in played.stderr
+
+
+def test_a_scenario_name_sets_the_simulated_devices_for_hand_use():
+    from mobile.training import choose
+
+    assert choose.device_settings("device-failure") == dict(thermometer_scenario="error", oximeter_scenario="normal",
+                                                            blood_pressure_scenario="normal")
+    assert choose.device_settings("fever")["thermometer_scenario"] == "fever"
+    assert choose.device_settings("disconnect")["thermometer_scenario"] == "disconnect"  # still reachable
+    with pytest.raises(choose.UnknownScenario) as refused:
+        choose.device_settings("nope")
+    assert "error" in refused.value.behaviours and "device-failure" in str(refused.value)
+    # a scenario may set any other field of the runtime's configuration (a neighbour's device, a kit device off)
+    from mobile.training.scenarios import Scenario, normal
+
+    settings = Scenario("x", "x", normal, {"oximeter": "no_finger"}, {"demo": True}).runtime_settings()
+    assert settings == dict(thermometer_scenario="normal", oximeter_scenario="no_finger",
+                            blood_pressure_scenario="normal", demo=True)
+
+
+async def test_the_runtime_gives_each_simulated_device_its_scenario(tmp_path):
+    from mobile.runtime import AppRuntime, RuntimeConfig
+
+    runtime = AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", thermometer_scenario="fever",
+                                       oximeter_scenario="no_finger", blood_pressure_scenario="irregular_pulse"))
+    await runtime.start()
+    try:
+        assert sorted(device.scenario.name for device in runtime.simulated) == ["fever", "irregular_pulse",
+                                                                                "no_finger"]
+    finally:
+        await runtime.stop()
 
 
 @pytest.mark.timeout(90)
-def test_demo_plays_a_session_and_saves_screenshots(tmp_path):
+def test_the_command_line_plays_a_scenario_with_a_screenshot_per_screen_on_a_store_of_its_own(tmp_path):
     from PIL import Image
 
-    shots = tmp_path / "shots"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KCFG_")}  # the app's own window size
-    env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(
-        [sys.executable, "-m", "mobile", "--demo", "--offline", "--store", str(tmp_path / "relais.db"),
-         "--screenshots", str(shots)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=80)
+    shots, home = tmp_path / "shots", tmp_path / "home"
+    result = run_cli(home, "-m", "mobile", "--demo", "--scenario", "device-failure", "--offline", "--language", "en",
+                     "--portrait", "--screenshots", str(shots), timeout=80)
     assert result.returncode == 0, result.stderr[-3000:]
     names = sorted(p.name for p in shots.glob("*.png"))
-    assert names == ["01-site-setup.png", "02-patients.png", "03-new-patient.png", "04-session-start.png",
-                     "05-measure.png", "06-review-oximeter.png", "07-review-blood-pressure.png",
-                     "08-review-thermometer.png", "09-measure-done.png", "10-vitals-news2.png",
-                     "11-teleconsult.png", "12-summary.png", "13-saved.png"]
+    assert names == [f"{n:02d}-{screen}.png" for n, screen in enumerate(SCREENS["device-failure"], start=1)]
     for path in shots.glob("*.png"):
         image = Image.open(path).convert("RGB")
-        assert image.size == (1280, 800)
+        assert image.size == (800, 1280)
         assert len(image.getcolors(1 << 20)) > 50, f"{path.name} looks blank"
-    from sync.store import open_store_file
+    # the demo ran on a fresh store of its own, removed afterwards: the staff's store was never created
+    assert not (home / "relais.db").exists()
+    assert list((home / "demo").iterdir()) == []
 
-    with open_store_file(tmp_path / "relais.db") as store:  # encrypted with the install key (RELAIS_KEYS)
-        [patient] = store.find_patients("DÉMO")
-        assert (patient["given_name"], patient["birth_date"]) == ("Jeanne", "1938-04-02")
-        assert store.outbox_counts()["pending"] == 1  # one session, holding the three measurements
-        from sync import outbox
 
-        (entry,) = outbox.entries(store)
-        # validated on an identity card: the tablet cannot qualify an identity (INSi), so no INS is typed or sent
-        assert (patient["identity_status"], patient["identity_document"], patient["ins"]) == ("VALI", "CN", None)
-        assert "fr-core-cs-mode-validation-identity" in entry.payload
-        assert "1.2.250.1.213.1.4.11" not in entry.payload and "1.2.250.1.213.1.4.8" not in entry.payload
-        assert '"valueCodeableConcept"' in entry.payload and "9279-1" in entry.payload  # ACVPU, respiration rate
+def test_a_failing_scenario_ends_the_command_with_an_error(tmp_path):
+    """A store with staff but no demo account: the scenario cannot sign in, and says so."""
+    from sync.store import open_app_store
+    from tests.support.workflow import set_up_tablet
+
+    with open_app_store(tmp_path / "relais.db") as store:
+        set_up_tablet(store)
+    result = run_cli(tmp_path, "-m", "mobile", "--demo", "--scenario", "normal", "--offline", "--store",
+                     str(tmp_path / "relais.db"), "--screenshots", str(tmp_path / "shots"), timeout=60)
+    assert result.returncode == 1
+    assert "did not play to its end" in result.stderr and "no demo account" in result.stderr

@@ -25,7 +25,8 @@ def ui_msgids() -> tuple[set[str], set[tuple[str, str]]]:
     N_, tr.ngettext)."""
     singles, plurals = set(), set()
     sources = [*(ROOT / "assets" / "kv").glob("*.kv"), *(ROOT / "mobile" / "screens").rglob("*.py"),
-               *(ROOT / "mobile" / "messages").glob("*.py"), ROOT / "mobile" / "app.py"]
+               *(ROOT / "mobile" / "messages").glob("*.py"), *(ROOT / "mobile" / "training").glob("*.py"),
+               ROOT / "mobile" / "app.py"]
     for path in sources:
         text = path.read_text(encoding="utf-8")
         singles.update(m.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
