@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mobile.i18n import tr
-from mobile.screens import texts
+from mobile.screens import news2_texts, texts
 from mobile.screens.texts import N_
 
 STEP_WORDS = {"session_start": N_("Consent and room checks"), "measure": N_("Measurements"),
@@ -82,10 +82,10 @@ def measurement_line(lang: str, kind: str, proposal) -> str:
 def vitals_lines(lang: str, vitals: dict) -> list[str]:
     lines = []
     if "respiration_rate" in vitals:
-        lines.append(tr._("{parameter}: {points}").format(parameter=tr._(texts.NEWS2_LABELS["respiration_rate"]),
+        lines.append(tr._("{parameter}: {points}").format(parameter=tr._(news2_texts.NEWS2_LABELS["respiration_rate"]),
                                                           points=f"{vitals['respiration_rate']}/min"))
     if "consciousness" in vitals:
-        lines.append(tr._("{parameter}: {points}").format(parameter=tr._(texts.NEWS2_LABELS["consciousness"]),
+        lines.append(tr._("{parameter}: {points}").format(parameter=tr._(news2_texts.NEWS2_LABELS["consciousness"]),
                                                           points=tr._(texts.ACVPU_LABELS[vitals["consciousness"]])))
     if "on_oxygen" in vitals:
         lines.append(tr._("On oxygen") if vitals["on_oxygen"] else tr._("Room air"))
@@ -102,6 +102,10 @@ def briefing_text(lang: str, briefing: dict | None) -> str:
     score = briefing.get("news2")
     if score is not None:
         lines.append("")
-        lines.append(texts.news2_total(lang, score.score, score.missing))
-        lines.append(texts.news2_advice(lang, score.risk))
+        lines.append(news2_texts.news2_total(lang, score.score, score.risk, score.missing))
+        lines.append(news2_texts.news2_band(lang, score.score, score.risk, score.missing))
+        lines.append(news2_texts.news2_advice(lang, score.risk, briefing.get("site_kind") or ""))
+    call = briefing.get("emergency_call")
+    if call:
+        lines.append(news2_texts.emergency_call_done(lang, call["at"].astimezone().strftime("%H:%M"), call["by"]))
     return "\n".join(lines)

@@ -340,6 +340,7 @@ class StaffMenu(TransientModal):
 class SyncPill(ButtonBehavior, BoxLayout):
     """The sync state in the top bar; when sessions were refused, a tap lists them with the server's reason."""
 
+    roomy = BooleanProperty(True)   # landscape sizes; a narrow (portrait) window uses smaller type
     sync = ObjectProperty(None, rebind=True)
     shell = ObjectProperty(None, rebind=True)
     panel = None

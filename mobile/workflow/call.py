@@ -40,13 +40,15 @@ class CallStep:
 
     def briefing(self) -> dict:
         """What staff read to the remote doctor: the reason, the values accepted (with their flags and source),
-        what they assessed by hand and the NEWS2 score. Empty outside an open session."""
+        what they assessed by hand, the NEWS2 score (its advice fitted to the site) and any call to the 15. Empty
+        outside an open session."""
         state = self.ctx.state
         if state.session_id is None:
             return {}
         session = self.ctx.store.get_session(state.session_id)
         return {"reason": session.get("reason") or "", "accepted": dict(state.accepted),
-                "vitals": dict(state.vitals), "news2": state.news2}
+                "vitals": dict(state.vitals), "news2": state.news2, "emergency_call": state.emergency_call,
+                "site_kind": (state.site or {}).get("kind") or ""}
 
     def call_seconds(self) -> int:
         """The call's duration so far (or in all, once ended)."""

@@ -4,6 +4,8 @@ sessions" and a tap brings it back where it was — after a restart too. The cal
 the idle lock never interrupts it, and a manual lock brings it back with its timer and the notes typed."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from kivy.core.window import Window
 
@@ -121,6 +123,7 @@ async def test_an_open_session_comes_back_after_a_restart_with_its_call(tmp_path
     wf = runtime.workflow
     wf.enter_manual_temperature("39,6")
     wf.finish_measurements()
+    wf.record_emergency_call()                              # high risk: the 15 called from the vitals screen
     wf.confirm_vitals(respiration_rate="27", consciousness="V", on_oxygen=True)
     async with running_app(runtime, size=LANDSCAPE) as app:
         call = screen(app, "teleconsult")
@@ -149,7 +152,8 @@ async def test_an_open_session_comes_back_after_a_restart_with_its_call(tmp_path
         text = call.ids.briefing_text.text
         assert text.startswith("Motif\u00a0: Toux et fièvre")
         assert "Température\u00a0: 39,6\u00a0°C (au-dessus de la normale, saisie à la main)" in text
-        assert "Score NEWS2\u00a0: 10" in text and "appelez le 15" in text
+        assert "Score NEWS2\u00a0: au moins 10" in text and "appelez le 15" in text   # SpO2, BP, pulse missing
+        assert re.search(r"Appel au 15 à \d\d:\d\d, noté par Camille Soignante\.", text)  # kept across the restart
 
 
 async def test_the_idle_lock_spares_the_call_and_a_manual_lock_brings_it_back(tmp_path):

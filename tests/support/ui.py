@@ -234,4 +234,15 @@ def clipped_texts(app: RelaisApp) -> list[str]:
         room = w.text_size[1] if w.text_size[1] is not None else w.height
         if need > min(room, w.height) + 2:
             found.append(f"{name}: needs {need:.0f} px high, has {min(room, w.height):.0f}")
+    found += [f"{type(w).__name__} {getattr(w, 'text', '')[:40]!r}: outside the window"
+              for w in app.root.ids.topbar.children if _outside_window(w)]
     return found
+
+
+def _outside_window(widget) -> bool:
+    """A top-bar control pushed (partly) off the screen: its box leaves the window."""
+    from kivy.core.window import Window
+
+    left, bottom = widget.to_window(widget.x, widget.y)
+    return widget.width > 1 and (left < -1 or bottom < -1 or left + widget.width > Window.width + 1
+                                 or bottom + widget.height > Window.height + 1)
