@@ -66,12 +66,12 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
         (entry,) = outbox.entries(runtime.store)  # one closed session waiting to leave the tablet
         rows = {row["code"]: row for row in runtime.store.measurements(entry.session_id)}
         payload = json.loads(entry.payload)
+        patient = runtime.store.get_patient(runtime.store.get_session(entry.session_id)["patient_id"])
     # each name is the screen really shown at that moment
     assert [seen[shown]["current"] for shown in seen] == [
         next(screen for prefix, screen in SCREEN_OF if shown.startswith(prefix)) for shown in seen]
     temperature = rows[LOINC_TEMPERATURE]
     # validated on an identity card: the tablet cannot qualify an identity (INSi), so no INS is typed or sent
-    patient = runtime.store.get_patient(runtime.store.get_session(entry.session_id)["patient_id"])
     assert (patient["identity_status"], patient["identity_document"], patient["ins"]) == ("VALI", "CN", None)
     assert "fr-core-cs-mode-validation-identity" in entry.payload
     assert "1.2.250.1.213.1.4.11" not in entry.payload and "1.2.250.1.213.1.4.8" not in entry.payload
