@@ -138,8 +138,9 @@ async def temperature_by_hand(p: Player, text: str) -> None:
     await accept(p)
 
 
-async def vitals(p: Player, *, rr: str = "18", acvpu: str = "A", oxygen: str = "no") -> None:
-    """The devices are done: respiration rate, consciousness and air/oxygen (a blank one stays blank) and NEWS2."""
+async def vitals(p: Player, *, rr: str = "18", acvpu: str = "A", oxygen: str = "no", call_15: bool = False) -> None:
+    """The devices are done: respiration rate, consciousness and air/oxygen (a blank one stays blank) and NEWS2.
+    `call_15`: at high risk, staff first call the 15 and record it ("I have called the 15"), then go on."""
     if p.current == "measure":  # a device left unmeasured: staff end the measurements from the cards
         await p.show("measure-done")
         p.press(p.screen("measure").ids.finish)
@@ -150,6 +151,12 @@ async def vitals(p: Player, *, rr: str = "18", acvpu: str = "A", oxygen: str = "
     screen.ids.oxygen.selected = oxygen
     screen.preview()
     await p.show("vitals-news2")
+    if call_15:
+        if p.models.vitals.news2_risk != "high":
+            raise RuntimeError(f"the scenario expects a high NEWS2, the score is {p.models.vitals.news2_risk}")
+        p.press(screen.ids.call_15)
+        await p.wait(lambda: bool(p.models.vitals.call_15_time), what="the 15 call recorded")
+        await p.show("vitals-15-called")
     p.press(screen.ids.confirm)
     await p.wait_screen("teleconsult")
 
@@ -166,6 +173,37 @@ async def call(p: Player, conclusion: str, prescriptions: str = "", orientation:
     await p.show("teleconsult")
     p.press(screen.ids.end_call)
     await p.wait_screen("summary")
+
+
+async def leave(p: Player) -> str:
+    """Called away mid-session: "Change patient" in the banner, then "Leave (the session stays open)" in the pop-up
+    that asks first. The patient list shows the session among the open ones. Returns the session left."""
+    step, session_id = p.current, p.workflow.state.session_id
+    banner = p.screen(step).ids.banner
+    p.press(banner.ids.change_patient)
+    popup = banner.popup  # opened by the tap (mobile.screens.widgets.LeavePopup)
+    await p.wait(lambda: popup is not None and popup.parent is not None, what="the leave pop-up")
+    await p.show("leave")
+    p.press(popup.ids.leave)
+    await p.wait_screen("patient")
+    await p.wait(lambda: popup.parent is None, what="the leave pop-up closed")
+    await p.wait(lambda: _open_row(p, session_id) is not None, what="the session among the open ones")
+    await p.show("patients-open-session")
+    return session_id
+
+
+def _open_row(p: Player, session_id: str):
+    rows = p.screen("patient").ids.open_list.children
+    return next((row for row in rows if getattr(row, "session_id", None) == session_id), None)
+
+
+async def resume(p: Player, session_id: str, step: str) -> None:
+    """Back from elsewhere: a tap on the open session's row brings it back at the step it was left on."""
+    p.press(_open_row(p, session_id))
+    await p.wait_screen(step)
+    if p.workflow.state.session_id != session_id:
+        raise RuntimeError("the open session's row resumed another session")
+    await p.show(f"{screen_name(step)}-resumed")
 
 
 async def summary(p: Player) -> None:
