@@ -1,6 +1,7 @@
 """Training scenarios (`python -m mobile --demo --scenario NAME`): each one is played in the test's process on the real
 app (real store, simulated Bluetooth devices, offscreen window) and shows the screens it should, in order, ending in
-the state it is about (a flagged fever, a partial NEWS2, a temperature typed by hand). The command line lists them
+the state it is about (a flagged fever, a partial NEWS2, a temperature typed by hand, the 15 called at high risk, a
+neighbour's thermometer refused, a session left and resumed). The command line lists them
 without starting Kivy, refuses an unknown name, and plays one by itself in its own process, screenshots included,
 without touching the staff's real store."""
 from __future__ import annotations
@@ -23,11 +24,18 @@ SCREENS = {
     "news2-partial": START + DEVICES_OK + END,
     "device-failure": START + ["review-oximeter", "review-blood-pressure", "measure-error-thermometer",
                                "manual-thermometer", "review-thermometer-manual"] + END,
+    "news2-high": START + DEVICES_OK + ["vitals-news2", "vitals-15-called"] + END[1:],
+    "foreign-device": START + ["review-oximeter", "review-blood-pressure", "measure-error-thermometer",
+                               "manual-thermometer", "review-thermometer-manual"] + END,
+    "resume": START + ["review-oximeter", "review-blood-pressure", "leave", "patients-open-session",
+                       "measure-resumed", "review-thermometer"] + END,
 }
 SCREEN_OF = (("site-setup", "site_setup"), ("patients", "patient"), ("new-patient", "patient_form"),
              ("session-start", "session_start"), ("measure", "measure"), ("manual", "measure"), ("review", "review"),
+             ("leave", "measure"),
              ("vitals", "vitals"), ("teleconsult", "teleconsult"), ("summary", "summary"), ("saved", "saved"))
 LOINC_TEMPERATURE, LOINC_RR, LOINC_ACVPU = "8310-5", "9279-1", "67775-7"
+NEIGHBOUR_THERMOMETER = "C0:DE:00:00:02:01"   # mobile.simulation.NEIGHBOURS: the other tablet's, not in this kit
 
 
 def run_cli(home: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -42,7 +50,9 @@ def run_cli(home: Path, *args: str, timeout: float = 20) -> subprocess.Completed
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("name,size,lang", [("normal", "landscape", "fr"), ("fever", "portrait", "en"),
                                             ("news2-partial", "portrait", "fr"),
-                                            ("device-failure", "landscape", "en")])
+                                            ("device-failure", "landscape", "en"),
+                                            ("news2-high", "landscape", "fr"), ("foreign-device", "portrait", "en"),
+                                            ("resume", "portrait", "fr")])
 async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lang):
     from mobile.training.runner import play
     from mobile.training.scenarios import SCENARIOS
@@ -59,14 +69,28 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
                                 missing=list(app.models.vitals.news2_missing), source=review.source,
                                 points=dict(app.models.vitals.news2_rows),
                                 values=[(v.field, str(v.value), v.flag) for v in review.values],
-                                error=app.models.measure.error)
+                                error=app.models.measure.error, risk=app.models.vitals.news2_risk,
+                                call_15=vitals.ids.call_15_done.text,
+                                summary=app.screen_manager.get_screen("summary").ids.summary.text,
+                                session=app.runtime.workflow.state.session_id,
+                                accepted=sorted(app.runtime.workflow.state.accepted),
+                                open_rows=[row.session_id for row in
+                                           app.screen_manager.get_screen("patient").ids.open_list.children])
 
         await play(app, scenario, pause=0.02, on_screen=look)
         assert list(seen) == SCREENS[name]
         (entry,) = outbox.entries(runtime.store)  # one closed session waiting to leave the tablet
-        rows = {row["code"]: row for row in runtime.store.measurements(entry.session_id)}
+        measured = runtime.store.measurements(entry.session_id)
+        rows = {row["code"]: row for row in measured}
         payload = json.loads(entry.payload)
-        patient = runtime.store.get_patient(runtime.store.get_session(entry.session_id)["patient_id"])
+        session = runtime.store.get_session(entry.session_id)
+        patient = runtime.store.get_patient(session["patient_id"])
+        notes = [note["text"] for note in runtime.store.notes(entry.session_id)]
+        summary = runtime.store.get_summary(entry.session_id)["text"]
+        sessions_of_patient = runtime.store.query("SELECT id FROM sessions WHERE patient_id = ?",
+                                                  [session["patient_id"]])
+        neighbour_subscriptions = [device.subscriptions for device in runtime.simulated
+                                   if device.address == NEIGHBOUR_THERMOMETER]
     # each name is the screen really shown at that moment
     assert [seen[shown]["current"] for shown in seen] == [
         next(screen for prefix, screen in SCREEN_OF if shown.startswith(prefix)) for shown in seen]
@@ -76,7 +100,7 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
     assert "fr-core-cs-mode-validation-identity" in entry.payload
     assert "1.2.250.1.213.1.4.11" not in entry.payload and "1.2.250.1.213.1.4.8" not in entry.payload
     assert payload["resourceType"] == "Bundle"
-    if name in ("normal", "news2-partial"):
+    if name in ("normal", "news2-partial", "resume"):
         assert (temperature["value"], temperature["source"], temperature["interpretation"]) == ("37.60", "bluetooth",
                                                                                               None)
     if name == "fever":  # the simulated thermometer's 39.2 °C: flagged when accepted, counted by NEWS2
@@ -86,11 +110,36 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
     if name == "news2-partial":  # nothing stored for what was left blank, and the score says it is partial
         assert LOINC_RR not in rows and LOINC_ACVPU not in rows
         assert set(seen["vitals-news2"]["missing"]) == {"respiration_rate", "consciousness"}
-        assert "Fréquence respiratoire" in seen["vitals-news2"]["news2"]  # the headline names what is missing
+        headline = seen["vitals-news2"]["news2"]  # the headline says it is incomplete and names what is missing
+        assert headline.startswith("Score incomplet") and "fréquence respiratoire" in headline
+        assert "conscience (ACVPU)" in headline
     else:
-        assert rows[LOINC_RR]["value"] in ("18", "22") and rows[LOINC_ACVPU]["value"] == "A"
+        assert rows[LOINC_RR]["value"] in ("18", "22", "26") and rows[LOINC_ACVPU]["value"] in ("A", "C")
         assert '"valueCodeableConcept"' in entry.payload and LOINC_RR in entry.payload  # ACVPU, respiration rate
         assert seen["vitals-news2"]["missing"] == []
+    if name == "news2-high":  # the 15 called first, at high risk: recorded in the session, carried by the summary
+        assert seen["vitals-news2"]["risk"] == "high" and seen["vitals-news2"]["call_15"] == ""
+        called = seen["vitals-15-called"]["call_15"]
+        assert called.startswith("Appel au 15 à ") and called.endswith(", noté par Camille DÉMO.")
+        (call_note,) = [text for text in notes if text.startswith("Appel au 15 à ")]
+        assert call_note.endswith(" par Camille DÉMO.") and call_note in summary
+        assert "Orientation : Urgences / SAMU (15)" in summary.replace("\u00a0", " ")
+        assert (rows[LOINC_RR]["value"], rows[LOINC_ACVPU]["value"]) == ("26", "C")
+    if name == "foreign-device":  # the neighbour's thermometer refused, never read; the temperature typed by hand
+        assert getattr(seen["measure-error-thermometer"]["error"], "code", None) == "measure.not_in_kit"
+        assert "SIM-THERMO-0002" not in {row["device_serial"] for row in measured}
+        assert {row["device_serial"] for row in measured if row["source"] == "bluetooth"} == {"SIM-OXY-0001",
+                                                                                             "SIM-BPM-0001"}
+        assert (temperature["value"], temperature["source"]) == ("38.4", "manual")
+        assert neighbour_subscriptions == [[]]  # in range, heard, never connected to nor read
+    if name == "resume":  # left open, found in the list, resumed: one session, what was accepted before kept
+        assert seen["patients-open-session"]["open_rows"] == [entry.session_id]
+        assert seen["measure-resumed"]["session"] == entry.session_id
+        assert seen["measure-resumed"]["accepted"] == ["blood_pressure", "oximeter"]
+        assert [row["id"] for row in sessions_of_patient] == [entry.session_id]
+        from_devices = [(row["device_serial"], row["code"]) for row in measured if row["source"] == "bluetooth"]
+        assert {serial for serial, _ in from_devices} == {"SIM-OXY-0001", "SIM-BPM-0001", "SIM-THERMO-0001"}
+        assert len(from_devices) == len(set(from_devices))  # each value once: nothing measured twice
     if name == "device-failure":  # the thermometer's card failed, the value was typed: marked manual
         assert seen["measure-error-thermometer"]["error"] is not None
         assert seen["review-thermometer-manual"]["source"] == "manual"
@@ -105,18 +154,22 @@ def test_scenario_list_names_each_scenario_in_the_staff_language_without_startin
     assert french.returncode == 0, french.stderr[-2000:]
     lines = french.stdout.splitlines()
     assert [line.split()[0] for line in lines] == list(SCENARIOS) == ["normal", "fever", "news2-partial",
-                                                                      "device-failure"]
+                                                                      "device-failure", "news2-high",
+                                                                      "foreign-device", "resume"]
     assert "Le thermomètre n'envoie que des erreurs" in lines[3]
     assert " kivy" not in french.stderr and " bumble" not in french.stderr  # -X importtime: every module imported
     english = run_cli(tmp_path, "-m", "mobile", "--scenario", "list", "--language", "en")
     assert "The thermometer sends only errors" in english.stdout.splitlines()[3]
+    assert "Seul le thermomètre d'une tablette voisine est à portée" in lines[5]  # each new one is translated
+    assert all(not line.split(None, 1)[1].startswith(english_line.split(None, 1)[1])
+               for line, english_line in zip(lines, english.stdout.splitlines()))
 
 
 def test_an_unknown_scenario_is_refused_with_the_valid_names(tmp_path):
     result = run_cli(tmp_path, "-m", "mobile", "--demo", "--offline", "--scenario", "news2-hihg")
     assert result.returncode == 2 and not result.stdout
     assert "unknown scenario 'news2-hihg'" in result.stderr
-    assert "normal, fever, news2-partial, device-failure" in result.stderr
+    assert "normal, fever, news2-partial, device-failure, news2-high, foreign-device, resume" in result.stderr
     # a simulated thermometer behaviour sets the devices for hand use, but is no session to play
     played = run_cli(tmp_path, "-m", "mobile", "--demo", "--offline", "--scenario", "disconnect")
     assert played.returncode == 2 and "unknown scenario 'disconnect'" in played.stderr
@@ -129,6 +182,9 @@ def test_a_scenario_name_sets_the_simulated_devices_for_hand_use():
                                                             blood_pressure_scenario="normal")
     assert choose.device_settings("fever")["thermometer_scenario"] == "fever"
     assert choose.device_settings("disconnect")["thermometer_scenario"] == "disconnect"  # still reachable
+    neighbour = choose.device_settings("foreign-device")  # by hand too: the neighbour's thermometer, the kit's off
+    assert (neighbour["foreign_devices"], neighbour["devices_off"]) == (("thermometer",), ("thermometer",))
+    assert neighbour["wait_limits"].scan < 15  # refused once the scan gives up: not a long wait in a demo
     with pytest.raises(choose.UnknownScenario) as refused:
         choose.device_settings("nope")
     assert "error" in refused.value.behaviours and "device-failure" in str(refused.value)
