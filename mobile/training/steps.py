@@ -1,6 +1,7 @@
 """The building blocks of a training scenario, one per moment of a session: sign in (or set the tablet up), the
 demo resident, the start of the session, one device measured (or failing), a value typed by hand, the vital signs
-and NEWS2, the call, the summary. Each fills the screen as staff would, shows it, and taps on.
+and NEWS2 (with the 15 called at high risk), leaving the session open and resuming it, the call, the summary. Each
+fills the screen as staff would, shows it, and taps on.
 
 Demo data only: invented names, an identity validated on an identity card, no INS."""
 from __future__ import annotations
