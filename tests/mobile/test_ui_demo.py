@@ -38,6 +38,29 @@ LOINC_TEMPERATURE, LOINC_RR, LOINC_ACVPU = "8310-5", "9279-1", "67775-7"
 NEIGHBOUR_THERMOMETER = "C0:DE:00:00:02:01"   # mobile.simulation.NEIGHBOURS: the other tablet's, not in this kit
 
 
+def buttons_off_the_window(app) -> list[str]:
+    """Visible buttons of the current screen that leave the window sideways (nothing here scrolls sideways, so a
+    button past the right edge cannot be reached)."""
+    from kivy.core.window import Window
+    from kivy.uix.behaviors import ButtonBehavior
+
+    def shown(widget) -> bool:
+        node = widget
+        while node is not None and node is not app.root:
+            if node.opacity == 0 or node.width <= 1 or node.height <= 1:
+                return False
+            node = node.parent
+        return True
+
+    found = []
+    for w in app.screen_manager.current_screen.walk(restrict=True):
+        if isinstance(w, ButtonBehavior) and shown(w):
+            left = w.to_window(w.x, w.y)[0]
+            if left < -1 or left + w.width > Window.width + 1:
+                found.append(f"{type(w).__name__} {getattr(w, 'text', '')[:40]!r}")
+    return found
+
+
 def run_cli(home: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
     """`python ARGS` with its own RELAIS_HOME: whatever goes wrong, the developer's own store is never touched."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("KCFG_")}  # the app's own window size
@@ -75,10 +98,12 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
                                 session=app.runtime.workflow.state.session_id,
                                 accepted=sorted(app.runtime.workflow.state.accepted),
                                 open_rows=[row.session_id for row in
-                                           app.screen_manager.get_screen("patient").ids.open_list.children])
+                                           app.screen_manager.get_screen("patient").ids.open_list.children],
+                                off_window=buttons_off_the_window(app))
 
         await play(app, scenario, pause=0.02, on_screen=look)
         assert list(seen) == SCREENS[name]
+        assert {shown: seen[shown]["off_window"] for shown in seen if seen[shown]["off_window"]} == {}
         (entry,) = outbox.entries(runtime.store)  # one closed session waiting to leave the tablet
         measured = runtime.store.measurements(entry.session_id)
         rows = {row["code"]: row for row in measured}
