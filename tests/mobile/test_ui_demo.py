@@ -99,11 +99,15 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
                                 accepted=sorted(app.runtime.workflow.state.accepted),
                                 open_rows=[row.session_id for row in
                                            app.screen_manager.get_screen("patient").ids.open_list.children],
-                                off_window=buttons_off_the_window(app))
+                                off_window=buttons_off_the_window(app),
+                                hidden_next=(app.screen_manager.get_screen("review").ids.accept.width
+                                             if not review.remaining else None))
 
         await play(app, scenario, pause=0.02, on_screen=look)
         assert list(seen) == SCREENS[name]
         assert {shown: seen[shown]["off_window"] for shown in seen if seen[shown]["off_window"]} == {}
+        # the last device's review: the hidden "Next device" takes no room from "Measure again" and "Finish"
+        assert [seen[shown]["hidden_next"] for shown in seen if shown.startswith("review-thermometer")] == [0]
         (entry,) = outbox.entries(runtime.store)  # one closed session waiting to leave the tablet
         measured = runtime.store.measurements(entry.session_id)
         rows = {row["code"]: row for row in measured}
