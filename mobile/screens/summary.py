@@ -9,6 +9,7 @@ from mobile.screens.widgets import ModelScreen, load_kv
 class SummaryScreen(ModelScreen):
     def on_pre_enter(self, *_args) -> None:
         self.ids.summary.text = self.vm.summary_draft
+        self.ids.summary.cursor = (0, 0)   # staff read the draft from its first line, not from its end
         self.ids.recipient.text = ""
 
     def submit(self) -> bool:

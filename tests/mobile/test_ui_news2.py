@@ -124,6 +124,7 @@ async def test_news2_bands_on_the_vitals_screen_and_the_15_call(tmp_path, lang, 
         await tap(call_screen.ids.end_call)
         await wait_for(lambda: app.screen_manager.current == "summary", what="the summary screen")
         draft = screen(app, "summary").ids.summary.text
+        assert screen(app, "summary").ids.summary.cursor == (0, 0)   # the draft opens on its first line
         assert "Mesures :\n- Tension artérielle : 128/82\u00a0mmHg (tensiomètre " in draft
         assert "NEWS2 : 8 — risque élevé (score complet).\n" \
                f"Appel au 15 à {hhmm} par Camille Soignante.\n" in draft
