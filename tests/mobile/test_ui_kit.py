@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from devices.limits import WaitLimits
+
 from mobile.i18n import tr
 from mobile.simulation import NEIGHBOURS, OWN_KIT
 from mobile.workflow.kit import kit_entries
@@ -26,7 +28,8 @@ async def check_layout(app) -> None:
 
 @pytest.mark.parametrize("size,tag", SIZES)
 async def test_only_the_neighbours_thermometer_in_range_is_refused_on_screen(tmp_path, size, tag):
-    runtime = make_runtime(tmp_path, foreign_devices=("thermometer",), devices_off=("thermometer",))
+    runtime = make_runtime(tmp_path, foreign_devices=("thermometer",), devices_off=("thermometer",),
+                           wait_limits=WaitLimits(scan=4.0))   # the refusal comes once the search has run out
     begin_session(runtime, DEMO)
     async with running_app(runtime, size=size) as app:
         measure = screen(app, "measure")

@@ -66,8 +66,8 @@ async def check_layout(app, name: str) -> None:
     assert clipped_texts(app) == []
 
 
-@pytest.mark.parametrize("lang, size", [("fr", LANDSCAPE), ("fr", PORTRAIT), ("en", LANDSCAPE), ("en", PORTRAIT)],
-                         ids=["fr-landscape", "fr-portrait", "en-landscape", "en-portrait"])
+# both languages and both orientations, crosswise (each run takes ~15 s)
+@pytest.mark.parametrize("lang, size", [("fr", LANDSCAPE), ("en", PORTRAIT)], ids=["fr-landscape", "en-portrait"])
 async def test_waiting_giving_up_cancelling_and_typing_the_blood_pressure(tmp_path, lang, size):
     words = WORDS[lang]
     shot = f"{lang}-{'landscape' if size == LANDSCAPE else 'portrait'}"

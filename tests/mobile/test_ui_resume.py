@@ -236,6 +236,7 @@ async def test_abandoning_is_its_own_act_confirmed_apart_and_not_offered_during_
         await wait_for(lambda: popup(AbandonPopup) is not None, what="the abandon confirmation")
         await tap(popup(AbandonPopup).ids.confirm)
         await wait_for(lambda: sm.current == "patient", what="the patient list")
+        await wait_for(lambda: popup(AbandonPopup) is None, what="the pop-up gone")  # it takes touches as it fades
         assert runtime.store.get_session(session)["state"] == "abandoned"
         assert screen(app, "patient").ids.open_list.children == []
         assert screen(app, "patient").ids.notice.text.startswith("Séance abandonnée")
