@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 7
 DEFAULT_IDENTITY_RETENTION_DAYS = 90
-SESSION_TABLES = ("outbox", "measurements", "consents", "notes", "summaries", "addenda",  # outbox → addenda FK
-                  "session_resume")
+# children before parents: the report outbox before its documents, the outbox and the documents before the addenda
+SESSION_TABLES = ("report_outbox", "report_documents", "report_recipients", "outbox", "measurements", "consents",
+                  "notes", "summaries", "addenda", "session_resume")
 
 
 @dataclass(frozen=True)

@@ -205,8 +205,26 @@ def fill_v7(con: sqlite3.Connection) -> None:
                 "'2024-05-02T09:12:00.000000+00:00')", [V2_SESSION_OPEN, json.dumps({"version": 1, "step": "vitals"})])
 
 
+def fill_v8(con: sqlite3.Connection) -> None:
+    """The v7 data plus the qualified patient's médecin traitant, and the closed session's report frozen for them
+    (a document and its message waiting to be sent)."""
+    fill_v7(con)
+    con.execute("UPDATE patients SET gp_name = 'Dr Claire MARTIN', gp_rpps = '10000000001', "
+                "gp_mssante = 'claire.martin@medecin.mssante.fr' WHERE id = ?", [PATIENT_QUAL])
+    con.execute("INSERT INTO report_recipients (id, session_id, kind, address, name, rpps, created_at) VALUES "
+                "('r-v8', ?, 'gp', 'claire.martin@medecin.mssante.fr', 'Dr Claire MARTIN', '10000000001', "
+                "'2024-05-01T10:00:00+00:00')", [V2_SESSION_CLOSED])
+    con.execute("INSERT INTO report_documents (id, session_id, set_id, version, pdf, cda, xdm, created_at) VALUES "
+                "('d-v8', ?, 's-v8', 1, X'255044462D', X'3C3F786D6C', X'504B0304', '2024-05-01T10:00:00+00:00')",
+                [V2_SESSION_CLOSED])
+    con.execute("INSERT INTO report_outbox (id, document_id, session_id, recipient_kind, recipient, message_id, "
+                "message, created_at) VALUES ('o-v8', 'd-v8', ?, 'gp', 'claire.martin@medecin.mssante.fr', "
+                "'<v8@relais.test>', X'46726F6D3A', '2024-05-01T10:00:00+00:00')", [V2_SESSION_CLOSED])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
-                                                            4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7}
+                                                            4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
+                                                            8: fill_v8}
 
 
 def store_at(path: Path, version: int) -> None:

@@ -1,12 +1,4 @@
-"""The store's schema, as an ordered list of migrations: position i upgrades a file to schema version i + 1.
-
-Append only: a released migration is never edited, since files in the field were upgraded by it. CHECK
-constraints and triggers repeat the Python validation, so no code path can store something the uploader cannot
-ship, and they freeze what a closed session's bundle was built from. Tables are rebuilt (new table, copy, drop,
-rename) where SQLite cannot change a constraint in place, following the SQLite documentation, "ALTER TABLE",
-section 7 ("Making Other Kinds Of Table Schema Changes"); the migration runner (sync.store.database) switches
-foreign keys off around each migration and checks them before commit.
-"""
+"""Schema versions 1 to 7 (released; never edited)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -491,6 +483,5 @@ def migration_7(db: sqlite_utils.Database) -> None:
     """)
 
 
-# Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
-MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4, migration_5, migration_6,
-                                     migration_7)
+EARLY_MIGRATIONS: tuple[Migration, ...] = (migration_1, migration_2, migration_3, migration_4, migration_5,
+                                           migration_6, migration_7)

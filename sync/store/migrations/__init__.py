@@ -1,0 +1,21 @@
+"""The store's schema, as an ordered list of migrations: position i upgrades a file to schema version i + 1.
+
+Append only: a released migration is never edited, since files in the field were upgraded by it. CHECK
+constraints and triggers repeat the Python validation, so no code path can store something the uploader cannot
+ship, and they freeze what a closed session's bundle was built from. Tables are rebuilt (new table, copy, drop,
+rename) where SQLite cannot change a constraint in place, following the SQLite documentation, "ALTER TABLE",
+section 7 ("Making Other Kinds Of Table Schema Changes"); the migration runner (sync.store.database) switches
+foreign keys off around each migration and checks them before commit. Versions 1 to 7 are in `early`, each later
+version in a module of its own.
+"""
+from __future__ import annotations
+
+from sync.store.migrations.early import (EARLY_MIGRATIONS, Migration, migration_1, migration_2, migration_3,
+                                         migration_4, migration_5, migration_6, migration_7)
+from sync.store.migrations.v8_delivery import migration_8
+
+# Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
+MIGRATIONS: tuple[Migration, ...] = (*EARLY_MIGRATIONS, migration_8)
+
+__all__ = ["MIGRATIONS", "Migration", "migration_1", "migration_2", "migration_3", "migration_4", "migration_5",
+           "migration_6", "migration_7", "migration_8"]
