@@ -23,3 +23,15 @@ def set_setting(db: Database, key: str, value: str, detail: str | None = None) -
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                         [key, value, db.stamp()])
         trace(db, "change", "setting", key, detail)
+
+
+def set_settings(db: Database, values: dict[str, str]) -> None:
+    """Several settings that only work together, written in one transaction (all or none), each traced by name."""
+    if not values or not all(isinstance(k, str) and k and isinstance(v, str) for k, v in values.items()):
+        raise InputError("setting.invalid", "key")
+    with db.transaction():
+        for key, value in values.items():
+            db.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                            [key, value, db.stamp()])
+            trace(db, "change", "setting", key)
