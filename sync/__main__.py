@@ -4,11 +4,15 @@ serve   --port PORT --db PATH [--host 127.0.0.1] [--token T | --tablets FILE]
                                                               development FHIR server (prints "serving on URL")
 tablets add --file FILE --id ID --site SITE [--site …] | remove --file FILE --id ID
                                                               per-tablet tokens bound to sites (token printed once)
-status  [--db PATH]                                           outbox counts per state and rejected reasons, as JSON
-configure --server URL [--token-stdin] [--ca-bundle P] [--max-entries N] [--db PATH]
-                                                              where this tablet syncs (kept in the encrypted store)
+status  [--db PATH]                                           outbox counts per state, rejected reasons and the
+                                                              report mails per state, as JSON
+configure [--server URL [--token-stdin] [--max-entries N]] [--ca-bundle P] [--db PATH]
+          [--mssante-smtp HOST:PORT --mssante-from ADDRESS --mssante-cert CERT.pem --mssante-key KEY.pem]
+                                                              where this tablet syncs and sends its reports by
+                                                              secure mail (kept in the encrypted store)
 push    [--server URL] [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] [--max-entries N]
-                                                              upload now (default: the configured server);
+                                                              upload now (default: the configured server), then
+                                                              send the reports by secure mail;
                                                               exit 0 when everything is sent
 audit-check [--server URL] [--db PATH]                       the audit chain, alone and against the server's copy
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
@@ -95,23 +99,42 @@ def _status(args: argparse.Namespace) -> int:
         # Why each quarantined session was refused: the server's OperationOutcome text, for staff to act on.
         report["rejected_reasons"] = [{"session_id": e.session_id, "reason": e.last_error}
                                       for e in outbox.entries(store, "rejected")]
+        from sync.delivery import mail_outbox
+
+        report["reports"] = mail_outbox.counts(store)  # the report messages by secure mail, per state
         print(json.dumps(report, sort_keys=True, ensure_ascii=False))
     return 0
 
 
 def _configure(args: argparse.Namespace) -> int:
     from sync import server_config
+    from sync.cli_messages import describe
+    from sync.delivery import mssante_cli
 
+    mail_flags = mssante_cli.given_flags(args)
+    if not args.server and not mail_flags:
+        print("relais: give --server URL and/or the MSSanté settings (--mssante-smtp …)", file=sys.stderr)
+        return 2
+    try:  # the mail settings are checked before anything is saved
+        mail = mssante_cli.settings_from_args(args) if mail_flags else None
+    except mssante_cli.MssanteSettingsError as exc:
+        print(f"relais: {describe(exc)}", file=sys.stderr)
+        return 2
     token = sys.stdin.readline().strip() if args.token_stdin else None  # never on the command line (`ps`)
+    report: dict[str, object] = {}
     with _open(args) as store:
-        try:
-            saved = server_config.save(store, url=args.server, token=token, ca_bundle=args.ca_bundle,
-                                       max_entries=args.max_entries)
-        except server_config.ServerConfigError as exc:
-            print(f"relais: {exc}", file=sys.stderr)
-            return 2
-    print(json.dumps({"server": saved.url, "token": bool(saved.token), "ca_bundle": saved.ca_bundle,
-                      "max_entries": saved.max_entries}, sort_keys=True))
+        if args.server:
+            try:
+                saved = server_config.save(store, url=args.server, token=token, ca_bundle=args.ca_bundle,
+                                           max_entries=args.max_entries)
+            except server_config.ServerConfigError as exc:
+                print(f"relais: {exc}", file=sys.stderr)
+                return 2
+            report.update(server=saved.url, token=bool(saved.token), ca_bundle=saved.ca_bundle,
+                          max_entries=saved.max_entries)
+        if mail is not None:
+            report["mssante"] = mssante_cli.describe_saved(mssante_cli.save(store, mail))
+    print(json.dumps(report, sort_keys=True, ensure_ascii=False))
     return 0
 
 
@@ -141,10 +164,18 @@ def _push(args: argparse.Namespace) -> int:
 
         audit_extracts.freeze_extract(store, force=True)
         result = uploader.push(store, ignore_backoff=True)
+        # the reports by secure mail go after the FHIR upload, whatever it did: a mail server and a FHIR server
+        # fail independently
+        from sync.delivery import mssante_cli
+
+        reports = mssante_cli.send_reports(store)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
                       "stopped": result.stopped, "requests": result.requests,
-                      "audit_extracts": result.audit_extracts}, sort_keys=True))
-    return 0 if result.remaining == 0 and result.rejected == 0 else 1
+                      "audit_extracts": result.audit_extracts, "reports": mssante_cli.report_counts(reports)},
+                     sort_keys=True))
+    print(f"relais: {mssante_cli.report_line(reports)}", file=sys.stderr)
+    done = result.remaining == 0 and result.rejected == 0 and reports.waiting == 0 and reports.refused == 0
+    return 0 if done else 1
 
 
 def _audit_check(args: argparse.Namespace) -> int:
@@ -270,11 +301,17 @@ def _tablet_commands(commands: Any) -> None:
                            "several transactions in dependency order")
     push.set_defaults(run=_push)
 
-    configure = commands.add_parser("configure", help="where this tablet syncs (kept in the encrypted store)")
-    configure.add_argument("--server", required=True, help="FHIR base URL (https://…)")
+    configure = commands.add_parser("configure", help="where this tablet syncs and sends its reports (kept in the "
+                                                      "encrypted store)")
+    configure.add_argument("--server", help="FHIR base URL (https://…)")
     configure.add_argument("--token-stdin", action="store_true", help="read the tablet's token from standard input")
-    configure.add_argument("--ca-bundle", help="CA file of a private PKI (verification is always on)")
+    configure.add_argument("--ca-bundle", help="CA file of a private PKI (verification is always on); trusted for "
+                                              "the FHIR server and for the MSSanté operator, whichever is configured")
     configure.add_argument("--max-entries", type=int, default=None, help="the server's transaction size limit")
+    configure.add_argument("--mssante-smtp", metavar="HOST:PORT", help="the MSSanté operator's SMTP submission")
+    configure.add_argument("--mssante-from", metavar="ADDRESS", help="the site's application mailbox")
+    configure.add_argument("--mssante-cert", metavar="CERT.pem", help="its client certificate (chain)")
+    configure.add_argument("--mssante-key", metavar="KEY.pem", help="its private key (kept encrypted in the store)")
     configure.add_argument("--db", help="store file (default: the app's store)")
     configure.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     configure.set_defaults(run=_configure)

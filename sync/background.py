@@ -1,7 +1,9 @@
 """Background sync for the app: push at start, when asked (a session was just saved), and periodically.
 
 Runs on the app's asyncio loop; the blocking upload runs in a worker thread (asyncio.to_thread) with its own Store
-connection, so the UI thread never waits on the network. One push at a time, never in parallel.
+connection, so the UI thread never waits on the network. One push at a time, never in parallel. After each upload
+pass, the reports waiting in the mail outbox go to the MSSanté operator (sync.delivery.send_pass), in the same
+worker thread, whatever the upload did: a mail server and a FHIR server fail independently.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import os
 from pathlib import Path
 
 from sync import audit_extracts, outbox, retention
+from sync.delivery.mssante_settings import load_mssante_settings
+from sync.delivery.send_pass import SendReport, send_pending_reports
 from sync.store import Store
 from sync.uploader import PushResult, Uploader
 
@@ -29,6 +33,8 @@ class SyncLoop:
         self.interval_seconds = interval_seconds
         self.last_result: PushResult | None = None
         self.last_purge: retention.PurgeReport | None = None
+        # the last mail pass: `not_configured` when MSSanté is not set up (the reports wait), counts otherwise
+        self.last_mail: SendReport | None = None
         self.last_error: str | None = None
         self.passes = 0
         self._wake: asyncio.Event | None = None
@@ -80,6 +86,7 @@ class SyncLoop:
                 except Exception as exc:  # noqa: BLE001 - the loop must survive any single failure
                     self.last_error = type(exc).__name__
                     log.exception("sync pass failed")
+                await self._send_reports(store)
                 self.passes += 1
                 if self._stopping:
                     break
@@ -89,3 +96,11 @@ class SyncLoop:
                     pass
         finally:
             await asyncio.to_thread(store.close)
+
+    async def _send_reports(self, store: Store) -> None:
+        """The mail pass, with the settings as saved now (configured while the app runs: used at the next pass)."""
+        try:
+            self.last_mail = await asyncio.to_thread(
+                lambda: send_pending_reports(store, load_mssante_settings(store)))
+        except Exception:  # noqa: BLE001 - a mail fault must not stop the FHIR sync
+            log.exception("report mail pass failed")

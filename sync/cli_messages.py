@@ -36,3 +36,25 @@ def describe(exc: RelaisError) -> str:
         return template.format(**exc.params)
     except (KeyError, IndexError):
         return str(exc)
+
+# The reports by secure mail (MSSanté): configure, push.
+CLI_MESSAGES.update({
+    "mssante.flags.incomplete": "the MSSanté settings go together: also give {missing}",
+    "mssante.smtp.invalid": "--mssante-smtp must be HOST:PORT, the operator's SMTP submission (got {value!r})",
+    "mssante.from.invalid": "--mssante-from must be the site's mailbox address, e.g. app@site.mssante.fr",
+    "mssante.cert.unreadable": "the MSSanté client certificate could not be read as PEM ({path})",
+    "mssante.key.unreadable": "the MSSanté private key could not be read as an unencrypted PEM key ({path})",
+    "mssante.key.mismatch": "the MSSanté private key does not belong to the client certificate: nothing was saved",
+    "mssante.ca.unreadable": "the CA bundle could not be read as PEM certificates ({path})",
+    "mssante.not_configured": "reports by secure mail: {waiting} waiting; secure mail (MSSanté) is not configured, "
+                              "run `python -m sync configure --mssante-smtp …` to send them",
+    "mssante.reports": "reports by secure mail: {sent} sent, {refused} refused, {waiting} waiting",
+    "mssante.unreachable": "the MSSanté server could not be reached; they will be retried",
+    "mssante.timeout": "the MSSanté server did not answer in time; they will be retried",
+    "mssante.disconnected": "the connection to the MSSanté server was lost before it confirmed; they will be resent",
+    "mssante.deferred": "the MSSanté server asked to try again later",
+    "mssante.tls_failed": "the secure connection to the MSSanté server failed (its certificate was not trusted, or "
+                          "it refused the tablet's): check --ca-bundle and the client certificate",
+    "mssante.starttls_missing": "the MSSanté server did not offer an encrypted connection (STARTTLS): nothing is "
+                                "sent in clear",
+})

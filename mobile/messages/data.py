@@ -186,4 +186,29 @@ DATA_MESSAGES: dict[str, str] = {
     "upload.parts.cycle": N_(
         "Cannot send as several transactions: the entries of the Bundle reference each other in a circle."),
     "upload.part": N_("Part {part} of {parts}: {detail}"),
+    # the reports by secure mail (MSSanté): settings, the mail outbox, sending
+    "mssante.flags.incomplete": N_("The secure mail settings go together: {missing} is missing."),
+    "mssante.smtp.invalid": N_("The secure mail server must be written HOST:PORT."),
+    "mssante.from.invalid": N_("The sending mailbox must be an address such as app@site.mssante.fr."),
+    "mssante.cert.unreadable": N_("The secure mail certificate could not be read."),
+    "mssante.key.unreadable": N_("The secure mail private key could not be read."),
+    "mssante.key.mismatch": N_("The secure mail private key does not match its certificate: nothing was saved."),
+    "mssante.ca.unreadable": N_("The certificate authority file could not be read."),
+    "mssante.not_configured": N_(
+        "{waiting} report(s) waiting: secure mail is not set up on this tablet yet. Ask the administrator."),
+    "mssante.reports": N_("Reports by secure mail: {sent} sent, {refused} refused, {waiting} waiting."),
+    "mssante.unreachable": N_("The secure mail server cannot be reached: the report will be sent when it can."),
+    "mssante.timeout": N_("The secure mail server did not answer in time: the report will be sent again later."),
+    "mssante.disconnected": N_(
+        "The connection to the secure mail server was lost before it confirmed: the report will be sent again."),
+    "mssante.deferred": N_("The secure mail server asked to try again later."),
+    "mssante.tls_failed": N_(
+        "The secure connection to the mail server failed (certificate not trusted or refused): "
+        "ask the administrator."),
+    "mssante.starttls_missing": N_(
+        "The mail server offered no encrypted connection: nothing is sent in clear. Ask the administrator."),
+    "mail.message_id.mismatch": N_("Internal error: the report message does not carry its Message-ID."),
+    "mail.recipient_kind.unknown": N_("Internal error: unknown kind of report recipient ({kind})."),
+    "mail.entry.not_pending": N_("This report message was already sent or refused."),
+    "mail.entry.not_found": N_("This report message no longer exists."),
 }

@@ -82,7 +82,7 @@ def tls_context(settings: MssanteSettings) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     ram = _RAM_DIR if os.path.isdir(_RAM_DIR) and os.access(_RAM_DIR, os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="relais-", dir=ram) as private:  # mode 0700, removed on exit
-        cert, key = os.path.join(private, "cert.pem"), os.path.join(private, "key.pem")
+        cert, key = os.path.join(private, "client-cert"), os.path.join(private, "client-key")
         _write_private(cert, settings.cert_pem)
         _write_private(key, settings.key_pem)
         context.load_cert_chain(cert, key)
@@ -97,7 +97,7 @@ def _reply_text(raw: Any) -> str:
 def _by_code(code: int, raw: Any, stage: str) -> SubmitOutcome:
     if 500 <= code < 600:
         return SubmitOutcome.refused(code, _reply_text(raw))
-    return SubmitOutcome.retry("mssante.deferred", code=code, stage=stage)
+    return SubmitOutcome.retry("mssante.deferred", reply=code, stage=stage)
 
 
 def _tls_outcome(exc: ssl.SSLError, stage: str) -> SubmitOutcome:
@@ -142,14 +142,14 @@ class SmtpConnection:
             code, _ = smtp.starttls(context=self._context)  # smtplib returns a refusal instead of raising it
             if code != 220:
                 self.close()
-                return SubmitOutcome.retry("mssante.starttls_missing", stage="starttls", code=code)
+                return SubmitOutcome.retry("mssante.starttls_missing", stage="starttls", reply=code)
             smtp.ehlo()
         except ssl.SSLError as exc:
             self.close()
             return _tls_outcome(exc, "starttls")
         except smtplib.SMTPResponseException as exc:  # STARTTLS refused: never go on in plain text
             self.close()
-            return SubmitOutcome.retry("mssante.starttls_missing", stage="starttls", code=exc.smtp_code)
+            return SubmitOutcome.retry("mssante.starttls_missing", stage="starttls", reply=exc.smtp_code)
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             return _network_outcome(exc, "starttls")
