@@ -208,7 +208,8 @@ class SmtpConnection:
 
 
 def _network_outcome(exc: BaseException, stage: str) -> SubmitOutcome:
-    if isinstance(exc, (socket.timeout, TimeoutError)):
+    # smtplib turns a read timeout into SMTPServerDisconnected, raised while handling the timeout
+    if isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(exc.__context__, (socket.timeout, TimeoutError)):
         return SubmitOutcome.retry("mssante.timeout", stage=stage)
     if isinstance(exc, ConnectionRefusedError):
         return SubmitOutcome.retry("mssante.unreachable", stage=stage)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import smtplib
+import socket
 import ssl
 
 import pytest
@@ -170,3 +171,28 @@ def test_without_settings_nothing_is_sent_and_the_reports_wait(store, mail_serve
     report = send_pending_reports(store, None)
     assert (report.not_configured, report.sent, report.waiting) == (True, 0, 2)
     assert mail_server.handler.messages() == []
+
+
+def test_a_delivery_notification_is_asked_for_only_when_the_server_offers_it(store, mail_server, monkeypatch):
+    asked: list[tuple[str, ...]] = []
+    real_rcpt, real_has_extn = smtplib.SMTP.rcpt, smtplib.SMTP.has_extn
+
+    def rcpt(smtp, recip, options=()):  # what the client asks for; aiosmtpd itself takes no RCPT parameters
+        asked.append(tuple(options))
+        return real_rcpt(smtp, recip, ())
+
+    monkeypatch.setattr(smtplib.SMTP, "rcpt", rcpt)
+    queue_report(store, recipients=[("gp", GP)])
+    assert send_pending_reports(store, mail_server.settings(), timeout=5).sent == 1  # aiosmtpd: no DSN in EHLO
+    monkeypatch.setattr(smtplib.SMTP, "has_extn", lambda smtp, name: name.lower() == "dsn" or real_has_extn(smtp, name))
+    queue_report(store, recipients=[("gp", GP)])
+    assert send_pending_reports(store, mail_server.settings(), timeout=5).sent == 1
+    assert asked == [(), ("NOTIFY=SUCCESS,FAILURE",)]
+
+
+def test_a_server_that_never_answers_times_out_and_the_message_waits(store, mail_server):
+    entry_id, = queue_report(store, recipients=[("gp", GP)])
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never says a word
+        report = send_pending_reports(store, mail_server.settings(port=silent.getsockname()[1]), timeout=0.5)
+    assert (report.sent, report.errors) == (0, ("mssante.timeout",))
+    assert state(store, entry_id)["state"] == "pending"
