@@ -131,6 +131,8 @@ class SmtpConnection:
                                 timeout=self.timeout)
         except ssl.SSLError as exc:
             return _tls_outcome(exc, "connect")
+        except smtplib.SMTPResponseException as exc:  # a greeting other than 220 says nothing about the message
+            return SubmitOutcome.retry("mssante.deferred", reply=exc.smtp_code, stage="connect")
         except (OSError, smtplib.SMTPException) as exc:
             return _network_outcome(exc, "connect")
         self._smtp = smtp

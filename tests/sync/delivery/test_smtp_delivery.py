@@ -9,12 +9,14 @@ import email
 import smtplib
 import socket
 import ssl
+import threading
 
 import pytest
 import trustme
 
 from sync.delivery import mail_outbox
 from sync.delivery.send_pass import send_pending_reports
+from sync.delivery.smtp_client import SubmitOutcome, submit
 from tests.support.servers import free_port
 from tests.support.smtp import SENDER, SmtpTestServer
 from tests.sync.delivery.conftest import GP, PATIENT, queue_report, report_message
@@ -196,3 +198,26 @@ def test_a_server_that_never_answers_times_out_and_the_message_waits(store, mail
         report = send_pending_reports(store, mail_server.settings(port=silent.getsockname()[1]), timeout=0.5)
     assert (report.sent, report.errors) == (0, ("mssante.timeout",))
     assert state(store, entry_id)["state"] == "pending"
+
+
+def test_a_server_turning_the_session_away_does_not_refuse_the_message(store, mail_server):
+    """A 554 greeting (RFC 5321 §3.1: "no SMTP service here") says nothing about the report: it waits."""
+    entry_id, = queue_report(store, recipients=[("gp", GP)])
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def greet_and_hang_up():
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"554 5.3.2 No service here\r\n")
+        threading.Thread(target=greet_and_hang_up, daemon=True).start()
+        report = send_pending_reports(store, mail_server.settings(port=listener.getsockname()[1]), timeout=5)
+    assert (report.sent, report.refused) == (0, 0)
+    assert state(store, entry_id)["state"] == "pending"
+    assert mail_outbox.last_error(store, entry_id) == ("mssante.deferred", {"reply": 554, "stage": "connect"})
+
+
+def test_submit_one_message_on_its_own_connection(mail_server):
+    message_id, message = report_message(PATIENT)
+    outcome = submit(mail_server.settings(), message, sender=SENDER, recipients=[PATIENT], timeout=5)
+    assert outcome == SubmitOutcome.accepted()
+    (copy,) = mail_server.handler.messages()
+    assert (copy.sender, copy.recipients, copy.content) == (SENDER, (PATIENT,), message)
