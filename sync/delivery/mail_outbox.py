@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import SMTP as SMTP_POLICY
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sync.errors import RelaisError
 from sync.outbox import error_record, read_error
@@ -32,6 +32,7 @@ MAIL_STATES = ("pending", "sent", "refused")
 RECIPIENT_KINDS = ("gp", "patient")
 BACKOFF_FIRST_SECONDS = 60.0
 BACKOFF_CAP_SECONDS = 3600.0
+CLAIM_LEASE_SECONDS = 600.0  # longer than one submission can take (each SMTP step has its own timeout)
 
 
 class MailOutboxError(RelaisError, ValueError):
@@ -102,52 +103,63 @@ def backoff_delay(attempts: int) -> float:
     return min(BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** max(0, attempts - 1))
 
 
-def _update_pending(db: "Database", entry_id: str, sets: dict[str, Any], trace_detail: str | None) -> None:
-    """Move a pending entry, in one short transaction (traced when `trace_detail`: ids and kinds, never the
-    recipient's address)."""
-    columns = ", ".join(f"{name} = ?" for name in sets)
+def claim(db: "Database", entry_id: str, now: dt.datetime | None = None,
+          lease_seconds: float = CLAIM_LEASE_SECONDS) -> bool:
+    """Take a due entry for one send attempt: its next attempt moves `lease_seconds` ahead, so another sender on
+    the same store (the app's loop and `python -m sync push`) skips it meanwhile. False when it is no longer due
+    (sent, refused, or claimed by the other one). A sender killed while holding it leaves it due again once the
+    lease ends."""
+    when = now or db.now()
     with db.transaction():
-        row = db.conn.execute("SELECT session_id, state FROM report_outbox WHERE id = ?", [entry_id]).fetchone()
+        claimed = db.conn.execute(
+            "UPDATE report_outbox SET next_attempt_at = ? WHERE id = ? AND state = 'pending' "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+            [iso(when + dt.timedelta(seconds=lease_seconds)), entry_id, iso(when)]).rowcount
+    return claimed == 1
+
+
+def _update_pending(db: "Database", entry_id: str, sets_for: Callable[[int], dict[str, Any]],
+                    trace_detail: str | None = None) -> dict[str, Any]:
+    """Move a pending entry in one short transaction: `sets_for(attempts before)` gives the columns to set; the
+    attempt is counted. Traced when `trace_detail` (ids and kinds, never the recipient's address)."""
+    with db.transaction():
+        row = db.conn.execute("SELECT session_id, state, attempts, recipient_kind FROM report_outbox WHERE id = ?",
+                              [entry_id]).fetchone()
         if row is None:
             raise MailOutboxError("mail.entry.not_found", id=entry_id)
-        if row[1] != "pending":
-            raise MailOutboxError("mail.entry.not_pending", id=entry_id, state=row[1])
+        session_id, current, attempts, kind = row
+        if current != "pending":
+            raise MailOutboxError("mail.entry.not_pending", id=entry_id, state=current)
+        sets = sets_for(attempts)
+        columns = ", ".join(f"{name} = ?" for name in sets)
         db.conn.execute(f"UPDATE report_outbox SET {columns}, attempts = attempts + 1 WHERE id = ?",
                         [*sets.values(), entry_id])
         if trace_detail:
-            trace(db, "change", "session", row[0], trace_detail)
+            trace(db, "change", "session", session_id, trace_detail.format(kind=kind))
+    return sets
 
 
 def mark_sent(db: "Database", entry_id: str, now: dt.datetime | None = None) -> None:
     """The server accepted the message (250 after DATA): sent, for good."""
-    kind = _kind(db, entry_id)
-    _update_pending(db, entry_id, {"state": "sent", "sent_at": iso(now or db.now()), "next_attempt_at": None,
-                                   "last_error": None}, f"report mail sent ({kind})")
+    sent_at = iso(now or db.now())
+    _update_pending(db, entry_id, lambda _: {"state": "sent", "sent_at": sent_at, "next_attempt_at": None,
+                                             "last_error": None}, "report mail sent ({kind})")
 
 
 def mark_retry(db: "Database", entry_id: str, error_code: str, now: dt.datetime | None = None,
                **params: Any) -> dt.datetime:
     """A temporary failure: still pending, next attempt after the back-off. Returns when that is."""
-    attempts = db.query("SELECT attempts FROM report_outbox WHERE id = ?", [entry_id])
-    after = backoff_delay((attempts[0]["attempts"] if attempts else 0) + 1)
-    next_at = (now or db.now()) + dt.timedelta(seconds=after)
-    _update_pending(db, entry_id, {"next_attempt_at": iso(next_at), "last_error": error_record(error_code, **params)},
-                    None)
-    return next_at
+    when, error = now or db.now(), error_record(error_code, **params)
+    sets = _update_pending(db, entry_id, lambda attempts: {
+        "next_attempt_at": iso(when + dt.timedelta(seconds=backoff_delay(attempts + 1))), "last_error": error})
+    return dt.datetime.fromisoformat(sets["next_attempt_at"])
 
 
 def mark_refused(db: "Database", entry_id: str, reply_text: str) -> None:
     """A permanent refusal (5xx): kept with the server's reply for staff to read; never retried."""
-    kind = _kind(db, entry_id)
-    _update_pending(db, entry_id, {"state": "refused", "refusal": reply_text or "refused", "next_attempt_at": None},
-                    f"report mail refused ({kind})")
-
-
-def _kind(db: "Database", entry_id: str) -> str:
-    rows = db.query("SELECT recipient_kind FROM report_outbox WHERE id = ?", [entry_id])
-    if not rows:
-        raise MailOutboxError("mail.entry.not_found", id=entry_id)
-    return rows[0]["recipient_kind"]
+    refusal = reply_text or "refused"
+    _update_pending(db, entry_id, lambda _: {"state": "refused", "refusal": refusal, "next_attempt_at": None},
+                    "report mail refused ({kind})")
 
 
 def delivery_states(db: "Database", session_id: str) -> list[dict[str, Any]]:

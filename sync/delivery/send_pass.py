@@ -8,6 +8,8 @@ right after the server's reply.
   pending: the next pass sends it again, the same bytes with the same Message-ID. That is the accepted
   at-least-once edge (SMTP gives no way to ask whether a message was already taken); the recipient's software can
   recognise the duplicate by its Message-ID (RFC 5322 §3.6.4).
+- Each message is claimed before it is sent (sync.delivery.mail_outbox.claim), so the app's sync loop and a
+  `python -m sync push` on the same store never submit the same message at the same time.
 - Without MSSanté settings nothing is sent: the report says "not configured" and the messages wait, pending.
 """
 from __future__ import annotations
@@ -61,6 +63,8 @@ def send_pending_reports(db: "Database", settings: MssanteSettings | None, *, no
     blocked: SubmitOutcome | None = None
     with SmtpConnection(settings, timeout=timeout) as smtp:
         for entry in mail_outbox.due_messages(db, when):
+            if not mail_outbox.claim(db, entry.id, when):  # another sender on this store has it
+                continue
             # once no session can be opened, the rest of the pass waits under the same code instead of knocking
             # on the same closed door once per message
             outcome = blocked or smtp.send(entry.message, sender=settings.sender, recipients=[entry.recipient])

@@ -79,3 +79,16 @@ def test_delivery_states_for_the_screens(store, clock):
     traced = store.query("SELECT detail FROM audit_log WHERE subject_id = ? AND detail LIKE 'report mail%'",
                          [session_id])
     assert [row["detail"] for row in traced] == ["report mail sent (gp)"]  # no address in the trail
+
+
+def test_a_claimed_message_is_left_to_its_sender_until_the_lease_ends(store, clock):
+    entry_id, = queue_report(store, recipients=[("gp", GP)])
+    assert mail_outbox.claim(store, entry_id, clock.now)
+    assert not mail_outbox.claim(store, entry_id, clock.now)  # the other sender on this store skips it
+    assert mail_outbox.due_messages(store, clock.now) == []
+    clock.advance(mail_outbox.CLAIM_LEASE_SECONDS)  # its sender was killed mid-send: due again, same bytes
+    assert [m.id for m in mail_outbox.due_messages(store, clock.now)] == [entry_id]
+    assert mail_outbox.claim(store, entry_id, clock.now)
+    mail_outbox.mark_sent(store, entry_id, clock.now)
+    clock.advance(mail_outbox.CLAIM_LEASE_SECONDS)
+    assert not mail_outbox.claim(store, entry_id, clock.now)

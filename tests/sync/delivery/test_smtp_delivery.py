@@ -221,3 +221,18 @@ def test_submit_one_message_on_its_own_connection(mail_server):
     assert outcome == SubmitOutcome.accepted()
     (copy,) = mail_server.handler.messages()
     assert (copy.sender, copy.recipients, copy.content) == (SENDER, (PATIENT,), message)
+
+
+def test_a_pass_skips_a_message_another_sender_took_after_the_pass_listed_it(store, clock, mail_server, monkeypatch):
+    held, free = queue_report(store)
+    listed = mail_outbox.due_messages
+
+    def due_then_taken(db, now):  # `python -m sync push` claims one right after the app's loop listed them
+        entries = listed(db, now)
+        assert mail_outbox.claim(db, held, now)
+        return entries
+
+    monkeypatch.setattr(mail_outbox, "due_messages", due_then_taken)
+    report = send_pending_reports(store, mail_server.settings(), timeout=5)
+    assert (report.sent, report.waiting) == (1, 1)
+    assert [message_id_of(r.content) for r in mail_server.handler.messages()] == [frozen(store, free)[0]]
