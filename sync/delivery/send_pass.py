@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from sync.store.database import Database
 
 log = logging.getLogger(__name__)
+# retry codes that no waiting cures: the settings or the operator's side must change
+_FOR_THE_ADMINISTRATOR = ("mssante.tls_failed", "mssante.starttls_missing")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def send_pending_reports(db: "Database", settings: MssanteSettings | None, *, no
             if outcome.error_code and outcome.error_code not in errors:
                 errors.append(outcome.error_code)
             # ids and codes only: the recipient's address and the message are patient data
-            log.info("report mail %s: %s", entry.id, outcome.kind if outcome.kind != "retry" else outcome.error_code)
+            log.log(logging.WARNING if outcome.error_code in _FOR_THE_ADMINISTRATOR else logging.INFO,
+                    "report mail %s: %s", entry.id, outcome.error_code or outcome.kind)
     return SendReport(sent=counted["accepted"], refused=counted["refused"], deferred=counted["retry"],
                       waiting=mail_outbox.counts(db)["pending"], errors=tuple(errors))

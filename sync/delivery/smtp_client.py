@@ -105,6 +105,16 @@ def _tls_outcome(exc: ssl.SSLError, stage: str) -> SubmitOutcome:
                                reason=getattr(exc, "reason", None) or type(exc).__name__)
 
 
+def _network_outcome(exc: BaseException, stage: str) -> SubmitOutcome:
+    """A fault of the line (no SMTP reply to classify)."""
+    # smtplib turns a read timeout into SMTPServerDisconnected, raised while handling the timeout
+    if isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(exc.__context__, (socket.timeout, TimeoutError)):
+        return SubmitOutcome.retry("mssante.timeout", stage=stage)
+    if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):  # nobody listening, or no such host (offline)
+        return SubmitOutcome.retry("mssante.unreachable", stage=stage)
+    return SubmitOutcome.retry("mssante.disconnected", stage=stage)
+
+
 class SmtpConnection:
     """One SMTP session with the operator, reusable for several messages (see `send`). Use as a context manager;
     `open` is called lazily by `send`. Never raises on a network or protocol fault: `send` returns the outcome."""
@@ -127,8 +137,8 @@ class SmtpConnection:
         try:
             if self._context is None:
                 self._context = tls_context(self.settings)
-            smtp = smtplib.SMTP(self.settings.host, self.settings.port, local_hostname="localhost",
-                                timeout=self.timeout)
+            # EHLO names this machine as smtplib does by default: its FQDN, else its address literal (RFC 5321 §4.1.3)
+            smtp = smtplib.SMTP(self.settings.host, self.settings.port, timeout=self.timeout)
         except ssl.SSLError as exc:
             return _tls_outcome(exc, "connect")
         except smtplib.SMTPResponseException as exc:  # a greeting other than 220 says nothing about the message
@@ -207,19 +217,6 @@ class SmtpConnection:
             smtp.quit()
         with contextlib.suppress(OSError):
             smtp.close()
-
-
-def _network_outcome(exc: BaseException, stage: str) -> SubmitOutcome:
-    # smtplib turns a read timeout into SMTPServerDisconnected, raised while handling the timeout
-    if isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(exc.__context__, (socket.timeout, TimeoutError)):
-        return SubmitOutcome.retry("mssante.timeout", stage=stage)
-    if isinstance(exc, ConnectionRefusedError):
-        return SubmitOutcome.retry("mssante.unreachable", stage=stage)
-    if isinstance(exc, socket.gaierror):
-        return SubmitOutcome.retry("mssante.unreachable", stage=stage)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _by_code(exc.smtp_code, exc.smtp_error, stage)
-    return SubmitOutcome.retry("mssante.disconnected", stage=stage)
 
 
 def submit(settings: MssanteSettings, message: bytes, *, sender: str, recipients: Sequence[str],
