@@ -195,10 +195,10 @@ def _remarks(notes: Sequence[Mapping[str, Any]], kind: str) -> tuple[Remark, ...
 def _consent(consent: Mapping[str, Any], staff_names: Mapping[str, str]) -> Remark:
     grantor = consent.get("given_by") or "patient"
     who = "le patient" if grantor == "patient" else f"{consent['given_by_name']} ({CONSENT_GRANTORS[grantor]})"
-    text = f"Consentement {'donné' if consent['decision'] == 'given' else 'refusé'} par {who}"
+    text = f"{'donné' if consent['decision'] == 'given' else 'refusé'} par {who}"
     if consent.get("mes_opposed"):
-        text += " ; opposition à une copie dans Mon espace santé"
-    return Remark(text + ".", staff_names.get(consent["recorded_by"], ""), consent["recorded_at"])
+        text += " (opposé à une copie dans Mon espace santé)"
+    return Remark(text, staff_names.get(consent["recorded_by"], ""), consent["recorded_at"])
 
 
 def report_content(db: Database, session_id: str) -> ReportContent:
