@@ -49,7 +49,7 @@ def fr_date(iso_date: str) -> str:
 
 def _xmp(pdf: FPDF, created: dt.datetime) -> str:
     """The PDF/A identification and the document information as XMP (ISO 19005-1 §6.7), dated by `created`
-    only. The Info dictionary fpdf2 writes carries the same title, author, producer and creation date."""
+    only (fpdf2 writes no Info dictionary beside it in this mode, so nothing else can disagree)."""
     stamp = created.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
     esc = lambda text: html.escape(text, quote=True)  # noqa: E731
     return "\n".join([
