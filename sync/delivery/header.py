@@ -37,7 +37,8 @@ STAFF_PROFESSIONS = {"medecin": ("G15_10", "Médecin"), "pharmacien": ("G15_21",
 IDNAT_PS_OID = "1.2.250.1.71.4.2.1"  # idNatPs: "8" + RPPS
 IDNAT_ST_OID = "1.2.250.1.71.4.2.2"  # idNatSt: "1" + FINESS
 FACILITY_OID = "1.2.250.1.71.4.2.4"  # TRE_R02-SecteurActivite
-FACILITY_TYPES = {"ehpad": ("SA17", "Etablissement pour personnes âgées"), "pharmacie": ("SA33", "Pharmacie d'officine")}
+FACILITY_TYPES = {"ehpad": ("SA17", "Etablissement pour personnes âgées"),
+                  "pharmacie": ("SA33", "Pharmacie d'officine")}
 PRACTICE_OID = "1.2.250.1.213.1.1.4.9"  # TRE_A01-CadreExercice
 PRACTICE_SETTING = ("AMBULATOIRE", "Ambulatoire")
 CLASS_OID = "1.2.250.1.213.1.1.4.1"  # TRE_A03-ClasseDocument

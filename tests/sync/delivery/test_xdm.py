@@ -15,7 +15,8 @@ from tests.sync.delivery.conftest import GP_ADDRESS, SENDER
 from tests.sync.delivery.sessions import DOCTOR_RPPS, INS
 
 RIM = {"rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"}
-DE_PATIENT, SS_PATIENT = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427", "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
+DE_PATIENT = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
+SS_PATIENT = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
 
 
 def _zip(report) -> zipfile.ZipFile:
