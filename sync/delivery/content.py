@@ -124,6 +124,7 @@ class ReportContent:
     orientation: tuple[Remark, ...]
     prescriptions: tuple[Remark, ...]
     staff_notes: tuple[Remark, ...]
+    emergency_calls: tuple[Remark, ...]
     summary: str | None
     addenda: tuple[Remark, ...] = ()
     gp: Professional | None = None
@@ -235,6 +236,7 @@ def report_content(db: Database, session_id: str) -> ReportContent:
         consents=tuple(_consent(c, names) for c in consents),
         conclusions=_remarks(notes, "remote_doctor_conclusion"), orientation=_remarks(notes, "orientation"),
         prescriptions=_remarks(notes, "prescription"), staff_notes=_remarks(notes, "staff_note"),
+        emergency_calls=_remarks(notes, "emergency_call"),
         summary=summary["text"] if summary else None,
         addenda=tuple(Remark(a["text"], names.get(a["staff_id"], ""), a["created_at"]) for a in later), gp=gp)
 

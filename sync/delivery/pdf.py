@@ -224,6 +224,7 @@ def report_pdf(content: ReportContent, *, version: int, created_at: str) -> byte
     _call(pdf, content)
     _measurements(pdf, content.measurements)
     _news2(pdf, content.news2)
+    _remarks(pdf, "Appel au SAMU (15)", content.emergency_calls)
     _remarks(pdf, "Conclusions du médecin téléconsultant", content.conclusions)
     _remarks(pdf, "Orientation", content.orientation)
     _remarks(pdf, "Prescriptions", content.prescriptions)

@@ -62,6 +62,7 @@ def full_session(store) -> str:
     store.add_note(session_id, kind="prescription", author=doctor,
                    text="Paracétamol 1 g toutes les 6 heures si fièvre, 3 jours.")
     store.add_note(session_id, kind="staff_note", staff_id=staff_id, text="Résidente fatiguée mais coopérante.")
+    store.add_note(session_id, kind="emergency_call", staff_id=staff_id, text="Appel au 15 à 10:20 par Camille Soignante.")
     store.set_summary(session_id, text="Téléconsultation pour toux fébrile. Surveillance de la température et de "
                                        "la saturation deux fois par jour ; réévaluation à 48 heures.")
     closing.close_session(store, session_id)

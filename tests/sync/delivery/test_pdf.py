@@ -40,6 +40,7 @@ def test_the_doctor_reads_identity_call_readings_and_news2(reports):
                      "Fréquence respiratoire", "22 /min", "saisie manuelle", "01/05/2024 10:15",
                      "NEWS2 : 6 — risque moyen", "Bronchite aiguë probable", "surveillance renforcée",
                      "Paracétamol 1 g", "Résidente fatiguée", "réévaluation à 48 heures",
+                     "Appel au SAMU (15)", "Appel au 15 à 10:20 par Camille Soignante.",
                      "Document généré par Relais — page 1/"):
         assert expected in said, expected
     assert "Version" not in said and "Addenda" not in said
