@@ -7,26 +7,24 @@ from kivy.uix.boxlayout import BoxLayout
 from mobile.screens.widgets import ModelScreen, load_kv
 
 
-class KitRow(BoxLayout):
+class DeviceRow(BoxLayout):
+    """What a row says about one device (no kv rule of its own: each kind of row below has one)."""
+
+    vm = ObjectProperty(None, allownone=True)
+    kind = StringProperty("")
+    name = StringProperty("")
+    model = StringProperty("")
+    serial = StringProperty("")
+    address = StringProperty("")
+
+
+class KitRow(DeviceRow):
     """One device of the kit (RecycleView view class)."""
 
-    vm = ObjectProperty(None, allownone=True)
-    kind = StringProperty("")
-    name = StringProperty("")
-    model = StringProperty("")
-    serial = StringProperty("")
-    address = StringProperty("")
 
-
-class FoundRow(BoxLayout):
+class FoundRow(DeviceRow):
     """One device heard by the search (RecycleView view class)."""
 
-    vm = ObjectProperty(None, allownone=True)
-    kind = StringProperty("")
-    name = StringProperty("")
-    model = StringProperty("")
-    serial = StringProperty("")
-    address = StringProperty("")
     rssi = NumericProperty(None, allownone=True)
     in_kit = BooleanProperty(False)
 

@@ -5,7 +5,7 @@ The draft is a French document for French doctors: its sentences are its content
 from __future__ import annotations
 
 
-from mobile.workflow.record_fr import by_hand_fr, is_emergency_call, measurement_lines, news2_fr
+from mobile.workflow.record_fr import by_hand_fr, measurement_lines, news2_fr
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError
 from sync.store import NotFoundError, SessionStateError
@@ -39,9 +39,9 @@ class ClosingStep:
         if ctx.state.news2 is not None:
             lines += news2_fr(ctx.state.news2)
         notes = ctx.store.notes(session_id)
-        lines += [n["text"] for n in notes if is_emergency_call(n)]
+        lines += [n["text"] for n in notes if n["kind"] == "emergency_call"]
         for note in notes:
-            if not is_emergency_call(note):
+            if note["kind"] != "emergency_call":
                 lines.append(f"{NOTE_LABELS_FR.get(note['kind'], 'Note')} : {note['text']}")
         return "\n".join(lines)
 

@@ -134,6 +134,3 @@ def emergency_call_text(when: dt.datetime, staff_name: str) -> str:
     """The note that records a call to the 15: local time and who called."""
     return f"{EMERGENCY_CALL_PREFIX}{when.astimezone():%H:%M} par {staff_name}."
 
-
-def is_emergency_call(note: Mapping[str, Any]) -> bool:
-    return note.get("kind") == "staff_note" and str(note.get("text", "")).startswith(EMERGENCY_CALL_PREFIX)

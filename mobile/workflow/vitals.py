@@ -11,7 +11,7 @@ from typing import Any
 
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.readings import decide_value
-from mobile.workflow.record_fr import emergency_call_text, is_emergency_call
+from mobile.workflow.record_fr import emergency_call_text
 from mobile.workflow.state import Proposal, WorkflowError
 from sync.clinical.news2 import ACVPU, News2, news2
 from sync.clinical.rules import comparable
@@ -87,7 +87,7 @@ def manual_rows(vitals: dict[str, Any]) -> list[tuple[str, str, str, str | None]
 
 def emergency_call_of(notes: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The 15 call recorded in a session's notes (the first), as the state keeps it; None when none was made."""
-    earlier = next((n for n in notes if is_emergency_call(n)), None)
+    earlier = next((n for n in notes if n["kind"] == "emergency_call"), None)
     if earlier is None:
         return None
     return {"at": dt.datetime.fromisoformat(earlier["created_at"]), "by": earlier["author"], "note_id": earlier["id"]}
@@ -107,8 +107,8 @@ class VitalsStep:
         return self.news2(manual_vitals(respiration_rate, consciousness, on_oxygen, spo2_target_88_92))
 
     def record_emergency_call(self) -> dict[str, Any]:
-        """Staff called the 15: the time and the signed-in staff member, as a note of the team in the session (the
-        summary and the report carry it). Recorded once per session; a second tap returns the first record."""
+        """Staff called the 15: the time and the signed-in staff member, as a note of its own kind in the session
+        (the summary and the report carry it). Recorded once per session; a second tap returns the first record."""
         ctx = self.ctx
         session_id = ctx.require_session()
         staff = ctx.require_staff()
@@ -120,7 +120,7 @@ class VitalsStep:
             return earlier
         now = ctx.clock()
         try:
-            note_id = ctx.store.add_note(session_id, kind="staff_note", staff_id=staff["id"],
+            note_id = ctx.store.add_note(session_id, kind="emergency_call", staff_id=staff["id"],
                                          text=emergency_call_text(now, staff["display_name"]))
         except ValueError as exc:
             raise WorkflowError.refused_by_store(exc) from exc

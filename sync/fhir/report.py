@@ -123,6 +123,7 @@ def _sections(session: Mapping[str, Any], measurements: Sequence[Mapping[str, An
                      "text": narrative(measurement_lines(measurements) or ["Aucune mesure."]),
                      **({"entry": [{"reference": r} for r in observation_refs]} if observation_refs else {})})
     sections += _note_section("Conclusion du médecin téléconsultant", notes, "remote_doctor_conclusion")
+    sections += _note_section("Appel au SAMU (15)", notes, "emergency_call")
     sections += _note_section("Notes de l'équipe soignante", notes, "staff_note")
     if summary is not None:
         sections.append({"title": "Synthèse pour le médecin traitant", "text": narrative(_summary_lines(summary))})

@@ -14,7 +14,7 @@ from sync.store.sessions import open_session_row
 from sync.store.staff import active_staff
 from sync.store.trail import trace
 
-NOTE_KINDS = ("remote_doctor_conclusion", "staff_note", "orientation", "prescription")
+NOTE_KINDS = ("remote_doctor_conclusion", "staff_note", "orientation", "prescription", "emergency_call")
 NOTE_TEXT = TextRule("text", 10000, "note.text.too_long", required="note.text.required")
 NOTE_AUTHOR = TextRule("author", 100, "note.author.too_long")
 SUMMARY_TEXT = TextRule("text", 20000, "summary.text.too_long", required="summary.text.required")

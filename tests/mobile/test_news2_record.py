@@ -105,13 +105,26 @@ def test_the_15_call_is_recorded_once_with_its_time_and_who(store):
     begin(wf, DEMO)
     call = wf.record_emergency_call()
     (note,) = store.notes(wf.state.session_id)
-    assert (note["kind"], note["author"], note["staff_id"]) == ("staff_note", "Camille Soignante",
+    assert (note["kind"], note["author"], note["staff_id"]) == ("emergency_call", "Camille Soignante",
                                                                wf.state.staff["id"])
     assert note["text"] == f"Appel au 15 à {NOW.astimezone():%H:%M} par Camille Soignante."
     assert (call["at"], call["by"]) == (NOW, "Camille Soignante")
     wf.state.emergency_call = None                                 # the app restarted: the session remembers
     again = wf.record_emergency_call()
     assert again["note_id"] == note["id"] and len(store.notes(wf.state.session_id)) == 1
+
+
+def test_a_team_note_with_the_same_words_is_not_a_15_call(store):
+    """The call is found by its kind, never by its words: a note typed by staff that reads like one is a note."""
+    set_up_tablet(store)
+    wf = SessionWorkflow(store, ScriptedThermometer(), clock=lambda: NOW)
+    begin(wf, DEMO)
+    store.add_note(wf.state.session_id, kind="staff_note", staff_id=wf.state.staff["id"],
+                   text="Appel au 15 à 09:00 par la famille, avant notre arrivée.")
+    call = wf.record_emergency_call()
+    assert call["at"] == NOW
+    kinds = sorted(n["kind"] for n in store.notes(wf.state.session_id))
+    assert kinds == ["emergency_call", "staff_note"]
 
 
 @pytest.fixture
@@ -159,7 +172,7 @@ async def test_the_summary_is_french_and_the_same_whatever_the_ui_language(runti
     tr.switch_lang("fr")
     assert wf.closing.draft_summary() == expected
 
-    # what leaves the tablet: the prescribed target as a yes of the NEWS2 inputs, the 15 call in the team's notes
+    # what leaves the tablet: the prescribed target as a yes of the NEWS2 inputs, the 15 call in a section of its own
     session_id = wf.close(summary=expected)
     (entry,) = outbox.entries(runtime.store)
     Bundle.model_validate_json(entry.payload_bytes)
@@ -169,8 +182,8 @@ async def test_the_summary_is_french_and_the_same_whatever_the_ui_language(runti
     assert target["code"]["coding"][0]["system"] == NEWS2_INPUT_SYSTEM and target["valueBoolean"] is True
     (report,) = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Composition"]
     sections = {s["title"]: s["text"]["div"] for s in report["section"]}
-    team_notes = sections["Notes de l'équipe soignante"]
-    assert f"Appel au 15 à {hhmm} par Camille Soignante. (Camille Soignante)" in team_notes
+    assert f"Appel au 15 à {hhmm} par Camille Soignante. (Camille Soignante)" in sections["Appel au SAMU (15)"]
+    assert "Notes de l'équipe soignante" not in sections
     assert "Cible SpO2 88–92 % prescrite (NEWS2 échelle 2) : oui" in sections["Mesures"]
     assert "NEWS2 : 11 — risque élevé" in sections["Synthèse pour le médecin traitant"]
     assert entry.session_id == session_id

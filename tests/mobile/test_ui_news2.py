@@ -107,7 +107,7 @@ async def test_news2_bands_on_the_vitals_screen_and_the_15_call(tmp_path, lang, 
         assert ids.news2_band.text == words["high"]  # the typed values still count after the call was recorded
         (note,) = runtime.store.notes(runtime.workflow.state.session_id)
         assert (note["kind"], note["author"], note["text"]) == \
-            ("staff_note", "Camille Soignante", f"Appel au 15 à {hhmm} par Camille Soignante.")
+            ("emergency_call", "Camille Soignante", f"Appel au 15 à {hhmm} par Camille Soignante.")
         assert note["staff_id"] == runtime.workflow.state.staff["id"]
         await checked_shot(app, f"news2-{lang}-{shape}-5-called")
 

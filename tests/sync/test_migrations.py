@@ -227,3 +227,29 @@ def test_the_store_keeps_a_known_flag_and_refuses_others(tmp_path):
         with pytest.raises(InputError) as caught:
             store.add_measurement(sid, code="8310-5", value="38.4", unit="Cel", interpretation="high")
         assert caught.value.code == "measurement.interpretation.unknown"
+
+
+def test_v8_gives_the_15_calls_of_open_sessions_their_own_kind_and_leaves_closed_ones(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 7)
+    con = sqlite3.connect(path)
+    with con:
+        con.executemany(
+            "INSERT INTO notes (id, session_id, kind, author, text, created_at) VALUES (?, ?, 'staff_note', "
+            "'Camille Soignante', ?, '2024-05-02T09:11:00+00:00')",
+            [("n-call", fx.V2_SESSION_OPEN, "Appel au 15 à 11:11 par Camille Soignante."),
+             ("n-team", fx.V2_SESSION_OPEN, "Famille prévenue.")])
+        closed_before = con.execute("SELECT id, kind FROM notes WHERE session_id = ? ORDER BY id",
+                                    [fx.V2_SESSION_CLOSED]).fetchall()
+    con.close()
+    store = Store(path)
+    try:
+        kinds = {n["id"]: n["kind"] for n in store.notes(fx.V2_SESSION_OPEN)}
+        assert (kinds["n-call"], kinds["n-team"]) == ("emergency_call", "staff_note")
+        closed_after = [(n["id"], n["kind"]) for n in sorted(store.notes(fx.V2_SESSION_CLOSED),
+                                                            key=lambda n: n["id"])]
+        assert closed_after == [tuple(r) for r in closed_before]
+        with pytest.raises(sqlite3.DatabaseError, match="frozen"):
+            store.conn.execute("UPDATE notes SET text = 'x' WHERE session_id = ?", [fx.V2_SESSION_CLOSED])
+    finally:
+        store.close()

@@ -13,6 +13,10 @@
   never goes back. It is separate from the FHIR outbox: a mail server and a FHIR server fail independently.
 - A session enters the retention purge only once no report is still pending (a refused one has been seen by staff
   and stays in the audit trail; an abandoned session never had a report).
+- `notes.kind` gains `emergency_call`: staff's call to the 15 (SAMU) is a note of its own kind, found by its kind and
+  never by its words. The table is rebuilt (SQLite cannot widen a CHECK in place) with its triggers as they were. In
+  sessions still open, the notes the app itself wrote for such a call (kind `staff_note`, its fixed words "Appel au 15
+  à …") take the new kind, once, here; closed sessions keep their notes as their frozen bundles carry them.
 """
 from __future__ import annotations
 
@@ -105,6 +109,44 @@ _SCHEMA_V8 = f"""
 """
 
 
+_NOTES_WITH_EMERGENCY_CALL = """
+    DROP TRIGGER notes_only_in_open_sessions;
+    DROP TRIGGER notes_frozen_after_close;
+    DROP TRIGGER notes_kept_after_close;
+    CREATE TABLE notes_v8 (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        kind TEXT NOT NULL CHECK (kind IN ('remote_doctor_conclusion', 'staff_note', 'orientation', 'prescription',
+                                           'emergency_call')),
+        author TEXT NOT NULL CHECK (author <> ''),
+        staff_id TEXT REFERENCES staff(id),
+        text TEXT NOT NULL CHECK (text <> ''),
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO notes_v8
+    SELECT n.id, n.session_id,
+           CASE WHEN n.kind = 'staff_note' AND n.text GLOB 'Appel au 15 à *'
+                     AND (SELECT state FROM sessions WHERE id = n.session_id) = 'open'
+                THEN 'emergency_call' ELSE n.kind END,
+           n.author, n.staff_id, n.text, n.created_at
+    FROM notes n ORDER BY n.rowid;
+    DROP TABLE notes;
+    ALTER TABLE notes_v8 RENAME TO notes;
+    CREATE INDEX notes_session ON notes(session_id);
+    CREATE TRIGGER notes_only_in_open_sessions BEFORE INSERT ON notes
+    WHEN (SELECT state FROM sessions WHERE id = NEW.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'session is not open'); END;
+    CREATE TRIGGER notes_frozen_after_close BEFORE UPDATE ON notes
+    WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+    BEGIN SELECT RAISE(ABORT, 'notes of a closed session are frozen'); END;
+    CREATE TRIGGER notes_kept_after_close BEFORE DELETE ON notes
+    WHEN (SELECT state FROM sessions WHERE id = OLD.session_id) IS NOT 'open'
+     AND OLD.session_id NOT IN (SELECT session_id FROM purge_queue)
+    BEGIN SELECT RAISE(ABORT, 'notes of a closed session are frozen'); END;
+"""
+
+
 def migration_8(db: sqlite_utils.Database) -> None:
     """Schema v8: see the module's docstring."""
     db.executescript(_SCHEMA_V8)
+    db.executescript(_NOTES_WITH_EMERGENCY_CALL)

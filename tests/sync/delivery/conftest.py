@@ -1,24 +1,64 @@
-"""The mail tests' shared pieces: one real SMTP server for the whole module (reset between tests), a store with a
-closed session whose report is frozen, and report messages built here with `email.message.EmailMessage` (the
-tests need a message, not the real report)."""
+"""The report documents' tests share one store built once: a qualified patient's full session with its first
+version and, after an addendum, its second; a provisional identity's session with a partial NEWS2. The builders are
+pure, so the tests only read these. The mail tests share one real SMTP server per module, reset between tests."""
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import make_msgid
+from dataclasses import dataclass
 
 import pytest
 
-from tests.support.samples import closed_session
-from tests.support.smtp import SENDER, SmtpTestServer
+from sync.delivery.content import ReportContent, report_content
+from sync.delivery.documents import ReportDocuments, build_documents
+from sync.store import Store
+from sync.vocabulary import INS_DEMO_SYSTEM
+from tests.support.clocks import SettableClock
+from tests.support.smtp import SmtpTestServer
+from tests.sync.delivery.sessions import add_addendum, full_session, partial_session
 
-GP = "dr.michel.traitant@medecin.mssante.fr"
-PATIENT = "279035121518989@patient.mssante.fr"  # the demo INS of the ANS example
+SENDER = "relais@ehpad-les-tilleuls.demo.mssante.fr"
+GP_ADDRESS = "paul.generaliste@demo.mssante.fr"
+
+
+@dataclass(frozen=True)
+class Report:
+    content: ReportContent
+    documents: ReportDocuments
+    created_at: str
+    seconds: float  # how long build_documents took
+
+
+def _build(store: Store, session_id: str, *, version: int = 1, set_id: str | None = None,
+           previous_id: str | None = None, created_at: str = "2024-05-01T10:55:00+02:00") -> Report:
+    with store.transaction():
+        content = report_content(store, session_id)
+        start = time.perf_counter()
+        documents = build_documents(content, document_id=str(uuid.uuid4()), set_id=set_id or str(uuid.uuid4()),
+                                    version=version, created_at=created_at, previous_id=previous_id,
+                                    sender=SENDER, recipients=(GP_ADDRESS,))
+        seconds = time.perf_counter() - start
+    return Report(content, documents, created_at, seconds)
+
+
+@pytest.fixture(scope="session")
+def reports(tmp_path_factory) -> dict[str, Report]:
+    clock = SettableClock(dt.datetime(2024, 5, 1, 8, 55, tzinfo=dt.timezone.utc))
+    path = tmp_path_factory.mktemp("delivery") / "relais.db"
+    with Store(path, clock=clock, ins_system=INS_DEMO_SYSTEM) as store:
+        full = full_session(store)
+        first = _build(store, full)
+        add_addendum(store, full)
+        second = _build(store, full, version=2, set_id=first.documents.set_id,
+                        previous_id=first.documents.document_id, created_at="2024-05-02T09:00:00+02:00")
+        partial = _build(store, partial_session(store), created_at="2024-05-01T11:30:00+02:00")
+    return {"full": first, "addendum": second, "partial": partial}
 
 
 @pytest.fixture(scope="module")
 def smtp_server():
+    """The mail tests' real SMTP server (tests.support.smtp), started once per module."""
     server = SmtpTestServer().start()
     try:
         yield server
@@ -28,48 +68,7 @@ def smtp_server():
 
 @pytest.fixture
 def mail_server(smtp_server):
+    """The module's SMTP server, emptied and without faults, for one test."""
     smtp_server.handler.reset()
     yield smtp_server
     smtp_server.handler.reset()
-
-
-def report_message(recipient: str, *, body: str = "Compte rendu de téléconsultation (démo)") -> tuple[str, bytes]:
-    """A report-like message to `recipient`: (its Message-ID, its exact bytes with CRLF line ends)."""
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = SENDER
-    message["To"] = recipient
-    message["Subject"] = "XDM/1.0/DDM+Compte rendu de téléconsultation DEMO Jeanne 02/04/1938"
-    message_id = make_msgid(domain="relais.example.org")
-    message["Message-ID"] = message_id
-    message.set_content(body)
-    message.add_attachment(b"PK\x05\x06" + bytes(18), maintype="application", subtype="zip",
-                           filename="IHE_XDM.zip")
-    return message_id, message.as_bytes()
-
-
-def freeze_document(store, session_id: str) -> str:
-    """A frozen report document row for a closed session (the real builder is elsewhere): its id."""
-    document_id = str(uuid.uuid4())
-    with store.transaction():
-        store.conn.execute("INSERT INTO report_documents (id, session_id, set_id, version, pdf, cda, xdm, created_at)"
-                           " VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
-                           [document_id, session_id, str(uuid.uuid4()), b"%PDF-1.4", b"<ClinicalDocument/>",
-                            b"PK", store.stamp()])
-    return document_id
-
-
-def queue_report(store, recipients=(("gp", GP), ("patient", PATIENT)), session_id: str | None = None) -> list[str]:
-    """A closed session (unless given), its frozen document and one queued message per recipient: entry ids."""
-    from sync.delivery import mail_outbox
-
-    if session_id is None:
-        known = store.query("SELECT id FROM patients LIMIT 1")
-        _, session_id, _ = closed_session(store, patient_id=known[0]["id"] if known else None)
-    document_id = freeze_document(store, session_id)
-    ids = []
-    for kind, address in recipients:
-        message_id, message = report_message(address)
-        ids.append(mail_outbox.queue_message(store, document_id=document_id, session_id=session_id,
-                                             recipient_kind=kind, recipient=address, message_id=message_id,
-                                             message=message))
-    return ids

@@ -17,7 +17,7 @@ from sync.delivery.mssante_settings import load_mssante_settings, save_mssante_s
 from sync.store import Store, open_app_store, open_store_file
 from tests.support.servers import DevServer
 from tests.support.smtp import SENDER
-from tests.sync.delivery.conftest import GP, PATIENT, queue_report
+from tests.sync.delivery.mail_samples import GP, PATIENT, queue_report
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync.delivery import mail_outbox
-from tests.sync.delivery.conftest import GP, PATIENT, freeze_document, queue_report, report_message
+from tests.sync.delivery.mail_samples import GP, PATIENT, freeze_document, queue_report, report_message
 from tests.support.samples import closed_session
 
 

@@ -19,7 +19,7 @@ from sync.delivery.send_pass import send_pending_reports
 from sync.delivery.smtp_client import SubmitOutcome, submit
 from tests.support.servers import free_port
 from tests.support.smtp import SENDER, SmtpTestServer
-from tests.sync.delivery.conftest import GP, PATIENT, queue_report, report_message
+from tests.sync.delivery.mail_samples import GP, PATIENT, queue_report, report_message
 
 
 def frozen(store, entry_id: str) -> tuple[str, bytes]:
