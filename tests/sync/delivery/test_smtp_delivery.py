@@ -15,11 +15,14 @@ import pytest
 import trustme
 
 from sync.delivery import mail_outbox
+from sync.delivery.message import Recipient, new_message_id
+from sync.delivery.message import report_message as real_report_message
 from sync.delivery.send_pass import send_pending_reports
 from sync.delivery.smtp_client import SubmitOutcome, submit
 from tests.support.servers import free_port
 from tests.support.smtp import SENDER, SmtpTestServer
-from tests.sync.delivery.mail_samples import GP, PATIENT, queue_report, report_message
+from tests.support.samples import closed_session
+from tests.sync.delivery.mail_samples import GP, PATIENT, freeze_document, queue_report, report_message
 
 
 def frozen(store, entry_id: str) -> tuple[str, bytes]:
@@ -236,3 +239,21 @@ def test_a_pass_skips_a_message_another_sender_took_after_the_pass_listed_it(sto
     report = send_pending_reports(store, mail_server.settings(), timeout=5)
     assert (report.sent, report.waiting) == (1, 1)
     assert [message_id_of(r.content) for r in mail_server.handler.messages()] == [frozen(store, free)[0]]
+
+
+def test_the_real_report_message_arrives_byte_for_byte(store, mail_server, reports):
+    """The message the report builder writes (sync.delivery.message), queued and submitted as it is."""
+    report = reports["full"]
+    message_id = new_message_id(SENDER)
+    recipient = Recipient("gp", GP, name="Dr Michel Traitant")
+    message = real_report_message(report.content, pdf=report.documents.pdf, xdm=report.documents.xdm,
+                                  sender=SENDER, recipient=recipient, message_id=message_id,
+                                  date=report.created_at)
+    _, session_id, _ = closed_session(store)
+    entry_id = mail_outbox.queue_message(store, document_id=freeze_document(store, session_id),
+                                         session_id=session_id, recipient_kind="gp", recipient=GP,
+                                         message_id=message_id, message=message)
+    assert send_pending_reports(store, mail_server.settings(), timeout=5).sent == 1
+    (copy,) = mail_server.handler.messages()
+    assert copy.content == message and copy.recipients == (GP,)
+    assert state(store, entry_id)["state"] == "sent"
