@@ -122,7 +122,8 @@ class SmtpTestServer:
     def stop(self) -> None:
         self.controller.stop()
 
-    def settings(self, *, host: str = "localhost", port: int | None = None, ca_pem: str | None = None) -> MssanteSettings:
+    def settings(self, *, host: str = "localhost", port: int | None = None,
+                 ca_pem: str | None = None) -> MssanteSettings:
         """Settings for this server: the client identity, the test CA trusted (or `ca_pem`)."""
         return MssanteSettings(host=host, port=self.port if port is None else port, sender=SENDER,
                                cert_pem=self.client_cert.cert_chain_pems[0].bytes().decode(),
