@@ -59,7 +59,8 @@ def test_configure_keeps_the_settings_encrypted_and_never_shows_the_key(app_stor
     for text in (out, err, caplog.text):
         assert not any(line in text for line in key_lines)
     path, key_file = app_store
-    assert not any(line.encode() in path.read_bytes() for line in key_lines)  # encrypted at rest
+    for stored in path.parent.glob(path.name + "*"):  # the store and its journal: encrypted at rest
+        assert not any(line.encode() in stored.read_bytes() for line in key_lines), stored
     with open_store_file(path, key_path=key_file) as store:
         settings = load_mssante_settings(store)
         assert (settings.host, settings.port, settings.sender) == ("localhost", mail_server.port, SENDER)
