@@ -1,5 +1,6 @@
-"""Closing a session: its record frozen into a FHIR bundle and queued for the server, in the transaction that
-closes it; the same for an addendum written after close.
+"""Closing a session: its record frozen into a FHIR bundle and queued for the server, and its report frozen for the
+patient's doctor and the patient (sync.delivery.freeze), in the transaction that closes it; the same for an addendum
+written after close (the report's next version).
 
 Either the session is closed AND its outbox entry exists, or neither (one transaction): an outbox row exists if
 and only if the session is closed, and its payload is never rebuilt (the schema refuses any change to it). This is
@@ -12,6 +13,7 @@ import uuid
 from typing import Any, Mapping, Sequence
 
 from sync import fhir, outbox
+from sync.delivery.freeze import freeze_report
 from sync.store.consents import consents as session_consents
 from sync.store.database import Database
 from sync.store.errors import SessionStateError
@@ -64,6 +66,7 @@ def close_session(db: Database, session_id: str, *, require_complete: bool = Fal
         bundle = session_bundle(db, session, measurements, consents, summary, ins_system=ins_system)
         outbox.enqueue(db, entry_id=outbox_id, session_id=session_id, idempotency_key=session["idempotency_key"],
                        payload=fhir.dumps_bundle(bundle).decode("utf-8"), created_at=session["closed_at"])
+        freeze_report(db, session_id)
         trace(db, "close", "session", session_id)
     return outbox_id
 
@@ -79,5 +82,6 @@ def add_addendum(db: Database, session_id: str, *, staff_id: str, text: str, ins
         outbox.enqueue(db, entry_id=str(uuid.uuid4()), session_id=session_id, addendum_id=addendum["id"],
                        idempotency_key=addendum["id"], payload=fhir.dumps_bundle(bundle).decode("utf-8"),
                        created_at=addendum["created_at"])
+        freeze_report(db, session_id, addendum_id=addendum["id"])
         trace(db, "change", "session", session_id, "addendum", staff_id=staff_id)
     return addendum["id"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sync.delivery import mail_outbox
+from sync.delivery.freeze import queue_waiting_messages, unqueued_count
 from sync.delivery.mssante_settings import MssanteSettings
 from sync.delivery.smtp_client import DEFAULT_TIMEOUT, SmtpConnection, SubmitOutcome
 
@@ -58,7 +59,8 @@ def send_pending_reports(db: "Database", settings: MssanteSettings | None, *, no
     """Submit every due message once (see the module's docstring). `now`: the pass's time (default: the store's
     clock), for what is due and for the back-off."""
     if settings is None:
-        return SendReport(not_configured=True, waiting=mail_outbox.counts(db)["pending"])
+        return SendReport(not_configured=True, waiting=mail_outbox.counts(db)["pending"] + unqueued_count(db))
+    queue_waiting_messages(db)  # reports closed before secure mail was configured, recipients added later
     when = now or db.now()
     counted = {"accepted": 0, "refused": 0, "retry": 0}
     errors: list[str] = []

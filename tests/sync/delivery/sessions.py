@@ -39,8 +39,9 @@ def _readings(store, session_id: str) -> None:
                           measured_at=at)
 
 
-def full_session(store) -> str:
-    """A qualified patient's complete teleconsultation, closed. Returns the session id."""
+def full_session(store, recipients: tuple[tuple[str, str], ...] = ()) -> str:
+    """A qualified patient's complete teleconsultation, closed; `recipients` ((kind, address), …) are the report's,
+    chosen before the close. Returns the session id."""
     site_id, staff_id = _site_and_nurse(store)
     patient_id = store.add_patient(family_name="DÉMO", given_name="Jeanne", birth_date="1938-04-02", sex="F",
                                    birth_place_insee="75056", identity_status="QUAL", ins=INS,
@@ -65,6 +66,9 @@ def full_session(store) -> str:
     store.add_note(session_id, kind="emergency_call", staff_id=staff_id, text="Appel au 15 à 10:20 par Camille Soignante.")
     store.set_summary(session_id, text="Téléconsultation pour toux fébrile. Surveillance de la température et de "
                                        "la saturation deux fois par jour ; réévaluation à 48 heures.")
+    for n, (kind, address) in enumerate(recipients):
+        store.db["report_recipients"].insert({"id": f"{session_id}-{n}", "session_id": session_id, "kind": kind,
+                                              "address": address, "created_at": store.stamp()})
     closing.close_session(store, session_id)
     return session_id
 
