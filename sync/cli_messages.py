@@ -25,8 +25,6 @@ CLI_MESSAGES: dict[str, str] = {
     "store.schema.foreign_keys": "upgrading the store to schema v{version} broke {count} foreign keys",
     "store.transaction.nested": "internal error: a transaction is already open",
     # the MSSanté directory (import-directory)
-    "directory.imported": "{imported} MSSanté mailboxes imported from {file} ({malformed} malformed lines skipped, "
-                          "{other_types} of other mailbox types, {duplicates} repeated addresses)",
     "directory.file.unreadable": "cannot read {file} ({detail})",
     "directory.file.no_text": "{file} holds no .txt extraction",
     "directory.file.header": "not an MSSanté extraction: the header line lacks the columns {missing}; the previous "
@@ -34,12 +32,19 @@ CLI_MESSAGES: dict[str, str] = {
     "directory.file.encoding": "{file} is not UTF-8 text; the previous directory is kept",
     "directory.file.format": "{file} cannot be read as '|'-delimited text ({detail}); the previous directory is kept",
     "directory.file.empty": "{file} holds no usable mailbox; the previous directory is kept",
+    "directory.search.failed": "the directory search failed: {detail}",
+}
+
+# what a command reports when it worked (counts only, never patient data)
+CLI_OUTCOMES: dict[str, str] = {
+    "directory.imported": "{imported} MSSanté mailboxes imported from {file} ({malformed} malformed lines skipped, "
+                          "{other_types} of other mailbox types, {duplicates} repeated addresses)",
 }
 
 
 def say(code: str, **params: object) -> str:
     """The English line for an outcome that is not an error (a count after an import)."""
-    return CLI_MESSAGES[code].format(**params)
+    return CLI_OUTCOMES[code].format(**params)
 
 
 def describe(exc: RelaisError) -> str:

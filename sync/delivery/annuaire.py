@@ -27,26 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
+from sync.delivery.annuaire_columns import (ADDRESS_COLUMNS, COL_ADDRESS, COL_BRAND, COL_DELIVERY_LINE, COL_FAMILY,
+                                            COL_GIVEN, COL_ID, COL_ID_TYPE, COL_NATIONAL_ID, COL_ORGANISATION,
+                                            COL_POSTAL_CODE, COL_PROFESSION, COL_SPECIALTY, COL_TYPE)
 from sync.errors import RelaisError
 from sync.store.database import DB_ERRORS, Database
 
 KEPT_BAL_TYPES = ("PER", "CAB", "ORG")
-COL_TYPE = "Type de BAL"
-COL_ADDRESS = "Adresse BAL"
-COL_ID_TYPE = "Type Identifiant PP"
-COL_ID = "Identifiant PP"
-COL_NATIONAL_ID = "Identification nationale PP"
-COL_FAMILY = "Nom d'exercice"
-COL_GIVEN = "Prénom d'exercice"
-COL_PROFESSION = "Libellé Profession"
-COL_SPECIALTY = "Libellé savoir-faire"
-COL_ORGANISATION = "Raison Sociale structure BAL"
-COL_BRAND = "Enseigne commerciale structure BAL"
-ADDRESS_COLUMNS = ("L2COMPLEMENTLOCALISATION structure BAL", "L3COMPLEMENTDISTRIBUTION structure BAL",
-                   ("L4NUMEROVOIE structure BAL", "L4COMPLEMENTNUMEROVOIE structure BAL", "NL4TYPEVOIE structure BAL",
-                    "L4LIBELLEVOIE structure BAL"), "L5LIEUDITMENTION structure BAL")
-COL_DELIVERY_LINE = "L6LIGNEACHEMINEMENT structure BAL"
-COL_POSTAL_CODE = "Code postal structure BAL"
 REQUIRED_COLUMNS = (COL_TYPE, COL_ADDRESS)
 RESULT_COLUMNS = ("address", "bal_type", "national_id", "rpps", "family_name", "given_name", "profession",
                   "specialty", "organisation", "address_lines", "postal_code", "city")

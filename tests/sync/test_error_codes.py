@@ -17,7 +17,8 @@ from sync.cli_messages import CLI_MESSAGES
 ROOT = Path(__file__).resolve().parents[2]
 DATA_LAYER = [*sorted((ROOT / "sync" / "store").glob("*.py")),
               *(ROOT / "sync" / name for name in ("outbox.py", "keys.py", "closing.py", "audit.py", "retention.py",
-                                          "uploader.py", "upload_pass.py", "batching.py"))]
+                                          "uploader.py", "upload_pass.py", "batching.py")),
+              ROOT / "sync" / "delivery" / "annuaire.py"]
 CODE = re.compile(r"[a-z][a-z_]*(?:\.[a-z][a-z_]*)+")
 
 
