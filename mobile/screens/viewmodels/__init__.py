@@ -16,9 +16,10 @@ from mobile.screens.viewmodels.devices import DevicesModel
 from mobile.screens.viewmodels.measure import MeasureModel, ReviewModel
 from mobile.screens.viewmodels.patients import PatientFormModel, PatientListModel
 from mobile.screens.viewmodels.saved import SavedModel
-from mobile.screens.viewmodels.session import SessionStartModel, SummaryModel, TeleconsultModel, VitalsModel
+from mobile.screens.viewmodels.session import SessionStartModel, TeleconsultModel, VitalsModel
 from mobile.screens.viewmodels.shell import ShellModel
 from mobile.screens.viewmodels.signin import SigninModel
+from mobile.screens.viewmodels.summary import SummaryModel
 from mobile.screens.viewmodels.site_setup import SiteSetupModel
 from mobile.screens.viewmodels.sync import SyncMonitor
 from mobile.workflow import SessionWorkflow
