@@ -125,3 +125,16 @@ async def test_the_pdf_copy_is_handed_out_from_a_private_folder(store):
     assert sorted(p.name for p in folder.iterdir()) == [path.name]          # earlier copies removed
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert path.name == "compte-rendu-" + NOW.astimezone().strftime("%Y%m%d-%H%M") + ".pdf"
+
+
+def test_the_app_start_removes_copies_left_behind(tmp_path):
+    from tests.support.ui import make_runtime
+
+    folder = tmp_path / "print"
+    folder.mkdir()
+    (folder / "compte-rendu-20261121-1000.pdf").write_bytes(b"%PDF-1 yesterday")
+    runtime = make_runtime(tmp_path, signed_in=False)
+    try:
+        assert list(folder.iterdir()) == []
+    finally:
+        runtime.store.close()

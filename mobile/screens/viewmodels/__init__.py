@@ -60,6 +60,7 @@ class ViewModels:
         return self._screens()[name]
 
     def tick(self, *_args: Any) -> None:
-        """Once a second: the call's timer, and the idle lock."""
+        """Once a second: the call's timer, the idle lock, and the report's delivery on the saved screen."""
         self.teleconsult.tick()
+        self.saved.tick()
         self.shell.tick()

@@ -31,6 +31,11 @@ class SavedModel(ScreenModel):
         if state.step == "saved":
             self.refresh_delivery()
 
+    def tick(self) -> None:
+        """Once a second (the app's tick, stopped with the app): the delivery states while the screen shows."""
+        if self.workflow.state.step == "saved":
+            self.refresh_delivery()
+
     def refresh_delivery(self, *_args) -> None:
         """Each recipient's delivery state, read again (the mail sender works in the background)."""
         if not self.saved_session_id:
