@@ -126,8 +126,8 @@ async def test_recipients_from_consent_to_delivery(tmp_path):
         saved = screen(app, "saved")
         await frames(2)
         lines = [w.text for w in reversed(saved.ids.delivery_list.children)]
-        assert lines == [f"Médecin traitant (Claire MARTIN)\nEn attente d'envoi — messagerie sécurisée non "
-                         f"configurée sur cette tablette",
+        assert lines == ["Médecin traitant (Claire MARTIN)\nEn attente d'envoi — messagerie sécurisée non "
+                         "configurée sur cette tablette",
                          f"Patient (Mon espace santé) ({MES_ADDRESS})\nEn attente d'envoi — messagerie sécurisée "
                          f"non configurée sur cette tablette"]
         store.set_setting("mssante_from", "relais@ehpad-tilleuls.mssante.fr")
