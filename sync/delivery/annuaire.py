@@ -34,6 +34,7 @@ from sync.errors import RelaisError
 from sync.store.database import DB_ERRORS, Database
 
 KEPT_BAL_TYPES = ("PER", "CAB", "ORG")
+MATCHES_SORTED = 2000
 REQUIRED_COLUMNS = (COL_TYPE, COL_ADDRESS)
 RESULT_COLUMNS = ("address", "bal_type", "national_id", "rpps", "family_name", "given_name", "profession",
                   "specialty", "organisation", "address_lines", "postal_code", "city")
@@ -185,9 +186,11 @@ def search_directory(db: Database, text: str, limit: int = 20) -> list[dict[str,
         words = normalise(text).split()
         if not words:
             return []
-        sql = (f"SELECT {columns} FROM mssante_directory_search AS s JOIN mssante_directory AS d "
-               "ON d.rowid = s.rowid WHERE mssante_directory_search MATCH ?")
-        params = [" ".join(f'"{word}"*' for word in words)]
+        # at most MATCHES_SORTED matches are sorted by name: a word found in every row ("medecin") still answers
+        # at once, and a name search (a few hundred matches at most) is complete and in order
+        sql = (f"SELECT {columns} FROM (SELECT rowid FROM mssante_directory_search WHERE mssante_directory_search "
+               "MATCH ? LIMIT ?) AS s JOIN mssante_directory AS d ON d.rowid = s.rowid")
+        params = [" ".join(f'"{word}"*' for word in words), MATCHES_SORTED]
     sql += " ORDER BY d.family_name IS NULL, d.family_name, d.given_name, d.organisation, d.address LIMIT ?"
     try:
         return db.query(sql, [*params, max(1, int(limit))])
