@@ -49,13 +49,15 @@ def clear_print_folder(directory: Path) -> int:
 
 def system_opener() -> Opener | None:
     """`xdg-open FILE`, else `lp FILE`, started without waiting for it; None when neither is installed."""
-    for command in ("xdg-open", "lp"):
-        program = shutil.which(command)
-        if program:
-            return lambda path, program=program: subprocess.Popen(  # noqa: S603 - a fixed program, our own file
-                [program, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True) and None
-    return None
+    program = shutil.which("xdg-open") or shutil.which("lp")
+    if program is None:
+        return None
+
+    def open_file(path: Path) -> None:
+        subprocess.Popen([program, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # noqa: S603
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+
+    return open_file
 
 
 def hand_out_pdf(pdf: bytes, *, file_name: str, directory: Path, opener: Opener | None = None) -> Path:

@@ -138,3 +138,16 @@ def test_the_app_start_removes_copies_left_behind(tmp_path):
         assert list(folder.iterdir()) == []
     finally:
         runtime.store.close()
+
+
+def test_the_system_opener_is_xdg_open_else_lp(monkeypatch):
+    from sync.delivery import printing
+
+    found = {"xdg-open": None, "lp": "/usr/bin/lp"}
+    monkeypatch.setattr(printing.shutil, "which", lambda name: found[name])
+    started = []
+    monkeypatch.setattr(printing.subprocess, "Popen", lambda args, **_kw: started.append(args))
+    printing.system_opener()(printing.Path("/tmp/x.pdf"))
+    assert started == [["/usr/bin/lp", "/tmp/x.pdf"]]
+    found["lp"] = None
+    assert printing.system_opener() is None
