@@ -151,3 +151,35 @@ def test_the_system_opener_is_xdg_open_else_lp(monkeypatch):
     assert started == [["/usr/bin/lp", "/tmp/x.pdf"]]
     found["lp"] = None
     assert printing.system_opener() is None
+
+
+async def test_the_summary_model_says_when_the_directory_is_missing_or_finds_nothing(store, tmp_path):
+    from mobile.messages import error_text
+    from mobile.screens import recipient_texts
+    from mobile.screens.viewmodels.summary import SummaryModel
+    from mobile.workflow import WorkflowError
+
+    wf = workflow(store)
+    choose(wf, store, DEMO)
+    start(wf)
+    await measure_and_reach_summary(wf)
+    model = SummaryModel(wf)
+    model.prepare()
+    assert (model.gp, model.mes_reason, model.mssante_configured) == (None, "not_qualified", False)
+    model.search("martin")
+    assert (model.results, recipient_texts.search_note("fr", model.search_note)) == (
+        [], "Annuaire non importé sur cette tablette")
+    import_directory(store, write_extraction(tmp_path))
+    model.search("personne")
+    assert recipient_texts.search_note("fr", model.search_note) == "Aucun résultat"
+    model.search("dupré")
+    model.choose(0)
+    assert model.gp["address"] == "jean.dupre@infirmier.mssante.fr" and model.results == []
+    model.check_typed("jean dupre@x")
+    assert "un seul @" in error_text(model.address_error, "fr")
+    model.set_no_gp(True)
+    assert model.gp is None and model.chosen("", "") is None
+    model.set_no_gp(False)
+    with pytest.raises(WorkflowError) as refused_choice:
+        model.chosen("", "")
+    assert "Pas de médecin traitant connu" in error_text(refused_choice.value, "fr")
