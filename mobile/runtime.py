@@ -57,6 +57,10 @@ class AppRuntime:
         from sync import retention
 
         retention.purge(self.store)  # also offline: abandoned sessions and old audit rows do not wait for a network
+        from sync.delivery import printing
+
+        # a PDF copy handed to a patient earlier is patient data outside the encrypted store: gone at every start
+        printing.clear_print_folder(Path(config.store_path).parent / printing.PRINT_FOLDER)
         self.radio = None
         self.simulated: list = []
         self.sync_loop = None

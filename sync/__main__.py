@@ -16,6 +16,8 @@ push    [--server URL] [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] 
                                                               exit 0 when everything is sent
 audit-check [--server URL] [--db PATH]                       the audit chain, alone and against the server's copy
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
+import-directory FILE [--db PATH]                            load the Annuaire Santé MSSanté extraction (.txt or
+                                                              .zip) as this tablet's offline directory
 proxy   --listen PORT --target HOST:PORT [--fault-rate R] [--latency-ms MS] [--seed S] [--kinds K,K]
                                                               fault-injecting proxy on loopback (counts on exit)
 """
@@ -223,6 +225,18 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_directory(args: argparse.Namespace) -> int:
+    """Replace the tablet's copy of the MSSanté directory; counts only on the terminal."""
+    from sync.cli_messages import say
+    from sync.delivery.annuaire import import_directory
+
+    with _open(args, recover_in_flight=False) as store:
+        result = import_directory(store, args.file)
+    print(say("directory.imported", file=Path(args.file).name, imported=result.imported,
+              malformed=result.malformed, other_types=result.other_types, duplicates=result.duplicates))
+    return 0
+
+
 def _proxy(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -331,6 +345,13 @@ def _tablet_commands(commands: Any) -> None:
     seed.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     seed.add_argument("--days", type=float, default=7.0, help="spread the sessions over the last DAYS days")
     seed.set_defaults(run=_seed)
+
+    directory = commands.add_parser("import-directory", help="load the Annuaire Santé MSSanté extraction (offline "
+                                                             "search of the médecin traitant's address)")
+    directory.add_argument("file", help="Extraction_Correspondance_MSSante….txt, or the .zip holding it")
+    directory.add_argument("--db", help="store file (default: the app's store)")
+    directory.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
+    directory.set_defaults(run=_import_directory)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,27 @@ CLI_MESSAGES: dict[str, str] = {
     "store.schema.migration_failed": "upgrading the store to schema v{version} failed: {detail}",
     "store.schema.foreign_keys": "upgrading the store to schema v{version} broke {count} foreign keys",
     "store.transaction.nested": "internal error: a transaction is already open",
+    # the MSSanté directory (import-directory)
+    "directory.file.unreadable": "cannot read {file} ({detail})",
+    "directory.file.no_text": "{file} holds no .txt extraction",
+    "directory.file.header": "not an MSSanté extraction: the header line lacks the columns {missing}; the previous "
+                             "directory is kept",
+    "directory.file.encoding": "{file} is not UTF-8 text; the previous directory is kept",
+    "directory.file.format": "{file} cannot be read as '|'-delimited text ({detail}); the previous directory is kept",
+    "directory.file.empty": "{file} holds no usable mailbox; the previous directory is kept",
+    "directory.search.failed": "the directory search failed: {detail}",
 }
+
+# what a command reports when it worked (counts only, never patient data)
+CLI_OUTCOMES: dict[str, str] = {
+    "directory.imported": "{imported} MSSanté mailboxes imported from {file} ({malformed} malformed lines skipped, "
+                          "{other_types} of other mailbox types, {duplicates} repeated addresses)",
+}
+
+
+def say(code: str, **params: object) -> str:
+    """The English line for an outcome that is not an error (a count after an import)."""
+    return CLI_OUTCOMES[code].format(**params)
 
 
 def describe(exc: RelaisError) -> str:

@@ -16,12 +16,14 @@ from mobile.i18n import Translator, tr
 from mobile.messages.data import DATA_MESSAGES
 from mobile.messages.devices import DEVICE_MESSAGES
 from mobile.messages.kit import KIT_MESSAGES
+from mobile.messages.recipients import RECIPIENT_MESSAGES
 from mobile.messages.workflow import DEVICE_NAMES, OF_DEVICE, WORKFLOW_MESSAGES, N_
 from sync.outbox import read_error
 
 log = logging.getLogger(__name__)
 
-MESSAGES: dict[str, str] = {**DATA_MESSAGES, **DEVICE_MESSAGES, **WORKFLOW_MESSAGES, **KIT_MESSAGES}
+MESSAGES: dict[str, str] = {**DATA_MESSAGES, **DEVICE_MESSAGES, **WORKFLOW_MESSAGES, **KIT_MESSAGES,
+                             **RECIPIENT_MESSAGES}
 UNKNOWN = N_("This action was refused ({code}). Try again, or tell your coordinator.")
 _translators: dict[str, Translator] = {}
 

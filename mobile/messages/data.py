@@ -211,4 +211,24 @@ DATA_MESSAGES: dict[str, str] = {
     "mail.recipient_kind.unknown": N_("Internal error: unknown kind of report recipient ({kind})."),
     "mail.entry.not_pending": N_("This report message was already sent or refused."),
     "mail.entry.not_found": N_("This report message no longer exists."),
+    # the report's recipients by secure mail (sync.store.recipients) and the MSSanté directory (sync.delivery.annuaire)
+    "recipient.address.required": N_("Type the doctor's secure mail (MSSanté) address."),
+    "recipient.address.invalid": N_(
+        "This is not a mail address: it needs one @, a domain with a dot, and no spaces (for example "
+        "firstname.name@doctor.mssante.fr)."),
+    "recipient.address.duplicate": N_("This address already receives the report."),
+    "recipient.rpps.invalid": N_("The RPPS number has 11 digits."),
+    "recipient.name.required": N_("The doctor's name is required with their address."),
+    "recipient.name.too_long": N_("The doctor's name is too long ({max_length} characters at most)."),
+    "recipient.kind.invalid": N_("Unknown kind of recipient."),
+    "recipient.not_found": N_("This recipient is not (or no longer) on the list."),
+    "directory.file.unreadable": N_("The directory file cannot be read ({file})."),
+    "directory.file.no_text": N_("The archive {file} holds no directory text file."),
+    "directory.file.header": N_(
+        "This is not the MSSanté directory extraction: its first line lacks the columns {missing}. The previous "
+        "directory is kept."),
+    "directory.file.encoding": N_("The directory file {file} is not UTF-8 text. The previous directory is kept."),
+    "directory.file.format": N_("The directory file {file} cannot be read ({detail}). The previous directory is kept."),
+    "directory.file.empty": N_("The directory file {file} holds no usable mailbox. The previous directory is kept."),
+    "directory.search.failed": N_("The directory search failed ({detail})."),
 }

@@ -24,6 +24,7 @@ class SessionStartScreen(ModelScreen):
         for key in ("reason", "grantor_name", "callback"):
             ids[key].text = ""
         ids.consent.selected = ""
+        ids.mes.selected = ""
         ids.grantor.selected = "patient"
         for key in ("room_closed", "device_hygiene", "accessibility", "companion", "interpreter"):
             ids[key].active = False
@@ -36,7 +37,8 @@ class SessionStartScreen(ModelScreen):
             given_by_name=ids.grantor_name.text, room_closed=ids.room_closed.active,
             device_hygiene=ids.device_hygiene.active, accessibility=ids.accessibility.active,
             companion_present=ids.companion.active, interpreter_present=ids.interpreter.active,
-            callback_phone=ids.callback.text)
+            callback_phone=ids.callback.text,
+            mes_opposed={"opposed": True, "accepted": False}.get(ids.mes.selected) if self.vm.asks_mes else None)
         if not started:
             ids.scroll.scroll_y = 0  # the message sits under the form, next to the button
         return started

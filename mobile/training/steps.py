@@ -210,7 +210,8 @@ async def resume(p: Player, session_id: str, step: str) -> None:
 async def summary(p: Player) -> None:
     """The summary for the patient's own doctor, then the session closed and saved."""
     screen = p.screen("summary")
-    screen.ids.recipient.text = "Dr DÉMO Traitant"
+    screen.ids.typed_name.text = "Dr DÉMO Traitant"
+    screen.ids.typed_address.text = "demo.traitant@medecin.mssante.fr"
     await p.show("summary")
     p.press(screen.ids.close)
     await p.wait_screen("saved")

@@ -4,6 +4,7 @@ text), the close that locks the session and queues it for upload, and addenda to
 The draft is a French document for French doctors: its sentences are its content, not screen messages."""
 from __future__ import annotations
 
+from typing import Any, Callable
 
 from mobile.workflow.record_fr import by_hand_fr, measurement_lines, news2_fr
 from mobile.workflow.context import WorkflowContext
@@ -16,8 +17,10 @@ NOTE_LABELS_FR = {"remote_doctor_conclusion": "Conclusions du médecin", "orient
 
 
 class ClosingStep:
-    def __init__(self, ctx: WorkflowContext) -> None:
+    def __init__(self, ctx: WorkflowContext, record_recipients: Callable[[str, dict[str, Any] | None], None]
+                 ) -> None:
         self.ctx = ctx
+        self.record_recipients = record_recipients   # mobile.workflow.recipients: before the close
 
     def draft_summary(self) -> str:
         """A first text of the summary for the patient's own doctor: reason, labelled measurements with their
@@ -45,18 +48,21 @@ class ClosingStep:
                 lines.append(f"{NOTE_LABELS_FR.get(note['kind'], 'Note')} : {note['text']}")
         return "\n".join(lines)
 
-    def close(self, *, summary: str, recipient_name: str | None = None) -> str:
-        """Save the summary for the patient's own doctor and close the session: it is locked from then on (later
-        remarks are addenda) and queued for upload in the same transaction. Returns the session id."""
+    def close(self, *, summary: str, recipient_name: str | None = None, gp: dict[str, Any] | None = None) -> str:
+        """Save the summary for the patient's own doctor, record who receives the report by secure mail (`gp`:
+        {name, address, rpps?} of the médecin traitant, remembered for the patient, or None when none is known;
+        the patient's Mon espace santé box when the rule allows) and close the session: it is locked from then on
+        (later remarks are addenda) and queued for upload in the same transaction. Returns the session id."""
         ctx = self.ctx
         session_id = ctx.require_session()
         if ctx.state.step != "summary":
             raise WorkflowError("session.finish_call_first")
         if not (summary or "").strip():
             raise WorkflowError("summary.missing", "summary")
+        name = (gp or {}).get("name") or recipient_name
         try:
-            ctx.store.set_summary(session_id, text=summary.strip(), recipient_name=(recipient_name or "").strip()
-                                  or None)
+            ctx.store.set_summary(session_id, text=summary.strip(), recipient_name=(name or "").strip() or None)
+            self.record_recipients(session_id, gp)
             sync_closing.close_session(ctx.store, session_id, require_complete=True)
         except (ValueError, SessionStateError) as exc:  # the store's guards (consent, measurements)
             raise WorkflowError.refused_by_store(exc) from exc

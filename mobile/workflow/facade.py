@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from devices.limits import DEFAULT_LIMITS, WaitLimits
 from sync.clinical.news2 import News2
+from sync.delivery.recipients import MesDecision
 from mobile.workflow.admin import AdminStep
 from mobile.workflow.call import CallStep
 from mobile.workflow.closing import ClosingStep
@@ -18,6 +19,7 @@ from mobile.workflow.kit import DeviceKitStep, DeviceSetup
 from mobile.workflow.measuring import MeasuringStep
 from mobile.workflow.patients import PatientsStep
 from mobile.workflow.resume import ResumeStep
+from mobile.workflow.recipients import RecipientsStep
 from mobile.workflow.session_start import SessionStartStep
 from mobile.workflow.signin import SigninStep
 from mobile.workflow.site import SiteStep
@@ -34,12 +36,13 @@ class SessionWorkflow:
                  readers: dict[str, DeviceReader] | None = None, clock: Callable[[], dt.datetime] = _utc_now,
                  on_saved: Callable[[str], None] | None = None, device_claims: DeviceClaims | None = None,
                  monotonic: Callable[[], float] = time.monotonic, device_setup: DeviceSetup | None = None,
-                 limits: WaitLimits = DEFAULT_LIMITS) -> None:
+                 limits: WaitLimits = DEFAULT_LIMITS, report_opener: Callable[[Path], None] | None = None) -> None:
         """`readers` maps a device kind (thermometer, blood_pressure, oximeter) to a coroutine function
         (on_state, on_live) -> DeviceReading; `read_thermometer` is the thermometer's, kept for brevity.
         `device_claims` is shared by the workflows of one tablet; `monotonic` is the idle-lock clock (tests), also
         timing the device phases shown while measuring; `device_setup` searches for and pairs devices for the
-        tablet's kit (mobile.workflow.kit); `limits` are the readers' wait limits (devices.limits)."""
+        tablet's kit (mobile.workflow.kit); `limits` are the readers' wait limits (devices.limits);
+        `report_opener` opens the report's PDF copy (default: the system's viewer or printer)."""
         self.context = ctx = WorkflowContext(store, clock=clock, monotonic=monotonic,
                                              claims=device_claims or DeviceClaims(),
                                              on_saved=on_saved or (lambda _sid: None))
@@ -51,7 +54,8 @@ class SessionWorkflow:
         self.measuring = MeasuringStep(ctx, {**({"thermometer": read_thermometer} if read_thermometer else {}),
                                              **(readers or {})}, limits)
         self.vitals = VitalsStep(ctx)
-        self.closing = ClosingStep(ctx)
+        self.recipients = RecipientsStep(ctx, report_opener)
+        self.closing = ClosingStep(ctx, self.recipients.record)
         self.call = CallStep(ctx, self.closing.draft_summary)
         self.admin = AdminStep(ctx)
         self.kit = DeviceKitStep(ctx, device_setup)
@@ -135,6 +139,9 @@ class SessionWorkflow:
     def abandon(self) -> None:
         self.session_start.abandon()
 
+    def asks_mes(self) -> bool:
+        return self.session_start.asks_mes()
+
     def new_session(self) -> None:
         """Back to the patient list: an open session is parked (kept open, offered back by the list)."""
         self.resume.leave()
@@ -208,8 +215,36 @@ class SessionWorkflow:
     def draft_summary(self) -> str:
         return self.closing.draft_summary()
 
-    def close(self, *, summary: str, recipient_name: str | None = None) -> str:
-        return self.closing.close(summary=summary, recipient_name=recipient_name)
+    def close(self, *, summary: str, recipient_name: str | None = None, gp: dict[str, Any] | None = None) -> str:
+        return self.closing.close(summary=summary, recipient_name=recipient_name, gp=gp)
+
+    # -- the report's recipients by secure mail, its delivery, its PDF copy --------------------------------------
+    def directory_available(self) -> bool:
+        return self.recipients.directory_available()
+
+    def search_directory(self, text: str) -> list[dict[str, Any]]:
+        return self.recipients.search_directory(text)
+
+    def remembered_gp(self) -> dict[str, Any] | None:
+        return self.recipients.remembered_gp()
+
+    def check_address(self, text: str) -> str:
+        return self.recipients.check_address(text)
+
+    def mes(self) -> MesDecision:
+        return self.recipients.mes()
+
+    def mssante_configured(self) -> bool:
+        return self.recipients.mssante_configured()
+
+    def recipient_states(self, session_id: str) -> list[dict[str, Any]]:
+        return self.recipients.recipient_states(session_id)
+
+    def report_pdf(self, session_id: str) -> bytes | None:
+        return self.recipients.report_pdf(session_id)
+
+    def hand_out_report(self, session_id: str) -> Path:
+        return self.recipients.hand_out_report(session_id)
 
     def add_addendum(self, session_id: str, text: str) -> str:
         return self.closing.add_addendum(session_id, text)

@@ -1,5 +1,9 @@
 """Before the teleconsultation: the reason, the patient's consent (or its refusal) and the room checklist the HAS
-asks for; and abandoning a session that will not take place."""
+asks for; and abandoning a session that will not take place.
+
+With the consent, for a qualified identity only, staff ask whether the patient opposes a copy of the report in
+their Mon espace santé mailbox (its address is the INS: sync.delivery.recipients); the answer is required then,
+and not recorded otherwise."""
 from __future__ import annotations
 
 from mobile.workflow.context import WorkflowContext
@@ -16,7 +20,7 @@ class SessionStartStep:
     def start_session(self, *, reason: str, consent: str, given_by: str = "patient", given_by_name: str | None = None,
                       room_closed: bool = False, device_hygiene: bool = False, accessibility: bool = False,
                       companion_present: bool = False, interpreter_present: bool = False,
-                      callback_phone: str | None = None) -> bool:
+                      callback_phone: str | None = None, mes_opposed: bool | None = None) -> bool:
         """Record what the HAS asks before a teleconsultation. Consent refused ends the session cleanly (recorded,
         abandoned, never uploaded): returns False. Consent given needs the reason and the three checklist items;
         then measurements may start: returns True."""
@@ -24,10 +28,13 @@ class SessionStartStep:
         session_id = ctx.require_session()
         self._check(reason=reason, consent=consent, given_by=given_by, given_by_name=given_by_name,
                     room_checked=room_closed and device_hygiene and accessibility)
+        asked = consent == "given" and self.asks_mes()
+        if asked and mes_opposed not in (True, False):
+            raise WorkflowError("session.mes_answer_missing", "mes_opposed")
         try:
             ctx.store.record_consent(session_id, decision=consent, recorded_by=ctx.state.staff["id"],
                                      given_by=given_by, given_by_name=(given_by_name or None) if
-                                     given_by != "patient" else None)
+                                     given_by != "patient" else None, mes_opposed=mes_opposed if asked else None)
             if consent == "refused":
                 ctx.store.update_session(session_id, reason=(reason or "").strip() or None)
                 ctx.store.abandon_session(session_id)
@@ -46,6 +53,12 @@ class SessionStartStep:
             return False
         ctx.changed(step="measure", session_ready=True, notice=None)
         return True
+
+    def asks_mes(self) -> bool:
+        """Whether the Mon espace santé question is asked for the current patient: a qualified identity (QUAL, with
+        its INS) only."""
+        patient = self.ctx.state.patient or {}
+        return patient.get("identity_status") == "QUAL" and bool(patient.get("ins"))
 
     def _check(self, *, reason: str, consent: str, given_by: str, given_by_name: str | None,
                room_checked: bool) -> None:

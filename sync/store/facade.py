@@ -15,6 +15,7 @@ import sync.store.consents as consent_rows
 import sync.store.measurements as measurement_rows
 import sync.store.notes as note_rows
 import sync.store.patients as patient_rows
+import sync.store.recipients as recipient_rows
 import sync.store.resume as resume_rows
 import sync.store.pins as pins
 import sync.store.sessions as session_rows
@@ -175,9 +176,11 @@ class Store(Database):
 
     # -- consent, notes, summary, addenda -------------------------------------------------------------------------
     def record_consent(self, session_id: str, *, decision: str, recorded_by: str, given_by: str = "patient",
-                       given_by_name: str | None = None, recorded_at: str | dt.datetime | None = None) -> str:
+                       given_by_name: str | None = None, recorded_at: str | dt.datetime | None = None,
+                       mes_opposed: bool | None = None) -> str:
         return consent_rows.record_consent(self, session_id, decision=decision, recorded_by=recorded_by,
-                                           given_by=given_by, given_by_name=given_by_name, recorded_at=recorded_at)
+                                           given_by=given_by, given_by_name=given_by_name, recorded_at=recorded_at,
+                                           mes_opposed=mes_opposed)
 
     def consents(self, session_id: str) -> list[dict[str, Any]]:
         return consent_rows.consents(self, session_id)
@@ -202,6 +205,31 @@ class Store(Database):
 
     def addenda(self, session_id: str) -> list[dict[str, Any]]:
         return note_rows.addenda(self, session_id)
+
+    # -- the report's recipients by secure mail (MSSanté) -------------------------------------------------------------
+    def set_patient_gp(self, patient_id: str, *, name: str | None, address: str | None,
+                       rpps: str | None = None) -> None:
+        recipient_rows.set_patient_gp(self, patient_id, name=name, address=address, rpps=rpps)
+
+    def patient_gp(self, patient_id: str) -> dict[str, Any] | None:
+        return recipient_rows.patient_gp(self, patient_id)
+
+    def add_report_recipient(self, session_id: str, *, kind: str, address: str, name: str | None = None,
+                             rpps: str | None = None) -> str:
+        return recipient_rows.add_report_recipient(self, session_id, kind=kind, address=address, name=name,
+                                                   rpps=rpps)
+
+    def set_report_recipients(self, session_id: str, entries: Iterable[Mapping[str, Any]]) -> list[str]:
+        return recipient_rows.set_report_recipients(self, session_id, entries)
+
+    def remove_report_recipient(self, recipient_id: str) -> None:
+        recipient_rows.remove_report_recipient(self, recipient_id)
+
+    def report_recipients(self, session_id: str) -> list[dict[str, Any]]:
+        return recipient_rows.report_recipients(self, session_id)
+
+    def recipient_states(self, session_id: str) -> list[dict[str, Any]]:
+        return recipient_rows.recipient_states(self, session_id)
 
     # -- the outbox ----------------------------------------------------------------------------------------------
     def outbox_counts(self) -> dict[str, int]:

@@ -222,9 +222,22 @@ def fill_v8(con: sqlite3.Connection) -> None:
                 "'<v8@relais.test>', X'46726F6D3A', '2024-05-01T10:00:00+00:00')", [V2_SESSION_CLOSED])
 
 
+def fill_v9(con: sqlite3.Connection) -> None:
+    """The v8 data plus a directory of one MSSanté box (imported from an extraction) and its FTS index."""
+    fill_v8(con)
+    con.execute("INSERT INTO mssante_directory (address, bal_type, national_id, rpps, family_name, given_name, "
+                "profession, specialty, organisation, address_lines, postal_code, city, search) VALUES "
+                "('claire.martin@medecin.mssante.fr', 'PER', '810000000001', '10000000001', 'MARTIN', 'Claire', "
+                "'Médecin', 'Médecine générale', NULL, '1 RUE DES LILAS', '69003', 'LYON', "
+                "'MARTIN CLAIRE MEDECIN MEDECINE GENERALE LYON 69003')")
+    con.execute("INSERT INTO mssante_directory_search (mssante_directory_search) VALUES ('rebuild')")
+    con.execute("INSERT INTO directory_meta (id, file_name, imported_at, row_count) VALUES "
+                "(1, 'Extraction_Correspondance_MSSante_test.txt', '2024-05-01T06:00:00+00:00', 1)")
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
-                                                            8: fill_v8}
+                                                            8: fill_v8, 9: fill_v9}
 
 
 def store_at(path: Path, version: int) -> None:
@@ -245,8 +258,11 @@ def snapshot(path: Path) -> dict[str, list[dict]]:
     con = sqlite3.connect(path)
     con.row_factory = sqlite3.Row
     try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        # full-text indexes (virtual tables and their shadow tables) are derived data, rebuilt from their table
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master AS t WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND NOT EXISTS "
+            "(SELECT 1 FROM sqlite_master AS v WHERE v.sql LIKE 'CREATE VIRTUAL TABLE%' "
+            "AND (t.name = v.name OR t.name GLOB v.name || '_*')) ORDER BY name")]
         return {t: [dict(r) for r in con.execute(f"SELECT * FROM [{t}] ORDER BY rowid")] for t in tables}
     finally:
         con.close()

@@ -86,6 +86,7 @@ async def finish_session_by_taps(app: RelaisApp, *, shots: str | None = None) ->
     await wait_for(lambda: sm.current == "summary", what="the summary screen")
     if shots:
         await screenshot(app, f"{shots}-summary")
+    await tap(screen(app, "summary").ids.no_gp)  # no médecin traitant: the report goes to no one by secure mail
     await tap(screen(app, "summary").ids.close)
     await wait_for(lambda: sm.current == "saved", what="the saved screen")
 

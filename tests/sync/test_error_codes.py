@@ -19,7 +19,8 @@ DATA_LAYER = [*sorted((ROOT / "sync" / "store").glob("*.py")),
               *(ROOT / "sync" / name for name in ("outbox.py", "keys.py", "closing.py", "audit.py", "retention.py",
                                           "uploader.py", "upload_pass.py", "batching.py")),
               *(ROOT / "sync" / "delivery" / name for name in ("mssante_settings.py", "mail_outbox.py",
-                                                              "smtp_client.py", "send_pass.py", "mssante_cli.py"))]
+                                                              "smtp_client.py", "send_pass.py", "mssante_cli.py",
+                                                              "annuaire.py"))]
 CODE = re.compile(r"[a-z][a-z_]*(?:\.[a-z][a-z_]*)+")
 
 

@@ -16,9 +16,10 @@ from mobile.screens.viewmodels.devices import DevicesModel
 from mobile.screens.viewmodels.measure import MeasureModel, ReviewModel
 from mobile.screens.viewmodels.patients import PatientFormModel, PatientListModel
 from mobile.screens.viewmodels.saved import SavedModel
-from mobile.screens.viewmodels.session import SessionStartModel, SummaryModel, TeleconsultModel, VitalsModel
+from mobile.screens.viewmodels.session import SessionStartModel, TeleconsultModel, VitalsModel
 from mobile.screens.viewmodels.shell import ShellModel
 from mobile.screens.viewmodels.signin import SigninModel
+from mobile.screens.viewmodels.summary import SummaryModel
 from mobile.screens.viewmodels.site_setup import SiteSetupModel
 from mobile.screens.viewmodels.sync import SyncMonitor
 from mobile.workflow import SessionWorkflow
@@ -59,6 +60,7 @@ class ViewModels:
         return self._screens()[name]
 
     def tick(self, *_args: Any) -> None:
-        """Once a second: the call's timer, and the idle lock."""
+        """Once a second: the call's timer, the idle lock, and the report's delivery on the saved screen."""
         self.teleconsult.tick()
+        self.saved.tick()
         self.shell.tick()

@@ -6,7 +6,7 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
-from mobile.screens import news2_texts, texts
+from mobile.screens import news2_texts
 from mobile.screens.viewmodels.base import ScreenModel, attempt, clock_text
 from sync.clinical.news2 import News2
 from mobile.workflow import WorkflowState
@@ -14,6 +14,10 @@ from mobile.workflow import WorkflowState
 
 class SessionStartModel(ScreenModel):
     error = ObjectProperty(None, allownone=True)
+    asks_mes = BooleanProperty(False)   # the Mon espace santé question, for a qualified identity only
+
+    def on_state(self, state: WorkflowState) -> None:
+        self.asks_mes = state.step == "session_start" and self.workflow.asks_mes()
 
     def on_step(self, step: str, previous: str) -> None:
         self.error = None
@@ -106,18 +110,3 @@ class TeleconsultModel(ScreenModel):
 
     def end_call(self, **values: Any) -> bool:
         return attempt(self, "error", lambda: self.workflow.end_call(**values))
-
-
-class SummaryModel(ScreenModel):
-    error = ObjectProperty(None, allownone=True)
-    summary_draft = StringProperty("")
-
-    def on_state(self, state: WorkflowState) -> None:
-        self.summary_draft = state.summary_draft or ""
-
-    def on_step(self, step: str, previous: str) -> None:
-        self.error = None
-
-    def close_session(self, summary: str, recipient_name: str = "") -> bool:
-        return attempt(self, "error", lambda: self.workflow.close(summary=summary,
-                                                                 recipient_name=recipient_name or None))
