@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError
-from sync.delivery import annuaire, printing
+from sync.delivery import annuaire, freeze, printing
 from sync.delivery.recipients import MesDecision, mes_decision
 from sync.store import NotFoundError
 from sync.store.recipients import check_address
@@ -82,14 +82,19 @@ class RecipientsStep:
             return []
 
     def report_pdf(self, session_id: str) -> bytes | None:
-        return printing.frozen_pdf(self.ctx.store, session_id)
+        """The latest frozen version of the report, else one built from the closed session; None when the session
+        is not on the tablet any more (purged once the server confirmed it)."""
+        try:
+            return freeze.session_pdf(self.ctx.store, session_id)
+        except NotFoundError:
+            return None
 
     def print_folder(self) -> Path:
         return printing.print_folder(Path(self.ctx.store.path).parent)
 
     def hand_out_report(self, session_id: str) -> Path:
         """The report's PDF written to the private print folder (earlier copies removed) and opened with the
-        system's viewer or printer; WorkflowError `report.pdf_not_ready` while no PDF is frozen."""
+        system's viewer or printer; WorkflowError `report.pdf_not_ready` when the session is no longer here."""
         pdf = self.report_pdf(session_id)
         if pdf is None:
             raise WorkflowError("report.pdf_not_ready")

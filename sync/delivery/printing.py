@@ -15,17 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
-from sync.store.database import Database
-
 Opener = Callable[[Path], None]
 PRINT_FOLDER = "print"
-
-
-def frozen_pdf(db: Database, session_id: str) -> bytes | None:
-    """The PDF of the latest report version frozen for the session (report_documents), or None when none is."""
-    rows = db.query("SELECT pdf FROM report_documents WHERE session_id = ? ORDER BY version DESC LIMIT 1",
-                    [session_id])
-    return bytes(rows[0]["pdf"]) if rows else None
 
 
 def print_folder(home: Path) -> Path:

@@ -102,9 +102,10 @@ async def test_the_pdf_copy_is_handed_out_from_a_private_folder(store):
     start(wf)
     await measure_and_reach_summary(wf)
     session_id = wf.close(summary="Synthèse.")
-    assert wf.report_pdf(session_id) is None
+    built = wf.report_pdf(session_id)     # no recipient, nothing frozen: built from the closed session when asked
+    assert built.startswith(b"%PDF-1.4") and store.query("SELECT count(*) AS n FROM report_documents")[0]["n"] == 0
     with refused("report.pdf_not_ready"):
-        wf.hand_out_report(session_id)
+        wf.hand_out_report("no-such-session")
     with store.transaction():
         for version, pdf in ((1, b"%PDF-1 first"), (2, b"%PDF-1 second")):
             addendum = None

@@ -4,7 +4,6 @@ and its timer and the notes typed — after a restart too — and the idle lock 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 
 import pytest

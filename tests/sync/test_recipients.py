@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from sync import closing
+from sync.delivery import freeze
 from sync.delivery.recipients import mes_address, mes_decision
 from sync.store import InputError, SessionStateError
 
@@ -85,14 +86,13 @@ def test_no_recipient_for_an_abandoned_session(store, session):
 
 
 def _queue(store, session, recipient, *, state="pending", refusal=None, sent_at=None):
-    """The frozen document and a message for `recipient`, as the mail side writes them, straight in SQL."""
+    """A message for `recipient` of the document frozen at close, as the mail side writes it, straight in SQL."""
+    document_id = freeze.latest_document(store, session)["id"]
     with store.transaction():
-        store.conn.execute("INSERT OR IGNORE INTO report_documents (id, session_id, set_id, version, pdf, cda, xdm, "
-                           "created_at) VALUES ('doc-1', ?, 'set', 1, X'25', X'3C', X'50', '2024-05-01')", [session])
         store.conn.execute("INSERT INTO report_outbox (id, document_id, session_id, recipient_kind, recipient, "
                            "message_id, message, state, refusal, sent_at, created_at) VALUES "
-                           "(?, 'doc-1', ?, ?, ?, ?, X'46', ?, ?, ?, '2024-05-01T10:00:00+00:00')",
-                           [f"o-{recipient['kind']}", session, recipient["kind"], recipient["address"],
+                           "(?, ?, ?, ?, ?, ?, X'46', ?, ?, ?, '2024-05-01T10:00:00+00:00')",
+                           [f"o-{recipient['kind']}", document_id, session, recipient["kind"], recipient["address"],
                             f"<{recipient['kind']}@relais.test>", state, refusal, sent_at])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.policy
 import io
 import zipfile
 
@@ -59,8 +60,8 @@ def test_close_freezes_the_report_and_each_recipient_gets_it_once_then_the_adden
     assert set(got) == {GP, MES}
     for address, entry in queued.items():       # what left is what was frozen, byte for byte
         assert got[address].replace(b"\r\n", b"\n").rstrip() == entry["message"].replace(b"\r\n", b"\n").rstrip()
-        parsed = email.message_from_bytes(got[address])
-        assert parsed["Message-ID"] == entry["message_id"]
+        parsed = email.message_from_bytes(got[address], policy=email.policy.default)
+        assert parsed["Message-ID"].strip() == entry["message_id"]
         pdfs = [p for p in parsed.walk() if p.get_content_type() == "application/pdf"]
         assert pdfs[0].get_payload(decode=True) == first["pdf"]
 
