@@ -217,7 +217,7 @@ def _seed(args: argparse.Namespace) -> int:
         print("--sessions must be >= 0", file=sys.stderr)
         return 2
     with _open(args) if not args.db or Path(args.db).exists() else Store(_db_path(args)) as store:
-        result = seed_sessions(store, args.sessions, seed=args.seed, days=args.days)
+        result = seed_sessions(store, args.sessions, seed=args.seed, days=args.days, doctors=True)
         counts = store.outbox_counts()
     # counts only: never names or values on a terminal that may be recorded
     print(json.dumps({"patients": len(result.patients), "sessions": len(result.sessions), "outbox": counts},

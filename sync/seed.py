@@ -81,6 +81,10 @@ DEMO_STAFF = (
 )
 REMOTE_DOCTORS = (("Dr Claire Démo-Distant", "00000000025"), ("Dr Paul Démo-Garde", "00000000033"))
 OWN_DOCTORS = (("Dr Hugo Démo-Traitant", "00000000041"), ("Dr Léa Démo-Famille", None))
+# their secure mail boxes: under the .test domain name reserved for testing (RFC 2606), so a seeded report can never
+# reach a real mailbox, whatever server the tablet is configured to send through
+OWN_DOCTOR_ADDRESSES = {"Dr Hugo Démo-Traitant": "hugo.demo-traitant@medecin.mssante.test",
+                        "Dr Léa Démo-Famille": "lea.demo-famille@medecin.mssante.test"}
 TRUSTED_PERSONS = ("Nicole", "Bernard", "Sylvie", "Patrick", "Martine")
 
 
@@ -121,9 +125,12 @@ def _store_clock(store: Store, clock: list[dt.datetime]) -> Iterator[None]:
 
 
 def seed_sessions(store: Store, sessions: int, *, seed: int = 0, days: float = 7.0,
-                  now: dt.datetime | None = None, repeat_share: float = 0.25, complete: bool = True) -> SeedResult:
+                  now: dt.datetime | None = None, repeat_share: float = 0.25, complete: bool = True,
+                  doctors: bool = False) -> SeedResult:
     """Create patients and `sessions` closed sessions, oldest first, and return their ids.
 
+    `doctors=True` (complete sessions): each resident has a médecin traitant with a secure mail address (kept on
+    the patient), to whom the session's report is frozen at close and queued (sync.delivery).
     About `repeat_share` of the sessions belong to a handful of "regular" residents measured several times; the
     others to one patient each. The same `seed` gives the same data (ids and idempotency keys aside). The demo
     site and staff are created once per store and reused."""
@@ -170,6 +177,8 @@ def seed_sessions(store: Store, sessions: int, *, seed: int = 0, days: float = 7
                 session_id = _v1_session(store, rng, patient_ids[owner], moment, clock)
             else:
                 session_id = _complete_session(store, rng, patient_ids[owner], moment, clock, context)
+                if doctors:
+                    _report_to_own_doctor(store, patient_ids[owner], session_id)
             clock[0] += dt.timedelta(seconds=rng.randint(20, 120))
             result.outbox.append(closing.close_session(store, session_id, require_complete=context is not None))
             result.sessions.append(session_id)
@@ -293,6 +302,15 @@ def _complete_session(store: Store, rng: random.Random, patient_id: str, moment:
     store.set_summary(session_id, text=f"Téléconsultation assistée ({reason.lower()}) avec {doctor}. {findings} "
                                        f"Conclusion : {conclusion}", recipient_name=own, recipient_rpps=own_rpps)
     return session_id
+
+
+def _report_to_own_doctor(store: Store, patient_id: str, session_id: str) -> None:
+    """The doctor named in the summary becomes the resident's médecin traitant and the report's recipient."""
+    summary = store.get_summary(session_id)
+    name, rpps = summary["recipient_name"], summary["recipient_rpps"]
+    address = OWN_DOCTOR_ADDRESSES[name]
+    store.set_patient_gp(patient_id, name=name, address=address, rpps=rpps)
+    store.add_report_recipient(session_id, kind="gp", address=address, name=name, rpps=rpps)
 
 
 def _demo_ins(rng: random.Random, sex: str, birth: dt.date, insee: str) -> str:

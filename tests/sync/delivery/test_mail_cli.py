@@ -130,3 +130,21 @@ async def test_the_app_sync_loop_sends_the_reports_after_its_upload(tmp_path, ma
     assert loop.last_mail.sent == 1 and loop.last_result.sent == 1
     assert [r.recipients for r in mail_server.handler.messages()] == [(GP,)]
     store.close()
+
+
+def test_seed_then_push_takes_each_report_to_its_residents_doctor(tmp_path, mail_server, pem_files, capsys):
+    """The whole path from the command line: seeded sessions come with a médecin traitant (an address under the
+    reserved .test domain), their reports are frozen at close, and one push delivers each once."""
+    db = tmp_path / "plain.db"
+    assert main(["seed", "--sessions", "3", "--db", str(db), "--seed", "5"]) == 0
+    assert configure((db, None), mail_server, pem_files) == 0
+    with DevServer(tmp_path / "server.db") as server:
+        capsys.readouterr()
+        assert main(["push", "--server", server.url, "--db", str(db)]) == 0
+        out = json.loads(capsys.readouterr().out)
+    assert (out["sent"], out["reports"]["sent"], out["reports"]["waiting"]) == (3, 3, 0)
+    received = mail_server.handler.messages()
+    assert len(received) == 3 and all(r.recipients[0].endswith("@medecin.mssante.test") for r in received)
+    with Store(db) as store:
+        remembered = {p["gp_mssante"] for p in store.query("SELECT gp_mssante FROM patients")}
+        assert remembered == {r.recipients[0] for r in received}
