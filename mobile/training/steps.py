@@ -211,7 +211,7 @@ async def summary(p: Player) -> None:
     """The summary for the patient's own doctor, then the session closed and saved."""
     screen = p.screen("summary")
     screen.ids.typed_name.text = "Dr DÉMO Traitant"
-    screen.ids.typed_address.text = "demo.traitant@medecin.mssante.fr"
+    screen.ids.typed_address.text = "demo.traitant@medecin.mssante.test"
     await p.show("summary")
     p.press(screen.ids.close)
     await p.wait_screen("saved")

@@ -12,6 +12,7 @@ from kivy.core.window import Window
 
 from mobile.i18n import tr
 from mobile.screens import theme
+from sync.delivery import freeze
 from sync.delivery.annuaire import import_directory
 from tests.support.directory import write_extraction
 from tests.support.ui import (LANDSCAPE, PORTRAIT, clipped_texts, frames, make_runtime, running_app, screen,
@@ -50,17 +51,17 @@ async def to_summary(wf) -> None:
 
 
 def queue_delivery(store, session_id: str) -> None:
-    """What the mail sender writes: the frozen report, the doctor's message accepted, the patient's refused."""
+    """What the mail sender writes for the report frozen at close: the doctor's message accepted, the patient's
+    refused."""
+    document_id = freeze.latest_document(store, session_id)["id"]
     with store.transaction():
-        store.conn.execute("INSERT INTO report_documents (id, session_id, set_id, version, pdf, cda, xdm, created_at)"
-                           " VALUES ('doc-1', ?, 'set-1', 1, X'255044462D312E34', X'3C', X'50', 'now')", [session_id])
         rows = [("o-gp", "gp", GP_ADDRESS, "sent", None, "2026-11-22T09:42:00+00:00"),
                 ("o-mes", "patient", MES_ADDRESS, "refused", "550 5.1.1 Boîte inconnue", None)]
         for outbox_id, kind, address, state, refusal, sent_at in rows:
             store.conn.execute(
                 "INSERT INTO report_outbox (id, document_id, session_id, recipient_kind, recipient, message_id, "
-                "message, state, refusal, sent_at, created_at) VALUES (?, 'doc-1', ?, ?, ?, ?, X'46', ?, ?, ?, 'now')",
-                [outbox_id, session_id, kind, address, f"<{outbox_id}@relais.test>", state, refusal, sent_at])
+                "message, state, refusal, sent_at, created_at) VALUES (?, ?, ?, ?, ?, ?, X'46', ?, ?, ?, 'now')",
+                [outbox_id, document_id, session_id, kind, address, f"<{outbox_id}@relais.test>", state, refusal, sent_at])
 
 
 async def test_recipients_from_consent_to_delivery(tmp_path):
@@ -145,7 +146,7 @@ async def test_recipients_from_consent_to_delivery(tmp_path):
 
         # -- the PDF copy: written to the private print folder, opened, said where --------------------------------
         await tap(saved.ids.pdf_copy)
-        assert len(opened) == 1 and opened[0].read_bytes() == b"%PDF-1.4"
+        assert len(opened) == 1 and opened[0].read_bytes() == freeze.latest_document(store, session_id)["pdf"]
         assert str(opened[0]) in saved.ids.pdf_note.text and "supprimée" in saved.ids.pdf_note.text
 
         # -- the next session for this patient: the doctor prefilled; opposed, so no MES copy ----------------------
