@@ -110,6 +110,11 @@ class AppRuntime:
     def sync_counts(self) -> dict[str, int]:
         return self.store.outbox_counts()
 
+    def refused_reports(self) -> list[dict]:
+        from sync.delivery import mail_outbox
+
+        return mail_outbox.refused_reports(self.store)
+
     def last_sync(self):
         """When the server last confirmed a session (aware datetime), or None."""
         from sync import outbox

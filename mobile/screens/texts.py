@@ -368,10 +368,23 @@ def last_sync_line(lang: str, hhmm: str, offline: bool) -> str:
     return tr._("Last sync: {time}").format(time=hhmm) if hhmm else ""
 
 
+REPORT_RECIPIENT_KINDS = {"gp": N_("the patient's own doctor"), "patient": N_("the patient (Mon espace santé)")}
+
+
+def _rejected_line(row) -> str:
+    if "refusal" in row:  # a report by secure mail: the mail server's own reply, as it gave it
+        return tr._("{name}, report of the session of {date} to {recipient} ({address}):\n"
+                    "refused by the mail server: {reply}").format(
+            name=row["name"], date=row["date"], recipient=tr._(REPORT_RECIPIENT_KINDS[row["recipient_kind"]]),
+            address=row["recipient"], reply=row["refusal"])
+    return tr._("{name}, session of {date}:\n{reason}").format(
+        name=row["name"], date=row["date"], reason=stored_error_text(row["reason"], tr.lang))
+
+
 def rejected_lines(lang: str, rows) -> str:
-    """Who was refused and why; the reason is the outbox's stored diagnostic, worded in `lang`."""
-    return "\n\n".join(tr._("{name}, session of {date}:\n{reason}").format(
-        name=r["name"], date=r["date"], reason=stored_error_text(r["reason"], lang)) for r in rows or ())
+    """Who was refused and why: a session the FHIR server refused (its stored diagnostic, worded in `lang`) or a
+    report a mail server refused (the server's reply)."""
+    return "\n\n".join(_rejected_line(r) for r in rows or ())
 
 
 # -- administration -------------------------------------------------------------------------------------------

@@ -185,3 +185,12 @@ def counts(db: "Database") -> dict[str, int]:
     for row in db.query("SELECT state, count(*) AS n FROM report_outbox GROUP BY state"):
         found[row["state"]] = row["n"]
     return found
+
+
+def refused_reports(db: "Database") -> list[dict[str, Any]]:
+    """Report messages a mail server refused, for staff to act on (on the tablet's screen only, never in a log):
+    whose session, when, to whom (kind and address) and the server's reply."""
+    return db.query(
+        "SELECT o.session_id, o.recipient_kind, o.recipient, o.refusal, s.opened_at, p.family_name, p.given_name "
+        "FROM report_outbox o JOIN sessions s ON s.id = o.session_id JOIN patients p ON p.id = s.patient_id "
+        "WHERE o.state = 'refused' ORDER BY s.opened_at, o.rowid")

@@ -216,8 +216,20 @@ async def test_saved_session_turns_from_pending_to_synced_with_a_server(tmp_path
             await screenshot(app, "07-saved-sent")
 
 
+def refuse_report(store, session_id: str, reply: str) -> None:
+    """The session's report frozen for its doctor and refused by the mail server, as the sender records it."""
+    with store.transaction():
+        store.conn.execute("INSERT INTO report_documents (id, session_id, set_id, version, pdf, cda, xdm, created_at)"
+                           " VALUES ('d-1', ?, 's-1', 1, X'25', X'3C', X'50', ?)", [session_id, store.stamp()])
+        store.conn.execute("INSERT INTO report_outbox (id, document_id, session_id, recipient_kind, recipient, "
+                           "message_id, message, state, refusal, created_at) VALUES ('o-1', 'd-1', ?, 'gp', "
+                           "'dr.odile@medecin.mssante.test', '<o-1@relais.test>', X'46', 'refused', ?, ?)",
+                           [session_id, reply, store.stamp()])
+
+
 async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
-    """A server refusal (400 with an OperationOutcome) turns the header red; a tap lists who and why."""
+    """A server refusal (400 with an OperationOutcome), or a mail server's refusal of a report, turns the header
+    red; a tap lists who and why."""
     from mobile.runtime import AppRuntime, RuntimeConfig
     from tests.support.http_stub import StubResponse, StubServer
     from tests.support.samples import closed_session
@@ -228,24 +240,32 @@ async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
         runtime = AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", server_url=stub.url,
                                            simulated_devices=False, sync_interval_seconds=30.0))
         prepare(runtime)
-        closed_session(runtime.store, family_name="Refus", given_name="Odile")
+        _, session_id, _ = closed_session(runtime.store, family_name="Refus", given_name="Odile")
+        refuse_report(runtime.store, session_id, "550 5.1.1 Boîte inconnue")
         async with running_app(runtime, size=LANDSCAPE) as app:
             topbar = app.root.ids.topbar.ids
             runtime.trigger_sync()
-            await wait_for(lambda: app.sync.rejected == 1, timeout=15, what="the refusal")
+            await wait_for(lambda: app.sync.rejected == 2, timeout=15, what="the refusals")
             await frames(2)
-            assert topbar.sync_label.text == "1 envoi refusé : à vérifier".replace(" :", "\u00a0:")
+            assert topbar.sync_label.text == "2 envois refusés : à vérifier".replace(" :", "\u00a0:")
             await tap(topbar.sync_pill)
             panel = topbar.sync_pill.panel
             assert panel is not None
             await frames(3)
             text = panel.ids.rejected_text.text
-            assert text.startswith("REFUS Odile, séance du ") and text.endswith("HTTP 400 : Patient.birthDate invalide")
+            session_text, report_text = text.split("\n\n")
+            assert session_text.startswith("REFUS Odile, séance du ") and \
+                session_text.endswith("HTTP 400 : Patient.birthDate invalide")
+            assert report_text.startswith("REFUS Odile, compte rendu de la séance du ") and report_text.endswith(
+                "pour le médecin traitant (dr.odile@medecin.mssante.test) :\n"
+                "refusé par la messagerie : 550 5.1.1 Boîte inconnue".replace(" :", "\u00a0:"))
             await screenshot(app, "08-sync-refused-panel")
             tr.switch_lang("en")  # the same list in English: the stored reason is a code, worded on display
             await frames(2)
             text = panel.ids.rejected_text.text
-            assert text.startswith("REFUS Odile, session of ") and text.endswith("HTTP 400: Patient.birthDate invalide")
+            assert text.startswith("REFUS Odile, session of ") and "HTTP 400: Patient.birthDate invalide\n\n" in text
+            assert text.endswith("to the patient's own doctor (dr.odile@medecin.mssante.test):\n"
+                                 "refused by the mail server: 550 5.1.1 Boîte inconnue")
             tr.switch_lang("fr")
             await frames(2)
             await tap(panel.ids.close)
@@ -256,4 +276,4 @@ async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
             await wait_for(lambda: app.screen_manager.current == "signin", what="the PIN pad")
             await tap(topbar_pill)
             assert topbar_pill.panel is None
-            assert app.sync.rejected == 1  # the header still says something needs checking
+            assert app.sync.rejected == 2  # the header still says something needs checking

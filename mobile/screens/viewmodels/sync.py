@@ -65,12 +65,18 @@ class SyncMonitor(EventDispatcher):
             last = self.runtime.last_sync() if hasattr(self.runtime, "last_sync") else None
             self.last_sync = last.astimezone().strftime("%H:%M") if last else ""
             self.offline = getattr(self.runtime, "online", None) is False
-            if self.rejected:
-                self.rejected_list = [{
-                    "name": texts.display_name(r["family_name"], r["given_name"]),
-                    "date": texts.format_date((r["opened_at"] or "")[:10]),
-                    "reason": r["reason"] or ""} for r in self.runtime.rejected_sessions()]
-            else:
-                self.rejected_list = []
+            refused = self.runtime.refused_reports() if hasattr(self.runtime, "refused_reports") else []
+            if refused:  # a report a mail server refused needs staff as much as a session the server refused
+                self.rejected += len(refused)
+                self.level = texts.sync_level(self.waiting, self.rejected)
+            sessions = self.runtime.rejected_sessions() if self.rejected > len(refused) else []
+            self.rejected_list = [{
+                "name": texts.display_name(r["family_name"], r["given_name"]),
+                "date": texts.format_date((r["opened_at"] or "")[:10]),
+                "reason": r["reason"] or ""} for r in sessions] + [{
+                "name": texts.display_name(r["family_name"], r["given_name"]),
+                "date": texts.format_date((r["opened_at"] or "")[:10]),
+                "recipient_kind": r["recipient_kind"], "recipient": r["recipient"],
+                "refusal": r["refusal"]} for r in refused]
         except Exception:  # noqa: BLE001 - the indicator must never crash the app
             log.exception("sync indicator: cannot read the last sync")
