@@ -311,7 +311,8 @@ def sync_level(waiting: int, rejected: int) -> str:
     return "pending" if waiting else "ok"
 
 
-def sync_summary(lang: str, waiting: int, rejected: int) -> str:
+def sync_summary(lang: str, waiting: int, rejected: int, short: bool = False) -> str:
+    """`short` (a narrow, portrait top bar): only the most pressing part, the refusals when there are any."""
     waiting, rejected = int(waiting), int(rejected)
     parts = []
     if rejected:
@@ -319,6 +320,8 @@ def sync_summary(lang: str, waiting: int, rejected: int) -> str:
                                  rejected).format(n=rejected))
     if waiting:
         parts.append(tr.ngettext("Sync: {n} waiting", "Sync: {n} waiting", waiting).format(n=waiting))
+    if short:
+        parts = parts[:1]
     return " · ".join(parts) if parts else tr._("Everything is synced")
 
 

@@ -112,6 +112,7 @@ def test_sync_indicator_texts():
     assert texts.sync_summary("fr", 2, 0) == f"Synchronisation{NBSP}: 2 en attente"
     assert texts.sync_summary("fr", 0, 1) == f"1 envoi refusé{NBSP}: à vérifier"
     assert texts.sync_summary("fr", 3, 2) == f"2 envois refusés{NBSP}: à vérifier · Synchronisation{NBSP}: 3 en attente"
+    assert texts.sync_summary("fr", 3, 2, short=True) == f"2 envois refusés{NBSP}: à vérifier"  # a portrait top bar
     tr.switch_lang("en")
     try:
         assert texts.sync_summary("en", 1, 1) == "1 upload refused: to be checked · Sync: 1 waiting"
