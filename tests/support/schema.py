@@ -235,9 +235,27 @@ def fill_v9(con: sqlite3.Connection) -> None:
                 "(1, 'Extraction_Correspondance_MSSante_test.txt', '2024-05-01T06:00:00+00:00', 1)")
 
 
+def fill_v10(con: sqlite3.Connection) -> None:
+    """The v9 data plus a pulled resident with one session and two values of history, and a pull cursor."""
+    fill_v9(con)
+    con.execute("INSERT INTO patients (id, family_name, given_name, birth_date, sex, birth_place_insee, "
+                "identity_status, created_at, origin) VALUES ('p-v10', 'DEMO-TIROIR', 'Lucienne', '1931-02-11', 'F', "
+                "'75056', 'PROV', '2024-06-01T08:00:00+00:00', 'pulled')")
+    con.execute("INSERT INTO history_sessions (id, patient_id, started_at, reason, news2_score, news2_band, "
+                "news2_complete, server_version, pulled_at) VALUES ('key-v10', 'p-v10', '2024-06-01T09:00:00+00:00', "
+                "'Toux', 3, 'low_medium', 1, '1', '2024-06-02T08:00:00+00:00')")
+    con.executemany("INSERT INTO history_observations (id, patient_id, session_id, code, value, unit, source, "
+                    "effective_at, pulled_at) VALUES (?, 'p-v10', 'key-v10', ?, ?, ?, 'bluetooth', "
+                    "'2024-06-01T09:05:00+00:00', '2024-06-02T08:00:00+00:00')",
+                    [("key-v10/obs/1-59408-5", "59408-5", "93", "%"), ("key-v10/obs/2-8310-5", "8310-5", "37.9", "Cel")])
+    con.execute("INSERT INTO pull_cursors (server, scope, watermark, seen, updated_at) VALUES "
+                "('https://fhir.example.test/fhir', 'Patient@site-1', '2024-06-02T07:59:00.000Z', '[\"p1\"]', "
+                "'2024-06-02T08:00:00+00:00')")
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
-                                                            8: fill_v8, 9: fill_v9}
+                                                            8: fill_v8, 9: fill_v9, 10: fill_v10}
 
 
 def store_at(path: Path, version: int) -> None:
