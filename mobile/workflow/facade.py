@@ -190,6 +190,10 @@ class SessionWorkflow:
     def finish_measurements(self) -> None:
         self.measuring.finish_measurements()
 
+    def usual_values(self) -> dict[str, Any]:
+        """The selected resident's usual values (LOINC code → sync.store.history.Usual), this session left out."""
+        return self.context.usual_values()
+
     # -- vitals, the call, closing ----------------------------------------------------------------------------
     def preview_news2(self, **values: Any) -> News2:
         return self.vitals.preview_news2(**values)
