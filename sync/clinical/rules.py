@@ -161,6 +161,15 @@ def baseline_alerts(code: str, comparable_value: Decimal, usual: Decimal) -> tup
     return ()
 
 
+def normal_range(code: str) -> tuple[Decimal | None, Decimal | None]:
+    """The bounds of the values the table gives no flag (for a chart's shaded band): the tightest low and high
+    thresholds of the sign's rule, in its comparison unit; (None, None) without thresholds."""
+    rule = RULES.get(code)
+    lows = [t.bound for t in rule.thresholds if t.op in ("<", "<=")] if rule else []
+    highs = [t.bound for t in rule.thresholds if t.op in (">", ">=")] if rule else []
+    return (max(lows) if lows else None, min(highs) if highs else None)
+
+
 def decide(code: str, value: Decimal, unit: str, *, baseline: Decimal | None = None) -> Decision:
     """The flag, alerts and reasons to confirm for one value (Implausible when it cannot be real). A code without
     a rule (coded answers, mean pressure) gets no flag. `baseline`: the resident's usual value in the rule's
