@@ -1,7 +1,7 @@
 """Measuring: read a device of the chosen kind, propose its values for review (accept or retake), or take the values
 typed by hand (any device kind); then store every accepted value in the session with the flag the clinical rules gave
-it when it was proposed (compared with the resident's usual values where the rules say so). While a device is read, the state says which phase it is in, since when and for how long at
-most (devices.limits); staff may cancel it. A reading is bound to the session it was started
+it when it was proposed (compared with the resident's usual values where the rules say so). While a device is read,
+the state says which phase it is in, since when and for how long at most (devices.limits); staff may cancel it. A reading is bound to the session it was started
 for: changing patient mid-measurement discards it; one device serves one open session of the tablet at a time."""
 from __future__ import annotations
 

@@ -88,6 +88,15 @@ async def open_from_list(app, patient_id: str) -> None:
     await frames(3)
 
 
+def drawn(app, key: str) -> dict[str, int]:
+    """What the chart's canvas holds: the discs drawn (this tablet's readings; another tablet's are squares)."""
+    from kivy.graphics import Ellipse
+
+    widget = next(w for w in screen(app, "history").walk() if type(w).__name__ == "TrendChart" and w.chart is not None
+                  and w.chart.key == key)
+    return {"discs": sum(isinstance(i, Ellipse) for i in widget.canvas.children)}
+
+
 def charts_of(app) -> dict:
     return {chart.key: chart for chart in app.models.history.charts}
 
@@ -113,6 +122,7 @@ async def test_the_history_from_the_patient_list_and_the_vitals(tmp_path):
         assert [(p.pulled, p.abnormal) for p in charts["news2"].series[0] if p.partial] == [(True, True),
                                                                                            (False, True)]
         assert len(charts["blood_pressure"].series) == 2
+        assert drawn(app, "temperature") == {"discs": 1} and drawn(app, "blood_pressure") == {"discs": 0}
         assert "Habituel : 36,8\u00a0°C" in [w.text for w in history.walk() if hasattr(w, "text")]
         await shoot_everywhere(app, "resident")
         await shoot_everywhere(app, "resident-news2", ((("fr", LANDSCAPE), ("en", PORTRAIT))),
