@@ -78,3 +78,9 @@ CLI_MESSAGES.update({
     "mssante.starttls_missing": "the MSSanté server did not offer an encrypted connection (STARTTLS): nothing is "
                                 "sent in clear",
 })
+
+# The uploader: one per store (push), what it learned of the server (status).
+CLI_MESSAGES.update({
+    "upload.busy": "busy: another upload of this store is running (the app or another push); nothing was done, "
+                   "try again later",
+})

@@ -232,3 +232,12 @@ DATA_MESSAGES: dict[str, str] = {
     "directory.file.empty": N_("The directory file {file} holds no usable mailbox. The previous directory is kept."),
     "directory.search.failed": N_("The directory search failed ({detail})."),
 }
+
+# the uploader adapting to the server's transaction limit, one uploader per store
+DATA_MESSAGES.update({
+    "upload.too_large.entry": N_(
+        "HTTP {status}: one entry of this session is too large for the server even when sent alone. {reason}"),
+    "upload.busy": N_(
+        "Busy: another upload of this tablet's data is running (the app or another push). Nothing was done; try "
+        "again later."),
+})

@@ -17,7 +17,8 @@ from sync.cli_messages import CLI_MESSAGES
 ROOT = Path(__file__).resolve().parents[2]
 DATA_LAYER = [*sorted((ROOT / "sync" / "store").glob("*.py")),
               *(ROOT / "sync" / name for name in ("outbox.py", "keys.py", "closing.py", "audit.py", "retention.py",
-                                          "uploader.py", "upload_pass.py", "batching.py")),
+                                          "uploader.py", "upload_pass.py", "batching.py", "upload_lock.py",
+                                          "transaction_limits.py")),
               *(ROOT / "sync" / "delivery" / name for name in ("mssante_settings.py", "mail_outbox.py",
                                                               "smtp_client.py", "send_pass.py", "mssante_cli.py",
                                                               "annuaire.py"))]
