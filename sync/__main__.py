@@ -19,6 +19,8 @@ audit-check [--server URL] [--db PATH]                       the audit chain, al
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
 import-directory FILE [--db PATH]                            load the Annuaire Santé MSSanté extraction (.txt or
                                                               .zip) as this tablet's offline directory
+import-residents FILE.csv [--db PATH] [--dry-run]            the residents of a care software's export: a JSON
+                                                              report, then all rows in one transaction or none
 proxy   --listen PORT --target HOST:PORT [--fault-rate R] [--latency-ms MS] [--seed S] [--kinds K,K]
                                                               fault-injecting proxy on loopback (counts on exit)
 """
@@ -254,6 +256,22 @@ def _import_directory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_residents(args: argparse.Namespace) -> int:
+    """The residents of a care software's CSV export: the JSON report on stdout (line numbers, ids and codes, never
+    a name), a one-line summary on stderr; 1 when a row is bad (then nothing is written)."""
+    from sync.cli_messages import say
+    from sync.residents_csv import import_residents
+
+    with _open(args, recover_in_flight=False) as store:
+        outcome = import_residents(store, args.file, dry_run=args.dry_run)
+    report = outcome.report()
+    print(json.dumps({"file": Path(args.file).name, "dry_run": args.dry_run, **report}, sort_keys=True))
+    verdict = ("residents.bad_rows" if outcome.plan.bad else "residents.applied" if outcome.applied
+               else "residents.checked")
+    print(f"relais: {say(verdict, **report['counts'])}", file=sys.stderr)
+    return 1 if outcome.plan.bad else 0
+
+
 def _proxy(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -373,6 +391,19 @@ def _tablet_commands(commands: Any) -> None:
     directory.add_argument("--db", help="store file (default: the app's store)")
     directory.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     directory.set_defaults(run=_import_directory)
+
+    from sync import residents_csv
+
+    residents = commands.add_parser(
+        "import-residents", help="import the residents from a CSV export of the care software",
+        description=residents_csv.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 imported (or, with --dry-run, nothing bad found); 1 a row is bad: nothing was "
+               "imported; 2 the file or the store cannot be used")
+    residents.add_argument("file", help="the CSV export (UTF-8 or Windows-1252, ';' or ',')")
+    residents.add_argument("--db", help="store file (default: the app's store)")
+    residents.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
+    residents.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
+    residents.set_defaults(run=_import_residents)
 
 
 def build_parser() -> argparse.ArgumentParser:
