@@ -172,3 +172,9 @@ async def test_the_app_loop_skips_a_round_while_the_store_is_busy(tmp_path):
             assert loop.last_result.sent == 1
         finally:
             await loop.stop()
+
+
+def test_the_busy_exit_status_is_documented_in_the_help():
+    done = cli("push", "--help")
+    out, _ = done.communicate(timeout=60)
+    assert done.returncode == 0 and "3 busy" in out and "--wait" in out
