@@ -9,6 +9,7 @@ A cursor is saved by the caller inside the transaction that stores the page's ro
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,10 @@ class Cursor:
     watermark: str | None = None
     seen: set[tuple[str, str]] = field(default_factory=set)
     next_url: str | None = None
+    saved: tuple[Any, ...] | None = None  # the state as stored (load / save), to write only a change
+
+    def state(self) -> tuple[Any, ...]:
+        return self.watermark, frozenset(self.seen), self.next_url
 
     def advance(self, resources: list[dict[str, Any]]) -> None:
         """Move the watermark to the newest of `resources` (a page just stored) and remember who sits on it."""
@@ -38,8 +43,6 @@ class Cursor:
 
 def instant_key(stamp: str) -> str:
     """A `meta.lastUpdated` as a comparable UTC text (the servers write `Z` or `+00:00`, milliseconds or not)."""
-    import datetime as dt
-
     moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
 
@@ -61,8 +64,10 @@ def load(db: Database, server: str, scope: str) -> Cursor:
     if not rows:
         return Cursor(server, scope)
     row = rows[0]
-    return Cursor(server, scope, row["watermark"], {tuple(pair) for pair in json.loads(row["seen"])},
-                  row["next_url"])
+    cursor = Cursor(server, scope, row["watermark"], {tuple(pair) for pair in json.loads(row["seen"])},
+                    row["next_url"])
+    cursor.saved = cursor.state()
+    return cursor
 
 
 def save(db: Database, cursor: Cursor) -> None:
@@ -74,3 +79,4 @@ def save(db: Database, cursor: Cursor) -> None:
         "next_url = excluded.next_url, updated_at = excluded.updated_at",
         [cursor.server, cursor.scope, cursor.watermark, json.dumps(sorted(cursor.seen)), cursor.next_url,
          db.stamp()])
+    cursor.saved = cursor.state()

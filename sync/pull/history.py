@@ -19,7 +19,6 @@ from sync.clinical.news2 import news2
 from sync.clinical.rules import comparable
 from sync.fhir.terminology import MEASUREMENT_METHOD_SYSTEM, OBSERVATION_INTERPRETATION
 from sync.pull.residents import identifier_value
-from sync.retention import HISTORY_DAYS
 from sync.store import Store
 
 _NEWS2_INPUTS = {"8310-5": "temperature_c", "59408-5": "spo2", "2708-6": "spo2", "8480-6": "systolic",

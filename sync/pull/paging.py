@@ -47,12 +47,13 @@ def watermark_query(params: list[tuple[str, str]], cursor: cursors.Cursor, count
 
 def _store_page(store: Store, cursor: cursors.Cursor, fresh: list[dict[str, Any]], included: list[dict[str, Any]],
                 link: str | None, apply: ApplyPage) -> dict[str, int]:
-    before = (cursor.watermark, set(cursor.seen), cursor.next_url)
+    """Apply a page and move the cursor, in one transaction. A page that brought nothing new does not record its
+    `next` link (resuming there would save nothing), so a pull that finds nothing new writes nothing at all."""
     with store.transaction():
         counts = apply(store, fresh, included)
         cursor.advance(fresh)
         cursor.next_url = link
-        if (cursor.watermark, cursor.seen, cursor.next_url) != before:
+        if (fresh or link is None) and cursor.state() != cursor.saved:
             cursors.save(store, cursor)
     return counts
 

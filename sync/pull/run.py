@@ -25,12 +25,15 @@ from sync.pull.client import SearchClient, split_entries
 from sync.pull.paging import PAGE_SIZE, pull_search
 from sync.pull.residents import apply_patient, identifier_value
 from sync.pull.staff import apply_staff
+from sync.retention import HISTORY_DAYS
 from sync.store import Store
 
 log = logging.getLogger(__name__)
 
 KINDS = ("residents", "staff", "sessions", "observations", "reports")
 _UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, RelaisError)
+# a resource that came along with another (`_include`) is counted by its own search, not twice
+_INCLUDED = ("unchanged", "duplicate", "own", "skipped")
 
 
 @dataclass
@@ -61,7 +64,8 @@ def _each(store: Store, counts: Counter, resources: list[dict[str, Any]], apply_
             store.conn.execute("ROLLBACK TO pull_resource")
             store.conn.execute("RELEASE pull_resource")
             log.warning("pull: a %s was skipped (%s)", resource.get("resourceType"), type(exc).__name__)
-            counts["skipped"] += 1
+            if "skipped" not in quiet:
+                counts["skipped"] += 1
             continue
         store.conn.execute("RELEASE pull_resource")
         if status not in quiet:
@@ -116,22 +120,21 @@ class _SitePull:
 
     def apply_sessions(self, store: Store, matches: list, included: list) -> dict[str, int]:
         patients = self._residents([r for r in included if r.get("resourceType") == "Patient"],
-                                   quiet=("unchanged", "duplicate"))
+                                   quiet=_INCLUDED)
         self._sessions(matches, patients, ())
         return {}
 
     def apply_observations(self, store: Store, matches: list, included: list) -> dict[str, int]:
         patients = self._residents([r for r in included if r.get("resourceType") == "Patient"],
-                                   quiet=("unchanged", "duplicate"))
+                                   quiet=_INCLUDED)
         _each(store, self.report.counts["observations"], matches, lambda o: history.apply_observation(
             store, o, patient_id=self._subject(o, patients), now=self.now))
         return {}
 
     def apply_reports(self, store: Store, matches: list, included: list) -> dict[str, int]:
         patients = self._residents([r for r in included if r.get("resourceType") == "Patient"],
-                                   quiet=("unchanged", "duplicate"))
-        self._sessions([r for r in included if r.get("resourceType") == "Encounter"], patients,
-                       ("unchanged", "own"))
+                                   quiet=_INCLUDED)
+        self._sessions([r for r in included if r.get("resourceType") == "Encounter"], patients, _INCLUDED)
         _each(store, self.report.counts["reports"], matches,
               lambda c: history.apply_composition(store, c, now=self.now))
         return {}
@@ -152,7 +155,7 @@ def pull_site(store: Store, client: SearchClient, site: dict[str, Any], report: 
     work = _SitePull(store, site, report, now)
     tag = site_tag(site)
     by_site = [("_tag", f"{tag['system']}|{tag['code']}"),
-               ("date", f"ge{(now - dt.timedelta(days=history.HISTORY_DAYS)).date().isoformat()}")]
+               ("date", f"ge{(now - dt.timedelta(days=HISTORY_DAYS)).date().isoformat()}")]
     org = ("organization", f"Organization/{organization}")
     searches = [
         ("Patient", [org], work.apply_residents),

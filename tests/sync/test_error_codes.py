@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA_LAYER = [*sorted((ROOT / "sync" / "store").glob("*.py")),
               *(ROOT / "sync" / name for name in ("outbox.py", "keys.py", "closing.py", "audit.py", "retention.py",
                                           "uploader.py", "upload_pass.py", "batching.py")),
+              ROOT / "sync" / "pull" / "client.py",
               *(ROOT / "sync" / "delivery" / name for name in ("mssante_settings.py", "mail_outbox.py",
                                                               "smtp_client.py", "send_pass.py", "mssante_cli.py",
                                                               "annuaire.py"))]
