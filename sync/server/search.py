@@ -35,7 +35,8 @@ _PASSIVE = ("_format",)
 
 @dataclass
 class Query:
-    """One search, parsed: SQL conditions on `resources r`, paging and includes."""
+    """One search, parsed: SQL conditions on `resources r`, paging and includes. Each condition is a subquery
+    that does not refer to `r` (SQLite then runs it once, not once per row)."""
 
     rtype: str
     where: list[str] = field(default_factory=list)
@@ -101,24 +102,25 @@ def _add_date(query: Query, value: str) -> None:
     prefix, start, end = date_range("date", value)
     condition, args = _date_condition("value", prefix, start.astimezone(dt.timezone.utc).isoformat(
         timespec="microseconds"), end.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"))
-    query.add(f"r.id IN (SELECT id FROM search_index WHERE type = r.type AND name = 'date' AND {condition})", *args)
+    query.add(f"r.id IN (SELECT id FROM search_index WHERE type = ? AND name = 'date' AND {condition})",
+              query.rtype, *args)
 
 
 def _add_identifier(query: Query, value: str) -> None:
     system, bar, val = value.partition("|")
     cond, extra = (("system = ? AND value = ?", [system, val]) if system else ("value = ?", [val])) if bar \
         else ("value = ?", [value])
-    query.add(f"r.id IN (SELECT resource_id FROM identifiers WHERE type = r.type AND {cond})", *extra)
+    query.add(f"r.id IN (SELECT resource_id FROM identifiers WHERE type = ? AND {cond})", query.rtype, *extra)
 
 
 def _add_reference(query: Query, name: str, value: str) -> None:
     target = value if "/" in value else None
     if target is None:
-        query.add("r.id IN (SELECT id FROM search_index WHERE type = r.type AND name = ? AND value LIKE ?)",
-                  name, f"%/{value}")
+        query.add("r.id IN (SELECT id FROM search_index WHERE type = ? AND name = ? AND value LIKE ?)",
+                  query.rtype, name, f"%/{value}")
     else:
-        query.add("r.id IN (SELECT id FROM search_index WHERE type = r.type AND name = ? AND value = ?)",
-                  name, "/".join(target.split("/")[-2:]))
+        query.add("r.id IN (SELECT id FROM search_index WHERE type = ? AND name = ? AND value = ?)",
+                  query.rtype, name, "/".join(target.split("/")[-2:]))
 
 
 def _add_subject(query: Query, name: str, value: str) -> None:
@@ -130,10 +132,11 @@ def _add_subject(query: Query, name: str, value: str) -> None:
 
 def _add_tag(query: Query, value: str) -> None:
     if "|" in value:
-        query.add("r.id IN (SELECT id FROM search_index WHERE type = r.type AND name = '_tag' AND value = ?)", value)
+        query.add("r.id IN (SELECT id FROM search_index WHERE type = ? AND name = '_tag' AND value = ?)",
+                  query.rtype, value)
     else:
-        query.add("r.id IN (SELECT id FROM search_index WHERE type = r.type AND name = '_tag' AND value LIKE ?)",
-                  f"%|{value}")
+        query.add("r.id IN (SELECT id FROM search_index WHERE type = ? AND name = '_tag' AND value LIKE ?)",
+                  query.rtype, f"%|{value}")
 
 
 def _set_count(query: Query, value: str) -> None:
