@@ -17,15 +17,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from mobile.workflow import SessionWorkflow, WorkflowError
 from sync import closing, fhir, retention
 from sync.delivery.content import news2_of
 from sync.pull import SearchClient, pull
 from sync.pull.residents import IDENTITY_FIELDS
 from sync.seed import DEMO_SITE, seed_sessions
 from sync.store import Store
-from sync.store.errors import InputError
 from sync.uploader import Uploader
 from tests.support.servers import DevServer
+from tests.support.workflow import ScriptedThermometer
 
 MEDPLUM = Path(__file__).resolve().parents[1] / "medplum"
 HAS_MEDPLUM = shutil.which("node") is not None and (MEDPLUM / "node_modules" / "@medplum").exists()
@@ -162,16 +163,25 @@ def test_the_tablet_that_recorded_the_sessions_does_not_copy_them_back(site, tmp
 
 
 def test_a_pulled_staff_member_signs_in_only_after_an_administrator_gives_a_pin(site, tmp_path):
+    """Through the app's own administration path (mobile.workflow): a PIN never comes down from the server."""
     url, _ = site
     with tablet_b(tmp_path / "b.db") as b:
         admin = b.add_staff(display_name="Admin Démo", role="administrateur", pin="2468")
+        b.set_setting("site_id", b.list_sites()[0]["id"])  # the tablet is set up at the site
         pull(b, SearchClient(url))
         nurse = next(s for s in b.list_staff() if s["origin"] == "pulled")
-        with pytest.raises(InputError) as refused:
-            b.verify_pin(nurse["id"], "1234")
-        assert refused.value.code == "pin.not_set"
-        b.reset_pin(admin, nurse["id"], "1357")
-        assert b.verify_pin(nurse["id"], "1357")
+        wf = SessionWorkflow(b, ScriptedThermometer())
+        assert nurse["id"] not in {m["id"] for m in wf.staff_members()}  # not offered on the sign-in screen
+        with pytest.raises(WorkflowError):
+            wf.sign_in(nurse["id"], "1234")
+        wf.sign_in(admin, "2468")
+        wf.open_admin()
+        assert {"id": nurse["id"], "has_pin": False} in [{"id": m["id"], "has_pin": m["has_pin"]}
+                                                         for m in wf.staff_overview()]
+        wf.reset_staff_pin(nurse["id"], "1357")
+        wf.sign_out()
+        wf.sign_in(nurse["id"], "1357")
+        assert nurse["id"] in {m["id"] for m in wf.staff_members()}
 
 
 def test_history_older_than_ninety_days_leaves_with_the_retention_pass(site, tmp_path):
