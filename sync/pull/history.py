@@ -46,15 +46,19 @@ def _instant(value: Any) -> str:
 
 
 def _upsert(store: Store, table: str, row: dict[str, Any], columns: Iterable[str]) -> str:
-    """Insert, update the columns that differ, or leave alone: "created", "updated", "unchanged"."""
-    old = next(iter(store.query(f"SELECT * FROM {table} WHERE id = ?", [row["id"]])), None)
+    """Insert, update the columns that differ, or leave alone: "created", "updated", "unchanged" (plain SQL: this
+    runs once per value pulled)."""
+    old = store.conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE id = ?", [row["id"]]).fetchone()
     if old is None:
-        store.db[table].insert(row)
+        store.conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           list(row.values()))
         return "created"
-    changed = {c: row[c] for c in columns if old[c] != row[c]}
+    changed = {c: row[c] for c, was in zip(columns, old) if was != row[c]}
     if not changed:
         return "unchanged"
-    store.db[table].update(row["id"], {**changed, "pulled_at": row["pulled_at"]})
+    changed["pulled_at"] = row["pulled_at"]
+    store.conn.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in changed)} WHERE id = ?",
+                       [*changed.values(), row["id"]])
     return "updated"
 
 
@@ -107,14 +111,21 @@ def _value(element: dict[str, Any]) -> tuple[str, str]:
     raise ValueError("an Observation without a value")
 
 
+def session_of(observation: dict[str, Any]) -> str | None:
+    """The session (idempotency key) an Observation belongs to: its identifier is `<key>/obs/<n>-<code>`."""
+    ident = identifier_value(observation, fhir.OBSERVATION_ID_SYSTEM)
+    return ident.split("/obs/")[0] if ident and "/obs/" in ident else None
+
+
 def observation_rows(observation: dict[str, Any], *, patient_id: str, now_stamp: str) -> list[dict[str, Any]]:
     """The history rows of one Observation: one, or one per component of a blood pressure panel."""
     ident = identifier_value(observation, fhir.OBSERVATION_ID_SYSTEM)
-    if not ident or "/obs/" not in ident:
+    session = session_of(observation)
+    if not ident or session is None:
         raise ValueError("an Observation without the product's observation identifier")
     methods = [c.get("code") for c in (observation.get("method") or {}).get("coding") or ()
                if c.get("system") == MEASUREMENT_METHOD_SYSTEM]
-    base = {"patient_id": patient_id, "session_id": ident.split("/obs/")[0],
+    base = {"patient_id": patient_id, "session_id": session,
             "source": {"manual": "manual", "device": "bluetooth"}.get(methods[0]) if methods else None,
             "effective_at": _instant(observation.get("effectiveDateTime")),
             "server_version": _version(observation), "pulled_at": now_stamp}
@@ -134,13 +145,16 @@ def observation_rows(observation: dict[str, Any], *, patient_id: str, now_stamp:
     return rows
 
 
-def apply_observation(store: Store, observation: dict[str, Any], *, patient_id: str, now: dt.datetime) -> str:
-    """One Observation of the site; "own" when it belongs to one of this tablet's sessions."""
+def apply_observation(store: Store, observation: dict[str, Any], *, patient_id: str, now: dt.datetime,
+                      refresh: bool = True) -> str:
+    """One Observation of the site; "own" when it belongs to one of this tablet's sessions. `refresh=False`: the
+    caller recomputes the session's NEWS2 itself (once per page, `refresh_news2`)."""
     rows = observation_rows(observation, patient_id=patient_id, now_stamp=store.stamp(now))
     if is_local_session(store, rows[0]["session_id"]):
         return "own"
     statuses = {_upsert(store, "history_observations", row, _OBSERVATION_COLUMNS) for row in rows}
-    refresh_news2(store, [rows[0]["session_id"]])
+    if refresh:
+        refresh_news2(store, [rows[0]["session_id"]])
     return "created" if "created" in statuses else "updated" if "updated" in statuses else "unchanged"
 
 

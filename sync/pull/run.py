@@ -128,7 +128,8 @@ class _SitePull:
         patients = self._residents([r for r in included if r.get("resourceType") == "Patient"],
                                    quiet=_INCLUDED)
         _each(store, self.report.counts["observations"], matches, lambda o: history.apply_observation(
-            store, o, patient_id=self._subject(o, patients), now=self.now))
+            store, o, patient_id=self._subject(o, patients), now=self.now, refresh=False))
+        history.refresh_news2(store, {history.session_of(o) for o in matches} - {None})
         return {}
 
     def apply_reports(self, store: Store, matches: list, included: list) -> dict[str, int]:
