@@ -11,9 +11,8 @@ Two ways a server pages (HL7 FHIR R4 RESTful API, "Paging"; Medplum documents `_
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from sync.pull import cursors
@@ -24,18 +23,13 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000  # Medplum's largest _count
-# applies one page inside the page's transaction: (store, new matches, included resources) → counts
-ApplyPage = Callable[[Store, list[dict[str, Any]], list[dict[str, Any]]], dict[str, int]]
+# applies one page inside the page's transaction: (store, new matches, included resources)
+ApplyPage = Callable[[Store, list[dict[str, Any]], list[dict[str, Any]]], None]
 
 
 @dataclass
 class ScopeResult:
-    counts: dict[str, int] = field(default_factory=dict)
     pages: int = 0
-
-    def add(self, counts: dict[str, int]) -> None:
-        for name, n in counts.items():
-            self.counts[name] = self.counts.get(name, 0) + n
 
 
 def watermark_query(params: list[tuple[str, str]], cursor: cursors.Cursor, count: int) -> list[tuple[str, str]]:
@@ -46,16 +40,15 @@ def watermark_query(params: list[tuple[str, str]], cursor: cursors.Cursor, count
 
 
 def _store_page(store: Store, cursor: cursors.Cursor, fresh: list[dict[str, Any]], included: list[dict[str, Any]],
-                link: str | None, apply: ApplyPage) -> dict[str, int]:
+                link: str | None, apply: ApplyPage) -> None:
     """Apply a page and move the cursor, in one transaction. A page that brought nothing new does not record its
     `next` link (resuming there would save nothing), so a pull that finds nothing new writes nothing at all."""
     with store.transaction():
-        counts = apply(store, fresh, included)
+        apply(store, fresh, included)
         cursor.advance(fresh)
         cursor.next_url = link
         if (fresh or link is None) and cursor.state() != cursor.saved:
             cursors.save(store, cursor)
-    return counts
 
 
 def _done(bundle: dict[str, Any], matches: list[dict[str, Any]], count: int) -> bool:
@@ -85,7 +78,7 @@ def pull_search(store: Store, client: SearchClient, scope: str, path: str, param
         matches, included = split_entries(bundle)
         fresh = [m for m in matches if cursors.version_key(m) not in cursor.seen]
         link = next_link(bundle)
-        result.add(_store_page(store, cursor, fresh, included, link, apply))
+        _store_page(store, cursor, fresh, included, link, apply)
         result.pages += 1
         if link:
             url, query, server_pages = link, None, True
@@ -99,7 +92,3 @@ def pull_search(store: Store, client: SearchClient, scope: str, path: str, param
             count = min(count * 2, MAX_PAGE_SIZE)
         url, query = path, watermark_query(params, cursor, count)
 
-
-def history_start(now: dt.datetime, days: int) -> str:
-    """The first day of the history window, as a `date=ge…` value."""
-    return (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc).date().isoformat()

@@ -97,11 +97,10 @@ class _SitePull:
             raise ValueError("the resident of this record is not on this tablet")
         return local
 
-    def apply_residents(self, store: Store, matches: list, included: list) -> dict[str, int]:
+    def apply_residents(self, store: Store, matches: list, included: list) -> None:
         self._residents(matches, quiet=())
-        return {}
 
-    def apply_staff(self, store: Store, matches: list, included: list) -> dict[str, int]:
+    def apply_staff(self, store: Store, matches: list, included: list) -> None:
         practitioners = {f"Practitioner/{r.get('id')}": r for r in included if r.get("resourceType") == "Practitioner"}
 
         def one(role: dict[str, Any]) -> str:
@@ -112,33 +111,29 @@ class _SitePull:
             return apply_staff(store, role, practitioner, now=self.now)
 
         _each(store, self.report.counts["staff"], matches, one)
-        return {}
 
     def _sessions(self, encounters: list[dict[str, Any]], patients: dict[str, str], quiet: tuple[str, ...]) -> None:
         _each(self.store, self.report.counts["sessions"], encounters, lambda e: history.apply_encounter(
             self.store, e, patient_id=self._subject(e, patients), site_id=self.site["id"], now=self.now), quiet=quiet)
 
-    def apply_sessions(self, store: Store, matches: list, included: list) -> dict[str, int]:
+    def apply_sessions(self, store: Store, matches: list, included: list) -> None:
         patients = self._residents([r for r in included if r.get("resourceType") == "Patient"],
                                    quiet=_INCLUDED)
         self._sessions(matches, patients, ())
-        return {}
 
-    def apply_observations(self, store: Store, matches: list, included: list) -> dict[str, int]:
+    def apply_observations(self, store: Store, matches: list, included: list) -> None:
         patients = self._residents([r for r in included if r.get("resourceType") == "Patient"],
                                    quiet=_INCLUDED)
         _each(store, self.report.counts["observations"], matches, lambda o: history.apply_observation(
             store, o, patient_id=self._subject(o, patients), now=self.now, refresh=False))
         history.refresh_news2(store, {history.session_of(o) for o in matches} - {None})
-        return {}
 
-    def apply_reports(self, store: Store, matches: list, included: list) -> dict[str, int]:
+    def apply_reports(self, store: Store, matches: list, included: list) -> None:
         patients = self._residents([r for r in included if r.get("resourceType") == "Patient"],
                                    quiet=_INCLUDED)
         self._sessions([r for r in included if r.get("resourceType") == "Encounter"], patients, _INCLUDED)
         _each(store, self.report.counts["reports"], matches,
               lambda c: history.apply_composition(store, c, now=self.now))
-        return {}
 
 
 def _organization_id(client: SearchClient, site: dict[str, Any]) -> str | None:

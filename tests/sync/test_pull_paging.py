@@ -62,11 +62,10 @@ def store(tmp_path):
         yield s
 
 
-def keep(store: Store, fresh: list, included: list) -> dict:
+def keep(store: Store, fresh: list, included: list) -> None:
     for r in fresh:
         store.conn.execute("INSERT INTO pulled (id, version) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET "
                            "version = excluded.version", [r["id"], r["meta"]["versionId"]])
-    return {}
 
 
 def pulled(store: Store) -> list[str]:
@@ -149,7 +148,7 @@ def test_the_cursor_never_runs_ahead_of_the_rows_it_stands_for(store):
         calls.append(len(fresh))
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return keep(store_, fresh, included)
+        keep(store_, fresh, included)
 
     with pytest.raises(RuntimeError):
         pull_search(store, server, "Patient@site", "Patient", [], breaks_on_the_second_page, page_size=4)
