@@ -206,6 +206,7 @@ def _pull(args: argparse.Namespace) -> int:
     from sync import server_config
     from sync.cli_messages import describe
     from sync.pull import PullError, SearchClient, pull
+    from sync.pull.sites import SiteNotFound, adopt_site
     from sync.store import Store
 
     with _open(args) if not args.db or Path(args.db).exists() else Store(_db_path(args)) as store:
@@ -214,15 +215,13 @@ def _pull(args: argparse.Namespace) -> int:
         if target is None:
             print("relais: no server: give --server or run `python -m sync configure` first", file=sys.stderr)
             return 2
-        unknown = set(args.site or ()) - {s["id"] for s in store.list_sites()}
-        if unknown:
-            print(f"relais: no site {sorted(unknown)[0]!r} on this tablet", file=sys.stderr)
-            return 2
         try:
             client = SearchClient(target.url, token=target.token, ca_bundle=target.ca_bundle)
-            report = pull(store, client, site_ids=args.site or None)
-        except ValueError as exc:
-            print(f"relais: {exc}", file=sys.stderr)
+            # a site not on this tablet yet is looked up on the server (a new tablet joining its site)
+            site_ids = [adopt_site(store, client, wanted) for wanted in args.site or ()]
+            report = pull(store, client, site_ids=site_ids or None)
+        except (ValueError, SiteNotFound) as exc:
+            print(f"relais: {describe(exc) if isinstance(exc, SiteNotFound) else exc}", file=sys.stderr)
             return 2
         except PullError as exc:
             print(f"relais: {describe(exc)}", file=sys.stderr)
@@ -447,7 +446,9 @@ def _pull_command(commands: Any) -> None:
     pull_cmd.add_argument("--db", help="store file (default: the app's store; a new path creates a store)")
     pull_cmd.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     pull_cmd.add_argument("--ca-bundle", help="CA file for a private PKI (verification is always on)")
-    pull_cmd.add_argument("--site", action="append", help="only this site of the tablet (repeat for several)")
+    pull_cmd.add_argument("--site", action="append",
+                          help="only this site, by its FINESS or site id (repeat for several); a site not on this "
+                               "tablet yet is looked up on the server and added")
     pull_cmd.set_defaults(run=_pull)
 
 

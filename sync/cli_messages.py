@@ -109,3 +109,9 @@ CLI_MESSAGES.update({
     "pull.not_fhir": "the server's answer is not a FHIR search result (a Wi-Fi login page?); nothing was stored",
     "pull.foreign_link": "the server's next page is on another server: not followed, the token stays here",
 })
+
+# A new tablet joining its site (python -m sync pull --site FINESS)
+CLI_MESSAGES.update({
+    "pull.site.unknown": "no site {site!r} on this tablet nor on the server (give its FINESS or its site id)",
+    "pull.site.ambiguous": "several sites on the server carry {site!r}: nothing was added",
+})

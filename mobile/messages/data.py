@@ -264,3 +264,9 @@ DATA_MESSAGES.update({
     "pull.not_fhir": N_("The server's answer is not a FHIR search result (a Wi-Fi login page?): nothing was stored."),
     "pull.foreign_link": N_("The server's next page is on another server: it was not followed."),
 })
+
+# A new tablet joining its site: the site looked up on the server (sync.pull.sites)
+DATA_MESSAGES.update({
+    "pull.site.unknown": N_("No site {site} on this tablet nor on the server: give its FINESS or its site id."),
+    "pull.site.ambiguous": N_("Several sites on the server carry {site}: nothing was added."),
+})

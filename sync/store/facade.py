@@ -121,6 +121,11 @@ class Store(Database):
                  ars_declaration: str | None = None) -> str:
         return site_rows.add_site(self, kind=kind, name=name, finess=finess, ars_declaration=ars_declaration)
 
+    def adopt_site(self, *, site_id: str, kind: str, name: str, finess: str | None = None,
+                   ars_declaration: str | None = None) -> str:
+        return site_rows.adopt_site(self, site_id=site_id, kind=kind, name=name, finess=finess,
+                                    ars_declaration=ars_declaration)
+
     def get_site(self, site_id: str) -> dict[str, Any]:
         return site_rows.get_site(self, site_id)
 

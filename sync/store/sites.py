@@ -39,3 +39,23 @@ def get_site(db: Database, site_id: str) -> dict[str, Any]:
 
 def list_sites(db: Database) -> list[dict[str, Any]]:
     return db.query("SELECT * FROM sites ORDER BY name, id")
+
+
+def adopt_site(db: Database, *, site_id: str, kind: str, name: str, finess: str | None = None,
+               ars_declaration: str | None = None) -> str:
+    """A site another tablet created, under the id it has on the server (the `site-id` identifier of its
+    Organization), so this tablet's sessions and searches name the same place. Checked like `add_site`; a site
+    already here under that id or FINESS is kept as it is and its id returned."""
+    kind_code = choice(kind, SITE_KINDS, "kind", "site.kind.invalid")
+    site_name = SITE_NAME.clean(name)
+    finess_value = clean_finess(finess)
+    declaration = ARS_DECLARATION.clean(ars_declaration)
+    with db.transaction():
+        known = db.query("SELECT id FROM sites WHERE id = ? OR (finess IS NOT NULL AND finess = ?)",
+                         [site_id, finess_value])
+        if known:
+            return known[0]["id"]
+        db.db["sites"].insert({"id": site_id, "kind": kind_code, "name": site_name, "finess": finess_value,
+                               "ars_declaration": declaration, "created_at": db.stamp()})
+        trace(db, "create", "site", site_id)
+    return site_id

@@ -31,6 +31,7 @@ def server(tmp_path_factory):
         with Store(work / "a.db") as a:
             seed_sessions(a, 4, seed=7, doctors=True)
             assert Uploader(srv.url).push(a).remaining == 0
+        srv.tablet_a = work / "a.db"
         yield srv
 
 
@@ -62,10 +63,25 @@ def test_pull_on_a_new_path_creates_the_store(server, tmp_path):
     assert (tmp_path / "new.db").exists() and json.loads(done.stdout)["requests"] == 0  # no site yet
 
 
-def test_an_unknown_site_is_refused(server, tmp_path):
+def test_a_new_tablet_joins_its_site_by_finess_and_gets_everything(server, tmp_path):
+    done = run_cli("pull", "--server", server.url, "--db", str(tmp_path / "new.db"), "--site", DEMO_SITE["finess"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["sessions"]["created"] == 4
+    with Store(tmp_path / "new.db") as b, Store(server.tablet_a) as a:
+        (site,) = b.list_sites()
+        (origin,) = a.list_sites()  # the same place under the same id as on the tablet that created it
+        assert {k: site[k] for k in ("id", "kind", "name", "finess")} == {k: origin[k] for k in
+                                                                         ("id", "kind", "name", "finess")}
+        assert b.query("SELECT count(*) AS n FROM patients")[0]["n"] == a.query(
+            "SELECT count(*) AS n FROM patients")[0]["n"]
+
+
+def test_a_site_the_server_does_not_know_is_refused_and_nothing_is_added(server, tmp_path):
     tablet_b(tmp_path / "b.db")
-    done = run_cli("pull", "--server", server.url, "--db", str(tmp_path / "b.db"), "--site", "nowhere")
-    assert done.returncode == 2 and "no site 'nowhere'" in done.stderr
+    done = run_cli("pull", "--server", server.url, "--db", str(tmp_path / "b.db"), "--site", "000000026")
+    assert done.returncode == 2 and "no site '000000026' on this tablet nor on the server" in done.stderr
+    with Store(tmp_path / "b.db") as b:
+        assert len(b.list_sites()) == 1
 
 
 def test_a_server_out_of_reach_is_one_plain_line_and_nothing_moves(tmp_path):
