@@ -112,10 +112,10 @@ def push_residents(uploader: Any, store: Store, *, ignore_backoff: bool = False)
     resident is set aside. Returns (confirmed, why it stopped: None, "transient", "auth" or "tls"). A transient
     failure puts the residents back with the session outbox's back-off; nothing queued is ever dropped. A resident
     never edited since creation rides up with its first session instead (patient_outbox.settle_carried)."""
+    patient_outbox.settle_carried(store)
     before = patient_outbox.counts(store)["sent"]
     size = min(MAX_RESIDENTS_PER_REQUEST, max(1, (uploader.max_entries or 8) - 1))
     stopped: str | None = None
-    patient_outbox.settle_carried(store)
     while stopped is None:
         batch = patient_outbox.due(store, limit=size, ignore_backoff=ignore_backoff)
         if not batch:
