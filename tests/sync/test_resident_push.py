@@ -102,6 +102,7 @@ def test_a_refused_resident_is_set_aside_alone_and_the_others_go(store):
     with StubServer(respond) as stub:
         result = Uploader(stub.url, gzip=False).push(store)
     assert (result.residents, result.stopped) == (1, None)
+    assert result.requests == 3  # the two together, refused; then each alone
     assert (state(store, refused_id), state(store, fine_id)) == ("rejected", "sent")
     assert "identity kept" in store.query("SELECT last_error FROM patient_outbox WHERE patient_id = ?",
                                           [refused_id])[0]["last_error"]
