@@ -39,6 +39,7 @@ from kivy.utils import platform  # noqa: E402
 from mobile.screens import theme  # noqa: E402
 from mobile.screens.admin import AdminScreen  # noqa: E402
 from mobile.screens.devices import DevicesScreen  # noqa: E402
+from mobile.screens.history import HistoryScreen  # noqa: E402
 from mobile.screens.measure import MeasureScreen  # noqa: E402
 from mobile.screens.patient import PatientScreen  # noqa: E402
 from mobile.screens.patient_form import PatientFormScreen  # noqa: E402
@@ -62,7 +63,8 @@ TABLET_PORTRAIT = (800, 1280)
 SCREENS = (("signin", SigninScreen), ("site_setup", SiteSetupScreen), ("patient", PatientScreen),
            ("patient_form", PatientFormScreen), ("session_start", SessionStartScreen), ("measure", MeasureScreen),
            ("review", ReviewScreen), ("vitals", VitalsScreen), ("teleconsult", TeleconsultScreen),
-           ("summary", SummaryScreen), ("saved", SavedScreen), ("admin", AdminScreen), ("devices", DevicesScreen))
+           ("summary", SummaryScreen), ("saved", SavedScreen), ("admin", AdminScreen), ("devices", DevicesScreen),
+           ("history", HistoryScreen))
 
 
 class RelaisApp(App):

@@ -135,4 +135,6 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     "admin.own_account": N_("You cannot deactivate your own account."),
     "admin.own_rights": N_("You cannot remove your own administration rights."),
     "admin.retention_range": N_("The retention period must be between {min} and {max} days."),
+    # the resident's history
+    "history.not_from_here": N_("The history opens from the patient list or from the vitals."),
 }

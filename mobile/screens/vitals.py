@@ -12,6 +12,7 @@ class VitalsScreen(ModelScreen):
 
     def on_pre_enter(self, *_args) -> None:
         if self.shell is not None and self.shell.session_id == self.shown_session:
+            self.preview()   # back from the history or the PIN pad: the score follows what is still typed
             return
         self.shown_session = self.shell.session_id if self.shell is not None else ""
         self.ids.rr.text = ""

@@ -85,6 +85,19 @@ class WorkflowContext:
             self.store.abandon_session(session_id)
             self.claims.release_session(session_id)
 
+    # -- the resident's usual values --------------------------------------------------------------------------
+    def usual_values(self) -> dict[str, Any]:
+        """The selected resident's usual value per LOINC code (sync.store.history.Usual), the session in progress
+        left out; empty without a resident or a store that keeps no history."""
+        patient = self.state.patient
+        if not patient or not hasattr(self.store, "usual_values"):
+            return {}
+        return self.store.usual_values(patient["id"], exclude_session=self.state.session_id)
+
+    def baselines(self) -> dict[str, Any]:
+        """What the clinical rules compare with: LOINC code → usual value (Decimal, the rules' unit)."""
+        return {code: usual.value for code, usual in self.usual_values().items()}
+
     def load_site(self) -> None:
         site_id = self.store.get_setting("site_id")
         self.state.site = self.store.get_site(site_id) if site_id else None

@@ -15,6 +15,7 @@ from mobile.workflow.admin import AdminStep
 from mobile.workflow.call import CallStep
 from mobile.workflow.closing import ClosingStep
 from mobile.workflow.context import DeviceClaims, WorkflowContext
+from mobile.workflow.history import HistoryStep
 from mobile.workflow.kit import DeviceKitStep, DeviceSetup
 from mobile.workflow.measuring import MeasuringStep
 from mobile.workflow.patients import PatientsStep
@@ -59,6 +60,7 @@ class SessionWorkflow:
         self.call = CallStep(ctx, self.closing.draft_summary)
         self.admin = AdminStep(ctx)
         self.kit = DeviceKitStep(ctx, device_setup)
+        self.history = HistoryStep(ctx)
         ctx.load_site()
         ctx.state.step = "signin" if self.signin.staff_members() else "site_setup"
 
@@ -189,6 +191,23 @@ class SessionWorkflow:
 
     def finish_measurements(self) -> None:
         self.measuring.finish_measurements()
+
+    # -- the resident's history (trends) and usual values --------------------------------------------------------
+    def open_history(self, patient_id: str | None = None) -> None:
+        self.history.open_history(patient_id)
+
+    def close_history(self) -> None:
+        self.history.close_history()
+
+    def resident_history(self) -> Any:
+        return self.history.resident_history()
+
+    def history_usual_values(self) -> dict[str, Any]:
+        return self.history.usual_values()
+
+    def usual_values(self) -> dict[str, Any]:
+        """The selected resident's usual values (LOINC code → sync.store.history.Usual), this session left out."""
+        return self.context.usual_values()
 
     # -- vitals, the call, closing ----------------------------------------------------------------------------
     def preview_news2(self, **values: Any) -> News2:

@@ -1,7 +1,7 @@
 """Measuring: read a device of the chosen kind, propose its values for review (accept or retake), or take the values
 typed by hand (any device kind); then store every accepted value in the session with the flag the clinical rules gave
-it when it was proposed. While a device is read, the state says which phase it is in, since when and for how long at
-most (devices.limits); staff may cancel it. A reading is bound to the session it was started
+it when it was proposed (compared with the resident's usual values where the rules say so). While a device is read,
+the state says which phase it is in, since when and for how long at most (devices.limits); staff may cancel it. A reading is bound to the session it was started
 for: changing patient mid-measurement discards it; one device serves one open session of the tablet at a time."""
 from __future__ import annotations
 
@@ -123,13 +123,13 @@ class MeasuringStep:
 
     def _propose(self, session_id: str, kind: str, reading: DeviceReading) -> Proposal:
         if kind == "thermometer":
-            obs, decision = readings.temperature_values(reading.measurement)
+            obs, decision = readings.temperature_values(reading.measurement, usual=self.ctx.baselines())
             proposal = Proposal(session_id=session_id, code=obs.code, value=obs.value, unit=obs.unit,
                                 source="bluetooth", measured_at=readings.measured_at(reading),
                                 received_at=reading.received_at, reading=reading, flag=decision.flag,
                                 warnings=readings.warnings_of([decision]) + readings.battery_warning(reading))
         else:
-            values, warnings = readings.vital_values(kind, reading.measurement)
+            values, warnings = readings.vital_values(kind, reading.measurement, self.ctx.baselines())
             primary = values[0]
             proposal = Proposal(session_id=session_id, code=primary.code, value=primary.value, unit=primary.unit,
                                 source="bluetooth", measured_at=readings.measured_at(reading),
@@ -146,7 +146,7 @@ class MeasuringStep:
         session_id = self._require_ready()
         if kind not in readings.MANUAL_KIND_FIELDS:
             raise WorkflowError("measure.no_device", kind=kind)
-        values, warnings = readings.manual_values(kind, typed)
+        values, warnings = readings.manual_values(kind, typed, ctx.baselines())
         primary, now = values[0], ctx.clock()
         proposal = Proposal(session_id=session_id, code=primary.code, value=primary.value, unit=primary.unit,
                             source="manual", measured_at=now, received_at=now, warnings=warnings, kind=kind,

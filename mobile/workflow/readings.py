@@ -1,11 +1,16 @@
 """From a device reading to a value staff may accept: device errors and implausible values refused (as codes, never
 proposed), each value decided by the clinical rules (sync.clinical.rules: its interpretation flag, its alerts, the
 reasons to measure again), warnings as codes (values to confirm, clinical alerts, device status bits, a low battery),
-the time stamp to trust, and the value typed by hand when no device works."""
+the time stamp to trust, and the value typed by hand when no device works.
+
+`usual` (LOINC code → the resident's usual value in the rules' comparison unit, sync.store.history.usual_values)
+lets the rules compare with the resident's own baseline where the clinical table says so (a temperature rise, a
+SpO2 drop): the flag and alerts decided here are the ones stored with the value."""
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from typing import Mapping
 
 from devices.parsers.common import ParsedMeasurement
 from devices.reading import DeviceReading
@@ -44,17 +49,21 @@ def warnings_of(decisions) -> tuple[str, ...]:
     return tuple(dict.fromkeys(confirm + alerts))
 
 
-def decide_value(code: str, value: Decimal, unit: str) -> Decision:
-    """The clinical rules' decision for one value; WorkflowError (the rules' code) when it cannot be real."""
+Usual = Mapping[str, Decimal]   # LOINC code → the resident's usual value (the rules' comparison unit)
+
+
+def decide_value(code: str, value: Decimal, unit: str, usual: Usual | None = None) -> Decision:
+    """The clinical rules' decision for one value, against the resident's usual value when known; WorkflowError
+    (the rules' code) when it cannot be real."""
     try:
-        return decide(code, value, unit)
+        return decide(code, value, unit, baseline=(usual or {}).get(code))
     except Implausible as exc:
         raise implausible(exc) from None
 
 
-def check_temperature(value: Decimal, unit: str) -> Decision:
+def check_temperature(value: Decimal, unit: str, usual: Usual | None = None) -> Decision:
     """A temperature decided by the clinical rules: refused when implausible, else its flag and warnings."""
-    return decide_value(LOINC_BODY_TEMPERATURE, value, unit)
+    return decide_value(LOINC_BODY_TEMPERATURE, value, unit, usual)
 
 
 # What staff may type by hand, per field: LOINC code, UCUM unit, decimals allowed, the unit they may type after it.
@@ -96,7 +105,8 @@ def parse_manual_temperature(text: str) -> Decimal:
     return parse_manual("temperature", text)
 
 
-def manual_values(kind: str, typed: dict[str, str]) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
+def manual_values(kind: str, typed: dict[str, str], usual: Usual | None = None
+                  ) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
     """The values typed for one device kind, each parsed and decided by the clinical rules like a device's
     (a cuff's pair decided together); an empty optional field (the pulse rate) is left out."""
     values = []
@@ -106,7 +116,7 @@ def manual_values(kind: str, typed: dict[str, str]) -> tuple[tuple[ProposedValue
             continue
         code, unit, _decimals, _symbol = MANUAL_FIELDS[field]
         values.append(ProposedValue(field, code, parse_manual(field, text), unit))
-    return decided_values(kind, tuple(values))
+    return decided_values(kind, tuple(values), usual)
 
 
 def invalid_value(kind: str, reason: str | None) -> WorkflowError:
@@ -120,16 +130,17 @@ def battery_warning(reading: DeviceReading) -> tuple[str, ...]:
     return ("device.battery_low",) if level is not None and level <= LOW_BATTERY_PERCENT else ()
 
 
-def temperature_values(measurement: ParsedMeasurement, kind: str = "thermometer"):
+def temperature_values(measurement: ParsedMeasurement, kind: str = "thermometer", usual: Usual | None = None):
     """The temperature observation and the rules' decision on it; WorkflowError when invalid or implausible."""
     invalid = next((i for i in measurement.invalid if i.field == "temperature"), None)
     obs = measurement.observation("temperature")
     if invalid is not None or obs is None:
         raise invalid_value(kind, invalid.reason if invalid else None)
-    return obs, check_temperature(obs.value, obs.unit)
+    return obs, check_temperature(obs.value, obs.unit, usual)
 
 
-def decided_values(kind: str, values: tuple[ProposedValue, ...]) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
+def decided_values(kind: str, values: tuple[ProposedValue, ...], usual: Usual | None = None
+                   ) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
     """Every value with its flag, the warnings in order (a cuff reading is decided as a whole)."""
     found = {v.field: v for v in values}
     decisions: dict[str, Decision] = {}
@@ -140,14 +151,15 @@ def decided_values(kind: str, values: tuple[ProposedValue, ...]) -> tuple[tuple[
             decisions["systolic"], decisions["diastolic"] = pair[BP_SYSTOLIC], pair[BP_DIASTOLIC]
         for v in values:
             if v.field not in decisions:
-                decisions[v.field] = decide(v.code, v.value, v.unit)
+                decisions[v.field] = decide(v.code, v.value, v.unit, baseline=(usual or {}).get(v.code))
     except Implausible as exc:
         raise implausible(exc) from None
     return tuple(ProposedValue(v.field, v.code, v.value, v.unit, decisions[v.field].flag) for v in values), \
         warnings_of(decisions.values())
 
 
-def vital_values(kind: str, measurement: ParsedMeasurement) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
+def vital_values(kind: str, measurement: ParsedMeasurement, usual: Usual | None = None
+                 ) -> tuple[tuple[ProposedValue, ...], tuple[str, ...]]:
     """Blood pressure or oximetry: every needed value valid and plausible; the warnings, status bits included."""
     m = measurement
     if m.details.get("device_error"):
@@ -157,7 +169,8 @@ def vital_values(kind: str, measurement: ParsedMeasurement) -> tuple[tuple[Propo
     if bad or any(m.observation(f) is None for f in NEEDED[kind]):
         raise invalid_value(kind, bad[0].reason if bad else None)
     values, warnings = decided_values(kind, tuple(ProposedValue(o.field, o.code, o.value, o.unit)
-                                                  for f in STORED[kind] if (o := m.observation(f)) is not None))
+                                                  for f in STORED[kind] if (o := m.observation(f)) is not None),
+                                        usual)
     return values, warnings + tuple(f"device.status.{s}" for s in m.status if s in STATUS_WARNINGS)
 
 

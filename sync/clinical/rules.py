@@ -99,7 +99,11 @@ RULES: dict[str, VitalRule] = {
 RULES[SPO2_ARTERIAL] = RULES[SPO2]
 del D
 
-# Relative to the resident's usual value (when one is known): alerts without a flag of their own.
+# Relative to the resident's usual value (when one is known, sync.store.history.usual_values). A rise above the
+# usual temperature is fever in a long-term care resident by the IDSA 2008 definition (also the revised McGeer
+# surveillance criteria, Stone et al., Infect Control Hosp Epidemiol 2012;33:965, Table 1: "single temperature
+# > 1.1 °C from baseline"), so it carries the flag H when the thresholds gave none. A drop from the usual SpO2 is
+# flagged L likewise: the value is low for this resident, even if above the table's bounds.
 TEMPERATURE_RISE = Decimal("1.1")   # IDSA 2008
 SPO2_DROP = Decimal(3)              # an app design choice, not taken from a source
 PULSE_PRESSURE_MIN = Decimal(20)    # systolic − diastolic below this: confirm the reading
@@ -148,23 +152,41 @@ def flag_of(code: str, value: Decimal, unit: str) -> str | None:
     return next((t.flag for t in rule.thresholds if t.matches(comparable_value)), None)
 
 
+def baseline_alerts(code: str, comparable_value: Decimal, usual: Decimal) -> tuple[tuple[str, str], ...]:
+    """(flag, alert) of the value against the resident's usual value, both in the rule's comparison unit."""
+    if code == TEMPERATURE and comparable_value >= usual + TEMPERATURE_RISE:
+        return (("H", "alert.temperature.rise_from_baseline"),)
+    if code in (SPO2, SPO2_ARTERIAL) and usual - comparable_value >= SPO2_DROP:
+        return (("L", "alert.spo2.drop_from_baseline"),)
+    return ()
+
+
+def normal_range(code: str) -> tuple[Decimal | None, Decimal | None]:
+    """The bounds of the values the table gives no flag (for a chart's shaded band): the tightest low and high
+    thresholds of the sign's rule, in its comparison unit; (None, None) without thresholds."""
+    rule = RULES.get(code)
+    lows = [t.bound for t in rule.thresholds if t.op in ("<", "<=")] if rule else []
+    highs = [t.bound for t in rule.thresholds if t.op in (">", ">=")] if rule else []
+    return (max(lows) if lows else None, min(highs) if highs else None)
+
+
 def decide(code: str, value: Decimal, unit: str, *, baseline: Decimal | None = None) -> Decision:
     """The flag, alerts and reasons to confirm for one value (Implausible when it cannot be real). A code without
-    a rule (coded answers, mean pressure) gets no flag. `baseline`: the resident's usual value, same unit."""
+    a rule (coded answers, mean pressure) gets no flag. `baseline`: the resident's usual value in the rule's
+    comparison unit (°C, %, /min, mmHg: `RULES[code].unit`), None when none is known. The table's flag wins; a
+    value only abnormal for this resident gets the baseline rule's flag."""
     rule = RULES.get(code)
     if rule is None:
         return Decision()
     comparable_value = check_plausible(code, value, unit)
     threshold = next((t for t in rule.thresholds if t.matches(comparable_value)), None)
     alerts = [threshold.alert] if threshold else []
-    if baseline is not None:
-        usual = comparable(code, baseline, unit)
-        if code == TEMPERATURE and comparable_value >= usual + TEMPERATURE_RISE:
-            alerts.append("alert.temperature.rise_from_baseline")
-        if code in (SPO2, SPO2_ARTERIAL) and usual - comparable_value >= SPO2_DROP:
-            alerts.append("alert.spo2.drop_from_baseline")
+    flag = threshold.flag if threshold else None
+    for baseline_flag, alert in (baseline_alerts(code, comparable_value, baseline) if baseline is not None else ()):
+        alerts.append(alert)
+        flag = flag or baseline_flag
     confirm = (rule.confirm_code,) if any(compare(comparable_value, op, bound) for op, bound in rule.confirm) else ()
-    return Decision(threshold.flag if threshold else None, tuple(alerts), confirm)
+    return Decision(flag, tuple(alerts), confirm)
 
 
 def decide_blood_pressure(systolic: Decimal, diastolic: Decimal, unit: str = "mm[Hg]") -> dict[str, Decision]:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import sync.fhir as fhir
-from sync.clinical.news2 import news2
-from sync.clinical.rules import comparable
+from sync.clinical.stored import news2_of_readings
 from sync.fhir.interpretation import INTERPRETATION_FR
 from sync.fhir.narrative import ANSWERS_FR, fr_quantity
 from sync.fhir.resources import device_display
@@ -22,7 +21,7 @@ from sync.store.consents import consents as session_consents
 from sync.store.database import Database
 from sync.store.measurements import measurements as session_measurements
 from sync.store.notes import addenda as session_addenda, get_summary, notes as session_notes
-from sync.vocabulary import OBSERVATION_TYPES, decimal_from_text
+from sync.vocabulary import OBSERVATION_TYPES
 
 NEWS2_PARAMETERS_FR = {"respiration_rate": "fréquence respiratoire", "spo2": "saturation en oxygène (SpO2)",
                        "air_or_oxygen": "air ou oxygène", "systolic": "pression systolique",
@@ -31,9 +30,6 @@ NEWS2_PARAMETERS_FR = {"respiration_rate": "fréquence respiratoire", "spo2": "s
 NEWS2_BANDS_FR = {"high": "risque élevé", "medium": "risque moyen",
                   "low_medium": "risque faible à moyen (un paramètre à 3)", "low": "risque faible",
                   "incomplete": "incomplet"}
-# which NEWS2 parameter a stored reading feeds (sync.clinical.news2 keyword)
-_NEWS2_INPUTS = {"8310-5": "temperature_c", "59408-5": "spo2", "2708-6": "spo2", "8480-6": "systolic",
-                 "8867-4": "pulse", "9279-1": "respiration_rate"}
 
 
 @dataclass(frozen=True)
@@ -167,22 +163,9 @@ def _measurement(m: Mapping[str, Any]) -> Measurement:
 
 def news2_of(measurements: Sequence[Mapping[str, Any]]) -> News2Result | None:
     """NEWS2 over the stored readings (the last of each kind), None when no reading feeds it."""
-    values: dict[str, Any] = {}
-    for m in measurements:
-        keyword = _NEWS2_INPUTS.get(m["code"])
-        if keyword == "respiration_rate":
-            values[keyword] = int(decimal_from_text(m["value"]))
-        elif keyword:
-            values[keyword] = comparable(m["code"], decimal_from_text(m["value"]), m["unit"])
-        elif m["code"] == "67775-7":
-            values["consciousness"] = m["value"]
-        elif m["code"] == "supplemental-oxygen":
-            values["on_oxygen"] = m["value"] == "yes"
-        elif m["code"] == "spo2-target-88-92" and m["value"] == "yes":
-            values["spo2_scale"] = 2
-    if not set(values) - {"spo2_scale"}:
+    score = news2_of_readings(measurements)
+    if score is None:
         return None
-    score = news2(**values)
     band = NEWS2_BANDS_FR[score.risk]
     return News2Result(score=score.score, risk=score.risk, band=f"au moins {band}" if score.at_least else band,
                        complete=score.complete, missing=tuple(NEWS2_PARAMETERS_FR[p] for p in score.missing),

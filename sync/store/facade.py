@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import sync.store.consents as consent_rows
 import sync.store.duplicates as duplicate_rows
+import sync.store.history as history
 import sync.store.patient_edits as patient_edits
 import sync.store.measurements as measurement_rows
 import sync.store.notes as note_rows
@@ -187,6 +188,13 @@ class Store(Database):
             self, session_id, code=code, value=value, unit=unit, source=source, device=device, raw=raw,
             status=status, measured_at=measured_at, received_at=received_at, panel_id=panel_id,
             interpretation=interpretation)
+
+    # -- the resident's history: trends and usual values (this tablet's sessions and the pulled ones) ----------------
+    def resident_history(self, patient_id: str, *, days: int = history.HISTORY_DAYS) -> history.History:
+        return history.resident_history(self, patient_id, days=days)
+
+    def usual_values(self, patient_id: str, *, exclude_session: str | None = None) -> dict[str, history.Usual]:
+        return history.usual_values(self, patient_id, exclude_session=exclude_session)
 
     # -- consent, notes, summary, addenda -------------------------------------------------------------------------
     def record_consent(self, session_id: str, *, decision: str, recorded_by: str, given_by: str = "patient",

@@ -1,9 +1,10 @@
 """Training scenarios (`python -m mobile --demo --scenario NAME`): each one is played in the test's process on the real
 app (real store, simulated Bluetooth devices, offscreen window) and shows the screens it should, in order, ending in
 the state it is about (a flagged fever, a partial NEWS2, a temperature typed by hand, the 15 called at high risk, a
-neighbour's thermometer refused, a session left and resumed). The command line lists them
-without starting Kivy, refuses an unknown name, and plays one by itself in its own process, screenshots included,
-without touching the staff's real store."""
+neighbour's thermometer refused, a session left and resumed), with every text whole and every button inside the
+window on every screen, in landscape and portrait, French and English. The command line lists them without starting
+Kivy, refuses an unknown name, and plays one by itself in its own process, screenshots included, without touching
+the staff's real store."""
 from __future__ import annotations
 
 import json
@@ -80,7 +81,7 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
     from mobile.training.runner import play
     from mobile.training.scenarios import SCENARIOS
     from sync import outbox
-    from tests.support.ui import LANDSCAPE, PORTRAIT, make_runtime, running_app
+    from tests.support.ui import LANDSCAPE, PORTRAIT, clipped_texts, make_runtime, running_app
 
     scenario = SCENARIOS[name]
     runtime = make_runtime(tmp_path, signed_in=False, demo=True, **scenario.runtime_settings())
@@ -101,11 +102,13 @@ async def test_a_scenario_plays_its_session_to_the_end(tmp_path, name, size, lan
                                            app.screen_manager.get_screen("patient").ids.open_list.children],
                                 off_window=buttons_off_the_window(app),
                                 hidden_next=(app.screen_manager.get_screen("review").ids.accept.width
-                                             if not review.remaining else None))
+                                             if not review.remaining else None),
+                                clipped=clipped_texts(app))
 
         await play(app, scenario, pause=0.02, on_screen=look)
         assert list(seen) == SCREENS[name]
         assert {shown: seen[shown]["off_window"] for shown in seen if seen[shown]["off_window"]} == {}
+        assert {shown: seen[shown]["clipped"] for shown in seen if seen[shown]["clipped"]} == {}  # every text fits
         # the last device's review: the hidden "Next device" takes no room from "Measure again" and "Finish"
         assert [seen[shown]["hidden_next"] for shown in seen if shown.startswith("review-thermometer")] == [0]
         (entry,) = outbox.entries(runtime.store)  # one closed session waiting to leave the tablet

@@ -102,12 +102,28 @@ def test_extreme_values_ask_to_measure_again(code, unit, value, confirm):
     assert decide(code, Decimal(value), unit).confirm == confirm
 
 
-def test_usual_values_add_alerts_without_changing_the_flag():
+def test_a_value_abnormal_for_this_resident_gets_the_baseline_alert_and_its_flag():
     rise = decide("8310-5", Decimal("37.5"), "Cel", baseline=Decimal("36.4"))
-    assert rise.flag is None and rise.alerts == ("alert.temperature.rise_from_baseline",)
-    assert decide("8310-5", Decimal("37.4"), "Cel", baseline=Decimal("36.4")).alerts == ()
+    assert rise.flag == "H" and rise.alerts == ("alert.temperature.rise_from_baseline",)
+    assert decide("8310-5", Decimal("37.4"), "Cel", baseline=Decimal("36.4")) == Decision()
     drop = decide("59408-5", Decimal("93"), "%", baseline=Decimal("96"))
-    assert drop.flag is None and drop.alerts == ("alert.spo2.drop_from_baseline",)
+    assert drop.flag == "L" and drop.alerts == ("alert.spo2.drop_from_baseline",)
+    assert decide("59408-5", Decimal("94"), "%", baseline=Decimal("96")) == Decision()
+    assert decide("8867-4", Decimal("95"), "/min", baseline=Decimal("60")) == Decision()  # no pulse rule
+
+
+def test_the_tables_flag_wins_over_the_baseline_rules():
+    fever = decide("8310-5", Decimal("40.1"), "Cel", baseline=Decimal("36.8"))
+    assert fever.flag == "HH"
+    assert fever.alerts == ("alert.temperature.very_high", "alert.temperature.rise_from_baseline")
+    assert decide("59408-5", Decimal("89"), "%", baseline=Decimal("96")).flag == "LL"
+
+
+def test_the_usual_value_is_in_the_rules_unit_whatever_the_reading_s_unit():
+    # 99.5 °F = 37.5 °C: 1.1 °C above a usual 36.4 °C
+    rise = decide("8310-5", Decimal("99.5"), "[degF]", baseline=Decimal("36.4"))
+    assert rise.flag == "H" and rise.alerts == ("alert.temperature.rise_from_baseline",)
+    assert decide("8310-5", Decimal("99.3"), "[degF]", baseline=Decimal("36.4")).flag is None
 
 
 def test_a_cuff_reading_is_checked_as_a_whole():

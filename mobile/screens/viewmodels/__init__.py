@@ -13,6 +13,7 @@ from typing import Any
 from mobile.screens.viewmodels.admin import AdminModel
 from mobile.screens.viewmodels.base import ScreenModel, attempt
 from mobile.screens.viewmodels.devices import DevicesModel
+from mobile.screens.viewmodels.history import HistoryModel
 from mobile.screens.viewmodels.measure import MeasureModel, ReviewModel
 from mobile.screens.viewmodels.patients import PatientFormModel, PatientListModel
 from mobile.screens.viewmodels.saved import SavedModel
@@ -45,6 +46,7 @@ class ViewModels:
         self.saved = SavedModel(workflow)
         self.admin = AdminModel(workflow)
         self.devices = DevicesModel(workflow)
+        self.history = HistoryModel(workflow)
         self.shell = ShellModel(workflow)
         for model in (*self._screens().values(), self.shell):
             model.start()
@@ -54,7 +56,7 @@ class ViewModels:
                 "patient_form": self.patient_form, "session_start": self.session_start, "measure": self.measure,
                 "review": self.review, "vitals": self.vitals, "teleconsult": self.teleconsult,
                 "summary": self.summary, "saved": self.saved, "admin": self.admin,
-                "devices": self.devices}
+                "devices": self.devices, "history": self.history}
 
     def for_screen(self, name: str) -> ScreenModel:
         return self._screens()[name]

@@ -159,9 +159,14 @@ class ReviewModel(ScreenModel):
     device_label = StringProperty("")
     measured_time = StringProperty("")
     save_error = ObjectProperty(None, allownone=True)
+    usual = DictProperty({})             # LOINC code -> the resident's usual value (sync.store.history.Usual)
+    _usual_for = None                    # the proposal the usual values were read for
 
     def on_state(self, state: WorkflowState) -> None:
         proposal = state.proposal
+        if proposal is not None and proposal is not self._usual_for:
+            self._usual_for = proposal
+            self.usual = self.workflow.usual_values()
         if proposal is not None:
             self.values = proposal.stored_values
             self.warnings = list(proposal.warnings)

@@ -56,6 +56,10 @@ class PatientListModel(ScreenModel):
     def select_patient(self, patient_id: str) -> None:
         self.workflow.select_patient(patient_id)
 
+    def open_history(self, patient_id: str) -> None:
+        """The resident's trends, without opening a session for them."""
+        self.workflow.open_history(patient_id)
+
 
 class PatientFormModel(ScreenModel):
     duplicates = ListProperty([])        # probable duplicates of the identity being typed, kept up to date

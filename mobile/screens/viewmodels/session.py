@@ -7,6 +7,7 @@ from typing import Any
 from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 
 from mobile.screens import news2_texts
+from mobile.screens.texts import KINDS
 from mobile.screens.viewmodels.base import ScreenModel, attempt, clock_text
 from sync.clinical.news2 import News2
 from mobile.workflow import WorkflowState
@@ -39,10 +40,13 @@ class VitalsModel(ScreenModel):
     site_kind = StringProperty("")       # "ehpad" or "pharmacie": the wording of the advice
     call_15_time = StringProperty("")    # HH:MM once staff recorded the call to the 15, else ""
     call_15_by = StringProperty("")
+    today = ListProperty([])             # the values accepted this session, per device (cards' order)
+    usual = DictProperty({})             # LOINC code -> the resident's usual value (sync.store.history.Usual)
     _previewed = False
 
     def on_state(self, state: WorkflowState) -> None:
         self.site_kind = (state.site or {}).get("kind") or ""
+        self.today = [state.accepted[kind].stored_values for kind in KINDS if kind in state.accepted]
         call = state.emergency_call
         self.call_15_time = f"{call['at'].astimezone():%H:%M}" if call else ""
         self.call_15_by = call["by"] if call else ""
@@ -53,6 +57,12 @@ class VitalsModel(ScreenModel):
     def on_step(self, step: str, previous: str) -> None:
         self.error = None
         self._previewed = False
+        if step == "vitals":
+            self.usual = self.workflow.usual_values()
+
+    def open_history(self) -> bool:
+        """The resident's trends; back to these vitals as they were typed."""
+        return attempt(self, "error", self.workflow.open_history)
 
     def _show(self, score: News2) -> None:
         self.news2_rows = [(name, score.parameters[name]) for name in news2_texts.NEWS2_ORDER
