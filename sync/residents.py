@@ -17,8 +17,9 @@ import logging
 from typing import Any
 
 from sync import batching, fhir, outbox
+from sync.fhir.bundle import conditional_create
 from sync.fhir.patient_fields import read_resident, resident_resource, site_code
-from sync.store import Store
+from sync.store import Store, iso
 from sync.store import patient_outbox
 from sync.store.duplicates import merged_into_it
 from sync.store.patient_merge import RemoteResident, merge_remote
@@ -33,7 +34,8 @@ MAX_RESIDENTS_PER_REQUEST = 7  # + the site's Organization: 8 entries, Medplum's
 def apply_remote_patient(store: Store, resource: dict[str, Any], *, now: dt.datetime) -> str:
     """Merge one Patient from the server into the store: "created", "updated", "unchanged" or "duplicate"
     (sync.store.patient_merge). A Patient no tablet made (no patient id of this product) is left alone:
-    "unchanged". `now`: when the pull runs (a copy without stamps counts as older than any stamped edit)."""
+    "unchanged". `now`: when the pull runs (a resident whose copy carries no stamps, as a session bundle creates
+    it, is created here as of then; its fields count as older than any stamped edit)."""
     try:
         read = read_resident(resource)
     except ValueError:
@@ -41,7 +43,7 @@ def apply_remote_patient(store: Store, resource: dict[str, Any], *, now: dt.date
     stamps = {key: normal for key, value in read["stamps"].items() if (normal := normal_instant(value))}
     remote = RemoteResident(read["patient_id"], read["values"], stamps, read["version"], read["replaced_by"],
                             read["replaces"])
-    return merge_remote(store, remote)
+    return merge_remote(store, remote, now=iso(now))
 
 
 def _organization_entry(store: Store) -> tuple[dict[str, Any] | None, str | None]:
@@ -50,7 +52,7 @@ def _organization_entry(store: Store) -> tuple[dict[str, Any] | None, str | None
         return None, None
     site = store.get_site(site_id)
     system, value = fhir.organization_key(site)
-    entry = fhir._bundle.conditional_create(fhir.organization_resource(site), system, value)
+    entry = conditional_create(fhir.organization_resource(site), system, value)
     return entry, site_code(site)
 
 

@@ -45,11 +45,12 @@ class RemoteResident:
     replaces: tuple[str, ...] = field(default=())
 
 
-def merge_remote(db: Database, remote: RemoteResident) -> str:
-    """Merge one server copy; "created", "updated", "unchanged" or "duplicate"."""
+def merge_remote(db: Database, remote: RemoteResident, *, now: str | None = None) -> str:
+    """Merge one server copy; "created", "updated", "unchanged" or "duplicate". `now`: when the pull runs (the
+    store's clock by default), the creation time of a resident whose copy carries no stamps."""
     with db.transaction():
         rows = db.query("SELECT * FROM patients WHERE id = ?", [remote.patient_id])
-        outcome = _create(db, remote) if not rows else _update(db, rows[0], remote)
+        outcome = _create(db, remote, now or db.stamp()) if not rows else _update(db, rows[0], remote)
         if _follow_links(db, remote) and outcome == "unchanged":
             outcome = "updated"
         if outcome != "unchanged" and record_duplicates(db, remote.patient_id):
@@ -57,14 +58,14 @@ def merge_remote(db: Database, remote: RemoteResident) -> str:
     return outcome
 
 
-def _create(db: Database, remote: RemoteResident) -> str:
+def _create(db: Database, remote: RemoteResident, now: str) -> str:
     missing = [column for column in _REQUIRED if not remote.values.get(column)]
     if missing:
         raise InputError("pull.patient.incomplete", missing[0])
     columns = [c for key in FIELDS for c in FIELDS[key] if c in remote.values]
-    created = min(remote.stamps.values(), default=db.stamp())
+    created = min(remote.stamps.values(), default=now)
     row = {c: remote.values[c] for c in columns}
-    row.update({"id": remote.patient_id, "created_at": created, "last_seen_at": db.stamp(), "origin": "pulled",
+    row.update({"id": remote.patient_id, "created_at": created, "last_seen_at": now, "origin": "pulled",
                 "field_stamps": json.dumps(remote.stamps, sort_keys=True), "server_version": remote.version})
     db.db["patients"].insert(row)
     trace(db, "create", "patient", remote.patient_id, f"pulled, server version {remote.version}")

@@ -207,3 +207,15 @@ def test_a_merge_made_on_another_tablet_is_followed_here(store, other, clock):
 def test_a_patient_no_tablet_made_is_left_alone(store):
     assert pull(store, {"resourceType": "Patient", "id": "x", "name": [{"family": "Autre"}]}) == "unchanged"
     assert store.find_patients("") == []
+
+
+def test_a_copy_without_stamps_as_a_session_bundle_makes_it_counts_as_older_than_any_edit(store, other):
+    patient_id = other.add_patient(**TRAITS, room="12")
+    copy = server_copy(other, patient_id)
+    copy["extension"] = [e for e in copy["extension"] if not e["url"].endswith("/field-stamps")]
+    assert pull(store, copy) == "created"
+    assert store.get_patient(patient_id)["created_at"] == store.stamp(NOW)
+    store.update_patient(patient_id, room="20")
+    mark_all_sent(store)
+    assert pull(store, copy) == "unchanged"
+    assert store.get_patient(patient_id)["room"] == "20" and queued(store, patient_id)
