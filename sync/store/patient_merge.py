@@ -16,13 +16,19 @@ The rules (a site's tablets edit residents offline, each edit stamped per field,
 """
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from sync.store.database import Database
 from sync.store.duplicates import mark_merged, record_duplicates
 from sync.store.errors import InputError
+from sync.store.fields import TextRule
+from sync.store.identity import (clean_birth_date, clean_birth_given_names, clean_birth_place, clean_document,
+                                 clean_ins, clean_method, clean_name, clean_resident_id, clean_room, clean_sex,
+                                 clean_status, clean_usual_name)
 from sync.store.patient_stamps import (FIELDS, LOCKED_STATUSES, STATUS_RANK, TRAIT_FIELDS, field_values,
                                        queue_resident, stamps_of)
 from sync.store.trail import trace
@@ -45,10 +51,43 @@ class RemoteResident:
     replaces: tuple[str, ...] = field(default=())
 
 
+_GP_NAME = TextRule("gp_name", 120, "recipient.name.too_long")
+
+
+def checked_values(values: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """The server copy's columns through the very checks a resident typed on the tablet goes through
+    (sync.store.identity): IdentityError / InputError (ValueError) for anything the tablet would refuse."""
+    status = clean_status(values.get("identity_status") or "PROV")
+    given = clean_name(values.get("given_name"), "given_name")
+    checked = {"family_name": clean_name(values.get("family_name"), "family_name"), "given_name": given,
+               "birth_date": clean_birth_date(values.get("birth_date"), today), "sex": clean_sex(values.get("sex")),
+               "birth_place_insee": clean_birth_place(values.get("birth_place_insee")), "identity_status": status,
+               "ins": clean_ins(values.get("ins"), status), "identity_method": clean_method(values.get("identity_method")),
+               "identity_document": clean_document(values.get("identity_document"), status),
+               "birth_given_names": clean_birth_given_names(values.get("birth_given_names"), given),
+               "usual_name": clean_usual_name(values.get("usual_name")), "room": clean_room(values.get("room")),
+               "resident_id": clean_resident_id(values.get("resident_id")),
+               "gp_name": _GP_NAME.clean(values.get("gp_name"))}
+    return {**values, **{column: value for column, value in checked.items() if column in values}}
+
+
+@contextlib.contextmanager
+def _within_transaction(db: Database) -> Iterator[None]:
+    """The caller's transaction when there is one (a page of the pull), else one of its own."""
+    if db.conn.in_transaction:
+        yield
+    else:
+        with db.transaction():
+            yield
+
+
 def merge_remote(db: Database, remote: RemoteResident, *, now: str | None = None) -> str:
     """Merge one server copy; "created", "updated", "unchanged" or "duplicate". `now`: when the pull runs (the
-    store's clock by default), the creation time of a resident whose copy carries no stamps."""
-    with db.transaction():
+    store's clock by default), the creation time of a resident whose copy carries no stamps. Its values are checked
+    first (`checked_values`): a copy the tablet would refuse is refused whole, nothing stored."""
+    remote = RemoteResident(remote.patient_id, checked_values(remote.values, db.now().astimezone().date()),
+                            remote.stamps, remote.version, remote.replaced_by, remote.replaces)
+    with _within_transaction(db):
         rows = db.query("SELECT * FROM patients WHERE id = ?", [remote.patient_id])
         outcome = _create(db, remote, now or db.stamp()) if not rows else _update(db, rows[0], remote)
         if _follow_links(db, remote) and outcome == "unchanged":

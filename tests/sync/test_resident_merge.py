@@ -219,3 +219,19 @@ def test_a_copy_without_stamps_as_a_session_bundle_makes_it_counts_as_older_than
     mark_all_sent(store)
     assert pull(store, copy) == "unchanged"
     assert store.get_patient(patient_id)["room"] == "20" and queued(store, patient_id)
+
+
+def test_a_copy_the_tablet_would_refuse_is_refused_whole(store, other):
+    patient_id = other.add_patient(**TRAITS)
+    copy = server_copy(other, patient_id)
+    copy["birthDate"] = "2999-01-01"
+    with pytest.raises(ValueError):
+        pull(store, copy)
+    assert store.find_patients("") == [] and not store.conn.in_transaction
+
+
+def test_a_pull_may_merge_inside_the_transaction_of_its_page(store, other):
+    patient_id = other.add_patient(**TRAITS)
+    with store.transaction():
+        assert pull(store, server_copy(other, patient_id)) == "created"
+    assert store.get_patient(patient_id)["origin"] == "pulled"
