@@ -4,20 +4,23 @@ serve   --port PORT --db PATH [--host 127.0.0.1] [--token T | --tablets FILE]
                                                               development FHIR server (prints "serving on URL")
 tablets add --file FILE --id ID --site SITE [--site …] | remove --file FILE --id ID
                                                               per-tablet tokens bound to sites (token printed once)
-status  [--db PATH]                                           outbox counts per state, rejected reasons and the
-                                                              report mails per state, as JSON
+status  [--db PATH]                                           outbox counts per state, rejected reasons, the
+                                                              report mails per state and the transaction
+                                                              limits learned per server, as JSON
 configure [--server URL [--token-stdin] [--max-entries N]] [--ca-bundle P] [--db PATH]
           [--mssante-smtp HOST:PORT --mssante-from ADDRESS --mssante-cert CERT.pem --mssante-key KEY.pem]
                                                               where this tablet syncs and sends its reports by
                                                               secure mail (kept in the encrypted store)
-push    [--server URL] [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] [--max-entries N]
+push    [--server URL] [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] [--max-entries N] [--wait S]
                                                               upload now (default: the configured server), then
                                                               send the reports by secure mail;
-                                                              exit 0 when everything is sent
+                                                              exit 0 when everything is sent, 3 when busy
 audit-check [--server URL] [--db PATH]                       the audit chain, alone and against the server's copy
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
 import-directory FILE [--db PATH]                            load the Annuaire Santé MSSanté extraction (.txt or
                                                               .zip) as this tablet's offline directory
+import-residents FILE.csv [--db PATH] [--dry-run]            the residents of a care software's export: a JSON
+                                                              report, then all rows in one transaction or none
 proxy   --listen PORT --target HOST:PORT [--fault-rate R] [--latency-ms MS] [--seed S] [--kinds K,K]
                                                               fault-injecting proxy on loopback (counts on exit)
 """
@@ -31,6 +34,13 @@ import signal
 import sys
 from typing import Any
 from pathlib import Path
+
+
+BUSY_WAIT_SECONDS = 5.0
+EXIT_BUSY = 3
+PUSH_EXIT_STATUS = ("exit status: 0 everything was sent; 1 something is left or was refused; 2 cannot run (no store, "
+                    "no server, a store error); 3 busy: another uploader (the app, another push) is using this "
+                    "store, nothing was done, try again later")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -104,6 +114,10 @@ def _status(args: argparse.Namespace) -> int:
         from sync.delivery import mail_outbox
 
         report["reports"] = mail_outbox.counts(store)  # the report messages by secure mail, per state
+        from sync import transaction_limits
+
+        # the most entries per transaction each server took after refusing more (learned by the uploader)
+        report["transaction_limits"] = transaction_limits.learned(store)
         print(json.dumps(report, sort_keys=True, ensure_ascii=False))
     return 0
 
@@ -165,7 +179,12 @@ def _push(args: argparse.Namespace) -> int:
         from sync import audit_extracts
 
         audit_extracts.freeze_extract(store, force=True)
-        result = uploader.push(store, ignore_backoff=True)
+        result = uploader.push(store, ignore_backoff=True, lock_wait=max(0.0, args.wait))
+        if result.stopped == "busy":  # the app or another push is uploading this store: nothing was done
+            from sync.cli_messages import CLI_MESSAGES
+
+            print(f"relais: {CLI_MESSAGES['upload.busy']}", file=sys.stderr)
+            return EXIT_BUSY
         # the reports by secure mail go after the FHIR upload, whatever it did: a mail server and a FHIR server
         # fail independently
         from sync.delivery import mssante_cli
@@ -238,6 +257,22 @@ def _import_directory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_residents(args: argparse.Namespace) -> int:
+    """The residents of a care software's CSV export: the JSON report on stdout (line numbers, ids and codes, never
+    a name), a one-line summary on stderr; 1 when a row is bad (then nothing is written)."""
+    from sync.cli_messages import say
+    from sync.residents_csv import import_residents
+
+    with _open(args, recover_in_flight=False) as store:
+        outcome = import_residents(store, args.file, dry_run=args.dry_run)
+    report = outcome.report()
+    print(json.dumps({"file": Path(args.file).name, "dry_run": args.dry_run, **report}, sort_keys=True))
+    verdict = ("residents.bad_rows" if outcome.plan.bad else "residents.applied" if outcome.applied
+               else "residents.checked")
+    print(f"relais: {say(verdict, **report['counts'])}", file=sys.stderr)
+    return 1 if outcome.plan.bad else 0
+
+
 def _proxy(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -304,7 +339,7 @@ def _tablet_commands(commands: Any) -> None:
     status.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     status.set_defaults(run=_status)
 
-    push = commands.add_parser("push", help="upload the outbox now")
+    push = commands.add_parser("push", help="upload the outbox now", epilog=PUSH_EXIT_STATUS)
     push.add_argument("--server", help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (default: as configured)")
     push.add_argument("--token", default=os.environ.get("RELAIS_TOKEN"), help="bearer token (default: $RELAIS_TOKEN)")
     push.add_argument("--db", help="store file (default: the app's store)")
@@ -313,7 +348,11 @@ def _tablet_commands(commands: Any) -> None:
     push.add_argument("--batch-size", type=int, default=20, help="sessions per request (default 20)")
     push.add_argument("--max-entries", type=int, default=None,
                       help="most entries the server takes in one transaction (Medplum: 8); larger sessions go as "
-                           "several transactions in dependency order")
+                           "several transactions in dependency order (default: the limit learned from the server's "
+                           "refusals, shown by `status`)")
+    push.add_argument("--wait", type=float, default=BUSY_WAIT_SECONDS, metavar="SECONDS",
+                      help="how long to wait for another uploader of this store (the app) to finish "
+                           f"(default {BUSY_WAIT_SECONDS:g})")
     push.set_defaults(run=_push)
 
     configure = commands.add_parser("configure", help="where this tablet syncs and sends its reports (kept in the "
@@ -353,6 +392,19 @@ def _tablet_commands(commands: Any) -> None:
     directory.add_argument("--db", help="store file (default: the app's store)")
     directory.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     directory.set_defaults(run=_import_directory)
+
+    from sync import residents_csv
+
+    residents = commands.add_parser(
+        "import-residents", help="import the residents from a CSV export of the care software",
+        description=residents_csv.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 imported (or, with --dry-run, nothing bad found); 1 a row is bad: nothing was "
+               "imported; 2 the file or the store cannot be used")
+    residents.add_argument("file", help="the CSV export (UTF-8 or Windows-1252, ';' or ',')")
+    residents.add_argument("--db", help="store file (default: the app's store)")
+    residents.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
+    residents.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
+    residents.set_defaults(run=_import_residents)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,8 @@
 Runs on the app's asyncio loop; the blocking upload runs in a worker thread (asyncio.to_thread) with its own Store
 connection, so the UI thread never waits on the network. One push at a time, never in parallel. After each upload
 pass, the reports waiting in the mail outbox go to the MSSanté operator (sync.delivery.send_pass), in the same
-worker thread, whatever the upload did: a mail server and a FHIR server fail independently.
+worker thread, whatever the upload did: a mail server and a FHIR server fail independently. While another uploader
+holds the store (`python -m sync push`, sync.upload_lock) a round uploads nothing and keeps the last result.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class SyncLoop:
         self.last_mail: SendReport | None = None
         self.last_error: str | None = None
         self.passes = 0
+        self.busy_rounds = 0  # rounds skipped because another uploader held the store (sync.upload_lock)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -79,7 +81,11 @@ class SyncLoop:
                     # every ten minutes at most
                     await asyncio.to_thread(
                         lambda: audit_extracts.freeze_extract(store, force=outbox.remaining(store) > 0))
-                    self.last_result = await asyncio.to_thread(self.uploader.push, store)
+                    result = await asyncio.to_thread(self.uploader.push, store)
+                    if result.stopped == "busy":  # `python -m sync push` has the store: this round is skipped
+                        self.busy_rounds += 1
+                    else:
+                        self.last_result = result
                     self.last_error = None
                     # what the server has confirmed long enough leaves the tablet (sync.retention)
                     self.last_purge = await asyncio.to_thread(retention.purge, store)

@@ -39,6 +39,11 @@ CLI_MESSAGES: dict[str, str] = {
 CLI_OUTCOMES: dict[str, str] = {
     "directory.imported": "{imported} MSSanté mailboxes imported from {file} ({malformed} malformed lines skipped, "
                           "{other_types} of other mailbox types, {duplicates} repeated addresses)",
+    "residents.applied": "residents imported: {create} created, {update} updated, {unchanged} unchanged, "
+                         "{duplicate} probable duplicates left out, {protected} with qualified traits kept",
+    "residents.checked": "nothing written: {create} to create, {update} to update, {unchanged} unchanged, "
+                         "{duplicate} probable duplicates, {protected} with qualified traits kept",
+    "residents.bad_rows": "{bad} bad rows (see \"bad\" in the report): nothing was imported",
 }
 
 
@@ -77,4 +82,20 @@ CLI_MESSAGES.update({
                           "it refused the tablet's): check --ca-bundle and the client certificate",
     "mssante.starttls_missing": "the MSSanté server did not offer an encrypted connection (STARTTLS): nothing is "
                                 "sent in clear",
+})
+
+# The uploader: one per store (push), what it learned of the server (status).
+CLI_MESSAGES.update({
+    "upload.busy": "busy: another upload of this store is running (the app or another push); nothing was done, "
+                   "try again later",
+})
+
+# The residents' CSV import (import-residents)
+CLI_MESSAGES.update({
+    "residents.file.unreadable": "cannot read {file} ({detail})",
+    "residents.file.too_large": "{file} is larger than {max_bytes} bytes: not a residents export",
+    "residents.file.encoding": "{file} is neither UTF-8 nor Windows-1252 text",
+    "residents.file.empty": "{file} is empty",
+    "residents.file.format": "{file} cannot be read as delimited text ({detail})",
+    "residents.file.header": "not a residents export: the header line lacks the columns {missing}",
 })

@@ -1,11 +1,12 @@
 """The outbox: the queue of frozen session bundles waiting for the server, on the store's Database.
 
 State machine: pending → in_flight (claimed for one request) → sent | rejected | pending again (transient failure,
-with a backoff). An entry left in_flight by a killed app is put back to pending when the store is opened: resending
-is safe because every bundle entry is a conditional create.
+with a backoff). An entry left in_flight by a killed app is put back to pending when the store is opened or a pass
+starts, only by whoever holds the store's upload lock (sync.upload_lock), so a living uploader's batch is never
+taken from it: resending a dead one's is safe because every bundle entry is a conditional create.
 
 Every transition is one short transaction (BEGIN IMMEDIATE), so two uploaders (the app and `python -m sync push`)
-can never claim the same entry at once.
+can never claim the same entry at once; the upload lock keeps them from running at all at the same time.
 
 Why an entry is pending again or rejected (`last_error`) is stored as a code with its parameters, worded only when
 shown (mobile.messages): the JSON text `{"code": "upload.http", "params": {"status": 503}}`, written by
@@ -273,7 +274,8 @@ def requeue(db: "Database", entry_id: str) -> None:
 
 
 def recover_in_flight(db: "Database") -> int:
-    """Entries left in_flight by a killed process go back to pending, due now. Returns how many."""
+    """Entries left in_flight by a killed process go back to pending, due now. Returns how many. Call it only while
+    holding the store's upload lock (sync.upload_lock): then no living process has entries in flight."""
     with db.transaction():
         cursor = db.conn.execute(
             "UPDATE outbox SET state = 'pending', next_attempt_at = NULL WHERE state = 'in_flight'")

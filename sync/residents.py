@@ -85,7 +85,7 @@ def _send(uploader: Any, store: Store, batch: list[patient_outbox.QueuedResident
     classifies failures ("transient", "rejected", "too_large", "auth", "tls")."""
     body = fhir.dumps_bundle(resident_transaction(store, [q.patient_id for q in batch]))
     count = len(fhir.loads(body)["entry"])
-    outcome, statuses, replies = uploader._exchange(body, count, len(batch))
+    outcome, statuses, replies = uploader._exchange(body, count)
     if outcome is not None:
         return outcome.kind, outcome.detail
     bad = next((s for s in statuses if not batching.entry_ok(s)), None)

@@ -1,5 +1,6 @@
-"""One pass of the uploader over the outbox (sync.uploader.Uploader.push), step by step: claim a batch, fit it to
-the server's transaction limit, send it group by group (a refused group is bisected until the refused session is
+"""One pass of the uploader over the outbox (sync.uploader.Uploader.push, holding the store's upload lock), step by
+step: claim a batch, fit it to the server's transaction limit (and remember a limit learned while sending), send it
+group by group (a refused group is bisected until the refused session is
 alone), and settle every claimed entry exactly once: sent, rejected, or released — with a backoff after a transient
 failure, due at once when the pass runs out of time or fails inside. Nothing claimed is ever left in flight."""
 from __future__ import annotations
@@ -9,7 +10,7 @@ import logging
 from collections import deque
 from typing import Any, Sequence
 
-from sync import batching, outbox
+from sync import batching, outbox, transaction_limits
 from sync.retry_after import retry_delay
 from sync.store import Store
 
@@ -94,10 +95,12 @@ class UploadPass:
                 self.stopped = "deadline"
                 return
             outcome = self.uploader.send(batch)
+            if outcome.learned_limit is not None:  # kept for this server: the next pass starts with it
+                transaction_limits.save(self.store, self.uploader.base_url, outcome.learned_limit)
             self.settle_confirmed(outcome)
             if outcome.kind == "sent":
                 log.info("outbox: %d session(s) sent in one request", len(outcome.confirmed))
-            elif outcome.kind in ("rejected", "too_large") and len(batch.entries) > 1:
+            elif outcome.kind == "rejected" and len(batch.entries) > 1:
                 low, high = batching.split(batch.entries)
                 groups.appendleft(high)
                 groups.appendleft(low)

@@ -12,9 +12,15 @@ Why this way (shared/notes/sync.md):
 - transient failures (network, timeout, 408, 429, 5xx, redirects, non-FHIR answers) put the batch back with
   exponential backoff + full jitter, or the server's Retry-After on 429/503 (capped), and end the pass: no busy
   loop draining the battery while offline;
-- a 4xx carrying a FHIR OperationOutcome judges the payload. For a batch it may be any one session's fault: the batch
-  is bisected until the refused session is alone, and only that one is quarantined (rejected, with the server's
-  text); the rest of the queue flows. 401/403 are about the credential, not the data: the entries stay pending and
+- a transaction refused as too large (Medplum's 400 "Transaction requires strict isolation…", any 413) says nothing
+  against the data: the same entries go again as smaller dependency-ordered transactions, 8 at a time after
+  Medplum's sentence, else half as many until one is accepted; the size accepted is kept per server
+  (sync.transaction_limits) and used from the first request of the next pass. Only a single entry refused as too
+  large, which no split can help, quarantines its session (code `upload.too_large.entry`): retrying it would stall
+  the queue behind it at every pass, and staff can requeue it once the server takes larger requests;
+- any other 4xx carrying a FHIR OperationOutcome judges the payload. For a batch it may be any one session's fault:
+  the batch is bisected until the refused session is alone, and only that one is quarantined (rejected, with the
+  server's text); the rest of the queue flows. 401/403 are about the credential, not the data: the entries stay pending and
   the pass stops (PushResult.stopped == "auth") so staff can be told;
 - request bodies are gzipped (Content-Encoding: gzip); a server answering 415 to that gets plain bodies from then on;
 - TLS verification is always on.
@@ -27,16 +33,17 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 import requests
 
-from sync import audit_extracts, batching, fhir, outbox
+from sync import audit_extracts, batching, fhir, outbox, transaction_limits
 from sync.residents import push_residents
 from sync.retry_after import RETRY_AFTER_CAP_SECONDS, parse_retry_after, retry_delay  # noqa: F401 - re-exported
 from sync.store import Store
+from sync.upload_lock import UploaderBusy, upload_lock
 from sync.upload_pass import UploadPass
 
 log = logging.getLogger(__name__)
@@ -65,7 +72,9 @@ class PushResult:
     sent: int
     rejected: int
     remaining: int
-    stopped: str | None = None  # None: nothing left that is due; "transient" | "auth" | "tls" | "deadline" | "backoff"
+    # None: nothing left that is due; "transient" | "auth" | "tls" | "deadline" | "backoff" | "busy" (another
+    # uploader holds this store: sync.upload_lock)
+    stopped: str | None = None
     requests: int = 0  # HTTP requests this pass made
     audit_extracts: int = 0  # extracts of the audit trail the server confirmed this pass
     residents: int = 0  # residents whose edited record the server confirmed this pass (sync.residents)
@@ -76,10 +85,12 @@ class _Outcome:
     """What one request achieved. `confirmed`: outbox ids whose every entry got a 200/201 (with kind "sent", all of
     them; with "transient", a partial answer). `retry_after`: seconds the server asked to wait (429/503)."""
 
-    kind: str  # "sent" | "rejected" | "transient" | "auth" | "tls" | "too_large"
+    kind: str  # "sent" | "rejected" | "transient" | "auth" | "tls" | "too_large" (only inside send)
     detail: str  # a diagnostic code with its parameters, as stored in the outbox (outbox.error_record)
     retry_after: float | None = None
     confirmed: tuple[str, ...] = field(default=())
+    refusal: transaction_limits.SizeRefusal | None = None  # with kind "too_large"
+    learned_limit: int | None = None  # a transaction size the server took after refusing a larger one
 
 
 def _operation_outcome_text(body: Any) -> str | None:
@@ -137,7 +148,8 @@ class Uploader:
         retries pile up. `batch_size` sessions at most per request, and at most `max_batch_bytes` of frozen
         payload (one session always goes, whatever its size). `gzip`: compress request bodies. `max_entries`: the
         most entries the server takes in one transaction (Medplum: 8); sessions are then merged only up to that, and
-        a larger session goes as several transactions in dependency order."""
+        a larger session goes as several transactions in dependency order. Without it, the limit the store learned
+        for this server is used, or none until the server refuses a transaction as too large."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if max_entries is not None and max_entries < 1:
@@ -153,7 +165,10 @@ class Uploader:
         self.batch_size = batch_size
         self.max_batch_bytes = max_batch_bytes
         self.gzip = gzip
-        self.max_entries = max_entries
+        self.max_entries = max_entries  # given, else learned from the server's refusals (sync.transaction_limits)
+        self._max_entries_given = max_entries
+        self._learned_now: int | None = None  # what the current send learned
+        self._limit_before_send: int | None = max_entries
         self._gzip_accepted = False  # a compressed request got a 2xx: the server reads gzip
         self.requests_made = 0  # every HTTP request ever sent by this uploader
         # after a transient or auth failure, no request at all before this (store clock): the network or the server
@@ -179,9 +194,11 @@ class Uploader:
                                   verify=self.verify, allow_redirects=False)
         if compressed and 200 <= response.status_code < 300:
             self._gzip_accepted = True
+        reply = _json_body(response) if 400 <= response.status_code < 500 else None
         unreadable = response.status_code == 415 or (
             400 <= response.status_code < 500 and response.status_code not in _NOT_ABOUT_THE_BODY
-            and not self._gzip_accepted and _operation_outcome_text(_json_body(response)) is not None)
+            and not self._gzip_accepted and _operation_outcome_text(reply) is not None
+            and transaction_limits.size_refusal(response.status_code, reply) is None)  # it counted the entries
         if compressed and unreadable:
             # a 415, or a 4xx OperationOutcome (which would quarantine the data) from a server never seen reading
             # gzip (one that ignores Content-Encoding parses the compressed bytes and calls them malformed): the
@@ -199,14 +216,28 @@ class Uploader:
 
     def send(self, entries: outbox.OutboxEntry | Sequence[outbox.OutboxEntry]) -> _Outcome:
         """One POST carrying one session (its frozen bytes) or several (merged by sync.batching), classified; or,
-        when the batch has more entries than the server takes in one transaction (`max_entries`), a sequence of
-        smaller transactions in dependency order (sync.batching.dependency_parts). Never raises for network or
-        server trouble."""
+        when the batch has more entries than the server takes in one transaction (`max_entries`, given or
+        learned), a sequence of smaller transactions in dependency order (sync.batching.dependency_parts). A
+        refusal as too large makes the parts smaller until one is accepted (`learned_limit` of the outcome).
+        Never raises for network or server trouble."""
         batch = entries if isinstance(entries, batching.MergedBatch) else batching.merge(
             [entries] if isinstance(entries, outbox.OutboxEntry) else list(entries))
+        self._learned_now, self._limit_before_send = None, self.max_entries
         if self.max_entries is not None and batch.entry_count > self.max_entries:
-            return self._send_in_parts(batch)
-        outcome, statuses, _ = self._exchange(batch.body, batch.entry_count, len(batch.entries))
+            outcome = self._send_in_parts(batch, self.max_entries)
+        else:
+            outcome = self._send_whole(batch)
+        return replace(outcome, learned_limit=self._learned_now) if self._learned_now else outcome
+
+    def _send_whole(self, batch: batching.MergedBatch) -> _Outcome:
+        outcome, statuses, _ = self._exchange(batch.body, batch.entry_count)
+        if outcome is not None and outcome.kind == "too_large":
+            smaller = transaction_limits.next_size(outcome.refusal, batch.entry_count)
+            if smaller is None:
+                return self._entry_too_large(outcome, ())
+            log.info("outbox: a transaction of %d entries is too large for the server; trying %d",
+                     batch.entry_count, smaller)
+            return self._send_in_parts(batch, smaller, trying=True)
         if outcome is not None:
             return outcome
         confirmed = tuple(batching.confirmed_sessions(batch, statuses))
@@ -216,41 +247,77 @@ class Uploader:
         return _Outcome("transient", outbox.error_record("upload.reply.entry_status", status=bad),
                         confirmed=confirmed)
 
-    def _send_in_parts(self, batch: batching.MergedBatch) -> _Outcome:
+    def _entry_too_large(self, outcome: _Outcome, confirmed: tuple[str, ...]) -> _Outcome:
+        """One entry alone refused as too large: no split can help; its session is refused (see the module). The
+        refusals that led there were about that entry's size, not about how many entries were sent: what this send
+        learned is forgotten."""
+        self.max_entries, self._learned_now = self._limit_before_send, None
+        refusal = outcome.refusal
+        detail = outbox.error_record("upload.too_large.entry", status=refusal.status if refusal else 0,
+                                     reason=refusal.text if refusal else "")
+        return _Outcome("rejected", detail, confirmed=confirmed)
+
+    def _send_in_parts(self, batch: batching.MergedBatch, limit: int, *, trying: bool = False) -> _Outcome:
+        """The batch's entries in dependency-ordered transactions of at most `limit`. `trying`: `limit` is a
+        guess after a refusal as too large, kept (max_entries, learned_limit) once a part of it is accepted."""
         entries = fhir.loads(batch.body).get("entry") or []
-        try:
-            parts = batching.dependency_parts(entries, self.max_entries)
-        except ValueError:
-            return _Outcome("rejected", outbox.error_record("upload.parts.cycle"))
         statuses = [""] * len(entries)
         targets: dict[str, str] = {}  # fullUrl of an entry already sent → "Type/id" on the server
+        while True:
+            left = [i for i, status in enumerate(statuses) if not status]
+            try:
+                parts = [[left[i] for i in part] for part in
+                         batching.dependency_parts([entries[i] for i in left], limit)]
+            except ValueError:
+                return _Outcome("rejected", outbox.error_record("upload.parts.cycle"))
+            for number, part in enumerate(parts, start=1):
+                outcome = self._send_part(batch, entries, part, (number, len(parts)), statuses, targets)
+                if outcome is not None and outcome.kind == "too_large":
+                    smaller = transaction_limits.next_size(outcome.refusal, len(part))
+                    if smaller is None:
+                        return self._entry_too_large(outcome, tuple(batching.confirmed_sessions(batch, statuses)))
+                    limit, trying = smaller, True
+                    break  # what is left, split again
+                if outcome is not None:
+                    return outcome
+                if trying:
+                    self.max_entries = self._learned_now = limit
+                    trying = False
+                    log.info("outbox: the server takes transactions of %d entries", limit)
+            else:
+                return _Outcome("sent", "", confirmed=tuple(batching.confirmed_sessions(batch, statuses)))
+
+    def _send_part(self, batch: batching.MergedBatch, entries: list[Any], part: list[int], place: tuple[int, int],
+                   statuses: list[str], targets: dict[str, str]) -> _Outcome | None:
+        """One part as its own transaction, references to earlier parts rewritten to the server's ids. None when
+        every entry of the part was confirmed (`statuses` and `targets` updated), else what went wrong."""
+        body = fhir.dumps_bundle({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {**entries[i], "resource": batching.rewrite_references(entries[i].get("resource"), targets)}
+            for i in part]})
+        outcome, part_statuses, replies = self._exchange(body, len(part))
 
         def confirmed() -> tuple[str, ...]:
             return tuple(batching.confirmed_sessions(batch, statuses))
 
-        for number, part in enumerate(parts, start=1):
-            body = fhir.dumps_bundle({"resourceType": "Bundle", "type": "transaction", "entry": [
-                {**entries[i], "resource": batching.rewrite_references(entries[i].get("resource"), targets)}
-                for i in part]})
-            outcome, part_statuses, replies = self._exchange(body, len(part), len(batch.entries))
-            if outcome is not None:
-                return _Outcome(outcome.kind, _in_part(outcome.detail, number, len(parts)), outcome.retry_after,
-                                confirmed())
-            for i, status, reply in zip(part, part_statuses, replies):
-                statuses[i] = status
-                url = entries[i].get("fullUrl")
-                location = ((reply or {}).get("response") or {}).get("location") if isinstance(reply, dict) else None
-                literal = batching.literal_reference(location) if isinstance(location, str) else None
-                literal = literal or batching.conditional_reference(entries[i])
-                if url and literal:
-                    targets[url] = literal
-            bad = next((s for s in part_statuses if not batching.entry_ok(s)), None)
-            if bad is not None:
-                detail = _in_part(outbox.error_record("upload.reply.entry_status", status=bad), number, len(parts))
-                return _Outcome("transient", detail, confirmed=confirmed())
-        return _Outcome("sent", "", confirmed=confirmed())
+        if outcome is not None:
+            if outcome.kind == "too_large":
+                return outcome
+            return _Outcome(outcome.kind, _in_part(outcome.detail, *place), outcome.retry_after, confirmed())
+        for i, status, reply in zip(part, part_statuses, replies):
+            statuses[i] = status
+            url = entries[i].get("fullUrl")
+            location = ((reply or {}).get("response") or {}).get("location") if isinstance(reply, dict) else None
+            literal = batching.literal_reference(location) if isinstance(location, str) else None
+            literal = literal or batching.conditional_reference(entries[i])
+            if url and literal:
+                targets[url] = literal
+        bad = next((s for s in part_statuses if not batching.entry_ok(s)), None)
+        if bad is not None:
+            detail = _in_part(outbox.error_record("upload.reply.entry_status", status=bad), *place)
+            return _Outcome("transient", detail, confirmed=confirmed())
+        return None
 
-    def _exchange(self, body: bytes, expected_entries: int, sessions: int) -> tuple[_Outcome | None, list[str], list[Any]]:
+    def _exchange(self, body: bytes, expected_entries: int) -> tuple[_Outcome | None, list[str], list[Any]]:
         """POST one transaction: (None, entry statuses, response entries) for a proper transaction-response, else
         (the failure classified, [], [])."""
         try:
@@ -269,9 +336,9 @@ class Uploader:
                 code, params = problem
                 return _Outcome("transient", outbox.error_record(code, **params)), [], []
             return None, statuses, list(reply.get("entry") or [])
-        return self._classify_failure(response, reply, sessions), [], []
+        return self._classify_failure(response, reply), [], []
 
-    def _classify_failure(self, response: requests.Response, body: Any, sessions: int) -> _Outcome:
+    def _classify_failure(self, response: requests.Response, body: Any) -> _Outcome:
         status = response.status_code
         record = outbox.error_record
         if status in (401, 403, 407):
@@ -282,10 +349,12 @@ class Uploader:
             return _Outcome("transient", record("upload.http", status=status), retry_after=retry_after)
         if status in (408,) or status >= 500 or 300 <= status < 400:
             return _Outcome("transient", record("upload.http", status=status))
+        refusal = transaction_limits.size_refusal(status, body)
+        if refusal is not None:  # a size, not a verdict on the data: send_in_parts makes it smaller
+            return _Outcome("too_large", record("upload.too_large", status=status, reason=refusal.text),
+                            refusal=refusal)
         if 400 <= status < 500:
             reason = _operation_outcome_text(body)
-            if status == 413 and sessions > 1:
-                return _Outcome("too_large", record("upload.too_large", status=status, reason=reason or ""))
             if reason:
                 return _Outcome("rejected", record("upload.rejected", status=status, reason=reason))
             if reason is not None:
@@ -305,7 +374,7 @@ class Uploader:
         return fitting
 
     def push(self, store: Store, *, max_attempts_per_entry: int | None = None, deadline: float | None = None,
-             ignore_backoff: bool = False) -> PushResult:
+             ignore_backoff: bool = False, lock_wait: float = 0.0) -> PushResult:
         """Drain the outbox oldest first, one request at a time, up to `batch_size` sessions per request.
 
         `max_attempts_per_entry`: tries this pass may spend on one entry before leaving it pending and stopping
@@ -313,9 +382,27 @@ class Uploader:
         until that backoff has passed a pass makes no request at all: stopped == "backoff").
         Between tries the pass sleeps the backoff delay (or the server's Retry-After). `deadline`: a
         `time.monotonic()` value after which no new request starts. `ignore_backoff`: send entries still waiting
-        for their backoff ("send now" by staff)."""
+        for their backoff ("send now" by staff).
+
+        The pass holds the store's upload lock (sync.upload_lock), waiting at most `lock_wait` seconds for another
+        uploader to finish; if it does not, nothing is done: stopped == "busy". Holding the lock, entries left in
+        flight can only be a dead process's, so they are put back to pending first."""
         if not ignore_backoff and self.paused_until is not None and store.now() < self.paused_until:
             return PushResult(0, 0, outbox.remaining(store), "backoff", 0)
+        try:
+            with upload_lock(store.path, wait=lock_wait):
+                recovered = outbox.recover_in_flight(store)
+                if recovered:
+                    log.info("outbox: %d entries left in flight by a stopped uploader put back to pending", recovered)
+                return self._push_holding_the_lock(store, max_attempts_per_entry, deadline, ignore_backoff)
+        except UploaderBusy:
+            log.info("outbox: another uploader is running on this store; this pass is skipped")
+            return PushResult(0, 0, outbox.remaining(store), "busy", 0)
+
+    def _push_holding_the_lock(self, store: Store, max_attempts_per_entry: int | None, deadline: float | None,
+                               ignore_backoff: bool) -> PushResult:
+        if self._max_entries_given is None:  # what this or another process learned of this server
+            self.max_entries = transaction_limits.load(store, self.base_url) or self.max_entries
         self.paused_until = None
         requests_before = self.requests_made
         one_pass = UploadPass(self, store, limit=max(1, max_attempts_per_entry or 1), deadline=deadline,
@@ -334,7 +421,7 @@ class Uploader:
         failure (the next pass retries it). Returns (confirmed, why it stopped or None)."""
         confirmed = 0
         for extract in audit_extracts.pending_extracts(store):
-            outcome, statuses, _ = self._exchange(extract["payload"].encode("utf-8"), 1, 1)
+            outcome, statuses, _ = self._exchange(extract["payload"].encode("utf-8"), 1)
             if outcome is None and all(batching.entry_ok(s) for s in statuses):
                 audit_extracts.mark_extract(store, extract["id"], sent=True)
                 confirmed += 1

@@ -239,3 +239,25 @@ DATA_MESSAGES: dict[str, str] = {
     "duplicate.not_open": N_("These two records were already merged."),
     "pull.patient.incomplete": N_("A resident from the server lacks an identity trait: it is left aside."),
 }
+
+# the uploader adapting to the server's transaction limit, one uploader per store
+DATA_MESSAGES.update({
+    "upload.too_large.entry": N_(
+        "HTTP {status}: one entry of this session is too large for the server even when sent alone. {reason}"),
+    "upload.busy": N_(
+        "Busy: another upload of this tablet's data is running (the app or another push). Nothing was done; try "
+        "again later."),
+})
+
+# residents imported from a CSV export of the care software (sync.residents_csv)
+DATA_MESSAGES.update({
+    "residents.file.unreadable": N_("The file {file} cannot be read ({detail})."),
+    "residents.file.too_large": N_("The file {file} is larger than {max_bytes} bytes: it is not a residents export."),
+    "residents.file.encoding": N_("The file {file} is neither UTF-8 nor Windows-1252 text."),
+    "residents.file.empty": N_("The file {file} is empty."),
+    "residents.file.format": N_("The file {file} cannot be read as delimited text ({detail})."),
+    "residents.file.header": N_("This is not a residents export: its first line lacks the columns {missing}."),
+    "residents.row.cells": N_("This line has more cells than the header line has columns."),
+    "residents.row.repeated": N_("This resident is already on line {first_line} of the file."),
+    "residents.ins.mismatch": N_("This resident already has another INS on this tablet."),
+})

@@ -27,6 +27,7 @@ import sync.store.sites as site_rows
 import sync.store.staff as staff_rows
 import sync.store.trail as trail
 from sync import outbox
+from sync.upload_lock import UploaderBusy, upload_lock
 from sync.store.database import Clock, Database
 from sync.store.errors import InputError
 from sync.store.migrations import Migration
@@ -53,7 +54,7 @@ class Store(Database):
         super().__init__(path, migrations=migrations, clock=clock, key=key)
         if recover_in_flight:
             try:
-                recovered = outbox.recover_in_flight(self)
+                recovered = self._recover_in_flight()
             except BaseException:
                 self.close()
                 raise
@@ -62,6 +63,15 @@ class Store(Database):
 
     def __enter__(self) -> "Store":
         return self
+
+    def _recover_in_flight(self) -> int:
+        """Entries left in flight by a killed uploader back to pending, only while holding the upload lock
+        (sync.upload_lock): when another process holds it, the rows in flight are its own and stay as they are."""
+        try:
+            with upload_lock(self.path):
+                return outbox.recover_in_flight(self)
+        except UploaderBusy:
+            return 0
 
     # -- patients -------------------------------------------------------------------------------------------------
     def add_patient(self, *, family_name: str, given_name: str, birth_date: str, sex: str, birth_place_insee: str,

@@ -43,15 +43,12 @@ def add_patient(db: Database, *, family_name: str, given_name: str, birth_date: 
     usual = clean_usual_name(usual_name)
     room_text = clean_room(room)
     document = clean_document(identity_document, status)
-    names = {fold(n) for n in (family, usual) if n}
     patient_id = str(uuid.uuid4())
     with db.transaction():
         now = db.stamp()
-        for other in db.db.query("SELECT family_name, usual_name, given_name FROM patients WHERE birth_date = ? "
-                                 "AND sex = ? AND birth_place_insee = ?", [birth, sex_code, insee]):
-            other_names = {fold(n) for n in (other["family_name"], other["usual_name"]) if n}
-            if names & other_names and fold(other["given_name"]) == fold(given):
-                raise IdentityError("identity.duplicate", "family_name")
+        if duplicate_of(db, family_name=family, usual_name=usual, given_name=given, birth_date=birth, sex=sex_code,
+                        birth_place_insee=insee):
+            raise IdentityError("identity.duplicate", "family_name")
         if ins_value and list(db.db.query("SELECT 1 FROM patients WHERE ins = ?", [ins_value])):
             raise IdentityError("identity.ins.taken", "ins")
         db.db["patients"].insert({
@@ -65,6 +62,18 @@ def add_patient(db: Database, *, family_name: str, given_name: str, birth_date: 
         queue_resident(db, patient_id)
         record_duplicates(db, patient_id)
     return patient_id
+
+
+def duplicate_of(db: Database, *, family_name: str, usual_name: str | None, given_name: str, birth_date: str,
+                 sex: str, birth_place_insee: str) -> str | None:
+    """The id of a patient with the same identity as these cleaned traits (the module's rule), or None."""
+    names = {fold(n) for n in (family_name, usual_name) if n}
+    for other in db.query("SELECT id, family_name, usual_name, given_name FROM patients WHERE birth_date = ? "
+                          "AND sex = ? AND birth_place_insee = ?", [birth_date, sex, birth_place_insee]):
+        other_names = {fold(n) for n in (other["family_name"], other["usual_name"]) if n}
+        if names & other_names and fold(other["given_name"]) == fold(given_name):
+            return other["id"]
+    return None
 
 
 def get_patient(db: Database, patient_id: str) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from sync.cli_messages import CLI_MESSAGES
 ROOT = Path(__file__).resolve().parents[2]
 DATA_LAYER = [*sorted((ROOT / "sync" / "store").glob("*.py")),
               *(ROOT / "sync" / name for name in ("outbox.py", "keys.py", "closing.py", "audit.py", "retention.py",
-                                          "uploader.py", "upload_pass.py", "batching.py")),
+                                          "uploader.py", "upload_pass.py", "batching.py", "upload_lock.py",
+                                          "transaction_limits.py")),
               *(ROOT / "sync" / "delivery" / name for name in ("mssante_settings.py", "mail_outbox.py",
                                                               "smtp_client.py", "send_pass.py", "mssante_cli.py",
-                                                              "annuaire.py"))]
+                                                              "annuaire.py")),
+              *sorted((ROOT / "sync" / "residents_csv").glob("*.py"))]
 CODE = re.compile(r"[a-z][a-z_]*(?:\.[a-z][a-z_]*)+")
 
 
@@ -91,7 +93,9 @@ def test_no_sentence_for_staff_is_left_in_the_data_layer():
     """Outside docstrings, no string of the data layer is French text (accented letters, or " : " as French
     punctuation): the words live in the catalogs."""
     french = []
-    for path in DATA_LAYER:
+    # the French header names of a care software's export are the file's format, not words for staff
+    file_formats = {ROOT / "sync" / "residents_csv" / "reading.py"}
+    for path in (p for p in DATA_LAYER if p not in file_formats):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                       if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body

@@ -2,15 +2,19 @@
 small Node wrapper (tests/medplum/server.mjs), which validates every resource with Medplum's validator.
 
 Medplum refuses a transaction of conditional creates with more than 8 entries ("requires strict isolation") and a
-complete Relais session has about 15: with `Uploader(max_entries=8)` each session goes as dependency-ordered
-transactions of at most 8 entries, later ones referring to earlier ones by the ids Medplum answered; replies lost
-after Medplum committed are retried and nothing is duplicated."""
+complete Relais session has about 15: the uploader learns the limit from that refusal (or is given it,
+`Uploader(max_entries=8)`), and each session goes as dependency-ordered transactions of at most 8 entries, later ones
+referring to earlier ones by the ids Medplum answered; replies lost after Medplum committed are retried and nothing
+is duplicated."""
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,7 @@ from sync.uploader import Uploader
 from sync import closing
 
 HERE = Path(__file__).resolve().parents[1] / "medplum"
+ROOT = HERE.parents[1]
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(shutil.which("node") is None or not (HERE / "node_modules" / "@medplum").exists(),
                                  reason="Node or the Medplum packages are missing (bash .ci/setup installs them)")]
@@ -79,14 +84,47 @@ def test_medplum_validation_refuses_an_invalid_resource(medplum):
     assert reply.json()["resourceType"] == "OperationOutcome"
 
 
-def test_without_the_limit_configured_medplum_refuses_a_complete_session_with_its_reason(medplum, tmp_path):
-    """Medplum takes at most 8 conditional entries per transaction ("strict isolation"); a complete session has
-    about 15. Unconfigured, the refusal is kept for staff to read (and nothing is half-stored)."""
-    with Store(tmp_path / "tablet.db") as store:
-        seed_sessions(store, 1, seed=5)
-        result = Uploader(medplum, batch_size=1).push(store)
-        (entry,) = outbox.entries(store)
-        assert result.rejected == 1 and "strict isolation" in entry.last_error
+class Recording(requests.Session):
+    """Forwards to Medplum and keeps each transaction's entry count and the status of the reply."""
+
+    def __init__(self):
+        super().__init__()
+        self.exchanges: list[tuple[int, int]] = []
+
+    def post(self, url, data=None, **kw):
+        body = gzip.decompress(data) if kw.get("headers", {}).get("Content-Encoding") == "gzip" else data
+        response = super().post(url, data=data, **kw)
+        self.exchanges.append((len(json.loads(body)["entry"]), response.status_code))
+        return response
+
+
+def test_push_without_a_limit_learns_medplums_eight_and_starts_with_it_next_time(medplum, tmp_path):
+    """No --max-entries: Medplum refuses the first transaction ("strict isolation"), the uploader sends the same
+    complete sessions in dependency-ordered parts of 8, quarantines nothing, and the store remembers 8 for this
+    server (shown by `status`), so the next pass never sends a transaction Medplum refuses."""
+    db = tmp_path / "tablet.db"
+    with Store(db) as store:
+        seed_sessions(store, 3, seed=5)
+        assert min(len(json.loads(e.payload)["entry"]) for e in outbox.entries(store)) > 8
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    pushed = subprocess.run([sys.executable, "-m", "sync", "push", "--db", str(db), "--server", medplum],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert pushed.returncode == 0, pushed.stderr
+    assert json.loads(pushed.stdout)["sent"] == 3 and json.loads(pushed.stdout)["rejected"] == 0
+    status = subprocess.run([sys.executable, "-m", "sync", "status", "--db", str(db)], capture_output=True,
+                            text=True, env=env, cwd=ROOT, timeout=60)
+    assert json.loads(status.stdout)["transaction_limits"] == {medplum: 8}
+    with Store(db) as store:
+        for payload in (json.loads(e.payload) for e in outbox.entries(store)):
+            for e in payload["entry"]:  # every entry landed once, none twice
+                ident = e["request"]["ifNoneExist"].removeprefix("identifier=")
+                assert len(requests.get(f"{medplum}/{e['request']['url']}", params={"identifier": ident},
+                                        timeout=30).json().get("entry", [])) == 1
+        seed_sessions(store, 2, seed=6)
+        http = Recording()
+        result = Uploader(medplum, http=http).push(store)
+        assert (result.sent, result.rejected, result.remaining) == (2, 0, 0)
+        assert http.exchanges and all(n <= 8 and status == 200 for n, status in http.exchanges)
 
 
 class LosesReplies(requests.Session):
@@ -122,7 +160,10 @@ def test_complete_sessions_land_exactly_once_in_parts_of_eight(medplum, tmp_path
                                      timeout=30).json().get("entry", [])
                 assert len(found) == 1, (e["request"]["url"], ident)
         # what Medplum holds is linked by its own ids: every Composition section entry resolves
-        compositions = requests.get(f"{medplum}/Composition", timeout=30).json()["entry"]
+        compositions = [found for payload in payloads for e in payload["entry"]
+                        if e["resource"]["resourceType"] == "Composition"
+                        for found in requests.get(f"{medplum}/Composition", timeout=30, params={
+                            "identifier": e["request"]["ifNoneExist"].removeprefix("identifier=")}).json()["entry"]]
         assert len(compositions) == 4
         refs = [ref["reference"] for c in compositions for section in c["resource"].get("section", [])
                 for ref in section.get("entry", [])] + [c["resource"]["subject"]["reference"] for c in compositions]

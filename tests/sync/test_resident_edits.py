@@ -102,3 +102,19 @@ def test_a_transient_failure_waits_its_backoff_and_keeps_the_resident(store, clo
     clock.advance(31)
     (again,) = patient_outbox.due(store, limit=10)
     assert again.patient_id == patient_id and again.attempts == 1
+
+
+def test_residents_imported_from_the_care_software_are_stamped_and_queued_too(store, clock, tmp_path):
+    from sync.residents_csv import import_residents
+
+    export = tmp_path / "export.csv"
+    header = "Nom de naissance;Premier prénom de naissance;Date de naissance;Sexe;Code INSEE du lieu de naissance;Chambre\n"
+    export.write_text(header + "Démo-Tilleul;Lucette;02/04/1935;F;75056;12\n", encoding="utf-8")
+    assert import_residents(store, export).applied
+    (patient,) = store.find_patients("")
+    assert set(stamps_of(patient)) == set(FIELDS) and _queue(store, patient["id"])["generation"] == 1
+    clock.advance(60)
+    export.write_text(header + "Démo-Tilleul;Lucette;02/04/1935;F;75056;14\n", encoding="utf-8")
+    assert import_residents(store, export).applied
+    assert stamps_of(store.get_patient(patient["id"]))["room"] == store.stamp(clock.now)
+    assert _queue(store, patient["id"])["generation"] == 2

@@ -219,7 +219,8 @@ def test_cli_status_and_push(tmp_path):
     status = run_cli("status", env_extra={"RELAIS_HOME": str(db.parent)})  # default --db: $RELAIS_HOME/relais.db
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout) == {"in_flight": 0, "pending": 1, "rejected": 0, "sent": 0,
-                                         "rejected_reasons": [], "reports": {"pending": 0, "sent": 0, "refused": 0}}
+                                         "rejected_reasons": [], "reports": {"pending": 0, "sent": 0, "refused": 0},
+                                         "transaction_limits": {}}
 
     down = run_cli("push", "--server", f"http://127.0.0.1:{free_port()}/fhir", "--db", str(db))
     assert down.returncode == 1 and json.loads(down.stdout)["remaining"] == 1
