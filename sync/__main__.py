@@ -15,6 +15,8 @@ push    [--server URL] [--token T] [--db PATH] [--ca-bundle P] [--batch-size N] 
                                                               upload now (default: the configured server), then
                                                               send the reports by secure mail;
                                                               exit 0 when everything is sent, 3 when busy
+pull    [--server URL] [--token T] [--db PATH] [--site ID …]   download the sites' residents, staff and last 90 days
+                                                              of history (default: the configured server), as JSON
 audit-check [--server URL] [--db PATH]                       the audit chain, alone and against the server's copy
 seed    --sessions N [--db PATH] [--seed S] [--days D]        add N closed demo sessions (demo identities only)
 import-directory FILE [--db PATH]                            load the Annuaire Santé MSSanté extraction (.txt or
@@ -198,6 +200,36 @@ def _push(args: argparse.Namespace) -> int:
     print(f"relais: {mssante_cli.report_line(reports)}", file=sys.stderr)
     done = result.remaining == 0 and result.rejected == 0 and reports.waiting == 0 and reports.refused == 0
     return 0 if done else 1
+
+
+def _pull(args: argparse.Namespace) -> int:
+    """Counts only on the terminal; a server that cannot be read: one plain line, exit 1 (what was stored stays)."""
+    from sync import server_config
+    from sync.cli_messages import describe
+    from sync.pull import PullError, SearchClient, pull
+    from sync.store import Store
+
+    with _open(args) if not args.db or Path(args.db).exists() else Store(_db_path(args)) as store:
+        target = server_config.effective(server_config.load(store), url=args.server, token=args.token,
+                                         ca_bundle=args.ca_bundle)
+        if target is None:
+            print("relais: no server: give --server or run `python -m sync configure` first", file=sys.stderr)
+            return 2
+        unknown = set(args.site or ()) - {s["id"] for s in store.list_sites()}
+        if unknown:
+            print(f"relais: no site {sorted(unknown)[0]!r} on this tablet", file=sys.stderr)
+            return 2
+        try:
+            client = SearchClient(target.url, token=target.token, ca_bundle=target.ca_bundle)
+            report = pull(store, client, site_ids=args.site or None)
+        except ValueError as exc:
+            print(f"relais: {exc}", file=sys.stderr)
+            return 2
+        except PullError as exc:
+            print(f"relais: {describe(exc)}", file=sys.stderr)
+            return 1
+    print(json.dumps(report.summary(), sort_keys=True))
+    return 0
 
 
 def _audit_check(args: argparse.Namespace) -> int:
@@ -407,12 +439,26 @@ def _tablet_commands(commands: Any) -> None:
     residents.set_defaults(run=_import_residents)
 
 
+def _pull_command(commands: Any) -> None:
+    """The tablet's download of its sites' records (sync.pull)."""
+    pull_cmd = commands.add_parser("pull", help="download the sites' residents, staff and recent history")
+    pull_cmd.add_argument("--server", help="FHIR base URL (default: as configured)")
+    pull_cmd.add_argument("--token", default=os.environ.get("RELAIS_TOKEN"),
+                          help="bearer token (default: $RELAIS_TOKEN)")
+    pull_cmd.add_argument("--db", help="store file (default: the app's store; a new path creates a store)")
+    pull_cmd.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
+    pull_cmd.add_argument("--ca-bundle", help="CA file for a private PKI (verification is always on)")
+    pull_cmd.add_argument("--site", action="append", help="only this site of the tablet (repeat for several)")
+    pull_cmd.set_defaults(run=_pull)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
     _server_commands(commands)
     _tablet_commands(commands)
+    _pull_command(commands)
     return parser
 
 

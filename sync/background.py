@@ -3,8 +3,11 @@
 Runs on the app's asyncio loop; the blocking upload runs in a worker thread (asyncio.to_thread) with its own Store
 connection, so the UI thread never waits on the network. One push at a time, never in parallel. After each upload
 pass, the reports waiting in the mail outbox go to the MSSanté operator (sync.delivery.send_pass), in the same
-worker thread, whatever the upload did: a mail server and a FHIR server fail independently. While another uploader
-holds the store (`python -m sync push`, sync.upload_lock) a round uploads nothing and keeps the last result.
+worker thread, whatever the upload did: a mail server and a FHIR server fail independently. After an upload pass
+that reached the server, the site's records come down (sync.pull), in the same worker thread; not while the
+server cannot be reached (the upload just said so), and a failed pull is logged and retried at the next pass.
+While another uploader holds the store (`python -m sync push`, sync.upload_lock) a round uploads nothing and keeps
+the last result.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from sync import audit_extracts, outbox, retention
 from sync.delivery.mssante_settings import load_mssante_settings
 from sync.delivery.send_pass import SendReport, send_pending_reports
 from sync.store import Store
+from sync.pull import PullError, PullReport, SearchClient, pull
 from sync.uploader import PushResult, Uploader
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,9 @@ class SyncLoop:
         self.store_path = Path(store_path)
         self._key = key
         self.uploader = uploader or Uploader(server_url, token=token, ca_bundle=ca_bundle, max_entries=max_entries)
+        self.puller: SearchClient | None = SearchClient(server_url, token=token, ca_bundle=ca_bundle)
+        self.last_pull: PullReport | None = None
+        self.last_pull_error: str | None = None
         self.interval_seconds = interval_seconds
         self.last_result: PushResult | None = None
         self.last_purge: retention.PurgeReport | None = None
@@ -92,6 +99,7 @@ class SyncLoop:
                 except Exception as exc:  # noqa: BLE001 - the loop must survive any single failure
                     self.last_error = type(exc).__name__
                     log.exception("sync pass failed")
+                await self._pull(store)
                 await self._send_reports(store)
                 self.passes += 1
                 if self._stopping:
@@ -102,6 +110,21 @@ class SyncLoop:
                     pass
         finally:
             await asyncio.to_thread(store.close)
+
+    async def _pull(self, store: Store) -> None:
+        """Download the site's records after an upload pass that reached the server; never while offline."""
+        offline = self.last_result is None or self.last_result.stopped in ("transient", "backoff", "auth", "tls")
+        if self.puller is None or offline:
+            return
+        try:
+            self.last_pull = await asyncio.to_thread(pull, store, self.puller)
+            self.last_pull_error = None
+        except PullError as exc:
+            self.last_pull_error = exc.code
+            log.warning("pull failed (%s); retried at the next pass", exc.code)
+        except Exception as exc:  # noqa: BLE001 - a pull fault must not stop the upload loop
+            self.last_pull_error = type(exc).__name__
+            log.exception("pull failed")
 
     async def _send_reports(self, store: Store) -> None:
         """The mail pass, with the settings as saved now (configured while the app runs: used at the next pass)."""

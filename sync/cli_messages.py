@@ -99,3 +99,13 @@ CLI_MESSAGES.update({
     "residents.file.format": "{file} cannot be read as delimited text ({detail})",
     "residents.file.header": "not a residents export: the header line lacks the columns {missing}",
 })
+
+# The pull (python -m sync pull): why the server could not be read. Nothing is lost: the next pull resumes.
+CLI_MESSAGES.update({
+    "pull.network": "the server could not be reached ({error}); what was downloaded is kept, the next pull resumes",
+    "pull.tls": "the server's certificate is not trusted: check --ca-bundle; nothing was downloaded",
+    "pull.auth": "the server refused the tablet's token (HTTP {status})",
+    "pull.http": "the server answered HTTP {status}; what was downloaded is kept, the next pull resumes",
+    "pull.not_fhir": "the server's answer is not a FHIR search result (a Wi-Fi login page?); nothing was stored",
+    "pull.foreign_link": "the server's next page is on another server: not followed, the token stays here",
+})

@@ -7,7 +7,9 @@ whatever its age: the schema's `purge_queue` trigger refuses it, so no code path
 never uploaded and has nothing to wait for: it leaves after the same delay from its abandonment.
 
 A patient's identity is kept while they have a session here or were seen in the last `identity_retention_days`
-(setting, default 90: the resident list of an EHPAD, whose residents come back), then removed too.
+(setting, default 90: the resident list of an EHPAD, whose residents come back), then removed too. The copy of the
+site's history pulled from the server (sync.pull) keeps its last HISTORY_DAYS (90) days; a resident with history
+still in that window stays.
 
 The audit log keeps six rolling months (sync.audit.prune), run from here as well. Deleted pages are overwritten
 (`PRAGMA secure_delete`), inside a database that is itself encrypted.
@@ -77,6 +79,8 @@ def purge(db: Database, now: dt.datetime | None = None) -> PurgeReport:
             db.conn.execute("DELETE FROM purge_queue WHERE session_id = ?", [session_id])
             reason = "abandoned" if state == "abandoned" else "confirmed"
             audit.append(db, "purge", "session", session_id, detail=f"{reason}, after {days} days")
+    with db.transaction():
+        _purge_history(db, now)
     patients = _purge_identities(db, now)
     with db.transaction():
         # extracts of the audit trail the server holds: gone after the same delay, but the newest stays (it
@@ -89,14 +93,29 @@ def purge(db: Database, now: dt.datetime | None = None) -> PurgeReport:
     return PurgeReport(len(due), patients, pruned)
 
 
+HISTORY_DAYS = 90
+
+
+def _purge_history(db: Database, now: dt.datetime) -> None:
+    """The pulled history older than HISTORY_DAYS, inside the caller's transaction (times compared as instants:
+    they keep the offset they were measured with)."""
+    cutoff = now - dt.timedelta(days=HISTORY_DAYS)
+    for table, column in (("history_observations", "effective_at"), ("history_sessions", "started_at")):
+        old = [[row["id"]] for row in db.db.query(f"SELECT id, {column} AS at FROM {table}")
+               if dt.datetime.fromisoformat(row["at"]) < cutoff]
+        db.conn.executemany(f"DELETE FROM {table} WHERE id = ?", old)
+
+
 def _purge_identities(db: Database, now: dt.datetime) -> int:
     days = _days_setting(db, "identity_retention_days", DEFAULT_IDENTITY_RETENTION_DAYS)
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
     with db.lock:
         idle = [row["id"] for row in db.db.query(
             "SELECT p.id, coalesce(p.last_seen_at, p.created_at) AS seen FROM patients p "
-            "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id) AND NOT EXISTS "
-            "(SELECT 1 FROM patient_outbox q WHERE q.patient_id = p.id AND q.state = 'pending')")
+            "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id) "
+            "AND NOT EXISTS (SELECT 1 FROM history_sessions h WHERE h.patient_id = p.id) "
+            "AND NOT EXISTS (SELECT 1 FROM history_observations h WHERE h.patient_id = p.id) "
+            "AND NOT EXISTS (SELECT 1 FROM patient_outbox q WHERE q.patient_id = p.id AND q.state = 'pending')")
             if dt.datetime.fromisoformat(row["seen"]) <= cutoff]
     for patient_id in idle:
         with db.transaction():

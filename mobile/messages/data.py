@@ -261,3 +261,13 @@ DATA_MESSAGES.update({
     "residents.row.repeated": N_("This resident is already on line {first_line} of the file."),
     "residents.ins.mismatch": N_("This resident already has another INS on this tablet."),
 })
+
+# The pull of the site's records (sync.pull.client): why the server could not be read
+DATA_MESSAGES.update({
+    "pull.network": N_("The server could not be reached ({error}): what came down is kept, the next pull resumes."),
+    "pull.tls": N_("The server's certificate is not trusted: nothing came down."),
+    "pull.auth": N_("The server refused this tablet's token (HTTP {status})."),
+    "pull.http": N_("The server answered HTTP {status}: what came down is kept, the next pull resumes."),
+    "pull.not_fhir": N_("The server's answer is not a FHIR search result (a Wi-Fi login page?): nothing was stored."),
+    "pull.foreign_link": N_("The server's next page is on another server: it was not followed."),
+})

@@ -31,8 +31,8 @@ from sync.fhir.terminology import (ADDENDUM_ID_SYSTEM, ARS_DECLARATION_SYSTEM, B
                                    CONSENT_GRANTORS, CONSENT_ID_SYSTEM, CONSULT_NOTE, DEVICE_ADDRESS_SYSTEM,
                                    DEVICE_SERIAL_SYSTEM, ENCOUNTER_ID_SYSTEM, FINESS_SYSTEM, IDNAT_PS_SYSTEM,
                                    IDNAT_STRUCT_SYSTEM, LOINC, NS, OBSERVATION_ID_SYSTEM, PATIENT_ID_SYSTEM,
-                                   RESIDENT_ID_SYSTEM, RPPS_SYSTEM, SITE_ID_SYSTEM, SITE_KINDS, STAFF_ID_SYSTEM,
-                                   STAFF_ROLES, UCUM)
+                                   RESIDENT_ID_SYSTEM, ROOM_EXTENSION, RPPS_SYSTEM, SITE_ID_SYSTEM, SITE_KINDS,
+                                   SITE_TAG_SYSTEM, STAFF_ID_SYSTEM, STAFF_ROLES, UCUM)
 from sync.vocabulary import (BASE, BP_DIASTOLIC, BP_MEAN, BP_PANEL_CODE, BP_SYSTOLIC, INS_DEMO_SYSTEM,
                              INS_IDENTIFIER_TYPES, INS_NIR_SYSTEM, INS_TEST_SYSTEM, OBSERVATION_TYPES, PANEL_CODES,
                              decimal_from_text, kpa_to_mmhg)
@@ -40,9 +40,10 @@ from sync.vocabulary import (BASE, BP_DIASTOLIC, BP_MEAN, BP_PANEL_CODE, BP_SYST
 INS_SYSTEM = INS_NIR_SYSTEM  # the INS authority when a call names none (see above)
 
 
-def patient_resource(patient: Mapping[str, Any], *, ins_system: str | None = None) -> dict[str, Any]:
+def patient_resource(patient: Mapping[str, Any], *, ins_system: str | None = None,
+                     organization_ref: str | None = None) -> dict[str, Any]:
     """`resources.patient_resource` under the INS authority `ins_system`, else the module switch INS_SYSTEM."""
-    return _resources.patient_resource(patient, ins_system=ins_system or INS_SYSTEM)
+    return _resources.patient_resource(patient, ins_system=ins_system or INS_SYSTEM, organization_ref=organization_ref)
 
 
 def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
@@ -73,6 +74,7 @@ __all__ = [
     "BASE", "NS", "PATIENT_ID_SYSTEM", "RESIDENT_ID_SYSTEM", "OBSERVATION_ID_SYSTEM", "BUNDLE_ID_SYSTEM",
     "ENCOUNTER_ID_SYSTEM", "CONSENT_ID_SYSTEM", "COMPOSITION_ID_SYSTEM", "ADDENDUM_ID_SYSTEM", "STAFF_ID_SYSTEM",
     "SITE_ID_SYSTEM", "ARS_DECLARATION_SYSTEM", "DEVICE_ADDRESS_SYSTEM", "DEVICE_SERIAL_SYSTEM", "RPPS_SYSTEM",
+    "ROOM_EXTENSION", "SITE_TAG_SYSTEM",
     "IDNAT_PS_SYSTEM", "FINESS_SYSTEM", "IDNAT_STRUCT_SYSTEM", "LOINC", "UCUM", "CONSULT_NOTE", "STAFF_ROLES",
     "SITE_KINDS", "CONSENT_GRANTORS",
     # from sync.vocabulary

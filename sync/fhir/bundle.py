@@ -24,7 +24,8 @@ from sync.fhir.resources import (consent_resource, device_key, device_resource, 
                                  practitioner_resource, practitioner_role_resource, remote_doctor_resource, staff_row)
 from sync.fhir.terminology import (ADDENDUM_ID_SYSTEM, BUNDLE_ID_SYSTEM, COMPOSITION_ID_SYSTEM, CONSENT_ID_SYSTEM,
                                    ENCOUNTER_ID_SYSTEM, OBSERVATION_ID_SYSTEM, PATIENT_ID_SYSTEM,
-                                   PRACTITIONER_ROLE_ID_SYSTEM, REMOTE_DOCTOR_ID_SYSTEM, RPPS_SYSTEM)
+                                   PRACTITIONER_ROLE_ID_SYSTEM, REMOTE_DOCTOR_ID_SYSTEM, RPPS_SYSTEM,
+                                   SITE_TAG_SYSTEM)
 from sync.vocabulary import BP_PANEL_CODE, OBSERVATION_TYPES
 
 _DEVICE_FIELDS = ("device_manufacturer", "device_model", "device_serial", "device_name", "device_firmware")
@@ -167,9 +168,9 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
     measurements, consents = list(measurements), list(consents)
     key = session["idempotency_key"]
     entries = Entries()
-    patient_ref = entries.add(patient_resource(patient, ins_system=ins_system), PATIENT_ID_SYSTEM,
-                              patient["id"])["fullUrl"]
     shared = _SharedResources(staff or {}, site)
+    resident = patient_resource(patient, ins_system=ins_system, organization_ref=shared.organization_ref)
+    patient_ref = entries.add(resident, PATIENT_ID_SYSTEM, patient["id"])["fullUrl"]
     staff_role_ref = shared.role_ref(session["staff_id"]) if session.get("staff_id") else None
     encounter_ref = f"urn:uuid:{resource_uuid(ENCOUNTER_ID_SYSTEM, key)}"
     observation_refs = _add_observations(entries, measurements, key, patient_ref=patient_ref,
@@ -193,10 +194,31 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
             summary=summary, patient_ref=patient_ref, encounter_ref=encounter_ref, observation_refs=observation_refs,
             consent_refs=consent_refs, author_refs=authors, organization_ref=shared.organization_ref)
         entries.add(composition, COMPOSITION_ID_SYSTEM, key)
+    if site is not None:
+        for entry in entries.items:
+            if entry["resource"]["resourceType"] in SITE_TAGGED:
+                tag_site(entry["resource"], site)
     for entry in shared.entries.items:
         entries.add_entry(entry)
     return {"resourceType": "Bundle", "identifier": {"system": BUNDLE_ID_SYSTEM, "value": key},
             "type": "transaction", "entry": entries.items}
+
+
+# The records of a session a tablet of the same site pulls in one search each (`_tag=SYSTEM|CODE`, FHIR R4 search,
+# "Parameters for all resources"): the Encounter, its Observations, its report. Searching by tag needs no
+# reference to resolve, so an Observation is found even when its Encounter went to the server in another request.
+SITE_TAGGED = frozenset({"Encounter", "Observation", "Composition"})
+
+
+def site_tag(site: Mapping[str, Any]) -> dict[str, str]:
+    """The site's tag: its FINESS when known (the same on every tablet of the site), else its local id."""
+    return {"system": SITE_TAG_SYSTEM, "code": site.get("finess") or site["id"]}
+
+
+def tag_site(resource: dict[str, Any], site: Mapping[str, Any]) -> None:
+    """Add the site's tag to `resource`'s meta.tag (FHIR R4 Meta.tag)."""
+    meta = resource.setdefault("meta", {})
+    meta["tag"] = [*meta.get("tag", []), site_tag(site)]
 
 
 def addendum_bundle(patient: Mapping[str, Any], session: Mapping[str, Any], addendum: Mapping[str, Any], *,

@@ -1,9 +1,9 @@
 """A resident as it travels between tablets: the Patient a tablet sends up (a conditional update carrying the
 whole record), and the store's fields read back from a Patient the server holds.
 
-- What goes up is `patient_resource` (the identity, FR Core) plus what lets another tablet of the site take the
-  resident over: the managing site, the room (an extension of this product), the médecin traitant (a contained
-  Practitioner), the site's `meta.tag`, and when each field was last changed (`FIELD_STAMPS_EXTENSION`: one
+- What goes up is `patient_resource` (the identity, FR Core, with what lets another tablet of the site take the
+  resident over: the managing site, the room, the médecin traitant) plus the site's `meta.tag` and when each
+  field was last changed (`FIELD_STAMPS_EXTENSION`: one
   `valueInstant` sub-extension per field, FHIR R4 "Extensibility", complex extensions). A resident an
   administrator merged into another carries `link` type `replaced-by` and `active: false`, the survivor `link`
   type `replaces` (HL7 FHIR R4 Patient.link, value set link-type); the other resident is named by a logical
@@ -15,15 +15,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from sync.fhir.resources import _national_practitioner_identifiers, patient_resource
-from sync.fhir.terminology import (BIRTH_PLACE_EXTENSION, FR_BIRTH_LIST_GIVEN_NAME,
-                                   FR_IDENTITY_RELIABILITY, FR_INSEE_CODE_EXTENSION, GENDER, PATIENT_ID_SYSTEM,
-                                   RESIDENT_ID_SYSTEM, RPPS_SYSTEM)
+from sync.fhir.resources import patient_resource
+from sync.fhir.terminology import (BIRTH_PLACE_EXTENSION, FR_BIRTH_LIST_GIVEN_NAME, FR_IDENTITY_RELIABILITY,
+                                   FR_INSEE_CODE_EXTENSION, GENDER, PATIENT_ID_SYSTEM, RESIDENT_ID_SYSTEM,
+                                   ROOM_EXTENSION, RPPS_SYSTEM, SITE_TAG_SYSTEM)
 from sync.vocabulary import BASE, INS_IDENTIFIER_TYPES
 
 FIELD_STAMPS_EXTENSION = f"{BASE}/StructureDefinition/field-stamps"
-ROOM_EXTENSION = f"{BASE}/StructureDefinition/room"  # Patient: the room or bed at the site, valueString
-SITE_TAG_SYSTEM = f"{BASE}/CodeSystem/site"  # meta.tag of a site's records: code = its FINESS, else its local id
 _SEX = {fhir: code for code, fhir in GENDER.items()}
 
 
@@ -31,60 +29,29 @@ def _patient_ref(patient_id: str) -> dict[str, Any]:
     return {"identifier": {"system": PATIENT_ID_SYSTEM, "value": patient_id}}
 
 
-def _gp(patient: Mapping[str, Any]) -> dict[str, Any] | None:
-    if not (patient.get("gp_name") or patient.get("gp_rpps") or patient.get("gp_mssante")):
-        return None
-    gp: dict[str, Any] = {"resourceType": "Practitioner", "id": "gp"}
-    if patient.get("gp_rpps"):
-        gp["identifier"] = _national_practitioner_identifiers(patient["gp_rpps"], None)
-    if patient.get("gp_name"):
-        gp["name"] = [{"text": patient["gp_name"]}]
-    if patient.get("gp_mssante"):
-        gp["telecom"] = [{"system": "email", "value": patient["gp_mssante"], "use": "work"}]
-    return gp
-
-
-def _add_site_details(resource: dict[str, Any], patient: Mapping[str, Any], organization_ref: str | None,
-                      site_code: str | None) -> None:
-    """Room, médecin traitant, managing site and site tag, unless `patient_resource` put them there already."""
-    extensions = resource.setdefault("extension", [])
-    if patient.get("room") and not any(e.get("url") == ROOM_EXTENSION for e in extensions):
-        extensions.append({"url": ROOM_EXTENSION, "valueString": patient["room"]})
-    gp = _gp(patient)
-    if gp is not None and "generalPractitioner" not in resource:
-        resource["contained"] = [*resource.get("contained", []), gp]
-        resource["generalPractitioner"] = [{"reference": "#gp"}]
-    if organization_ref and "managingOrganization" not in resource:
-        resource["managingOrganization"] = {"reference": organization_ref}
-    tags = resource.setdefault("meta", {}).setdefault("tag", [])
-    if site_code and not any(t.get("system") == SITE_TAG_SYSTEM for t in tags):
-        tags.append({"system": SITE_TAG_SYSTEM, "code": site_code})
-    if not tags:
-        del resource["meta"]["tag"]
-
-
 def resident_resource(patient: Mapping[str, Any], stamps: Mapping[str, str], *, ins_system: str,
                       organization_ref: str | None = None, site_code: str | None = None,
                       replaces: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The whole Patient a tablet sends for a resident (module docstring). `patient`: the store's row (its
-    `merged_into` gives the replaced-by link); `replaces`: the residents merged into this one."""
-    resource = patient_resource(patient, ins_system=ins_system)
-    _add_site_details(resource, patient, organization_ref, site_code)
+    """The whole Patient a tablet sends for a resident (module docstring): `patient_resource` (identity, room,
+    médecin traitant, managing site) with the site's tag, the field stamps and the merge links. `patient`: the
+    store's row (its `merged_into` gives the replaced-by link); `replaces`: the residents merged into this one."""
+    resource = patient_resource(patient, ins_system=ins_system, organization_ref=organization_ref)
+    if site_code:
+        meta = resource.setdefault("meta", {})
+        meta["tag"] = [*meta.get("tag", []), {"system": SITE_TAG_SYSTEM, "code": site_code}]
     resource["extension"].append({"url": FIELD_STAMPS_EXTENSION, "extension": [
         {"url": key, "valueInstant": stamps[key]} for key in sorted(stamps)]})
     links = [{"other": _patient_ref(other), "type": "replaces"} for other in replaces]
     if patient.get("merged_into"):
         links.append({"other": _patient_ref(patient["merged_into"]), "type": "replaced-by"})
-        resource["active"] = False
-    else:
-        resource["active"] = True
+    resource["active"] = not patient.get("merged_into")
     if links:
         resource["link"] = links
     return resource
 
 
 def site_code(site: Mapping[str, Any]) -> str:
-    """The code of the site's `meta.tag`: its FINESS, else its local id."""
+    """The code of the site's `meta.tag`: its FINESS, else its local id (as sync.fhir.bundle.site_tag)."""
     return site.get("finess") or site["id"]
 
 
@@ -171,5 +138,5 @@ def identity_traits(resource: Mapping[str, Any]) -> dict[str, Any]:
             "identity_status": reliability["identity_status"], "ins": reliability["ins"]}
 
 
-__all__ = ["FIELD_STAMPS_EXTENSION", "ROOM_EXTENSION", "SITE_TAG_SYSTEM", "identity_traits",
+__all__ = ["FIELD_STAMPS_EXTENSION", "ROOM_EXTENSION", "identity_traits",
            "read_resident", "resident_resource", "site_code"]

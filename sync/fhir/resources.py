@@ -21,8 +21,9 @@ from sync.fhir.terminology import (ARS_DECLARATION_SYSTEM, BIRTH_PLACE_EXTENSION
                                    PATIENT_ID_SYSTEM, PRACTITIONER_ROLE_ID_SYSTEM, PROFILE_CONSENT, PROFILE_ENCOUNTER,
                                    PROFILE_ORGANIZATION, PROFILE_PATIENT, PROFILE_PATIENT_INS, PROFILE_PRACTITIONER,
                                    PROFILE_PRACTITIONER_ROLE, REMOTE_DOCTOR_ID_SYSTEM, RESIDENT_ID_SYSTEM,
-                                   RPPS_SYSTEM, SITE_ID_SYSTEM, SITE_KIND_SYSTEM, SITE_KINDS, STAFF_ID_SYSTEM,
-                                   STAFF_ROLE_SYSTEM, STAFF_ROLES, V2_0203, V3_ACT_CODE, V3_PARTICIPATION_TYPE)
+                                   ROOM_EXTENSION, RPPS_SYSTEM, SITE_ID_SYSTEM, SITE_KIND_SYSTEM, SITE_KINDS,
+                                   STAFF_ID_SYSTEM, STAFF_ROLE_SYSTEM, STAFF_ROLES, V2_0203, V3_ACT_CODE,
+                                   V3_PARTICIPATION_TYPE)
 from sync.vocabulary import INS_IDENTIFIER_TYPES
 
 
@@ -62,12 +63,35 @@ def _patient_identifiers(patient: Mapping[str, Any], ins_system: str, qualified:
     return identifiers
 
 
-def patient_resource(patient: Mapping[str, Any], *, ins_system: str) -> dict[str, Any]:
+def _site_details(patient: Mapping[str, Any], organization_ref: str | None) -> dict[str, Any]:
+    """What lets another tablet of the site find the resident again: the site that manages them
+    (managingOrganization), their room (an extension of this product) and their médecin traitant
+    (generalPractitioner: a contained Practitioner with the RPPS when known, the name and the MSSanté address as an
+    email `telecom`; contained, so the Patient stays self-contained and identical in every bundle)."""
+    details: dict[str, Any] = {}
+    if patient.get("room"):
+        details["extension"] = [{"url": ROOM_EXTENSION, "valueString": patient["room"]}]
+    if organization_ref:
+        details["managingOrganization"] = {"reference": organization_ref}
+    if patient.get("gp_name") or patient.get("gp_rpps") or patient.get("gp_mssante"):
+        gp: dict[str, Any] = {"resourceType": "Practitioner", "id": "gp"}
+        if patient.get("gp_rpps"):
+            gp["identifier"] = _national_practitioner_identifiers(patient["gp_rpps"], None)
+        if patient.get("gp_name"):
+            gp["name"] = [{"text": patient["gp_name"]}]
+        if patient.get("gp_mssante"):
+            gp["telecom"] = [{"system": "email", "value": patient["gp_mssante"], "use": "work"}]
+        details.update(contained=[gp], generalPractitioner=[{"reference": "#gp"}])
+    return details
+
+
+def patient_resource(patient: Mapping[str, Any], *, ins_system: str,
+                     organization_ref: str | None = None) -> dict[str, Any]:
     """Patient with the local id identifier always, the resident number when known, the INS only on a qualified
     identity (RNIV: only a QUAL identity may carry and share the INS), under the INS authority `ins_system`. The
     birth name is the "official" HumanName, the usual name (when there is one) a second, "usual" one; the document
-    a validated identity was checked against goes in the identity-reliability extension (validationMode). The room
-    stays on the tablet: it is where the resident sleeps now, not who they are."""
+    a validated identity was checked against goes in the identity-reliability extension (validationMode). The site,
+    the room and the médecin traitant: `_site_details`."""
     if ins_system not in INS_IDENTIFIER_TYPES:
         raise ValueError(f"unknown INS authority {ins_system!r}")
     qualified = patient.get("identity_status") == "QUAL" and bool(patient.get("ins"))
@@ -94,18 +118,22 @@ def patient_resource(patient: Mapping[str, Any], *, ins_system: str) -> dict[str
         names.append({"use": "usual", "family": patient["usual_name"], "given": [patient["given_name"]]})
     # fr-core-patient-ins makes the list of birth given names mandatory: claim it only when everything is there
     profile = PROFILE_PATIENT_INS if qualified and birth_given_names else PROFILE_PATIENT
+    details = _site_details(patient, organization_ref)
     return {
         "resourceType": "Patient",
         "meta": {"profile": [profile]},
+        **({"contained": details.pop("contained")} if "contained" in details else {}),
         "extension": [
             {"url": FR_IDENTITY_RELIABILITY, "extension": reliability},
             {"url": BIRTH_PLACE_EXTENSION,
              "valueAddress": {"extension": [{"url": FR_INSEE_CODE_EXTENSION, "valueCoding": insee_coding}]}},
+            *details.pop("extension", []),
         ],
         "identifier": identifiers,
         "name": names,
         "gender": GENDER[patient["sex"]],
         "birthDate": patient["birth_date"],
+        **details,
     }
 
 

@@ -30,6 +30,8 @@ SITE_KIND_SYSTEM = f"{BASE}/CodeSystem/site-kind"
 MEASUREMENT_METHOD_SYSTEM = f"{BASE}/CodeSystem/measurement-method"
 NEWS2_INPUT_SYSTEM = f"{BASE}/CodeSystem/news2-input"
 CONSENT_RECORDED_BY_EXTENSION = f"{BASE}/StructureDefinition/consent-recorded-by"
+ROOM_EXTENSION = f"{BASE}/StructureDefinition/room"  # Patient: the room or bed at the site, valueString
+SITE_TAG_SYSTEM = f"{BASE}/CodeSystem/site"  # meta.tag of a site's records: code = its FINESS, else its local id
 
 LOINC = "http://loinc.org"
 CONSULT_NOTE = {"system": LOINC, "code": "11488-4", "display": "Consult note"}  # the report and its addenda

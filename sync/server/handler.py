@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from sync.server.bundles import RESOURCE_ID, TYPE_NAME
 from sync.server.outcome import FhirError, operation_outcome
 from sync.server.page import html_overview
 from sync.server.resources import ResourceDB
+from sync.server.search_index import DATES, REFERENCES
 from sync.server.tablets import AuthLimiter, Tablet, TabletRegistry
 from sync.server.wire import FHIR_JSON, GZIP_REPLY_MIN_BYTES, MAX_BODY_BYTES, accepts_gzip, decode_body, parse_fhir_json
 
@@ -39,17 +39,25 @@ PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # the doctor's pa
 
 def capability_statement() -> dict[str, Any]:
     """What this server does, as `GET [base]/metadata` answers it (FHIR R4 CapabilityStatement)."""
-    searchable = {"Patient": [("identifier", "token")],
-                  "Observation": [("identifier", "token"), ("patient", "reference"), ("subject", "reference")]}
+    common = [("identifier", "token"), ("_lastUpdated", "date"), ("_tag", "token")]
+    types = ("Patient", "Observation", "Encounter", "Composition", "PractitionerRole", "Practitioner",
+             "Organization", "DocumentReference")
+    searchable = {t: [*common, *(("date", "date") for _ in [t] if t in DATES),
+                      *((n, "reference") for (rt, n) in REFERENCES if rt == t)] for t in types}
+    searchable["Observation"].append(("patient", "reference"))
+    includes = {t: [f"{t}:{n}" for (rt, n) in REFERENCES if rt == t] for t in types}
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2025-01-01", "kind": "instance",
         "software": {"name": "Relais development FHIR server"},
         "implementation": {"description": "Relais development server (not for production)"},
         "fhirVersion": "4.0.1", "format": [FHIR_JSON, "json"],
+        # every search also takes _count (a page of at most sync.server.search.MAX_COUNT, a `next` link after it)
+        # and _sort=_lastUpdated
         "rest": [{"mode": "server", "interaction": [{"code": "transaction"}],
                   "resource": [{"type": t, "interaction": [{"code": "read"}, {"code": "search-type"},
                                                            {"code": "create"}, {"code": "update"}],
                                 "conditionalCreate": True, "conditionalUpdate": True,
+                                "searchInclude": includes.get(t, []),
                                 "searchParam": [{"name": n, "type": k} for n, k in params]}
                                for t, params in searchable.items()]}],
     }
@@ -164,12 +172,8 @@ class FhirHandler(BaseHTTPRequestHandler):
         if rest == ["metadata"]:
             self._send_json(200, capability_statement())
         elif len(rest) == 1 and TYPE_NAME.fullmatch(rest[0]):
-            found = self.db.search(rest[0], query)
             base = f"http://{self.headers.get('Host', 'localhost')}/fhir"
-            self._send_json(200, {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "searchset",
-                                  "total": len(found),
-                                  "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
-                                             "search": {"mode": "match"}} for r in found]})
+            self._send_json(200, self.db.search_bundle(rest[0], query, base))
         elif len(rest) == 2 and TYPE_NAME.fullmatch(rest[0]) and RESOURCE_ID.fullmatch(rest[1]):
             resource = self.db.read(rest[0], rest[1])
             if resource is None:

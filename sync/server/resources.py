@@ -16,7 +16,9 @@ What it guarantees, because the tablet's exactly-once promise rests on it:
 - decimals are stored with the precision they were sent with (37.60 stays 37.60: the sync.fhir codec);
 - `POST [base]/[type]` is a one-entry transaction, so it has the very same conditional-create semantics.
 
-Not a production server: no history, no plain update by id, no delete, no paging, JSON only.
+Search (sync.server.search) pages with `next` links and filters by `_lastUpdated`, `date`, `_tag` and the
+references a tablet pulls its site by. Not a production server: no history, no plain update by id, no delete, JSON
+only.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from typing import Any
 
 from sync.fhir import dumps, loads
 from sync.fhir.patient_fields import identity_traits
+from sync.server import search as searching
+from sync.server import search_index
 from sync.server.bundles import (CONDITIONAL_REFERENCE, TYPE_NAME, conditional_update_target, parse_if_none_exist,
                                  resource_identifiers, rewrite_references, validate_transaction)
 from sync.server.outcome import FhirError
@@ -70,6 +74,13 @@ class ResourceDB:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            new_index = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone() is None
+            conn.executescript(search_index.SCHEMA)
+            if new_index:  # a file from before the index: index what it holds
+                conn.execute("BEGIN IMMEDIATE")
+                search_index.backfill(conn, ((row["type"], row["id"], loads(row["json"]))
+                                             for row in conn.execute("SELECT type, id, json FROM resources")))
+                conn.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -117,31 +128,17 @@ class ResourceDB:
         return loads(row["json"]) if row else None
 
     def search(self, rtype: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        """identifier=[system|]value, patient=<id>|Patient/<id>, subject=Patient/<id>; no parameter: all."""
-        sql = "SELECT r.json FROM resources r WHERE r.type = ?"
-        args: list[Any] = [rtype]
-        for name, value in params:
-            if name == "identifier":
-                if "|" in value:
-                    system, _, val = value.partition("|")
-                    cond, extra = ("system = ? AND value = ?", [system, val]) if system else ("value = ?", [val])
-                else:
-                    cond, extra = "value = ?", [value]
-                sql += f" AND r.id IN (SELECT resource_id FROM identifiers WHERE type = r.type AND {cond})"
-                args += extra
-            elif name in ("patient", "subject") and rtype != "Patient":
-                reference = value if "/" in value else f"Patient/{value}"
-                if name == "patient" and not reference.startswith("Patient/"):
-                    raise FhirError(400, "patient must be a Patient id or Patient/<id>")
-                sql += " AND r.subject = ?"
-                args.append(reference)
-            elif name in ("_format",):
-                continue
-            else:
-                raise FhirError(400, f"unsupported search parameter {name!r}", "not-supported")
-        sql += " ORDER BY r.last_updated, r.rowid"
+        """The matching resources of one page (all of them without `_count`), oldest first (sync.server.search)."""
+        query = searching.parse(rtype, params)
         with self._connect() as conn:
-            return [loads(row["json"]) for row in conn.execute(sql, args)]
+            return searching.run(conn, query).matches
+
+    def search_bundle(self, rtype: str, params: list[tuple[str, str]], base: str) -> dict[str, Any]:
+        """The searchset Bundle of one page, with its `self` and `next` links under the absolute `base` URL."""
+        query = searching.parse(rtype, params)
+        with self._connect() as conn:
+            page = searching.run(conn, query)
+        return searching.searchset(page, rtype, params, base)
 
     def update_targets(self, entries: Any) -> list[dict[str, Any]]:
         """The stored resources the conditional updates of these transaction entries would replace (for the site
@@ -244,6 +241,8 @@ class _Transaction:
         self.conn.execute("DELETE FROM identifiers WHERE type = ? AND resource_id = ?", (rtype, resource_id))
         self.conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
                               [(rtype, s, v, resource_id) for s, v in idents])
+        self.conn.execute("DELETE FROM search_index WHERE type = ? AND id = ?", (rtype, resource_id))
+        search_index.write_index(self.conn, rtype, resource_id, stored)
         return version
 
     def _resolve(self, reference: str) -> str:
@@ -277,6 +276,7 @@ class _Transaction:
                  subject, dumps(stored), now))
             self.conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
                                   [(rtype, s, v, resource_id) for s, v in idents])
+            search_index.write_index(self.conn, rtype, resource_id, stored)
         else:
             row = self.conn.execute("SELECT version, last_updated FROM resources WHERE type = ? AND id = ?",
                                     (rtype, resource_id)).fetchone()

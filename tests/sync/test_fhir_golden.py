@@ -18,7 +18,8 @@ GOLDEN = Path(__file__).with_name("golden")
 PATIENT_QUAL = {"id": "0b5f5c1e-8d1c-4c3e-9a49-1f0c2f0e7a11", "family_name": "Martin", "given_name": "Jeanne",
                 "birth_date": "1938-04-02", "sex": "F", "birth_place_insee": "75056", "identity_status": "QUAL",
                 "ins": "238047505612328", "identity_method": "AV", "resident_id": "CH-12",
-                "birth_given_names": "Jeanne Marie"}
+                "birth_given_names": "Jeanne Marie", "room": "B 204 lit 2", "gp_name": "Dr Hugo Démo-Traitant",
+                "gp_rpps": "10000000025", "gp_mssante": "hugo.demo-traitant@medecin.mssante.test"}
 PATIENT_ABROAD = {"id": "7d2e9a40-3c55-4a8b-bb7e-0f6a2d1c9e02", "family_name": "Ndiaye", "given_name": "Awa",
                   "birth_date": "1945-11-30", "sex": "I", "birth_place_insee": "99341", "identity_status": "PROV",
                   "ins": "245119934100052", "identity_method": None, "resident_id": None,

@@ -89,5 +89,7 @@ def test_the_usual_name_and_the_document_in_the_fhir_patient():
     reliability = {e["url"]: e["valueCoding"] for e in full["extension"][0]["extension"]}
     assert reliability["validationMode"] == {
         "system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-mode-validation-identity", "code": "LECV"}
-    assert "Aile B" not in fhir.dumps(full)  # the room stays on the tablet
+    # the room goes with the resident, so another tablet of the site finds them in it (the product's extension)
+    assert {"url": fhir.ROOM_EXTENSION, "valueString": "Aile B 12"} in full["extension"]
+    assert "Aile B" not in fhir.dumps(plain)
     Patient.model_validate(full)
