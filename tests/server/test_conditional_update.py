@@ -109,3 +109,11 @@ def test_a_tablet_replaces_only_its_own_sites_records(tmp_path):
         stored = requests.get(f"{server.url}/Patient", headers={"Authorization": f"Bearer {theirs}"}, timeout=10)
         [entry] = stored.json()["entry"]
         assert [e["valueString"] for e in entry["resource"]["extension"] if e["url"].endswith("/room")] == ["12"]
+
+
+def test_an_updated_resource_is_found_by_what_it_says_now(db):
+    db.transaction(transaction(put({**patient(), "managingOrganization": {"reference": "Organization/site-a"}})))
+    db.transaction(transaction(put({**patient(), "managingOrganization": {"reference": "Organization/site-b"}})))
+    assert db.search("Patient", [("organization", "Organization/site-a")]) == []
+    [found] = db.search("Patient", [("organization", "Organization/site-b")])
+    assert found["meta"]["versionId"] == "2"
