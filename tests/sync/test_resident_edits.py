@@ -118,3 +118,12 @@ def test_residents_imported_from_the_care_software_are_stamped_and_queued_too(st
     assert import_residents(store, export).applied
     assert stamps_of(store.get_patient(patient["id"]))["room"] == store.stamp(clock.now)
     assert _queue(store, patient["id"])["generation"] == 2
+
+
+def test_a_resident_created_here_that_is_probably_someone_already_known_is_recorded_for_an_administrator(store):
+    first = store.add_patient(**TRAITS)
+    second = store.add_patient(**{**TRAITS, "given_name": "Lucette Marie"})  # the same first given name at birth
+    (pair,) = store.open_duplicates()
+    assert {pair["a"]["id"], pair["b"]["id"]} == {first, second} and pair["reason"] == "traits"
+    store.add_patient(**{**TRAITS, "given_name": "Marie"})
+    assert len(store.open_duplicates()) == 1
