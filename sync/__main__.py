@@ -194,7 +194,8 @@ def _push(args: argparse.Namespace) -> int:
         reports = mssante_cli.send_reports(store)
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
                       "stopped": result.stopped, "requests": result.requests,
-                      "audit_extracts": result.audit_extracts, "reports": mssante_cli.report_counts(reports)},
+                      "audit_extracts": result.audit_extracts, "residents": result.residents,
+                      "reports": mssante_cli.report_counts(reports)},
                      sort_keys=True))
     print(f"relais: {mssante_cli.report_line(reports)}", file=sys.stderr)
     done = result.remaining == 0 and result.rejected == 0 and reports.waiting == 0 and reports.refused == 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from sync import audit
 from sync.store.database import Database
+from sync.store.patient_outbox import settle_carried
 from sync.store.settings import get_setting
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def purge(db: Database, now: dt.datetime | None = None) -> PurgeReport:
     now = now or db.now()
     days = retention_days(db)
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
+    settle_carried(db)  # a resident whose confirmed session carried it up needs nothing more, before that goes
     with db.lock:
         # confirmed: every outbox entry of the session (its bundle and its addenda) sent; since the last of them
         due = [(row["id"], row["state"]) for row in db.db.query(
@@ -112,7 +114,8 @@ def _purge_identities(db: Database, now: dt.datetime) -> int:
             "SELECT p.id, coalesce(p.last_seen_at, p.created_at) AS seen FROM patients p "
             "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id) "
             "AND NOT EXISTS (SELECT 1 FROM history_sessions h WHERE h.patient_id = p.id) "
-            "AND NOT EXISTS (SELECT 1 FROM history_observations h WHERE h.patient_id = p.id)")
+            "AND NOT EXISTS (SELECT 1 FROM history_observations h WHERE h.patient_id = p.id) "
+            "AND NOT EXISTS (SELECT 1 FROM patient_outbox q WHERE q.patient_id = p.id AND q.state = 'pending')")
             if dt.datetime.fromisoformat(row["seen"]) <= cutoff]
     for patient_id in idle:
         with db.transaction():

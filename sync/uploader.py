@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import requests
 
 from sync import audit_extracts, batching, fhir, outbox, transaction_limits
+from sync.residents import push_residents
 from sync.retry_after import RETRY_AFTER_CAP_SECONDS, parse_retry_after, retry_delay  # noqa: F401 - re-exported
 from sync.store import Store
 from sync.upload_lock import UploaderBusy, upload_lock
@@ -76,6 +77,7 @@ class PushResult:
     stopped: str | None = None
     requests: int = 0  # HTTP requests this pass made
     audit_extracts: int = 0  # extracts of the audit trail the server confirmed this pass
+    residents: int = 0  # residents whose edited record the server confirmed this pass (sync.residents)
 
 
 @dataclass(frozen=True)
@@ -406,11 +408,13 @@ class Uploader:
         one_pass = UploadPass(self, store, limit=max(1, max_attempts_per_entry or 1), deadline=deadline,
                               ignore_backoff=ignore_backoff)
         one_pass.run()
-        extracts, stopped = 0, one_pass.stopped
-        if stopped is None:  # the sessions went through: the audit trail follows them
+        extracts, residents, stopped = 0, 0, one_pass.stopped
+        if stopped is None:  # the sessions went through: the residents' edits, then the audit trail follow them
+            residents, stopped = push_residents(self, store, ignore_backoff=ignore_backoff)
+        if stopped is None:
             extracts, stopped = self.push_audit(store)
         return PushResult(one_pass.sent, one_pass.rejected, outbox.remaining(store), stopped,
-                          self.requests_made - requests_before, extracts)
+                          self.requests_made - requests_before, extracts, residents)
 
     def push_audit(self, store: Store) -> tuple[int, str | None]:
         """Send the frozen extracts of the audit trail (sync.audit_extracts), oldest first; stop at the first

@@ -231,6 +231,13 @@ DATA_MESSAGES: dict[str, str] = {
     "directory.file.format": N_("The directory file {file} cannot be read ({detail}). The previous directory is kept."),
     "directory.file.empty": N_("The directory file {file} holds no usable mailbox. The previous directory is kept."),
     "directory.search.failed": N_("The directory search failed ({detail})."),
+    # residents shared between the tablets of a site (sync.store.patient_edits, duplicates, patient_merge)
+    "identity.locked": N_(
+        "This identity was retrieved or qualified with the INS teleservice: its traits cannot be changed on a "
+        "tablet."),
+    "identity.field.unknown": N_("Internal error: this field of a resident cannot be changed here."),
+    "duplicate.not_open": N_("These two records were already merged."),
+    "pull.patient.incomplete": N_("A resident from the server lacks an identity trait: it is left aside."),
 }
 
 # the uploader adapting to the server's transaction limit, one uploader per store

@@ -1,4 +1,5 @@
-"""Administration (administrators only): staff accounts, PIN resets, the audit log and the retention delay."""
+"""Administration (administrators only): staff accounts, PIN resets, the audit log, the retention delay and the
+probable duplicates among the residents."""
 from __future__ import annotations
 
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
@@ -18,6 +19,16 @@ class StaffRow(BoxLayout):
     locked = BooleanProperty(False)
     is_me = BooleanProperty(False)
     is_admin = BooleanProperty(False)
+
+
+class DuplicateRow(BoxLayout):
+    """One probable duplicate pair in the administration list (RecycleView view class)."""
+
+    vm = ObjectProperty(None, allownone=True)
+    pair_id = StringProperty("")
+    reason = StringProperty("")
+    kept = ObjectProperty(None, allownone=True)
+    merged = ObjectProperty(None, allownone=True)
 
 
 class AdminScreen(ModelScreen):

@@ -396,7 +396,8 @@ ADMIN_DONE = {"created": N_("Account created."), "pin": N_("PIN changed: the acc
               "reactivated": N_("Account reactivated."), "retention": N_("Retention period saved."),
               "exported": N_("Audit log exported to:"),
               "admin_granted": N_("This account can now manage the tablet."),
-              "admin_withdrawn": N_("Administration rights removed.")}
+              "admin_withdrawn": N_("Administration rights removed."),
+              "merged": N_("Records merged: the one kept stays in the patient list.")}
 RETENTION_CHOICES = (3, 7, 14, 30)
 
 

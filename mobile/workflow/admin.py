@@ -1,5 +1,6 @@
 """Administration of the tablet, for its administrators only: staff accounts (create, new PIN, deactivate,
-administration rights), the audit log (chain check, CSV export) and how long sent sessions stay on the tablet."""
+administration rights), the audit log (chain check, CSV export), how long sent sessions stay on the tablet, and the
+probable duplicates among the residents (two records of one person, created apart) to merge."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,6 +10,7 @@ from typing import Any
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError
 from sync import audit, retention
+from sync.store.duplicates import survivor_of
 
 RETENTION_RANGE = (1, 30)
 ADMIN_REACHABLE_FROM = ("patient", "saved", "admin")
@@ -104,6 +106,24 @@ class AdminStep:
         except ValueError as exc:
             raise WorkflowError.refused_by_store(exc) from exc
         return path
+
+    def duplicate_pairs(self) -> list[dict[str, Any]]:
+        """The probable duplicates waiting for a decision: {id, reason, kept, merged} where `kept` is the record a
+        merge keeps (the qualified one, else the older) and `merged` the one it marks merged into it."""
+        self.ctx.require_admin()
+        pairs = []
+        for pair in self.ctx.store.open_duplicates():
+            kept, merged = survivor_of(pair["a"], pair["b"])
+            pairs.append({"id": pair["id"], "reason": pair["reason"], "kept": kept, "merged": merged})
+        return pairs
+
+    def merge_duplicates(self, pair_id: str) -> str:
+        """Merge a pair (after staff confirmed): returns the id of the record kept."""
+        self.ctx.require_admin()
+        try:
+            return self.ctx.store.merge_duplicates(pair_id)
+        except ValueError as exc:
+            raise WorkflowError.refused_by_store(exc) from exc
 
     @property
     def retention_days(self) -> int:

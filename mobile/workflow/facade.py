@@ -281,6 +281,12 @@ class SessionWorkflow:
     def staff_overview(self) -> list[dict[str, Any]]:
         return self.admin.staff_overview()
 
+    def duplicate_pairs(self) -> list[dict[str, Any]]:
+        return self.admin.duplicate_pairs()
+
+    def merge_duplicates(self, pair_id: str) -> str:
+        return self.admin.merge_duplicates(pair_id)
+
     def add_staff_member(self, **values: Any) -> str:
         return self.admin.add_staff_member(**values)
 

@@ -5,10 +5,9 @@ created them minted), so every tablet of the site knows a resident under the sam
 same checks as a resident typed on the tablet (sync.store.identity): a Patient that fails one is refused whole
 (ValueError), never half-stored.
 
-`apply_patient` holds the rules for one Patient. Deliberately simple for now: create when unknown; refuse a probable
-duplicate of a resident this tablet already has under another id; update a resident that came down from the server
-(and has no qualified identity) when the server's copy differs — a pull reads the server's copies oldest first, so
-the copy read last is the newest. A resident typed on this tablet is never changed by the pull.
+`apply_patient` applies one Patient with the merge rules of sync.residents.apply_remote_patient (sync.store.
+patient_merge): create when unknown; per field, the latest edit wins, local or remote; a qualified identity is never
+lowered or changed by a pull; a probable duplicate of another resident is recorded for an administrator.
 """
 from __future__ import annotations
 
@@ -19,18 +18,17 @@ from typing import Any, Iterator
 from sync import fhir
 from sync.fhir.terminology import (BIRTH_PLACE_EXTENSION, FR_BIRTH_LIST_GIVEN_NAME, FR_IDENTITY_RELIABILITY,
                                    FR_INSEE_CODE_EXTENSION, ROOM_EXTENSION)
+from sync.residents import apply_remote_patient
 from sync.store import Store
 from sync.store.identity import (clean_birth_date, clean_birth_given_names, clean_birth_place, clean_document,
                                  clean_ins, clean_method, clean_name, clean_resident_id, clean_room, clean_sex,
-                                 clean_status, clean_usual_name, fold)
+                                 clean_status, clean_usual_name)
 from sync.store.recipients import DOCTOR_NAME, check_address, check_rpps
-from sync.store.trail import trace
 
 SEX = {"female": "F", "male": "M", "unknown": "I", "other": "I"}
 IDENTITY_FIELDS = ("family_name", "given_name", "birth_date", "sex", "birth_place_insee", "identity_status", "ins",
                    "resident_id", "identity_method", "birth_given_names", "usual_name", "room", "identity_document",
                    "gp_name", "gp_rpps", "gp_mssante")
-FROZEN_STATUSES = ("QUAL",)
 
 
 def identifier_value(resource: dict[str, Any], system: str) -> str | None:
@@ -116,42 +114,14 @@ def within_transaction(store: Store) -> Iterator[None]:
             yield
 
 
-def _probable_duplicate(store: Store, fields: dict[str, Any], patient_id: str) -> bool:
-    """Another resident here with the same strict traits and name, or the same INS (the tablet's own rule)."""
-    names = {fold(n) for n in (fields["family_name"], fields["usual_name"]) if n}
-    for other in store.query(
-            "SELECT family_name, usual_name, given_name FROM patients WHERE birth_date = ? AND sex = ? AND "
-            "birth_place_insee = ? AND id <> ?",
-            [fields["birth_date"], fields["sex"], fields["birth_place_insee"], patient_id]):
-        if names & {fold(n) for n in (other["family_name"], other["usual_name"]) if n} \
-                and fold(other["given_name"]) == fold(fields["given_name"]):
-            return True
-    return bool(fields["ins"]) and bool(list(store.query(
-        "SELECT 1 FROM patients WHERE ins = ? AND id <> ?", [fields["ins"], patient_id])))
-
-
 def apply_patient(store: Store, resource: dict[str, Any], *, now: dt.datetime) -> str:
     """Apply one pulled Patient: "created", "updated", "unchanged" or "duplicate" (a probable duplicate of a
-    resident this tablet holds under another id: not stored). ValueError (or a store refusal) for a Patient that
-    cannot be read; nothing is written then. Runs in the caller's transaction when there is one."""
+    resident this tablet holds under another id: recorded for an administrator to merge). ValueError (or a store
+    refusal) for a Patient that cannot be read; nothing is written then. Runs in the caller's transaction when
+    there is one. The merge rules (the latest edit per field, a qualified identity kept, merges made elsewhere
+    followed) are sync.residents.apply_remote_patient's."""
     if resource.get("resourceType") != "Patient":
         raise ValueError("not a Patient")
-    patient_id = local_patient_id(resource)
-    fields = patient_fields(resource, now.astimezone().date())
-    with within_transaction(store):
-        rows = store.query("SELECT * FROM patients WHERE id = ?", [patient_id])
-        row = next(iter(rows), None)
-        if _probable_duplicate(store, fields, patient_id):
-            return "duplicate" if row is None else "unchanged"
-        if row is None:
-            stamp = store.stamp(now)
-            store.db["patients"].insert({"id": patient_id, **fields, "origin": "pulled", "created_at": stamp,
-                                         "last_seen_at": stamp})
-            trace(store, "create", "patient", patient_id, "pulled from the server")
-            return "created"
-        changed = {name: fields[name] for name in IDENTITY_FIELDS if row.get(name) != fields[name]}
-        if not changed or row["origin"] != "pulled" or row["identity_status"] in FROZEN_STATUSES:
-            return "unchanged"
-        store.db["patients"].update(patient_id, changed)
-        trace(store, "change", "patient", patient_id, "pulled from the server: " + ", ".join(sorted(changed)))
-        return "updated"
+    local_patient_id(resource)
+    patient_fields(resource, now.astimezone().date())  # every value as the tablet checks typed data
+    return apply_remote_patient(store, resource, now=now)

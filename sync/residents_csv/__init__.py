@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from sync.residents_csv.plan import ImportPlan, plan_import
 from sync.residents_csv.reading import ResidentsFile, ResidentsFileError, read_residents_file
+from sync.store.patient_stamps import all_fields_stamped, field_of, queue_resident, stamp_fields
 from sync.store.trail import trace
 
 if TYPE_CHECKING:
@@ -60,14 +61,18 @@ class ImportOutcome:
 def _insert(db: "Database", values: dict[str, Any]) -> str:
     patient_id = str(uuid.uuid4())
     status = values.get("identity_status", "PROV")
-    db.db["patients"].insert({**values, "id": patient_id, "identity_status": status, "created_at": db.stamp(),
-                              "last_seen_at": db.stamp(), "origin": "imported"})
+    now = db.stamp()
+    db.db["patients"].insert({**values, "id": patient_id, "identity_status": status, "created_at": now,
+                              "last_seen_at": now, "origin": "imported", "field_stamps": all_fields_stamped(now)})
     trace(db, "create", "patient", patient_id, f"identity {status} imported")
+    queue_resident(db, patient_id)  # the site's other tablets get them through the server
     return patient_id
 
 
 def _update(db: "Database", patient_id: str, changes: dict[str, Any]) -> None:
     db.db["patients"].update(patient_id, changes)
+    stamp_fields(db, patient_id, sorted({field_of(column) for column in changes}))
+    queue_resident(db, patient_id)
     trace(db, "change", "patient", patient_id, "imported: " + ", ".join(sorted(changes)))
 
 

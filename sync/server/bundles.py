@@ -1,7 +1,7 @@
 """What a transaction Bundle may hold and how its references are resolved, as pure functions (no storage).
 
-HL7 FHIR R4 RESTful API, "Batch/Transaction" (transaction processing rules): the server accepts POST entries only,
-each `request.url` a resource type matching the resource; `fullUrl` unique in the Bundle (bdl-7); conditional creates by
+HL7 FHIR R4 RESTful API, "Batch/Transaction" (transaction processing rules): the server accepts POST entries, each
+`request.url` a resource type matching the resource, and conditional updates (`PUT Type?identifier=SYSTEM|VALUE`); `fullUrl` unique in the Bundle (bdl-7); conditional creates by
 `ifNoneExist: identifier=SYSTEM|VALUE` (the only search this server understands — `Patient?identifier=…`, a URL
 rather than a query, is refused, as it silently duplicates on some engines). References are rewritten once the
 entries have their server ids: `urn:uuid:` fullUrls to the new `Type/id`, conditional references
@@ -71,8 +71,12 @@ def _validate_entry(entry: Any, i: int) -> None:
         raise FhirError(400, f"entry[{i}].resource with a resourceType is required")
     if not isinstance(request, dict):
         raise FhirError(400, f"entry[{i}].request is required")
+    if request.get("method") == "PUT":
+        _validate_conditional_update(resource, request, i)
+        return
     if request.get("method") != "POST":
-        raise FhirError(400, f"entry[{i}].request.method {request.get('method')!r}: this server only supports POST")
+        raise FhirError(400, f"entry[{i}].request.method {request.get('method')!r}: this server supports POST and "
+                             f"a conditional PUT")
     url = request.get("url")
     if not isinstance(url, str) or not TYPE_NAME.fullmatch(url):
         raise FhirError(400, f"entry[{i}].request.url must be a resource type such as 'Patient'")
@@ -81,6 +85,26 @@ def _validate_entry(entry: Any, i: int) -> None:
                              f"{resource['resourceType']!r}")
     if "ifNoneExist" in request:
         parse_if_none_exist(request["ifNoneExist"], i)
+
+
+def conditional_update_target(request: dict[str, Any], index: int) -> tuple[str, str, str]:
+    """(type, system, value) of a conditional update's URL `Type?identifier=SYSTEM|VALUE`."""
+    rtype, _, query = str(request.get("url")).partition("?")
+    system, value = parse_if_none_exist(query, index)
+    return rtype, system, value
+
+
+def _validate_conditional_update(resource: dict[str, Any], request: dict[str, Any], i: int) -> None:
+    """HL7 FHIR R4 RESTful API, "conditional update": `PUT Type?identifier=SYSTEM|VALUE`, the resource carrying
+    that very identifier (the one it is found by next time)."""
+    url = request.get("url")
+    if not isinstance(url, str) or "?" not in url or not TYPE_NAME.fullmatch(url.partition("?")[0]):
+        raise FhirError(400, f"entry[{i}].request.url: a PUT must be a conditional update 'Type?identifier=system|value'")
+    rtype, system, value = conditional_update_target(request, i)
+    if rtype != resource["resourceType"]:
+        raise FhirError(400, f"entry[{i}]: request.url {rtype!r} does not match resourceType {resource['resourceType']!r}")
+    if (system, value) not in resource_identifiers(resource):
+        raise FhirError(400, f"entry[{i}]: the resource must carry the identifier its conditional update matches")
 
 
 def rewrite_references(node: Any, mapping: dict[str, str], resolve: Callable[[str], str] | None = None) -> Any:

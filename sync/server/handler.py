@@ -55,8 +55,9 @@ def capability_statement() -> dict[str, Any]:
         # and _sort=_lastUpdated
         "rest": [{"mode": "server", "interaction": [{"code": "transaction"}],
                   "resource": [{"type": t, "interaction": [{"code": "read"}, {"code": "search-type"},
-                                                           {"code": "create"}],
-                                "conditionalCreate": True, "searchInclude": includes.get(t, []),
+                                                           {"code": "create"}, {"code": "update"}],
+                                "conditionalCreate": True, "conditionalUpdate": True,
+                                "searchInclude": includes.get(t, []),
                                 "searchParam": [{"name": n, "type": k} for n, k in params]}
                                for t, params in searchable.items()]}],
     }
@@ -156,8 +157,8 @@ class FhirHandler(BaseHTTPRequestHandler):
             raise FhirError(404 if not is_fhir else 405, "POST a transaction Bundle to the base URL", "not-supported")
         bundle = self._read_body()
         entries = bundle.get("entry") if isinstance(bundle, dict) else None
-        check_sites(self.tablet, [e.get("resource") for e in entries if isinstance(e, dict)]
-                    if isinstance(entries, list) else [], self.db.read)
+        resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+        check_sites(self.tablet, resources + self.db.update_targets(entries), self.db.read)
         self._send_json(200, self.db.transaction(bundle))
 
     def _get(self, segments: list[str], query: list[tuple[str, str]]) -> None:

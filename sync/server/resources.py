@@ -7,12 +7,18 @@ What it guarantees, because the tablet's exactly-once promise rests on it:
   all entries succeed or none);
 - a conditional create (`ifNoneExist: identifier=SYSTEM|VALUE`) answers 200 OK with the existing resource when one
   matches — including one created earlier in the same Bundle — else 201 Created; several matches: 412;
+- a conditional update (`PUT Type?identifier=SYSTEM|VALUE`, FHIR R4 RESTful API "conditional update") creates the
+  resource when nothing matches (201), replaces the one match with a new version and a renewed `meta.lastUpdated`
+  (200), and answers 412 on several matches. The strict identity traits of a Patient stored as retrieved or
+  qualified (RECUP / QUAL, with its INS) are kept: an update changing them, or lowering the status, is refused
+  (422, business-rule), a qualification (RECUP to QUAL) aside;
 - urn:uuid and conditional references are rewritten to the server ids (sync.server.bundles);
 - decimals are stored with the precision they were sent with (37.60 stays 37.60: the sync.fhir codec);
 - `POST [base]/[type]` is a one-entry transaction, so it has the very same conditional-create semantics.
 
 Search (sync.server.search) pages with `next` links and filters by `_lastUpdated`, `date`, `_tag` and the
-references a tablet pulls its site by. Not a production server: no history, no update/delete, JSON only.
+references a tablet pulls its site by. Not a production server: no history, no plain update by id, no delete, JSON
+only.
 """
 from __future__ import annotations
 
@@ -24,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from sync.fhir import dumps, loads
-from sync.server.bundles import (CONDITIONAL_REFERENCE, parse_if_none_exist, resource_identifiers,
-                                 rewrite_references, validate_transaction)
+from sync.fhir.patient_fields import identity_traits
 from sync.server import search as searching
 from sync.server import search_index
+from sync.server.bundles import (CONDITIONAL_REFERENCE, TYPE_NAME, conditional_update_target, parse_if_none_exist,
+                                 resource_identifiers, rewrite_references, validate_transaction)
 from sync.server.outcome import FhirError
 
 SCHEMA = """
@@ -133,6 +140,22 @@ class ResourceDB:
             page = searching.run(conn, query)
         return searching.searchset(page, rtype, params, base)
 
+    def update_targets(self, entries: Any) -> list[dict[str, Any]]:
+        """The stored resources the conditional updates of these transaction entries would replace (for the site
+        check: a tablet replaces only its own sites' records). Malformed entries are left to the transaction."""
+        found: list[dict[str, Any]] = []
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            request = entry.get("request") if isinstance(entry, dict) else None
+            if not isinstance(request, dict) or request.get("method") != "PUT":
+                continue
+            try:
+                rtype, system, value = conditional_update_target(request, i)
+            except FhirError:
+                continue
+            if TYPE_NAME.fullmatch(rtype):
+                found.extend(self.search(rtype, [("identifier", f"{system}|{value}")]))
+        return found
+
     def counts(self) -> dict[str, int]:
         with self._connect() as conn:
             rows = conn.execute("SELECT type, count(*) AS n FROM resources GROUP BY type")
@@ -161,8 +184,28 @@ class _Transaction:
             ids.add(self.planned[(rtype, system, value)])
         return ids
 
+    def _plan_update(self, entry: dict[str, Any], i: int) -> tuple[str, str, str, dict[str, Any] | None]:
+        """A conditional update: created (201) without a match, the match replaced (200), 412 on several."""
+        rtype, system, value = conditional_update_target(entry["request"], i)
+        ids = self._matching(rtype, system, value)
+        if len(ids) > 1:
+            raise FhirError(412, f"entry[{i}]: the conditional update matches {len(ids)} resources", "duplicate")
+        resource = entry["resource"]
+        if ids:
+            planned = ("200 OK", rtype, next(iter(ids)), resource)
+            _check_identity_kept(self.conn, planned[2], resource, i)
+        else:
+            planned = ("201 Created", rtype, str(uuid.uuid4()), resource)
+            for ident in resource_identifiers(resource):
+                self.planned[(rtype, *ident)] = planned[2]
+        if entry.get("fullUrl"):
+            self.mapping[entry["fullUrl"]] = f"{rtype}/{planned[2]}"
+        return planned
+
     def _plan(self, entry: dict[str, Any], i: int) -> tuple[str, str, str, dict[str, Any] | None]:
-        """(status, type, id, resource to create — None when an existing one matched)."""
+        """(status, type, id, resource to create or replace — None when an existing one matched a create)."""
+        if entry["request"]["method"] == "PUT":
+            return self._plan_update(entry, i)
         rtype, resource = entry["request"]["url"], entry["resource"]
         match = None
         if "ifNoneExist" in entry["request"]:
@@ -180,6 +223,28 @@ class _Transaction:
             self.mapping[entry["fullUrl"]] = f"{rtype}/{planned[2]}"
         return planned
 
+    def _replace(self, rtype: str, resource_id: str, resource: dict[str, Any], now: str) -> int:
+        """Store the next version of a resource (references rewritten, id kept, meta renewed); its version."""
+        row = self.conn.execute("SELECT version FROM resources WHERE type = ? AND id = ?",
+                                (rtype, resource_id)).fetchone()
+        version = row["version"] + 1
+        stored = rewrite_references(copy.deepcopy(resource), self.mapping, self._resolve)
+        stored["id"] = resource_id
+        stored["meta"] = {**(stored.get("meta") or {}), "versionId": str(version), "lastUpdated": now}
+        idents = resource_identifiers(stored)
+        subject = stored["subject"].get("reference") if isinstance(stored.get("subject"), dict) else None
+        self.conn.execute(
+            "UPDATE resources SET version = ?, identifier_system = ?, identifier_value = ?, subject = ?, json = ?,"
+            " last_updated = ? WHERE type = ? AND id = ?",
+            (version, idents[0][0] if idents else None, idents[0][1] if idents else None, subject, dumps(stored),
+             now, rtype, resource_id))
+        self.conn.execute("DELETE FROM identifiers WHERE type = ? AND resource_id = ?", (rtype, resource_id))
+        self.conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
+                              [(rtype, s, v, resource_id) for s, v in idents])
+        self.conn.execute("DELETE FROM search_index WHERE type = ? AND id = ?", (rtype, resource_id))
+        search_index.write_index(self.conn, rtype, resource_id, stored)
+        return version
+
     def _resolve(self, reference: str) -> str:
         """A conditional reference → `Type/id` of the one resource it matches (404/412 otherwise)."""
         match = CONDITIONAL_REFERENCE.fullmatch(reference)
@@ -193,8 +258,11 @@ class _Transaction:
 
     def _store(self, status: str, rtype: str, resource_id: str, resource: dict[str, Any] | None,
                now: str) -> dict[str, Any]:
-        """Insert a planned resource (or look up the matched one); its transaction-response entry."""
-        if resource is not None:
+        """Insert a planned resource, replace an updated one, or look up the matched one; its
+        transaction-response entry."""
+        if resource is not None and status.startswith("200"):
+            version, last_modified = self._replace(rtype, resource_id, resource, now), now
+        elif resource is not None:
             version, last_modified = 1, now
             stored = rewrite_references(copy.deepcopy(resource), self.mapping, self._resolve)
             stored["id"] = resource_id
@@ -215,3 +283,22 @@ class _Transaction:
             version, last_modified = row["version"], row["last_updated"]
         return {"response": {"status": status, "location": f"{rtype}/{resource_id}/_history/{version}",
                              "etag": f'W/"{version}"', "lastModified": last_modified}}
+
+
+_LOCKED_STATUSES = ("RECUP", "QUAL")
+
+
+def _check_identity_kept(conn: sqlite3.Connection, resource_id: str, resource: dict[str, Any], i: int) -> None:
+    """A Patient stored as retrieved or qualified keeps its strict traits and INS, and its status is not lowered
+    (RNIV 1: they come from the national INS base); RECUP to QUAL is a qualification and may bring them."""
+    if resource.get("resourceType") != "Patient":
+        return
+    row = conn.execute("SELECT json FROM resources WHERE type = 'Patient' AND id = ?", (resource_id,)).fetchone()
+    old = identity_traits(loads(row["json"]))
+    new = identity_traits(resource)
+    if old["identity_status"] not in _LOCKED_STATUSES or old == new:
+        return
+    if old["identity_status"] == "RECUP" and new["identity_status"] == "QUAL":
+        return
+    raise FhirError(422, f"entry[{i}]: the identity of a retrieved or qualified Patient (its traits, status and "
+                         f"INS) cannot be changed by an update", "business-rule")

@@ -12,7 +12,9 @@ import os
 from typing import Any, Iterable, Mapping, Sequence
 
 import sync.store.consents as consent_rows
+import sync.store.duplicates as duplicate_rows
 import sync.store.history as history
+import sync.store.patient_edits as patient_edits
 import sync.store.measurements as measurement_rows
 import sync.store.notes as note_rows
 import sync.store.patients as patient_rows
@@ -88,6 +90,18 @@ class Store(Database):
 
     def find_patients(self, query: str = "") -> list[dict[str, Any]]:
         return patient_rows.find_patients(self, query)
+
+    def update_patient(self, patient_id: str, **changes: Any) -> list[str]:
+        return patient_edits.update_patient(self, patient_id, **changes)
+
+    def set_identity_status(self, patient_id: str, status: str, **changes: Any) -> list[str]:
+        return patient_edits.set_identity_status(self, patient_id, status, **changes)
+
+    def open_duplicates(self) -> list[dict[str, Any]]:
+        return duplicate_rows.open_duplicates(self)
+
+    def merge_duplicates(self, pair_id: str) -> str:
+        return duplicate_rows.merge_duplicates(self, pair_id)
 
     # -- staff, PINs, sites ---------------------------------------------------------------------------------------
     def add_staff(self, *, display_name: str, role: str, rpps: str | None = None, adeli: str | None = None,

@@ -15,6 +15,8 @@ from sync.store.errors import IdentityError
 from sync.store.identity import (clean_birth_date, clean_birth_given_names, clean_birth_place, clean_document,
                                  clean_ins, clean_method, clean_name, clean_resident_id, clean_room, clean_sex,
                                  clean_status, clean_usual_name, fold)
+from sync.store.duplicates import record_duplicates
+from sync.store.patient_stamps import all_fields_stamped, queue_resident
 from sync.store.trail import trace
 
 
@@ -43,6 +45,7 @@ def add_patient(db: Database, *, family_name: str, given_name: str, birth_date: 
     document = clean_document(identity_document, status)
     patient_id = str(uuid.uuid4())
     with db.transaction():
+        now = db.stamp()
         if duplicate_of(db, family_name=family, usual_name=usual, given_name=given, birth_date=birth, sex=sex_code,
                         birth_place_insee=insee):
             raise IdentityError("identity.duplicate", "family_name")
@@ -52,10 +55,12 @@ def add_patient(db: Database, *, family_name: str, given_name: str, birth_date: 
             "id": patient_id, "family_name": family, "given_name": given, "birth_date": birth, "sex": sex_code,
             "birth_place_insee": insee, "identity_status": status, "ins": ins_value, "resident_id": resident,
             "identity_method": method, "birth_given_names": birth_names, "usual_name": usual, "room": room_text,
-            "identity_document": document, "created_at": db.stamp(),
-            "last_seen_at": db.stamp(),
+            "identity_document": document, "created_at": now,
+            "last_seen_at": now, "field_stamps": all_fields_stamped(now),
         })
         trace(db, "create", "patient", patient_id, f"identity {status}")
+        queue_resident(db, patient_id)
+        record_duplicates(db, patient_id)
     return patient_id
 
 
@@ -94,8 +99,9 @@ def _matches(patient: dict[str, Any], token: str) -> bool:
 def find_patients(db: Database, query: str = "") -> list[dict[str, Any]]:
     """Every word of `query` must match: a birth date prefix ('1942-03', '12/03/19') or a case- and
     accent-insensitive prefix of the birth name, the usual name or the given name (or of one of their parts,
-    'martin' finds 'Dupont-Martin'). Empty query: all patients. Sorted by family name, given name, birth date."""
-    patients = db.query("SELECT * FROM patients")
+    'martin' finds 'Dupont-Martin'). Empty query: all patients but those merged into another record (probable
+    duplicates an administrator merged, sync.store.duplicates). Sorted by family name, given name, birth date."""
+    patients = db.query("SELECT * FROM patients WHERE merged_into IS NULL")
     tokens = (query or "").split()
     found = [p for p in patients if all(_matches(p, t) for t in tokens)]
     found.sort(key=lambda p: (fold(p["family_name"]), fold(p["given_name"]), p["birth_date"], p["id"]))

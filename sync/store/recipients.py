@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from sync.store.database import INTEGRITY_ERRORS, Database
 from sync.store.errors import InputError, SessionStateError
 from sync.store.fields import TextRule, choice
+from sync.store.patient_stamps import queue_resident, stamp_fields
 from sync.store.sessions import open_session_row
 from sync.store.trail import trace
 
@@ -63,6 +64,8 @@ def set_patient_gp(db: Database, patient_id: str, *, name: str | None, address: 
     with db.transaction():
         db.row("patients", patient_id)
         db.db["patients"].update(patient_id, values)
+        stamp_fields(db, patient_id, ["gp"])
+        queue_resident(db, patient_id)
         trace(db, "change", "patient", patient_id, "gp set" if values["gp_mssante"] else "gp removed")
 
 

@@ -114,7 +114,8 @@ def test_concurrent_identical_uploads_store_exactly_once(server, store):
 @pytest.mark.parametrize("mutate,expected", [
     (lambda b: b.update(resourceType="Patient"), "resourceType"),
     (lambda b: b.update(type="batch"), "transaction"),
-    (lambda b: b["entry"][1]["request"].update(method="PUT"), "POST"),
+    (lambda b: b["entry"][1]["request"].update(method="DELETE"), "POST"),
+    (lambda b: b["entry"][1]["request"].update(method="PUT"), "conditional update"),
     (lambda b: b["entry"][1].pop("request"), "request"),
     (lambda b: b["entry"][1].pop("resource"), "resource"),
     (lambda b: b["entry"][1]["request"].update(url="Patient"), "does not match"),

@@ -253,9 +253,24 @@ def fill_v10(con: sqlite3.Connection) -> None:
                 "'2024-06-02T08:00:00+00:00')")
 
 
+def fill_v11(con: sqlite3.Connection) -> None:
+    """The v10 data plus a resident edited on this tablet (field stamps, queued for the server), a second record of
+    the same person pulled from the server, and the probable duplicate they make."""
+    fill_v10(con)
+    con.execute("UPDATE patients SET field_stamps = json_set(field_stamps, '$.room', '2024-06-03T08:00:00.000000+00:00'),"
+                " room = '14' WHERE id = ?", [PATIENT_PROV])
+    con.execute("INSERT INTO patient_outbox (patient_id, state, generation, queued_at) VALUES (?, 'pending', 2, "
+                "'2024-06-03T08:00:00.000000+00:00')", [PATIENT_PROV])
+    con.execute("INSERT INTO patients (id, family_name, given_name, birth_date, sex, birth_place_insee, "
+                "identity_status, created_at, origin, server_version) VALUES ('p-v11', 'DEMO-TIROIR', 'Lucienne', "
+                "'1931-02-11', 'F', '75056', 'PROV', '2024-06-02T08:00:00+00:00', 'pulled', '3')")
+    con.execute("INSERT INTO probable_duplicates (id, patient_a, patient_b, reason, found_at) VALUES "
+                "('dup-v11', 'p-v10', 'p-v11', 'traits', '2024-06-03T08:00:00+00:00')")
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
-                                                            8: fill_v8, 9: fill_v9, 10: fill_v10}
+                                                            8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11}
 
 
 def store_at(path: Path, version: int) -> None:

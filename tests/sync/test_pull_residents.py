@@ -1,7 +1,7 @@
 """One pulled Patient applied to the store (sync.pull.residents.apply_patient) and one pulled staff member
 (sync.pull.staff.apply_staff): read back from the very resources the tablet uploads, checked like typed data,
-never half-stored; a resident typed here or with a qualified identity is not changed by the pull; a pulled staff
-member never gets a PIN or administration rights."""
+never half-stored; a resident edited here keeps its newer fields and a qualified identity is not changed by the pull
+(the merge rules: sync.store.patient_merge); a pulled staff member never gets a PIN or administration rights."""
 from __future__ import annotations
 
 import datetime as dt
@@ -57,23 +57,28 @@ def test_created_then_unchanged_then_updated_when_the_server_copy_changes(store)
     assert fields(store) == {**ROW, "room": "14", "gp_name": "Dr Hugo Démo-Traitant"}
 
 
-def test_a_resident_typed_here_or_qualified_is_not_changed_by_the_pull(store):
+def test_a_resident_edited_here_keeps_its_fields_and_a_qualified_identity_is_not_changed_by_the_pull(store):
     local = store.add_patient(family_name="Verveine", given_name="Lucien", birth_date="1940-01-02", sex="M",
                               birth_place_insee="75056", room="3")
     row = {**ROW, **store.get_patient(local)}
+    # a copy with no edit stamps (a session bundle made it) is older than any edit made here
     assert apply_patient(store, resource(row, room="9"), now=NOW) == "unchanged"
     assert store.get_patient(local)["room"] == "3"
     apply_patient(store, resource(), now=NOW)
-    store.conn.execute("UPDATE patients SET identity_status = 'QUAL', ins = NULL WHERE id = 'p-demo-1'")
-    assert apply_patient(store, resource(room="99"), now=NOW) == "unchanged"
-    assert store.get_patient("p-demo-1")["room"] == "12"
+    with store.transaction():
+        store.conn.execute("UPDATE patients SET identity_status = 'QUAL', ins = ? WHERE id = 'p-demo-1'",
+                           [valid_ins("2340599350123")])
+    assert apply_patient(store, resource(family_name="Autre", room="99"), now=NOW) == "updated"
+    assert (store.get_patient("p-demo-1")["family_name"], store.get_patient("p-demo-1")["room"]) == \
+        ("Bergamote", "99")  # the room travels, the qualified identity stays
 
 
-def test_the_same_person_under_another_id_is_a_duplicate_and_is_not_stored(store):
+def test_the_same_person_under_another_id_is_a_probable_duplicate_for_an_administrator(store):
     store.add_patient(family_name="Bergamote", given_name="Odette", birth_date="1934-05-06", sex="F",
                       birth_place_insee="2A004")
     assert apply_patient(store, resource(), now=NOW) == "duplicate"
-    assert store.query("SELECT count(*) AS n FROM patients") == [{"n": 1}]
+    assert store.query("SELECT count(*) AS n FROM patients") == [{"n": 2}]
+    assert len(store.open_duplicates()) == 1
 
 
 @pytest.mark.parametrize("spoil", [

@@ -24,16 +24,20 @@ class AdminModel(ScreenModel):
     audit_rows = NumericProperty(0)
     audit_bad_seq = NumericProperty(0)
     retention_days = NumericProperty(7)
+    duplicates = ListProperty([])        # RecycleView data: one dict per probable duplicate pair
+    merge_pair = ObjectProperty(None, allownone=True)  # the pair whose merge waits for confirmation
 
     def on_step(self, step: str, previous: str) -> None:
         if step == "admin":
             self.error, self.message, self.pin_for, self.pin_for_name, self.export_path = None, "", "", "", ""
+            self.merge_pair = None
             self.refresh()
 
     def refresh(self) -> None:
         try:
             members = self.workflow.staff_overview()
             check = self.workflow.audit_check()
+            pairs = self.workflow.duplicate_pairs()
         except WorkflowError as exc:
             self.error = exc
             return
@@ -44,6 +48,8 @@ class AdminModel(ScreenModel):
         self.audit_ok, self.audit_rows = check.ok, check.rows
         self.audit_bad_seq = check.first_bad_seq or 0
         self.retention_days = self.workflow.retention_days
+        self.duplicates = [{"pair_id": p["id"], "reason": p["reason"], "kept": p["kept"], "merged": p["merged"],
+                            "vm": self} for p in pairs]
 
     def _run(self, action: Callable[[], object], message: str) -> bool:
         self.message = ""
@@ -92,3 +98,18 @@ class AdminModel(ScreenModel):
         done = self._run(lambda: written.append(self.workflow.export_audit(folder)), "exported")
         self.export_path = str(written[0]) if done else ""
         return done
+
+    def ask_merge(self, pair_id: str) -> None:
+        """Show the confirmation for merging this pair (nothing is merged before it)."""
+        self.error, self.message = None, ""
+        self.merge_pair = next((p for p in self.duplicates if p["pair_id"] == pair_id), None)
+
+    def cancel_merge(self) -> None:
+        self.merge_pair = None
+
+    def confirm_merge(self) -> bool:
+        pair = self.merge_pair
+        if pair is None:
+            return False
+        self.merge_pair = None
+        return self._run(lambda: self.workflow.merge_duplicates(pair["pair_id"]), "merged")
