@@ -1,7 +1,9 @@
 """Minimal retention on the tablet: what the server confirmed does not stay here.
 
 A session leaves the tablet `retention_days` (setting, default 7) after the server confirmed it: its measurements,
-consent, notes, summary, addenda, outbox entry and the session itself; the audit rows naming it stay (ids only).
+consent, notes, summary, addenda, outbox entry and the session itself; the audit rows naming it stay (ids only),
+and its values, summary and NEWS2 stay in the resident's 90-day history (sync.store.history_copy), as the site's
+other tablets' sessions do.
 A session the server has not confirmed (pending, in flight, or refused and waiting for someone) is never purged,
 whatever its age: the schema's `purge_queue` trigger refuses it, so no code path can. An abandoned session is
 never uploaded and has nothing to wait for: it leaves after the same delay from its abandonment.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 from sync import audit
 from sync.store.database import Database
+from sync.store.history_copy import keep_as_history
 from sync.store.patient_outbox import settle_carried
 from sync.store.settings import get_setting
 
@@ -72,6 +75,8 @@ def purge(db: Database, now: dt.datetime | None = None) -> PurgeReport:
             if dt.datetime.fromisoformat(row["since"]) <= cutoff]
     for session_id, state in due:
         with db.transaction():
+            if state != "abandoned":  # its values stay in the resident's 90-day history (sync.store.history_copy)
+                keep_as_history(db, session_id, now)
             db.conn.execute("INSERT INTO purge_queue (session_id) VALUES (?)", [session_id])
             for table in SESSION_TABLES:
                 db.conn.execute(f"DELETE FROM {table} WHERE session_id = ?", [session_id])

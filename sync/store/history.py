@@ -27,6 +27,8 @@ from sync.vocabulary import OBSERVATION_TYPES, decimal_from_text
 
 HISTORY_DAYS = 90
 ORIGINS = ("local", "pulled")      # taken on this tablet / on another tablet of the site (pulled from the server)
+# the history tables hold both: other tablets' sessions, and this tablet's kept after they left it (schema v12)
+_ORIGIN = {"pulled": "pulled", "this_tablet": "local"}
 NUMERIC_CODES = tuple(code for code, kind in OBSERVATION_TYPES.items() if kind.answers is None)
 # The usual value: the median of the resident's last USUAL_READINGS readings of the last HISTORY_DAYS days, none
 # below USUAL_MINIMUM readings. See usual_values for why.
@@ -141,19 +143,20 @@ def _pulled(db: Database, patient_id: str, since: dt.datetime, local_ids: set[st
             ) -> tuple[list[Reading], list[SessionScore]]:
     """The site's other tablets' sessions, as pulled (a session of this tablet coming back is left out)."""
     marks = ", ".join("?" for _ in NUMERIC_CODES)
-    rows = db.query("SELECT session_id, code, value, unit, interpretation, effective_at FROM history_observations "
-                    f"WHERE patient_id = ? AND code IN ({marks}) AND effective_at >= ?",
+    rows = db.query("SELECT session_id, code, value, unit, interpretation, effective_at, origin "
+                    f"FROM history_observations WHERE patient_id = ? AND code IN ({marks}) AND effective_at >= ?",
                     [patient_id, *NUMERIC_CODES, _loose_bound(since)])
     readings = [r for row in rows if row["session_id"] not in local_ids
-                and (r := valid_reading(row, row["effective_at"], "pulled", row["session_id"])) and r.at >= since]
+                and (r := valid_reading(row, row["effective_at"], _ORIGIN[row["origin"]], row["session_id"]))
+                and r.at >= since]
     scores = []
-    for row in db.query("SELECT id, started_at, news2_score, news2_band, news2_complete FROM history_sessions "
+    for row in db.query("SELECT id, started_at, news2_score, news2_band, news2_complete, origin FROM history_sessions "
                         "WHERE patient_id = ? AND started_at >= ?", [patient_id, _loose_bound(since)]):
         at = _moment(row["started_at"])
         if row["id"] in local_ids or row["news2_score"] is None or not row["news2_band"] or at is None or at < since:
             continue
         scores.append(SessionScore(row["id"], at, row["news2_score"], row["news2_band"],
-                                   row["news2_complete"] == 1, "pulled"))
+                                   row["news2_complete"] == 1, _ORIGIN[row["origin"]]))
     return readings, scores
 
 

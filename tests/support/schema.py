@@ -255,8 +255,16 @@ def fill_v10(con: sqlite3.Connection) -> None:
 
 def fill_v11(con: sqlite3.Connection) -> None:
     """The v10 data plus a resident edited on this tablet (field stamps, queued for the server), a second record of
-    the same person pulled from the server, and the probable duplicate they make."""
+    the same person pulled from the server, and the probable duplicate they make. The earlier fillers complete a
+    qualified identity's traits as the versions before v11 allowed: the v11 trigger keeping such traits is set aside
+    meanwhile."""
+    kept = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'patients' "
+                       "AND name = 'patients_qualified_identity_kept'").fetchall()
+    for name, _ in kept:
+        con.execute(f"DROP TRIGGER {name}")
     fill_v10(con)
+    for _, sql in kept:
+        con.execute(sql)
     con.execute("UPDATE patients SET field_stamps = json_set(field_stamps, '$.room', '2024-06-03T08:00:00.000000+00:00'),"
                 " room = '14' WHERE id = ?", [PATIENT_PROV])
     con.execute("INSERT INTO patient_outbox (patient_id, state, generation, queued_at) VALUES (?, 'pending', 2, "
@@ -268,9 +276,22 @@ def fill_v11(con: sqlite3.Connection) -> None:
                 "('dup-v11', 'p-v10', 'p-v11', 'traits', '2024-06-03T08:00:00+00:00')")
 
 
+def fill_v12(con: sqlite3.Connection) -> None:
+    """The v11 data plus a session of this tablet kept as history after it left the tablet."""
+    fill_v11(con)
+    con.execute("INSERT INTO history_sessions (id, patient_id, started_at, reason, news2_score, news2_band, "
+                "news2_complete, pulled_at, origin) VALUES ('key-v12', ?, '2024-06-04T09:00:00+00:00', 'Chute', 1, "
+                "'low', 0, '2024-06-12T08:00:00+00:00', 'this_tablet')", [PATIENT_PROV])
+    con.execute("INSERT INTO history_observations (id, patient_id, session_id, code, value, unit, source, "
+                "effective_at, pulled_at, origin) VALUES ('key-v12/m/m-v12', ?, 'key-v12', '8867-4', '72', '/min', "
+                "'bluetooth', '2024-06-04T09:05:00+00:00', '2024-06-12T08:00:00+00:00', 'this_tablet')",
+                [PATIENT_PROV])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
-                                                            8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11}
+                                                            8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
+                                                            12: fill_v12}
 
 
 def store_at(path: Path, version: int) -> None:

@@ -163,3 +163,29 @@ def test_the_history_queries_use_the_indexes(store):
     assert plans and all("USING INDEX" in plan or "USING COVERING INDEX" in plan for plan in plans), plans
     assert any("history_observations_patient" in plan for plan in plans)
     assert any("history_sessions_patient" in plan for plan in plans)
+
+
+def all_readings(history):
+    return [reading for code in sorted(history.readings) for reading in history.of(code)]
+
+
+def test_a_session_that_left_the_tablet_stays_in_the_history_as_this_tablets(store, patient):
+    from sync import outbox, retention
+
+    recent = local_session(store, patient, days_ago(12), [(TEMPERATURE, "38.1", "Cel", "H"), (SPO2, "93", "%", None),
+                                                          (PULSE, "96", "/min", None)])
+    old = local_session(store, patient, days_ago(95), [(TEMPERATURE, "36.5", "Cel", None)])
+    for entry in outbox.entries(store):
+        outbox.mark_sent(store, entry.id)
+    with store.transaction():
+        store.conn.execute("UPDATE outbox SET sent_at = ?", [days_ago(11).isoformat()])
+    before = store.resident_history(patient, days=120)
+    assert retention.purge(store, now=NOW).sessions == 2
+    assert store.query("SELECT id FROM sessions WHERE id IN (?, ?)", [recent, old]) == []
+    after = store.resident_history(patient, days=120)
+    # the same readings, flags and NEWS2, still marked as taken here; the session older than 90 days is gone
+    assert [(r.code, r.value, r.flag, r.origin, r.at) for r in all_readings(after)] == [
+        (r.code, r.value, r.flag, r.origin, r.at) for r in all_readings(before) if r.at > days_ago(90)]
+    assert [(s.score, s.band, s.origin) for s in after.news2] == [
+        (s.score, s.band, s.origin) for s in before.news2 if s.at > days_ago(90)]
+    assert {r.origin for r in all_readings(after)} == {"local"}
