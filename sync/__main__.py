@@ -120,6 +120,10 @@ def _status(args: argparse.Namespace) -> int:
 
         # the most entries per transaction each server took after refusing more (learned by the uploader)
         report["transaction_limits"] = transaction_limits.learned(store)
+        from sync.store import patient_outbox
+
+        report["residents"] = patient_outbox.counts(store)  # residents' edits waiting to go up, per state
+        report["pull"] = store.query("SELECT scope, watermark, updated_at FROM pull_cursors ORDER BY scope")
         print(json.dumps(report, sort_keys=True, ensure_ascii=False))
     return 0
 

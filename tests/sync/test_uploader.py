@@ -220,7 +220,8 @@ def test_cli_status_and_push(tmp_path):
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout) == {"in_flight": 0, "pending": 1, "rejected": 0, "sent": 0,
                                          "rejected_reasons": [], "reports": {"pending": 0, "sent": 0, "refused": 0},
-                                         "transaction_limits": {}}
+                                         "transaction_limits": {}, "pull": [],
+                                         "residents": {"pending": 1, "sent": 0, "rejected": 0}}
 
     down = run_cli("push", "--server", f"http://127.0.0.1:{free_port()}/fhir", "--db", str(db))
     assert down.returncode == 1 and json.loads(down.stdout)["remaining"] == 1
@@ -229,7 +230,8 @@ def test_cli_status_and_push(tmp_path):
         pushed = run_cli("push", "--server", server.url, "--token", "t0k", "--db", str(db))
     assert pushed.returncode == 0, pushed.stderr
     assert json.loads(pushed.stdout)["sent"] == 1
-    assert json.loads(run_cli("status", "--db", str(db)).stdout)["sent"] == 1
+    after = json.loads(run_cli("status", "--db", str(db)).stdout)
+    assert after["sent"] == 1 and after["residents"]["pending"] == 0  # the resident went up with its session
     assert run_cli("status", "--db", str(tmp_path / "missing.db")).returncode == 2
 
 
