@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sync.server.doctors import french
 from sync.server.doctors.accounts import AccountBook
 from sync.server.doctors.fhir_client import FhirReader, FhirUnavailable
-from sync.server.doctors.guard import Refused
+from sync.server.doctors.guard import Refused, SignInRequired
 from sync.server.doctors.oidc import OidcSettings, OidcSignIn
 from sync.server.doctors.pages import PageContext, Pages
 from sync.server.doctors.signin import LocalSignIn, SignInMethod
@@ -93,7 +93,7 @@ def create_app(settings: DoctorsSettings) -> Starlette:
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)
-        if exc.status == 401 and request.method == "GET":
+        if isinstance(exc, SignInRequired) and request.method == "GET":
             return RedirectResponse("/signin", 303)
         response = pages.render(request, "signin.html" if request.url.path == "/signin" else "refused.html",
                                 status=exc.status, message=exc.message)

@@ -31,6 +31,10 @@ class Refused(Exception):
         self.status, self.message, self.retry_after = status, message, retry_after
 
 
+class SignInRequired(Refused):
+    """No doctor is signed in: a page asks for the sign-in page instead of showing anything."""
+
+
 def signed_in(request: Request) -> Doctor | None:
     return Doctor.from_session(request.session.get("doctor"))
 
@@ -38,7 +42,7 @@ def signed_in(request: Request) -> Doctor | None:
 def require_doctor(request: Request) -> Doctor:
     doctor = signed_in(request)
     if doctor is None:
-        raise Refused(401, "Connectez-vous pour voir les dossiers.")
+        raise SignInRequired(401, "Connectez-vous pour voir les dossiers.")
     return doctor
 
 

@@ -48,7 +48,7 @@ class OidcSettings:
 def rpps_of(claims: dict[str, Any]) -> str | None:
     """The 11-digit RPPS in the first claim holding one ("8" + RPPS, the national id, counts too)."""
     for name in RPPS_CLAIMS:
-        value = str(claims.get(name) or "").removeprefix("rpps-")
+        value = str(claims.get(name) or "")
         if len(value) == 12 and value.startswith("8") and value.isdigit():
             return value[1:]
         if len(value) == 11 and value.isdigit():
