@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from sync import fhir, outbox
-from sync.store import Store
 from sync.uploader import Uploader
 from tests.support.samples import closed_session
 from tests.support.servers import DevServer

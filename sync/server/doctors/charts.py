@@ -61,9 +61,9 @@ def svg(series: Series, now: dt.datetime, days: int = 90) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart" role="img">',
              f"<title>{title}</title>",
              f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>']
-    for value in (low + pad, high - pad):
-        parts.append(f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" class="axis" text-anchor="end">'
-                     f"{html.escape(french.number(round(Decimal(str(value)), 1)))}</text>")
+    for value in {min(v for _, v, _ in series.points), max(v for _, v, _ in series.points)}:
+        parts.append(f'<text x="{LEFT - 6}" y="{y(float(value)) + 4:.1f}" class="axis" text-anchor="end">'
+                     f"{html.escape(french.number(value))}</text>")
     for moment, anchor in ((start, "start"), (now, "end")):
         parts.append(f'<text x="{x(moment):.1f}" y="{HEIGHT - 10}" class="axis" text-anchor="{anchor}">'
                      f"{html.escape(french.local_time(moment)[:10])}</text>")
@@ -72,8 +72,10 @@ def svg(series: Series, now: dt.datetime, days: int = 90) -> str:
     for moment, value, flagged in series.points:
         parts.append(f'<circle cx="{x(moment):.1f}" cy="{y(float(value)):.1f}" r="{4 if flagged else 3}" '
                      f'class="{"dot flagged" if flagged else "dot"}"/>')
-        if flagged:
-            parts.append(f'<text x="{x(moment) + 6:.1f}" y="{y(float(value)) - 6:.1f}" class="flag-label">'
+        if flagged:  # the value beside its dot, on the left near the right edge
+            left = x(moment) > WIDTH - RIGHT - 40
+            parts.append(f'<text x="{x(moment) + (-6 if left else 6):.1f}" y="{y(float(value)) - 6:.1f}" '
+                         f'class="flag-label" text-anchor="{"end" if left else "start"}">'
                          f"{html.escape(french.number(value))}</text>")
     parts.append("</svg>")
     return "".join(parts)

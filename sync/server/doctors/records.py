@@ -27,6 +27,9 @@ ACTIVE_STATUSES = ("planned", "arrived", "triaged", "in-progress", "onleave")  #
 BP_PANEL = "85354-9"
 NEWS2_LOCAL_CODES = ("supplemental-oxygen", "spo2-target-88-92")
 LABELS = {**{code: kind.label_fr for code, kind in OBSERVATION_TYPES.items()}, BP_PANEL: "Tension artérielle"}
+# ACVPU (RCP NEWS2 2017): alert, new confusion, responds to voice, to pain, unresponsive
+ACVPU_WORDS = {"A": "alerte (A)", "C": "confusion récente (C)", "V": "réagit à la voix (V)",
+               "P": "réagit à la douleur (P)", "U": "aucune réaction (U)"}
 MISSING_WORDS = {"respiration_rate": "fréquence respiratoire", "spo2": "SpO2", "air_or_oxygen": "air ou oxygène",
                  "systolic": "pression systolique", "pulse": "pouls", "consciousness": "conscience",
                  "temperature": "température"}
@@ -186,7 +189,8 @@ def _value(resource: dict[str, Any], code: str) -> tuple[str, list[dict[str, Any
                                                                                  "unit": ""}]
     concept = resource["valueCodeableConcept"]
     answer = next(iter(_codes(concept)), "")
-    return str(concept.get("text") or answer), [{"code": code, "value": answer, "unit": ""}]
+    words = ACVPU_WORDS.get(answer) if code == "67775-7" else None
+    return words or str(concept.get("text") or answer), [{"code": code, "value": answer, "unit": ""}]
 
 
 def measurement(resource: Any) -> Measurement | Unreadable:

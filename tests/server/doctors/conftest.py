@@ -63,6 +63,20 @@ def _flagged_session(store: Store) -> str:
     pid = store.add_patient(family_name="Démo-Alerte", given_name="Odette", birth_date="1936-03-14", sex="F",
                             birth_place_insee="75056", identity_status="QUAL", ins="236037505600008",
                             identity_method="CV", birth_given_names="Odette Marie", usual_name="Démo-Usage")
+    now = dt.datetime.now(dt.timezone.utc)
+    for days, (temperature, pulse, spo2, systolic) in zip((75, 50, 30, 12), (("36.8", "74", "96", "138"),
+                                                                              ("37.1", "82", "95", "142"),
+                                                                              ("36.9", "78", "96", "135"),
+                                                                              ("37.6", "96", "94", "151"))):
+        earlier = store.open_session(pid, reason="Suivi", site_id=site["id"])
+        when = now - dt.timedelta(days=days)
+        for code, value, unit in (("8310-5", temperature, "Cel"), ("8867-4", pulse, "/min"),
+                                  ("59408-5", spo2, "%")):
+            store.add_measurement(earlier, code=code, value=value, unit=unit, source="manual", measured_at=when)
+        for code, value in (("8480-6", systolic), ("8462-4", "80")):
+            store.add_measurement(earlier, code=code, value=value, unit="mm[Hg]", source="manual",
+                                  panel_id="cuff", measured_at=when)
+        closing.close_session(store, earlier)
     sid = store.open_session(pid, reason="Fièvre > 38,5 et essoufflement", site_id=site["id"])
     for code, value, unit, flag, source in (("8867-4", "115", "/min", "H", "manual"),
                                            ("8310-5", "38.9", "Cel", "H", "manual"),
@@ -127,7 +141,9 @@ def build_record(url: str, tablet_db: Path, *, hand_made: bool = True, max_entri
     record.organizations[record.site_a] = f"Organization/{org['id']}"
     patient = one(url, "Patient", identifier=f"{fhir.PATIENT_ID_SYSTEM}|{pid}")
     record.flagged_patient = patient["id"]
-    record.flagged_encounter = one(url, "Encounter", subject=f"Patient/{patient['id']}")["id"]
+    encounters = requests.get(f"{url}/Encounter", params={"subject": f"Patient/{patient['id']}"}, timeout=10).json()
+    record.flagged_encounter = next(e["resource"]["id"] for e in encounters["entry"]
+                                    if e["resource"]["reasonCode"][0]["text"].startswith("Fièvre"))
     if hand_made:
         _hand_made(record, f"Patient/{patient['id']}")
     return record

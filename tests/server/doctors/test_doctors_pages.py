@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
+import pytest
 import requests
+from PIL import Image
+
+import sync.server.doctors
 
 from sync.server.doctors.viewlog import ViewLog
 from tests.server.doctors.conftest import SITE_B
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_without_sign_in_no_patient_data_is_served(record, doctors):
@@ -103,3 +112,36 @@ def test_every_view_of_a_patient_is_logged_and_kept_six_months(record, doctors, 
     for n in range(3):
         aging.record(doctor_id="dr", rpps="10000000025", patient_id=f"p{n}", page="session", subject_id="e")
     assert [v["patient_id"] for v in aging.views()] == ["p1", "p2"]   # beyond six months: purged
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "_artifacts" / "screenshots"
+CSS = Path(sync.server.doctors.__file__).parent / "static" / "doctors.css"
+
+
+def screenshot(html: str, name: str, folder: Path, height: int) -> Path:
+    """The page as served, drawn by headless Chromium (its stylesheet beside it: the file has no server)."""
+    page = folder / f"{name}.html"
+    page.write_text(html.replace("/static/doctors.css", CSS.as_uri()), encoding="utf-8")
+    target = SCREENSHOTS / f"{name}.png"
+    profile = folder / f"profile-{name}"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={profile}", f"--screenshot={target}", f"--window-size=1100,{height}",
+                    page.as_uri()], check=True, capture_output=True, timeout=60)
+    return target
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is missing (bash .ci/setup installs it)")
+def test_screenshots_of_the_sign_in_worklist_session_and_trends(record, doctors, tmp_path):
+    session = doctors.sign_in(record.site_a)
+    pages = {"doctors-signin": (requests.get(doctors.url + "/signin", timeout=10).text, 700),
+             "doctors-worklist": (session.get(f"{doctors.url}/sites/{record.site_a}", timeout=10).text, 900),
+             "doctors-session": (session.get(f"{doctors.url}/sessions/{record.flagged_encounter}",
+                                             timeout=10).text, 1900),
+             "doctors-trends": (session.get(f"{doctors.url}/patients/{record.flagged_patient}", timeout=10).text,
+                                1900)}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, (html, height) in pages.items():
+        with Image.open(screenshot(html, name, tmp_path, height)) as image:
+            colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+            assert colours is not None and len(colours) > 20, name  # drawn, not blank
