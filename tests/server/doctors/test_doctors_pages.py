@@ -79,7 +79,9 @@ def test_an_unreadable_measurement_never_breaks_the_session(record, doctors):
 def test_trends_of_90_days_are_svg_with_flagged_points(record, doctors):
     page = doctors.sign_in(record.site_a).get(f"{doctors.url}/patients/{record.flagged_patient}", timeout=10).text
     assert page.count("<svg") >= 5 and "<script" not in page
-    assert 'class="dot flagged"' in page and "Fréquence cardiaque" in page and "°C" in page
+    assert "Fréquence cardiaque" in page and "°C" in page
+    # temperature H, SpO2 L, pulse H, respiration H, systolic H: each flagged reading a red dot, no other
+    assert page.count('class="dot flagged"') == 5
 
 
 def test_another_sites_ids_and_sites_are_refused(record, doctors):
