@@ -4,8 +4,10 @@
                   "password": {"scrypt": "…", "salt": "…", "n": 16384, "r": 8, "p": 1},
                   "totp_secret": "…", "totp_last_step": 0}]}
 
-- The password is kept as scrypt (RFC 7914) with a random salt, compared in constant time; the parameters travel
-  with the hash so they can be raised later (N=2^14, r=8, p=1: the interactive-login figures of RFC 7914 §2).
+- The password is kept as scrypt (RFC 7914) with a random salt, compared in constant time. N=2^14, r=8, p=1 are
+  the interactive-login figures of scrypt's paper (Percival, "Stronger key derivation via sequential memory-hard
+  functions", 2009); the parameters travel with each hash, so they can be raised (OWASP's Password Storage Cheat
+  Sheet now advises N=2^17) without invalidating existing accounts.
 - The second factor is a TOTP (RFC 6238: SHA-1, 6 digits, 30 s steps) checked with pyotp; the step of the last
   accepted code is kept, so a code is never accepted twice (RFC 6238 §5.2), and one step of clock drift is allowed.
 - An account signed in through OpenID Connect (Pro Santé Connect) is found by its RPPS; it needs no password.
