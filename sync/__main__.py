@@ -59,7 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
         except RegistryError as exc:
             print(f"relais: {exc}", file=sys.stderr)
             return 2
-    from sync.server.doctors.serve import bind
+    from sync.server.doctors.listen import bind
 
     doctors_socket = bind(args.host, args.doctors_port)  # the doctors' application: its own port, known now
     server = make_server(args.host, args.port, args.db, token=args.token, registry=registry,
@@ -70,12 +70,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     print(f"serving on {base_url(server)}", flush=True)
-    from sync.server.doctors.embedded import start_beside
+    from sync.server.doctors.embedded import DoctorsBeside
 
-    doctors = start_beside(doctors_socket, base_url(server), host=args.host, accounts=args.doctors,
-                           view_log=args.doctors_view_log or f"{args.db}.doctor-views.sqlite",
-                           registry=server.RequestHandlerClass.registry)  # type: ignore[attr-defined]
-    logging.getLogger("sync.server").info("doctors' application on %s/", doctors.url)
+    doctors = DoctorsBeside(doctors_socket, base_url(server), host=args.host, accounts=args.doctors,
+                            view_log=args.doctors_view_log or f"{args.db}.doctor-views.sqlite",
+                            registry=server.RequestHandlerClass.registry)  # type: ignore[attr-defined]
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -7,7 +7,8 @@ in French, through the FHIR REST API of the configured server only (the developm
 - guard: the signed-in doctor, CSRF tokens, bounded forms; viewlog: who viewed which patient, kept six months;
 - fhir_client: reads and searches; reading: what each page reads, and the site check;
 - records, french, charts: FHIR resources as French rows, words and SVG trend charts;
-- serve: the application under uvicorn, in a thread of `python -m sync serve` or on its own (`doctors serve`).
+- serve, listen, embedded: the application under uvicorn on a socket bound first, in a thread of
+  `python -m sync serve` (embedded) or on its own (`python -m sync doctors serve`, cli).
 
 The tablet side never imports this package.
 """

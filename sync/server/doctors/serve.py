@@ -11,19 +11,9 @@ import time
 import uvicorn
 from starlette.applications import Starlette
 
+from sync.server.doctors.listen import bind, socket_url
 
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)  # connections made before uvicorn runs wait in the backlog instead of being refused
-    return sock
-
-
-def socket_url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+__all__ = ["BackgroundServer", "bind", "socket_url"]
 
 
 class BackgroundServer:
