@@ -11,10 +11,9 @@ import warnings
 import pyotp
 import pytest
 import requests
-from starlette.testclient import TestClient
-
 from sync.server.doctors.app import DoctorsSettings, create_app, is_loopback
 from sync.server.doctors.oidc import OidcSettings
+from sync.server.doctors.serve import BackgroundServer, bind
 from sync.server.doctors.signin import Brake
 from tests.server.doctors.conftest import PASSWORD, serve_doctors
 
@@ -49,9 +48,12 @@ def test_local_sign_in_sets_a_strict_cookie_and_refuses_a_replayed_code(record, 
 
 def test_a_cookie_is_secure_outside_loopback(record, tmp_path):
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("192.0.2.10")
-    app = create_app(DoctorsSettings(record.url, tmp_path / "d.json", tmp_path / "v.sqlite", secure_cookies=True))
-    with TestClient(app, base_url="https://doctors.example.org") as client:
-        assert "secure" in client.get("/signin").headers["set-cookie"].lower()
+    settings = DoctorsSettings(record.url, tmp_path / "d.json", tmp_path / "v.sqlite", secure_cookies=True)
+    secure = BackgroundServer(create_app(settings), bind("127.0.0.1", 0)).start()
+    try:
+        assert "; secure" in requests.get(secure.url + "/signin", timeout=10).headers["set-cookie"].lower()
+    finally:
+        secure.stop()
 
 
 @pytest.mark.parametrize("fields, status", [
@@ -71,13 +73,17 @@ def test_a_forged_or_missing_csrf_token_is_refused_and_nothing_happens(record, d
     account, secret = doctors.account(record.site_a)
     session = requests.Session()
     doctors.csrf(session)
+    code = pyotp.TOTP(secret).now()
     for token in ("forged", None):
-        data = {"account": account, "password": PASSWORD, "code": pyotp.TOTP(secret).now()}
+        data = {"account": account, "password": PASSWORD, "code": code}
         if token:
             data["csrf"] = token
         reply = session.post(doctors.url + "/signin", data=data, timeout=10)
         assert reply.status_code == 403 and "Jeton de formulaire invalide" in reply.text
         assert not signed_in(doctors, session)
+    # refused before anything was read: the code was not used up
+    assert form(doctors, session, account=account, password=PASSWORD, code=code).status_code == 200
+    assert signed_in(doctors, session)
     signed = doctors.sign_in(record.site_a)
     assert signed.post(doctors.url + "/signout", data={"csrf": "forged"}, timeout=10).status_code == 403
     assert signed_in(doctors, signed)
