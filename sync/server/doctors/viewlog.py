@@ -1,10 +1,10 @@
 """Who looked at which patient's data, and when: one row per page showing a patient's data, kept six months.
 
-French law gives the patient the right to know who accessed their record (Code de la santé publique, art. L1111-7
-and R1111-46 for the traceability of access to shared records); six months is this product's retention for these
-traces, long enough to answer a patient's or an identity-vigilance question, short enough not to build a profile of
-every doctor's activity. Rows older than that are deleted at each write. The log holds ids (doctor, RPPS, FHIR
-patient id) and the kind of page, never a name or a value.
+Access to health data is traced so a patient's or an identity-vigilance question can be answered; the CNIL's 2021
+recommendation on logging (« recommandation relative aux mesures de journalisation ») advises keeping such traces
+six months to a year: six months here, so the log does not become a profile of every doctor's activity. Rows older
+than that are deleted at each write. The log holds ids (doctor, RPPS, FHIR patient id) and the kind of page, never
+a name or a value.
 """
 from __future__ import annotations
 
