@@ -6,7 +6,7 @@ by hand. A demo without --store runs on a fresh store of its own under $RELAIS_H
 
 Embedded defaults: simulated Bluetooth devices on an in-process virtual radio, the local store in
 $RELAIS_HOME (default ~/.local/share/relais), and the development sync server on http://127.0.0.1:8765/fhir,
-started here as its own process (its doctor's page is at http://127.0.0.1:8765/).
+started here as its own process (http://127.0.0.1:8765/ leads to its doctors' sign-in).
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError:  # port taken by something else: any free port will do
                 local = LocalServer(store_path.parent / "devserver.db", port=0)
                 server_url = local.start()
-        print(f"Relais: sync server {server_url} (doctor's page: {server_url.removesuffix('/fhir')}/)", flush=True)
+        print(f"Relais: sync server {server_url} (doctors' sign-in: {server_url.removesuffix('/fhir')}/)", flush=True)
 
     from mobile.app import TABLET_PORTRAIT, run_app
     from mobile.runtime import RuntimeConfig

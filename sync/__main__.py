@@ -1,9 +1,12 @@
 """`python -m sync serve|status|push|seed|proxy`: the development server, operator commands and test tools.
 
-serve   --port PORT --db PATH [--host 127.0.0.1] [--token T | --tablets FILE]
+serve   --port PORT --db PATH [--host 127.0.0.1] [--token T | --tablets FILE] [--doctors FILE --doctors-port P]
                                                               development FHIR server (prints "serving on URL")
 tablets add --file FILE --id ID --site SITE [--site …] | remove --file FILE --id ID
                                                               per-tablet tokens bound to sites (token printed once)
+doctors add --file FILE --id ID --name NAME --rpps RPPS --site ID [--site …] | serve --fhir URL --port P --doctors F
+                                                              doctors' accounts (TOTP secret printed once) and their
+                                                              web application (also served by `serve --doctors F`)
 status  [--db PATH]                                           outbox counts per state, rejected reasons, the
                                                               report mails per state and the transaction
                                                               limits learned per server, as JSON
@@ -56,19 +59,29 @@ def _serve(args: argparse.Namespace) -> int:
         except RegistryError as exc:
             print(f"relais: {exc}", file=sys.stderr)
             return 2
-    server = make_server(args.host, args.port, args.db, token=args.token, registry=registry)
+    from sync.server.doctors.listen import bind
+
+    doctors_socket = bind(args.host, args.doctors_port)  # the doctors' application: its own port, known now
+    server = make_server(args.host, args.port, args.db, token=args.token, registry=registry,
+                         doctors_port=doctors_socket.getsockname()[1])
 
     def stop(_signum: int, _frame: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     print(f"serving on {base_url(server)}", flush=True)
+    from sync.server.doctors.embedded import DoctorsBeside
+
+    doctors = DoctorsBeside(doctors_socket, base_url(server), host=args.host, accounts=args.doctors,
+                            view_log=args.doctors_view_log or f"{args.db}.doctor-views.sqlite",
+                            registry=server.RequestHandlerClass.registry)  # type: ignore[attr-defined]
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        doctors.stop()
     return 0
 
 
@@ -346,7 +359,13 @@ def _server_commands(commands: Any) -> None:
     serve.add_argument("--token", default=os.environ.get("RELAIS_SERVER_TOKEN"),
                        help="require 'Authorization: Bearer TOKEN' (default: $RELAIS_SERVER_TOKEN)")
     serve.add_argument("--tablets", help="per-tablet tokens bound to their sites (see `tablets add`)")
+    serve.add_argument("--doctors", help="the doctors' accounts file (`doctors add`); `/` leads to their sign-in")
+    serve.add_argument("--doctors-port", type=int, default=0, help="the doctors' application port (0: a free one)")
+    serve.add_argument("--doctors-view-log", help="where patient views are logged (default: beside --db)")
     serve.set_defaults(run=_serve)
+    from sync.server.doctors.cli import add_commands
+
+    add_commands(commands)  # `doctors add` (accounts) and `doctors serve` (the application alone)
 
     tablets_cmd = commands.add_parser("tablets", help="register or remove a tablet allowed to upload")
     tablets_cmd.add_argument("action", choices=("add", "remove"))

@@ -4,7 +4,7 @@ confirm it by measuring again, and which interpretation flag and alert does it c
 The flag is decided once, when the workflow proposes the value (mobile.workflow.readings, .vitals), and stored with
 it (`measurements.interpretation`, schema v5): the tablet's warnings are the decision's codes, and the FHIR
 `Observation.interpretation` and blood pressure components (sync.fhir.observations), the French report
-(sync.fhir.report) and the doctor's page (sync.server.page, from the FHIR it received) all carry that stored flag,
+(sync.fhir.report) and the doctors' pages (sync.server.doctors, from the FHIR it received) all carry that stored flag,
 so they can never disagree. Values are compared in one unit per sign (°C, %, /min, mmHg); °F and kPa readings are converted first.
 
 Sources of the thresholds (to be validated by the physician in charge of the service):

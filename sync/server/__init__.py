@@ -9,7 +9,7 @@ codec and identifier systems of sync.fhir, sync.vocabulary, sync.errors), never 
 - resources: the FHIR engine (SQLite storage, transactions, conditional creates, read, search);
 - bundles: what a transaction Bundle may hold and how its references are rewritten;
 - outcome: refusals as HTTP statuses with an OperationOutcome;
-- page: the doctor's HTML page at `/`;
+- doctors: the doctors' web application (sign-in, worklist, sessions, trends), served beside it;
 - faultproxy: a fault-injecting proxy on loopback (`python -m sync proxy`), for the exactly-once tests;
 - process: the server as a child process (`python -m sync serve`), for the app's local server and the tests.
 

@@ -5,7 +5,7 @@ Just enough of the HL7 FHIR R4 RESTful API to receive Relais uploads and let a d
 - `POST [base]/[type]` creates one resource, conditionally with `If-None-Exist` (or, as fhirpy sends it, the
   `identifier=` search in the query string): what a one-resource-per-request client needs (the benchmark baseline);
 - `GET [base]/metadata` (public, clients probe it), `GET [base]/[type]?…` (search), `GET [base]/[type]/[id]`;
-- `GET /`: the doctor's page (sync.server.page).
+- `GET /`: a redirect to the doctors' application (sync.server.doctors), served on its own port.
 Every refusal is an OperationOutcome (sync.server.outcome). HTTP/1.1 with a Content-Length on every reply, so
 keep-alive clients work; a refused request's body is read and dropped, or the connection closed, so it is never
 parsed as the next request.
@@ -26,15 +26,12 @@ from sync.fhir import dumps
 from sync.server.access import authenticate, check_sites
 from sync.server.bundles import RESOURCE_ID, TYPE_NAME
 from sync.server.outcome import FhirError, operation_outcome
-from sync.server.page import html_overview
 from sync.server.resources import ResourceDB
 from sync.server.search_index import DATES, REFERENCES
 from sync.server.tablets import AuthLimiter, Tablet, TabletRegistry
 from sync.server.wire import FHIR_JSON, GZIP_REPLY_MIN_BYTES, MAX_BODY_BYTES, accepts_gzip, decode_body, parse_fhir_json
 
 log = logging.getLogger(__name__)
-
-PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # the doctor's page: no script, nothing fetched
 
 
 def capability_statement() -> dict[str, Any]:
@@ -73,6 +70,7 @@ class FhirHandler(BaseHTTPRequestHandler):
     registry: TabletRegistry | None = None  # None: open development server
     limiter: AuthLimiter
     tablet: Tablet | None = None
+    doctors_port: int | None = None  # where `/` redirects (the doctors' application)
 
     # -- logging without patient data ------------------------------------------------------------------------------
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
@@ -130,9 +128,9 @@ class FhirHandler(BaseHTTPRequestHandler):
         self._body_consumed = method != "POST"
         try:
             segments, query = self._route()
-            # the capability statement stays public (clients probe it); everything else, the HTML page included,
-            # shows or takes patient data and needs the token when one is configured
-            if segments != ["fhir", "metadata"] and self.registry is not None:
+            # the capability statement stays public (clients probe it), and `/` (a redirect to the doctors'
+            # application, which signs doctors in); everything else needs the token when one is configured
+            if segments not in (["fhir", "metadata"], []) and self.registry is not None:
                 self.tablet = authenticate(self.registry, self.limiter, self.client_address[0],
                                            self.headers.get("Authorization"))
             if method == "POST":
@@ -163,8 +161,7 @@ class FhirHandler(BaseHTTPRequestHandler):
 
     def _get(self, segments: list[str], query: list[tuple[str, str]]) -> None:
         if segments == []:
-            self._send(200, html_overview(self.db).encode("utf-8"), "text/html; charset=utf-8",
-                       {"Content-Security-Policy": PAGE_POLICY})
+            self._redirect_to_doctors()
             return
         if segments[0] != "fhir":
             raise FhirError(404, "not found", "not-found")
@@ -181,6 +178,14 @@ class FhirHandler(BaseHTTPRequestHandler):
             self._send_json(200, resource, {"ETag": f'W/"{resource["meta"]["versionId"]}"'})
         else:
             raise FhirError(404, "unsupported path", "not-found")
+
+    def _redirect_to_doctors(self) -> None:
+        """`/` is the doctors' application (sync.server.doctors), on its own port of the same host."""
+        if self.doctors_port is None:
+            raise FhirError(404, "no doctors' application on this server", "not-found")
+        host = self.headers.get("Host") or self.server.server_address[0]
+        name = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+        self._send(303, b"", "text/plain", {"Location": f"http://{name}:{self.doctors_port}/"})
 
     def _create(self, rtype: str, query: list[tuple[str, str]]) -> None:
         """Type-level create; conditional with If-None-Exist, or with `?identifier=system|value` (fhirpy's form)."""
@@ -246,14 +251,15 @@ class FhirHandler(BaseHTTPRequestHandler):
 
 
 def make_server(host: str, port: int, db_path: str | Path, *, token: str | None = None,
-                registry: TabletRegistry | None = None, limiter: AuthLimiter | None = None) -> ThreadingHTTPServer:
+                registry: TabletRegistry | None = None, limiter: AuthLimiter | None = None,
+                doctors_port: int | None = None) -> ThreadingHTTPServer:
     """A ready-to-serve server (port 0 picks a free port: read `server.server_address`). `registry`: one token
     per tablet, bound to its sites (sync.server.tablets); `token`: a single shared token for any site
     (development)."""
     db = ResourceDB(db_path)
     if registry is None and token:
         registry = TabletRegistry.single(token)
-    handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "registry": registry,
+    handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "registry": registry, "doctors_port": doctors_port,
                                                          "limiter": limiter or AuthLimiter()})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

@@ -37,12 +37,15 @@ class LocalServer:
 
     def __init__(self, db_path: str | os.PathLike[str], *, port: int = 0, host: str = "127.0.0.1",
                  token: str | None = None, tablets: str | os.PathLike[str] | None = None,
-                 log_path: str | os.PathLike[str] | None = None, startup_timeout: float = 20.0) -> None:
+                 log_path: str | os.PathLike[str] | None = None, startup_timeout: float = 20.0,
+                 doctors: str | os.PathLike[str] | None = None) -> None:
         """`tablets`: the registry of per-tablet tokens (`python -m sync tablets add`); `token`: one shared token
-        instead; neither: an open server. `log_path`: where its log (stderr) goes, appended; None: discarded."""
+        instead; neither: an open server. `log_path`: where its log (stderr) goes, appended; None: discarded.
+        `doctors`: the doctors' accounts file (`python -m sync doctors add`) of the application `/` leads to."""
         self.db_path = Path(db_path).absolute()
         self.port, self.host, self.token = port, host, token
         self.tablets = Path(tablets).absolute() if tablets is not None else None
+        self.doctors = Path(doctors).absolute() if doctors is not None else None
         self.log_path = Path(log_path).absolute() if log_path is not None else None
         self.startup_timeout = startup_timeout
         self.url: str | None = None
@@ -54,6 +57,8 @@ class LocalServer:
                "--db", str(self.db_path)]
         if self.tablets is not None:
             cmd += ["--tablets", str(self.tablets)]
+        if self.doctors is not None:
+            cmd += ["--doctors", str(self.doctors)]
         return cmd
 
     def environment(self) -> dict[str, str]:

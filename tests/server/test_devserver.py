@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from sync import fhir, outbox
-from sync.store import Store
 from sync.uploader import Uploader
 from tests.support.samples import closed_session
 from tests.support.servers import DevServer
@@ -154,14 +153,13 @@ def test_read_unknown_resource_is_404(server):
     assert requests.get(f"{server.url}/Patient", params={"name": "x"}, timeout=10).status_code == 400
 
 
-def test_html_page_escapes_text(server):
-    hostile = "<script>alert('x')</script>"
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [patient_entry(hostile, "html-test")]}
-    assert post(server.url, bundle).status_code == 200
-    page = requests.get(server.url.removesuffix("/fhir") + "/", timeout=10)
-    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    assert hostile not in page.text and "<script" not in page.text
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page.text
+def test_the_root_leads_to_the_doctors_sign_in(server):
+    """`/` is no longer a page of patient data: it sends the browser to the doctors' application, which asks for a
+    signed-in doctor first (tests/server/doctors)."""
+    reply = requests.get(server.url.removesuffix("/fhir") + "/", timeout=10, allow_redirects=False)
+    assert reply.status_code == 303 and reply.content == b""
+    signin = requests.get(reply.headers["Location"], timeout=10)
+    assert signin.status_code == 200 and signin.url.endswith("/signin") and "Connexion des médecins" in signin.text
 
 
 def test_logs_hold_no_patient_data(server, store):
@@ -184,7 +182,8 @@ def test_token_is_required_when_configured(tmp_path, store):
             assert reply.status_code == 401
             assert reply.json()["resourceType"] == "OperationOutcome"
             assert reply.headers["WWW-Authenticate"].startswith("Bearer")
-        assert requests.get(srv.url.removesuffix("/fhir") + "/", timeout=10).status_code == 401
+        root = requests.get(srv.url.removesuffix("/fhir") + "/", timeout=10, allow_redirects=False)
+        assert root.status_code == 303  # to the doctors' sign-in: no patient data without a signed-in doctor
         big = requests.post(srv.url, data=b" " * 4_000_000, headers=FHIR, timeout=10)  # refused before parsing
         assert big.status_code == 401
 
@@ -197,18 +196,6 @@ def test_token_is_required_when_configured(tmp_path, store):
         ok = requests.get(f"{srv.url}/Patient", headers={"Authorization": "Bearer s3cret"}, timeout=10)
         assert ok.status_code == 200 and ok.json()["total"] == 1
     assert "s3cret" not in srv.log_text()
-
-
-def test_html_page_shows_panels_flags_and_the_summary(tmp_path):
-    from sync.seed import seed_sessions
-
-    with Store(tmp_path / "tablet.db") as tablet, DevServer(tmp_path / "page.db") as dev:
-        seed_sessions(tablet, 4, seed=7)
-        assert Uploader(dev.url).push(tablet, ignore_backoff=True).remaining == 0
-        page = requests.get(dev.url.removesuffix("/fhir") + "/", timeout=10).text
-    assert "Systolic blood pressure" in page and "mmHg" in page      # the BP panel's components, not "None"
-    assert "Synthèse pour le médecin traitant" in page
-    assert "<script" not in page.lower()
 
 
 def test_conditional_references_resolve_to_exactly_one_resource(server):
