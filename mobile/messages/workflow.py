@@ -137,4 +137,7 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     "admin.retention_range": N_("The retention period must be between {min} and {max} days."),
     # the resident's history
     "history.not_from_here": N_("The history opens from the patient list or from the vitals."),
+    # correcting a resident's record
+    "patient.edit.not_from_here": N_("A resident's record is corrected from the patient list."),
+    "patient.edit.none": N_("No resident's record is open for correction: choose one in the patient list."),
 }

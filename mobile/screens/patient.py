@@ -1,7 +1,7 @@
 """Choose the patient: search by date of birth or name letters, tap a resident; or open the creation form."""
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
@@ -22,6 +22,7 @@ class PatientRow(ButtonBehavior, BoxLayout):
     insee = StringProperty("")
     status = StringProperty("")
     vm = ObjectProperty(None, allownone=True)
+    narrow = BooleanProperty(False)   # a narrow list (portrait): the status and buttons go under the name
 
     def on_release(self) -> None:
         if self.vm is not None and self.patient_id:

@@ -18,6 +18,7 @@ from mobile.workflow.context import DeviceClaims, WorkflowContext
 from mobile.workflow.history import HistoryStep
 from mobile.workflow.kit import DeviceKitStep, DeviceSetup
 from mobile.workflow.measuring import MeasuringStep
+from mobile.workflow.patient_edit import PatientEditStep
 from mobile.workflow.patients import PatientsStep
 from mobile.workflow.resume import ResumeStep
 from mobile.workflow.recipients import RecipientsStep
@@ -51,6 +52,7 @@ class SessionWorkflow:
         self.site = SiteStep(ctx, self.signin)
         self.resume = ResumeStep(ctx)
         self.patient = PatientsStep(ctx, self.resume)
+        self.patient_edit = PatientEditStep(ctx, self.patient)
         self.session_start = SessionStartStep(ctx)
         self.measuring = MeasuringStep(ctx, {**({"thermometer": read_thermometer} if read_thermometer else {}),
                                              **(readers or {})}, limits)
@@ -134,6 +136,15 @@ class SessionWorkflow:
 
     def select_patient(self, patient_id: str) -> None:
         self.patient.select_patient(patient_id)
+
+    def open_patient_edit(self, patient_id: str) -> dict[str, Any]:
+        return self.patient_edit.open_patient_edit(patient_id)
+
+    def save_patient_edit(self, *, allow_duplicate: bool = False, **values: Any) -> list[str]:
+        return self.patient_edit.save_patient_edit(allow_duplicate=allow_duplicate, **values)
+
+    def cancel_patient_edit(self) -> None:
+        self.patient_edit.cancel_patient_edit()
 
     def start_session(self, **values: Any) -> bool:
         return self.session_start.start_session(**values)

@@ -51,7 +51,7 @@ def documents_for(site_kind: str | None) -> tuple[str, ...]:
     return tuple(code for code in IDENTITY_DOCUMENTS if site_kind == "ehpad" or code not in NURSING_HOME_DOCUMENTS)
 
 
-def _check_status(traits: dict[str, Any], site_kind: str | None) -> None:
+def check_status(traits: dict[str, Any], site_kind: str | None) -> None:
     """The RNIV rules for a status set by hand (module docstring); WorkflowError with the field at fault."""
     status = str(traits.get("identity_status") or "PROV").strip().upper()
     if status in ("RECUP", "QUAL"):
@@ -76,10 +76,11 @@ class PatientsStep:
         return self.ctx.store.find_patients(query)
 
     def probable_duplicates(self, *, family_name: str = "", given_name: str = "", birth_date: str = "",
-                            usual_name: str | None = None, **_other: Any) -> list[dict[str, Any]]:
+                            usual_name: str | None = None, exclude: str | None = None,
+                            **_other: Any) -> list[dict[str, Any]]:
         """Residents born the same day whose name (birth or usual name, on either side) or first given name
         matches once accents and case are folded, or whose names are swapped (a classic identity-vigilance
-        error)."""
+        error); `exclude` is the resident being corrected, never their own duplicate."""
         try:
             day = parse_birth_date(birth_date)
         except WorkflowError:
@@ -88,7 +89,7 @@ class PatientsStep:
         given = fold((given_name or "").strip().split(" ")[0])
         found = []
         for p in self.ctx.store.find_patients(""):
-            if p.get("birth_date") != day:
+            if p.get("birth_date") != day or p["id"] == exclude:
                 continue
             p_names = {fold(n) for n in (p.get("family_name") or "", p.get("usual_name") or "")} - {""}
             p_given = fold((p.get("given_name") or "").split(" ")[0])
@@ -99,8 +100,9 @@ class PatientsStep:
 
     def check_duplicates(self, **traits: Any) -> list[dict[str, Any]]:
         """The form's identity traits changed: the probable duplicates are computed again and shown (none when
-        nothing matches any more), so what staff may pick is always a match of what is typed now."""
-        found = self.probable_duplicates(**traits)
+        nothing matches any more), so what staff may pick is always a match of what is typed now. The resident
+        being corrected (`state.editing`) is not their own duplicate."""
+        found = self.probable_duplicates(**traits, exclude=(self.ctx.state.editing or {}).get("id"))
         if [p["id"] for p in found] != [p["id"] for p in self.ctx.state.duplicates]:
             self.ctx.changed(duplicates=found)
         return found
@@ -116,7 +118,7 @@ class PatientsStep:
         ctx = self.ctx
         if ctx.state.staff is None:
             raise WorkflowError("auth.sign_in_first")
-        _check_status(traits, (ctx.state.site or {}).get("kind"))
+        check_status(traits, (ctx.state.site or {}).get("kind"))
         if "birth_date" in traits:
             traits["birth_date"] = parse_birth_date(traits["birth_date"])
         if not allow_duplicate:
@@ -159,5 +161,5 @@ class PatientsStep:
                     live_value=None, device_state="idle", saved_session_id=None, accepted={},
                     measuring_kind=None, session_ready=False, vitals={}, news2=None, emergency_call=None,
                     call_started_at=None,
-                    call_ended_at=None, doctor_name=None, summary_draft="", notice=None, duplicates=[],
+                    call_ended_at=None, doctor_name=None, summary_draft="", notice=None, duplicates=[], edited=None,
                     call_notes={})

@@ -20,7 +20,8 @@ from mobile.workflow.vitals import emergency_call_of, news2_of
 CLEARED = dict(patient=None, session_id=None, proposal=None, error=None, live_value=None, device_state="idle",
                accepted={}, measuring_kind=None, session_ready=False, vitals={}, news2=None, emergency_call=None,
                call_started_at=None,
-               call_ended_at=None, doctor_name=None, summary_draft="", call_notes={})
+               call_ended_at=None, doctor_name=None, summary_draft="", call_notes={}, editing=None,
+               edited=None)
 
 
 class ResumeStep:

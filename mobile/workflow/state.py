@@ -16,7 +16,7 @@ from sync.clinical.news2 import News2
 from sync.errors import RelaisError
 
 STEPS = ("signin", "site_setup", "patient", "session_start", "measure", "review", "vitals", "teleconsult",
-         "summary", "saved", "admin", "devices", "history")
+         "summary", "saved", "admin", "devices", "history", "patient_edit")
 
 
 class WorkflowError(RelaisError):
@@ -133,6 +133,8 @@ class WorkflowState:
     call_notes: dict[str, str] = field(default_factory=dict)  # typed during the call, not yet saved as notes
     history_patient: dict[str, Any] | None = None   # the resident whose history is shown (step "history")
     history_return: str | None = None                # the step the history was opened from, to go back to
+    editing: dict[str, Any] | None = None            # the resident whose record is being corrected (patient_edit)
+    edited: tuple[str, ...] | None = None            # the fields of the record just corrected, for the patient list
     listeners: list[Callable[["WorkflowState"], None]] = field(default_factory=list, repr=False)
 
     def failed_attempts(self) -> dict[str, WorkflowError]:

@@ -97,6 +97,9 @@ class Store(Database):
     def set_identity_status(self, patient_id: str, status: str, **changes: Any) -> list[str]:
         return patient_edits.set_identity_status(self, patient_id, status, **changes)
 
+    def edit_patient(self, patient_id: str, *, reliability: dict[str, Any] | None = None, **changes: Any) -> list[str]:
+        return patient_edits.edit_patient(self, patient_id, reliability=reliability, **changes)
+
     def open_duplicates(self) -> list[dict[str, Any]]:
         return duplicate_rows.open_duplicates(self)
 

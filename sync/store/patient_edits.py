@@ -47,22 +47,30 @@ def _write(db: Database, patient: dict[str, Any], values: dict[str, Any], detail
     return keys
 
 
+def _check_known(changes: dict[str, Any]) -> None:
+    unknown = set(changes) - set(TRAIT_FIELDS) - {"usual_name", "room", "resident_id"}
+    if unknown:
+        raise IdentityError("identity.field.unknown", sorted(unknown)[0])
+
+
 def update_patient(db: Database, patient_id: str, **changes: Any) -> list[str]:
     """Change some of: family_name, given_name, birth_given_names, birth_date, sex, birth_place_insee (not for a
     retrieved or qualified identity: `identity.locked`), usual_name, room, resident_id. Returns the fields
     changed (stamp keys)."""
-    unknown = set(changes) - set(TRAIT_FIELDS) - {"usual_name", "room", "resident_id"}
-    if unknown:
-        raise IdentityError("identity.field.unknown", sorted(unknown)[0])
+    _check_known(changes)
     with db.transaction():
-        patient = db.row("patients", patient_id)
-        cleaners = _trait_cleaners(db, changes.get("given_name", patient["given_name"]))
-        values = {column: cleaners[column](value) for column, value in changes.items()}
-        if patient["identity_status"] in LOCKED_STATUSES:
-            for column in TRAIT_FIELDS:
-                if column in values and values[column] != patient[column]:
-                    raise IdentityError("identity.locked", column, status=patient["identity_status"])
-        return _write(db, patient, values, "edit")
+        return _update(db, patient_id, changes)
+
+
+def _update(db: Database, patient_id: str, changes: dict[str, Any]) -> list[str]:
+    patient = db.row("patients", patient_id)
+    cleaners = _trait_cleaners(db, changes.get("given_name", patient["given_name"]))
+    values = {column: cleaners[column](value) for column, value in changes.items()}
+    if patient["identity_status"] in LOCKED_STATUSES:
+        for column in TRAIT_FIELDS:
+            if column in values and values[column] != patient[column]:
+                raise IdentityError("identity.locked", column, status=patient["identity_status"])
+    return _write(db, patient, values, "edit")
 
 
 def set_identity_status(db: Database, patient_id: str, status: str, *, ins: Any = _UNSET,
@@ -72,22 +80,43 @@ def set_identity_status(db: Database, patient_id: str, status: str, *, ins: Any 
     RECUP / QUAL (with the INS for QUAL, and the traits as the national base gives them). A retrieved or qualified
     identity is never lowered (`identity.locked`); a qualification may only raise it (RECUP → QUAL)."""
     with db.transaction():
-        patient = db.row("patients", patient_id)
-        new_status = clean_status(status)
-        old = patient["identity_status"]
-        rising = STATUS_RANK[new_status] > STATUS_RANK[old]
-        if old in LOCKED_STATUSES and not (old == "RECUP" and new_status == "QUAL") and new_status != old:
-            raise IdentityError("identity.locked", "identity_status", status=old)
-        if traits and old in LOCKED_STATUSES and not rising:
-            raise IdentityError("identity.locked", sorted(traits)[0], status=old)
-        cleaners = _trait_cleaners(db, traits.get("given_name", patient["given_name"]))
-        values = {column: cleaners[column](value) for column, value in traits.items() if column in TRAIT_FIELDS}
-        values["identity_status"] = new_status
-        values["ins"] = clean_ins(patient["ins"] if ins is _UNSET else ins, new_status)
-        values["identity_document"] = clean_document(
-            patient["identity_document"] if identity_document is _UNSET else identity_document, new_status)
-        if identity_method is not _UNSET:
-            values["identity_method"] = clean_method(identity_method)
-        if values["ins"] and db.query("SELECT 1 FROM patients WHERE ins = ? AND id <> ?", [values["ins"], patient_id]):
-            raise IdentityError("identity.ins.taken", "ins")
-        return _write(db, patient, values, f"identity {old} to {new_status}")
+        return _set_status(db, patient_id, status, ins, identity_document, identity_method, traits)
+
+
+def _set_status(db: Database, patient_id: str, status: str, ins: Any, identity_document: Any, identity_method: Any,
+                traits: dict[str, Any]) -> list[str]:
+    patient = db.row("patients", patient_id)
+    new_status = clean_status(status)
+    old = patient["identity_status"]
+    rising = STATUS_RANK[new_status] > STATUS_RANK[old]
+    if old in LOCKED_STATUSES and not (old == "RECUP" and new_status == "QUAL") and new_status != old:
+        raise IdentityError("identity.locked", "identity_status", status=old)
+    if traits and old in LOCKED_STATUSES and not rising:
+        raise IdentityError("identity.locked", sorted(traits)[0], status=old)
+    cleaners = _trait_cleaners(db, traits.get("given_name", patient["given_name"]))
+    values = {column: cleaners[column](value) for column, value in traits.items() if column in TRAIT_FIELDS}
+    values["identity_status"] = new_status
+    values["ins"] = clean_ins(patient["ins"] if ins is _UNSET else ins, new_status)
+    values["identity_document"] = clean_document(
+        patient["identity_document"] if identity_document is _UNSET else identity_document, new_status)
+    if identity_method is not _UNSET:
+        values["identity_method"] = clean_method(identity_method)
+    if values["ins"] and db.query("SELECT 1 FROM patients WHERE ins = ? AND id <> ?", [values["ins"], patient_id]):
+        raise IdentityError("identity.ins.taken", "ins")
+    return _write(db, patient, values, f"identity {old} to {new_status}")
+
+
+def edit_patient(db: Database, patient_id: str, *, reliability: dict[str, Any] | None = None,
+                 **changes: Any) -> list[str]:
+    """One correction typed on the tablet's resident form, all or nothing in one transaction: the fields of
+    `update_patient` (same refusals) and, when `reliability` is given (`status`, with `identity_document` and
+    `identity_method`), the status change of `set_identity_status`. Returns the fields changed (stamp keys)."""
+    _check_known(changes)
+    reliability = dict(reliability or {})
+    with db.transaction():
+        keys = _update(db, patient_id, changes) if changes else []
+        if reliability:
+            keys += _set_status(db, patient_id, reliability.pop("status"), reliability.pop("ins", _UNSET),
+                                reliability.pop("identity_document", _UNSET),
+                                reliability.pop("identity_method", _UNSET), {})
+    return sorted(set(keys))

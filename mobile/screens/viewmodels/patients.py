@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import ListProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
 from mobile.screens import texts
 from mobile.screens.viewmodels.base import ScreenModel, attempt
 from mobile.workflow import WorkflowState
+from mobile.workflow.patient_edit import traits_locked
 
 
 def patient_row(patient: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +34,11 @@ class PatientListModel(ScreenModel):
     query = StringProperty("")
     patients = ListProperty([])          # RecycleView data: one dict per resident
     open_sessions = ListProperty([])     # the sessions left open on this tablet, to resume
+    edited = ObjectProperty(None, allownone=True)   # the fields of the record just corrected (stamp keys)
+    error = ObjectProperty(None, allownone=True)    # why a record could not be opened for correction
+
+    def on_state(self, state: WorkflowState) -> None:
+        self.edited = state.edited
 
     def on_step(self, step: str, previous: str) -> None:
         if step == "patient":
@@ -60,13 +66,22 @@ class PatientListModel(ScreenModel):
         """The resident's trends, without opening a session for them."""
         self.workflow.open_history(patient_id)
 
+    def open_edit(self, patient_id: str) -> bool:
+        """The resident form filled with this record, to correct it, without opening a session."""
+        return attempt(self, "error", lambda: self.workflow.open_patient_edit(patient_id))
+
 
 class PatientFormModel(ScreenModel):
     duplicates = ListProperty([])        # probable duplicates of the identity being typed, kept up to date
     documents = ListProperty([])         # the identity documents that validate an identity on this site
     error = ObjectProperty(None, allownone=True)
+    editing = ObjectProperty(None, allownone=True)   # the record being corrected; None when creating a patient
+    locked = BooleanProperty(False)                  # its traits came from INSi: read-only
 
     def on_state(self, state: WorkflowState) -> None:
+        if state.editing != self.editing:
+            self.editing = state.editing
+        self.locked = traits_locked(state.editing)
         rows = [patient_row(p) for p in state.duplicates]
         if rows != self.duplicates:
             self.duplicates = rows
@@ -91,6 +106,15 @@ class PatientFormModel(ScreenModel):
             family_name=family_name.strip(), given_name=given_name.strip(), birth_date=birth_date, sex=sex,
             birth_place_insee=birth_place_insee.strip(), identity_status=identity_status,
             allow_duplicate=allow_duplicate, **extra))
+
+    def save_edit(self, *, allow_duplicate: bool = False, **values: str | None) -> bool:
+        """The form's submit when correcting a record: True when saved (the workflow goes back to the list)."""
+        return attempt(self, "error", lambda: self.workflow.save_patient_edit(allow_duplicate=allow_duplicate,
+                                                                              **values))
+
+    def cancel_edit(self) -> None:
+        self.error = None
+        self.workflow.cancel_patient_edit()
 
     def dismiss_duplicates(self) -> None:
         self.workflow.dismiss_duplicates()

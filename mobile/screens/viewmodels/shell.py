@@ -8,6 +8,8 @@ from mobile.screens import texts
 from mobile.screens.viewmodels.base import ScreenModel, attempt, clock_text
 from mobile.workflow import WorkflowState
 
+SCREEN_OF_STEP = {"patient_edit": "patient_form"}   # correcting a record reuses the creation form
+
 
 class ShellModel(ScreenModel):
     step = StringProperty("signin")      # the workflow's step; the screen shown is `screen` (the PIN pad if locked)
@@ -61,7 +63,7 @@ class ShellModel(ScreenModel):
         self.call_running = state.call_started_at is not None and state.call_ended_at is None
         self.doctor_name = state.doctor_name or ""
         self.step = state.step
-        self.screen = "signin" if state.locked else state.step
+        self.screen = "signin" if state.locked else SCREEN_OF_STEP.get(state.step, state.step)
 
     # -- taps -------------------------------------------------------------------------------------------------
     def touched(self) -> None:
