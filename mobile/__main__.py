@@ -81,11 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         if server_alive(wanted) and not demo_home:
             server_url = wanted  # another Relais already started it: share it
         else:
-            local = LocalServer(store_path.parent / "devserver.db", port=0 if demo_home else args.port)
+            # doctors' accounts for its sign-in: `python -m sync doctors add --file $RELAIS_HOME/doctors.json …`
+            doctors = store_path.parent / "doctors.json"
+            local = LocalServer(store_path.parent / "devserver.db", port=0 if demo_home else args.port,
+                                doctors=doctors)
             try:
                 server_url = local.start()
             except RuntimeError:  # port taken by something else: any free port will do
-                local = LocalServer(store_path.parent / "devserver.db", port=0)
+                local = LocalServer(store_path.parent / "devserver.db", port=0, doctors=doctors)
                 server_url = local.start()
         print(f"Relais: sync server {server_url} (doctors' sign-in: {server_url.removesuffix('/fhir')}/)", flush=True)
 
