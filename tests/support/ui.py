@@ -168,7 +168,7 @@ async def running_app(runtime: AppRuntime, size=LANDSCAPE, lang: str = "fr"):
     task = asyncio.get_running_loop().create_task(app.run_async())
     try:
         await wait_for(lambda: app.root is not None and app.start_task is not None and app.start_task.done()
-                       and EventLoop.window is not None, what="app start")
+                       and EventLoop.window is not None, timeout=30, what="app start")
         await frames(3)
         yield app
     finally:
