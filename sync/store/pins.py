@@ -22,7 +22,7 @@ from sync.store.trail import trace
 PIN_ATTEMPTS = 5
 PIN_LOCK_FIRST_SECONDS = 30
 PIN_LOCK_MAX_SECONDS = 3600
-_PIN = re.compile(r"\d{4,8}")
+_PIN = re.compile(r"[0-9]{4,8}")  # ASCII digits only: \d also takes "１２３４" (fullwidth) and other scripts' digits
 
 
 def hash_pin(pin: str, *, n: int = 2 ** 14, r: int = 8, p: int = 1) -> str:
@@ -78,7 +78,7 @@ def verify_pin(db: Database, staff_id: str, pin: str) -> bool:
             raise PinLockedError(dt.datetime.fromisoformat(member["pin_locked_until"]) - now)
         if not member["pin_hash"]:
             raise InputError("pin.not_set", "pin")
-        if check_pin(pin, member["pin_hash"]):
+        if isinstance(pin, str) and _PIN.fullmatch(pin) and check_pin(pin, member["pin_hash"]):
             db.db["staff"].update(staff_id, {"pin_failures": 0, "pin_locked_until": None})
             trace(db, "sign_in", "staff", staff_id, staff_id=staff_id)
             return True
