@@ -15,14 +15,11 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from sync import fhir
-from sync.clinical.news2 import news2
-from sync.clinical.rules import comparable
+from sync.clinical.stored import news2_of_readings
 from sync.fhir.terminology import MEASUREMENT_METHOD_SYSTEM, OBSERVATION_INTERPRETATION
 from sync.pull.residents import identifier_value
 from sync.store import Store
 
-_NEWS2_INPUTS = {"8310-5": "temperature_c", "59408-5": "spo2", "2708-6": "spo2", "8480-6": "systolic",
-                 "8867-4": "pulse", "9279-1": "respiration_rate"}
 _SUMMARY_TITLES = ("Synthèse pour le médecin traitant", "Conclusion du médecin téléconsultant")
 _TAG = re.compile(r"<[^>]+>")
 _SESSION_COLUMNS = ("patient_id", "site_id", "started_at", "reason", "server_version")
@@ -188,24 +185,6 @@ def apply_composition(store: Store, composition: dict[str, Any], *, now: dt.date
     return "updated"
 
 
-def news2_values(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The NEWS2 inputs among a session's values (the last of each kind), as sync.clinical.news2 takes them."""
-    values: dict[str, Any] = {}
-    for row in rows:
-        keyword = _NEWS2_INPUTS.get(row["code"])
-        if keyword == "respiration_rate":
-            values[keyword] = int(Decimal(row["value"]))
-        elif keyword:
-            values[keyword] = comparable(row["code"], Decimal(row["value"]), row["unit"])
-        elif row["code"] == "67775-7":
-            values["consciousness"] = row["value"]
-        elif row["code"] == "supplemental-oxygen":
-            values["on_oxygen"] = row["value"] == "yes"
-        elif row["code"] == "spo2-target-88-92" and row["value"] == "yes":
-            values["spo2_scale"] = 2
-    return values
-
-
 def refresh_news2(store: Store, session_ids: Iterable[str]) -> None:
     """Recompute the NEWS2 of history sessions from their pulled values; written only when it changed."""
     for session_id in session_ids:
@@ -213,9 +192,9 @@ def refresh_news2(store: Store, session_ids: Iterable[str]) -> None:
                                  "WHERE id = ?", [session_id])
         if not current:
             continue  # the values came before their session: computed when the session comes
-        values = news2_values(store.query("SELECT code, value, unit FROM history_observations WHERE "
-                                             "session_id = ? ORDER BY effective_at, id", [session_id]))
-        score = news2(**values) if set(values) - {"spo2_scale"} else None
+        # the same rule as the report and the tablet's own history: sync.clinical.stored
+        score = news2_of_readings(store.query("SELECT code, value, unit FROM history_observations WHERE "
+                                              "session_id = ? ORDER BY effective_at, id", [session_id]))
         new = {"news2_score": score.score if score else None, "news2_band": score.risk if score else None,
                "news2_complete": int(score.complete) if score else None}
         if new != current[0]:

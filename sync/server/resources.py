@@ -223,16 +223,22 @@ class _Transaction:
             self.mapping[entry["fullUrl"]] = f"{rtype}/{planned[2]}"
         return planned
 
+    def _prepared(self, resource: dict[str, Any], resource_id: str, version: int, now: str
+                  ) -> tuple[dict[str, Any], list[tuple[str, str]], str | None]:
+        """The resource as stored (references rewritten, server id, meta of this version), its identifiers and its
+        subject reference."""
+        stored = rewrite_references(copy.deepcopy(resource), self.mapping, self._resolve)
+        stored["id"] = resource_id
+        stored["meta"] = {**(stored.get("meta") or {}), "versionId": str(version), "lastUpdated": now}
+        subject = stored["subject"].get("reference") if isinstance(stored.get("subject"), dict) else None
+        return stored, resource_identifiers(stored), subject
+
     def _replace(self, rtype: str, resource_id: str, resource: dict[str, Any], now: str) -> int:
         """Store the next version of a resource (references rewritten, id kept, meta renewed); its version."""
         row = self.conn.execute("SELECT version FROM resources WHERE type = ? AND id = ?",
                                 (rtype, resource_id)).fetchone()
         version = row["version"] + 1
-        stored = rewrite_references(copy.deepcopy(resource), self.mapping, self._resolve)
-        stored["id"] = resource_id
-        stored["meta"] = {**(stored.get("meta") or {}), "versionId": str(version), "lastUpdated": now}
-        idents = resource_identifiers(stored)
-        subject = stored["subject"].get("reference") if isinstance(stored.get("subject"), dict) else None
+        stored, idents, subject = self._prepared(resource, resource_id, version, now)
         self.conn.execute(
             "UPDATE resources SET version = ?, identifier_system = ?, identifier_value = ?, subject = ?, json = ?,"
             " last_updated = ? WHERE type = ? AND id = ?",
@@ -264,11 +270,7 @@ class _Transaction:
             version, last_modified = self._replace(rtype, resource_id, resource, now), now
         elif resource is not None:
             version, last_modified = 1, now
-            stored = rewrite_references(copy.deepcopy(resource), self.mapping, self._resolve)
-            stored["id"] = resource_id
-            stored["meta"] = {**(stored.get("meta") or {}), "versionId": str(version), "lastUpdated": now}
-            idents = resource_identifiers(stored)
-            subject = stored["subject"].get("reference") if isinstance(stored.get("subject"), dict) else None
+            stored, idents, subject = self._prepared(resource, resource_id, version, now)
             self.conn.execute(
                 "INSERT INTO resources (type, id, version, identifier_system, identifier_value, subject, json,"
                 " last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
