@@ -2,7 +2,8 @@
 residents, staff and recent history, page by page.
 
 - `identifier`, `patient` / `subject`, and the references of `sync.server.search_index` (`organization`,
-  `service-provider`, `encounter`, `practitioner`) as `Type/id` or a bare id; `_tag=system|code`;
+  `service-provider`, `encounter`, `practitioner`) as `Type/id` or a bare id; `_tag=system|code`; the codes of
+  `search_index.TOKENS` (Task `status`), several joined by commas meaning any of them;
 - `_lastUpdated` and `date` with the prefixes `eq` (default), `ge`, `gt`, `le`, `lt`, repeatable (all must hold);
   a value covers its precision (`ge2026-11-30` is from that midnight, `gt2026-11-30` from the next one), as R4
   "date" search says;
@@ -26,7 +27,7 @@ from urllib.parse import urlencode
 
 from sync.fhir import loads
 from sync.server.outcome import FhirError
-from sync.server.search_index import DATES, REFERENCES, parse_instant, reference_of
+from sync.server.search_index import DATES, REFERENCES, TOKENS, parse_instant, reference_of
 
 MAX_COUNT = 500
 _PREFIXES = ("eq", "ge", "gt", "le", "lt")
@@ -139,6 +140,16 @@ def _add_tag(query: Query, value: str) -> None:
                   query.rtype, f"%|{value}")
 
 
+def _add_token(query: Query, name: str, value: str) -> None:
+    """A code among several (`status=requested,in-progress`: any of them, R4 search "OR")."""
+    codes = [code for code in value.split(",") if code]
+    if not codes:
+        raise FhirError(400, f"{name}: a code is needed")
+    marks = ", ".join("?" * len(codes))
+    query.add(f"r.id IN (SELECT id FROM search_index WHERE type = ? AND name = ? AND value IN ({marks}))",
+              query.rtype, name, *codes)
+
+
 def _set_count(query: Query, value: str) -> None:
     if not value.isdigit():
         raise FhirError(400, "_count must be a whole number")
@@ -176,6 +187,8 @@ def parse(rtype: str, params: list[tuple[str, str]]) -> Query:
             _add_subject(query, name, value)
         elif (rtype, name) in REFERENCES:
             _add_reference(query, name, value)
+        elif (rtype, name) in TOKENS:
+            _add_token(query, name, value)
         elif name == "_lastUpdated":
             _add_last_updated(query, value)
         elif name == "date":

@@ -4,7 +4,8 @@ clinical date, one row per value in the `search_index` table.
 
 The search parameters follow the HL7 FHIR R4 search parameter registry (Patient `organization` =
 Patient.managingOrganization, PractitionerRole `organization` / `practitioner`, Encounter `service-provider` and
-`subject`, Observation and Composition `encounter` and `subject`, `_tag` = Resource.meta.tag, `date` =
+`subject`, Observation and Composition `encounter` and `subject`, Task `patient` (Task.for) and `encounter`,
+ClinicalImpression `encounter` and `patient`, Task `status`, `_tag` = Resource.meta.tag, `date` =
 Observation.effective / Encounter.period); dates are kept as UTC instants with microseconds in one fixed format, so
 comparing the text compares the instants.
 """
@@ -36,7 +37,13 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("Observation", "subject"): "subject",
     ("Composition", "encounter"): "encounter",
     ("Composition", "subject"): "subject",
+    ("Task", "patient"): "for",
+    ("Task", "encounter"): "encounter",
+    ("ClinicalImpression", "encounter"): "encounter",
+    ("ClinicalImpression", "patient"): "subject",
 }
+# (resource type, search parameter) → the element holding a code (a token search on its value, R4 "token")
+TOKENS: dict[tuple[str, str], str] = {("Task", "status"): "status"}
 # resource type → the element `date` searches (a dateTime, or a Period whose start counts)
 DATES: dict[str, str] = {"Observation": "effectiveDateTime", "Encounter": "period", "Composition": "date"}
 
@@ -82,6 +89,8 @@ def index_rows(rtype: str, resource: dict[str, Any]) -> list[tuple[str, str]]:
     for tag in (resource.get("meta") or {}).get("tag") or ():
         if isinstance(tag, dict) and tag.get("code"):
             rows.append(("_tag", f"{tag.get('system') or ''}|{tag['code']}"))
+    rows += [(name, resource[element]) for (t, name), element in TOKENS.items()
+             if t == rtype and isinstance(resource.get(element), str)]
     if rtype in DATES:
         date = _date_of(resource, DATES[rtype])
         if date:

@@ -1,8 +1,8 @@
 """The doctors' web application (Starlette, Jinja2 templates): `create_app(settings)` assembles the pages, the
 chosen way of signing in, the session cookie, the error pages and the security headers.
 
-Every page answers with a Content-Security-Policy that allows no script and nothing from elsewhere (W3C CSP
-Level 3), `Cache-Control: no-store` (patient data stays out of shared caches, RFC 9111 §5.2.2.5) and no referrer.
+Every page answers with a Content-Security-Policy that allows nothing from elsewhere and no inline script: the
+one script is static/live.js, which refreshes a session's measurements (W3C CSP Level 3), `Cache-Control: no-store` (patient data stays out of shared caches, RFC 9111 §5.2.2.5) and no referrer.
 A refusal is a French page with its status (and Retry-After when locked out); a FHIR server that cannot be read
 gives 503, never a stack trace.
 """
@@ -37,8 +37,8 @@ from sync.server.doctors.viewlog import ViewLog
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
-          "frame-ancestors 'none'")
+POLICY = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+          "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 SESSION_SECONDS = 8 * 3600
 
 
@@ -79,7 +79,7 @@ class SecurityHeaders:
 
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters.update(local_time=french.local_time, number=french.number)
+    templates.env.filters.update(local_time=french.local_time, local_clock=french.local_clock, number=french.number)
     return templates
 
 
@@ -108,7 +108,9 @@ def create_app(settings: DoctorsSettings) -> Starlette:
 
     routes = [Route("/", pages.home), Route("/signin", pages.signin_page, methods=["GET"]), *signin.routes(),
               Route("/signout", pages.signout, methods=["POST"]), Route("/sites/{site}", pages.site),
-              Route("/sessions/{encounter_id}", pages.session), Route("/patients/{patient_id}", pages.trends),
+              Route("/sessions/{encounter_id}", pages.session), Route("/sessions/{encounter_id}/live", pages.live),
+              Route("/sessions/{encounter_id}/conclusions", pages.sign, methods=["POST"]),
+              Route("/patients/{patient_id}", pages.trends),
               Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
     middleware = [Middleware(SecurityHeaders),
                   Middleware(SessionMiddleware, secret_key=settings.session_key, session_cookie="relais_doctors",

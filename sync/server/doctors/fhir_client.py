@@ -1,5 +1,5 @@
-"""The doctors' application reads the record only through the FHIR R4 REST API of the configured server (read and
-search, http://hl7.org/fhir/R4/http.html), so it works in front of the development server and of any other FHIR
+"""The doctors' application reads the record only through the FHIR R4 REST API of the configured server (read,
+search, and the one write it makes: a transaction Bundle, http://hl7.org/fhir/R4/http.html), so it works in front of the development server and of any other FHIR
 server (tested with Medplum's engine).
 
 TLS verification stays on (a private CA file may be given); the server token, when the FHIR server needs one, goes
@@ -13,13 +13,22 @@ from typing import Any
 
 import httpx
 
-from sync.fhir import loads
+from sync.fhir import dumps, loads
 
 MAX_PAGES = 20
 
 
 class FhirUnavailable(Exception):
     """The FHIR server did not answer, or answered something that is not the expected JSON."""
+
+
+class FhirRefused(Exception):
+    """The FHIR server answered a write with an error: nothing of the transaction was stored (R4 "transaction":
+    all or nothing). Carries the status only: the OperationOutcome may quote patient data."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"transaction refused: {status}")
+        self.status = status
 
 
 class FhirReader:
@@ -41,6 +50,20 @@ class FhirReader:
         except (httpx.HTTPError, ValueError) as exc:
             raise FhirUnavailable(type(exc).__name__) from None
         return reply.status_code, body
+
+    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """POST a transaction Bundle; the transaction-response Bundle, FhirRefused when the server said no."""
+        try:
+            reply = self._client.post(self.base_url, content=dumps(bundle).encode("utf-8"),
+                                      headers={"Content-Type": "application/fhir+json"})
+            body = loads(reply.content) if reply.content else None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise FhirUnavailable(type(exc).__name__) from None
+        if reply.status_code >= 300:
+            raise FhirRefused(reply.status_code)
+        if not isinstance(body, dict) or body.get("type") != "transaction-response":
+            raise FhirUnavailable(f"transaction: {reply.status_code}")
+        return body
 
     def read(self, rtype: str, rid: str) -> dict[str, Any] | None:
         """One resource, None when the server has none with this id (404/410)."""

@@ -43,6 +43,25 @@ def local_time(value: Any) -> str:
     return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if moment is not None else ""
 
 
+def local_clock(moment: dt.datetime) -> str:
+    """"18:21:07" in Paris time: when the live part of a page was last read."""
+    return moment.astimezone(PARIS).strftime("%H:%M:%S")
+
+
+def waited(since: dt.datetime | None, now: dt.datetime) -> str:
+    """How long a request has waited, as a clinician says it: "moins d'une minute", "12 min", "2 h 05", "3 j"."""
+    if since is None:
+        return ""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 1:
+        return "moins d'une minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d}"
+    return f"{minutes // (24 * 60)} j"
+
+
 def local_date(value: Any) -> str:
     """A FHIR date "1939-06-20" → "20/06/1939"; "" otherwise."""
     try:
