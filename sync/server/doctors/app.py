@@ -1,8 +1,9 @@
 """The doctors' web application (Starlette, Jinja2 templates): `create_app(settings)` assembles the pages, the
 chosen way of signing in, the session cookie, the error pages and the security headers.
 
-Every page answers with a Content-Security-Policy that allows nothing from elsewhere and no inline script: the
-one script is static/live.js, which refreshes a session's measurements (W3C CSP Level 3), `Cache-Control: no-store` (patient data stays out of shared caches, RFC 9111 §5.2.2.5) and no referrer.
+Every page answers with a Content-Security-Policy that allows nothing from elsewhere and no inline script (the
+one script is static/live.js, which refreshes a session's measurements; W3C CSP Level 3), `Cache-Control:
+no-store` (patient data stays out of shared caches, RFC 9111 §5.2.2.5) and no referrer.
 A refusal is a French page with its status (and Retry-After when locked out); a FHIR server that cannot be read
 gives 503, never a stack trace.
 """

@@ -1,6 +1,6 @@
 """The doctors' application reads the record only through the FHIR R4 REST API of the configured server (read,
-search, and the one write it makes: a transaction Bundle, http://hl7.org/fhir/R4/http.html), so it works in front of the development server and of any other FHIR
-server (tested with Medplum's engine).
+search, and the one write it makes: a transaction Bundle, http://hl7.org/fhir/R4/http.html), so it works in front
+of the development server and of any other FHIR server (tested with Medplum's engine).
 
 TLS verification stays on (a private CA file may be given); the server token, when the FHIR server needs one, goes
 in `Authorization: Bearer` (RFC 6750). Searches follow the Bundle's `next` links (R4 "Paging") up to a cap, and

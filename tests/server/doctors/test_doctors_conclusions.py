@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from sync import fhir
-from sync.fhir.exchange import (CONCLUSIONS_ID_SYSTEM, PRESCRIPTIONS_MAX, REQUEST_ID_SYSTEM, conclusions_value,
-                                read_conclusions, request_value)
+from sync.fhir.exchange import (CONCLUSION_MAX, CONCLUSIONS_ID_SYSTEM, DETAIL_MAX, PRESCRIPTIONS_MAX,
+                                REQUEST_ID_SYSTEM, conclusions_value, read_conclusions, request_value)
 from sync.server.doctors.viewlog import ViewLog
 from tests.server.doctors.conftest import PASSWORD, SITE_B, post
 from tests.server.doctors.tablet_side import ask, request_bundle, tablet
@@ -68,7 +68,7 @@ def test_the_worklist_shows_waiting_requests_first(record, doctors, tablets):
     requested, rest = page.split("Séances en cours")
     in_progress = rest.split("Séances récentes")[0]
     assert requested.index("DÉMO-ATTENTE Lucienne") < requested.index("DÉMO-AVIS Gaston")  # longest waiting first
-    rows = re.findall(r'<tr class="request kind-(\w+)">(.*?)</tr>', requested, re.S)
+    rows = re.findall(r'<tr class="request kind-(\w+)">(.*?)</tr>', requested, re.DOTALL)
     kinds = {kind: row for kind, row in rows}
     assert "Téléconsultation" in kinds["teleconsultation"] and "Toux fébrile depuis hier" in kinds["teleconsultation"]
     assert "1 h 15" in kinds["teleconsultation"] and re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d", kinds["teleconsultation"])
@@ -119,6 +119,18 @@ def test_signing_stores_one_clinical_impression_and_completes_the_task(record, d
     assert replaced["id"] == stored["id"] and replaced["meta"]["versionId"] != stored["meta"]["versionId"]
     assert read_conclusions(replaced).orientation is None and "extension" not in replaced
     assert "Pneumopathie probable" not in again.text.split("Vos conclusions")[1].split("<form")[0]
+
+
+def test_the_longest_conclusions_fit_in_the_form(record, doctors, tablets):
+    """Every field at its limit, in accented French (6 bytes a character once percent-encoded): far beyond the
+    8 KB and 256 characters the other forms allow, accepted on this route."""
+    asked = ask(record.url, tablets[0], family="Démo-Long", given="Noé", reason="Bilan")
+    session = doctors.sign_in(record.site_a)
+    reply = sign(doctors, session, asked.encounter_id, conclusion="é" * CONCLUSION_MAX,
+                 orientation_detail="è" * DETAIL_MAX, prescriptions="à" * PRESCRIPTIONS_MAX)
+    assert reply.status_code == 200 and "Conclusions signées" in reply.text
+    read = read_conclusions(conclusions_stored(record.url, asked.key)[0])
+    assert (len(read.conclusion), len(read.orientation_detail), len(read.prescriptions)) == (4000, 500, 4000)
 
 
 def test_a_request_for_advice_is_answered_with_the_same_form(record, doctors, tablets):
