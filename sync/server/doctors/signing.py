@@ -6,8 +6,9 @@ and written in ONE transaction Bundle (HL7 FHIR R4 RESTful API, "transaction": a
   "{session key}/conclusions", so writing again makes a new version of the same resource, never a second one; its
   patient and Encounter as literal `Patient/{id}`, `Encounter/{id}`; the site tag copied from the Encounter, so
   the site's tablet finds it by `_tag`;
-- the request (`Task` "{session key}/request"), when the session has one, by conditional update to `completed`,
-  owned by the signing doctor, its output the conclusions.
+- the request (`Task` "{session key}/request"), when the session has one still waiting, by conditional update to
+  `completed`, owned by the signing doctor, its output the conclusions (one already answered keeps its version,
+  one the tablet cancelled stays cancelled).
 
 What cannot be signed is refused before anything is written: an account without an RPPS, a session that did not
 come from a Relais tablet (no session key or site tag), a session tagged for a site the doctor does not serve.
@@ -20,8 +21,8 @@ from typing import Any
 
 from sync.fhir.bundle import if_none_exist, resource_uuid
 from sync.fhir.exchange import (CONCLUSION_MAX, CONCLUSIONS_ID_SYSTEM, DETAIL_MAX, ORIENTATIONS_FR,
-                                PRESCRIPTIONS_MAX, REQUEST_ID_SYSTEM, DoctorConclusions, conclusions_resource,
-                                conclusions_value, request_value)
+                                PRESCRIPTIONS_MAX, REQUEST_ID_SYSTEM, WAITING_STATUSES, DoctorConclusions,
+                                conclusions_resource, conclusions_value, request_value)
 from sync.fhir.terminology import RPPS_SYSTEM
 from sync.server.doctors.accounts import Doctor
 from sync.server.doctors.guard import Refused
@@ -90,11 +91,11 @@ def completed_task(task: dict[str, Any], doctor: Doctor, conclusions_url: str, n
 
 def conclusions_bundle(conclusions: DoctorConclusions, scoped: ScopedEncounter, task: dict[str, Any] | None,
                        doctor: Doctor, now: dt.datetime) -> dict[str, Any]:
-    """The transaction: the ClinicalImpression, and the Task completed when the session has one."""
+    """The transaction: the ClinicalImpression, and the Task completed when the session has one waiting."""
     resource = conclusions_resource(conclusions, patient_ref=f"Patient/{scoped.patient_id}",
                                     encounter_ref=f"Encounter/{scoped.resource['id']}", site_tag=scoped.site_tag)
     entries = [_conditional_update(resource, CONCLUSIONS_ID_SYSTEM, conclusions_value(conclusions.session_key))]
-    if task is not None:
+    if task is not None and task.get("status") in WAITING_STATUSES:
         answered = completed_task(task, doctor, entries[0]["fullUrl"], now)
         entries.append(_conditional_update(answered, REQUEST_ID_SYSTEM, request_value(conclusions.session_key)))
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

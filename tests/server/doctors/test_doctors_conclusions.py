@@ -117,6 +117,7 @@ def test_signing_stores_one_clinical_impression_and_completes_the_task(record, d
     assert again.status_code == 200 and "Finalement : bronchite simple." in again.text
     [replaced] = conclusions_stored(record.url, asked.key)
     assert replaced["id"] == stored["id"] and replaced["meta"]["versionId"] != stored["meta"]["versionId"]
+    assert task_of(record.url, asked.key)["meta"]["versionId"] == task["meta"]["versionId"]  # answered already
     assert read_conclusions(replaced).orientation is None and "extension" not in replaced
     assert "Pneumopathie probable" not in again.text.split("Vos conclusions")[1].split("<form")[0]
 
@@ -212,6 +213,21 @@ def test_a_session_tagged_for_another_site_is_refused(record, doctors, tablets):
     assert conclusions_stored(record.url, asked.key) == []
     assert requests.get(f"{record.url}/ClinicalImpression", params={"encounter": record.waiting_encounter},
                         timeout=10).json()["total"] == 0
+
+
+def test_a_write_the_server_refuses_is_said_and_leaves_everything_as_it_was(record, doctors, tablets):
+    """Two conclusions already under the session's identifier (another client's doing): the conditional update
+    is refused (412), the doctor is told, and the transaction's Task is not completed either."""
+    asked = ask(record.url, tablets[0], family="Démo-Double", given="Carl", reason="Fièvre")
+    twice = {"resourceType": "ClinicalImpression", "status": "completed",
+             "identifier": [{"system": CONCLUSIONS_ID_SYSTEM, "value": conclusions_value(asked.key)}],
+             "subject": {"reference": f"Patient/{asked.patient_id}"}, "summary": "copie"}
+    for _ in range(2):
+        post(record.url, twice)
+    reply = sign(doctors, doctors.sign_in(record.site_a), asked.encounter_id)
+    assert reply.status_code == 502 and "refusé les conclusions : rien n'a été enregistré" in html.unescape(reply.text)
+    assert [c["summary"] for c in conclusions_stored(record.url, asked.key)] == ["copie", "copie"]
+    assert task_of(record.url, asked.key)["status"] == "requested"
 
 
 def test_conclusions_that_do_not_fit_are_shown_as_unreadable(record, doctors, tablets):
