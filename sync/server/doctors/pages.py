@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -95,15 +96,20 @@ class Pages:
         return self.render(request, "live.html", live=reading.live_part(self.c.reader, scoped, task, self.c.clock()))
 
     async def sign(self, request: Request) -> Response:
-        """The doctor's conclusions, written in one transaction; the session page again, with them."""
+        """The doctor's conclusions, written in one transaction; the session page again, with them. The form is
+        read here; the FHIR exchanges (blocking) run in the thread pool, like the other pages."""
         doctor = require_doctor(request)
         values = await read_text_form(request, signing.LIMITS)
+        return await run_in_threadpool(self._sign, request, doctor, values)
+
+    def _sign(self, request: Request, doctor: Doctor, values: dict[str, str]) -> Response:
         encounter_id = request.path_params["encounter_id"]
         scoped = reading.scoped_encounter(self.c.reader, doctor, encounter_id)
         signing.check_signer(doctor, scoped)
         errors = signing.form_errors(values)
         if errors:
             page = reading.session_page(self.c.reader, doctor, encounter_id, self.c.clock())
+            self._record_view(doctor, page, "session")
             return self._session_page(request, page, 400, values, errors)
         now = self.c.clock()
         conclusions = signing.signed(doctor, scoped, values, now)
