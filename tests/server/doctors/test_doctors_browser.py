@@ -65,6 +65,7 @@ def test_the_live_part_alone_is_scoped_and_stops_when_the_session_ends(record, d
     fragment = mine.get(f"{doctors.url}/sessions/{asked.encounter_id}/live", timeout=10)
     assert fragment.status_code == 200 and fragment.text.lstrip().startswith("<section")
     assert 'data-live="true"' in fragment.text and "104 /min" in fragment.text and "<html" not in fragment.text
+    assert f'<a href="/sessions/{asked.encounter_id}#measures">Actualiser</a>' in fragment.text  # without JavaScript
     assert other.get(f"{doctors.url}/sessions/{asked.encounter_id}/live", timeout=10).status_code == 404
     signed_out = doctors.sign_in(record.site_a)
     signed_out.cookies.clear()
