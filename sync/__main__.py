@@ -136,6 +136,7 @@ def _status(args: argparse.Namespace) -> int:
         from sync.store import patient_outbox
 
         report["residents"] = patient_outbox.counts(store)  # residents' edits waiting to go up, per state
+        report["live"] = store.live_counts()  # open sessions' sends to the remote doctor, per state
         report["pull"] = store.query("SELECT scope, watermark, updated_at FROM pull_cursors ORDER BY scope")
         print(json.dumps(report, sort_keys=True, ensure_ascii=False))
     return 0
