@@ -77,10 +77,8 @@ def requestable_row(db: Database, session_id: str) -> dict[str, Any]:
     staff member to name in the request); SessionStateError otherwise."""
     db.require_transaction()
     session = open_session_row(db, session_id)
-    if not session.get("staff_id"):
+    if not session.get("staff_id"):  # the request names who asks (the patient is required by the schema)
         raise SessionStateError("live.request.no_staff", session_id=session_id)
-    if not session.get("patient_id"):
-        raise SessionStateError("live.request.no_patient", session_id=session_id)
     return session
 
 

@@ -1,0 +1,139 @@
+"""The live sends of an open session to the remote doctor (sync.live) against the real development server over
+HTTP: the request, then the session so far after each measurement, then the final bundle; the server ends with one
+Encounter (finished, with its end), one Task (completed, or cancelled when nobody concluded), each Observation once,
+whatever was lost, repeated, or arrived late."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from sync import closing, outbox
+from sync.store import Store
+from sync.uploader import Uploader
+from tests.support.live import add_reading, conclude, identifiers, open_session_with_staff
+from tests.support.servers import DevServer, free_port
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with DevServer(tmp_path_factory.mktemp("live") / "server.db") as running:
+        yield running.url
+
+
+def search(url: str, rtype: str, ident: str) -> list[dict]:
+    reply = requests.get(f"{url}/{rtype}", params={"identifier": ident}, timeout=10)
+    assert reply.status_code == 200
+    return [e["resource"] for e in reply.json().get("entry", [])]
+
+
+def observation_idents(payload: str) -> list[str]:
+    return [e["resource"]["identifier"][0]["system"] + "|" + e["resource"]["identifier"][0]["value"]
+            for e in json.loads(payload)["entry"] if e["resource"]["resourceType"] == "Observation"]
+
+
+def assert_final_state(url: str, store: Store, session_id: str, task_status: str) -> None:
+    ids = identifiers(store, session_id)
+    (encounter,) = search(url, "Encounter", ids["Encounter"])
+    assert encounter["status"] == "finished" and encounter["period"].get("end")
+    (task,) = search(url, "Task", ids["Task"])
+    assert task["status"] == task_status
+    (final,) = outbox.entries(store)
+    idents = observation_idents(final.payload)
+    assert len(idents) == len(store.measurements(session_id))
+    for ident in idents:
+        assert len(search(url, "Observation", ident)) == 1, ident
+
+
+def test_request_then_two_live_measurements_then_close(server, tmp_path):
+    with Store(tmp_path / "tablet.db") as store:
+        session_id = open_session_with_staff(store)
+        store.send_request(session_id, kind="teleconsultation")
+        uploader = Uploader(server)
+        assert uploader.push(store).live == 1
+        ids = identifiers(store, session_id)
+        (encounter,) = search(server, "Encounter", ids["Encounter"])
+        assert encounter["status"] == "in-progress"
+        (task,) = search(server, "Task", ids["Task"])
+        assert task["status"] == "requested" and task["code"]["coding"][0]["code"] == "teleconsultation"
+        assert task["meta"]["tag"][0]["code"] == "750712184"  # found by the site's tag like the Encounter
+        for n in (1, 2):
+            add_reading(store, session_id, n)
+            assert store.queue_live_update(session_id)
+            assert uploader.push(store).live == 1
+            latest = store.query("SELECT payload FROM live_outbox ORDER BY rowid DESC LIMIT 1")[0]["payload"]
+            idents = observation_idents(latest)
+            assert len(idents) == n + 1  # the reading just accepted is on the server, each one once
+            assert all(len(search(server, "Observation", ident)) == 1 for ident in idents)
+        conclude(store, session_id)
+        closing.close_session(store, session_id)
+        result = uploader.push(store)
+        assert (result.sent, result.live) == (1, 0)
+        assert store.live_counts() == {"pending": 0, "in_flight": 0, "sent": 3, "superseded": 0, "rejected": 0}
+        assert_final_state(server, store, session_id, "completed")
+        assert len(search(server, "Encounter", ids["Encounter"])) == 1
+
+
+def test_lost_acknowledgements_repeats_and_live_sends_after_the_final_bundle(server, tmp_path):
+    """Every live send and the final bundle reach the server twice, the live ones also AFTER the final bundle:
+    the final state still wins and nothing is created twice."""
+    with Store(tmp_path / "tablet.db") as store:
+        session_id = open_session_with_staff(store)
+        store.send_request(session_id, kind="teleexpertise")
+        add_reading(store, session_id, 1)
+        store.queue_live_update(session_id)
+        add_reading(store, session_id, 2)
+        store.queue_live_update(session_id)
+        live_payloads = [r["payload"] for r in store.query("SELECT payload FROM live_outbox ORDER BY rowid")]
+        assert len(live_payloads) == 3
+        closing.close_session(store, session_id)
+        (final,) = outbox.entries(store)
+        post = dict(headers={"Content-Type": "application/fhir+json"}, timeout=10)
+        for body in [final.payload, final.payload, *live_payloads, *live_payloads]:  # acknowledgements "lost"
+            reply = requests.post(server, data=body.encode("utf-8"), **post)
+            assert reply.status_code == 200, reply.text
+        assert Uploader(server).push(store).sent == 1
+        assert_final_state(server, store, session_id, "cancelled")  # nobody concluded: the request is cancelled
+
+
+def test_offline_live_sends_queue_and_the_close_supersedes_them(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/fhir"
+    with Store(tmp_path / "tablet.db") as store:
+        session_id = open_session_with_staff(store)
+        store.send_request(session_id, kind="teleconsultation")
+        first = Uploader(url, connect_timeout=1).push(store)
+        assert (first.live, first.stopped) == (0, "transient")
+        (waiting,) = [s for s in store.query("SELECT * FROM live_outbox") if s["state"] == "pending"]
+        assert waiting["attempts"] == 1 and waiting["next_attempt_at"] and json.loads(waiting["last_error"])[
+            "code"] == "upload.network"
+        for n in (1, 2):
+            add_reading(store, session_id, n)
+            store.queue_live_update(session_id)
+        assert store.live_counts()["pending"] == 1 and store.live_counts()["superseded"] == 2
+        assert store.live_state(session_id)["pending"] == 1
+        closing.close_session(store, session_id)
+        assert store.live_counts()["pending"] == 0 and store.live_counts()["superseded"] == 3
+        assert store.queue_live_update(session_id) is None  # closed: nothing more goes live
+        with DevServer(tmp_path / "server.db", port=port) as server:
+            result = Uploader(server.url).push(store, ignore_backoff=True)
+            assert (result.sent, result.live) == (1, 0)
+            assert_final_state(server.url, store, session_id, "cancelled")
+
+
+def test_a_live_send_claimed_when_the_app_was_killed_goes_again(server, tmp_path):
+    path = tmp_path / "tablet.db"
+    with Store(path) as store:
+        session_id = open_session_with_staff(store)
+        store.send_request(session_id, kind="teleconsultation")
+        claimed = store.query("SELECT id FROM live_outbox")[0]["id"]
+        store.conn.execute("UPDATE live_outbox SET state = 'in_flight', attempts = 1")  # the app died sending it
+    with Store(path) as store:  # opening the store puts it back, due now
+        assert store.live_counts()["pending"] == 1
+        assert Uploader(server).push(store).live == 1
+        assert store.query("SELECT state FROM live_outbox WHERE id = ?", [claimed])[0]["state"] == "sent"
+        (task,) = search(server, "Task", identifiers(store, session_id)["Task"])
+        assert task["status"] == "requested"
