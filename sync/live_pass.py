@@ -14,6 +14,7 @@ from typing import Any
 
 import sync.store.live as live_rows
 from sync import transaction_limits
+from sync.live import freeze
 from sync.retry_after import retry_delay
 from sync.outbox import backoff_delay, error_record
 
@@ -30,6 +31,7 @@ def push_live(uploader: Uploader, store: Any, *, ignore_backoff: bool = False) -
         if send is None:
             return sent, rejected, None
         try:
+            send = freeze(store, send.id)  # built from the session as it now is, the same bytes on every retry
             outcome = uploader.send(send.as_outbox_entry())
         except BaseException:
             live_rows.release(store, send.id, error_record("upload.internal"), delay=0)

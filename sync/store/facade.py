@@ -3,7 +3,7 @@ to the module that owns the rule (patients, staff and PINs, sites, sessions and 
 settings); the plumbing (connection, lock, transactions, clock, schema) is the Database it extends. Closing a
 session (its record frozen into a FHIR bundle) is not here: sync.closing does it, above both the store and the
 FHIR mapping, so the store never depends on the mapping. The same for a request to a remote doctor and the live
-sends after it: the methods below hand them to sync.live (imported when called), which builds the bundles.
+sends after it: the store queues them, and sync.live builds their bundles when the uploader takes them.
 """
 from __future__ import annotations
 
@@ -281,12 +281,10 @@ class Store(Database):
         return live_rows.counts(self)
 
     def send_request(self, session_id: str, *, kind: str) -> str:
-        from sync import live  # above the store and the FHIR mapping, like sync.closing
-        return live.send_request(self, session_id, kind=kind)
+        return live_rows.send_request(self, session_id, kind=kind)
 
     def queue_live_update(self, session_id: str) -> str | None:
-        from sync import live
-        return live.queue_live_update(self, session_id)
+        return live_rows.queue_live_update(self, session_id)
 
     def live_state(self, session_id: str) -> dict[str, Any]:
         return live_rows.live_state(self, session_id)

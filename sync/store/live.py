@@ -6,9 +6,10 @@ Why its own table and rules, next to `outbox`:
   is an open session's state at one moment, useless once a newer one exists;
 - at most one live send waits per session: queuing a newer one supersedes it (the schema's unique index says so),
   and the close supersedes whatever still waits, in the closing transaction, since the final bundle says it all;
-- a live send is payload bytes frozen when queued (the bundle is built by sync.live, above the store and the FHIR
-  mapping: the store never builds FHIR); every entry of it is a conditional create, so sending it twice, or after
-  the final bundle, changes nothing on the server.
+- a live send is queued here, and its bundle built and frozen when the uploader first claims it (sync.live, above
+  the store and the FHIR mapping: the store never builds FHIR), so it carries the session as it then is, and every
+  retry the same bytes; every entry of it is a conditional create, so sending it twice, or after the final bundle,
+  changes nothing on the server.
 
 States: pending → in_flight → sent | pending again (transient failure, with a backoff) | rejected (the server's
 refusal, an error record as in sync.outbox); pending or in flight → superseded.
@@ -36,7 +37,7 @@ class LiveSend:
     id: str
     session_id: str
     idempotency_key: str
-    payload: str
+    payload: str | None  # None until first claimed (sync.live.freeze)
     state: str
     attempts: int
     last_error: str | None
@@ -46,6 +47,8 @@ class LiveSend:
 
     def as_outbox_entry(self) -> outbox.OutboxEntry:
         """The same send in the shape the uploader sends (sync.batching, sync.uploader)."""
+        if self.payload is None:
+            raise ValueError("a live send is sent only once its payload is frozen")
         return outbox.OutboxEntry(id=self.id, session_id=self.session_id, idempotency_key=self.idempotency_key,
                                   payload=self.payload, state=self.state, attempts=self.attempts,
                                   last_error=self.last_error, next_attempt_at=self.next_attempt_at,
@@ -96,16 +99,44 @@ def mark_requested(db: Database, session_id: str, kind: str) -> dict[str, Any]:
     return db.row("sessions", session_id)
 
 
-def queue(db: Database, session_id: str, payload: str) -> str:
-    """Inside the caller's transaction (the one that built `payload`): the session's new live send, pending; the
-    one still waiting, if any, is superseded. Returns the new send's id."""
+def queue(db: Database, session_id: str) -> str:
+    """Inside the caller's transaction: the session's new live send, pending; the one still waiting, if any, is
+    superseded. Returns the new send's id."""
     db.require_transaction()
     supersede_pending(db, session_id)
     send_id = str(uuid.uuid4())
-    db.db["live_outbox"].insert({"id": send_id, "session_id": session_id, "payload": payload, "state": "pending",
+    db.db["live_outbox"].insert({"id": send_id, "session_id": session_id, "payload": None, "state": "pending",
                                  "attempts": 0, "last_error": None, "next_attempt_at": None,
                                  "created_at": db.stamp(), "sent_at": None})
     return send_id
+
+
+def send_request(db: Database, session_id: str, *, kind: str) -> str:
+    """Ask a remote doctor (`kind`: teleconsultation or teleexpertise, sync.fhir.exchange.REQUEST_KINDS): the
+    session so far with its request is queued for the server. A second call for the same session creates no second
+    request (the Task is the session's one): it queues the session so far again. Refused for a closed or abandoned
+    session, or one without a staff member (SessionStateError). Returns the live send's id."""
+    with db.transaction():
+        mark_requested(db, session_id, kind)
+        return queue(db, session_id)
+
+
+def queue_live_update(db: Database, session_id: str) -> str | None:
+    """The session so far queued again (a measurement was accepted), superseding the send still waiting. None when
+    no request was sent for the session or it is no longer open: nothing to tell the doctor live."""
+    with db.transaction():
+        session = db.row("sessions", session_id)
+        if session["state"] != "open" or not session.get("request_kind") or not session.get("staff_id"):
+            return None
+        return queue(db, session_id)
+
+
+def freeze_payload(db: Database, send_id: str, payload: str) -> LiveSend:
+    """Inside the caller's transaction (the one that built it, sync.live): the send's bundle, kept unless one was
+    frozen first (by another process); from then on every retry sends these bytes. Returns the send as stored."""
+    db.require_transaction()
+    db.conn.execute("UPDATE live_outbox SET payload = ? WHERE id = ? AND payload IS NULL", [payload, send_id])
+    return get_send(db, send_id)
 
 
 def supersede_pending(db: Database, session_id: str) -> int:

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from sync import live
+
 from tests.support.ui import LANDSCAPE, PORTRAIT, begin_session, clipped_texts, make_runtime, running_app, screen, \
     screenshot, small_touch_targets, tap, wait_for
 
@@ -18,8 +20,10 @@ WORDS = {"fr": ("Demander un avis sans appel", "Avis demandé — en attente"),
 
 
 def requested_tasks(runtime) -> list[dict]:
-    return [e["resource"] for row in runtime.store.query("SELECT payload FROM live_outbox")
-            for e in json.loads(row["payload"])["entry"] if e["resource"]["resourceType"] == "Task"]
+    """The requests queued, in the bundles the uploader will build for them."""
+    return [e["resource"] for row in runtime.store.query("SELECT id FROM live_outbox")
+            for e in json.loads(live.freeze(runtime.store, row["id"]).payload)["entry"]
+            if e["resource"]["resourceType"] == "Task"]
 
 
 @pytest.mark.parametrize("lang,size,tag", [("fr", LANDSCAPE, "fr-landscape"), ("en", LANDSCAPE, "en-landscape"),

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from sync import closing, outbox, retention
+from sync import closing, live, outbox, retention
 from sync.store import SessionStateError
 from sync.store.errors import InputError
 from sync.uploader import Uploader
@@ -48,7 +48,7 @@ def test_a_second_request_queues_an_update_not_a_second_request(store, clock):
     session = store.get_session(session_id)
     assert (session["request_kind"], session["requested_at"]) == ("teleexpertise", asked)
     assert [(r["id"], r["state"]) for r in live_rows(store)] == [(first, "superseded"), (second, "pending")]
-    tasks = [e["resource"] for e in json.loads(live_rows(store)[1]["payload"])["entry"]
+    tasks = [e["resource"] for e in json.loads(live.freeze(store, second).payload)["entry"]
              if e["resource"]["resourceType"] == "Task"]
     assert len(tasks) == 1 and tasks[0]["code"]["coding"][0]["code"] == "teleexpertise"
     state = store.live_state(session_id)
@@ -60,10 +60,9 @@ def test_the_session_so_far_is_all_conditional_creates_with_the_final_bundles_ur
     session_id = open_session_with_staff(store)
     store.send_request(session_id, kind="teleconsultation")
     add_reading(store, session_id, 1)
-    store.queue_live_update(session_id)
-    live = json.loads(live_rows(store)[-1]["payload"])["entry"]
-    assert all(e["request"]["method"] == "POST" and e["request"]["ifNoneExist"] for e in live)
-    by_type = {e["resource"]["resourceType"]: e for e in live}
+    sent = json.loads(live.freeze(store, store.queue_live_update(session_id)).payload)["entry"]
+    assert all(e["request"]["method"] == "POST" and e["request"]["ifNoneExist"] for e in sent)
+    by_type = {e["resource"]["resourceType"]: e for e in sent}
     assert by_type["Encounter"]["resource"]["status"] == "in-progress"
     assert "end" not in by_type["Encounter"]["resource"]["period"]
     assert by_type["Task"]["resource"]["status"] == "requested"
@@ -71,7 +70,7 @@ def test_the_session_so_far_is_all_conditional_creates_with_the_final_bundles_ur
     closing.close_session(store, session_id)
     final = json.loads(outbox.entries(store)[0].payload)["entry"]
     final_urls = {e["fullUrl"]: e for e in final}
-    assert {e["fullUrl"] for e in live} <= set(final_urls)  # nothing the live sends created is created again
+    assert {e["fullUrl"] for e in sent} <= set(final_urls)  # nothing the live sends created is created again
     for rtype in ("Encounter", "Task"):
         (entry,) = [e for e in final if e["resource"]["resourceType"] == rtype]
         assert entry["request"]["method"] == "PUT" and entry["request"]["url"].startswith(f"{rtype}?identifier=")

@@ -35,7 +35,9 @@ def test_request_live_measurements_and_close_land_once_on_medplum(medplum, tmp_p
                 assert task["status"] == "requested"
             add_reading(store, session_id, n)
             store.queue_live_update(session_id)
-        live_payloads = [r["payload"] for r in store.query("SELECT payload FROM live_outbox ORDER BY rowid")]
+        live_payloads = [r["payload"] for r in store.query("SELECT payload FROM live_outbox WHERE payload IS NOT NULL "
+                                                           "ORDER BY rowid")]
+        assert len(live_payloads) >= 2
         conclude(store, session_id)
         closing.close_session(store, session_id)
         for _ in range(10):
