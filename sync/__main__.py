@@ -8,7 +8,8 @@ doctors add --file FILE --id ID --name NAME --rpps RPPS --site ID [--site …] |
                                                               doctors' accounts (TOTP secret printed once) and their
                                                               web application (also served by `serve --doctors F`)
 status  [--db PATH]                                           outbox counts per state, rejected reasons, the
-                                                              report mails per state and the transaction
+                                                              report mails per state, the live sends of open
+                                                              sessions per state ("live") and the transaction
                                                               limits learned per server, as JSON
 configure [--server URL [--token-stdin] [--max-entries N]] [--ca-bundle P] [--db PATH]
           [--mssante-smtp HOST:PORT --mssante-from ADDRESS --mssante-cert CERT.pem --mssante-key KEY.pem]

@@ -4,11 +4,14 @@ prescriptions; the call ends. Or staff ask for advice without a call (téléexpe
 session stays open, waiting for the doctor's answer, parked on the patient list until staff resume it."""
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError
 from sync.errors import RelaisError
+
+log = logging.getLogger(__name__)
 
 # The orientation notes as written in the session (French: the summary and the report go to French doctors).
 ORIENTATIONS_FR = {
@@ -39,7 +42,10 @@ class CallStep:
                                      remote_doctor_rpps=(doctor_rpps or "").strip() or None)
         except ValueError as exc:
             raise WorkflowError.refused_by_store(exc) from exc
-        self._send_request(session_id, "teleconsultation")
+        try:  # the doctor is on the line: the call never waits for the request (sent again with the next value)
+            self._send_request(session_id, "teleconsultation")
+        except WorkflowError as exc:
+            log.warning("the request for the call was not queued (%s)", exc.code)
         ctx.changed(call_started_at=now, call_ended_at=None, doctor_name=doctor_name.strip(),
                     request_kind=ctx.state.request_kind or "teleconsultation")
 

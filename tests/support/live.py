@@ -12,9 +12,13 @@ READINGS = (("8310-5", "37.60", "Cel"), ("8867-4", "88", "/min"), ("59408-5", "9
 
 
 def open_session_with_staff(store: Any) -> str:
-    site_id = store.add_site(kind="ehpad", name="EHPAD Les Tilleuls", finess="750712184")
-    staff_id = store.add_staff(display_name="Inès Infirmière", role="infirmier", adeli="751234567")
-    patient_id = store.add_patient(**SAMPLE_TRAITS)
+    """A session for a new resident, at the store's site by its nurse (both made on first use)."""
+    sites, staff = store.list_sites(), store.list_staff()
+    site_id = sites[0]["id"] if sites else store.add_site(kind="ehpad", name="EHPAD Les Tilleuls",
+                                                          finess="750712184")
+    staff_id = staff[0]["id"] if staff else store.add_staff(display_name="Inès Infirmière", role="infirmier",
+                                                            adeli="751234567")
+    patient_id = store.add_patient(**{**SAMPLE_TRAITS, "birth_date": f"1938-04-{len(store.find_patients()) + 2:02d}"})
     session_id = store.open_session(patient_id, site_id=site_id, staff_id=staff_id, reason="Fièvre")
     add_reading(store, session_id, 0)
     return session_id

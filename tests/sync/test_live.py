@@ -9,6 +9,7 @@ import json
 import pytest
 import requests
 
+import sync.store.live as live_rows
 from sync import closing, live, outbox
 from sync.store import Store
 from sync.uploader import Uploader
@@ -128,11 +129,38 @@ def test_a_live_send_claimed_when_the_app_was_killed_goes_again(server, tmp_path
     with Store(path) as store:
         session_id = open_session_with_staff(store)
         store.send_request(session_id, kind="teleconsultation")
-        claimed = store.query("SELECT id FROM live_outbox")[0]["id"]
-        store.conn.execute("UPDATE live_outbox SET state = 'in_flight', attempts = 1")  # the app died sending it
+        claimed = live_rows.claim_next(store)  # the app died sending it
+        assert claimed is not None and store.live_counts()["in_flight"] == 1
     with Store(path) as store:  # opening the store puts it back, due now
         assert store.live_counts()["pending"] == 1
         assert Uploader(server).push(store).live == 1
-        assert store.query("SELECT state FROM live_outbox WHERE id = ?", [claimed])[0]["state"] == "sent"
+        assert store.query("SELECT state FROM live_outbox WHERE id = ?", [claimed.id])[0]["state"] == "sent"
         (task,) = search(server, "Task", identifiers(store, session_id)["Task"])
         assert task["status"] == "requested"
+
+
+def test_final_bundles_merged_in_one_request_or_split_in_parts_land_once(server, tmp_path):
+    """Two requested sessions closed: merged into one transaction (sync.batching), then two more sent in parts of
+    four entries (a server's transaction limit), their conditional updates referred to by their own query."""
+    with Store(tmp_path / "tablet.db") as store:
+        sessions = []
+        for _ in range(4):
+            session_id = open_session_with_staff(store)
+            store.send_request(session_id, kind="teleconsultation")
+            conclude(store, session_id)
+            closing.close_session(store, session_id)
+            sessions.append(session_id)
+        with store.transaction():  # the last two wait their turn
+            store.conn.execute("UPDATE outbox SET state = 'sent' WHERE session_id IN (?, ?)", sessions[2:])
+        merged = Uploader(server, batch_size=2).push(store)
+        assert (merged.sent, merged.requests) == (2, 1)
+        with store.transaction():
+            store.conn.execute("UPDATE outbox SET state = 'pending' WHERE session_id IN (?, ?)", sessions[2:])
+        in_parts = Uploader(server, batch_size=1, max_entries=4).push(store, max_attempts_per_entry=3)
+        assert in_parts.sent == 2 and in_parts.requests > 2
+        for session_id in sessions:
+            ids = identifiers(store, session_id)
+            (encounter,) = search(server, "Encounter", ids["Encounter"])
+            (task,) = search(server, "Task", ids["Task"])
+            assert (encounter["status"], task["status"]) == ("finished", "completed")
+            assert task["focus"]["reference"] == f"Encounter/{encounter['id']}"

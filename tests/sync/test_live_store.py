@@ -140,3 +140,24 @@ def test_a_transient_failure_keeps_the_send_with_a_backoff_and_stops_the_pass(st
     add_reading(store, session_id, 1)
     store.queue_live_update(session_id)  # the newer send supersedes the one waiting for its backoff
     assert [r["state"] for r in live_rows(store)] == ["superseded", "pending"]
+
+
+def test_a_send_left_in_flight_goes_back_unless_a_newer_one_waits(tmp_path):
+    from sync.store import Store
+    import sync.store.live as rows
+
+    path = tmp_path / "tablet.db"
+    with Store(path) as store:
+        alone = open_session_with_staff(store)
+        store.send_request(alone, kind="teleconsultation")
+        overtaken = open_session_with_staff(store)
+        store.send_request(overtaken, kind="teleconsultation")
+        first, second = rows.claim_next(store), rows.claim_next(store)   # both in flight when the app is killed
+        assert {first.session_id, second.session_id} == {alone, overtaken}
+        add_reading(store, overtaken, 1)
+        newer = store.queue_live_update(overtaken)
+    with Store(path) as store:  # reopening recovers what the dead process held
+        states = {r["id"]: r["state"] for r in live_rows(store)}
+        alone_send = first if first.session_id == alone else second
+        overtaken_send = second if alone_send is first else first
+        assert states == {alone_send.id: "pending", overtaken_send.id: "superseded", newer: "pending"}
