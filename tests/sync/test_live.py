@@ -92,7 +92,8 @@ def test_lost_acknowledgements_repeats_and_live_sends_after_the_final_bundle(ser
         closing.close_session(store, session_id)
         (final,) = outbox.entries(store)
         post = dict(headers={"Content-Type": "application/fhir+json"}, timeout=10)
-        for body in [final.payload, final.payload, *live_payloads, *live_payloads]:  # acknowledgements "lost"
+        # acknowledgements "lost": the live sends, the final bundle twice, then the live sends again, late
+        for body in [*live_payloads, final.payload, final.payload, *live_payloads]:
             reply = requests.post(server, data=body.encode("utf-8"), **post)
             assert reply.status_code == 200, reply.text
         assert Uploader(server).push(store).sent == 1
