@@ -165,3 +165,53 @@ def test_final_bundles_merged_in_one_request_or_split_in_parts_land_once(server,
             (task,) = search(server, "Task", ids["Task"])
             assert (encounter["status"], task["status"]) == ("finished", "completed")
             assert task["focus"]["reference"] == f"Encounter/{encounter['id']}"
+
+
+def test_a_push_killed_while_its_live_send_is_in_flight_loses_and_doubles_nothing(tmp_path):
+    """A real `python -m sync push` process, SIGKILLed once it has claimed the live send (the request slowed by a
+    proxy); the next push recovers the send and the server ends with one request, each Observation once."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.servers import PROJECT_ROOT
+
+    path = tmp_path / "tablet.db"
+    with Store(path) as store:
+        session_id = open_session_with_staff(store)
+        for n in (1, 2):
+            add_reading(store, session_id, n)
+        store.send_request(session_id, kind="teleexpertise")
+    with DevServer(tmp_path / "server.db") as server:
+        host_port = server.url.split("//")[1].split("/")[0]
+        proxy = subprocess.Popen([sys.executable, "-m", "sync", "proxy", "--listen", "0", "--target", host_port,
+                                  "--latency-ms", "1500"], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+        try:
+            address = proxy.stdout.readline().split()[2]
+            push = [sys.executable, "-m", "sync", "push", "--server", f"{address}/fhir", "--db", str(path)]
+            killed = subprocess.Popen(push, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+            state = None
+            for _ in range(600):  # until the process has claimed the send (read without recovering anything)
+                with sqlite3.connect(path) as con:
+                    state = con.execute("SELECT state FROM live_outbox").fetchone()[0]
+                if state == "in_flight" or killed.poll() is not None:
+                    break
+                time.sleep(0.02)
+            killed.send_signal(signal.SIGKILL)
+            killed.wait()
+            assert state == "in_flight"
+            done = subprocess.run(push, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+            assert done.returncode == 0, done.stdout + done.stderr
+        finally:
+            proxy.send_signal(signal.SIGTERM)
+            proxy.communicate(timeout=10)
+        with Store(path) as store:
+            assert store.live_counts()["sent"] == 1 and store.live_counts()["in_flight"] == 0
+            (sent,) = store.query("SELECT payload FROM live_outbox")
+            ids = identifiers(store, session_id)
+        (task,) = search(server.url, "Task", ids["Task"])
+        assert task["status"] == "requested"
+        idents = observation_idents(sent["payload"])
+        assert len(idents) == 3 and all(len(search(server.url, "Observation", i)) == 1 for i in idents)
