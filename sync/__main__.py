@@ -201,6 +201,7 @@ def _push(args: argparse.Namespace) -> int:
 
         audit_extracts.freeze_extract(store, force=True)
         result = uploader.push(store, ignore_backoff=True, lock_wait=max(0.0, args.wait))
+        live_left = sum(n for state, n in store.live_counts().items() if state in ("pending", "in_flight"))
         if result.stopped == "busy":  # the app or another push is uploading this store: nothing was done
             from sync.cli_messages import CLI_MESSAGES
 
@@ -214,10 +215,12 @@ def _push(args: argparse.Namespace) -> int:
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
                       "stopped": result.stopped, "requests": result.requests,
                       "audit_extracts": result.audit_extracts, "residents": result.residents,
+                      "live": result.live, "live_remaining": live_left,
                       "reports": mssante_cli.report_counts(reports)},
                      sort_keys=True))
     print(f"relais: {mssante_cli.report_line(reports)}", file=sys.stderr)
-    done = result.remaining == 0 and result.rejected == 0 and reports.waiting == 0 and reports.refused == 0
+    done = (result.remaining == 0 and result.rejected == 0 and live_left == 0 and reports.waiting == 0
+            and reports.refused == 0)
     return 0 if done else 1
 
 
