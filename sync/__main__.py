@@ -8,7 +8,8 @@ doctors add --file FILE --id ID --name NAME --rpps RPPS --site ID [--site …] |
                                                               doctors' accounts (TOTP secret printed once) and their
                                                               web application (also served by `serve --doctors F`)
 status  [--db PATH]                                           outbox counts per state, rejected reasons, the
-                                                              report mails per state and the transaction
+                                                              report mails per state, the live sends of open
+                                                              sessions per state ("live") and the transaction
                                                               limits learned per server, as JSON
 configure [--server URL [--token-stdin] [--max-entries N]] [--ca-bundle P] [--db PATH]
           [--mssante-smtp HOST:PORT --mssante-from ADDRESS --mssante-cert CERT.pem --mssante-key KEY.pem]
@@ -136,6 +137,7 @@ def _status(args: argparse.Namespace) -> int:
         from sync.store import patient_outbox
 
         report["residents"] = patient_outbox.counts(store)  # residents' edits waiting to go up, per state
+        report["live"] = store.live_counts()  # open sessions' sends to the remote doctor, per state
         report["pull"] = store.query("SELECT scope, watermark, updated_at FROM pull_cursors ORDER BY scope")
         print(json.dumps(report, sort_keys=True, ensure_ascii=False))
     return 0
@@ -199,6 +201,7 @@ def _push(args: argparse.Namespace) -> int:
 
         audit_extracts.freeze_extract(store, force=True)
         result = uploader.push(store, ignore_backoff=True, lock_wait=max(0.0, args.wait))
+        live_left = sum(n for state, n in store.live_counts().items() if state in ("pending", "in_flight"))
         if result.stopped == "busy":  # the app or another push is uploading this store: nothing was done
             from sync.cli_messages import CLI_MESSAGES
 
@@ -212,10 +215,12 @@ def _push(args: argparse.Namespace) -> int:
     print(json.dumps({"sent": result.sent, "rejected": result.rejected, "remaining": result.remaining,
                       "stopped": result.stopped, "requests": result.requests,
                       "audit_extracts": result.audit_extracts, "residents": result.residents,
+                      "live": result.live, "live_remaining": live_left,
                       "reports": mssante_cli.report_counts(reports)},
                      sort_keys=True))
     print(f"relais: {mssante_cli.report_line(reports)}", file=sys.stderr)
-    done = result.remaining == 0 and result.rejected == 0 and reports.waiting == 0 and reports.refused == 0
+    done = (result.remaining == 0 and result.rejected == 0 and live_left == 0 and reports.waiting == 0
+            and reports.refused == 0)
     return 0 if done else 1
 
 

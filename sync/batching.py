@@ -192,6 +192,8 @@ def conditional_reference(entry: Mapping[str, Any]) -> str | None:
     request = entry.get("request") or {}
     if request.get("url") and request.get("ifNoneExist"):
         return f"{request['url']}?{request['ifNoneExist']}"
+    if request.get("method") == "PUT" and "?" in str(request.get("url") or ""):  # a conditional update's own query
+        return str(request["url"])
     return None
 
 

@@ -2,6 +2,10 @@
 patient's doctor and the patient (sync.delivery.freeze), in the transaction that closes it; the same for an addendum
 written after close (the report's next version).
 
+The live sends still waiting for the session (sync.live) are superseded in the same transaction: the final bundle
+says everything they said, and writes the Encounter and the request's Task as conditional updates so the final
+state wins over any live send arriving later.
+
 Either the session is closed AND its outbox entry exists, or neither (one transaction): an outbox row exists if
 and only if the session is closed, and its payload is never rebuilt (the schema refuses any change to it). This is
 the one place where the store (sync.store) meets the FHIR mapping (sync.fhir): the store itself only knows the
@@ -17,6 +21,7 @@ from sync.delivery.freeze import freeze_report
 from sync.store.consents import consents as session_consents
 from sync.store.database import Database
 from sync.store.errors import SessionStateError
+from sync.store.live import supersede_pending
 from sync.store.measurements import check_panels, measurements as session_measurements
 from sync.store.notes import get_summary, insert_addendum, notes as session_notes
 from sync.store.sessions import closable_row, mark_closed
@@ -63,6 +68,7 @@ def close_session(db: Database, session_id: str, *, require_complete: bool = Fal
         if require_complete and summary is None:
             raise SessionStateError("session.summary_missing", session_id=session_id)
         session = mark_closed(db, session, db.stamp())
+        supersede_pending(db, session_id)  # the final bundle says it all
         bundle = session_bundle(db, session, measurements, consents, summary, ins_system=ins_system)
         outbox.enqueue(db, entry_id=outbox_id, session_id=session_id, idempotency_key=session["idempotency_key"],
                        payload=fhir.dumps_bundle(bundle).decode("utf-8"), created_at=session["closed_at"])

@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 import requests
 
 from sync import audit_extracts, batching, fhir, outbox, transaction_limits
+import sync.store.live as live_rows
+from sync.live_pass import push_live
 from sync.residents import push_residents
 from sync.retry_after import RETRY_AFTER_CAP_SECONDS, parse_retry_after, retry_delay  # noqa: F401 - re-exported
 from sync.store import Store
@@ -78,6 +80,7 @@ class PushResult:
     requests: int = 0  # HTTP requests this pass made
     audit_extracts: int = 0  # extracts of the audit trail the server confirmed this pass
     residents: int = 0  # residents whose edited record the server confirmed this pass (sync.residents)
+    live: int = 0  # live sends of open sessions the server confirmed this pass (sync.live_pass)
 
 
 @dataclass(frozen=True)
@@ -391,7 +394,7 @@ class Uploader:
             return PushResult(0, 0, outbox.remaining(store), "backoff", 0)
         try:
             with upload_lock(store.path, wait=lock_wait):
-                recovered = outbox.recover_in_flight(store)
+                recovered = outbox.recover_in_flight(store) + live_rows.recover_in_flight(store)
                 if recovered:
                     log.info("outbox: %d entries left in flight by a stopped uploader put back to pending", recovered)
                 return self._push_holding_the_lock(store, max_attempts_per_entry, deadline, ignore_backoff)
@@ -405,16 +408,19 @@ class Uploader:
             self.max_entries = transaction_limits.load(store, self.base_url) or self.max_entries
         self.paused_until = None
         requests_before = self.requests_made
+        live_sent, _, stopped = push_live(self, store, ignore_backoff=ignore_backoff)  # the doctor waits
         one_pass = UploadPass(self, store, limit=max(1, max_attempts_per_entry or 1), deadline=deadline,
                               ignore_backoff=ignore_backoff)
-        one_pass.run()
-        extracts, residents, stopped = 0, 0, one_pass.stopped
+        if stopped is None:
+            one_pass.run()
+            stopped = one_pass.stopped
+        extracts, residents = 0, 0
         if stopped is None:  # the sessions went through: the residents' edits, then the audit trail follow them
             residents, stopped = push_residents(self, store, ignore_backoff=ignore_backoff)
         if stopped is None:
             extracts, stopped = self.push_audit(store)
         return PushResult(one_pass.sent, one_pass.rejected, outbox.remaining(store), stopped,
-                          self.requests_made - requests_before, extracts, residents)
+                          self.requests_made - requests_before, extracts, residents, live_sent)
 
     def push_audit(self, store: Store) -> tuple[int, str | None]:
         """Send the frozen extracts of the audit trail (sync.audit_extracts), oldest first; stop at the first

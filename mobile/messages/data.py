@@ -277,3 +277,9 @@ DATA_MESSAGES.update({
     "pull.site.unknown": N_("No site {site} on this tablet nor on the server: give its FINESS or its site id."),
     "pull.site.ambiguous": N_("Several sites on the server carry {site}: nothing was added."),
 })
+
+# A request to a remote doctor for an open session (sync.live)
+DATA_MESSAGES.update({
+    "live.request.no_staff": N_("The session names no staff member: the request to the doctor cannot be sent."),
+    "live.request.kind_unknown": N_("Unknown kind of request to the doctor."),
+})

@@ -127,6 +127,7 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     # the call, the summary
     "call.doctor_name_missing": N_("Give the name of the remote doctor."),
     "call.start_first": N_("Start the teleconsultation first (the doctor's name)."),
+    "call.already_started": N_("The call has started: ask the doctor during the call."),
     "call.conclusion_missing": N_("Note the doctor's conclusions before finishing."),
     "call.orientation_unknown": N_("Choose an orientation from the list."),
     "summary.missing": N_("Write the summary for the patient's own doctor before closing."),

@@ -39,6 +39,7 @@ class OpenSessionRow(ButtonBehavior, BoxLayout):
     call_started_at = StringProperty("")
     opened_at = StringProperty("")
     staff_name = StringProperty("")
+    waiting_advice = BooleanProperty(False)  # advice asked without a call, the doctor has not answered yet
     vm = ObjectProperty(None, allownone=True)
 
     def on_release(self) -> None:

@@ -1,11 +1,17 @@
-"""The teleconsultation itself: the remote doctor answers (the call's time starts), then staff note the doctor's
-conclusions, the orientation and the prescriptions; the call ends."""
+"""The teleconsultation itself: the remote doctor answers (the call's time starts; the session so far goes to the
+server with the request, sync.live), then staff note the doctor's conclusions, the orientation and the
+prescriptions; the call ends. Or staff ask for advice without a call (téléexpertise): the request goes, and the
+session stays open, waiting for the doctor's answer, parked on the patient list until staff resume it."""
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError
+from sync.errors import RelaisError
+
+log = logging.getLogger(__name__)
 
 # The orientation notes as written in the session (French: the summary and the report go to French doctors).
 ORIENTATIONS_FR = {
@@ -36,7 +42,34 @@ class CallStep:
                                      remote_doctor_rpps=(doctor_rpps or "").strip() or None)
         except ValueError as exc:
             raise WorkflowError.refused_by_store(exc) from exc
-        ctx.changed(call_started_at=now, call_ended_at=None, doctor_name=doctor_name.strip())
+        try:  # the doctor is on the line: the call never waits for the request (sent again with the next value)
+            self._send_request(session_id, "teleconsultation")
+        except WorkflowError as exc:
+            log.warning("the request for the call was not queued (%s)", exc.code)
+        ctx.changed(call_started_at=now, call_ended_at=None, doctor_name=doctor_name.strip(),
+                    request_kind=ctx.state.request_kind or "teleconsultation")
+
+    def request_advice(self) -> None:
+        """Ask a remote doctor for advice without a call (téléexpertise): the session so far goes with the request;
+        the session stays open and waits for the answer (staff may go back to the patient list, which marks it,
+        and resume it later). Asking again sends no second request."""
+        ctx = self.ctx
+        session_id = ctx.require_session()
+        if ctx.state.step != "teleconsult":
+            raise WorkflowError("session.finish_measurements_first")
+        if ctx.state.call_started_at is not None:
+            raise WorkflowError("call.already_started")
+        self._send_request(session_id, "teleexpertise")
+        ctx.changed(request_kind=ctx.state.request_kind or "teleexpertise")
+
+    def _send_request(self, session_id: str, kind: str) -> None:
+        """The request (once per session: a second one only sends the session so far again), the sync loop woken
+        so it reaches the server within seconds while online."""
+        try:
+            self.ctx.store.send_request(session_id, kind=kind)
+        except (ValueError, RelaisError) as exc:
+            raise WorkflowError.refused_by_store(exc) from exc
+        self.ctx.on_saved(session_id)
 
     def briefing(self) -> dict:
         """What staff read to the remote doctor: the reason, the values accepted (with their flags and source),

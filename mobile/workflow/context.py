@@ -85,6 +85,14 @@ class WorkflowContext:
             self.store.abandon_session(session_id)
             self.claims.release_session(session_id)
 
+    # -- the session so far, to the remote doctor ---------------------------------------------------------------
+    def send_live(self, session_id: str) -> None:
+        """Once a request was sent for the session, what was just stored goes to the remote doctor: the session so
+        far is queued (sync.live) and the sync loop woken, so it reaches the server within seconds while online."""
+        queue = getattr(self.store, "queue_live_update", None)
+        if queue is not None and queue(session_id) is not None:
+            self.on_saved(session_id)
+
     # -- the resident's usual values --------------------------------------------------------------------------
     def usual_values(self) -> dict[str, Any]:
         """The selected resident's usual value per LOINC code (sync.store.history.Usual), the session in progress

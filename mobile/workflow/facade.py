@@ -233,6 +233,9 @@ class SessionWorkflow:
     def start_call(self, *, doctor_name: str, doctor_rpps: str | None = None) -> None:
         self.call.start_call(doctor_name=doctor_name, doctor_rpps=doctor_rpps)
 
+    def request_advice(self) -> None:
+        self.call.request_advice()
+
     def call_seconds(self) -> int:
         return self.call.call_seconds()
 

@@ -6,6 +6,7 @@ for: changing patient mid-measurement discards it; one device serves one open se
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import uuid
 from typing import Any
@@ -207,8 +208,14 @@ class MeasuringStep:
         if not ctx.state.accepted:
             raise WorkflowError("measure.nothing_to_save")
         ctx.cancel_measurement()
-        for proposal in ctx.state.accepted.values():
+        stored = {(m["code"], dt.datetime.fromisoformat(m["measured_at"]) if m["measured_at"] else None, m["value"])
+                  for m in ctx.store.measurements(session_id)}
+        fresh = [p for p in ctx.state.accepted.values()
+                 if any((v.code, p.measured_at, str(v.value)) not in stored for v in p.stored_values)]
+        for proposal in fresh:  # staff may come back to measure more (during the call): the rest is stored already
             self._store(session_id, proposal)
+        if fresh:
+            ctx.send_live(session_id)
         ctx.changed(step="vitals", news2=news2_of(ctx.state.accepted, ctx.state.vitals), proposal=None,
                     device_state="idle")
 

@@ -21,7 +21,7 @@ CLEARED = dict(patient=None, session_id=None, proposal=None, error=None, live_va
                accepted={}, measuring_kind=None, session_ready=False, vitals={}, news2=None, emergency_call=None,
                call_started_at=None,
                call_ended_at=None, doctor_name=None, summary_draft="", call_notes={}, editing=None,
-               edited=None)
+               edited=None, request_kind=None)
 
 
 class ResumeStep:
@@ -80,7 +80,10 @@ class ResumeStep:
             rows.append({"session_id": session["id"], "patient": ctx.store.get_patient(session["patient_id"]),
                          "step": (doc or {}).get("step") or self._inferred(session)["step"],
                          "opened_at": session["opened_at"], "staff_name": staff.get("display_name") or "",
-                         "call_started_at": (doc or {}).get("call_started_at")})
+                         "call_started_at": (doc or {}).get("call_started_at"),
+                         "request_kind": session.get("request_kind"),
+                         # advice asked without a call: the list marks it as waiting for the doctor's answer
+                         "waiting_advice": session.get("request_kind") == "teleexpertise"})
         return rows
 
     def resume(self, session_id: str) -> None:
@@ -107,6 +110,7 @@ class ResumeStep:
         if doc:
             self._saved[session_id] = doc
         updates["emergency_call"] = emergency_call_of(ctx.store.notes(session_id))
+        updates["request_kind"] = session.get("request_kind")
         ctx.changed(**{**CLEARED, "patient": patient, "session_id": session_id, "saved_session_id": None,
                        "notice": None, "duplicates": [], **updates})
 

@@ -116,6 +116,9 @@ class WorkflowState:
     call_started_at: dt.datetime | None = None
     call_ended_at: dt.datetime | None = None
     doctor_name: str | None = None
+    # what the remote doctor was asked (sync.fhir.exchange.REQUEST_KINDS): teleconsultation once the call started,
+    # teleexpertise while the session waits for advice without a call; None before any request
+    request_kind: str | None = None
     summary_draft: str = ""
     patient: dict[str, Any] | None = None
     session_id: str | None = None

@@ -141,6 +141,7 @@ class VitalsStep:
         for code, value, unit, flag in manual_rows(vitals):
             ctx.store.add_measurement(session_id, code=code, value=value, unit=unit, source="manual",
                                       measured_at=now.isoformat(), received_at=now.isoformat(), interpretation=flag)
+        ctx.send_live(session_id)
         score = self.news2(vitals)
         ctx.changed(step="teleconsult", vitals=vitals, news2=score)
         return score

@@ -50,10 +50,11 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
                    measurements: Iterable[Mapping[str, Any]], *, site: Mapping[str, Any] | None = None,
                    staff: Mapping[str, Mapping[str, Any]] | None = None,
                    consents: Sequence[Mapping[str, Any]] = (), notes: Sequence[Mapping[str, Any]] = (),
-                   summary: Mapping[str, Any] | None = None, ins_system: str | None = None) -> dict[str, Any]:
+                   summary: Mapping[str, Any] | None = None, ins_system: str | None = None,
+                   live: bool = False) -> dict[str, Any]:
     """`bundle.session_bundle` under the INS authority `ins_system`, else the module switch INS_SYSTEM."""
     return _bundle.session_bundle(patient, session, measurements, site=site, staff=staff, consents=consents,
-                                  notes=notes, summary=summary, ins_system=ins_system or INS_SYSTEM)
+                                  notes=notes, summary=summary, ins_system=ins_system or INS_SYSTEM, live=live)
 
 
 def addendum_bundle(patient: Mapping[str, Any], session: Mapping[str, Any], addendum: Mapping[str, Any], *,

@@ -9,6 +9,12 @@ of an entry is a UUID derived from the same identifier, so references inside the
 
 The same rows always give the same bundle; serialised with `sync.fhir.codec.dumps_bundle` it is frozen at session
 close and resent byte for byte.
+
+Once staff asked a remote doctor (sync.live), the session also goes while open, as the "session so far" (`live=True`):
+the same identifiers and fullUrls, every entry a conditional create, the Encounter in progress and the request's
+Task. The final bundle then writes the Encounter (and the Task when a request was sent) as a conditional update
+(`PUT Encounter?identifier=SYSTEM|VALUE`, FHIR R4 RESTful API "conditional update"): whatever order the live sends
+and the final bundle reach the server in, the final state wins, and nothing is created twice.
 """
 from __future__ import annotations
 
@@ -17,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+from sync.fhir.exchange import REQUEST_ID_SYSTEM, request_task, request_value
 from sync.fhir.observations import bp_panel_resource, observation_groups, observation_resource
 from sync.fhir.report import addendum_composition_resource, composition_resource
-from sync.fhir.resources import (consent_resource, device_key, device_resource, encounter_resource,
+from sync.fhir.resources import (consent_resource, device_key, device_resource, encounter_resource, fhir_datetime,
                                  organization_key, organization_resource, patient_resource, practitioner_key,
                                  practitioner_resource, practitioner_role_resource, remote_doctor_resource, staff_row)
 from sync.fhir.terminology import (ADDENDUM_ID_SYSTEM, BUNDLE_ID_SYSTEM, COMPOSITION_ID_SYSTEM, CONSENT_ID_SYSTEM,
@@ -47,6 +54,16 @@ def conditional_create(resource: dict[str, Any], system: str, value: str) -> dic
         "fullUrl": f"urn:uuid:{resource_uuid(system, value)}",
         "resource": resource,
         "request": {"method": "POST", "url": resource["resourceType"], "ifNoneExist": if_none_exist(system, value)},
+    }
+
+
+def conditional_update(resource: dict[str, Any], system: str, value: str) -> dict[str, Any]:
+    """A transaction entry that writes `resource` over the one the server holds with the identifier SYSTEM|VALUE
+    (creating it when there is none): `PUT Type?identifier=SYSTEM|VALUE`. Same fullUrl as the conditional create."""
+    return {
+        "fullUrl": f"urn:uuid:{resource_uuid(system, value)}",
+        "resource": resource,
+        "request": {"method": "PUT", "url": f"{resource['resourceType']}?{if_none_exist(system, value)}"},
     }
 
 
@@ -153,18 +170,39 @@ def _add_consents(entries: Entries, shared: _SharedResources, consents: Sequence
     return refs
 
 
+def _request_entry(session: Mapping[str, Any], notes: Sequence[Mapping[str, Any]], *, live: bool, patient_ref: str,
+                   encounter_ref: str, requester_ref: str | None) -> dict[str, Any]:
+    """The request's Task: requested while the session is open; at close completed when the session holds the
+    remote doctor's conclusions, else cancelled (nobody answered), written over the live one."""
+    key = session["idempotency_key"]
+    if live:
+        status = "requested"
+    else:
+        status = "completed" if any(n["kind"] == "remote_doctor_conclusion" for n in notes) else "cancelled"
+    owner = {"name": session.get("remote_doctor_name"), "rpps": session.get("remote_doctor_rpps")}
+    task = request_task(session_key=key, kind=session["request_kind"], status=status, reason=session.get("reason"),
+                        authored_on=fhir_datetime(session["requested_at"]), patient_ref=patient_ref,
+                        encounter_ref=encounter_ref, requester_ref=requester_ref, owner=owner)
+    write = conditional_create if live else conditional_update
+    return write(task, REQUEST_ID_SYSTEM, request_value(key))
+
+
 def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
                    measurements: Iterable[Mapping[str, Any]], *, site: Mapping[str, Any] | None = None,
                    staff: Mapping[str, Mapping[str, Any]] | None = None,
                    consents: Sequence[Mapping[str, Any]] = (), notes: Sequence[Mapping[str, Any]] = (),
-                   summary: Mapping[str, Any] | None = None, ins_system: str) -> dict[str, Any]:
+                   summary: Mapping[str, Any] | None = None, ins_system: str, live: bool = False) -> dict[str, Any]:
     """The transaction Bundle for a session.
 
-    Entries, in this order: Patient, the Observations (in the order the readings were stored), Encounter, Consents,
-    Composition (when there is a conclusion, a note or a summary), then the shared resources: Organization,
-    Practitioners and PractitionerRoles, the remote doctor's Practitioner, Devices. `staff` maps staff id → row for
-    every staff member the session, its consents or its notes refer to. Identifiers come from the rows' ids and the
-    session's idempotency key, so the same stored session always gives the same bundle (and bytes)."""
+    Entries, in this order: Patient, the Observations (in the order the readings were stored), Encounter, the
+    request's Task (when staff sent one: `session["request_kind"]`), Consents, Composition (when there is a
+    conclusion, a note or a summary), then the shared resources: Organization, Practitioners and PractitionerRoles,
+    the remote doctor's Practitioner, Devices. `staff` maps staff id → row for every staff member the session, its
+    consents or its notes refer to. Identifiers come from the rows' ids and the session's idempotency key, so the
+    same stored session always gives the same bundle (and bytes).
+
+    `live`: the session so far, sent while it is open (no Composition; every entry a conditional create). Otherwise
+    the final bundle: the Encounter and the Task are conditional updates (see the module)."""
     measurements, consents = list(measurements), list(consents)
     key = session["idempotency_key"]
     entries = Entries()
@@ -177,14 +215,18 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
                                          encounter_ref=encounter_ref, staff_role_ref=staff_role_ref,
                                          device_refs=shared.device_refs(measurements))
     doctor_ref = shared.remote_doctor_ref(session)
-    entries.add(encounter_resource(session, patient_ref=patient_ref, staff_role_ref=staff_role_ref,
-                                   doctor_ref=doctor_ref, organization_ref=shared.organization_ref),
-                ENCOUNTER_ID_SYSTEM, key)
+    encounter = encounter_resource(session, patient_ref=patient_ref, staff_role_ref=staff_role_ref,
+                                   doctor_ref=doctor_ref, organization_ref=shared.organization_ref)
+    write = conditional_create if live else conditional_update
+    entries.add_entry(write(encounter, ENCOUNTER_ID_SYSTEM, key))
+    if session.get("request_kind"):
+        entries.add_entry(_request_entry(session, notes, live=live, patient_ref=patient_ref,
+                                         encounter_ref=encounter_ref, requester_ref=staff_role_ref))
     consent_refs = _add_consents(entries, shared, consents, key, patient_ref=patient_ref, encounter_ref=encounter_ref)
     for note in notes:
         if note.get("staff_id"):
             shared.role_ref(note["staff_id"])
-    if notes or summary is not None:
+    if not live and (notes or summary is not None):
         # authors: the staff member who ran the session, and the remote doctor when the report holds their words
         authors = [staff_role_ref] if staff_role_ref else []
         if doctor_ref and any(n["kind"] == "remote_doctor_conclusion" for n in notes):
@@ -205,9 +247,9 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
 
 
 # The records of a session a tablet of the same site pulls in one search each (`_tag=SYSTEM|CODE`, FHIR R4 search,
-# "Parameters for all resources"): the Encounter, its Observations, its report. Searching by tag needs no
+# "Parameters for all resources"): the Encounter, its Observations, its report, the request. Searching by tag needs no
 # reference to resolve, so an Observation is found even when its Encounter went to the server in another request.
-SITE_TAGGED = frozenset({"Encounter", "Observation", "Composition"})
+SITE_TAGGED = frozenset({"Encounter", "Observation", "Composition", "Task"})
 
 
 def site_tag(site: Mapping[str, Any]) -> dict[str, str]:

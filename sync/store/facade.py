@@ -2,7 +2,8 @@
 to the module that owns the rule (patients, staff and PINs, sites, sessions and measurements, consents, notes,
 settings); the plumbing (connection, lock, transactions, clock, schema) is the Database it extends. Closing a
 session (its record frozen into a FHIR bundle) is not here: sync.closing does it, above both the store and the
-FHIR mapping, so the store never depends on the mapping.
+FHIR mapping, so the store never depends on the mapping. The same for a request to a remote doctor and the live
+sends after it: the store queues them, and sync.live builds their bundles when the uploader takes them.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import sync.store.consents as consent_rows
 import sync.store.duplicates as duplicate_rows
 import sync.store.history as history
+import sync.store.live as live_rows
 import sync.store.patient_edits as patient_edits
 import sync.store.measurements as measurement_rows
 import sync.store.notes as note_rows
@@ -69,7 +71,7 @@ class Store(Database):
         (sync.upload_lock): when another process holds it, the rows in flight are its own and stay as they are."""
         try:
             with upload_lock(self.path):
-                return outbox.recover_in_flight(self)
+                return outbox.recover_in_flight(self) + live_rows.recover_in_flight(self)
         except UploaderBusy:
             return 0
 
@@ -271,9 +273,21 @@ class Store(Database):
     def recipient_states(self, session_id: str) -> list[dict[str, Any]]:
         return recipient_rows.recipient_states(self, session_id)
 
-    # -- the outbox ----------------------------------------------------------------------------------------------
+    # -- the outbox, and the live sends of open sessions to the remote doctor ------------------------------------
     def outbox_counts(self) -> dict[str, int]:
         return outbox.counts(self)
+
+    def live_counts(self) -> dict[str, int]:
+        return live_rows.counts(self)
+
+    def send_request(self, session_id: str, *, kind: str) -> str:
+        return live_rows.send_request(self, session_id, kind=kind)
+
+    def queue_live_update(self, session_id: str) -> str | None:
+        return live_rows.queue_live_update(self, session_id)
+
+    def live_state(self, session_id: str) -> dict[str, Any]:
+        return live_rows.live_state(self, session_id)
 
     # -- audit trail ----------------------------------------------------------------------------------------------
     def record_view(self, subject_kind: str, subject_id: str, detail: str | None = None) -> None:

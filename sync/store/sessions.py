@@ -124,6 +124,9 @@ def abandon_session(db: Database, session_id: str) -> None:
     with db.transaction():
         open_session_row(db, session_id)
         db.db["sessions"].update(session_id, {"state": "abandoned", "closed_at": db.stamp()})
+        # nothing more of it goes to the remote doctor either (sync.store.live)
+        db.conn.execute("UPDATE live_outbox SET state = 'superseded', next_attempt_at = NULL "
+                        "WHERE session_id = ? AND state = 'pending'", [session_id])
         trace(db, "abandon", "session", session_id)
 
 

@@ -288,10 +288,20 @@ def fill_v12(con: sqlite3.Connection) -> None:
                 [PATIENT_PROV])
 
 
+def fill_v13(con: sqlite3.Connection) -> None:
+    """The v12 data plus an advice request for the open session and its live send waiting."""
+    fill_v12(con)
+    con.execute("UPDATE sessions SET request_kind = 'teleexpertise', requested_at = '2024-06-13T08:00:00+00:00' "
+                "WHERE id = ?", [V2_SESSION_OPEN])
+    con.execute("INSERT INTO live_outbox (id, session_id, payload, state, attempts, created_at) VALUES "
+                "('live-v13', ?, '{\"resourceType\":\"Bundle\"}', 'pending', 0, '2024-06-13T08:00:00+00:00')",
+                [V2_SESSION_OPEN])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
                                                             8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
-                                                            12: fill_v12}
+                                                            12: fill_v12, 13: fill_v13}
 
 
 def store_at(path: Path, version: int) -> None:

@@ -380,3 +380,14 @@ def test_offline_costs_one_attempt_then_nothing_until_the_backoff_expires(store,
     clock.now += dt.timedelta(seconds=outbox.BACKOFF_BASE_SECONDS + 0.001)
     assert uploader.push(store).requests == 1
     assert len(posts) == 2
+
+
+def test_a_conditional_update_is_referred_to_by_its_own_query():
+    """A part sent after the Encounter's conditional update refers to it by its query when the server gave no
+    location (FHIR R4 conditional reference)."""
+    put = {"fullUrl": "urn:uuid:e", "resource": {"resourceType": "Encounter"},
+           "request": {"method": "PUT", "url": "Encounter?identifier=urn:s|k"}}
+    post = {"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient"},
+            "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:s|p"}}
+    assert batching.conditional_reference(put) == "Encounter?identifier=urn:s|k"
+    assert batching.conditional_reference(post) == "Patient?identifier=urn:s|p"

@@ -90,7 +90,8 @@ def test_same_session_gives_byte_identical_json():
     assert keys == sorted(keys)
 
 
-def test_entries_are_conditional_creates_with_query_part_only():
+def test_entries_are_conditional_creates_with_query_part_only_and_the_encounter_a_conditional_update():
+    """The Encounter is written over whatever live send created it first (sync.live): the final state wins."""
     b = bundle()
     patient_entry, obs_entry, encounter_entry = b["entry"]
     assert patient_entry["request"] == {
@@ -101,13 +102,15 @@ def test_entries_are_conditional_creates_with_query_part_only():
         "method": "POST", "url": "Observation",
         "ifNoneExist": f"identifier={fhir.NS}/observation-id|{key}/obs/1-8310-5"}
     for entry in b["entry"]:
-        assert not entry["request"]["ifNoneExist"].startswith(("Patient?", "Observation?"))
-        system, value = entry["request"]["ifNoneExist"].removeprefix("identifier=").split("|")
+        query = entry["request"].get("ifNoneExist") or entry["request"]["url"].removeprefix("Encounter?")
+        assert not query.startswith(("Patient?", "Observation?"))
+        system, value = query.removeprefix("identifier=").split("|")
         assert (system, value) in [(i["system"], i["value"]) for i in entry["resource"]["identifier"]]
         assert entry["fullUrl"] == f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system}|{value}')}"
     assert obs_entry["resource"]["subject"] == {"reference": patient_entry["fullUrl"]}
     assert obs_entry["resource"]["encounter"] == {"reference": encounter_entry["fullUrl"]}
-    assert encounter_entry["request"]["ifNoneExist"] == f"identifier={fhir.NS}/encounter-id|{key}"
+    assert encounter_entry["request"] == {"method": "PUT",
+                                          "url": f"Encounter?identifier={fhir.NS}/encounter-id|{key}"}
 
 
 def test_identifiers_follow_the_session_key_not_the_call():

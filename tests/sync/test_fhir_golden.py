@@ -64,7 +64,8 @@ def rich_session() -> dict[str, Any]:
                "reason": "Fièvre et essoufflement <depuis ce matin> & toux", "started_at": "2024-05-01T10:20:00+02:00",
                "ended_at": "2024-05-01T10:38:00+02:00", "remote_doctor_name": "Dr Lucie Distant",
                "remote_doctor_rpps": "10000000009", "companion_present": 1, "interpreter_present": 0,
-               "callback_phone": "0123456789"}
+               "callback_phone": "0123456789", "request_kind": "teleconsultation",
+               "requested_at": "2024-05-01T10:19:00+02:00"}
     # each row carries the flag the clinical rules gave it when it was accepted (stored with the measurement)
     measurements = [
         reading(1, "8310-5", "38.50", "Cel", THERMO, status=["site:armpit", "stable"], interpretation="H"),
@@ -148,7 +149,21 @@ def addendum_by_adeli() -> dict[str, Any]:
     return fhir.addendum_bundle(PATIENT_ABROAD, session, addendum, author=PHARMACIST)
 
 
+def live_advice_request() -> dict[str, Any]:
+    """An open session sent to the remote doctor with an advice request (téléexpertise): the session so far."""
+    session = {"id": "s-live", "idempotency_key": "0b5e2a8c-9d61-4f3a-a7c2-5e8f1d3b9c40",
+               "patient_id": PATIENT_QUAL["id"], "state": "open", "site_id": SITE["id"], "staff_id": NURSE["id"],
+               "staff": None, "opened_at": "2024-05-03T08:00:00+00:00", "closed_at": None, "reason": "Chute",
+               "request_kind": "teleexpertise", "requested_at": "2024-05-03T08:10:00+00:00"}
+    measurements = [reading(1, "8310-5", "37.20", "Cel", THERMO), reading(2, "59408-5", "95", "%", OXIMETER)]
+    consents = [{"id": "c-1", "decision": "given", "given_by": "patient", "given_by_name": None,
+                 "recorded_by": NURSE["id"], "recorded_at": "2024-05-03T08:02:00+00:00"}]
+    return fhir.session_bundle(PATIENT_QUAL, session, measurements, site=SITE, staff={NURSE["id"]: NURSE},
+                               consents=consents, ins_system=fhir.INS_DEMO_SYSTEM, live=True)
+
+
 CASES: dict[str, Callable[[], dict[str, Any]]] = {
+    "session_live_advice": live_advice_request,
     "session_rich": rich_session, "session_kpa": kpa_session, "session_report_without_staff": report_without_staff,
     "addendum_rpps": addendum_by_rpps, "addendum_adeli": addendum_by_adeli,
 }

@@ -47,6 +47,14 @@ def medplum():
         proc.wait(10)
 
 
+def searched(entry):
+    """(type, identifier search value) of a bundle entry: its conditional create's or conditional update's query."""
+    request = entry["request"]
+    rtype, _, query = (request["url"] if request["method"] == "PUT" else
+                       f"{request['url']}?{request['ifNoneExist']}").partition("?")
+    return rtype, query.removeprefix("identifier=")
+
+
 def observations(url, ident):
     return requests.get(f"{url}/Observation", params={"identifier": ident}, timeout=30).json().get("entry", [])
 
@@ -117,8 +125,8 @@ def test_push_without_a_limit_learns_medplums_eight_and_starts_with_it_next_time
     with Store(db) as store:
         for payload in (json.loads(e.payload) for e in outbox.entries(store)):
             for e in payload["entry"]:  # every entry landed once, none twice
-                ident = e["request"]["ifNoneExist"].removeprefix("identifier=")
-                assert len(requests.get(f"{medplum}/{e['request']['url']}", params={"identifier": ident},
+                rtype, ident = searched(e)
+                assert len(requests.get(f"{medplum}/{rtype}", params={"identifier": ident},
                                         timeout=30).json().get("entry", [])) == 1
         seed_sessions(store, 2, seed=6)
         http = Recording()
@@ -155,10 +163,10 @@ def test_complete_sessions_land_exactly_once_in_parts_of_eight(medplum, tmp_path
         assert store.outbox_counts()["sent"] == 4 and result.rejected == 0
         for payload in payloads:
             for e in payload["entry"]:
-                ident = e["request"]["ifNoneExist"].removeprefix("identifier=")
-                found = requests.get(f"{medplum}/{e['request']['url']}", params={"identifier": ident},
+                rtype, ident = searched(e)
+                found = requests.get(f"{medplum}/{rtype}", params={"identifier": ident},
                                      timeout=30).json().get("entry", [])
-                assert len(found) == 1, (e["request"]["url"], ident)
+                assert len(found) == 1, (rtype, ident)
         # what Medplum holds is linked by its own ids: every Composition section entry resolves
         compositions = [found for payload in payloads for e in payload["entry"]
                         if e["resource"]["resourceType"] == "Composition"

@@ -114,9 +114,11 @@ def test_complete_sessions_go_in_parts_of_at_most_max_entries_and_land_exactly_o
             refs = batching._references([e["resource"] for e in body["entry"]], set())
             assert all(r in urls or not r.startswith("urn:uuid:") for r in refs)
         for payload in payloads.values():
-            for e in payload["entry"]:
-                ident = e["request"]["ifNoneExist"].removeprefix("identifier=")
-                assert server_count(server.url, e["request"]["url"], ident) == 1, ident
+            for e in payload["entry"]:  # the Encounter is a conditional update: its query is in its url
+                rtype, _, query = (e["request"]["url"] if e["request"]["method"] == "PUT" else
+                                   f"{e['request']['url']}?{e['request']['ifNoneExist']}").partition("?")
+                ident = query.removeprefix("identifier=")
+                assert server_count(server.url, rtype, ident) == 1, ident
         # the Composition on the server points at the Observations the server holds
         composition = requests.get(f"{server.url}/Composition", timeout=10).json()["entry"][0]["resource"]
         refs = batching._references(composition, set())

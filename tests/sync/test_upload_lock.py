@@ -73,7 +73,7 @@ def wait_until(predicate, timeout=30.0) -> None:
 
 def sessions_received(requests: list[RecordedRequest]) -> list[str]:
     """The Encounter identifiers of every request, one per session sent (a resend counts again)."""
-    return [e["request"]["ifNoneExist"] for r in requests for e in json.loads(r.body)["entry"]
+    return [e["request"]["url"] for r in requests for e in json.loads(r.body)["entry"]
             if e["resource"]["resourceType"] == "Encounter"]
 
 

@@ -221,7 +221,9 @@ def test_cli_status_and_push(tmp_path):
     assert json.loads(status.stdout) == {"in_flight": 0, "pending": 1, "rejected": 0, "sent": 0,
                                          "rejected_reasons": [], "reports": {"pending": 0, "sent": 0, "refused": 0},
                                          "transaction_limits": {}, "pull": [],
-                                         "residents": {"pending": 1, "sent": 0, "rejected": 0}}
+                                         "residents": {"pending": 1, "sent": 0, "rejected": 0},
+                                         "live": {"pending": 0, "in_flight": 0, "sent": 0, "superseded": 0,
+                                                  "rejected": 0}}
 
     down = run_cli("push", "--server", f"http://127.0.0.1:{free_port()}/fhir", "--db", str(db))
     assert down.returncode == 1 and json.loads(down.stdout)["remaining"] == 1

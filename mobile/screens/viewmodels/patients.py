@@ -27,7 +27,7 @@ def open_session_row(row: dict[str, Any]) -> dict[str, Any]:
                                                                        patient.get("given_name")),
             "status": patient.get("identity_status") or "", "step": row["step"],
             "call_started_at": row.get("call_started_at") or "", "opened_at": row["opened_at"] or "",
-            "staff_name": row["staff_name"]}
+            "staff_name": row["staff_name"], "waiting_advice": bool(row.get("waiting_advice"))}
 
 
 class PatientListModel(ScreenModel):

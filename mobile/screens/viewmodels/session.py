@@ -90,10 +90,13 @@ class TeleconsultModel(ScreenModel):
     doctor_name = StringProperty("")
     briefing = ObjectProperty(None, allownone=True)   # what staff read to the doctor (workflow.briefing)
     call_notes = DictProperty({})                     # what was typed during the call, kept with the session
+    advice_requested = BooleanProperty(False)         # advice asked without a call: the session waits for it
+    confirming_advice = BooleanProperty(False)        # staff read what asking for advice does, before it goes
 
     def on_state(self, state: WorkflowState) -> None:
         self.call_running = state.call_started_at is not None and state.call_ended_at is None
         self.doctor_name = state.doctor_name or ""
+        self.advice_requested = state.request_kind == "teleexpertise" and state.call_started_at is None
         self.call_notes = dict(state.call_notes)
         if state.step == "teleconsult" and state.session_id is not None:
             self.briefing = self.workflow.briefing()
@@ -101,6 +104,19 @@ class TeleconsultModel(ScreenModel):
 
     def on_step(self, step: str, previous: str) -> None:
         self.error = None
+        self.confirming_advice = False
+
+    def ask_advice(self, confirmed: bool | None = None) -> bool:
+        """Advice without a call: first what it does is shown (`confirmed` None), then it is sent (True) or not."""
+        if confirmed is None:
+            self.confirming_advice = True
+            return True
+        self.confirming_advice = False
+        return attempt(self, "error", self.workflow.request_advice) if confirmed else True
+
+    def back_to_list(self) -> None:
+        """The session stays open, waiting for the doctor's advice; the patient list marks it."""
+        self.workflow.leave_session()
 
     def keep_note(self, key: str, text: str, *, save: bool = False) -> None:
         """A field of the call changed (or was left: `save`): the text stays with the session."""
