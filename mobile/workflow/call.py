@@ -1,11 +1,18 @@
-"""The teleconsultation itself: the remote doctor answers (the call's time starts), then staff note the doctor's
-conclusions, the orientation and the prescriptions; the call ends."""
+"""The teleconsultation itself: the remote doctor answers (the call's time starts), then the doctor's conclusions,
+the orientation and the prescriptions go into the session, and the call ends.
+
+Two ways the conclusions come in: the doctor signed them in their own application and the tablet received them
+(`received_conclusions`, `accept_conclusions`: stored unchanged, the doctor's own words), or staff type what the
+doctor says (`end_call`: stored as transcribed by the staff member). Accepting also answers an advice request
+without a call (téléexpertise)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.state import WorkflowError
+from sync import answers
+from sync.store import SessionStateError
 
 # The orientation notes as written in the session (French: the summary and the report go to French doctors).
 ORIENTATIONS_FR = {
@@ -72,15 +79,53 @@ class CallStep:
             raise WorkflowError("call.orientation_unknown", "orientation")
         now = ctx.clock()
         doctor = ctx.state.doctor_name
+        # the doctor's words as the staff member typed them: marked transcribed, by whom
+        typed = {"author": doctor, "staff_id": ctx.state.staff["id"], "written_by": "staff",
+                 "author_rpps": ctx.store.get_session(session_id).get("remote_doctor_rpps")}
         try:
             ctx.store.update_session(session_id, ended_at=now.isoformat())
-            ctx.store.add_note(session_id, kind="remote_doctor_conclusion", text=conclusion.strip(), author=doctor)
+            ctx.store.add_note(session_id, kind="remote_doctor_conclusion", text=conclusion.strip(), **typed)
             if orientation:
                 text = ORIENTATIONS_FR[orientation] + (f" — {orientation_detail.strip()}"
                                                        if (orientation_detail or "").strip() else "")
-                ctx.store.add_note(session_id, kind="orientation", text=text, author=doctor)
+                ctx.store.add_note(session_id, kind="orientation", text=text, **typed)
             if (prescriptions or "").strip():
-                ctx.store.add_note(session_id, kind="prescription", text=prescriptions.strip(), author=doctor)
+                ctx.store.add_note(session_id, kind="prescription", text=prescriptions.strip(), **typed)
         except ValueError as exc:
             raise WorkflowError.refused_by_store(exc) from exc
         ctx.changed(call_ended_at=now, step="summary", summary_draft=self._draft_summary())
+
+    def received_conclusions(self) -> dict[str, Any]:
+        """What the remote doctor signed for the open session: `waiting` (received, not accepted yet: shown with
+        its button) and `accepted` (taken into the session already); each a row of sync.store.conclusions or None.
+        `newer`: a version came after the one accepted ("nouvelle version reçue"). Empty outside a session."""
+        session_id = self.ctx.state.session_id
+        if session_id is None:
+            return {}
+        waiting = self.ctx.store.waiting_conclusions(session_id)
+        accepted = self.ctx.store.accepted_conclusions(session_id)
+        return {"waiting": waiting, "accepted": accepted, "newer": bool(waiting and accepted)}
+
+    def accept_conclusions(self) -> None:
+        """Take the doctor's conclusions as received into the session, unchanged and marked as the doctor's own
+        (name and RPPS from their signed answer, who is then the session's remote doctor); the call ends if one
+        was going on, and the summary is drafted as after `end_call`. Also for an advice request (no call)."""
+        ctx = self.ctx
+        session_id = ctx.require_session()
+        staff = ctx.require_staff()
+        if ctx.state.step not in ("teleconsult", "summary"):
+            raise WorkflowError("session.finish_measurements_first")
+        waiting = ctx.store.waiting_conclusions(session_id)
+        if waiting is None:
+            raise WorkflowError("call.no_conclusions")
+        now = ctx.clock()
+        ending = ctx.state.call_started_at is not None and ctx.state.call_ended_at is None
+        try:
+            answers.accept_conclusions(ctx.store, session_id, waiting["id"], staff_id=staff["id"])
+            ctx.store.update_session(session_id, remote_doctor_name=waiting["doctor_name"],
+                                     remote_doctor_rpps=waiting["doctor_rpps"],
+                                     **({"ended_at": now.isoformat()} if ending else {}))
+        except (ValueError, SessionStateError) as exc:
+            raise WorkflowError.refused_by_store(exc) from exc
+        ctx.changed(call_ended_at=now if ending else ctx.state.call_ended_at, doctor_name=waiting["doctor_name"],
+                    step="summary", summary_draft=self._draft_summary())

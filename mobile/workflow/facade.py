@@ -242,6 +242,12 @@ class SessionWorkflow:
     def end_call(self, **values: Any) -> None:
         self.call.end_call(**values)
 
+    def received_conclusions(self) -> dict[str, Any]:
+        return self.call.received_conclusions()
+
+    def accept_conclusions(self) -> None:
+        self.call.accept_conclusions()
+
     def draft_summary(self) -> str:
         return self.closing.draft_summary()
 
