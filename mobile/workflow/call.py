@@ -106,6 +106,16 @@ class CallStep:
         accepted = self.ctx.store.accepted_conclusions(session_id)
         return {"waiting": waiting, "accepted": accepted, "newer": bool(waiting and accepted)}
 
+    def waiting_for_answer(self) -> bool:
+        """Staff are waiting for the remote doctor's answer: the open session is on the teleconsultation step (a
+        call going on, or an advice request sent for it), so the app asks the server every few seconds."""
+        state = self.ctx.state
+        return state.session_id is not None and state.step == "teleconsult" and state.call_ended_at is None
+
+    def conclusions_arrived(self) -> None:
+        """New conclusions were stored for a session (by the watch or the regular pull): the screens read again."""
+        self.ctx.changed()
+
     def accept_conclusions(self) -> None:
         """Take the doctor's conclusions as received into the session, unchanged and marked as the doctor's own
         (name and RPPS from their signed answer, who is then the session's remote doctor); the call ends if one
