@@ -23,9 +23,12 @@ class PatientRow(ButtonBehavior, BoxLayout):
     status = StringProperty("")
     vm = ObjectProperty(None, allownone=True)
     narrow = BooleanProperty(False)   # a narrow list (portrait): the status and buttons go under the name
+    answer_session = StringProperty("")  # their open session with the doctor's answer waiting ("Advice received")
 
     def on_release(self) -> None:
-        if self.vm is not None and self.patient_id:
+        if self.vm is not None and self.answer_session:  # back to the call step, the answer shown
+            self.vm.resume_session(self.answer_session)
+        elif self.vm is not None and self.patient_id:
             self.vm.select_patient(self.patient_id)
 
 
