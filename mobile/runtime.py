@@ -91,7 +91,8 @@ class AppRuntime:
 
             self.sync_loop = SyncLoop(self.config.store_path, self.config.server_url, token=self.config.token,
                                       ca_bundle=self.config.ca_bundle, max_entries=self.config.max_entries,
-                                      interval_seconds=self.config.sync_interval_seconds, key=self._store_key)
+                                      interval_seconds=self.config.sync_interval_seconds, key=self._store_key,
+                                      on_answers=self.workflow.conclusions_arrived)
             self.sync_loop.start()
             from sync.conclusions_watch import ConclusionsWatch
             from sync.pull import SearchClient

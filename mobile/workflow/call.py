@@ -114,7 +114,7 @@ class CallStep:
 
     def conclusions_arrived(self) -> None:
         """New conclusions were stored for a session (by the watch or the regular pull): the screens read again."""
-        self.ctx.changed()
+        self.ctx.changed(answers_received=self.ctx.state.answers_received + 1)
 
     def accept_conclusions(self) -> None:
         """Take the doctor's conclusions as received into the session, unchanged and marked as the doctor's own

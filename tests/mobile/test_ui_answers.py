@@ -24,9 +24,17 @@ WORDS = {"fr": ("Avis reçu", "Conclusions reçues du Dr Claire Démo-Martin à 
          "en": ("Advice received", "Conclusions received from Dr Claire Démo-Martin at {time}", "Orientation: ")}
 
 
+def answer_comes_down(runtime, session_id: str) -> None:
+    """The doctor's answer stored as the pull stores it, and the screens told (as the sync loop tells them)."""
+    key = runtime.store.get_session(session_id)["idempotency_key"]
+    with runtime.store.transaction():
+        assert conclusion_rows.receive(runtime.store, key, SIGNED, now=RECEIVED) == "created"
+    runtime.workflow.conclusions_arrived()
+
+
 def session_waiting_for_advice(runtime) -> str:
-    """A session on the teleconsultation step whose answer came down (as the pull stores it), then left for the
-    patient list. Returns the session id."""
+    """A session on the teleconsultation step (its advice request sent), left for the patient list. Returns the
+    session id."""
     wf = runtime.workflow
     wf.create_patient(**DEMO)
     start(wf)
@@ -35,9 +43,6 @@ def session_waiting_for_advice(runtime) -> str:
     wf.finish_measurements()
     wf.confirm_vitals(respiration_rate="18", consciousness="A", on_oxygen=False)
     session_id = wf.state.session_id
-    key = runtime.store.get_session(session_id)["idempotency_key"]
-    with runtime.store.transaction():
-        assert conclusion_rows.receive(runtime.store, key, SIGNED, now=RECEIVED) == "created"
     wf.leave_session()
     return session_id
 
@@ -53,9 +58,11 @@ async def test_the_answer_is_shown_and_taken_into_the_summary_unchanged(tmp_path
         sm = app.screen_manager
         await wait_for(lambda: sm.current == "patient", what="the patient list")
         await frames(3)
-        rows = [w for w in screen(app, "patient").walk() if type(w).__name__ == "PatientRow" and w.patient_id]
-        [row] = rows
-        assert row.answer_session == session_id and row.ids.advice_badge.text == badge
+        [row] = [w for w in screen(app, "patient").walk() if type(w).__name__ == "PatientRow" and w.patient_id]
+        assert row.answer_session == "" and row.ids.advice_badge.text == ""
+        answer_comes_down(runtime, session_id)  # while staff look at the list
+        await wait_for(lambda: row.ids.advice_badge.text == badge, what="the advice badge")
+        assert row.answer_session == session_id
         await screenshot(app, f"{shot}-list")
         assert clipped_texts(app) == []
         await tap(row)

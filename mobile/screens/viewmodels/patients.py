@@ -37,9 +37,14 @@ class PatientListModel(ScreenModel):
     open_sessions = ListProperty([])     # the sessions left open on this tablet, to resume
     edited = ObjectProperty(None, allownone=True)   # the fields of the record just corrected (stamp keys)
     error = ObjectProperty(None, allownone=True)    # why a record could not be opened for correction
+    _answers_seen = 0
 
     def on_state(self, state: WorkflowState) -> None:
         self.edited = state.edited
+        if state.answers_received != self._answers_seen:  # a doctor's answer came down: "Avis reçu" may change
+            self._answers_seen = state.answers_received
+            if state.step == "patient":
+                self.refresh_patients()
 
     def on_step(self, step: str, previous: str) -> None:
         if step == "patient":
