@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from sync.background import SyncLoop
 from sync.conclusions_watch import ConclusionsWatch
 from sync.pull import SearchClient
 from tests.support.doctor_side import doctor_signs
@@ -68,3 +69,17 @@ async def test_the_watch_runs_on_its_own_and_stops(server, tablet):  # noqa: F81
     finally:
         await watch.stop()
     assert wf.received_conclusions()["waiting"]["doctor_name"] == "Dr Claire Démo-Martin"
+
+
+async def test_the_regular_pull_tells_the_screens_when_an_answer_came(server, tablet):  # noqa: F811
+    wf, key, encounter = tablet
+    doctor_signs(server, key, encounter=encounter)
+    told = asyncio.Event()
+    sync_loop = SyncLoop(wf.store.path, server, interval_seconds=60, on_answers=told.set)
+    sync_loop.start()
+    try:
+        await asyncio.wait_for(told.wait(), timeout=30)
+    finally:
+        await sync_loop.stop()
+    assert sync_loop.last_pull.counts["conclusions"]["created"] == 1
+    assert wf.received_conclusions()["waiting"] is not None
