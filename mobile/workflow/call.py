@@ -132,9 +132,8 @@ class CallStep:
         ending = ctx.state.call_started_at is not None and ctx.state.call_ended_at is None
         try:
             answers.accept_conclusions(ctx.store, session_id, waiting["id"], staff_id=staff["id"])
-            ctx.store.update_session(session_id, remote_doctor_name=waiting["doctor_name"],
-                                     remote_doctor_rpps=waiting["doctor_rpps"],
-                                     **({"ended_at": now.isoformat()} if ending else {}))
+            if ending:
+                ctx.store.update_session(session_id, ended_at=now.isoformat())
         except (ValueError, SessionStateError) as exc:
             raise WorkflowError.refused_by_store(exc) from exc
         ctx.changed(call_ended_at=now if ending else ctx.state.call_ended_at, doctor_name=waiting["doctor_name"],

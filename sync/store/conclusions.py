@@ -23,6 +23,7 @@ from sync.store.trail import trace
 FIELDS = ("resource_id", "version", "doctor_name", "doctor_rpps", "conclusion", "orientation", "orientation_detail",
           "prescriptions", "written_at")
 _WORDS = ("doctor_name", "doctor_rpps", "conclusion", "orientation", "orientation_detail", "prescriptions")
+DOCTOR_NAME_MAX = 100  # as the session's remote doctor (sync.store.sessions.REMOTE_DOCTOR_NAME)
 # the notes that hold the doctor's conclusions (the other kinds are the staff's own)
 DOCTOR_NOTE_KINDS = ("remote_doctor_conclusion", "orientation", "prescription")
 
@@ -44,6 +45,8 @@ def receive(db: Database, session_key: str, fields: Mapping[str, Any], *, now: d
     session = session_of_key(db, session_key)
     if session is None:
         return "foreign"
+    if len(fields.get("doctor_name") or "") > DOCTOR_NAME_MAX:
+        raise ValueError("doctor_name: too long for the session's remote doctor")
     rows = db.query("SELECT * FROM received_conclusions WHERE session_id = ? ORDER BY rowid", [session["id"]])
     row = {name: fields.get(name) for name in FIELDS}
     if rows:
@@ -89,7 +92,8 @@ def accept(db: Database, session_id: str, conclusions_id: str, *, staff_id: str,
            notes: Mapping[str, str]) -> dict[str, Any]:
     """Staff take the waiting version into the open session: it is marked accepted (when, by whom) and `notes`
     (kind → text, the doctor's words) replace the session's earlier conclusion, orientation and prescription
-    notes, written by the doctor (their name and RPPS). One transaction; returns the accepted row."""
+    notes, written by the doctor (their name and RPPS), who becomes the session's remote doctor. One transaction;
+    returns the accepted row."""
     if set(notes) - set(DOCTOR_NOTE_KINDS) or not notes.get("remote_doctor_conclusion"):
         raise ValueError("notes: the conclusion, and only the doctor's kinds")
     with db.transaction():
@@ -103,6 +107,9 @@ def accept(db: Database, session_id: str, conclusions_id: str, *, staff_id: str,
             raise ValueError("notes: the doctor's words are stored as the doctor wrote them")
         stamp = db.stamp()
         db.db["received_conclusions"].update(conclusions_id, {"accepted_at": stamp, "accepted_by": staff_id})
+        # who signed them is the session's remote doctor (their account's name and RPPS, never typed)
+        db.db["sessions"].update(session_id, {"remote_doctor_name": row["doctor_name"],
+                                              "remote_doctor_rpps": row["doctor_rpps"]})
         db.conn.execute(f"DELETE FROM notes WHERE session_id = ? AND kind IN "
                         f"({', '.join('?' * len(DOCTOR_NOTE_KINDS))})", [session_id, *DOCTOR_NOTE_KINDS])
         for kind in DOCTOR_NOTE_KINDS:

@@ -62,3 +62,13 @@ def test_the_purge_takes_the_conclusions_with_their_session(opened):
     clock.advance(30 * 24 * 3600)
     assert retention.purge(store).sessions == 1
     assert store.query("SELECT count(*) AS n FROM received_conclusions")[0]["n"] == 0
+
+
+def test_a_doctors_name_the_session_cannot_hold_is_refused_at_reception(opened):
+    store, session, _, clock = opened
+    key = store.get_session(session)["idempotency_key"]
+    with pytest.raises(ValueError):  # the pull counts it as skipped, nothing stored
+        with store.transaction():
+            conclusion_rows.receive(store, key, {**SIGNED, "doctor_name": "Dr " + "x" * 98, "version": "2",
+                                                 "written_at": "2026-11-22T09:00:00+01:00"}, now=clock())
+    assert store.waiting_conclusions(session)["version"] == "1"
