@@ -22,13 +22,15 @@ SIGNED = {"resource_id": "ci-1", "version": "1", "doctor_name": "Dr Claire Démo
 RECEIVED = dt.datetime(2026, 11, 22, 7, 12, tzinfo=dt.timezone.utc)
 WORDS = {"fr": ("Avis reçu", "Conclusions reçues du Dr Claire Démo-Martin à {time}", "Orientation\u00a0: "),
          "en": ("Advice received", "Conclusions received from Dr Claire Démo-Martin at {time}", "Orientation: ")}
+NEWER = {"fr": "Nouvelle version reçue du Dr Claire Démo-Martin à {time}",
+         "en": "New version received from Dr Claire Démo-Martin at {time}"}
 
 
-def answer_comes_down(runtime, session_id: str) -> None:
+def answer_comes_down(runtime, session_id: str, signed: dict = SIGNED) -> None:
     """The doctor's answer stored as the pull stores it, and the screens told (as the sync loop tells them)."""
     key = runtime.store.get_session(session_id)["idempotency_key"]
     with runtime.store.transaction():
-        assert conclusion_rows.receive(runtime.store, key, SIGNED, now=RECEIVED) == "created"
+        assert conclusion_rows.receive(runtime.store, key, signed, now=RECEIVED) == "created"
     runtime.workflow.conclusions_arrived()
 
 
@@ -80,4 +82,17 @@ async def test_the_answer_is_shown_and_taken_into_the_summary_unchanged(tmp_path
         notes = {n["kind"]: n for n in runtime.store.notes(session_id)}
         assert notes["remote_doctor_conclusion"]["text"] == SIGNED["conclusion"]
         assert {n["written_by"] for n in notes.values()} == {"doctor"}
-        assert SIGNED["conclusion"] in screen(app, "summary").ids.summary.text
+        summary = screen(app, "summary")
+        assert SIGNED["conclusion"] in summary.ids.summary.text and not summary.ids.newer_answer.shown
+        # the doctor signs again while staff write the summary: shown beside, taken only if staff say so
+        answer_comes_down(runtime, session_id, {**SIGNED, "version": "2", "conclusion": "Angine : antibiotique.",
+                                                "written_at": "2026-11-22T08:30:00+01:00"})
+        await wait_for(lambda: summary.ids.newer_answer.shown, what="the new version")
+        assert summary.ids.newer_title.text == NEWER[lang].format(time=RECEIVED.astimezone().strftime("%H:%M"))
+        await screenshot(app, f"{shot}-summary-newer")
+        assert small_touch_targets(app) == [] and clipped_texts(app) == []
+        await tap(summary.ids.take_newer)
+        await wait_for(lambda: not summary.ids.newer_answer.shown, what="the new version taken")
+        assert "Angine : antibiotique." in summary.ids.summary.text
+        [note] = [n for n in runtime.store.notes(session_id) if n["kind"] == "remote_doctor_conclusion"]
+        assert note["text"] == "Angine : antibiotique." and note["written_by"] == "doctor"
