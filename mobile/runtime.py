@@ -64,6 +64,7 @@ class AppRuntime:
         self.radio = None
         self.simulated: list = []
         self.sync_loop = None
+        self.conclusions_watch = None
         self.device_claims = DeviceClaims()  # one device, one open session, across the tablet
         if config.simulated_devices:
             from mobile.simulation import seed_kit
@@ -90,10 +91,23 @@ class AppRuntime:
 
             self.sync_loop = SyncLoop(self.config.store_path, self.config.server_url, token=self.config.token,
                                       ca_bundle=self.config.ca_bundle, max_entries=self.config.max_entries,
-                                      interval_seconds=self.config.sync_interval_seconds, key=self._store_key)
+                                      interval_seconds=self.config.sync_interval_seconds, key=self._store_key,
+                                      on_answers=self.workflow.conclusions_arrived)
             self.sync_loop.start()
+            from sync.conclusions_watch import ConclusionsWatch
+            from sync.pull import SearchClient
+
+            # the doctor's answer within seconds while staff wait for it (a call, an advice request on screen)
+            self.conclusions_watch = ConclusionsWatch(
+                self.config.store_path, SearchClient(self.config.server_url, token=self.config.token,
+                                                     ca_bundle=self.config.ca_bundle),
+                wanted=self.workflow.waiting_for_answer, online=lambda: self.online is not False,
+                on_received=self.workflow.conclusions_arrived, key=self._store_key)
+            self.conclusions_watch.start()
 
     async def stop(self) -> None:
+        if self.conclusions_watch is not None:
+            await self.conclusions_watch.stop()
         if self.sync_loop is not None:
             await self.sync_loop.stop()
         for device in self.simulated:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from typing import Callable
 
 from sync import audit_extracts, outbox, retention
 from sync.delivery.mssante_settings import load_mssante_settings
@@ -30,8 +31,9 @@ class SyncLoop:
     def __init__(self, store_path: str | os.PathLike[str], server_url: str, *, token: str | None = None,
                  ca_bundle: str | None = None, interval_seconds: float = 30.0,
                  uploader: Uploader | None = None, max_entries: int | None = None,
-                 key: bytes | None = None) -> None:
-        """`key`: the store's SQLCipher key (None for a plain store)."""
+                 key: bytes | None = None, on_answers: Callable[[], None] | None = None) -> None:
+        """`key`: the store's SQLCipher key (None for a plain store); `on_answers`: called on the loop after a pull
+        that stored a remote doctor's conclusions (the screens say so)."""
         self.store_path = Path(store_path)
         self._key = key
         self.uploader = uploader or Uploader(server_url, token=token, ca_bundle=ca_bundle, max_entries=max_entries)
@@ -50,6 +52,7 @@ class SyncLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.on_answers = on_answers
 
     def start(self) -> None:
         """Start on the running event loop; the first push happens right away."""
@@ -119,6 +122,9 @@ class SyncLoop:
         try:
             self.last_pull = await asyncio.to_thread(pull, store, self.puller)
             self.last_pull_error = None
+            answers = self.last_pull.counts["conclusions"]
+            if self.on_answers is not None and (answers["created"] or answers["updated"]):
+                self.on_answers()
         except PullError as exc:
             self.last_pull_error = exc.code
             log.warning("pull failed (%s); retried at the next pass", exc.code)

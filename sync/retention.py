@@ -34,7 +34,7 @@ DEFAULT_RETENTION_DAYS = 7
 DEFAULT_IDENTITY_RETENTION_DAYS = 90
 # children before parents: the report outbox before its documents, the outbox and the documents before the addenda
 SESSION_TABLES = ("report_outbox", "report_documents", "report_recipients", "outbox", "live_outbox", "measurements",
-                  "consents", "notes", "summaries", "addenda", "session_resume")
+                  "consents", "notes", "summaries", "addenda", "session_resume", "received_conclusions")
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,9 @@ DATA_MESSAGES: dict[str, str] = {
     "note.text.required": N_("The text of the note is required."),
     "note.text.too_long": N_("The text of the note is too long ({max_length} characters at most)."),
     "note.author.required": N_("Give the author of the note."),
+    "note.written_by.invalid": N_("Who wrote the note is not one of the known choices."),
+    "conclusions.not_waiting": N_("These conclusions are no longer the ones waiting: a newer version came in, or "
+                                  "they were already taken."),
     "note.author.too_long": N_("The author is too long ({max_length} characters at most)."),
     "summary.text.required": N_("The text of the summary is required."),
     "summary.text.too_long": N_("The text of the summary is too long ({max_length} characters at most)."),

@@ -130,6 +130,7 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     "call.already_started": N_("The call has started: ask the doctor during the call."),
     "call.conclusion_missing": N_("Note the doctor's conclusions before finishing."),
     "call.orientation_unknown": N_("Choose an orientation from the list."),
+    "call.no_conclusions": N_("No conclusions from the doctor are waiting for this session."),
     "summary.missing": N_("Write the summary for the patient's own doctor before closing."),
     # administration
     "admin.last_administrator": N_("This is the last active administrator: appoint another one first."),

@@ -23,8 +23,9 @@ class PatientRow(ButtonBehavior, BoxLayout):
     status = StringProperty("")
     vm = ObjectProperty(None, allownone=True)
     narrow = BooleanProperty(False)   # a narrow list (portrait): the status and buttons go under the name
+    answer_session = StringProperty("")  # their open session with the doctor's answer waiting ("Advice received")
 
-    def on_release(self) -> None:
+    def on_release(self) -> None:  # a resident with a session open goes back to it (the answer shown there)
         if self.vm is not None and self.patient_id:
             self.vm.select_patient(self.patient_id)
 

@@ -33,6 +33,10 @@ class SummaryScreen(ModelScreen):
             ids[key].text = ""
         ids.recipient_scroll.scroll_y = 1
 
+    def take_newer_answer(self) -> None:
+        if self.vm.take_newer_answer():
+            self.ids.summary.text = self.vm.summary_draft  # drafted again from the new version
+
     def _show_results(self, _vm, results) -> None:
         box = self.ids.results
         box.clear_widgets()

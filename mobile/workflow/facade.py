@@ -245,6 +245,22 @@ class SessionWorkflow:
     def end_call(self, **values: Any) -> None:
         self.call.end_call(**values)
 
+    def received_conclusions(self) -> dict[str, Any]:
+        return self.call.received_conclusions()
+
+    def accept_conclusions(self) -> None:
+        self.call.accept_conclusions()
+
+    def waiting_for_answer(self) -> bool:
+        return self.call.waiting_for_answer()
+
+    def conclusions_arrived(self) -> None:
+        self.call.conclusions_arrived()
+
+    def conclusions_waiting_by_patient(self) -> dict[str, str]:
+        """Residents whose open session has the doctor's answer waiting for staff (the list's "Avis reçu")."""
+        return self.store.conclusions_waiting_by_patient()
+
     def draft_summary(self) -> str:
         return self.closing.draft_summary()
 

@@ -136,6 +136,7 @@ class WorkflowState:
     call_notes: dict[str, str] = field(default_factory=dict)  # typed during the call, not yet saved as notes
     history_patient: dict[str, Any] | None = None   # the resident whose history is shown (step "history")
     history_return: str | None = None                # the step the history was opened from, to go back to
+    answers_received: int = 0        # counts the doctors' answers stored since start (the patient list refreshes)
     editing: dict[str, Any] | None = None            # the resident whose record is being corrected (patient_edit)
     edited: tuple[str, ...] | None = None            # the fields of the record just corrected, for the patient list
     listeners: list[Callable[["WorkflowState"], None]] = field(default_factory=list, repr=False)

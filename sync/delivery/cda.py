@@ -5,7 +5,8 @@ Header rules followed (ansforge/TestContenuCDA-3-0: SMDS schematron `1.2.250.1.2
 `CI-SIS_TLM-CR_2022.01.sch` and the example `ExemplesCDA/TLM-CR_2022.01.xml`; ansforge/IG-document-core,
 ressourcesCDA-entete.md): realmCode FR, typeId POCD_HD000040, exactly the three templateIds of a non-structured
 document, LOINC 85208-7, confidentiality N, fr-FR, setId and versionNumber, the INS with the five birth traits,
-author with idNatPs, custodian, legalAuthenticator signed S, the NGAP act in documentationOf/serviceEvent, and
+author with idNatPs, dataEnterer (the staff member who typed the remote doctor's conclusions, when they were
+transcribed rather than signed by the doctor in their own application), custodian, legalAuthenticator signed S, the NGAP act in documentationOf/serviceEvent, and
 componentOf/encompassingEncounter. Every coded element carries its displayName.
 
 Ids: the caller gives UUID strings (document id, set id, previous version's id); they are written as OIDs
@@ -122,6 +123,11 @@ def _parties(root: etree._Element, content: ReportContent, created_at: str) -> N
     author = _el(root, "author")
     _el(author, "time", value=cda_time(created_at))
     _person_entity(author, "assignedAuthor", h.author_party(content))
+    enterer = h.data_enterer_party(content)
+    if enterer is not None:  # the doctor's conclusions were typed by this staff member (transcribed)
+        data_enterer = _el(root, "dataEnterer")
+        _el(data_enterer, "time", value=cda_time(created_at))
+        _person_entity(data_enterer, "assignedEntity", enterer)
     org = h.organization(content.site)
     custodian = _el(_el(_el(root, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
     _organization_id(custodian, org)

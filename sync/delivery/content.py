@@ -15,6 +15,7 @@ import sync.fhir as fhir
 from sync.clinical.stored import news2_of_readings
 from sync.fhir.interpretation import INTERPRETATION_FR
 from sync.fhir.narrative import ANSWERS_FR, fr_quantity
+from sync.fhir.report import attribution
 from sync.fhir.resources import device_display
 from sync.fhir.terminology import CONSENT_GRANTORS, SITE_KINDS, STAFF_ROLES
 from sync.store.consents import consents as session_consents
@@ -124,6 +125,9 @@ class ReportContent:
     summary: str | None
     addenda: tuple[Remark, ...] = ()
     gp: Professional | None = None
+    # who wrote the conclusions: the doctor themselves, or the staff member who typed them (None: not recorded)
+    conclusions_by: str | None = None
+    conclusions_transcriber: Professional | None = None  # the staff member who typed them, when transcribed
 
 
 def _ins_oid(db: Database) -> str:
@@ -176,6 +180,19 @@ def _remarks(notes: Sequence[Mapping[str, Any]], kind: str) -> tuple[Remark, ...
     return tuple(Remark(n["text"], n["author"], n["created_at"]) for n in notes if n["kind"] == kind)
 
 
+def _conclusions_by(notes: Sequence[Mapping[str, Any]], staff: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The report's sentence saying who wrote the doctor's conclusions (sync.fhir.report.attribution)."""
+    conclusion = next((n for n in notes if n["kind"] == "remote_doctor_conclusion"), None)
+    return attribution(conclusion, staff) if conclusion else None
+
+
+def _transcriber(notes: Sequence[Mapping[str, Any]], staff: Mapping[str, Mapping[str, Any]]) -> Professional | None:
+    conclusion = next((n for n in notes if n["kind"] == "remote_doctor_conclusion"), None)
+    if conclusion is None or conclusion.get("written_by") != "staff" or not conclusion.get("staff_id"):
+        return None
+    return _staff(staff[conclusion["staff_id"]])
+
+
 def _consent(consent: Mapping[str, Any], staff_names: Mapping[str, str]) -> Remark:
     grantor = consent.get("given_by") or "patient"
     who = "le patient" if grantor == "patient" else f"{consent['given_by_name']} ({CONSENT_GRANTORS[grantor]})"
@@ -194,7 +211,8 @@ def report_content(db: Database, session_id: str) -> ReportContent:
     notes = session_notes(db, session_id)
     consents = session_consents(db, session_id)
     later = session_addenda(db, session_id)
-    staff_ids = {session.get("staff_id"), *(c["recorded_by"] for c in consents), *(a["staff_id"] for a in later)}
+    staff_ids = {session.get("staff_id"), *(c["recorded_by"] for c in consents), *(a["staff_id"] for a in later),
+                 *(n["staff_id"] for n in notes)}
     staff_rows = {sid: db.row("staff", sid) for sid in staff_ids if sid}
     names = {sid: row["display_name"] for sid, row in staff_rows.items()}
     summary = get_summary(db, session_id)
@@ -221,5 +239,6 @@ def report_content(db: Database, session_id: str) -> ReportContent:
         prescriptions=_remarks(notes, "prescription"), staff_notes=_remarks(notes, "staff_note"),
         emergency_calls=_remarks(notes, "emergency_call"),
         summary=summary["text"] if summary else None,
-        addenda=tuple(Remark(a["text"], names.get(a["staff_id"], ""), a["created_at"]) for a in later), gp=gp)
+        addenda=tuple(Remark(a["text"], names.get(a["staff_id"], ""), a["created_at"]) for a in later), gp=gp,
+        conclusions_by=_conclusions_by(notes, staff_rows), conclusions_transcriber=_transcriber(notes, staff_rows))
 

@@ -95,6 +95,14 @@ def author_party(content: ReportContent) -> Party:
     return Party(None, "Relais", None)
 
 
+def data_enterer_party(content: ReportContent) -> Party | None:
+    """Who typed the doctor's conclusions into the report (CDA R2 dataEnterer: "the person who transferred the
+    content, written or dictated by someone else, into the clinical document"): the staff member who transcribed
+    them; None when the doctor wrote them in their own application, or nobody recorded it."""
+    transcriber = content.conclusions_transcriber
+    return _staff_party(transcriber) if transcriber is not None else None
+
+
 def performer_party(content: ReportContent) -> Party:
     """Who performed the act (the teleconsultation): the remote doctor."""
     if content.remote_doctor is not None:

@@ -203,10 +203,14 @@ def _news2(pdf: FPDF, score: News2Result | None) -> None:
     pdf.set_text_color(0)
 
 
-def _remarks(pdf: FPDF, title: str, remarks: Sequence[Remark], *, with_time: bool = False) -> None:
+def _remarks(pdf: FPDF, title: str, remarks: Sequence[Remark], *, with_time: bool = False,
+             said: str | None = None) -> None:
+    """A titled list of notes; `said`: first, who wrote them (the doctor's own words, or transcribed by staff)."""
     if not remarks:
         return
     _heading(pdf, title)
+    if said:
+        _line(pdf, said + ".", bold=True)
     for r in remarks:
         who = ", ".join(x for x in (r.author, fr_datetime(r.time) if with_time else None) if x)
         _line(pdf, r.text + (f" ({who})" if who else ""))
@@ -225,7 +229,7 @@ def report_pdf(content: ReportContent, *, version: int, created_at: str) -> byte
     _measurements(pdf, content.measurements)
     _news2(pdf, content.news2)
     _remarks(pdf, "Appel au SAMU (15)", content.emergency_calls)
-    _remarks(pdf, "Conclusions du médecin téléconsultant", content.conclusions)
+    _remarks(pdf, "Conclusions du médecin téléconsultant", content.conclusions, said=content.conclusions_by)
     _remarks(pdf, "Orientation", content.orientation)
     _remarks(pdf, "Prescriptions", content.prescriptions)
     _remarks(pdf, "Notes de l'équipe soignante", content.staff_notes)

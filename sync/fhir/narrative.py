@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from decimal import Decimal
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 # A coded answer (stored code) as a French reader expects it, by LOINC code.
 ANSWERS_FR = {"67775-7": {"A": "alerte (A)", "C": "confusion récente (C)", "V": "réagit à la voix (V)",
@@ -60,3 +60,25 @@ def fr_phone(number: str) -> str:
 def yes_no(value: object) -> str | None:
     """oui / non, or None when the question was not answered."""
     return None if value is None else ("oui" if value else "non")
+
+
+def doctor_fr(name: str) -> str:
+    """A doctor as the report names them: "Dr Jeanne Martin" (a name given with its title keeps it)."""
+    name = name.strip()
+    first = name.split(" ", 1)[0].rstrip(".").lower()
+    return name if first in ("dr", "docteur", "pr", "professeur") else f"Dr {name}"
+
+
+def conclusions_attribution_fr(note: Mapping[str, Any], transcriber: Mapping[str, Any] | None,
+                               role_label: str | None) -> str | None:
+    """Who wrote the remote doctor's conclusions, as the report says it: the doctor themselves (signed in their own
+    application, accepted unchanged) or the staff member who typed what the doctor said. None for notes whose
+    origin was not recorded (written before the tablet kept it)."""
+    doctor = doctor_fr(note["author"])
+    if note.get("written_by") == "doctor":
+        rpps = f" (RPPS {note['author_rpps']})" if note.get("author_rpps") else ""
+        return f"Conclusions rédigées par le {doctor}{rpps}"
+    if note.get("written_by") == "staff" and transcriber is not None:
+        role = f" ({role_label[0].lower()}{role_label[1:]})" if role_label else ""
+        return f"Conclusions du {doctor} transcrites par {transcriber['display_name']}{role}"
+    return None

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from sync.fhir.interpretation import INTERPRETATION_FR
-from sync.fhir.narrative import ANSWERS_FR, fr_datetime, fr_phone, fr_quantity, narrative, yes_no
+from sync.fhir.narrative import (ANSWERS_FR, conclusions_attribution_fr, fr_datetime, fr_phone, fr_quantity,
+                                 narrative, yes_no)
 from sync.fhir.observations import observation_groups
 from sync.fhir.resources import fhir_datetime, staff_row
 from sync.fhir.terminology import (ADDENDUM_ID_SYSTEM, COMPOSITION_ID_SYSTEM, CONSENT_GRANTORS, CONSULT_NOTE,
@@ -105,6 +106,31 @@ def _note_section(title: str, notes: Sequence[Mapping[str, Any]], kind: str) -> 
     return [{"title": title, "text": narrative([f"{n['text']} ({n['author']})" for n in chosen])}] if chosen else []
 
 
+def attribution(note: Mapping[str, Any], staff: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Who wrote the doctor's conclusions (narrative.conclusions_attribution_fr), the transcriber from `staff`."""
+    transcriber = staff_row(staff, note["staff_id"]) if note.get("staff_id") else None
+    role = STAFF_ROLES[transcriber["role"]] if transcriber else None
+    return conclusions_attribution_fr(note, transcriber, role)
+
+
+def _doctor_sections(notes: Sequence[Mapping[str, Any]],
+                     staff: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The remote doctor's conclusion, orientation and prescriptions. When the tablet knows who wrote them, the
+    section first says so, then gives the words alone, as written; older notes keep their "(author)" form."""
+    sections = []
+    for title, kind in (("Conclusion du médecin téléconsultant", "remote_doctor_conclusion"),
+                        ("Orientation", "orientation"), ("Prescriptions", "prescription")):
+        chosen = [n for n in notes if n["kind"] == kind]
+        if not chosen:
+            continue
+        if chosen[0].get("written_by") is None:
+            sections += _note_section(title, notes, kind) if kind == "remote_doctor_conclusion" else []
+            continue
+        lines = [line for n in chosen for line in (attribution(n, staff), n["text"])]
+        sections.append({"title": title, "text": narrative(lines)})
+    return sections
+
+
 def _sections(session: Mapping[str, Any], measurements: Sequence[Mapping[str, Any]], *,
               site: Mapping[str, Any] | None, staff: Mapping[str, Mapping[str, Any]],
               consents: Sequence[Mapping[str, Any]], notes: Sequence[Mapping[str, Any]],
@@ -122,7 +148,7 @@ def _sections(session: Mapping[str, Any], measurements: Sequence[Mapping[str, An
     sections.append({"title": "Mesures", "code": {"coding": [{"system": LOINC, "code": "8716-3"}]},
                      "text": narrative(measurement_lines(measurements) or ["Aucune mesure."]),
                      **({"entry": [{"reference": r} for r in observation_refs]} if observation_refs else {})})
-    sections += _note_section("Conclusion du médecin téléconsultant", notes, "remote_doctor_conclusion")
+    sections += _doctor_sections(notes, staff)
     sections += _note_section("Appel au SAMU (15)", notes, "emergency_call")
     sections += _note_section("Notes de l'équipe soignante", notes, "staff_note")
     if summary is not None:

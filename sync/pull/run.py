@@ -5,7 +5,9 @@ Per site, one search per kind of record, each the same on the development server
 - residents: `Patient?organization=Organization/<site>` (Patient.managingOrganization);
 - staff: `PractitionerRole?organization=…&_include=PractitionerRole:practitioner`;
 - history: `Encounter|Observation|Composition?_tag=<site tag>&date=ge<90 days ago>`, including the resident (and,
-  for a report, its Encounter), so a page never refers to someone the tablet does not know yet.
+  for a report, its Encounter), so a page never refers to someone the tablet does not know yet;
+- the remote doctors' conclusions for this tablet's sessions: `ClinicalImpression?_tag=<site tag>`
+  (sync.pull.conclusions; another tablet's are counted as "foreign" and not stored).
 A resource that cannot be read is counted as skipped and nothing of it is stored; one whose resident is not on this
 tablet (refused as a probable duplicate) is skipped too, never attached to someone else.
 """
@@ -22,6 +24,7 @@ from sync.errors import RelaisError
 from sync.fhir.bundle import site_tag
 from sync.pull import history
 from sync.pull.client import SearchClient, split_entries
+from sync.pull.conclusions import pull_site_conclusions
 from sync.pull.paging import PAGE_SIZE, pull_search
 from sync.pull.residents import apply_patient, identifier_value
 from sync.pull.staff import apply_staff
@@ -30,7 +33,7 @@ from sync.store import Store
 
 log = logging.getLogger(__name__)
 
-KINDS = ("residents", "staff", "sessions", "observations", "reports")
+KINDS = ("residents", "staff", "sessions", "observations", "reports", "conclusions")
 _UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, RelaisError)
 # a resource that came along with another (`_include`) is counted by its own search, not twice
 _INCLUDED = ("unchanged", "duplicate", "own", "skipped")
@@ -164,6 +167,8 @@ def pull_site(store: Store, client: SearchClient, site: dict[str, Any], report: 
     for rtype, params, apply in searches:
         result = pull_search(store, client, f"{rtype}@{work.key}", rtype, params, apply, page_size=page_size)
         report.pages += result.pages
+    report.pages += pull_site_conclusions(store, client, site, report.counts["conclusions"], now=now,
+                                          page_size=page_size)
 
 
 def pull(store: Store, client: SearchClient, *, site_ids: list[str] | None = None, now: dt.datetime | None = None,

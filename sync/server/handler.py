@@ -38,7 +38,7 @@ def capability_statement() -> dict[str, Any]:
     """What this server does, as `GET [base]/metadata` answers it (FHIR R4 CapabilityStatement)."""
     common = [("identifier", "token"), ("_lastUpdated", "date"), ("_tag", "token")]
     types = ("Patient", "Observation", "Encounter", "Composition", "PractitionerRole", "Practitioner",
-             "Organization", "DocumentReference")
+             "Organization", "DocumentReference", "ClinicalImpression")
     searchable = {t: [*common, *(("date", "date") for _ in [t] if t in DATES),
                       *((n, "reference") for (rt, n) in REFERENCES if rt == t)] for t in types}
     searchable["Observation"].append(("patient", "reference"))

@@ -12,6 +12,7 @@ import logging
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
+import sync.store.conclusions as conclusion_rows
 import sync.store.consents as consent_rows
 import sync.store.duplicates as duplicate_rows
 import sync.store.history as history
@@ -231,11 +232,22 @@ class Store(Database):
         return consent_rows.consent_decision(self, session_id)
 
     def add_note(self, session_id: str, *, kind: str, text: str, author: str | None = None,
-                 staff_id: str | None = None) -> str:
-        return note_rows.add_note(self, session_id, kind=kind, text=text, author=author, staff_id=staff_id)
+                 staff_id: str | None = None, written_by: str | None = None, author_rpps: str | None = None) -> str:
+        return note_rows.add_note(self, session_id, kind=kind, text=text, author=author, staff_id=staff_id,
+                                  written_by=written_by, author_rpps=author_rpps)
 
     def notes(self, session_id: str) -> list[dict[str, Any]]:
         return note_rows.notes(self, session_id)
+
+    def waiting_conclusions(self, session_id: str) -> dict[str, Any] | None:
+        """The remote doctor's conclusions received and not accepted yet (sync.store.conclusions)."""
+        return conclusion_rows.waiting(self, session_id)
+
+    def accepted_conclusions(self, session_id: str) -> dict[str, Any] | None:
+        return conclusion_rows.accepted(self, session_id)
+
+    def conclusions_waiting_by_patient(self) -> dict[str, str]:
+        return conclusion_rows.waiting_by_patient(self)
 
     def set_summary(self, session_id: str, *, text: str, recipient_name: str | None = None,
                     recipient_rpps: str | None = None) -> str:

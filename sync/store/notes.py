@@ -15,6 +15,7 @@ from sync.store.staff import active_staff
 from sync.store.trail import trace
 
 NOTE_KINDS = ("remote_doctor_conclusion", "staff_note", "orientation", "prescription", "emergency_call")
+WRITERS = ("doctor", "staff")
 NOTE_TEXT = TextRule("text", 10000, "note.text.too_long", required="note.text.required")
 NOTE_AUTHOR = TextRule("author", 100, "note.author.too_long")
 SUMMARY_TEXT = TextRule("text", 20000, "summary.text.too_long", required="summary.text.required")
@@ -23,12 +24,16 @@ ADDENDUM_TEXT = TextRule("text", 5000, "addendum.text.too_long", required="adden
 
 
 def add_note(db: Database, session_id: str, *, kind: str, text: str, author: str | None = None,
-             staff_id: str | None = None) -> str:
+             staff_id: str | None = None, written_by: str | None = None, author_rpps: str | None = None) -> str:
     """A remote doctor's conclusion (author defaults to the session's remote doctor) or a staff note (author
-    defaults to the staff member's name)."""
+    defaults to the staff member's name). `written_by`: for the doctor's conclusion, orientation and
+    prescriptions, 'staff' when the staff member (`staff_id`) typed the doctor's words (transcribed), 'doctor'
+    when they are the doctor's own (sync.store.conclusions writes those)."""
     kind_code = choice(kind, NOTE_KINDS, "kind", "note.kind.invalid")
     body = NOTE_TEXT.clean(text)
     author_text = NOTE_AUTHOR.clean(author)
+    writer = choice(written_by, WRITERS, "written_by", "note.written_by.invalid") if written_by is not None else None
+    rpps = clean_rpps(author_rpps, "author_rpps")
     note_id = str(uuid.uuid4())
     with db.transaction():
         session = open_session_row(db, session_id)
@@ -40,7 +45,8 @@ def add_note(db: Database, session_id: str, *, kind: str, text: str, author: str
         if author_text is None:
             raise InputError("note.author.required", "author")
         db.db["notes"].insert({"id": note_id, "session_id": session_id, "kind": kind_code, "author": author_text,
-                               "staff_id": staff_id, "text": body, "created_at": db.stamp()})
+                               "staff_id": staff_id, "text": body, "created_at": db.stamp(),
+                               "written_by": writer, "author_rpps": rpps})
         trace(db, "change", "session", session_id, f"note {kind_code}")
     return note_id
 

@@ -167,6 +167,8 @@ def test_capability_statement_lists_the_searches():
     assert {"date", "encounter", "_tag"} <= {p["name"] for p in by_type["Observation"]["searchParam"]}
     assert {"service-provider", "date"} <= {p["name"] for p in by_type["Encounter"]["searchParam"]}
     assert "PractitionerRole:practitioner" in by_type["PractitionerRole"]["searchInclude"]
+    # the doctors' conclusions, pulled by the site's tag (sync.pull.conclusions)
+    assert {"_tag", "identifier", "_lastUpdated"} <= {p["name"] for p in by_type["ClinicalImpression"]["searchParam"]}
 
 
 def test_next_links_are_absolute_and_followed_over_http(server):

@@ -298,10 +298,25 @@ def fill_v13(con: sqlite3.Connection) -> None:
                 [V2_SESSION_OPEN])
 
 
+def fill_v14(con: sqlite3.Connection) -> None:
+    """The v13 data plus the remote doctor's conclusions received for an open session (waiting for staff) and a
+    transcribed conclusion note."""
+    fill_v13(con)
+    con.execute("INSERT INTO received_conclusions (id, session_id, resource_id, version, doctor_name, doctor_rpps, "
+                "conclusion, orientation, orientation_detail, prescriptions, written_at, received_at) VALUES "
+                "('rc-v14', ?, 'ci-1', '2', 'Dr Démo Distant', '10000000009', 'Surveillance simple.', 'stay', '', "
+                "'Paracétamol 1 g si fièvre.', '2024-06-05T09:30:00+02:00', '2024-06-05T07:31:00+00:00')",
+                [V2_SESSION_OPEN])
+    con.execute("INSERT INTO notes (id, session_id, kind, author, staff_id, text, created_at, written_by, "
+                "author_rpps) VALUES ('n-v14', ?, 'remote_doctor_conclusion', 'Dr Démo Distant', ?, "
+                "'Surveillance simple.', '2024-06-05T07:32:00+00:00', 'staff', '10000000009')",
+                [V2_SESSION_OPEN, V2_STAFF])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
                                                             8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
-                                                            12: fill_v12, 13: fill_v13}
+                                                            12: fill_v12, 13: fill_v13, 14: fill_v14}
 
 
 def store_at(path: Path, version: int) -> None:

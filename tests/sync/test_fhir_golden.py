@@ -56,8 +56,9 @@ def reading(n: int, code: str, value: str, unit: str, device: dict[str, Any] = N
     return row
 
 
-def rich_session() -> dict[str, Any]:
-    """A full EHPAD teleconsultation: every device kind, NEWS2 inputs, two consents, notes and a summary."""
+def rich_session(*, transcribed: bool = False) -> dict[str, Any]:
+    """A full EHPAD teleconsultation: every device kind, NEWS2 inputs, two consents, notes and a summary.
+    `transcribed`: the doctor's conclusions typed by the nursing aide rather than signed by the doctor."""
     session = {"id": "s-rich", "idempotency_key": "6f1c3c0e-2f57-4b0e-8e4c-2b0c8c6f9d21",
                "patient_id": PATIENT_QUAL["id"], "state": "closed", "site_id": SITE["id"], "staff_id": NURSE["id"],
                "staff": None, "opened_at": "2024-05-01T08:00:00+00:00", "closed_at": "2024-05-01T08:45:00+00:00",
@@ -87,9 +88,17 @@ def rich_session() -> dict[str, Any]:
         {"id": "c-2", "decision": "given", "given_by": "trusted_person", "given_by_name": "Paul Martin",
          "recorded_by": AIDE["id"], "recorded_at": "2024-05-01T10:05:00+02:00"},
     ]
+    # the doctor's own words, accepted unchanged from their signed conclusions (or typed by the aide)
+    doctor = {"author": "Dr Lucie Distant", "staff_id": None, "written_by": "doctor", "author_rpps": "10000000009"}
+    if transcribed:
+        doctor.update(staff_id=AIDE["id"], written_by="staff")
     notes = [
         {"id": "n-1", "kind": "remote_doctor_conclusion", "text": "Suspicion de pneumopathie : radio demandée.",
-         "author": "Dr Lucie Distant", "staff_id": None, "created_at": "2024-05-01T08:36:00+00:00"},
+         "created_at": "2024-05-01T08:36:00+00:00", **doctor},
+        {"id": "n-3", "kind": "orientation", "text": "Consultation du médecin traitant — sous 48 h",
+         "created_at": "2024-05-01T08:36:00+00:00", **doctor},
+        {"id": "n-4", "kind": "prescription", "text": "Radio thoracique de face.",
+         "created_at": "2024-05-01T08:36:00+00:00", **doctor},
         {"id": "n-2", "kind": "staff_note", "text": "Patiente anxieuse, rassurée.", "author": "Paul Pharmacien",
          "staff_id": PHARMACIST["id"], "created_at": "2024-05-01T08:40:00+00:00"},
     ]
@@ -99,6 +108,11 @@ def rich_session() -> dict[str, Any]:
     return fhir.session_bundle(PATIENT_QUAL, session, measurements, site=SITE,
                                staff={s["id"]: s for s in (NURSE, AIDE, PHARMACIST)}, consents=consents, notes=notes,
                                summary=summary, ins_system=fhir.INS_DEMO_SYSTEM)
+
+
+def transcribed_session() -> dict[str, Any]:
+    """The rich session whose conclusions the nursing aide typed as the doctor spoke them (transcribed)."""
+    return rich_session(transcribed=True)
 
 
 def kpa_session() -> dict[str, Any]:
@@ -164,7 +178,8 @@ def live_advice_request() -> dict[str, Any]:
 
 CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "session_live_advice": live_advice_request,
-    "session_rich": rich_session, "session_kpa": kpa_session, "session_report_without_staff": report_without_staff,
+    "session_rich": rich_session, "session_transcribed": transcribed_session, "session_kpa": kpa_session,
+    "session_report_without_staff": report_without_staff,
     "addendum_rpps": addendum_by_rpps, "addendum_adeli": addendum_by_adeli,
 }
 

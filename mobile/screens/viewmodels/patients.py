@@ -11,8 +11,9 @@ from mobile.workflow import WorkflowState
 from mobile.workflow.patient_edit import traits_locked
 
 
-def patient_row(patient: dict[str, Any]) -> dict[str, Any]:
-    return {"patient_id": str(patient["id"]),
+def patient_row(patient: dict[str, Any], answer_session: str = "") -> dict[str, Any]:
+    """A resident of the list; `answer_session`: their open session whose doctor's answer waits for staff."""
+    return {"patient_id": str(patient["id"]), "answer_session": answer_session,
             "name": texts.display_name(patient.get("usual_name") or patient.get("family_name"),
                                        patient.get("given_name")),
             "family": patient.get("family_name") or "", "usual": patient.get("usual_name") or "",
@@ -36,9 +37,14 @@ class PatientListModel(ScreenModel):
     open_sessions = ListProperty([])     # the sessions left open on this tablet, to resume
     edited = ObjectProperty(None, allownone=True)   # the fields of the record just corrected (stamp keys)
     error = ObjectProperty(None, allownone=True)    # why a record could not be opened for correction
+    _answers_seen = 0
 
     def on_state(self, state: WorkflowState) -> None:
         self.edited = state.edited
+        if state.answers_received != self._answers_seen:  # a doctor's answer came down: "Avis reçu" may change
+            self._answers_seen = state.answers_received
+            if state.step == "patient":
+                self.refresh_patients()
 
     def on_step(self, step: str, previous: str) -> None:
         if step == "patient":
@@ -52,8 +58,9 @@ class PatientListModel(ScreenModel):
 
     def refresh_patients(self) -> None:
         rows = self.workflow.patients(self.query.strip())  # the store matches dd/mm/yyyy and name prefixes
-        self.patients = [{**patient_row(p), "vm": self} for p in rows]
         staff = self.workflow.state.staff is not None and not self.workflow.state.locked
+        answers = self.workflow.conclusions_waiting_by_patient() if staff else {}
+        self.patients = [{**patient_row(p, answers.get(p["id"], "")), "vm": self} for p in rows]
         self.open_sessions = [open_session_row(r) for r in self.workflow.open_sessions()] if staff else []
 
     def resume_session(self, session_id: str) -> None:

@@ -92,6 +92,8 @@ class TeleconsultModel(ScreenModel):
     call_notes = DictProperty({})                     # what was typed during the call, kept with the session
     advice_requested = BooleanProperty(False)         # advice asked without a call: the session waits for it
     confirming_advice = BooleanProperty(False)        # staff read what asking for advice does, before it goes
+    answer = ObjectProperty(None, allownone=True)     # the doctor's conclusions received, waiting for staff
+    answer_newer = BooleanProperty(False)             # received after an earlier version was taken
 
     def on_state(self, state: WorkflowState) -> None:
         self.call_running = state.call_started_at is not None and state.call_ended_at is None
@@ -100,6 +102,10 @@ class TeleconsultModel(ScreenModel):
         self.call_notes = dict(state.call_notes)
         if state.step == "teleconsult" and state.session_id is not None:
             self.briefing = self.workflow.briefing()
+            received = self.workflow.received_conclusions()
+            self.answer, self.answer_newer = received.get("waiting"), bool(received.get("newer"))
+        else:
+            self.answer, self.answer_newer = None, False
         self.tick()
 
     def on_step(self, step: str, previous: str) -> None:
@@ -136,3 +142,7 @@ class TeleconsultModel(ScreenModel):
 
     def end_call(self, **values: Any) -> bool:
         return attempt(self, "error", lambda: self.workflow.end_call(**values))
+
+    def accept_conclusions(self) -> bool:
+        """The doctor's conclusions as received go into the session unchanged; on to the summary."""
+        return attempt(self, "error", self.workflow.accept_conclusions)

@@ -22,8 +22,17 @@ class SummaryModel(ScreenModel):
     mes_reason = ObjectProperty(None, allownone=True)      # why no Mon espace santé copy (None: a copy goes)
     mssante_configured = BooleanProperty(True)
 
+    newer_answer = ObjectProperty(None, allownone=True)   # a version of the doctor's conclusions after the one taken
+
     def on_state(self, state: WorkflowState) -> None:
         self.summary_draft = state.summary_draft or ""
+        received = self.workflow.received_conclusions() if state.step == "summary" else {}
+        self.newer_answer = received.get("waiting") if received.get("newer") else None
+
+    def take_newer_answer(self) -> bool:
+        """The doctor signed again after staff took their conclusions: the new version replaces them, unchanged,
+        and the summary is drafted again from it."""
+        return attempt(self, "error", self.workflow.accept_conclusions)
 
     def on_step(self, step: str, previous: str) -> None:
         self.error = None
