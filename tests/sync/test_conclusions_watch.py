@@ -37,7 +37,9 @@ async def test_the_watch_pulls_only_while_someone_waits_and_the_server_is_reacha
     watch = ConclusionsWatch(wf.store.path, client, wanted=wf.waiting_for_answer, online=lambda: online[0],
                              on_received=lambda: told.append(wf.received_conclusions()["waiting"]["conclusion"]))
     try:
-        assert wf.waiting_for_answer()  # the session is on the teleconsultation step
+        assert not wf.waiting_for_answer()  # on the teleconsultation step, but nothing asked of a doctor yet
+        wf.request_advice()
+        assert wf.waiting_for_answer()  # advice asked: staff wait for the answer
         assert await watch.beat() is False and client.requests_made == 0  # offline: the server is not asked
         online[0] = True
         wf.state.step = "vitals"  # staff went back: nobody waits for an answer
