@@ -26,6 +26,7 @@ import sqlite_utils
 
 from sync.store.errors import NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreKeyError
 from sync.store.migrations import MIGRATIONS, Migration
+from sync.store.uptime import UptimeSource, boot_reading
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class Database:
         # who is acting on this store now (the signed-in staff member), written in the audit log; None: the tablet
         # itself (background sync, retention purge)
         self.actor: str | None = None
+        self.uptime: UptimeSource = boot_reading  # elapsed time a wall-clock change cannot shorten (PIN lock-outs)
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # private from the first byte
@@ -161,6 +163,8 @@ class Database:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")
+            # "six months ago" on the store's clock, for the trigger that guards the audit anchor (schema v15)
+            conn.create_function("audit_cutoff", 0, self._audit_cutoff)
             self._migrate()
         except BaseException:
             conn.close()
@@ -190,6 +194,11 @@ class Database:
 
     def now(self) -> dt.datetime:
         return self.clock()
+
+    def _audit_cutoff(self) -> str:
+        from sync.audit import cutoff
+
+        return cutoff(self.now()).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
     def stamp(self, moment: dt.datetime | None = None) -> str:
         """`moment` (default: now) as the store writes time stamps (see `iso`)."""
