@@ -154,6 +154,10 @@ DATA_MESSAGES: dict[str, str] = {
         "SQLCipher (the sqlcipher3 package) is not installed: the encrypted database cannot be read."),
     "store.key.not_encrypted": N_("This database is not encrypted: encrypt it first."),
     "store.corrupt": N_("The database is damaged: {detail}"),
+    "store.empty": N_("The database file is empty: its data was removed or never written. It was left as it is "
+                      "and nothing was created. Restore it from a backup, or tell your coordinator."),
+    "store.disk_full": N_("The tablet's storage is full: this was not saved (what was saved before is kept). "
+                          "Free some space, then try again."),
     "store.schema.newer": N_(
         "This tablet's data (schema v{version}) is newer than this app (v{supported}): update the app."),
     "store.schema.wal": N_("The database cannot use its journal (mode {mode})."),

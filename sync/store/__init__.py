@@ -10,7 +10,8 @@ closing a session into its frozen FHIR bundle is sync.closing.
 from sync.store.consents import CONSENT_DECISIONS, CONSENT_GRANTORS
 from sync.store.database import DB_ERRORS, INTEGRITY_ERRORS, Database, encrypt_plain_store, iso, utc_now
 from sync.store.errors import (IdentityError, InputError, NotFoundError, PinLockedError, SchemaError,
-                               SessionStateError, StoreCorruptError, StoreError, StoreKeyError)
+                               SessionStateError, StoreCorruptError, StoreError, StoreFullError,
+                               StoreKeyError)
 from sync.store.facade import Store
 from sync.store.identity import (IDENTITY_METHODS, IDENTITY_STATUSES, SEXES, finess_key_valid, fold, ins_key_valid,
                                  luhn_valid)
@@ -28,6 +29,6 @@ __all__ = [
     "INTEGRITY_ERRORS", "MIGRATIONS", "NOTE_KINDS", "PIN_ATTEMPTS", "PIN_LOCK_FIRST_SECONDS", "PIN_LOCK_MAX_SECONDS",
     "SESSION_STATES", "SEXES", "SITE_KINDS", "SOURCES", "STAFF_ROLES", "Database", "IdentityError", "InputError",
     "NotFoundError", "PinLockedError", "SchemaError", "SessionStateError", "Store", "StoreCorruptError",
-    "StoreError", "StoreKeyError", "check_pin", "encrypt_plain_store", "finess_key_valid", "fold", "hash_pin",
+    "StoreFullError", "StoreError", "StoreKeyError", "check_pin", "encrypt_plain_store", "finess_key_valid", "fold", "hash_pin",
     "ins_key_valid", "iso", "luhn_valid", "open_app_store", "open_store_file", "utc_now",
 ]
