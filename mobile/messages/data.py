@@ -75,6 +75,8 @@ DATA_MESSAGES: dict[str, str] = {
     "staff.inactive": N_("This staff member is deactivated: choose an active staff member."),
     "staff.not_found": N_("Unknown staff member."),
     "pin.format": N_("The PIN must be 4 to 8 digits."),
+    "pin.admin.too_short": N_("An administrator's PIN has {digits} to 8 digits."),
+    "pin.admin.choose_longer": N_("Choose your new PIN ({digits} to 8 digits) before administering this tablet."),
     "pin.account_disabled": N_("This account is disabled: see the administrator."),
     "pin.not_set": N_("No PIN is set for this account: see the administrator."),
     "pin.locked": N_("Too many wrong PINs: account locked, try again in {seconds} s."),

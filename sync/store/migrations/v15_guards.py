@@ -7,6 +7,9 @@
   is caught by the comparison with the server's copy (sync.audit.compare).
 - `staff.pin_lock_boot` / `pin_lock_uptime`: the boot the lock-out started in and the seconds since boot then
   (sync.store.uptime), so the lock-out is measured as elapsed time and moving the wall clock cannot end it.
+- `staff.pin_admin_ready`: the member's PIN is known to have the digits an administrator's needs (sync.store.pins;
+  learnt when it is set or typed, never stored itself). 0 for every account at upgrade: an administrator signs
+  in as before and chooses a longer PIN before administering, if theirs is short.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ _SCHEMA_V15 = """
     END;
     ALTER TABLE staff ADD COLUMN pin_lock_boot TEXT;
     ALTER TABLE staff ADD COLUMN pin_lock_uptime REAL;
+    ALTER TABLE staff ADD COLUMN pin_admin_ready INTEGER NOT NULL DEFAULT 0 CHECK (pin_admin_ready IN (0, 1));
 """
 
 
