@@ -23,11 +23,13 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
+from sync.store.months import AUDIT_RETENTION_MONTHS, months_before
+
 if TYPE_CHECKING:
     from sync.store.database import Database
 
 GENESIS_HASH = "0" * 64
-RETENTION_MONTHS = 6
+RETENTION_MONTHS = AUDIT_RETENTION_MONTHS
 ACTIONS = ("view", "create", "change", "close", "abandon", "export", "purge", "sign_in", "sign_in_refused",
            "sign_out")
 SUBJECTS = ("patient", "session", "staff", "site", "setting", "audit_log")
@@ -100,11 +102,7 @@ def verify(db: "Database") -> ChainCheck:
 
 def cutoff(now: dt.datetime, months: int = RETENTION_MONTHS) -> dt.datetime:
     """The same moment `months` calendar months earlier (31 August minus six months is 28 or 29 February)."""
-    month_index = now.year * 12 + now.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    days_in_month = ((dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day)
-    return now.replace(year=year, month=month, day=min(now.day, days_in_month))
+    return months_before(now, months)
 
 
 def prune(db: "Database", now: dt.datetime | None = None) -> int:

@@ -6,8 +6,8 @@ import asyncio
 import datetime as dt
 from typing import Any, Callable
 
-from sync.store import ADMIN_PIN_DIGITS
 from mobile.workflow.state import WorkflowError, WorkflowState
+from sync.store import ADMIN_PIN_DIGITS
 
 
 class DeviceClaims:

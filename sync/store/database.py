@@ -28,6 +28,7 @@ import sqlite_utils
 from sync.store.errors import (NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreFullError,
                                StoreKeyError)
 from sync.store.migrations import MIGRATIONS, Migration
+from sync.store.months import AUDIT_RETENTION_MONTHS, months_before
 from sync.store.uptime import UptimeSource, boot_reading
 
 log = logging.getLogger(__name__)
@@ -260,9 +261,8 @@ class Database:
         return self.clock()
 
     def _audit_cutoff(self) -> str:
-        from sync.audit import cutoff
-
-        return cutoff(self.now()).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+        limit = months_before(self.now(), AUDIT_RETENTION_MONTHS)
+        return limit.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
     def stamp(self, moment: dt.datetime | None = None) -> str:
         """`moment` (default: now) as the store writes time stamps (see `iso`)."""
