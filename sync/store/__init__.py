@@ -26,11 +26,11 @@ from sync.store.sites import SITE_KINDS
 from sync.store.staff import STAFF_ROLES
 
 __all__ = [
-    "ADMIN_PIN_DIGITS", "CONSENT_DECISIONS", "CONSENT_GRANTORS", "DB_ERRORS", "DEVICE_KEYS", "IDENTITY_METHODS", "IDENTITY_STATUSES",
-    "INTEGRITY_ERRORS", "MIGRATIONS", "NOTE_KINDS", "PIN_ATTEMPTS", "PIN_LOCK_FIRST_SECONDS", "PIN_LOCK_MAX_SECONDS",
-    "SESSION_STATES", "SEXES", "SITE_KINDS", "SOURCES", "STAFF_ROLES", "Database", "IdentityError", "InputError",
-    "NotFoundError", "PinLockedError", "SchemaError", "SessionStateError", "Store", "StoreCorruptError",
-    "StoreFullError", "StoreError", "StoreKeyError", "check_pin", "encrypt_plain_store", "finess_key_valid", "fold", "hash_pin",
-    "ins_key_valid", "iso", "luhn_valid", "open_app_store", "open_store_file", "utc_now",
-    "validate_pin",
+    "ADMIN_PIN_DIGITS", "CONSENT_DECISIONS", "CONSENT_GRANTORS", "DB_ERRORS", "DEVICE_KEYS", "IDENTITY_METHODS",
+    "IDENTITY_STATUSES", "INTEGRITY_ERRORS", "MIGRATIONS", "NOTE_KINDS", "PIN_ATTEMPTS", "PIN_LOCK_FIRST_SECONDS",
+    "PIN_LOCK_MAX_SECONDS", "SESSION_STATES", "SEXES", "SITE_KINDS", "SOURCES", "STAFF_ROLES", "Database",
+    "IdentityError", "InputError", "NotFoundError", "PinLockedError", "SchemaError", "SessionStateError", "Store",
+    "StoreCorruptError", "StoreFullError", "StoreError", "StoreKeyError", "check_pin", "encrypt_plain_store",
+    "finess_key_valid", "fold", "hash_pin", "ins_key_valid", "iso", "luhn_valid", "open_app_store",
+    "open_store_file", "utc_now", "validate_pin",
 ]

@@ -134,8 +134,8 @@ def encrypt_plain_store(path: str | os.PathLike[str], key: bytes) -> None:
     path = Path(path)
     target = path.with_name(path.name + ".encrypting")
     target.unlink(missing_ok=True)
-    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
     try:
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
         _export_encrypted(path, target, key)
         with open(target, "rb+") as f:
             os.fsync(f.fileno())
