@@ -3,7 +3,6 @@ administration rights), the audit log (chain check, CSV export), how long sent s
 probable duplicates among the residents (two records of one person, created apart) to merge."""
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +48,9 @@ class AdminStep:
     def staff_overview(self) -> list[dict[str, Any]]:
         """Every account with its state (active, locked out until, PIN set), never the PIN hash."""
         self.ctx.require_admin()
-        now = self.ctx.clock()
         rows = []
         for member in self.ctx.store.list_staff():
-            until = member.get("pin_locked_until")
-            locked = bool(until) and dt.datetime.fromisoformat(until) > now
+            locked = self.ctx.store.pin_locked(member["id"])
             rows.append({"id": member["id"], "display_name": member["display_name"], "role": member["role"],
                          "active": bool(member["active"]), "locked": locked, "has_pin": bool(member["pin_hash"]),
                          "is_admin": bool(member["is_admin"])})

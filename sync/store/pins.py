@@ -117,6 +117,19 @@ def _lock_remaining(db: Database, member: dict[str, Any]) -> float | None:
     return left if left > 0 else None
 
 
+def is_locked(db: Database, member: dict[str, Any]) -> bool:
+    """Whether this member is locked out now, as `verify_pin` would find (read only: a lock-out from another boot
+    counts as running until a PIN is tried)."""
+    delay = lock_delay(member["pin_failures"])
+    if not member["pin_locked_until"] or delay is None:
+        return False
+    now = db.uptime()
+    if now.boot is None:
+        return dt.datetime.fromisoformat(member["pin_locked_until"]) > db.now()
+    since = elapsed(BootReading(member["pin_lock_boot"], member["pin_lock_uptime"] or 0.0), now)
+    return since is None or since < delay
+
+
 def verify_pin(db: Database, staff_id: str, pin: str) -> bool:
     """True when `pin` is this active staff member's PIN. Each wrong PIN counts; PinLockedError while locked out,
     whatever the PIN. A right PIN resets the count."""

@@ -76,3 +76,11 @@ def test_this_machine_names_its_boot_and_its_boot_clock_runs():
     first, second = boot_reading(), boot_reading()
     assert elapsed(first, second) is not None and elapsed(first, second) >= 0
     assert elapsed(first, BootReading("another boot", second.seconds)) is None
+
+
+def test_the_administrators_list_shows_the_lock_out_as_the_pin_pad_finds_it(tablet):
+    store, staff_id, clock, boot = tablet
+    clock.advance(2 * 3600)
+    assert store.pin_locked(staff_id)  # the date moved on: still locked, as the PIN pad says
+    boot.seconds += PIN_LOCK_FIRST_SECONDS
+    assert not store.pin_locked(staff_id)
