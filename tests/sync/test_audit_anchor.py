@@ -154,3 +154,25 @@ def test_audit_check_against_the_server_flags_the_shortened_trail(tmp_path):
         code, report = run("audit-check")
         assert code == 1 and report["local"] == "ok"
         assert report["server"] == "row 1 left the tablet before it was six months old"
+
+
+def test_a_tablet_clock_moved_forward_does_not_age_rows_on_the_server(tmp_path, clock):
+    """Its own clock set seven months ahead, the tablet lets the trigger move its anchor; the rows' ages are judged
+    on the server's clock (its Date header), where they are a few minutes old."""
+    from sync import audit_extracts
+    from sync.uploader import Uploader
+
+    now = dt.datetime.now(dt.timezone.utc)
+    clock.now = now
+    with DevServer(tmp_path / "server.db") as server, Store(tmp_path / "relais.db", clock=clock) as store:
+        _trail(store, 6)
+        audit_extracts.freeze_extract(store, force=True)
+        uploader = Uploader(server.url)
+        assert uploader.push(store).audit_extracts == 1
+        clock.now = now + dt.timedelta(days=214)
+        _shorten(store)  # allowed by the trigger: on the tablet's clock the rows are seven months old
+        copy = uploader.fetch_audit_copy(audit_extracts.install_id(store))
+        assert uploader.server_date is not None and abs(uploader.server_date - now) < dt.timedelta(hours=1)
+        assert audit.compare(store, copy).ok  # on the tablet's own (moved) clock nothing shows…
+        check = audit.compare(store, copy, now=uploader.server_date)  # …on the server's it does
+        assert not check.ok and check.first_bad_seq == 1 and "before it was six months old" in check.reason
