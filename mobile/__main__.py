@@ -47,6 +47,18 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    from sync.errors import RelaisError
+
+    try:
+        return _start(parser, args)
+    except RelaisError as exc:  # a damaged or emptied store, a missing key, a full disk: one clear line, no traceback
+        from mobile.messages import error_text
+
+        print(f"Relais: {error_text(exc, args.language or 'fr')}", file=sys.stderr, flush=True)
+        return 2
+
+
+def _start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from mobile.training import choose
 
     if args.scenario == "list":

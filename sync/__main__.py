@@ -275,7 +275,7 @@ def _audit_check(args: argparse.Namespace) -> int:
                 report["server"] = "unreachable"
                 print(json.dumps(report, sort_keys=True, ensure_ascii=False))
                 return 2
-            against = audit.compare(store, copy)
+            against = audit.compare(store, copy, now=uploader.server_date)  # the rows' ages on the server's clock
             report.update(server_rows=len(copy), server=against.reason or "ok")
         ok = local.ok and report.get("server", "ok") == "ok"
     print(json.dumps(report, sort_keys=True, ensure_ascii=False))

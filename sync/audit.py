@@ -8,7 +8,9 @@ Tamper evidence: each row's `hash` is SHA-256 over the previous row's hash and t
 inserting or removing a row (with SQL, bypassing the triggers) breaks the chain from that row on; `verify()` finds
 the first broken row. Removing rows at the end is caught too: SQLite's AUTOINCREMENT counter
 (`sqlite_sequence`) remembers the highest sequence ever written. Old rows leave from the head only: the anchor
-(the hash the remaining chain starts from) moves past them in the same transaction.
+(the hash the remaining chain starts from) moves past them in the same transaction, and a trigger (schema v15)
+lets it move only onto an existing row and only past rows older than six months; against the server's copy
+(`compare`) the anchor itself is checked, so a trail shortened with the trigger dropped shows there.
 
 The trail works on the store's Database (sync.store.database); its extracts for the server are sync.audit_extracts.
 """
@@ -21,11 +23,13 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
+from sync.store.months import AUDIT_RETENTION_MONTHS, months_before
+
 if TYPE_CHECKING:
     from sync.store.database import Database
 
 GENESIS_HASH = "0" * 64
-RETENTION_MONTHS = 6
+RETENTION_MONTHS = AUDIT_RETENTION_MONTHS
 ACTIONS = ("view", "create", "change", "close", "abandon", "export", "purge", "sign_in", "sign_in_refused",
            "sign_out")
 SUBJECTS = ("patient", "session", "staff", "site", "setting", "audit_log")
@@ -98,11 +102,7 @@ def verify(db: "Database") -> ChainCheck:
 
 def cutoff(now: dt.datetime, months: int = RETENTION_MONTHS) -> dt.datetime:
     """The same moment `months` calendar months earlier (31 August minus six months is 28 or 29 February)."""
-    month_index = now.year * 12 + now.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    days_in_month = ((dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day)
-    return now.replace(year=year, month=month, day=min(now.day, days_in_month))
+    return months_before(now, months)
 
 
 def prune(db: "Database", now: dt.datetime | None = None) -> int:
@@ -143,9 +143,11 @@ def to_csv(db: "Database", rows_: Iterable[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def compare(db: "Database", copy: list[dict[str, str]]) -> ChainCheck:
+def compare(db: "Database", copy: list[dict[str, str]], now: dt.datetime | None = None) -> ChainCheck:
     """This tablet's chain against the copy on the server (the rows of extracts 1..n, in order). The copy must be
-    a chain itself, and every row of it still kept here must be here unchanged, hash for hash."""
+    a chain itself, every row of it still kept here must be here unchanged, hash for hash, and the rows that left
+    the tablet (at or below its anchor) must have left by retention: the anchor is the server's row of that
+    number, and none of them was younger than six months at `now` (default: the store's clock)."""
     prev = None
     for row in copy:
         seq = int(row["seq"])
@@ -157,7 +159,10 @@ def compare(db: "Database", copy: list[dict[str, str]]) -> ChainCheck:
         prev = (seq, row["hash"])
     with db.lock:
         local = {r["seq"]: r["hash"] for r in db.db.query("SELECT seq, hash FROM audit_log")}
-        anchor_seq = db.conn.execute("SELECT seq FROM audit_anchor WHERE id = 1").fetchone()[0]
+        anchor_seq, anchor_hash = db.conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1").fetchone()
+    gone = _left_too_early(db, copy, int(anchor_seq), anchor_hash, now or db.now())
+    if gone is not None:
+        return gone
     for row in copy:
         seq = int(row["seq"])
         if seq <= anchor_seq:
@@ -167,3 +172,29 @@ def compare(db: "Database", copy: list[dict[str, str]]) -> ChainCheck:
                               f"row {seq} on the tablet differs from the server's copy" if seq in local
                               else f"row {seq} is on the server but no longer on the tablet")
     return ChainCheck(True, len(copy))
+
+
+def _left_too_early(db: "Database", copy: list[dict[str, str]], anchor_seq: int, anchor_hash: str,
+                    now: dt.datetime) -> ChainCheck | None:
+    """The anchor checked against the server's copy: a mismatch, a row that left the tablet younger than six
+    months, or rows that left before the server (or a frozen extract waiting for it) had them."""
+    if anchor_seq == 0:
+        return None
+    held = {int(row["seq"]): row for row in copy}
+    at_anchor = held.get(anchor_seq)
+    if at_anchor is not None and at_anchor["hash"] != anchor_hash:
+        return ChainCheck(False, len(copy), anchor_seq, f"the tablet's anchor (row {anchor_seq}) differs from the "
+                                                        "server's copy")
+    limit = cutoff(now)
+    for seq in sorted(s for s in held if s <= anchor_seq):
+        if dt.datetime.fromisoformat(held[seq]["at"]) >= limit:
+            return ChainCheck(False, len(copy), seq, f"row {seq} left the tablet before it was six months old")
+    last_held = max(held, default=0)
+    if anchor_seq > last_held:
+        with db.lock:
+            frozen = db.conn.execute("SELECT min(first_seq) FROM audit_outbox WHERE last_seq > ?",
+                                     [last_held]).fetchone()[0]
+        if frozen is None or int(frozen) > last_held + 1:
+            return ChainCheck(False, len(copy), last_held + 1,
+                              f"rows {last_held + 1} to {anchor_seq} left the tablet before the server had them")
+    return None

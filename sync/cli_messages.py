@@ -19,6 +19,11 @@ CLI_MESSAGES: dict[str, str] = {
                                   "cannot be read",
     "store.key.not_encrypted": "this store is not encrypted: encrypt it first (sync.store.encrypt_plain_store)",
     "store.corrupt": "the store is damaged: {detail}",
+    "store.empty": "the store {path} is empty (0 bytes): its data was removed or never written; it was left as it "
+                   "is and nothing was created. Restore it from a backup; on a tablet never used yet, delete the "
+                   "empty file to start afresh",
+    "store.disk_full": "the disk is full: this step was not saved (what was saved before is kept, unsent sessions "
+                       "stay pending); free some space and try again",
     "store.schema.newer": "the store's schema v{version} is newer than this app (v{supported}): update the app",
     "store.schema.wal": "cannot enable the WAL journal (got {mode})",
     "store.schema.migration_failed": "upgrading the store to schema v{version} failed: {detail}",

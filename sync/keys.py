@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 
 from sync.errors import RelaisError
+from sync.paths import make_private
 
 KEY_BYTES = 32
 
@@ -29,8 +30,21 @@ class KeyFileError(RelaisError):
 
 
 def keys_home() -> Path:
-    """$RELAIS_KEYS, else ~/.config/relais/keys (the data lives in ~/.local/share/relais)."""
-    return Path(os.environ.get("RELAIS_KEYS") or Path.home() / ".config" / "relais" / "keys")
+    """$RELAIS_KEYS, else ~/.config/relais/keys (the data lives in ~/.local/share/relais). An existing one is
+    brought to owner-only rights each time (the folder 0700, the key files in it 0600), like $RELAIS_HOME
+    (sync.paths): a key left readable by others by a copy or a restore is closed again at the next start."""
+    home = Path(os.environ.get("RELAIS_KEYS") or Path.home() / ".config" / "relais" / "keys")
+    if home.is_dir():
+        make_private(home)
+        for entry in home.iterdir():
+            _private_file(entry)
+    return home
+
+
+def _private_file(path: Path) -> None:
+    info = path.lstat()
+    if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & 0o600)
 
 
 def default_key_path(name: str = "store.key") -> Path:

@@ -15,11 +15,12 @@ def relais_home() -> Path:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(home, 0o700)  # mkdir's mode is filtered by the umask
     else:
-        _make_private(home)
+        make_private(home)
     return home
 
 
-def _make_private(folder: Path) -> None:
+def make_private(folder: Path) -> None:
+    """`folder` brought to owner-only rights when it is ours and not a shared sticky folder."""
     info = folder.stat()
     if info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(folder, stat.S_IMODE(info.st_mode) & 0o700)

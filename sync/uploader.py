@@ -28,6 +28,7 @@ Why this way (shared/notes/sync.md):
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import gzip as gzip_module
 import json
 import logging
@@ -164,6 +165,7 @@ class Uploader:
         self.token = token
         self.verify: bool | str = ca_bundle or True
         self.timeout = (connect_timeout, read_timeout)
+        self.server_date: dt.datetime | None = None  # the server's clock at the last audit copy fetched
         self.http = http or requests.Session()
         self.batch_size = batch_size
         self.max_batch_bytes = max_batch_bytes
@@ -440,7 +442,9 @@ class Uploader:
         return confirmed, None
 
     def fetch_audit_copy(self, install_id: str) -> list[dict[str, str]]:
-        """The server's copy of this install's audit trail: the rows of extracts 1, 2, … until one is missing."""
+        """The server's copy of this install's audit trail: the rows of extracts 1, 2, … until one is missing.
+        `server_date` keeps the server's clock (its `Date` header, RFC 9110 §6.6.1): the rows' ages are judged on
+        it, so a tablet whose clock was moved forward does not age its own rows."""
         rows: list[dict[str, str]] = []
         number = 1
         while True:
@@ -449,8 +453,17 @@ class Uploader:
                                   params={"identifier": f"{audit_extracts.EXTRACT_SYSTEM}|{install_id}/{number}"},
                                   headers=headers, allow_redirects=False)
             reply.raise_for_status()
+            self.server_date = _date_header(reply)
             found = [e["resource"] for e in reply.json().get("entry") or ()]
             if not found:
                 return rows
             rows.extend(audit_extracts.rows_of_extract(found[0]))
             number += 1
+
+
+def _date_header(reply: requests.Response) -> dt.datetime | None:
+    try:
+        moment = email.utils.parsedate_to_datetime(reply.headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -75,6 +75,8 @@ DATA_MESSAGES: dict[str, str] = {
     "staff.inactive": N_("This staff member is deactivated: choose an active staff member."),
     "staff.not_found": N_("Unknown staff member."),
     "pin.format": N_("The PIN must be 4 to 8 digits."),
+    "pin.admin.too_short": N_("An administrator's PIN has {digits} to 8 digits."),
+    "pin.admin.choose_longer": N_("Choose your new PIN ({digits} to 8 digits) before administering this tablet."),
     "pin.account_disabled": N_("This account is disabled: see the administrator."),
     "pin.not_set": N_("No PIN is set for this account: see the administrator."),
     "pin.locked": N_("Too many wrong PINs: account locked, try again in {seconds} s."),
@@ -157,6 +159,10 @@ DATA_MESSAGES: dict[str, str] = {
         "SQLCipher (the sqlcipher3 package) is not installed: the encrypted database cannot be read."),
     "store.key.not_encrypted": N_("This database is not encrypted: encrypt it first."),
     "store.corrupt": N_("The database is damaged: {detail}"),
+    "store.empty": N_("The database file is empty: its data was removed or never written. It was left as it is "
+                      "and nothing was created. Restore it from a backup, or tell your coordinator."),
+    "store.disk_full": N_("The tablet's storage is full: this was not saved (what was saved before is kept). "
+                          "Free some space, then try again."),
     "store.schema.newer": N_(
         "This tablet's data (schema v{version}) is newer than this app (v{supported}): update the app."),
     "store.schema.wal": N_("The database cannot use its journal (mode {mode})."),

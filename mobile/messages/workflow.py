@@ -21,7 +21,7 @@ WORKFLOW_MESSAGES: dict[str, str] = {
     "signin.pin_wrong": N_("Wrong PIN."),
     "signin.locked_out.seconds": N_("Too many wrong PINs: account locked, try again in {n} s."),
     "signin.locked_out.minutes": N_("Too many wrong PINs: account locked, try again in {n} min."),
-    "site.first_account_missing": N_("Give your name and choose a PIN (4 to 8 digits)."),
+    "site.first_account_missing": N_("Give your name and choose a PIN (6 to 8 digits)."),
     "site.not_set_up": N_("This tablet's site is not set up yet."),
     # patient and session start
     "patient.probable_duplicate": N_("This person may already exist: check the list before creating a new identity."),

@@ -397,7 +397,8 @@ ADMIN_DONE = {"created": N_("Account created."), "pin": N_("PIN changed: the acc
               "exported": N_("Audit log exported to:"),
               "admin_granted": N_("This account can now manage the tablet."),
               "admin_withdrawn": N_("Administration rights removed."),
-              "merged": N_("Records merged: the one kept stays in the patient list.")}
+              "merged": N_("Records merged: the one kept stays in the patient list."),
+              "own_pin": N_("Your new PIN is saved: you may administer this tablet.")}
 RETENTION_CHOICES = (3, 7, 14, 30)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from mobile.training.runner import Player
 
 DEMO_SITE = dict(kind="ehpad", name="EHPAD de démonstration")
-DEMO_STAFF = dict(name="Camille DÉMO", role="aide_soignant", pin="1234")
+DEMO_STAFF = dict(name="Camille DÉMO", role="aide_soignant", pin="123456")
 DEMO_PATIENT = dict(family_name="DÉMO", given_name="Jeanne", birth_date="02/04/1938", sex="F",
                     birth_place_insee="75056", identity_status="VALI", identity_document="CN", room="12")
 DEVICE_ORDER = ("oximeter", "blood_pressure", "thermometer")

@@ -3,7 +3,6 @@ administration rights), the audit log (chain check, CSV export), how long sent s
 probable duplicates among the residents (two records of one person, created apart) to merge."""
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,26 @@ class AdminStep:
         self.ctx = ctx
 
     def open_admin(self) -> None:
-        """The administration screen, from the patient list only: never in the middle of someone's session."""
-        self.ctx.require_admin()
+        """The administration screen, from the patient list only: never in the middle of someone's session. An
+        administrator whose PIN is too short opens it too, to choose a longer one first."""
+        self.ctx.require_admin(pin_ready=False)
         if self.ctx.state.step not in ADMIN_REACHABLE_FROM:
             raise WorkflowError("session.finish_or_abandon_first")
         self.ctx.changed(step="admin", notice=None)
+
+    def own_pin_needed(self) -> bool:
+        """The signed-in administrator must choose a longer PIN before administering."""
+        staff = self.ctx.require_admin(pin_ready=False)
+        return not staff.get("pin_admin_ready")
+
+    def change_own_pin(self, pin: str) -> None:
+        """The signed-in administrator's own new PIN (ADMIN_PIN_DIGITS digits at least)."""
+        staff = self.ctx.require_admin(pin_ready=False)
+        try:
+            self.ctx.store.set_pin(staff["id"], pin)
+        except ValueError as exc:
+            raise WorkflowError.refused_by_store(exc) from exc
+        self.ctx.state.staff = self.ctx.staff_without_pin_hash(staff["id"])
 
     def close_admin(self) -> None:
         if self.ctx.state.step == "admin":
@@ -34,11 +48,9 @@ class AdminStep:
     def staff_overview(self) -> list[dict[str, Any]]:
         """Every account with its state (active, locked out until, PIN set), never the PIN hash."""
         self.ctx.require_admin()
-        now = self.ctx.clock()
         rows = []
         for member in self.ctx.store.list_staff():
-            until = member.get("pin_locked_until")
-            locked = bool(until) and dt.datetime.fromisoformat(until) > now
+            locked = self.ctx.store.pin_locked(member["id"])
             rows.append({"id": member["id"], "display_name": member["display_name"], "role": member["role"],
                          "active": bool(member["active"]), "locked": locked, "has_pin": bool(member["pin_hash"]),
                          "is_admin": bool(member["is_admin"])})

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any, Callable
 
 from mobile.workflow.state import WorkflowError, WorkflowState
+from sync.store import ADMIN_PIN_DIGITS
 
 
 class DeviceClaims:
@@ -62,10 +63,14 @@ class WorkflowContext:
             raise WorkflowError("session.choose_patient_first")
         return self.state.session_id
 
-    def require_admin(self) -> dict[str, Any]:
+    def require_admin(self, *, pin_ready: bool = True) -> dict[str, Any]:
+        """The signed-in administrator; with `pin_ready`, one whose PIN has the digits an administrator's needs
+        (sync.store.pins): until then they may only choose a new PIN."""
         staff = self.require_staff()
         if not staff.get("is_admin"):
             raise WorkflowError("auth.admin_only")
+        if pin_ready and not staff.get("pin_admin_ready"):
+            raise WorkflowError("pin.admin.choose_longer", "pin", digits=ADMIN_PIN_DIGITS)
         return staff
 
     # -- the measurement running and the session open ---------------------------------------------------------

@@ -311,6 +311,12 @@ class SessionWorkflow:
     def staff_overview(self) -> list[dict[str, Any]]:
         return self.admin.staff_overview()
 
+    def own_pin_needed(self) -> bool:
+        return self.admin.own_pin_needed()
+
+    def change_own_pin(self, pin: str) -> None:
+        self.admin.change_own_pin(pin)
+
     def duplicate_pairs(self) -> list[dict[str, Any]]:
         return self.admin.duplicate_pairs()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mobile.workflow.context import WorkflowContext
 from mobile.workflow.signin import SigninStep
 from mobile.workflow.state import WorkflowError
-from sync.store import hash_pin
+from sync.store import validate_pin
 
 
 class SiteStep:
@@ -25,12 +25,13 @@ class SiteStep:
         if first_run and (not first_staff_pin or not first_staff_name):
             raise WorkflowError("site.first_account_missing")
         try:
-            pin_hash = hash_pin(first_staff_pin) if first_run else None
+            if first_run:  # before anything is written: the first account administers, its PIN has 6 digits
+                validate_pin(first_staff_pin, admin=True)
             site_id = ctx.store.add_site(kind=kind, name=name, finess=finess or None,
                                          ars_declaration=ars_declaration or None)
             if first_run:
                 staff_id = ctx.store.add_staff(display_name=first_staff_name,
-                                               role=first_staff_role or "administrateur", pin_hash=pin_hash,
+                                               role=first_staff_role or "administrateur", pin=first_staff_pin,
                                                is_admin=True)
                 ctx.state.staff = ctx.staff_without_pin_hash(staff_id)
                 ctx.store.actor = staff_id

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import datetime as dt
 import logging
 import os
@@ -24,8 +25,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 import sqlite_utils
 
-from sync.store.errors import NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreKeyError
+from sync.store.errors import (NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreFullError,
+                               StoreKeyError)
 from sync.store.migrations import MIGRATIONS, Migration
+from sync.store.months import AUDIT_RETENTION_MONTHS, months_before
+from sync.store.uptime import UptimeSource, boot_reading
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +70,12 @@ def file_header(path: Path) -> bytes:
         return b""
 
 
-def _check_pages(conn: Any) -> None:
+def _check_pages(conn: Any, folder: Path | None = None) -> None:
     try:
         problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
     except DB_ERRORS as exc:
         conn.close()
-        raise StoreCorruptError("store.corrupt", detail=str(exc)) from None
+        raise store_error(exc, "store.corrupt", folder) from None
     if problems != ["ok"]:
         conn.close()
         raise StoreCorruptError("store.corrupt", detail="; ".join(map(str, problems[:3])))
@@ -100,21 +104,52 @@ def _connect(path: Path, key: bytes | None) -> Any:
         conn.close()
         if key is not None and "not a database" in str(exc):
             raise StoreKeyError("store.key.wrong") from None
+        raise store_error(exc, "store.corrupt", path.parent) from None
+    _check_pages(conn, path.parent)
+    return conn
+
+
+def check_plain_store(path: Path) -> None:
+    """A plain SQLite file checked without writing anything (read-only, immutable: no journal or WAL file made):
+    its header, its schema and its pages. StoreCorruptError when it is not an intact database."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except DB_ERRORS as exc:
+        raise StoreCorruptError("store.corrupt", detail=str(exc)) from None
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except DB_ERRORS as exc:
+        conn.close()
         raise StoreCorruptError("store.corrupt", detail=str(exc)) from None
     _check_pages(conn)
-    return conn
+    conn.close()
 
 
 def encrypt_plain_store(path: str | os.PathLike[str], key: bytes) -> None:
     """Encrypt a plain store in place (a tablet upgraded from a version without encryption): export into a new
     SQLCipher file next to it (`sqlcipher_export`, SQLCipher API), then an atomic rename; the plain file is gone
-    afterwards (WAL included)."""
+    afterwards (WAL included). A failure leaves the plain file as it was and no half-made copy."""
     if _sqlcipher is None:
         raise StoreKeyError("store.key.sqlcipher_missing")
     path = Path(path)
     target = path.with_name(path.name + ".encrypting")
     target.unlink(missing_ok=True)
-    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+        _export_encrypted(path, target, key)
+        with open(target, "rb+") as f:
+            os.fsync(f.fileno())
+    except BaseException as exc:
+        target.unlink(missing_ok=True)
+        if isinstance(exc, DB_ERRORS) or disk_full(exc):
+            raise store_error(exc, "store.corrupt", path.parent) from exc
+        raise
+    os.replace(target, path)
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _export_encrypted(path: Path, target: Path, key: bytes) -> None:
     conn = _sqlcipher.connect(str(path))
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -125,11 +160,40 @@ def encrypt_plain_store(path: str | os.PathLike[str], key: bytes) -> None:
         conn.execute("DETACH DATABASE encrypted")
     finally:
         conn.close()
-    with open(target, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(target, path)
-    for suffix in ("-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+SQLITE_FULL = 13  # "database or disk is full" (SQLite, "Result and Error Codes")
+SQLITE_IOERR = 10  # "disk I/O error": what a full disk gives when the WAL index (-shm) cannot grow
+NEARLY_FULL_BYTES = 256 * 1024
+
+
+def disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """True for SQLite's SQLITE_FULL (its code, or its text where sqlcipher3 gives no code), for ENOSPC, and for
+    an I/O error in a `folder` whose file system has (almost) no space left."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    if not isinstance(exc, DB_ERRORS):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # sqlcipher3's is not always the primary code: the text too
+    if code == SQLITE_FULL or "database or disk is full" in str(exc):
+        return True
+    io_error = (code is not None and code & 0xFF == SQLITE_IOERR) or "disk I/O error" in str(exc)
+    return io_error and folder is not None and _free_bytes(folder) < NEARLY_FULL_BYTES
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return NEARLY_FULL_BYTES
+    return info.f_bavail * info.f_frsize
+
+
+def store_error(exc: BaseException, fallback: str, folder: Path | None = None) -> StoreError:
+    """The coded refusal for a database error: `store.disk_full` when the disk is full, else `fallback`."""
+    if disk_full(exc, folder):
+        return StoreFullError("store.disk_full")
+    return StoreCorruptError(fallback, detail=str(exc))
 
 
 class Database:
@@ -147,6 +211,7 @@ class Database:
         # who is acting on this store now (the signed-in staff member), written in the audit log; None: the tablet
         # itself (background sync, retention purge)
         self.actor: str | None = None
+        self.uptime: UptimeSource = boot_reading  # elapsed time a wall-clock change cannot shorten (PIN lock-outs)
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # private from the first byte
@@ -161,9 +226,13 @@ class Database:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")
+            # "six months ago" on the store's clock, for the trigger that guards the audit anchor (schema v15)
+            conn.create_function("audit_cutoff", 0, self._audit_cutoff)
             self._migrate()
-        except BaseException:
+        except BaseException as exc:
             conn.close()
+            if disk_full(exc, self.path.parent) and not isinstance(exc, StoreError):
+                raise StoreFullError("store.disk_full") from exc
             raise
         self._closed = False
 
@@ -191,6 +260,10 @@ class Database:
     def now(self) -> dt.datetime:
         return self.clock()
 
+    def _audit_cutoff(self) -> str:
+        limit = months_before(self.now(), AUDIT_RETENTION_MONTHS)
+        return limit.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
     def stamp(self, moment: dt.datetime | None = None) -> str:
         """`moment` (default: now) as the store writes time stamps (see `iso`)."""
         return iso(moment or self.now())
@@ -205,12 +278,13 @@ class Database:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
-            except BaseException:
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if disk_full(exc, self.path.parent):  # rolled back; what was committed before stays
+                    raise StoreFullError("store.disk_full") from exc
                 raise
-            else:
-                self.conn.execute("COMMIT")
 
     def require_transaction(self) -> None:
         """For steps that only make sense inside their caller's transaction (a trace, a frozen bundle)."""
@@ -253,6 +327,8 @@ class Database:
                         raise SchemaError("store.schema.foreign_keys", version=version, count=len(broken))
                     self.conn.execute(f"PRAGMA user_version = {version}")
             except DB_ERRORS as exc:
+                if disk_full(exc, self.path.parent):
+                    raise StoreFullError("store.disk_full") from exc
                 raise SchemaError("store.schema.migration_failed", version=version, detail=str(exc)) from exc
             finally:
                 self.conn.execute("PRAGMA foreign_keys = ON")

@@ -40,6 +40,10 @@ class StoreCorruptError(StoreError):
     """The file is not an intact SQLite/SQLCipher database."""
 
 
+class StoreFullError(StoreError):
+    """The disk is full (`store.disk_full`): the write was rolled back, what was committed before is kept."""
+
+
 class SchemaError(StoreError):
     """The file's schema cannot be used by this version of the app (newer schema, failed migration)."""
 

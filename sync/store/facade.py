@@ -134,6 +134,10 @@ class Store(Database):
     def verify_pin(self, staff_id: str, pin: str) -> bool:
         return pins.verify_pin(self, staff_id, pin)
 
+    def pin_locked(self, staff_id: str) -> bool:
+        """Whether this member is locked out now (measured on the boot clock, see sync.store.pins)."""
+        return pins.is_locked(self, self.row("staff", staff_id))
+
     def reset_pin(self, admin_id: str, staff_id: str, new_pin: str) -> None:
         staff_rows.reset_pin(self, admin_id, staff_id, new_pin)
 

@@ -14,7 +14,7 @@ from sync.store.database import Database
 from sync.store.errors import InputError
 from sync.store.fields import TextRule, choice, flag
 from sync.store.identity import clean_adeli, clean_rpps
-from sync.store.pins import hash_pin, store_new_pin
+from sync.store.pins import ADMIN_PIN_DIGITS, admin_ready, hash_pin, long_enough_for_admin, store_new_pin
 from sync.store.trail import trace
 
 STAFF_ROLES = ("aide_soignant", "infirmier", "assistant_medical", "pharmacien", "medecin", "administrateur")
@@ -25,11 +25,13 @@ def add_staff(db: Database, *, display_name: str, role: str, rpps: str | None = 
               pin_hash: str | None = None, active: bool = True, pin: str | None = None,
               is_admin: bool = False) -> str:
     """A staff member of the site: name as shown, role, national identifier (RPPS 11 digits, or ADELI) when the
-    profession has one. `pin`: their sign-in PIN, stored as a salted scrypt hash (`pin_hash`: an existing one)."""
-    if pin is not None:
-        pin_hash = hash_pin(pin)
+    profession has one. `pin`: their sign-in PIN, stored as a salted scrypt hash (`pin_hash`: an existing one,
+    whose length is unknown: an administrator given one chooses a PIN before administering)."""
     name = DISPLAY_NAME.clean(display_name)
     role_code = choice(role, STAFF_ROLES, "role", "staff.role.invalid")
+    admin = bool(is_admin) or role_code == "administrateur"
+    if pin is not None:
+        pin_hash = hash_pin(pin, admin=admin)
     rpps_value = clean_rpps(rpps, "rpps")
     adeli_value = clean_adeli(adeli, "adeli")
     if pin_hash is not None and (not isinstance(pin_hash, str) or not pin_hash):
@@ -44,8 +46,8 @@ def add_staff(db: Database, *, display_name: str, role: str, rpps: str | None = 
             raise InputError("staff.adeli.taken", "adeli")
         db.db["staff"].insert({"id": staff_id, "display_name": name, "role": role_code, "rpps": rpps_value,
                                "adeli": adeli_value, "pin_hash": pin_hash, "active": int(active),
-                               "is_admin": int(is_admin or role_code == "administrateur"),
-                               "created_at": db.stamp()})
+                               "is_admin": int(admin), "created_at": db.stamp(),
+                               "pin_admin_ready": int(pin is not None and long_enough_for_admin(pin))})
         trace(db, "create", "staff", staff_id, f"role {role_code}" + (" admin" if is_admin else ""))
     return staff_id
 
@@ -91,15 +93,18 @@ def _admin(db: Database, admin_id: str, refusal: str) -> dict[str, Any]:
     admin = active_staff(db, admin_id, "admin_id")
     if not admin["is_admin"]:
         raise InputError(refusal, "admin_id")
+    if not admin_ready(admin):
+        raise InputError("pin.admin.choose_longer", "admin_id", digits=ADMIN_PIN_DIGITS)
     return admin
 
 
 def reset_pin(db: Database, admin_id: str, staff_id: str, new_pin: str) -> None:
-    """An administrator sets a new PIN for a staff member (forgotten PIN, lock-out)."""
+    """An administrator sets a new PIN for a staff member (forgotten PIN, lock-out); an administrator's needs
+    ADMIN_PIN_DIGITS digits."""
     _admin(db, admin_id, "pin.reset.not_admin")
-    digest = hash_pin(new_pin)
+    digest = hash_pin(new_pin, admin=bool(db.row("staff", staff_id)["is_admin"]))
     with db.transaction():
-        store_new_pin(db, staff_id, digest)
+        store_new_pin(db, staff_id, digest, admin_ready=long_enough_for_admin(new_pin))
         trace(db, "change", "staff", staff_id, "pin reset by administrator", staff_id=admin_id)
 
 

@@ -16,7 +16,7 @@ from tests.support.workflow import set_up_tablet
 
 pytestmark = pytest.mark.timeout(90)
 
-ADMIN_PIN = "9753"
+ADMIN_PIN = "975310"
 
 
 def admin_runtime(tmp_path):
@@ -80,14 +80,14 @@ async def test_an_administrator_manages_the_tablet_by_taps(tmp_path, size, tag):
         await type_into(admin_screen.ids.new_name, "Lou Pharmacienne")
         await tap(next(b for b in admin_screen.ids.new_role.children if b.value == "pharmacien"))
         await tap(admin_screen.ids.new_admin)
-        await type_into(admin_screen.ids.new_pin, "2580")
+        await type_into(admin_screen.ids.new_pin, "258013")
         await tap(admin_screen.ids.add_staff)
         assert admin_screen.ids.done.text == "Compte créé."
         await frames(3)
         lou = row_of(admin_screen, "Lou Pharmacienne")
         lou_id = lou.staff_id
         member = runtime.store.get_staff(lou_id)
-        assert (member["role"], member["is_admin"]) == ("pharmacien", 1) and runtime.store.verify_pin(lou_id, "2580")
+        assert (member["role"], member["is_admin"]) == ("pharmacien", 1) and runtime.store.verify_pin(lou_id, "258013")
         await tap(button(lou, "Désactiver"))
         assert runtime.store.get_staff(lou_id)["active"] == 0
         assert lou_id not in [m["id"] for m in runtime.workflow.staff_members()]

@@ -70,8 +70,8 @@ def row_texts(row) -> list[str]:
 async def test_an_administrator_pairs_the_neighbours_thermometer_by_taps(tmp_path, size, tag):
     runtime = make_runtime(tmp_path, signed_in=False, foreign_devices=("thermometer",))
     set_up_tablet(runtime.store)
-    admin = runtime.store.add_staff(display_name="Alex Admin", role="infirmier", pin="9753", is_admin=True)
-    runtime.workflow.sign_in(admin, "9753")
+    admin = runtime.store.add_staff(display_name="Alex Admin", role="infirmier", pin="975310", is_admin=True)
+    runtime.workflow.sign_in(admin, "975310")
     neighbour = NEIGHBOURS[0].address
     async with running_app(runtime, size=size) as app:
         topbar = app.root.ids.topbar.ids

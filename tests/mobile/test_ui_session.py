@@ -31,7 +31,11 @@ async def test_first_run_sets_up_the_site_and_the_first_account(tmp_path):
         await type_into(setup.ids.pin, "12")
         await tap(setup.ids.save)
         assert setup.ids.error.text == "Le code PIN doit faire de 4 à 8 chiffres."
-        await type_into(setup.ids.pin, "2580")
+        await type_into(setup.ids.pin, "2580")  # the first account administers the tablet: six digits at least
+        await tap(setup.ids.save)
+        assert setup.ids.error.text == "Le code PIN d'un administrateur a de 6 à 8 chiffres."
+        assert runtime.store.list_sites() == [] and runtime.store.list_staff() == []  # nothing half-made
+        await type_into(setup.ids.pin, "258013")
         await screenshot(app, "40-site-setup")
         assert small_touch_targets(app) == []
         assert clipped_texts(app) == []

@@ -13,7 +13,7 @@ from sync.store import Store
 from tests.support.workflow import DEMO, NOW, ScriptedThermometer
 from tests.support.workflow import PIN, begin, refused, refused_by_store, set_up_tablet
 
-ADMIN_PIN = "9753"
+ADMIN_PIN = "975310"
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_the_tablet_always_keeps_an_administrator(store, ids):
     wf.sign_in(ids["admin"], ADMIN_PIN)
     with refused("admin.last_administrator"):
         wf.set_staff_active(ids["admin"], False)
-    second = wf.add_staff_member(display_name="Sam Admin", role="administrateur", pin="4444")
+    second = wf.add_staff_member(display_name="Sam Admin", role="administrateur", pin="444444")
     with refused("admin.own_account"):
         wf.set_staff_active(ids["admin"], False)
     wf.set_staff_active(second, False)  # another administrator may go
@@ -112,7 +112,7 @@ def test_administering_is_a_right_not_a_profession(tmp_path):
     with Store(tmp_path / "relais.db", clock=lambda: NOW) as store:
         wf = make(store)
         wf.setup_site(kind="pharmacie", name="Pharmacie du Port", first_staff_name="Hugo Pharmacien",
-                      first_staff_role="pharmacien", first_staff_pin="2580")
+                      first_staff_role="pharmacien", first_staff_pin="258013")
         (hugo,) = wf.staff_overview()  # the person who set the tablet up manages it, and stays a pharmacist
         assert (hugo["role"], hugo["is_admin"]) == ("pharmacien", True)
         lou = wf.add_staff_member(display_name="Lou Préparatrice", role="assistant_medical", pin="1357")
@@ -121,11 +121,19 @@ def test_administering_is_a_right_not_a_profession(tmp_path):
         wf.set_staff_admin(lou, True)
         wf.sign_out()
         wf.sign_in(lou, "1357")
+        wf.open_admin()  # promoted with a 4-digit PIN: a longer one first, then administering
+        assert wf.own_pin_needed()
+        with refused("pin.admin.choose_longer"):
+            wf.set_staff_admin(hugo["id"], False)
+        with refused("pin.admin.too_short"):
+            wf.change_own_pin("2468")
+        wf.change_own_pin("135790")
+        assert not wf.own_pin_needed()
         wf.set_staff_admin(hugo["id"], False)  # another administrator may withdraw it
         with refused("admin.own_rights"):
             wf.set_staff_admin(lou, False)
         wf.sign_out()
-        wf.sign_in(hugo["id"], "2580")
+        wf.sign_in(hugo["id"], "258013")
         with refused("auth.admin_only"):
             wf.open_admin()
         assert [r["detail"] for r in audit.rows(store) if r["action"] == "change" and r["subject_kind"] == "staff"

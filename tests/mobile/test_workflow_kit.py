@@ -94,7 +94,7 @@ async def test_an_empty_kit_says_no_device_is_paired(tmp_path):
 def admin_runtime(tmp_path, **config) -> tuple[AppRuntime, str, str]:
     runtime = AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", **config))
     aide = set_up_tablet(runtime.store)
-    admin = runtime.store.add_staff(display_name="Alex Admin", role="infirmier", pin="9753", is_admin=True)
+    admin = runtime.store.add_staff(display_name="Alex Admin", role="infirmier", pin="975310", is_admin=True)
     return runtime, aide, admin
 
 
@@ -103,7 +103,7 @@ async def test_an_administrator_searches_pairs_and_removes_each_change_traced(tm
     await runtime.start()
     try:
         wf = runtime.workflow
-        wf.sign_in(admin, "9753")
+        wf.sign_in(admin, "975310")
         wf.open_admin()
         wf.open_devices()
         assert wf.state.step == "devices"

@@ -313,10 +313,17 @@ def fill_v14(con: sqlite3.Connection) -> None:
                 [V2_SESSION_OPEN, V2_STAFF])
 
 
+def fill_v15(con: sqlite3.Connection) -> None:
+    """The v14 data plus a staff member locked out, with the boot the lock-out started in."""
+    fill_v14(con)
+    con.execute("UPDATE staff SET pin_failures = 5, pin_locked_until = '2024-06-04T09:00:30.000000+00:00', "
+                "pin_lock_boot = 'boot-v15', pin_lock_uptime = 1234.5 WHERE id = ?", [V2_STAFF])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
                                                             8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
-                                                            12: fill_v12, 13: fill_v13, 14: fill_v14}
+                                                            12: fill_v12, 13: fill_v13, 14: fill_v14, 15: fill_v15}
 
 
 def store_at(path: Path, version: int) -> None:

@@ -164,7 +164,7 @@ def test_six_months_are_calendar_months():
 
 def test_only_an_administrator_exports_the_trail_as_csv(store, tmp_path):
     aide = set_up_tablet(store)
-    admin = store.add_staff(display_name="Alex Admin", role="administrateur", pin="9753")
+    admin = store.add_staff(display_name="Alex Admin", role="administrateur", pin="975310")
     closed_session(store)
     with pytest.raises(InputError) as info:
         store.export_audit_csv(aide)

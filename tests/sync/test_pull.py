@@ -168,7 +168,7 @@ def test_a_pulled_staff_member_signs_in_only_after_an_administrator_gives_a_pin(
     """Through the app's own administration path (mobile.workflow): a PIN never comes down from the server."""
     url, _ = site
     with tablet_b(tmp_path / "b.db") as b:
-        admin = b.add_staff(display_name="Admin Démo", role="administrateur", pin="2468")
+        admin = b.add_staff(display_name="Admin Démo", role="administrateur", pin="246813")
         b.set_setting("site_id", b.list_sites()[0]["id"])  # the tablet is set up at the site
         pull(b, SearchClient(url))
         nurse = next(s for s in b.list_staff() if s["origin"] == "pulled")
@@ -176,7 +176,7 @@ def test_a_pulled_staff_member_signs_in_only_after_an_administrator_gives_a_pin(
         assert nurse["id"] not in {m["id"] for m in wf.staff_members()}  # not offered on the sign-in screen
         with pytest.raises(WorkflowError):
             wf.sign_in(nurse["id"], "1234")
-        wf.sign_in(admin, "2468")
+        wf.sign_in(admin, "246813")
         wf.open_admin()
         assert {"id": nurse["id"], "has_pin": False} in [{"id": m["id"], "has_pin": m["has_pin"]}
                                                          for m in wf.staff_overview()]

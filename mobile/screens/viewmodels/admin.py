@@ -26,11 +26,17 @@ class AdminModel(ScreenModel):
     retention_days = NumericProperty(7)
     duplicates = ListProperty([])        # RecycleView data: one dict per probable duplicate pair
     merge_pair = ObjectProperty(None, allownone=True)  # the pair whose merge waits for confirmation
+    own_pin = BooleanProperty(False)     # the signed-in administrator must choose a longer PIN first
 
     def on_step(self, step: str, previous: str) -> None:
         if step == "admin":
             self.error, self.message, self.pin_for, self.pin_for_name, self.export_path = None, "", "", "", ""
             self.merge_pair = None
+            self.own_pin = self.workflow.own_pin_needed()
+            if self.own_pin:  # their own PIN first: the rest of the screen waits for it
+                me = self.workflow.state.staff or {}
+                self.pin_for, self.pin_for_name = me.get("id", ""), me.get("display_name", "")
+                return
             self.refresh()
 
     def refresh(self) -> None:
@@ -80,7 +86,11 @@ class AdminModel(ScreenModel):
 
     def reset_pin(self, pin: str) -> bool:
         staff_id = self.pin_for
-        done = self._run(lambda: self.workflow.reset_staff_pin(staff_id, pin), "pin")
+        if self.own_pin:
+            done = self._run(lambda: self.workflow.change_own_pin(pin), "own_pin")
+            self.own_pin = not done
+        else:
+            done = self._run(lambda: self.workflow.reset_staff_pin(staff_id, pin), "pin")
         if done:
             self.pin_for = self.pin_for_name = ""
         return done
