@@ -72,7 +72,8 @@ class Store(Database):
         (sync.upload_lock): when another process holds it, the rows in flight are its own and stay as they are."""
         try:
             with upload_lock(self.path):
-                return outbox.recover_in_flight(self) + live_rows.recover_in_flight(self)
+                live = live_rows.recover_in_flight(self) if "live_outbox" in self.db.table_names() else 0
+                return outbox.recover_in_flight(self) + live
         except UploaderBusy:
             return 0
 
