@@ -4,7 +4,8 @@ codec and identifier systems of sync.fhir, sync.vocabulary, sync.errors), never 
 
 - handler: the HTTP front (routes, replies, logs without patient data) and `make_server` / `base_url`;
 - wire: request and reply bodies (size limits, gzip both ways, JSON depth);
-- access: bearer tokens, the lock-out after repeated failures, a tablet writes only for its own sites;
+- access: bearer tokens, the lock-out after repeated failures;
+- sites: which site each stored resource belongs to; a tablet reads and writes only its own sites' resources;
 - tablets: the registry of tablets (`python -m sync tablets`) and the lock-out brake;
 - resources: the FHIR engine (SQLite storage, transactions, conditional creates, read, search);
 - bundles: what a transaction Bundle may hold and how its references are rewritten;

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from sync.fhir import dumps
-from sync.server.access import authenticate, check_sites
+from sync.server.access import authenticate
 from sync.server.bundles import RESOURCE_ID, TYPE_NAME
 from sync.server.outcome import FhirError, operation_outcome
 from sync.server.resources import ResourceDB
@@ -154,10 +154,7 @@ class FhirHandler(BaseHTTPRequestHandler):
         if segments != ["fhir"]:
             raise FhirError(404 if not is_fhir else 405, "POST a transaction Bundle to the base URL", "not-supported")
         bundle = self._read_body()
-        entries = bundle.get("entry") if isinstance(bundle, dict) else None
-        resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-        check_sites(self.tablet, resources + self.db.update_targets(entries), self.db.read)
-        self._send_json(200, self.db.transaction(bundle))
+        self._send_json(200, self.db.transaction(bundle, self._scope()))
 
     def _get(self, segments: list[str], query: list[tuple[str, str]]) -> None:
         if segments == []:
@@ -170,14 +167,18 @@ class FhirHandler(BaseHTTPRequestHandler):
             self._send_json(200, capability_statement())
         elif len(rest) == 1 and TYPE_NAME.fullmatch(rest[0]):
             base = f"http://{self.headers.get('Host', 'localhost')}/fhir"
-            self._send_json(200, self.db.search_bundle(rest[0], query, base))
+            self._send_json(200, self.db.search_bundle(rest[0], query, base, self._scope()))
         elif len(rest) == 2 and TYPE_NAME.fullmatch(rest[0]) and RESOURCE_ID.fullmatch(rest[1]):
-            resource = self.db.read(rest[0], rest[1])
+            resource = self.db.read(rest[0], rest[1], self._scope())
             if resource is None:
                 raise FhirError(404, f"{rest[0]}/{rest[1]} not found", "not-found")
             self._send_json(200, resource, {"ETag": f'W/"{resource["meta"]["versionId"]}"'})
         else:
             raise FhirError(404, "unsupported path", "not-found")
+
+    def _scope(self) -> frozenset[str] | None:
+        """The sites this request may see and write (sync.server.sites); None: any (open server, shared token)."""
+        return self.tablet.sites if self.tablet is not None else None
 
     def _redirect_to_doctors(self) -> None:
         """`/` is the doctors' application (sync.server.doctors), on its own port of the same host."""
@@ -195,8 +196,7 @@ class FhirHandler(BaseHTTPRequestHandler):
                 raise FhirError(400, "conditional create: only one identifier=system|value search is supported")
             condition = f"identifier={quote(query[0][1], safe=':/|.-_~')}"  # parse_qsl decoded it once
         body = self._read_body()
-        check_sites(self.tablet, [body], self.db.read)
-        status, stored, location = self.db.create(rtype, body, condition)
+        status, stored, location = self.db.create(rtype, body, condition, self._scope())
         self._send_json(status, stored, {"Location": location, "ETag": f'W/"{stored["meta"]["versionId"]}"'})
 
     # -- request bodies --------------------------------------------------------------------------------------------

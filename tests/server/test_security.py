@@ -70,18 +70,20 @@ def test_each_tablet_uploads_only_for_its_own_sites(tmp_path):
         assert Uploader(server.url, token=pharmacy_token).push(pharmacy, ignore_backoff=True).sent == 1
         split = Uploader(server.url, token=ehpad_token, max_entries=8).push(ehpad)
         assert (split.sent, split.remaining) == (2, 0)
-        assert _count(server.url, "Organization", ehpad_token) == 2
+        # each token sees its own site only
+        assert _count(server.url, "Organization", ehpad_token) == 1
+        assert _count(server.url, "Organization", pharmacy_token) == 1
         # a forged bundle naming the EHPAD, sent with the pharmacy's token: 403 before anything is stored
         bundle = json.loads(outbox.entries(ehpad)[0].payload)
         reply = requests.post(server.url, data=json.dumps(bundle), timeout=10,
                               headers={**FHIR, "Authorization": f"Bearer {pharmacy_token}"})
-        assert reply.status_code == 403 and "not registered for this site" in reply.text
+        assert reply.status_code == 403 and "not registered for" in reply.text
         # removing a lost tablet's token does not touch the other
     assert tablets.remove_tablet(registry, "pharmacie-1")
     with DevServer(tmp_path / "server.db", tablets=registry) as server:
         assert requests.get(f"{server.url}/Patient", timeout=10,
                             headers={"Authorization": f"Bearer {pharmacy_token}"}).status_code == 401
-        assert _count(server.url, "Patient", ehpad_token) == 3
+        assert _count(server.url, "Patient", ehpad_token) == 2  # its own residents, not the pharmacy's
     assert pharmacy_token not in server.log_text() and ehpad_token not in server.log_text()
     ehpad.close()
     pharmacy.close()
