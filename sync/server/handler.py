@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from sync.fhir import dumps
+from sync.server import intake
 from sync.server.access import authenticate
 from sync.server.bundles import RESOURCE_ID, TYPE_NAME
 from sync.server.outcome import FhirError, operation_outcome
@@ -69,6 +70,7 @@ class FhirHandler(BaseHTTPRequestHandler):
     db: ResourceDB
     registry: TabletRegistry | None = None  # None: open development server
     limiter: AuthLimiter
+    large_bodies: intake.LargeBodies
     tablet: Tablet | None = None
     doctors_port: int | None = None  # where `/` redirects (the doctors' application)
 
@@ -126,6 +128,14 @@ class FhirHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         self._started = time.perf_counter()
         self._body_consumed = method != "POST"
+        self._give_back: list[Any] = []  # the large-body slot this request holds, if any
+        try:
+            self._answer(method)
+        finally:
+            for give_back in self._give_back:
+                give_back()
+
+    def _answer(self, method: str) -> None:
         try:
             segments, query = self._route()
             # the capability statement stays public (clients probe it), and `/` (a redirect to the doctors'
@@ -201,26 +211,23 @@ class FhirHandler(BaseHTTPRequestHandler):
 
     # -- request bodies --------------------------------------------------------------------------------------------
     def _drain_body(self) -> None:
-        """Read and drop a refused request's body, so the client gets our answer rather than a reset while it is
-        still sending (a 401 must reach the uploader as a 401, not as a network error)."""
+        """Read and drop a refused request's body in small pieces, so the client gets our answer rather than a
+        reset while it is still sending (a 401 must reach the uploader as a 401, not as a network error). A chunked
+        body, or one announced over the limit, is not read: the connection is closed instead."""
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
             return
         if 0 <= length <= MAX_BODY_BYTES and not self.headers.get("Transfer-Encoding"):
-            self.rfile.read(length)
+            intake.drain(self.rfile, length)
             self._body_consumed = True
 
+    def _take_large_slot(self) -> None:
+        self._give_back.append(self.large_bodies.take())
+
     def _read_body(self) -> Any:
-        if self.headers.get("Transfer-Encoding"):
-            raise FhirError(411, "send a Content-Length, chunked bodies are not supported", "not-supported")
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise FhirError(411, "Content-Length required", "required") from None
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise FhirError(413, f"body larger than {MAX_BODY_BYTES} bytes", "too-costly")
-        data = self.rfile.read(length)
+        """The request's JSON body, its memory bounded (sync.server.intake, sync.server.wire)."""
+        data = intake.read_body(self.headers, self.rfile, self._take_large_slot)
         self._body_consumed = True
         return parse_fhir_json(decode_body(data, self.headers.get("Content-Encoding")),
                                self.headers.get("Content-Type", ""))
@@ -260,7 +267,8 @@ def make_server(host: str, port: int, db_path: str | Path, *, token: str | None 
     if registry is None and token:
         registry = TabletRegistry.single(token)
     handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "registry": registry, "doctors_port": doctors_port,
-                                                         "limiter": limiter or AuthLimiter()})
+                                                         "limiter": limiter or AuthLimiter(),
+                                                         "large_bodies": intake.LargeBodies()})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

@@ -22,7 +22,6 @@ only.
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import sqlite3
 import uuid
@@ -173,19 +172,21 @@ class _Transaction:
 
     def apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         plan = [self._plan(entry, i) for i, entry in enumerate(entries)]
-        # every resource sent is placed, also one a conditional create matched (and so will not store)
-        sent = [rewrite_references(copy.deepcopy(entry["resource"]), self.mapping, self._resolve)
-                for entry in entries]
         targets = {f"{rtype}/{rid}" for _, rtype, rid, _ in plan}
-        own = [self._sites_of(rtype, resource, targets, i)
-               for i, ((_, rtype, _, _), resource) in enumerate(zip(plan, sent))]
-        written = [resource if planned[3] is not None else None for planned, resource in zip(plan, sent)]
+        # every resource sent is placed, also one a conditional create matched (and so will not store); its
+        # rewritten form is made again when stored rather than kept, so a large bundle is not held twice
+        own = [self._sites_of(rtype, self._rewritten(entry["resource"]), targets, i)
+               for i, ((_, rtype, _, _), entry) in enumerate(zip(plan, entries))]
         bundle_sites = self.named.union(*own)
         if self.scope is not None and not bundle_sites:
             raise sites.forbidden("the bundle names no site (an Organization, a site tag, a resource of the site)")
         now = _now()
         return [self._store(status, rtype, resource_id, resource, now, mine or bundle_sites)
-                for (status, rtype, resource_id, _), resource, mine in zip(plan, written, own)]
+                for (status, rtype, resource_id, resource), mine in zip(plan, own)]
+
+    def _rewritten(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource with its references rewritten to server ids (new containers, the values shared)."""
+        return rewrite_references(resource, self.mapping, self._resolve)
 
     def _sites_of(self, rtype: str, resource: dict[str, Any], targets: set[str], i: int) -> set[str]:
         """The sites a resource to write names; 403 when it names, or points at, another site (module
@@ -310,6 +311,7 @@ class _Transaction:
         """Insert a planned resource, replace an updated one (either recorded as of `owners`, its sites), or look
         up the matched one; its transaction-response entry."""
         if resource is not None:
+            resource = self._rewritten(resource)
             sites.write_owners(self.conn, rtype, resource_id, owners)
         if resource is not None and status.startswith("200"):
             version, last_modified = self._replace(rtype, resource_id, resource, now), now

@@ -228,7 +228,8 @@ def test_oversized_and_broken_bodies_get_a_clear_answer(open_server):
         (b"{}", {"Content-Encoding": "br"}, 415),
         (json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": "nope"}).encode(), {}, 400),
         (json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [None, 3]}).encode(), {}, 400),
-        (b"[" * 100_000 + b"]" * 100_000, {}, 400),  # deep nesting must not crash the parser…
+        (b"[" * 100_000 + b"]" * 100_000, {}, 413),  # deep nesting must not crash the parser (too costly)…
+        (b"[" * 10_000 + b"]" * 10_000, {}, 400),  # (too deep)…
         (json.dumps({"resourceType": "Patient", "extension": json.loads("[" * 900 + "]" * 900)}).encode(), {},
          400),  # …nor the steps after it (this one parses, then exhausted the recursion of the copy: a 500)
     ]
@@ -236,12 +237,16 @@ def test_oversized_and_broken_bodies_get_a_clear_answer(open_server):
         reply = requests.post(url, data=body, headers={**FHIR, **headers}, timeout=10)
         assert reply.status_code == status, (body[:40], reply.text)
         assert reply.json()["resourceType"] == "OperationOutcome"
-    # no Content-Length, a negative one, chunked
+    # no Content-Length, a negative one
     for head in (b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n\r\n",
-                 b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\nConnection: close\r\n\r\n",
-                 b"POST /fhir HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n"):
+                 b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\nConnection: close\r\n\r\n"):
         answer = _raw_request(url, head)
         assert answer.split(b" ", 2)[1] in (b"411", b"413"), answer[:60]
+    # an empty chunked body is read (and is no JSON), a malformed one is refused
+    for chunks in (b"0\r\n\r\n", b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"):
+        answer = _raw_request(url, b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+                                   b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks)
+        assert answer.startswith(b"HTTP/1.1 400") and b"OperationOutcome" in answer, answer[:60]
     assert _holdings(url) == before
 
 
