@@ -44,10 +44,14 @@ def install_id(db: "Database") -> str:
 
 
 def _site_tag(db: "Database") -> dict[str, str] | None:
-    """The tag of the tablet's site (sync.fhir.bundle.site_tag): a server that keeps each site's records apart
-    files the extract under it, so only this site's tablets read it back."""
+    """The tag of the tablet's site (sync.fhir.bundle.site_tag) — the site chosen in its settings, else the only
+    site it knows: a server that keeps each site's records apart files the extract under it, so only this site's
+    tablets read it back."""
     row = db.conn.execute("SELECT s.id, s.finess FROM settings t JOIN sites s ON s.id = t.value "
                           "WHERE t.key = 'site_id'").fetchone()
+    if row is None:
+        only = db.conn.execute("SELECT id, finess FROM sites LIMIT 2").fetchall()
+        row = only[0] if len(only) == 1 else None
     return fhir.site_tag({"id": row[0], "finess": row[1]}) if row else None
 
 

@@ -5,18 +5,23 @@ a 403 OperationOutcome with the code `forbidden`, and nothing of it is stored.""
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 
 import pytest
 import requests
 
-from sync import fhir
+from sync import audit_extracts, fhir
 from sync.fhir import exchange
+from sync.seed import seed_sessions
 from sync.server import tablets
 from sync.server.resources import ResourceDB
+from sync.store import Store
+from sync.uploader import Uploader
 from tests.support.servers import DevServer
 
 SITE_A, SITE_B = "750000010", "130000018"  # FINESS of the two sites
+DEMO_FINESS = "000000018"  # sync.seed's demo EHPAD
 
 
 def urn() -> str:
@@ -229,3 +234,30 @@ def test_the_final_bundle_and_the_doctors_conclusions_pass_within_the_site(sites
     assert sites.post(SITE_A, conclusions(SITE_A, stored["resource"]["id"])).status_code == 200
     assert len(sites.ids(SITE_A, "ClinicalImpression")) == 1 and not sites.ids(SITE_B, "ClinicalImpression")
     sites.refused(SITE_A, conclusions(SITE_A, stored_id(sites, SITE_B, "Encounter")))
+
+
+def test_the_audit_trail_goes_up_under_the_tablets_site_and_only_it_reads_it_back(tmp_path):
+    """An audit extract names the tablet's site (its tag), so a registered tablet sends it and reads it back, and a
+    tablet of another site does not see it."""
+    registry = tmp_path / "tablets.json"
+    mine = tablets.add_tablet(registry, "ehpad-demo", [DEMO_FINESS])
+    theirs = tablets.add_tablet(registry, "ehpad-b", [SITE_B])
+    with Store(tmp_path / "tablet.db") as store, DevServer(tmp_path / "server.db", tablets=registry) as server:
+        seed_sessions(store, 1, seed=5)
+        assert audit_extracts.freeze_extract(store, force=True) == 1
+        assert Uploader(server.url, token=mine).push(store).audit_extracts == 1
+        install = audit_extracts.install_id(store)
+        assert len(Uploader(server.url, token=mine).fetch_audit_copy(install)) > 0
+        assert Uploader(server.url, token=theirs).fetch_audit_copy(install) == []
+
+
+def test_resources_stored_before_the_sites_were_recorded_get_the_sites_their_json_names(tmp_path):
+    path = tmp_path / "server.db"
+    ResourceDB(path).transaction(session(SITE_A, "resident-old", "key-old"))
+    with sqlite3.connect(path) as conn:  # a file from before the sites were recorded
+        conn.execute("DROP TABLE resource_sites")
+    db = ResourceDB(path)
+    scope = frozenset({SITE_A})
+    assert {r["resourceType"] for r in db.search("Encounter", [], scope) + db.search("Patient", [], scope)
+            + db.search("Organization", [], scope)} == {"Encounter", "Patient", "Organization"}
+    assert db.search("Encounter", [], frozenset({SITE_B})) == []
