@@ -261,3 +261,18 @@ def test_resources_stored_before_the_sites_were_recorded_get_the_sites_their_jso
     assert {r["resourceType"] for r in db.search("Encounter", [], scope) + db.search("Patient", [], scope)
             + db.search("Organization", [], scope)} == {"Encounter", "Patient", "Organization"}
     assert db.search("Encounter", [], frozenset({SITE_B})) == []
+
+
+def test_an_included_resource_of_another_site_is_left_out(tmp_path):
+    """An open writer (the shared development token) may link sites; a tablet's search still includes only its own."""
+    db = ResourceDB(tmp_path / "server.db")
+    db.transaction(session(SITE_B, "resident-b", "key-b"))
+    [theirs] = db.search("Patient", [])
+    value = str(uuid.uuid4())
+    db.transaction(bundle(create({"resourceType": "Encounter", "meta": tag(SITE_A), "status": "finished",
+                                  "identifier": [{"system": fhir.ENCOUNTER_ID_SYSTEM, "value": value}],
+                                  "subject": {"reference": f"Patient/{theirs['id']}"}},
+                                 fhir.ENCOUNTER_ID_SYSTEM, value)))
+    page = db.search_bundle("Encounter", [("_include", "Encounter:subject")], "http://x/fhir", frozenset({SITE_A}))
+    assert [e["resource"]["resourceType"] for e in page["entry"]] == ["Encounter"]
+    assert db.read("Patient", theirs["id"], frozenset({SITE_A})) is None
