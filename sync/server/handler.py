@@ -6,6 +6,7 @@ Just enough of the HL7 FHIR R4 RESTful API to receive Relais uploads and let a d
   `identifier=` search in the query string): what a one-resource-per-request client needs (the benchmark baseline);
 - `GET [base]/metadata` (public, clients probe it), `GET [base]/[type]?…` (search), `GET [base]/[type]/[id]`;
 - `GET /`: a redirect to the doctors' application (sync.server.doctors), served on its own port.
+On a loopback address it answers only requests whose `Host` is a loopback name (DNS rebinding).
 Every refusal is an OperationOutcome (sync.server.outcome). HTTP/1.1 with a Content-Length on every reply, so
 keep-alive clients work; a refused request's body is read and dropped, or the connection closed, so it is never
 parsed as the next request.
@@ -15,6 +16,7 @@ Logs carry method, path (never the query string), status, size and time: no bodi
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import logging
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +73,7 @@ class FhirHandler(BaseHTTPRequestHandler):
     registry: TabletRegistry | None = None  # None: open development server
     limiter: AuthLimiter
     large_bodies: intake.LargeBodies
+    allowed_hosts: frozenset[str] | None = None  # the `Host` names answered (None: any, off loopback)
     tablet: Tablet | None = None
     doctors_port: int | None = None  # where `/` redirects (the doctors' application)
 
@@ -137,6 +140,7 @@ class FhirHandler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         try:
+            self._check_host()
             segments, query = self._route()
             # the capability statement stays public (clients probe it), and `/` (a redirect to the doctors'
             # application, which signs doctors in); everything else needs the token when one is configured
@@ -185,6 +189,16 @@ class FhirHandler(BaseHTTPRequestHandler):
             self._send_json(200, resource, {"ETag": f'W/"{resource["meta"]["versionId"]}"'})
         else:
             raise FhirError(404, "unsupported path", "not-found")
+
+    def _check_host(self) -> None:
+        """A server on loopback answers only requests addressed to a loopback name: a web page whose name was
+        rebound to 127.0.0.1 (DNS rebinding) sends its own name in `Host` and is refused."""
+        if self.allowed_hosts is None:
+            return
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+        if name not in self.allowed_hosts:
+            raise FhirError(403, "this server answers only requests addressed to its loopback name", "forbidden")
 
     def _scope(self) -> frozenset[str] | None:
         """The sites this request may see and write (sync.server.sites); None: any (open server, shared token)."""
@@ -257,21 +271,34 @@ class FhirHandler(BaseHTTPRequestHandler):
                          close=True)
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
 def make_server(host: str, port: int, db_path: str | Path, *, token: str | None = None,
                 registry: TabletRegistry | None = None, limiter: AuthLimiter | None = None,
-                doctors_port: int | None = None) -> ThreadingHTTPServer:
+                doctors_port: int | None = None, key: bytes | None = None) -> ThreadingHTTPServer:
     """A ready-to-serve server (port 0 picks a free port: read `server.server_address`). `registry`: one token
     per tablet, bound to its sites (sync.server.tablets); `token`: a single shared token for any site
-    (development)."""
-    db = ResourceDB(db_path)
+    (development); `key`: the file's SQLCipher key (sync.server.at_rest). On a loopback address it answers only
+    requests addressed to a loopback name."""
+    db = ResourceDB(db_path, key)
     if registry is None and token:
         registry = TabletRegistry.single(token)
     handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "registry": registry, "doctors_port": doctors_port,
                                                          "limiter": limiter or AuthLimiter(),
-                                                         "large_bodies": intake.LargeBodies()})
+                                                         "large_bodies": intake.LargeBodies(),
+                                                         "allowed_hosts": LOOPBACK_NAMES if _is_loopback(host)
+                                                         else None})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def base_url(server: ThreadingHTTPServer) -> str:

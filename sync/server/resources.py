@@ -31,7 +31,7 @@ from typing import Any
 from sync.fhir import dumps, loads
 from sync.fhir.patient_fields import identity_traits
 from sync.server import search as searching
-from sync.server import search_index, sites
+from sync.server import at_rest, search_index, sites
 from sync.server.bundles import (CONDITIONAL_REFERENCE, TYPE_NAME, conditional_update_target, parse_if_none_exist,
                                  resource_identifiers, rewrite_references, validate_transaction)
 from sync.server.outcome import FhirError
@@ -68,8 +68,10 @@ def _now() -> str:
 class ResourceDB:
     """The server's SQLite file. One connection per call: the HTTP server is threaded."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+    def __init__(self, path: str | Path, key: bytes | None = None) -> None:
+        """`key`: the SQLCipher key of an encrypted file (sync.server.at_rest); None: a plain file."""
+        self.path, self.key = str(path), key
+        at_rest.prepare(Path(path), key)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
@@ -88,8 +90,7 @@ class ResourceDB:
                 conn.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
+        conn = at_rest.connect(self.path, self.key)
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 

@@ -74,7 +74,7 @@ class HeldUpload:
         host, port = url.split("//")[1].split("/")[0].split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=120)
         self.body = body
-        self.sock.sendall(b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+        self.sock.sendall(b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
                           b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:1000])
 
     def finish(self) -> bytes:
@@ -95,7 +95,7 @@ def server(tmp_path):
 def test_a_body_announced_over_the_limit_is_refused_before_it_is_read(server, capsys):
     host, port = server.url.split("//")[1].split("/")[0].split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:  # headers only: no body ever sent
-        sock.sendall(b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+        sock.sendall(b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
                      b"Content-Length: %d\r\n\r\n" % (21 * 1000 * MB))
         answer = b""
         while chunk := sock.recv(65536):

@@ -214,7 +214,7 @@ def test_oversized_and_broken_bodies_get_a_clear_answer(open_server):
     url, _ = open_server
     before = _holdings(url)
     # announced too large: refused from the headers, without reading the body
-    answer = _raw_request(url, b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+    answer = _raw_request(url, b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
                                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (MAX_BODY_BYTES + 1))
     assert answer.startswith(b"HTTP/1.1 413") and b"OperationOutcome" in answer
     # a gzip bomb: 1 MB on the wire, 40 MB once inflated
@@ -238,13 +238,13 @@ def test_oversized_and_broken_bodies_get_a_clear_answer(open_server):
         assert reply.status_code == status, (body[:40], reply.text)
         assert reply.json()["resourceType"] == "OperationOutcome"
     # no Content-Length, a negative one
-    for head in (b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n\r\n",
-                 b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\nConnection: close\r\n\r\n"):
+    for head in (b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n\r\n",
+                 b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\nConnection: close\r\n\r\n"):
         answer = _raw_request(url, head)
         assert answer.split(b" ", 2)[1] in (b"411", b"413"), answer[:60]
     # an empty chunked body is read (and is no JSON), a malformed one is refused
     for chunks in (b"0\r\n\r\n", b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"):
-        answer = _raw_request(url, b"POST /fhir HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+        answer = _raw_request(url, b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
                                    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks)
         assert answer.startswith(b"HTTP/1.1 400") and b"OperationOutcome" in answer, answer[:60]
     assert _holdings(url) == before
