@@ -99,3 +99,9 @@ def test_it_listens_on_loopback_answers_its_token_and_its_own_name_only(home, tm
         page = requests.get(f"http://127.0.0.1:{server.port}/", headers={"Host": "attacker.example"}, timeout=10,
                             allow_redirects=False)
         assert page.status_code == 403
+        # the doctors' application beside it checks the name too
+        doctors = requests.get(f"http://127.0.0.1:{server.port}/", timeout=10, allow_redirects=False)
+        assert doctors.status_code == 303
+        location = doctors.headers["Location"]
+        assert requests.get(location, timeout=30, allow_redirects=False).status_code in (200, 303)
+        assert requests.get(location, headers={"Host": "attacker.example"}, timeout=30).status_code == 400
