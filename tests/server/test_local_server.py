@@ -80,6 +80,9 @@ def test_a_plain_copy_left_by_an_earlier_version_is_encrypted_in_place(home, tmp
     key = (tmp_path / "keys" / process.LOCAL_KEY_NAME).read_bytes()
     assert ResourceDB(plain, key).read("Patient", "p1")["id"] == "p1"
     assert not (home / "devserver.db.encrypting").exists()
+    os.chmod(plain, 0o644)  # an encrypted copy someone opened up: brought back to owner-only at start
+    with process.app_server(plain, port=0, doctors=home / "doctors.json", keys=tmp_path / "keys"):
+        assert mode(plain) == 0o600
 
 
 def test_it_listens_on_loopback_answers_its_token_and_its_own_name_only(home, tmp_path):
