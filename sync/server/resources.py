@@ -190,8 +190,8 @@ class _Transaction:
         return rewrite_references(resource, self.mapping, self._resolve)
 
     def _sites_of(self, rtype: str, resource: dict[str, Any], targets: set[str], i: int) -> set[str]:
-        """The sites a resource to write names; 403 when it names, or points at, another site (module
-        sync.server.sites)."""
+        """The sites a resource sent names (its references already rewritten); 403 when it names, or points at,
+        a site the tablet is not registered for (sync.server.sites)."""
         named = sites.organization_sites(resource) if rtype == "Organization" else sites.tag_sites(resource)
         for reference in sites.reference_strings(resource):
             target = sites.literal_target(reference)
