@@ -12,14 +12,20 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
-import requests
+# bench/sync.py would shadow the sync package when this folder comes first on sys.path
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-from sync import fhir
-from sync.server.process import LocalServer
+import requests  # noqa: E402
+
+from sync import fhir  # noqa: E402
+from sync.server.process import LocalServer  # noqa: E402
 
 
 def many_entries(size: int) -> bytes:
