@@ -48,9 +48,6 @@ class Tablet:
     id: str
     sites: frozenset[str] | None  # None: any site (the single shared --token of a development set-up)
 
-    def may_write_for(self, site_identifiers: set[str]) -> bool:
-        return self.sites is None or bool(site_identifiers & self.sites)
-
 
 @dataclass
 class TabletRegistry:
