@@ -173,7 +173,8 @@ def parse(rtype: str, params: list[tuple[str, str]], scope: sites.Scope = None) 
     query = Query(rtype, scope=scope)
     if scope is not None:
         marks = ", ".join("?" * len(scope))
-        query.add(f"r.id IN (SELECT id FROM resource_sites WHERE type = ? AND site IN ({marks}))", rtype, *sorted(scope))
+        query.add(f"r.id IN (SELECT id FROM resource_sites WHERE type = ? AND site IN ({marks}))", rtype,
+                  *sorted(scope))
     for name, value in params:
         if name == "identifier":
             _add_identifier(query, value)

@@ -238,7 +238,8 @@ def test_oversized_and_broken_bodies_get_a_clear_answer(open_server):
         assert reply.status_code == status, (body[:40], reply.text)
         assert reply.json()["resourceType"] == "OperationOutcome"
     # no Content-Length, a negative one
-    for head in (b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n\r\n",
+    for head in (b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
+                 b"Connection: close\r\n\r\n",
                  b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\nConnection: close\r\n\r\n"):
         answer = _raw_request(url, head)
         assert answer.split(b" ", 2)[1] in (b"411", b"413"), answer[:60]

@@ -126,7 +126,8 @@ def sites(tmp_path_factory):
 
 def stored_id(sites: Sites, site: str, rtype: str) -> str:
     """The id of the site's first session's resource of this type."""
-    identifier = {"Patient": f"{fhir.PATIENT_ID_SYSTEM}|resident-{site}", "Organization": f"{fhir.FINESS_SYSTEM}|{site}",
+    identifier = {"Patient": f"{fhir.PATIENT_ID_SYSTEM}|resident-{site}",
+                  "Organization": f"{fhir.FINESS_SYSTEM}|{site}",
                   "Encounter": f"{fhir.ENCOUNTER_ID_SYSTEM}|key-{site}"}[rtype]
     [found] = sites.get(site, rtype, identifier=identifier).json()["entry"]
     return found["resource"]["id"]
@@ -227,7 +228,8 @@ def test_the_final_bundle_and_the_doctors_conclusions_pass_within_the_site(sites
                                            conclusion="Surveillance", orientation=None, orientation_detail="",
                                            prescriptions="", written_at="2026-12-01T11:00:00+01:00")
         resource = exchange.conclusions_resource(words, patient_ref=f"Patient/{stored_id(sites, site, 'Patient')}",
-                                                 encounter_ref=f"Encounter/{encounter_id}", site_tag=tag(site)["tag"][0])
+                                                 encounter_ref=f"Encounter/{encounter_id}",
+                                                 site_tag=tag(site)["tag"][0])
         query = fhir.if_none_exist(exchange.CONCLUSIONS_ID_SYSTEM, exchange.conclusions_value(f"key-{site}"))
         return bundle({"resource": resource, "request": {"method": "PUT", "url": f"ClinicalImpression?{query}"}})
 
