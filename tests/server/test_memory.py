@@ -6,6 +6,7 @@ server to about 1 GB, three at once to about 3 GB."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import socket
 import threading
@@ -163,3 +164,17 @@ def test_large_bodies_at_once_are_limited_then_answered_503(server, capsys):
         thread.join()
     assert len(results) == 3 and all(status in (413, 503) for status in results)
     assert report(capsys, server, "two 20 MB bundles at once, five more turned away") < 400  # before: about 3 GB
+
+
+def test_a_small_gzipped_body_large_once_inflated_needs_a_slot_too(server):
+    held = [HeldUpload(server.url, document_bundle(2 * LARGE)) for _ in range(2)]
+    inflated = gzip.compress(document_bundle(4 * LARGE))
+    assert len(inflated) < LARGE
+    for _ in range(200):
+        reply = requests.post(server.url, data=inflated, timeout=30,
+                              headers={**FHIR, "Content-Encoding": "gzip"})
+        if reply.status_code == 503:
+            break
+        assert reply.status_code == 200  # a held upload is not reading yet: this one got the free slot
+    assert reply.status_code == 503
+    assert sorted(status_of(h.finish()) for h in held) == [200, 200]
