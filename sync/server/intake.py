@@ -4,7 +4,8 @@
   it is read; a chunked body (RFC 9112 §7.1) is read chunk by chunk and refused as soon as it passes the same cap.
 - A large body (LARGE_BODY_BYTES or more) takes one of MAX_LARGE_AT_ONCE slots for as long as its request is
   handled; when none is free the request is answered 503 with Retry-After (RFC 9110 §15.6.4, §10.2.3) at once, so
-  a burst of large uploads costs at most that many bodies' worth of memory. Small requests never wait for a slot.
+  a burst of large uploads costs at most that many bodies' worth of memory (a gzipped body that is small on the
+  wire takes its slot once inflated large). Small requests never wait for a slot.
 - What a body costs once parsed is bounded in sync.server.wire (parse_cost).
 A refused body is drained in small pieces (never held whole) or the connection closed, so it is never parsed as
 the next request.
