@@ -243,8 +243,10 @@ class FhirHandler(BaseHTTPRequestHandler):
         """The request's JSON body, its memory bounded (sync.server.intake, sync.server.wire)."""
         data = intake.read_body(self.headers, self.rfile, self._take_large_slot)
         self._body_consumed = True
-        return parse_fhir_json(decode_body(data, self.headers.get("Content-Encoding")),
-                               self.headers.get("Content-Type", ""))
+        data = decode_body(data, self.headers.get("Content-Encoding"))
+        if len(data) >= intake.LARGE_BODY_BYTES and not self._give_back:  # small on the wire, large inflated
+            self._take_large_slot()
+        return parse_fhir_json(data, self.headers.get("Content-Type", ""))
 
     # -- methods ---------------------------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - http.server naming

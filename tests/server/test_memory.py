@@ -10,6 +10,7 @@ import gzip
 import json
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -78,6 +79,9 @@ class HeldUpload:
         self.sock.sendall(b"POST /fhir HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
                           b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:1000])
 
+    def abandon(self) -> None:
+        self.sock.close()
+
     def finish(self) -> bytes:
         self.sock.sendall(self.body[1000:])
         chunks = []
@@ -85,6 +89,21 @@ class HeldUpload:
             chunks.append(chunk)
         self.sock.close()
         return b"".join(chunks)
+
+
+def hold_both_slots(url: str, body: bytes) -> list[HeldUpload]:
+    """Two large uploads the server is reading (both large-body slots taken), shown by a third being turned away."""
+    for _ in range(20):
+        held = [HeldUpload(url, body) for _ in range(2)]
+        time.sleep(0.2)  # (not an assertion) time for the server to start reading them
+        probe = post(url, b"[" + b" " * LARGE + b"]")
+        if probe.status_code == 503:
+            assert probe.headers["Retry-After"] == "5" and probe.json()["issue"][0]["code"] == "transient"
+            return held
+        assert probe.status_code == 400  # it got a slot: a held upload was not reading yet, or lost its slot to it
+        for upload in held:
+            upload.abandon()
+    raise AssertionError("the server never held both large uploads at once")
 
 
 @pytest.fixture
@@ -134,15 +153,7 @@ def test_one_large_valid_body_is_stored_within_a_small_multiple_of_its_size(serv
 
 
 def test_large_bodies_at_once_are_limited_then_answered_503(server, capsys):
-    held = [HeldUpload(server.url, document_bundle()) for _ in range(2)]
-    # once both are being read (both slots taken), any further large body is turned away at once
-    for _ in range(200):
-        probe = post(server.url, b"[" + b" " * LARGE + b"]")
-        if probe.status_code == 503:
-            break
-        assert probe.status_code == 400  # it got a slot: the held uploads are not both reading yet
-    assert probe.status_code == 503 and probe.headers["Retry-After"] == "5"
-    assert probe.json()["issue"][0]["code"] == "transient"
+    held = hold_both_slots(server.url, document_bundle())  # any further large body is turned away at once
     refused = [post(server.url, costly_body()) for _ in range(3)]
     assert [r.status_code for r in refused] == [503] * 3
     small = post(server.url, json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": []}).encode())
@@ -167,14 +178,9 @@ def test_large_bodies_at_once_are_limited_then_answered_503(server, capsys):
 
 
 def test_a_small_gzipped_body_large_once_inflated_needs_a_slot_too(server):
-    held = [HeldUpload(server.url, document_bundle(2 * LARGE)) for _ in range(2)]
     inflated = gzip.compress(document_bundle(4 * LARGE))
     assert len(inflated) < LARGE
-    for _ in range(200):
-        reply = requests.post(server.url, data=inflated, timeout=30,
-                              headers={**FHIR, "Content-Encoding": "gzip"})
-        if reply.status_code == 503:
-            break
-        assert reply.status_code == 200  # a held upload is not reading yet: this one got the free slot
+    held = hold_both_slots(server.url, document_bundle(2 * LARGE))
+    reply = requests.post(server.url, data=inflated, timeout=30, headers={**FHIR, "Content-Encoding": "gzip"})
     assert reply.status_code == 503
     assert sorted(status_of(h.finish()) for h in held) == [200, 200]
