@@ -74,7 +74,7 @@ def _start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from sync.server.process import LocalServer, server_alive
+    from sync.server.process import app_server, local_token, server_alive
     from sync.paths import default_store_path
 
     demo_home = _demo_home() if args.demo and args.store is None else None
@@ -85,22 +85,24 @@ def _start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     # --server, else what `python -m sync configure` saved on this tablet, else the local development server
     target = None if args.offline else server_config.effective(
         None if args.server else _saved_server(store_path), url=args.server, token=args.token)
-    server_url, local = (target.url if target else None), None
+    server_url, local, token = (target.url if target else None), None, (target.token if target else None)
     if target is not None and not args.server:
         print(f"Relais: sync server {server_url} (configured)", flush=True)
     elif not args.offline and server_url is None:
         wanted = f"http://127.0.0.1:{args.port}/fhir"
+        keys = demo_home / "keys" if demo_home else None  # a demo's server key goes with the demo
+        token = local_token(keys)  # the local server answers only it (and signed-in doctors)
         if server_alive(wanted) and not demo_home:
             server_url = wanted  # another Relais already started it: share it
         else:
             # doctors' accounts for its sign-in: `python -m sync doctors add --file $RELAIS_HOME/doctors.json …`
             doctors = store_path.parent / "doctors.json"
-            local = LocalServer(store_path.parent / "devserver.db", port=0 if demo_home else args.port,
-                                doctors=doctors)
+            local = app_server(store_path.parent / "devserver.db", port=0 if demo_home else args.port,
+                               doctors=doctors, keys=keys)
             try:
                 server_url = local.start()
             except RuntimeError:  # port taken by something else: any free port will do
-                local = LocalServer(store_path.parent / "devserver.db", port=0, doctors=doctors)
+                local = app_server(store_path.parent / "devserver.db", port=0, doctors=doctors, keys=keys)
                 server_url = local.start()
         print(f"Relais: sync server {server_url} (doctors' sign-in: {server_url.removesuffix('/fhir')}/)", flush=True)
 
@@ -108,7 +110,7 @@ def _start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from mobile.runtime import RuntimeConfig
 
     config = RuntimeConfig(store_path=store_path, server_url=None if args.offline else server_url,
-                           token=target.token if target else None, ca_bundle=target.ca_bundle if target else None,
+                           token=token, ca_bundle=target.ca_bundle if target else None,
                            max_entries=target.max_entries if target else None,
                            simulated_devices=not args.real_devices, **devices,
                            sync_interval_seconds=2.0 if args.demo else 30.0, demo=args.demo)

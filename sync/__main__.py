@@ -49,10 +49,29 @@ PUSH_EXIT_STATUS = ("exit status: 0 everything was sent; 1 something is left or 
                     "store, nothing was done, try again later")
 
 
+def _server_key(args: argparse.Namespace) -> bytes | None:
+    """The server file's key (`--key-file`, created with the file), None for a plain file; KeyFileError."""
+    if not args.key_file:
+        return None
+    from sync.keys import load_or_create_key
+    from sync.server.at_rest import is_plain
+
+    db = Path(args.db)
+    return load_or_create_key(Path(args.key_file), database_exists=db.exists() and not is_plain(db))
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from sync.keys import KeyFileError
+    from sync.server.at_rest import OWNER_ONLY_UMASK, AtRestError
     from sync.server.handler import base_url, make_server
     from sync.server.tablets import RegistryError, TabletRegistry
 
+    os.umask(OWNER_ONLY_UMASK)  # the database, its WAL, the doctors' view log: owner-only
+    try:
+        key = _server_key(args)
+    except KeyFileError as exc:
+        print(f"relais: the server key cannot be used: {exc.code} {exc.params.get('path', '')}", file=sys.stderr)
+        return 2
     registry = None
     if args.tablets:
         try:
@@ -63,8 +82,12 @@ def _serve(args: argparse.Namespace) -> int:
     from sync.server.doctors.listen import bind
 
     doctors_socket = bind(args.host, args.doctors_port)  # the doctors' application: its own port, known now
-    server = make_server(args.host, args.port, args.db, token=args.token, registry=registry,
-                         doctors_port=doctors_socket.getsockname()[1])
+    try:
+        server = make_server(args.host, args.port, args.db, token=args.token, registry=registry,
+                             doctors_port=doctors_socket.getsockname()[1], key=key)
+    except AtRestError as exc:
+        print(f"relais: {exc}", file=sys.stderr)
+        return 2
 
     def stop(_signum: int, _frame: object) -> None:
         raise SystemExit(0)
@@ -338,6 +361,8 @@ def _server_commands(commands: Any) -> None:
     serve.add_argument("--doctors", help="the doctors' accounts file (`doctors add`); `/` leads to their sign-in")
     serve.add_argument("--doctors-port", type=int, default=0, help="the doctors' application port (0: a free one)")
     serve.add_argument("--doctors-view-log", help="where patient views are logged (default: beside --db)")
+    serve.add_argument("--key-file", help="keep --db encrypted (SQLCipher) under the key in this owner-only file, "
+                                          "created with the database")
     serve.set_defaults(run=_serve)
     from sync.server.doctors.cli import add_commands
 

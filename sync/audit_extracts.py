@@ -43,8 +43,21 @@ def install_id(db: "Database") -> str:
         return _install_id(db)
 
 
-def _extract_bundle(identifier: str, rows: list[dict[str, Any]], data: bytes, created: str) -> dict[str, Any]:
-    document = {
+def _site_tag(db: "Database") -> dict[str, str] | None:
+    """The tag of the tablet's site (sync.fhir.bundle.site_tag) — the site chosen in its settings, else the only
+    site it knows: a server that keeps each site's records apart files the extract under it, so only this site's
+    tablets read it back."""
+    row = db.conn.execute("SELECT s.id, s.finess FROM settings t JOIN sites s ON s.id = t.value "
+                          "WHERE t.key = 'site_id'").fetchone()
+    if row is None:
+        only = db.conn.execute("SELECT id, finess FROM sites LIMIT 2").fetchall()
+        row = only[0] if len(only) == 1 else None
+    return fhir.site_tag({"id": row[0], "finess": row[1]}) if row else None
+
+
+def _extract_bundle(identifier: str, rows: list[dict[str, Any]], data: bytes, created: str,
+                    site_tag: dict[str, str] | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "identifier": [{"system": EXTRACT_SYSTEM, "value": identifier}],
         "status": "current",
@@ -57,6 +70,8 @@ def _extract_bundle(identifier: str, rows: list[dict[str, Any]], data: bytes, cr
             "size": len(data), "hash": base64.b64encode(hashlib.sha1(data).digest()).decode("ascii"),
             "title": f"journal-audit-{identifier.replace('/', '-')}.csv", "creation": created}}],
     }
+    if site_tag:
+        document["meta"] = {"tag": [site_tag]}
     return {"resourceType": "Bundle", "type": "transaction", "entry": [{
         "fullUrl": f"urn:uuid:{fhir.resource_uuid(EXTRACT_SYSTEM, identifier)}", "resource": document,
         "request": {"method": "POST", "url": "DocumentReference",
@@ -83,7 +98,7 @@ def freeze_extract(db: "Database", *, force: bool = False, now: dt.datetime | No
         data = audit.to_csv(db, rows).encode("utf-8")
         created = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
         identifier = f"{_install_id(db)}/{number}"
-        bundle = _extract_bundle(identifier, rows, data, created)
+        bundle = _extract_bundle(identifier, rows, data, created, _site_tag(db))
         db.conn.execute("INSERT INTO audit_outbox (id, extract_no, first_seq, last_seq, payload, created_at) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         [identifier, number, rows[0]["seq"], rows[-1]["seq"],

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from sync.fhir import bundle as _bundle
 from sync.fhir import resources as _resources
-from sync.fhir.bundle import if_none_exist, resource_uuid
+from sync.fhir.bundle import if_none_exist, resource_uuid, site_tag
 from sync.fhir.codec import dumps, dumps_bundle, loads
 from sync.fhir.observations import bp_panel_resource, observation_resource
 from sync.fhir.report import composition_resource
@@ -68,7 +68,7 @@ __all__ = [
     "session_bundle", "addendum_bundle", "patient_resource", "observation_resource", "bp_panel_resource",
     "encounter_resource", "consent_resource", "composition_resource", "organization_resource", "organization_key",
     "practitioner_resource", "practitioner_key", "practitioner_role_resource", "remote_doctor_resource",
-    "device_resource", "device_key", "fhir_datetime", "resource_uuid", "if_none_exist",
+    "device_resource", "device_key", "fhir_datetime", "resource_uuid", "if_none_exist", "site_tag",
     # wire form
     "dumps", "dumps_bundle", "loads",
     # identifier and code systems, display tables

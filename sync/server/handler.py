@@ -6,6 +6,7 @@ Just enough of the HL7 FHIR R4 RESTful API to receive Relais uploads and let a d
   `identifier=` search in the query string): what a one-resource-per-request client needs (the benchmark baseline);
 - `GET [base]/metadata` (public, clients probe it), `GET [base]/[type]?…` (search), `GET [base]/[type]/[id]`;
 - `GET /`: a redirect to the doctors' application (sync.server.doctors), served on its own port.
+On a loopback address it answers only requests whose `Host` is a loopback name (DNS rebinding).
 Every refusal is an OperationOutcome (sync.server.outcome). HTTP/1.1 with a Content-Length on every reply, so
 keep-alive clients work; a refused request's body is read and dropped, or the connection closed, so it is never
 parsed as the next request.
@@ -15,6 +16,7 @@ Logs carry method, path (never the query string), status, size and time: no bodi
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import logging
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +25,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from sync.fhir import dumps
-from sync.server.access import authenticate, check_sites
+from sync.server import intake
+from sync.server.access import authenticate
 from sync.server.bundles import RESOURCE_ID, TYPE_NAME
 from sync.server.outcome import FhirError, operation_outcome
 from sync.server.resources import ResourceDB
@@ -69,6 +72,8 @@ class FhirHandler(BaseHTTPRequestHandler):
     db: ResourceDB
     registry: TabletRegistry | None = None  # None: open development server
     limiter: AuthLimiter
+    large_bodies: intake.LargeBodies
+    allowed_hosts: frozenset[str] | None = None  # the `Host` names answered (None: any, off loopback)
     tablet: Tablet | None = None
     doctors_port: int | None = None  # where `/` redirects (the doctors' application)
 
@@ -126,7 +131,16 @@ class FhirHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         self._started = time.perf_counter()
         self._body_consumed = method != "POST"
+        self._give_back: list[Any] = []  # the large-body slot this request holds, if any
         try:
+            self._answer(method)
+        finally:
+            for give_back in self._give_back:
+                give_back()
+
+    def _answer(self, method: str) -> None:
+        try:
+            self._check_host()
             segments, query = self._route()
             # the capability statement stays public (clients probe it), and `/` (a redirect to the doctors'
             # application, which signs doctors in); everything else needs the token when one is configured
@@ -154,10 +168,7 @@ class FhirHandler(BaseHTTPRequestHandler):
         if segments != ["fhir"]:
             raise FhirError(404 if not is_fhir else 405, "POST a transaction Bundle to the base URL", "not-supported")
         bundle = self._read_body()
-        entries = bundle.get("entry") if isinstance(bundle, dict) else None
-        resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-        check_sites(self.tablet, resources + self.db.update_targets(entries), self.db.read)
-        self._send_json(200, self.db.transaction(bundle))
+        self._send_json(200, self.db.transaction(bundle, self._scope()))
 
     def _get(self, segments: list[str], query: list[tuple[str, str]]) -> None:
         if segments == []:
@@ -170,14 +181,28 @@ class FhirHandler(BaseHTTPRequestHandler):
             self._send_json(200, capability_statement())
         elif len(rest) == 1 and TYPE_NAME.fullmatch(rest[0]):
             base = f"http://{self.headers.get('Host', 'localhost')}/fhir"
-            self._send_json(200, self.db.search_bundle(rest[0], query, base))
+            self._send_json(200, self.db.search_bundle(rest[0], query, base, self._scope()))
         elif len(rest) == 2 and TYPE_NAME.fullmatch(rest[0]) and RESOURCE_ID.fullmatch(rest[1]):
-            resource = self.db.read(rest[0], rest[1])
+            resource = self.db.read(rest[0], rest[1], self._scope())
             if resource is None:
                 raise FhirError(404, f"{rest[0]}/{rest[1]} not found", "not-found")
             self._send_json(200, resource, {"ETag": f'W/"{resource["meta"]["versionId"]}"'})
         else:
             raise FhirError(404, "unsupported path", "not-found")
+
+    def _check_host(self) -> None:
+        """A server on loopback answers only requests addressed to a loopback name: a web page whose name was
+        rebound to 127.0.0.1 (DNS rebinding) sends its own name in `Host` and is refused."""
+        if self.allowed_hosts is None:
+            return
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host.rpartition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+        if name not in self.allowed_hosts:
+            raise FhirError(403, "this server answers only requests addressed to its loopback name", "forbidden")
+
+    def _scope(self) -> frozenset[str] | None:
+        """The sites this request may see and write (sync.server.sites); None: any (open server, shared token)."""
+        return self.tablet.sites if self.tablet is not None else None
 
     def _redirect_to_doctors(self) -> None:
         """`/` is the doctors' application (sync.server.doctors), on its own port of the same host."""
@@ -195,35 +220,33 @@ class FhirHandler(BaseHTTPRequestHandler):
                 raise FhirError(400, "conditional create: only one identifier=system|value search is supported")
             condition = f"identifier={quote(query[0][1], safe=':/|.-_~')}"  # parse_qsl decoded it once
         body = self._read_body()
-        check_sites(self.tablet, [body], self.db.read)
-        status, stored, location = self.db.create(rtype, body, condition)
+        status, stored, location = self.db.create(rtype, body, condition, self._scope())
         self._send_json(status, stored, {"Location": location, "ETag": f'W/"{stored["meta"]["versionId"]}"'})
 
     # -- request bodies --------------------------------------------------------------------------------------------
     def _drain_body(self) -> None:
-        """Read and drop a refused request's body, so the client gets our answer rather than a reset while it is
-        still sending (a 401 must reach the uploader as a 401, not as a network error)."""
+        """Read and drop a refused request's body in small pieces, so the client gets our answer rather than a
+        reset while it is still sending (a 401 must reach the uploader as a 401, not as a network error). A chunked
+        body, or one announced over the limit, is not read: the connection is closed instead."""
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
             return
         if 0 <= length <= MAX_BODY_BYTES and not self.headers.get("Transfer-Encoding"):
-            self.rfile.read(length)
+            intake.drain(self.rfile, length)
             self._body_consumed = True
 
+    def _take_large_slot(self) -> None:
+        self._give_back.append(self.large_bodies.take())
+
     def _read_body(self) -> Any:
-        if self.headers.get("Transfer-Encoding"):
-            raise FhirError(411, "send a Content-Length, chunked bodies are not supported", "not-supported")
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise FhirError(411, "Content-Length required", "required") from None
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise FhirError(413, f"body larger than {MAX_BODY_BYTES} bytes", "too-costly")
-        data = self.rfile.read(length)
+        """The request's JSON body, its memory bounded (sync.server.intake, sync.server.wire)."""
+        data = intake.read_body(self.headers, self.rfile, self._take_large_slot)
         self._body_consumed = True
-        return parse_fhir_json(decode_body(data, self.headers.get("Content-Encoding")),
-                               self.headers.get("Content-Type", ""))
+        data = decode_body(data, self.headers.get("Content-Encoding"))
+        if len(data) >= intake.LARGE_BODY_BYTES and not self._give_back:  # small on the wire, large inflated
+            self._take_large_slot()
+        return parse_fhir_json(data, self.headers.get("Content-Type", ""))
 
     # -- methods ---------------------------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
@@ -250,20 +273,34 @@ class FhirHandler(BaseHTTPRequestHandler):
                          close=True)
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
 def make_server(host: str, port: int, db_path: str | Path, *, token: str | None = None,
                 registry: TabletRegistry | None = None, limiter: AuthLimiter | None = None,
-                doctors_port: int | None = None) -> ThreadingHTTPServer:
+                doctors_port: int | None = None, key: bytes | None = None) -> ThreadingHTTPServer:
     """A ready-to-serve server (port 0 picks a free port: read `server.server_address`). `registry`: one token
     per tablet, bound to its sites (sync.server.tablets); `token`: a single shared token for any site
-    (development)."""
-    db = ResourceDB(db_path)
+    (development); `key`: the file's SQLCipher key (sync.server.at_rest). On a loopback address it answers only
+    requests addressed to a loopback name."""
+    db = ResourceDB(db_path, key)
     if registry is None and token:
         registry = TabletRegistry.single(token)
     handler = type("BoundFhirHandler", (FhirHandler,), {"db": db, "registry": registry, "doctors_port": doctors_port,
-                                                         "limiter": limiter or AuthLimiter()})
+                                                         "limiter": limiter or AuthLimiter(),
+                                                         "large_bodies": intake.LargeBodies(),
+                                                         "allowed_hosts": LOOPBACK_NAMES if _is_loopback(host)
+                                                         else None})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def base_url(server: ThreadingHTTPServer) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from sync.errors import RelaisError
+from sync.keys import KeyFileError, keys_home, load_or_create_key, read_key
 
 BANNER = "serving on "
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `sync` package
@@ -38,11 +39,14 @@ class LocalServer:
     def __init__(self, db_path: str | os.PathLike[str], *, port: int = 0, host: str = "127.0.0.1",
                  token: str | None = None, tablets: str | os.PathLike[str] | None = None,
                  log_path: str | os.PathLike[str] | None = None, startup_timeout: float = 20.0,
-                 doctors: str | os.PathLike[str] | None = None) -> None:
+                 doctors: str | os.PathLike[str] | None = None,
+                 key_file: str | os.PathLike[str] | None = None) -> None:
         """`tablets`: the registry of per-tablet tokens (`python -m sync tablets add`); `token`: one shared token
         instead; neither: an open server. `log_path`: where its log (stderr) goes, appended; None: discarded.
-        `doctors`: the doctors' accounts file (`python -m sync doctors add`) of the application `/` leads to."""
+        `doctors`: the doctors' accounts file (`python -m sync doctors add`) of the application `/` leads to.
+        `key_file`: keep its database encrypted under this key (sync.server.at_rest)."""
         self.db_path = Path(db_path).absolute()
+        self.key_file = Path(key_file).absolute() if key_file is not None else None
         self.port, self.host, self.token = port, host, token
         self.tablets = Path(tablets).absolute() if tablets is not None else None
         self.doctors = Path(doctors).absolute() if doctors is not None else None
@@ -59,6 +63,8 @@ class LocalServer:
             cmd += ["--tablets", str(self.tablets)]
         if self.doctors is not None:
             cmd += ["--doctors", str(self.doctors)]
+        if self.key_file is not None:
+            cmd += ["--key-file", str(self.key_file)]
         return cmd
 
     def environment(self) -> dict[str, str]:
@@ -146,6 +152,30 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+LOCAL_KEY_NAME = "devserver.key"
+LOCAL_TOKEN_NAME = "devserver.token"
+
+
+def local_token(keys: Path | None = None) -> str:
+    """The token of the app's local server, in its own owner-only file of the keys folder (made the first time):
+    every Relais of this account finds it, no other account nor a web page does."""
+    path = (keys or keys_home()) / LOCAL_TOKEN_NAME
+    try:
+        return read_key(path).hex()
+    except KeyFileError as exc:
+        if exc.code != "key.missing":
+            raise
+    return load_or_create_key(path, database_exists=False).hex()
+
+
+def app_server(db_path: Path, *, port: int, doctors: Path, keys: Path | None = None) -> LocalServer:
+    """The local server the app starts when no server is configured: on loopback, its copy encrypted under a key
+    of its own (apart from the store's), answering only its token (`local_token`) and signed-in doctors."""
+    folder = keys or keys_home()
+    return LocalServer(db_path, port=port, doctors=doctors, token=local_token(folder),
+                       key_file=folder / LOCAL_KEY_NAME)
 
 
 def server_alive(url: str, timeout: float = 1.0) -> bool:

@@ -22,7 +22,6 @@ only.
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import sqlite3
 import uuid
@@ -32,7 +31,7 @@ from typing import Any
 from sync.fhir import dumps, loads
 from sync.fhir.patient_fields import identity_traits
 from sync.server import search as searching
-from sync.server import search_index
+from sync.server import at_rest, search_index, sites
 from sync.server.bundles import (CONDITIONAL_REFERENCE, TYPE_NAME, conditional_update_target, parse_if_none_exist,
                                  resource_identifiers, rewrite_references, validate_transaction)
 from sync.server.outcome import FhirError
@@ -69,32 +68,40 @@ def _now() -> str:
 class ResourceDB:
     """The server's SQLite file. One connection per call: the HTTP server is threaded."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+    def __init__(self, path: str | Path, key: bytes | None = None) -> None:
+        """`key`: the SQLCipher key of an encrypted file (sync.server.at_rest); None: a plain file."""
+        self.path, self.key = str(path), key
+        at_rest.prepare(Path(path), key)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
             new_index = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_index'").fetchone() is None
             conn.executescript(search_index.SCHEMA)
-            if new_index:  # a file from before the index: index what it holds
+            new_sites = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'resource_sites'").fetchone() is None
+            conn.executescript(sites.SCHEMA)
+            if new_index or new_sites:  # a file from before the index or the sites: fill them from what it holds
                 conn.execute("BEGIN IMMEDIATE")
-                search_index.backfill(conn, ((row["type"], row["id"], loads(row["json"]))
-                                             for row in conn.execute("SELECT type, id, json FROM resources")))
+                stored = [(row["type"], row["id"], loads(row["json"]))
+                          for row in conn.execute("SELECT type, id, json FROM resources")]
+                if new_index:
+                    search_index.backfill(conn, stored)
+                if new_sites:
+                    sites.backfill(conn, stored)
                 conn.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
+        conn = at_rest.connect(self.path, self.key)
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        """Process every entry in one SQLite transaction; returns the transaction-response Bundle."""
+    def transaction(self, bundle: dict[str, Any], scope: sites.Scope = None) -> dict[str, Any]:
+        """Process every entry in one SQLite transaction; returns the transaction-response Bundle. `scope`: the
+        sites of the tablet writing (sync.server.sites), None for any."""
         entries = validate_transaction(bundle)
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")  # take the write lock before looking up: no race between lookup and insert
-            response_entries = _Transaction(conn).apply(entries)
+            response_entries = _Transaction(conn, scope).apply(entries)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -105,7 +112,8 @@ class ResourceDB:
         return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "transaction-response",
                 "entry": response_entries}
 
-    def create(self, rtype: str, resource: Any, if_none_exist: str | None) -> tuple[int, dict[str, Any], str]:
+    def create(self, rtype: str, resource: Any, if_none_exist: str | None,
+               scope: sites.Scope = None) -> tuple[int, dict[str, Any], str]:
         """`POST [base]/[type]`: (status 201 or 200, the stored resource, its location). Runs as a one-entry
         transaction, so it has the very same conditional-create semantics."""
         if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
@@ -114,7 +122,7 @@ class ResourceDB:
         if if_none_exist is not None:
             request["ifNoneExist"] = if_none_exist
         reply = self.transaction({"resourceType": "Bundle", "type": "transaction",
-                                  "entry": [{"resource": resource, "request": request}]})
+                                  "entry": [{"resource": resource, "request": request}]}, scope)
         response = reply["entry"][0]["response"]
         location = response["location"]
         _, resource_id = location.split("/")[:2]
@@ -122,39 +130,27 @@ class ResourceDB:
         assert stored is not None
         return (201 if response["status"].startswith("201") else 200), stored, location
 
-    def read(self, rtype: str, resource_id: str) -> dict[str, Any] | None:
+    def read(self, rtype: str, resource_id: str, scope: sites.Scope = None) -> dict[str, Any] | None:
+        """One resource; None when there is none, or none of the sites of `scope`."""
+        condition, args = sites.scope_condition(scope)
         with self._connect() as conn:
-            row = conn.execute("SELECT json FROM resources WHERE type = ? AND id = ?", (rtype, resource_id)).fetchone()
+            row = conn.execute(f"SELECT json FROM resources r WHERE type = ? AND id = ? AND {condition}",
+                               (rtype, resource_id, *args)).fetchone()
         return loads(row["json"]) if row else None
 
-    def search(self, rtype: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def search(self, rtype: str, params: list[tuple[str, str]], scope: sites.Scope = None) -> list[dict[str, Any]]:
         """The matching resources of one page (all of them without `_count`), oldest first (sync.server.search)."""
-        query = searching.parse(rtype, params)
+        query = searching.parse(rtype, params, scope)
         with self._connect() as conn:
             return searching.run(conn, query).matches
 
-    def search_bundle(self, rtype: str, params: list[tuple[str, str]], base: str) -> dict[str, Any]:
+    def search_bundle(self, rtype: str, params: list[tuple[str, str]], base: str,
+                      scope: sites.Scope = None) -> dict[str, Any]:
         """The searchset Bundle of one page, with its `self` and `next` links under the absolute `base` URL."""
-        query = searching.parse(rtype, params)
+        query = searching.parse(rtype, params, scope)
         with self._connect() as conn:
             page = searching.run(conn, query)
         return searching.searchset(page, rtype, params, base)
-
-    def update_targets(self, entries: Any) -> list[dict[str, Any]]:
-        """The stored resources the conditional updates of these transaction entries would replace (for the site
-        check: a tablet replaces only its own sites' records). Malformed entries are left to the transaction."""
-        found: list[dict[str, Any]] = []
-        for i, entry in enumerate(entries if isinstance(entries, list) else []):
-            request = entry.get("request") if isinstance(entry, dict) else None
-            if not isinstance(request, dict) or request.get("method") != "PUT":
-                continue
-            try:
-                rtype, system, value = conditional_update_target(request, i)
-            except FhirError:
-                continue
-            if TYPE_NAME.fullmatch(rtype):
-                found.extend(self.search(rtype, [("identifier", f"{system}|{value}")]))
-        return found
 
     def counts(self) -> dict[str, int]:
         with self._connect() as conn:
@@ -164,43 +160,98 @@ class ResourceDB:
 
 class _Transaction:
     """One transaction Bundle applied on a connection that holds the write lock: first every entry is planned
-    (matched by its conditional create, or given a new id), then the new resources are stored with their references
-    rewritten."""
+    (matched by its conditional create, or given a new id), then the resources to write get their references
+    rewritten and their sites checked (sync.server.sites), then they are stored."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, scope: sites.Scope = None) -> None:
         self.conn = conn
+        self.scope = scope
         self.mapping: dict[str, str] = {}  # fullUrl → Type/id
         self.planned: dict[tuple[str, str, str], str] = {}  # identifiers created earlier in this same bundle
+        self.named: set[str] = set()  # the sites the bundle names
+        self.org_sites: dict[str, set[str]] = {}  # Organization/id of the bundle's Organizations → their sites
 
     def apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         plan = [self._plan(entry, i) for i, entry in enumerate(entries)]
+        targets = {f"{rtype}/{rid}" for _, rtype, rid, _ in plan}
+        # every resource sent is placed, also one a conditional create matched (and so will not store); its
+        # rewritten form is made again when stored rather than kept, so a large bundle is not held twice
+        own = [self._sites_of(rtype, self._rewritten(entry["resource"]), targets, i)
+               for i, ((_, rtype, _, _), entry) in enumerate(zip(plan, entries))]
+        bundle_sites = self.named.union(*own)
+        if self.scope is not None and not bundle_sites:
+            raise sites.forbidden("the bundle names no site (an Organization, a site tag, a resource of the site)")
         now = _now()
-        return [self._store(status, rtype, resource_id, resource, now) for status, rtype, resource_id, resource in plan]
+        return [self._store(status, rtype, resource_id, resource, now, mine or bundle_sites)
+                for (status, rtype, resource_id, resource), mine in zip(plan, own)]
+
+    def _rewritten(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource with its references rewritten to server ids (new containers, the values shared)."""
+        return rewrite_references(resource, self.mapping, self._resolve)
+
+    def _sites_of(self, rtype: str, resource: dict[str, Any], targets: set[str], i: int) -> set[str]:
+        """The sites a resource sent names (its references already rewritten); 403 when it names, or points at,
+        a site the tablet is not registered for (sync.server.sites)."""
+        named = sites.organization_sites(resource) if rtype == "Organization" else sites.tag_sites(resource)
+        for reference in sites.reference_strings(resource):
+            target = sites.literal_target(reference)
+            if target is None:
+                if self.scope is not None and not reference.startswith("#"):
+                    raise sites.forbidden(f"entry[{i}]: a reference this server cannot place in a site")
+                continue
+            if target.startswith("Organization/"):
+                named |= self.org_sites.get(target) or sites.owners(self.conn, *target.split("/"))
+            if target not in targets and not sites.visible(self.conn, self.scope, *target.split("/")):
+                raise sites.forbidden(f"entry[{i}]: a reference points outside the tablet's sites")
+        sites.check_named(self.scope, named, f"entry[{i}]")
+        return named
 
     def _matching(self, rtype: str, system: str, value: str) -> set[str]:
+        """The resources with this identifier, of the token's sites only, and those created earlier in the bundle."""
+        condition, args = sites.scope_condition(self.scope, "i.type", "i.resource_id")
         ids = {row["resource_id"] for row in self.conn.execute(
-            "SELECT resource_id FROM identifiers WHERE type = ? AND system = ? AND value = ?", (rtype, system, value))}
+            f"SELECT resource_id FROM identifiers i WHERE type = ? AND system = ? AND value = ? AND {condition}",
+            (rtype, system, value, *args))}
         if (rtype, system, value) in self.planned:
             ids.add(self.planned[(rtype, system, value)])
         return ids
 
+    def _match(self, rtype: str, system: str, value: str, what: str, i: int) -> str | None:
+        """The one resource a conditional create or update matches (None: none); 412 on several. A conditional on
+        an Organization's FINESS or site id names that site; a match names its sites."""
+        if rtype == "Organization" and system in sites.SITE_SYSTEMS:
+            sites.check_named(self.scope, {value}, f"entry[{i}].request")
+            self.named.add(value)
+        ids = self._matching(rtype, system, value)
+        if len(ids) > 1:
+            raise FhirError(412, f"entry[{i}]: {what} matches {len(ids)} resources", "duplicate")
+        match = next(iter(ids), None)
+        if match is not None:
+            self.named |= sites.owners(self.conn, rtype, match)
+        return match
+
+    def _planned(self, entry: dict[str, Any], planned: tuple[str, str, str, dict[str, Any] | None]
+                 ) -> tuple[str, str, str, dict[str, Any] | None]:
+        status, rtype, resource_id, resource = planned
+        if status.startswith("201"):
+            for ident in resource_identifiers(entry["resource"]):
+                self.planned[(rtype, *ident)] = resource_id
+        if entry.get("fullUrl"):
+            self.mapping[entry["fullUrl"]] = f"{rtype}/{resource_id}"
+        if rtype == "Organization":
+            self.org_sites[f"{rtype}/{resource_id}"] = sites.organization_sites(resource) if resource is not None \
+                else sites.owners(self.conn, rtype, resource_id)
+        return planned
+
     def _plan_update(self, entry: dict[str, Any], i: int) -> tuple[str, str, str, dict[str, Any] | None]:
         """A conditional update: created (201) without a match, the match replaced (200), 412 on several."""
         rtype, system, value = conditional_update_target(entry["request"], i)
-        ids = self._matching(rtype, system, value)
-        if len(ids) > 1:
-            raise FhirError(412, f"entry[{i}]: the conditional update matches {len(ids)} resources", "duplicate")
+        match = self._match(rtype, system, value, "the conditional update", i)
         resource = entry["resource"]
-        if ids:
-            planned = ("200 OK", rtype, next(iter(ids)), resource)
-            _check_identity_kept(self.conn, planned[2], resource, i)
-        else:
-            planned = ("201 Created", rtype, str(uuid.uuid4()), resource)
-            for ident in resource_identifiers(resource):
-                self.planned[(rtype, *ident)] = planned[2]
-        if entry.get("fullUrl"):
-            self.mapping[entry["fullUrl"]] = f"{rtype}/{planned[2]}"
-        return planned
+        if match is not None:
+            _check_identity_kept(self.conn, match, resource, i)
+            return self._planned(entry, ("200 OK", rtype, match, resource))
+        return self._planned(entry, ("201 Created", rtype, str(uuid.uuid4()), resource))
 
     def _plan(self, entry: dict[str, Any], i: int) -> tuple[str, str, str, dict[str, Any] | None]:
         """(status, type, id, resource to create or replace — None when an existing one matched a create)."""
@@ -209,25 +260,16 @@ class _Transaction:
         rtype, resource = entry["request"]["url"], entry["resource"]
         match = None
         if "ifNoneExist" in entry["request"]:
-            ids = self._matching(rtype, *parse_if_none_exist(entry["request"]["ifNoneExist"], i))
-            if len(ids) > 1:
-                raise FhirError(412, f"entry[{i}]: ifNoneExist matches {len(ids)} resources", "duplicate")
-            match = next(iter(ids), None)
+            match = self._match(rtype, *parse_if_none_exist(entry["request"]["ifNoneExist"], i), "ifNoneExist", i)
         if match is not None:
-            planned = ("200 OK", rtype, match, None)
-        else:
-            planned = ("201 Created", rtype, str(uuid.uuid4()), resource)
-            for system, value in resource_identifiers(resource):
-                self.planned[(rtype, system, value)] = planned[2]
-        if entry.get("fullUrl"):
-            self.mapping[entry["fullUrl"]] = f"{rtype}/{planned[2]}"
-        return planned
+            return self._planned(entry, ("200 OK", rtype, match, None))
+        return self._planned(entry, ("201 Created", rtype, str(uuid.uuid4()), resource))
 
     def _prepared(self, resource: dict[str, Any], resource_id: str, version: int, now: str
                   ) -> tuple[dict[str, Any], list[tuple[str, str]], str | None]:
-        """The resource as stored (references rewritten, server id, meta of this version), its identifiers and its
-        subject reference."""
-        stored = rewrite_references(copy.deepcopy(resource), self.mapping, self._resolve)
+        """The resource as stored (its references already rewritten; server id, meta of this version), its
+        identifiers and its subject reference."""
+        stored = dict(resource)
         stored["id"] = resource_id
         stored["meta"] = {**(stored.get("meta") or {}), "versionId": str(version), "lastUpdated": now}
         subject = stored["subject"].get("reference") if isinstance(stored.get("subject"), dict) else None
@@ -252,20 +294,26 @@ class _Transaction:
         return version
 
     def _resolve(self, reference: str) -> str:
-        """A conditional reference → `Type/id` of the one resource it matches (404/412 otherwise)."""
+        """A conditional reference → `Type/id` of the one resource it matches (404/412 otherwise; 403 when a
+        tablet's sites hold none, whether another site holds one or not)."""
         match = CONDITIONAL_REFERENCE.fullmatch(reference)
         assert match is not None
         rtype, query = match.groups()
         ids = self._matching(rtype, *parse_if_none_exist(query, 0))
+        if not ids and self.scope is not None:
+            raise sites.forbidden(f"a conditional reference to {rtype} matches no resource of the tablet's sites")
         if len(ids) != 1:
             raise FhirError(412 if ids else 404, f"a conditional reference to {rtype} matches {len(ids)} "
                                                  f"resources (it must match exactly one)", "not-found")
         return f"{rtype}/{next(iter(ids))}"
 
     def _store(self, status: str, rtype: str, resource_id: str, resource: dict[str, Any] | None,
-               now: str) -> dict[str, Any]:
-        """Insert a planned resource, replace an updated one, or look up the matched one; its
-        transaction-response entry."""
+               now: str, owners: set[str]) -> dict[str, Any]:
+        """Insert a planned resource, replace an updated one (either recorded as of `owners`, its sites), or look
+        up the matched one; its transaction-response entry."""
+        if resource is not None:
+            resource = self._rewritten(resource)
+            sites.write_owners(self.conn, rtype, resource_id, owners)
         if resource is not None and status.startswith("200"):
             version, last_modified = self._replace(rtype, resource_id, resource, now), now
         elif resource is not None:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sync.fhir import loads
+from sync.server import sites
 from sync.server.outcome import FhirError
 from sync.server.search_index import DATES, REFERENCES, TOKENS, parse_instant, reference_of
 
@@ -45,6 +46,7 @@ class Query:
     count: int | None = None
     after: tuple[str, int] | None = None
     includes: list[str] = field(default_factory=list)  # elements whose references to include
+    scope: sites.Scope = None  # the caller's sites (sync.server.sites): matches and includes of these only
 
     def add(self, condition: str, *args: Any) -> None:
         self.where.append(condition)
@@ -178,8 +180,12 @@ def decode_cursor(token: str) -> tuple[str, int]:
     raise FhirError(400, "_cursor is not a cursor this server gave")
 
 
-def parse(rtype: str, params: list[tuple[str, str]]) -> Query:
-    query = Query(rtype)
+def parse(rtype: str, params: list[tuple[str, str]], scope: sites.Scope = None) -> Query:
+    query = Query(rtype, scope=scope)
+    if scope is not None:
+        marks = ", ".join("?" * len(scope))
+        query.add(f"r.id IN (SELECT id FROM resource_sites WHERE type = ? AND site IN ({marks}))", rtype,
+                  *sorted(scope))
     for name, value in params:
         if name == "identifier":
             _add_identifier(query, value)
@@ -236,10 +242,11 @@ def run(conn: sqlite3.Connection, query: Query) -> Page:
         rows = rows[:query.count]
         next_cursor = encode_cursor(rows[-1]["last_updated"], rows[-1]["rowid"]) if rows else None
     matches = [loads(row["json"]) for row in rows]
-    return Page(matches, total, next_cursor, _included(conn, matches, query.includes))
+    return Page(matches, total, next_cursor, _included(conn, matches, query.includes, query.scope))
 
 
-def _included(conn: sqlite3.Connection, matches: list[dict[str, Any]], elements: list[str]) -> list[dict[str, Any]]:
+def _included(conn: sqlite3.Connection, matches: list[dict[str, Any]], elements: list[str],
+              scope: sites.Scope) -> list[dict[str, Any]]:
     seen: set[str] = set()
     found = []
     for resource in matches:
@@ -249,8 +256,9 @@ def _included(conn: sqlite3.Connection, matches: list[dict[str, Any]], elements:
                 continue
             seen.add(reference)
             target_type, target_id = reference.split("/")
-            row = conn.execute("SELECT json FROM resources WHERE type = ? AND id = ?",
-                               (target_type, target_id)).fetchone()
+            condition, args = sites.scope_condition(scope)
+            row = conn.execute(f"SELECT json FROM resources r WHERE type = ? AND id = ? AND {condition}",
+                               (target_type, target_id, *args)).fetchone()
             if row is not None:
                 found.append(loads(row["json"]))
     return found

@@ -5,8 +5,9 @@ The registry is a JSON file the operator keeps beside the server's database::
 
     {"tablets": [{"id": "ehpad-tilleuls-1", "token_sha256": "…", "sites": ["750000010"]}]}
 
-Only the SHA-256 of each token is stored (a stolen registry gives no token); `sites` lists the FINESS numbers or
-local site ids (sync.fhir.SITE_ID_SYSTEM) the tablet works for. `python -m sync tablets add` mints a token, prints
+Only the SHA-256 of each token is stored (a stolen registry gives no token); `sites` lists the keys of the sites
+the tablet works for: a site's FINESS when it has one, else its local site id (sync.fhir.SITE_ID_SYSTEM), as
+sync.server.sites names sites. `python -m sync tablets add` mints a token, prints
 it once and records its hash. A lost tablet is removed with `python -m sync tablets remove`, without touching the
 others.
 
@@ -46,9 +47,6 @@ def token_digest(token: str) -> str:
 class Tablet:
     id: str
     sites: frozenset[str] | None  # None: any site (the single shared --token of a development set-up)
-
-    def may_write_for(self, site_identifiers: set[str]) -> bool:
-        return self.sites is None or bool(site_identifiers & self.sites)
 
 
 @dataclass

@@ -32,7 +32,12 @@ def start_beside(sock: socket.socket, fhir_base: str, *, host: str, accounts: st
         registry.tablets[token_digest(token)] = Tablet("doctors-application", None)
     settings = DoctorsSettings(fhir_base=fhir_base, accounts=accounts, view_log=view_log, fhir_token=token,
                                secure_cookies=not is_loopback(host))
-    return BackgroundServer(create_app(settings), sock).start()
+    app = create_app(settings)
+    if is_loopback(host):  # a page whose name was rebound to 127.0.0.1 (DNS rebinding) sends its own name
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app = TrustedHostMiddleware(app, allowed_hosts=["127.0.0.1", "localhost"])
+    return BackgroundServer(app, sock).start()
 
 
 class DoctorsBeside:
