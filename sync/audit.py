@@ -23,7 +23,7 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sync.store.months import AUDIT_RETENTION_MONTHS, months_before
+from sync.months import AUDIT_RETENTION_MONTHS, months_before
 
 if TYPE_CHECKING:
     from sync.store.database import Database

@@ -131,14 +131,18 @@ class VitalsStep:
     def confirm_vitals(self, *, respiration_rate: str | None = None, consciousness: str | None = None,
                        on_oxygen: bool | None = None, spo2_target_88_92: bool = False) -> News2:
         """Store what staff assessed (marked manual) and go on to the teleconsultation. A parameter left blank
-        keeps the score partial, and the screen says which."""
+        keeps the score partial, and the screen says which. Confirmed again unchanged (staff came back through
+        this step after measuring more during the call), an assessment is not stored a second time."""
         ctx = self.ctx
         session_id = ctx.require_session()
         if ctx.state.step != "vitals":
             raise WorkflowError("session.finish_measurements_first")
         vitals = manual_vitals(respiration_rate, consciousness, on_oxygen, spo2_target_88_92)
         now = ctx.clock()
+        already = {row[:3] for row in manual_rows(ctx.state.vitals)} if ctx.state.vitals else set()
         for code, value, unit, flag in manual_rows(vitals):
+            if (code, value, unit) in already:
+                continue
             ctx.store.add_measurement(session_id, code=code, value=value, unit=unit, source="manual",
                                       measured_at=now.isoformat(), received_at=now.isoformat(), interpretation=flag)
         ctx.send_live(session_id)

@@ -9,7 +9,8 @@ What it guarantees, because the tablet's exactly-once promise rests on it:
   matches — including one created earlier in the same Bundle — else 201 Created; several matches: 412;
 - a conditional update (`PUT Type?identifier=SYSTEM|VALUE`, FHIR R4 RESTful API "conditional update") creates the
   resource when nothing matches (201), replaces the one match with a new version and a renewed `meta.lastUpdated`
-  (200), and answers 412 on several matches. The strict identity traits of a Patient stored as retrieved or
+  (200; when nothing changes, as when a resend follows a lost reply, the current version stands and nothing is
+  stored), and answers 412 on several matches. The strict identity traits of a Patient stored as retrieved or
   qualified (RECUP / QUAL, with its INS) are kept: an update changing them, or lowering the status, is refused
   (422, business-rule), a qualification (RECUP to QUAL) aside;
 - urn:uuid and conditional references are rewritten to the server ids (sync.server.bundles);
@@ -275,10 +276,14 @@ class _Transaction:
         subject = stored["subject"].get("reference") if isinstance(stored.get("subject"), dict) else None
         return stored, resource_identifiers(stored), subject
 
-    def _replace(self, rtype: str, resource_id: str, resource: dict[str, Any], now: str) -> int:
-        """Store the next version of a resource (references rewritten, id kept, meta renewed); its version."""
-        row = self.conn.execute("SELECT version FROM resources WHERE type = ? AND id = ?",
+    def _replace(self, rtype: str, resource_id: str, resource: dict[str, Any], now: str) -> tuple[int, str]:
+        """Store the next version of a resource (references rewritten, id kept, meta renewed): its version and
+        time. An update that changes nothing (the same bytes sent again after a lost reply) stores nothing and
+        answers the current version, as a no-op update."""
+        row = self.conn.execute("SELECT version, json, last_updated FROM resources WHERE type = ? AND id = ?",
                                 (rtype, resource_id)).fetchone()
+        if _content(loads(row["json"])) == _content({**resource, "id": resource_id}):
+            return row["version"], row["last_updated"]
         version = row["version"] + 1
         stored, idents, subject = self._prepared(resource, resource_id, version, now)
         self.conn.execute(
@@ -291,7 +296,7 @@ class _Transaction:
                               [(rtype, s, v, resource_id) for s, v in idents])
         self.conn.execute("DELETE FROM search_index WHERE type = ? AND id = ?", (rtype, resource_id))
         search_index.write_index(self.conn, rtype, resource_id, stored)
-        return version
+        return version, now
 
     def _resolve(self, reference: str) -> str:
         """A conditional reference → `Type/id` of the one resource it matches (404/412 otherwise; 403 when a
@@ -315,7 +320,7 @@ class _Transaction:
             resource = self._rewritten(resource)
             sites.write_owners(self.conn, rtype, resource_id, owners)
         if resource is not None and status.startswith("200"):
-            version, last_modified = self._replace(rtype, resource_id, resource, now), now
+            version, last_modified = self._replace(rtype, resource_id, resource, now)
         elif resource is not None:
             version, last_modified = 1, now
             stored, idents, subject = self._prepared(resource, resource_id, version, now)
@@ -336,6 +341,12 @@ class _Transaction:
 
 
 _LOCKED_STATUSES = ("RECUP", "QUAL")
+
+
+def _content(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource without what the server itself sets (its version and time), to tell a real change."""
+    meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    return {**resource, "meta": meta}
 
 
 def _check_identity_kept(conn: sqlite3.Connection, resource_id: str, resource: dict[str, Any], i: int) -> None:

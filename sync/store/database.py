@@ -28,7 +28,7 @@ import sqlite_utils
 from sync.store.errors import (NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreFullError,
                                StoreKeyError)
 from sync.store.migrations import MIGRATIONS, Migration
-from sync.store.months import AUDIT_RETENTION_MONTHS, months_before
+from sync.months import AUDIT_RETENTION_MONTHS, months_before
 from sync.store.uptime import UptimeSource, boot_reading
 
 log = logging.getLogger(__name__)

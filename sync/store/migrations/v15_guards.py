@@ -2,7 +2,7 @@
 
 - `audit_anchor_past_old_rows_only`: the anchor (sync.audit) may move forward only onto an existing row with the
   same hash, and only past rows older than six rolling months. "Six months ago" is `audit_cutoff()`, a function
-  the app registers on every connection it opens (sync.store.database) from sync.store.months and the store's
+  the app registers on every connection it opens (sync.store.database) from sync.months and the store's
   clock; a connection without it (a SQLite shell) cannot move the anchor at all. Someone who drops the trigger
   is caught by the comparison with the server's copy (sync.audit.compare).
 - `staff.pin_lock_boot` / `pin_lock_uptime`: the boot the lock-out started in and the seconds since boot then
