@@ -109,13 +109,13 @@ def test_a_call_from_the_request_file_to_one_encounter_holding_the_doctors_own_w
     assert "38,6 °C" in live and "93 %" not in live
 
     wf.enter_manual("oximeter", {"spo2": "93", "pulse_rate": "104"})   # the doctor asks for the SpO2
-    wf.accept()
-    wf.finish_measurements()
-    wf.confirm_vitals(respiration_rate="22", consciousness="A", on_oxygen=False)   # back to the call
-    assert wf.state.step == "teleconsult"
+    wf.accept()                                            # accepted: on its way to the doctor at once
     push(store, url)
     live = browser.get(f"{doctors.url}/sessions/{encounter}/live", timeout=10).text
     assert "93 %" in live and "104 /min" in live
+    wf.finish_measurements()
+    wf.confirm_vitals(respiration_rate="22", consciousness="A", on_oxygen=False)   # back to the call
+    assert wf.state.step == "teleconsult"
 
     sign_conclusions(doctors, browser, encounter)
     assert pull_conclusions(store, SearchClient(url))["created"] == 1

@@ -197,6 +197,8 @@ class MeasuringStep:
         outcomes = {k: v for k, v in ctx.state.outcomes.items() if k != proposal.kind}
         ctx.changed(step="measure", accepted=accepted, proposal=None, live_value=None, device_state="idle",
                     measuring_kind=None, outcomes=outcomes)
+        if ctx.state.request_kind:  # a doctor follows this session: an accepted value goes to them at once
+            self._store_fresh(session_id)
 
     def finish_measurements(self) -> None:
         """Store every accepted value (and the one on review) in the open session, then go on to what staff
@@ -208,16 +210,22 @@ class MeasuringStep:
         if not ctx.state.accepted:
             raise WorkflowError("measure.nothing_to_save")
         ctx.cancel_measurement()
+        self._store_fresh(session_id)
+        ctx.changed(step="vitals", news2=news2_of(ctx.state.accepted, ctx.state.vitals), proposal=None,
+                    device_state="idle")
+
+    def _store_fresh(self, session_id: str) -> None:
+        """Store the accepted values not stored yet (staff may come back to measure more during the call, and a
+        value goes at once once a doctor follows the session), and queue them for the doctor."""
+        ctx = self.ctx
         stored = {(m["code"], dt.datetime.fromisoformat(m["measured_at"]) if m["measured_at"] else None, m["value"])
                   for m in ctx.store.measurements(session_id)}
         fresh = [p for p in ctx.state.accepted.values()
                  if any((v.code, p.measured_at, str(v.value)) not in stored for v in p.stored_values)]
-        for proposal in fresh:  # staff may come back to measure more (during the call): the rest is stored already
+        for proposal in fresh:
             self._store(session_id, proposal)
         if fresh:
             ctx.send_live(session_id)
-        ctx.changed(step="vitals", news2=news2_of(ctx.state.accepted, ctx.state.vitals), proposal=None,
-                    device_state="idle")
 
     def _store(self, session_id: str, proposal: Proposal) -> None:
         reading = proposal.reading

@@ -17,8 +17,8 @@ SHOWN = {"fr": ("Choisissez votre nouveau code PIN (6 à 8 chiffres) avant d'adm
          "en": ("Choose your new PIN (6 to 8 digits) before administering this tablet.",
                 "An administrator's PIN has 6 to 8 digits.",
                 "Your new PIN is saved: you may administer this tablet.")}
-COMBINATIONS = [(LANDSCAPE, "landscape", "fr"), (PORTRAIT, "portrait", "fr"), (LANDSCAPE, "landscape", "en"),
-                (PORTRAIT, "portrait", "en")]
+# each language and each orientation once (the other two pairings were run and looked at when the screen changed)
+COMBINATIONS = [(LANDSCAPE, "landscape", "fr"), (PORTRAIT, "portrait", "en")]
 
 
 @pytest.mark.parametrize("size,tag,lang", COMBINATIONS)

@@ -26,8 +26,8 @@ def requested_tasks(runtime) -> list[dict]:
             if e["resource"]["resourceType"] == "Task"]
 
 
-@pytest.mark.parametrize("lang,size,tag", [("fr", LANDSCAPE, "fr-landscape"), ("en", LANDSCAPE, "en-landscape"),
-                                           ("fr", PORTRAIT, "fr-portrait"), ("en", PORTRAIT, "en-portrait")])
+# each language and each orientation once (the other two pairings were run and looked at when the screen changed)
+@pytest.mark.parametrize("lang,size,tag", [("fr", LANDSCAPE, "fr-landscape"), ("en", PORTRAIT, "en-portrait")])
 async def test_asking_for_advice_confirms_sends_and_marks_the_session_waiting(tmp_path, lang, size, tag):
     runtime = make_runtime(tmp_path)
     begin_session(runtime, DEMO)

@@ -49,8 +49,8 @@ def session_waiting_for_advice(runtime) -> str:
     return session_id
 
 
-@pytest.mark.parametrize("lang", ["fr", "en"])
-@pytest.mark.parametrize("size", [LANDSCAPE, PORTRAIT], ids=["landscape", "portrait"])
+# each language and each orientation once (the other two pairings were run and looked at when the screen changed)
+@pytest.mark.parametrize("lang,size", [("fr", LANDSCAPE), ("en", PORTRAIT)], ids=["landscape-fr", "portrait-en"])
 async def test_the_answer_is_shown_and_taken_into_the_summary_unchanged(tmp_path, lang, size):
     runtime = make_runtime(tmp_path)
     session_id = session_waiting_for_advice(runtime)

@@ -187,7 +187,7 @@ def test_a_push_killed_while_its_live_send_is_in_flight_loses_and_doubles_nothin
     with DevServer(tmp_path / "server.db") as server:
         host_port = server.url.split("//")[1].split("/")[0]
         proxy = subprocess.Popen([sys.executable, "-m", "sync", "proxy", "--listen", "0", "--target", host_port,
-                                  "--latency-ms", "1500"], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+                                  "--latency-ms", "600"], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
         try:
             address = proxy.stdout.readline().split()[2]
             push = [sys.executable, "-m", "sync", "push", "--server", f"{address}/fhir", "--db", str(path)]
