@@ -30,7 +30,7 @@ from sync.server.access import authenticate
 from sync.server.bundles import RESOURCE_ID, TYPE_NAME
 from sync.server.outcome import FhirError, operation_outcome
 from sync.server.resources import ResourceDB
-from sync.server.search_index import DATES, REFERENCES
+from sync.server.search_index import DATES, REFERENCES, TOKENS
 from sync.server.tablets import AuthLimiter, Tablet, TabletRegistry
 from sync.server.wire import FHIR_JSON, GZIP_REPLY_MIN_BYTES, MAX_BODY_BYTES, accepts_gzip, decode_body, parse_fhir_json
 
@@ -41,10 +41,11 @@ def capability_statement() -> dict[str, Any]:
     """What this server does, as `GET [base]/metadata` answers it (FHIR R4 CapabilityStatement)."""
     common = [("identifier", "token"), ("_lastUpdated", "date"), ("_tag", "token")]
     types = ("Patient", "Observation", "Encounter", "Composition", "PractitionerRole", "Practitioner",
-             "Organization", "DocumentReference", "ClinicalImpression")
+             "Organization", "DocumentReference", "ClinicalImpression", "Task")
     searchable = {t: [*common, *(("date", "date") for _ in [t] if t in DATES),
                       *((n, "reference") for (rt, n) in REFERENCES if rt == t)] for t in types}
     searchable["Observation"].append(("patient", "reference"))
+    searchable["Task"].extend((name, "token") for (rt, name) in TOKENS if rt == "Task")
     includes = {t: [f"{t}:{n}" for (rt, n) in REFERENCES if rt == t] for t in types}
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2025-01-01", "kind": "instance",

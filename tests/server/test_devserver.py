@@ -46,6 +46,10 @@ def test_metadata_is_a_capability_statement(server):
     assert reply.status_code == 200
     assert reply.json()["resourceType"] == "CapabilityStatement"
     assert reply.json()["fhirVersion"] == "4.0.1"
+    resources = {r["type"]: r for r in reply.json()["rest"][0]["resource"]}
+    # what the doctors' application and the tablets exchange around a session is declared too
+    assert {"status", "encounter", "patient"} <= {p["name"] for p in resources["Task"]["searchParam"]}
+    assert resources["ClinicalImpression"]["conditionalUpdate"] is True
 
 
 def test_upload_once_stores_one_patient_and_one_observation(server, store):
