@@ -175,4 +175,5 @@ def test_advice_without_a_call_waits_for_the_doctor_and_the_report_follows_the_a
     (document,) = store.query("SELECT pdf FROM report_documents WHERE session_id = ?", [session_id])
     printed = " ".join(pdftext.text(document["pdf"]).split())    # the report frozen for Dr Traitant at close
     assert "Pneumopathie débutante probable." in printed and "Dr Camille Démo" in printed
+    assert printed.startswith("Compte rendu de demande d'avis (téléexpertise)") and "Médecin requis" in printed
     assert [r["address"] for r in store.report_recipients(session_id)] == ["jean.traitant@medecin.mssante.fr"]

@@ -34,7 +34,6 @@ ACT_CODE_OID = "2.16.840.1.113883.5.4"
 ENCOUNTER = ("VR", "Virtuel (téléconsultation)")
 GENDER_OID = "2.16.840.1.113883.5.1"
 GENDERS = {"F": ("F", "Féminin"), "M": ("M", "Masculin"), "I": ("UN", "Indéterminé")}
-TITLE = "Compte rendu de téléconsultation assistée"
 
 
 def cda_time(iso: str) -> str:
@@ -75,14 +74,15 @@ def _person_entity(parent: etree._Element, tag: str, party: h.Party) -> etree._E
     return entity
 
 
-def _header(root: etree._Element, *, document_id: str, set_id: str, version: int, created_at: str) -> None:
+def _header(root: etree._Element, *, title: str, document_id: str, set_id: str, version: int,
+            created_at: str) -> None:
     _el(root, "realmCode", code="FR")
     _el(root, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
     for template in TEMPLATE_IDS:
         _el(root, "templateId", root=template)
     _el(root, "id", root=h.uuid_oid(document_id))
     _code(root, "code", h.DOCUMENT_CODE, h.LOINC_OID, "LOINC")
-    _el(root, "title", TITLE)
+    _el(root, "title", title)
     _el(root, "effectiveTime", value=cda_time(created_at))
     _code(root, "confidentialityCode", h.CONFIDENTIALITY, h.CONFIDENTIALITY_OID, "Confidentiality")
     _el(root, "languageCode", code="fr-FR")
@@ -140,7 +140,7 @@ def _parties(root: etree._Element, content: ReportContent, created_at: str) -> N
 
 def _service_event(root: etree._Element, content: ReportContent) -> None:
     event = _el(_el(root, "documentationOf"), "serviceEvent", classCode="ACT")
-    _code(event, "code", h.SERVICE_EVENT, h.NGAP_OID, "NGAP")
+    _code(event, "code", content.act.ngap, h.NGAP_OID, "NGAP")
     period = _el(event, "effectiveTime")
     _el(period, "low", value=cda_time(content.start))
     if content.end:
@@ -172,7 +172,8 @@ def report_cda(content: ReportContent, *, pdf: bytes, document_id: str, set_id: 
     if (version > 1) != (previous_id is not None):
         raise ValueError("a version after the first replaces a previous id, and only it does")
     root = etree.Element(f"{{{V3}}}ClinicalDocument", nsmap={None: V3, "xsi": XSI})
-    _header(root, document_id=document_id, set_id=set_id, version=version, created_at=created_at)
+    _header(root, title=content.act.title, document_id=document_id, set_id=set_id, version=version,
+            created_at=created_at)
     _record_target(root, content)
     _parties(root, content, created_at)
     _service_event(root, content)

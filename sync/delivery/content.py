@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import sync.fhir as fhir
+from sync.fhir.acts import ACTS, Act, act_of
 from sync.clinical.stored import news2_of_readings
 from sync.fhir.interpretation import INTERPRETATION_FR
 from sync.fhir.narrative import ANSWERS_FR, fr_quantity
@@ -128,6 +129,7 @@ class ReportContent:
     # who wrote the conclusions: the doctor themselves, or the staff member who typed them (None: not recorded)
     conclusions_by: str | None = None
     conclusions_transcriber: Professional | None = None  # the staff member who typed them, when transcribed
+    act: Act = ACTS["teleconsultation"]  # teleconsultation or téléexpertise: the title, roles and NGAP code follow
 
 
 def _ins_oid(db: Database) -> str:
@@ -221,7 +223,7 @@ def report_content(db: Database, session_id: str) -> ReportContent:
         staff = Professional(name=session["staff"])
     doctor = None
     if session.get("remote_doctor_name") or session.get("remote_doctor_rpps"):
-        doctor = Professional(name=session.get("remote_doctor_name") or "Médecin téléconsultant",
+        doctor = Professional(name=session.get("remote_doctor_name") or act_of(session).doctor_role,
                               rpps=session.get("remote_doctor_rpps"))
     gp = None
     if patient.get("gp_name") or patient.get("gp_rpps"):
@@ -240,5 +242,6 @@ def report_content(db: Database, session_id: str) -> ReportContent:
         emergency_calls=_remarks(notes, "emergency_call"),
         summary=summary["text"] if summary else None,
         addenda=tuple(Remark(a["text"], names.get(a["staff_id"], ""), a["created_at"]) for a in later), gp=gp,
-        conclusions_by=_conclusions_by(notes, staff_rows), conclusions_transcriber=_transcriber(notes, staff_rows))
+        conclusions_by=_conclusions_by(notes, staff_rows), conclusions_transcriber=_transcriber(notes, staff_rows),
+        act=act_of(session))
 

@@ -4,8 +4,9 @@ requires (ansforge/IG-hl7v2-volet-transmission-document-cda-r2, mapping.md).
 
 Sources of the codes (every one is written with its label, the `displayName` the ANS SMDS schematron requires):
 - document type LOINC 85208-7, the code the CI-SIS volet TLM-CR (compte rendu d'acte de télémédecine) requires, and
-  the NGAP act `TC` among those it allows for the main serviceEvent (ansforge/TestContenuCDA-3-0,
-  schematrons/CI-SIS_TLM-CR_2022.01.sch, ExemplesCDA/TLM-CR_2022.01.xml);
+  the NGAP acts `TC` (teleconsultation) and `TE2` (téléexpertise) among those it allows for the main serviceEvent
+  (sync.fhir.acts; ansforge/TestContenuCDA-3-0, schematrons/CI-SIS_TLM-CR_2022.01.sch,
+  ExemplesCDA/TLM-CR_2022.01.xml);
 - professions TRE_G15-ProfessionSante (10 Médecin, 21 Pharmacien, 35 Aide-soignant, 60 Infirmier) and the author
   code `G15_10/SM26` "Médecin - Qualifié en Médecine Générale (SM)" of the ANS TLM-CR example, in the ANS
   profession/specialty system 1.2.250.1.213.1.1.4.5;
@@ -29,7 +30,6 @@ from sync.delivery.content import Professional, ReportContent, Site
 LOINC_OID = "2.16.840.1.113883.6.1"
 DOCUMENT_CODE = ("85208-7", "Compte-rendu d'acte de télémédecine")
 NGAP_OID = "1.2.250.1.215.200.3.3"
-SERVICE_EVENT = ("TC", "Téléconsultation")
 PROFESSION_OID = "1.2.250.1.213.1.1.4.5"
 GP_DOCTOR = ("G15_10/SM26", "Médecin - Qualifié en Médecine Générale (SM)")
 STAFF_PROFESSIONS = {"medecin": ("G15_10", "Médecin"), "pharmacien": ("G15_21", "Pharmacien"),

@@ -26,8 +26,6 @@ from sync.delivery.content import ReportContent
 from sync.delivery.header import DOCUMENT_CODE
 from sync.fhir.narrative import fr_datetime
 
-DOCUMENT_LABEL = "Compte rendu de téléconsultation"
-PDF_LABEL = "CR téléconsultation"
 XDM_NAME = "IHE_XDM.ZIP"
 
 
@@ -52,13 +50,13 @@ def _day(iso: str) -> str:
 def subject(content: ReportContent) -> str:
     p = content.patient
     birth = dt.date.fromisoformat(p.birth_date).strftime("%d/%m/%Y")
-    return f"XDM/1.0/DDM+{DOCUMENT_LABEL} {p.birth_family_name.upper()} {p.first_given_name} {birth}"
+    return f"XDM/1.0/DDM+{content.act.document_type} {p.birth_family_name.upper()} {p.first_given_name} {birth}"
 
 
 def pdf_filename(content: ReportContent) -> str:
     p = content.patient
     day, month, year = _day(content.start).split("/")
-    return f"{year}{month}{day}_{PDF_LABEL}_{p.birth_family_name.upper()}_{p.first_given_name}.pdf"
+    return f"{year}{month}{day}_{content.act.file_label}_{p.birth_family_name.upper()}_{p.first_given_name}.pdf"
 
 
 def _body(content: ReportContent, recipient: Recipient) -> str:
@@ -66,11 +64,11 @@ def _body(content: ReportContent, recipient: Recipient) -> str:
     when = _day(content.start)
     site = f" ({content.site.name})" if content.site else ""
     if recipient.kind == "patient":
-        return (f"Bonjour,\n\nVous trouverez ci-joint le compte rendu de votre téléconsultation du {when}{site}, "
+        return (f"Bonjour,\n\nVous trouverez ci-joint le compte rendu de {content.act.for_patient} du {when}{site}, "
                 "au format PDF et dans l'archive IHE_XDM.ZIP.\n\nCe message est envoyé automatiquement : il n'est pas "
                 "possible d'y répondre. Pour toute question, adressez-vous à votre médecin traitant.\n")
     greeting = f"Bonjour {recipient.name}," if recipient.name else "Bonjour,"
-    return (f"{greeting}\n\nVeuillez trouver ci-joint le compte rendu de la téléconsultation assistée du {when}{site} "
+    return (f"{greeting}\n\nVeuillez trouver ci-joint le compte rendu de la {content.act.name} du {when}{site} "
             f"de votre patient(e) {p.birth_family_name.upper()} {p.first_given_name}, né(e) le "
             f"{dt.date.fromisoformat(p.birth_date):%d/%m/%Y} : le document CDA R2 dans l'archive IHE_XDM.ZIP et sa "
             "version PDF.\n\nMessage envoyé par Relais.\n")

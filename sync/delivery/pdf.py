@@ -23,7 +23,6 @@ from sync.fhir.narrative import fr_datetime
 
 FONTS = Path(__file__).resolve().parents[2] / "assets" / "fonts"
 FONT = "DejaVu"
-TITLE = "Compte rendu de téléconsultation assistée"
 IDENTITY_STATUS_FR = {"QUAL": "identité qualifiée", "VALI": "identité validée (INS non qualifié)",
                       "RECUP": "identité récupérée (non qualifiée)", "PROV": "identité provisoire (non qualifiée)"}
 SEX_FR = {"F": "féminin", "M": "masculin", "I": "indéterminé"}
@@ -73,13 +72,13 @@ def _xmp(pdf: FPDF, created: dt.datetime) -> str:
     ])
 
 
-def _new_pdf(created: dt.datetime) -> FPDF:
+def _new_pdf(created: dt.datetime, title: str) -> FPDF:
     pdf = _ReportPDF(format="A4", enforce_compliance="PDF/A-1B")
     pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
     pdf.set_margins(15, 14, 15)
     pdf.set_auto_page_break(True, margin=18)
-    pdf.set_title(TITLE)
+    pdf.set_title(title)
     pdf.set_author("Relais")
     pdf.set_creator("Relais")
     pdf.set_producer("Relais (fpdf2)")
@@ -119,10 +118,10 @@ def _field(pdf: FPDF, label: str, value: str) -> None:
 
 def _header(pdf: FPDF, content: ReportContent, *, version: int, created_at: str) -> None:
     pdf.set_font(FONT, "B", 15)
-    pdf.cell(0, 8, TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, content.act.title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=9.5)
     where = f"{content.site.name} ({content.site.kind_label})" if content.site else "lieu non renseigné"
-    _line(pdf, f"Téléconsultation du {fr_datetime(content.start)} — {where}")
+    _line(pdf, f"{content.act.heading} du {fr_datetime(content.start)} — {where}")
     if version > 1:
         _line(pdf, f"Version {version} du {fr_datetime(created_at)} : remplace la version {version - 1} "
                    "(addendum ajouté après la clôture).", bold=True, color=_ALERT)
@@ -146,10 +145,10 @@ def _patient(pdf: FPDF, content: ReportContent) -> None:
 
 
 def _call(pdf: FPDF, content: ReportContent) -> None:
-    _heading(pdf, "Téléconsultation")
+    _heading(pdf, content.act.heading)
     doctor = content.remote_doctor
     if doctor:
-        _field(pdf, "Médecin téléconsultant", doctor.name + (f" (RPPS {doctor.rpps})" if doctor.rpps else ""))
+        _field(pdf, content.act.doctor_role, doctor.name + (f" (RPPS {doctor.rpps})" if doctor.rpps else ""))
     if content.staff:
         staff = content.staff
         extra = ", ".join(x for x in (staff.role_label, f"RPPS {staff.rpps}" if staff.rpps else None) if x)
@@ -222,14 +221,16 @@ def report_pdf(content: ReportContent, *, version: int, created_at: str) -> byte
     created = dt.datetime.fromisoformat(created_at)
     if created.tzinfo is None:
         raise ValueError("created_at without a timezone")
-    pdf = _new_pdf(created)
+    pdf = _new_pdf(created, content.act.title)
     _header(pdf, content, version=version, created_at=created_at)
     _patient(pdf, content)
     _call(pdf, content)
     _measurements(pdf, content.measurements)
     _news2(pdf, content.news2)
     _remarks(pdf, "Appel au SAMU (15)", content.emergency_calls)
-    _remarks(pdf, "Conclusions du médecin téléconsultant", content.conclusions, said=content.conclusions_by)
+    conclusions = "Conclusions du médecin téléconsultant" if content.act.kind == "teleconsultation" else \
+        content.act.conclusion_title
+    _remarks(pdf, conclusions, content.conclusions, said=content.conclusions_by)
     _remarks(pdf, "Orientation", content.orientation)
     _remarks(pdf, "Prescriptions", content.prescriptions)
     _remarks(pdf, "Notes de l'équipe soignante", content.staff_notes)

@@ -126,7 +126,7 @@ def _document_entry(objects: etree._Element, content: ReportContent, cda: bytes,
     root, local = h.patient_local_id(content)
     _slot(entry, "sourcePatientId", f"{local}^^^&{root}&ISO^PI")
     _slot(entry, "URI", DOCUMENT_NAME)
-    _name(entry, "Compte rendu de téléconsultation assistée")
+    _name(entry, content.act.title)
     _author(entry, DE_AUTHOR, "Document01", "cl01", content)
     _coded(entry, CLASS, "Document01", "cl02", h.DOCUMENT_CLASS, h.CLASS_OID)
     _coded(entry, CONFIDENTIALITY, "Document01", "cl03", h.CONFIDENTIALITY, h.CONFIDENTIALITY_OID)
@@ -146,9 +146,9 @@ def _submission_set(objects: etree._Element, content: ReportContent, document_id
     _slot(package, "submissionTime", xds_time(created_at))
     if recipients:
         _slot(package, "intendedRecipient", *(f"^^Internet^{address}" for address in recipients))
-    _name(package, "Compte rendu de téléconsultation assistée")
+    _name(package, content.act.title)
     _author(package, SS_AUTHOR, "SubmissionSet01", "cl08", content)
-    _coded(package, CONTENT_TYPE, "SubmissionSet01", "cl09", h.SERVICE_EVENT, h.NGAP_OID)
+    _coded(package, CONTENT_TYPE, "SubmissionSet01", "cl09", content.act.ngap, h.NGAP_OID)
     _external(package, SS_UNIQUE, "SubmissionSet01", "ei03", f"{h.uuid_oid(document_id)}.1",
               "XDSSubmissionSet.uniqueId")
     source = content.site.local_id if content.site else content.session_id
@@ -171,17 +171,18 @@ def metadata_xml(content: ReportContent, *, cda: bytes, document_id: str, create
     return etree.tostring(request, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _readme(sender: str | None, created_at: str) -> bytes:
+def _readme(sender: str | None, created_at: str, document_type: str) -> bytes:
     lines = ["Archive IHE XDM (IHE ITI TF-1 chapitre 16) produite par Relais, logiciel de téléconsultation assistée.",
              f"Expéditeur : {sender or 'non renseigné'}", f"Date : {created_at}", "",
-             "Contenu : un compte rendu de téléconsultation au format CDA R2 niveau 1 (le PDF/A est dans le CDA),",
+             f"Contenu : un {document_type[0].lower()}{document_type[1:]} au format CDA R2 niveau 1 (le PDF/A est "
+             "dans le CDA),",
              "IHE_XDM/SUBSET01/DOC0001.XML, décrit par IHE_XDM/SUBSET01/METADATA.XML.",
              "Ouvrez INDEX.HTM pour la liste des documents.", ""]
     return "\r\n".join(lines).encode("utf-8")
 
 
-def _index() -> bytes:
-    title = html.escape("Compte rendu de téléconsultation assistée")
+def _index(title: str) -> bytes:
+    title = html.escape(title)
     return (f'<!DOCTYPE html>\r\n<html lang="fr"><head><meta charset="utf-8"><title>{title}</title></head>\r\n'
             f'<body><h1>{title}</h1><ul>\r\n'
             f'<li><a href="IHE_XDM/SUBSET01/{DOCUMENT_NAME}">{title} (CDA R2)</a></li>\r\n'
@@ -195,7 +196,7 @@ def xdm_archive(content: ReportContent, *, cda: bytes, document_id: str, created
     `created_at` (local wall-clock fields of the zip entries), so the same input gives the same bytes."""
     moment = dt.datetime.fromisoformat(created_at)
     stamp = (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
-    files = (_readme(sender, created_at), _index(),
+    files = (_readme(sender, created_at, content.act.document_type), _index(content.act.title),
              metadata_xml(content, cda=cda, document_id=document_id, created_at=created_at, recipients=recipients),
              cda)
     buffer = io.BytesIO()

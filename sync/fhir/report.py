@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from sync.fhir.acts import Act, act_of
 from sync.fhir.interpretation import INTERPRETATION_FR
 from sync.fhir.narrative import (ANSWERS_FR, conclusions_attribution_fr, fr_datetime, fr_phone, fr_quantity,
                                  narrative, yes_no)
@@ -63,7 +64,7 @@ def _context_lines(session: Mapping[str, Any], site: Mapping[str, Any] | None,
         context.append(f"Professionnel accompagnant : {session['staff']}")
     if session.get("remote_doctor_name") or session.get("remote_doctor_rpps"):
         rpps = f" (RPPS {session['remote_doctor_rpps']})" if session.get("remote_doctor_rpps") else ""
-        context.append(f"Médecin téléconsultant : {session.get('remote_doctor_name') or 'non renseigné'}{rpps}")
+        context.append(f"{act_of(session).doctor_role} : {session.get('remote_doctor_name') or 'non renseigné'}{rpps}")
     start = session.get("started_at") or session["opened_at"]
     end = session.get("ended_at") or session.get("closed_at")
     context.append(f"Début : {fr_datetime(start)}" + (f" ; fin : {fr_datetime(end)}" if end else ""))
@@ -113,12 +114,12 @@ def attribution(note: Mapping[str, Any], staff: Mapping[str, Mapping[str, Any]])
     return conclusions_attribution_fr(note, transcriber, role)
 
 
-def _doctor_sections(notes: Sequence[Mapping[str, Any]],
-                     staff: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _doctor_sections(notes: Sequence[Mapping[str, Any]], staff: Mapping[str, Mapping[str, Any]],
+                     act: Act) -> list[dict[str, Any]]:
     """The remote doctor's conclusion, orientation and prescriptions. When the tablet knows who wrote them, the
     section first says so, then gives the words alone, as written; older notes keep their "(author)" form."""
     sections = []
-    for title, kind in (("Conclusion du médecin téléconsultant", "remote_doctor_conclusion"),
+    for title, kind in ((act.conclusion_title, "remote_doctor_conclusion"),
                         ("Orientation", "orientation"), ("Prescriptions", "prescription")):
         chosen = [n for n in notes if n["kind"] == kind]
         if not chosen:
@@ -137,7 +138,7 @@ def _sections(session: Mapping[str, Any], measurements: Sequence[Mapping[str, An
               summary: Mapping[str, Any] | None, observation_refs: Sequence[str],
               consent_refs: Sequence[str]) -> list[dict[str, Any]]:
     sections: list[dict[str, Any]] = [
-        {"title": "Motif de la téléconsultation",
+        {"title": act_of(session).reason_title,
          "code": {"coding": [{"system": LOINC, "code": "29299-5"}]},
          "text": narrative([session.get("reason") or "Motif non renseigné."])},
         {"title": "Déroulement", "text": narrative(_context_lines(session, site, staff))},
@@ -148,7 +149,7 @@ def _sections(session: Mapping[str, Any], measurements: Sequence[Mapping[str, An
     sections.append({"title": "Mesures", "code": {"coding": [{"system": LOINC, "code": "8716-3"}]},
                      "text": narrative(measurement_lines(measurements) or ["Aucune mesure."]),
                      **({"entry": [{"reference": r} for r in observation_refs]} if observation_refs else {})})
-    sections += _doctor_sections(notes, staff)
+    sections += _doctor_sections(notes, staff, act_of(session))
     sections += _note_section("Appel au SAMU (15)", notes, "emergency_call")
     sections += _note_section("Notes de l'équipe soignante", notes, "staff_note")
     if summary is not None:
@@ -177,12 +178,12 @@ def composition_resource(patient: Mapping[str, Any], session: Mapping[str, Any],
         "identifier": {"system": COMPOSITION_ID_SYSTEM, "value": session["idempotency_key"]},
         "status": "final",
         "type": {"coding": [dict(CONSULT_NOTE)],
-                 "text": "Compte rendu de téléconsultation"},
+                 "text": act_of(session).document_type},
         "subject": {"reference": patient_ref},
         "encounter": {"reference": encounter_ref},
         "date": fhir_datetime(date),
         "author": authors,
-        "title": "Compte rendu de téléconsultation assistée",
+        "title": act_of(session).title,
         "section": sections,
     }
     if organization_ref:

@@ -1,6 +1,7 @@
 """The report documents' tests share one store built once: a qualified patient's full session with its first
-version and, after an addendum, its second; a provisional identity's session with a partial NEWS2. The builders are
-pure, so the tests only read these. The mail tests share one real SMTP server per module, reset between tests."""
+version and, after an addendum, its second; a provisional identity's session with a partial NEWS2; advice asked
+without a call (a téléexpertise), with its frozen bundle. The builders are pure, so the tests only read these. The
+mail tests share one real SMTP server per module, reset between tests."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,13 +11,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from sync import outbox
 from sync.delivery.content import ReportContent, report_content
 from sync.delivery.documents import ReportDocuments, build_documents
 from sync.store import Store
 from sync.vocabulary import INS_DEMO_SYSTEM
 from tests.support.clocks import SettableClock
 from tests.support.smtp import SmtpTestServer
-from tests.sync.delivery.sessions import add_addendum, full_session, partial_session
+from tests.sync.delivery.sessions import add_addendum, advice_session, full_session, partial_session
 
 SENDER = "relais@ehpad-les-tilleuls.demo.mssante.fr"
 GP_ADDRESS = "paul.generaliste@demo.mssante.fr"
@@ -43,7 +45,7 @@ def _build(store: Store, session_id: str, *, version: int = 1, set_id: str | Non
 
 
 @pytest.fixture(scope="session")
-def reports(tmp_path_factory) -> dict[str, Report]:
+def _built(tmp_path_factory) -> tuple[dict[str, Report], bytes]:
     clock = SettableClock(dt.datetime(2024, 5, 1, 8, 55, tzinfo=dt.timezone.utc))
     path = tmp_path_factory.mktemp("delivery") / "relais.db"
     with Store(path, clock=clock, ins_system=INS_DEMO_SYSTEM) as store:
@@ -53,7 +55,21 @@ def reports(tmp_path_factory) -> dict[str, Report]:
         second = _build(store, full, version=2, set_id=first.documents.set_id,
                         previous_id=first.documents.document_id, created_at="2024-05-02T09:00:00+02:00")
         partial = _build(store, partial_session(store), created_at="2024-05-01T11:30:00+02:00")
-    return {"full": first, "addendum": second, "partial": partial}
+        advice_id = advice_session(store)
+        advice = _build(store, advice_id, created_at="2024-05-01T12:00:00+02:00")
+        (frozen,) = [e.payload_bytes for e in outbox.entries(store) if e.session_id == advice_id]
+    return {"full": first, "addendum": second, "partial": partial, "advice": advice}, frozen
+
+
+@pytest.fixture(scope="session")
+def reports(_built) -> dict[str, Report]:
+    return _built[0]
+
+
+@pytest.fixture(scope="session")
+def advice_bundle(_built) -> bytes:
+    """The advice session's frozen FHIR bundle (its outbox entry's bytes)."""
+    return _built[1]
 
 
 @pytest.fixture(scope="module")

@@ -94,3 +94,23 @@ def partial_session(store) -> str:
     store.add_note(session_id, kind="remote_doctor_conclusion", author="Dr Anne Distante", text="Pas d'urgence.")
     closing.close_session(store, session_id)
     return session_id
+
+
+def advice_session(store) -> str:
+    """Advice asked without a call (téléexpertise): the request sent, the remote doctor's answer, no call started,
+    closed. Returns the session id."""
+    site_id = store.add_site(kind="ehpad", name="EHPAD Les Glycines")
+    staff_id = store.add_staff(display_name="Inès Aide", role="aide_soignant")
+    patient_id = store.add_patient(family_name="AVIS", given_name="Marthe", birth_date="1941-09-23", sex="F",
+                                   birth_place_insee="13055")
+    session_id = store.open_session(patient_id, reason="Plaie du talon qui ne cicatrise pas", site_id=site_id,
+                                    staff_id=staff_id)
+    store.record_consent(session_id, decision="given", recorded_by=staff_id)
+    store.add_measurement(session_id, code="8310-5", value="37.80", unit="Cel", device=THERMO,
+                          measured_at="2024-05-01T11:40:00+02:00")
+    store.send_request(session_id, kind="teleexpertise")
+    store.update_session(session_id, remote_doctor_name="Dr Hélène Requise", remote_doctor_rpps=DOCTOR_RPPS)
+    store.add_note(session_id, kind="remote_doctor_conclusion", author="Dr Hélène Requise",
+                   text="Escarre de stade 2 : pansement hydrocolloïde, décharge du talon.")
+    closing.close_session(store, session_id)
+    return session_id

@@ -30,7 +30,7 @@ def _one(doc, path: str):
     return found[0]
 
 
-@pytest.mark.parametrize("name", ["full", "addendum", "partial"])
+@pytest.mark.parametrize("name", ["full", "addendum", "partial", "advice"])
 def test_every_document_is_valid_cda_r2(reports, name):
     doc = _doc(reports[name])
     assert SCHEMA.validate(doc), SCHEMA.error_log
