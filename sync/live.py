@@ -20,13 +20,16 @@ from sync.store.measurements import measurements as session_measurements
 def live_bundle(db: Database, session: Mapping[str, Any]) -> dict[str, Any]:
     """The session so far, read in the caller's transaction: Patient, Observations, Encounter (in progress while
     the session is open), the request's Task, Consents and the shared resources, every entry a conditional
-    create."""
+    create. An abandoned session's last send only withdraws the request: its Encounter and Task cancelled, no
+    values (an abandoned session is never uploaded; what the doctor was already sent stays on the server)."""
     patient = db.row("patients", session["patient_id"])
     site = db.row("sites", session["site_id"]) if session.get("site_id") else None
-    consents = session_consents(db, session["id"])
+    withdrawn = session["state"] == "abandoned"
+    consents = [] if withdrawn else session_consents(db, session["id"])
+    measurements = [] if withdrawn else session_measurements(db, session["id"])
     staff_ids = {session.get("staff_id"), *(c["recorded_by"] for c in consents)}
     staff = {sid: db.row("staff", sid) for sid in sorted(s for s in staff_ids if s)}
-    return fhir.session_bundle(patient, session, session_measurements(db, session["id"]), site=site, staff=staff,
+    return fhir.session_bundle(patient, session, measurements, site=site, staff=staff,
                                consents=consents, ins_system=getattr(db, "ins_system", None), live=True)
 
 

@@ -84,11 +84,14 @@ class WorkflowContext:
         self.measure_task = None
 
     def abandon_current(self) -> None:
-        """The open session of this tablet will not take place: kept in the store, never uploaded."""
+        """The open session of this tablet will not take place: kept in the store, never uploaded. A request a
+        remote doctor may have seen is withdrawn (sync.store.live): the sync loop is woken to send that now."""
         session_id = self.state.session_id
         if session_id and self.store.get_session(session_id)["state"] == "open":
             self.store.abandon_session(session_id)
             self.claims.release_session(session_id)
+            if self.state.request_kind:
+                self.on_saved(session_id)
 
     # -- the session so far, to the remote doctor ---------------------------------------------------------------
     def send_live(self, session_id: str) -> None:

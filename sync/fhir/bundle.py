@@ -173,9 +173,12 @@ def _add_consents(entries: Entries, shared: _SharedResources, consents: Sequence
 def _request_entry(session: Mapping[str, Any], notes: Sequence[Mapping[str, Any]], *, live: bool, patient_ref: str,
                    encounter_ref: str, requester_ref: str | None) -> dict[str, Any]:
     """The request's Task: requested while the session is open; at close completed when the session holds the
-    remote doctor's conclusions, else cancelled (nobody answered), written over the live one."""
+    remote doctor's conclusions, else cancelled (nobody answered), written over the live one; cancelled too, over
+    the live one, when the session was abandoned."""
     key = session["idempotency_key"]
-    if live:
+    if _withdrawn(session, live):
+        status = "cancelled"
+    elif live:
         status = "requested"
     else:
         status = "completed" if any(n["kind"] == "remote_doctor_conclusion" for n in notes) else "cancelled"
@@ -183,8 +186,13 @@ def _request_entry(session: Mapping[str, Any], notes: Sequence[Mapping[str, Any]
     task = request_task(session_key=key, kind=session["request_kind"], status=status, reason=session.get("reason"),
                         authored_on=fhir_datetime(session["requested_at"]), patient_ref=patient_ref,
                         encounter_ref=encounter_ref, requester_ref=requester_ref, owner=owner)
-    write = conditional_create if live else conditional_update
+    write = conditional_create if live and not _withdrawn(session, live) else conditional_update
     return write(task, REQUEST_ID_SYSTEM, request_value(key))
+
+
+def _withdrawn(session: Mapping[str, Any], live: bool) -> bool:
+    """A live send of an abandoned session: the last one, which cancels what the doctor was shown."""
+    return live and session.get("state") == "abandoned"
 
 
 def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
@@ -201,7 +209,8 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
     consents or its notes refer to. Identifiers come from the rows' ids and the session's idempotency key, so the
     same stored session always gives the same bundle (and bytes).
 
-    `live`: the session so far, sent while it is open (no Composition; every entry a conditional create). Otherwise
+    `live`: the session so far, sent while it is open (no Composition; every entry a conditional create), or,
+    once it was abandoned, its withdrawal (the Encounter and the Task cancelled, by conditional update). Otherwise
     the final bundle: the Encounter and the Task are conditional updates (see the module)."""
     measurements, consents = list(measurements), list(consents)
     key = session["idempotency_key"]
@@ -217,7 +226,7 @@ def session_bundle(patient: Mapping[str, Any], session: Mapping[str, Any],
     doctor_ref = shared.remote_doctor_ref(session)
     encounter = encounter_resource(session, patient_ref=patient_ref, staff_role_ref=staff_role_ref,
                                    doctor_ref=doctor_ref, organization_ref=shared.organization_ref)
-    write = conditional_create if live else conditional_update
+    write = conditional_create if live and not _withdrawn(session, live) else conditional_update
     entries.add_entry(write(encounter, ENCOUNTER_ID_SYSTEM, key))
     if session.get("request_kind"):
         entries.add_entry(_request_entry(session, notes, live=live, patient_ref=patient_ref,

@@ -191,7 +191,7 @@ class Store(Database):
         return session_rows.open_sessions(self)
 
     def abandon_session(self, session_id: str) -> None:
-        session_rows.abandon_session(self, session_id)
+        live_rows.abandon_session(self, session_id)
 
     def save_resume(self, session_id: str, state: dict[str, Any]) -> None:
         resume_rows.save_resume(self, session_id, state)

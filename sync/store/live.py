@@ -25,7 +25,7 @@ from typing import Any
 from sync import outbox
 from sync.store.database import Database
 from sync.store.errors import InputError, SessionStateError
-from sync.store.sessions import open_session_row
+from sync.store.sessions import mark_abandoned, open_session_row
 from sync.store.trail import trace
 
 LIVE_STATES = ("pending", "in_flight", "sent", "superseded", "rejected")
@@ -131,6 +131,20 @@ def queue_live_update(db: Database, session_id: str) -> str | None:
         return queue(db, session_id)
 
 
+def abandon_session(db: Database, session_id: str) -> None:
+    """Abandon an open session (sync.store.sessions.mark_abandoned). Nothing more of it goes to the remote doctor,
+    but a request that may have reached the server (a send sent or in flight) is withdrawn: one last send, built
+    from the abandoned session (sync.live), cancels the Encounter and the Task, so the doctor's worklist stops
+    showing a patient who is no longer waiting."""
+    with db.transaction():
+        session = mark_abandoned(db, session_id)
+        supersede_pending(db, session_id)
+        seen = db.query("SELECT 1 FROM live_outbox WHERE session_id = ? AND state IN ('sent', 'in_flight') LIMIT 1",
+                        [session_id])
+        if session.get("request_kind") and seen:
+            queue(db, session_id)
+
+
 def freeze_payload(db: Database, send_id: str, payload: str) -> LiveSend:
     """Inside the caller's transaction (the one that built it, sync.live): the send's bundle, kept unless one was
     frozen first (by another process); from then on every retry sends these bytes. Returns the send as stored."""
@@ -191,7 +205,7 @@ def release(db: Database, send_id: str, error: str, *, delay: float | None = Non
         if send.state != "in_flight":
             return delay
         newer = db.query("SELECT 1 FROM live_outbox WHERE session_id = ? AND state = 'pending'", [send.session_id])
-        closed = db.row("sessions", send.session_id)["state"] != "open"
+        closed = db.row("sessions", send.session_id)["state"] == "closed"
         state = "superseded" if newer or closed else "pending"
         db.conn.execute("UPDATE live_outbox SET state = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
                         [state, error, db.stamp(due) if state == "pending" else None, send_id])
@@ -206,7 +220,7 @@ def recover_in_flight(db: Database) -> int:
             "UPDATE live_outbox SET state = 'superseded', next_attempt_at = NULL WHERE state = 'in_flight' AND ("
             "EXISTS (SELECT 1 FROM live_outbox AS newer WHERE newer.session_id = live_outbox.session_id "
             "AND newer.state = 'pending') OR "
-            "(SELECT state FROM sessions WHERE id = live_outbox.session_id) <> 'open')")
+            "(SELECT state FROM sessions WHERE id = live_outbox.session_id) = 'closed')")
         cursor = db.conn.execute(
             "UPDATE live_outbox SET state = 'pending', next_attempt_at = NULL WHERE state = 'in_flight'")
         return cursor.rowcount

@@ -118,16 +118,15 @@ def update_session(db: Database, session_id: str, *, site_id: Any = UNSET, staff
         return db.row("sessions", session_id)
 
 
-def abandon_session(db: Database, session_id: str) -> None:
-    """The session will not take place (patient refused, call impossible…): it is kept, frozen, and never
-    uploaded. An open session only."""
-    with db.transaction():
-        open_session_row(db, session_id)
-        db.db["sessions"].update(session_id, {"state": "abandoned", "closed_at": db.stamp()})
-        # nothing more of it goes to the remote doctor either (sync.store.live)
-        db.conn.execute("UPDATE live_outbox SET state = 'superseded', next_attempt_at = NULL "
-                        "WHERE session_id = ? AND state = 'pending'", [session_id])
-        trace(db, "abandon", "session", session_id)
+def mark_abandoned(db: Database, session_id: str) -> dict[str, Any]:
+    """Inside the abandon's transaction (sync.store.live.abandon_session, which also withdraws a request the
+    remote doctor may have seen): the session will not take place (patient refused, call impossible…); it is
+    kept, frozen, and never uploaded. An open session only. Returns its row as it was."""
+    db.require_transaction()
+    session = open_session_row(db, session_id)
+    db.db["sessions"].update(session_id, {"state": "abandoned", "closed_at": db.stamp()})
+    trace(db, "abandon", "session", session_id)
+    return session
 
 
 def closable_row(db: Database, session_id: str) -> dict[str, Any]:

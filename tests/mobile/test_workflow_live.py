@@ -152,3 +152,16 @@ async def test_the_call_wakes_the_sync_loop_and_the_request_reaches_the_server(t
         found = requests.get(f"{server.url}/Task", params={"identifier": identifiers(store, session_id)["Task"]},
                              timeout=10).json().get("entry", [])
         assert [e["resource"]["status"] for e in found] == ["requested"]
+
+
+def test_abandoning_after_asking_wakes_the_sync_loop_to_withdraw_the_request(store):
+    wakes = Wakes()
+    wf = make(store, wakes)
+    session_id = to_the_call(wf)
+    wf.request_advice()
+    with store.transaction():  # the request reached the server: its send settled as sent
+        store.conn.execute("UPDATE live_outbox SET state = 'sent' WHERE session_id = ?", [session_id])
+    wf.abandon()
+    assert wakes.sessions == [session_id, session_id]
+    (withdrawal,) = [r for r in live_rows(store, session_id) if r["state"] == "pending"]
+    assert task_of(store, withdrawal)["status"] == "cancelled"

@@ -218,3 +218,35 @@ def test_a_push_killed_while_its_live_send_is_in_flight_loses_and_doubles_nothin
         assert task["status"] == "requested"
         idents = observation_idents(sent["payload"])
         assert len(idents) == 3 and all(len(search(server.url, "Observation", i)) == 1 for i in idents)
+
+
+def test_abandoning_after_the_request_reached_the_doctor_withdraws_it(server, tmp_path):
+    with Store(tmp_path / "tablet.db") as store:
+        session_id = open_session_with_staff(store)
+        store.send_request(session_id, kind="teleexpertise")
+        add_reading(store, session_id, 1)
+        uploader = Uploader(server)
+        assert uploader.push(store).live == 1
+        add_reading(store, session_id, 2)  # measured, never sent: an abandoned session is not uploaded
+        store.queue_live_update(session_id)
+        store.abandon_session(session_id)
+        assert uploader.push(store).live == 1
+        assert uploader.push(store).live == 0  # withdrawn once
+        ids = identifiers(store, session_id)
+        (encounter,) = search(server, "Encounter", ids["Encounter"])
+        (task,) = search(server, "Task", ids["Task"])
+        assert (encounter["status"], task["status"]) == ("cancelled", "cancelled")
+        (withdrawal,) = [s for s in live_rows.sends(store, session_id) if s.state == "sent"][1:]
+        assert observation_idents(withdrawal.payload) == []
+        sent_before = observation_idents(live_rows.sends(store, session_id)[0].payload)
+        assert len(sent_before) == len(store.measurements(session_id)) - 1  # the last value stayed on the tablet
+        assert all(len(search(server, "Observation", i)) == 1 for i in sent_before)
+
+
+def test_abandoning_before_anything_reached_the_server_sends_nothing(tmp_path):
+    with Store(tmp_path / "tablet.db") as store:
+        session_id = open_session_with_staff(store)
+        store.send_request(session_id, kind="teleconsultation")
+        store.abandon_session(session_id)
+        assert store.live_counts()["pending"] == 0
+        assert Uploader(f"http://127.0.0.1:{free_port()}").push(store).live == 0
