@@ -122,7 +122,7 @@ class AppRuntime:
             self.sync_loop.trigger()
 
     def sync_counts(self) -> dict[str, int]:
-        return self.store.outbox_counts()
+        return self.store.sync_counts()
 
     def refused_reports(self) -> list[dict]:
         from sync.delivery import mail_outbox

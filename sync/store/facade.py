@@ -297,6 +297,13 @@ class Store(Database):
     def live_counts(self) -> dict[str, int]:
         return live_rows.counts(self)
 
+    def sync_counts(self) -> dict[str, int]:
+        """What the app's sync indicator counts: the session outbox's states, with the live sends still to go
+        (pending or in flight) added to theirs, so a value not yet sent to the remote doctor shows as waiting."""
+        counts, live = outbox.counts(self), live_rows.counts(self)
+        return {**counts, "pending": counts["pending"] + live["pending"],
+                "in_flight": counts["in_flight"] + live["in_flight"]}
+
     def send_request(self, session_id: str, *, kind: str) -> str:
         return live_rows.send_request(self, session_id, kind=kind)
 

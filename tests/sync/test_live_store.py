@@ -90,6 +90,15 @@ def test_close_and_abandon_supersede_the_waiting_send(store):
     assert store.live_counts()["pending"] == 0
 
 
+def test_the_sync_indicator_counts_a_live_send_still_to_go_as_waiting(store):
+    session_id = open_session_with_staff(store)
+    assert store.sync_counts()["pending"] == 0
+    store.send_request(session_id, kind="teleconsultation")
+    assert (store.sync_counts()["pending"], store.outbox_counts()["pending"]) == (1, 0)
+    closing.close_session(store, session_id)  # the live send superseded, the session's bundle waits instead
+    assert store.sync_counts() == store.outbox_counts() and store.sync_counts()["pending"] == 1
+
+
 def test_the_retention_purge_removes_the_sessions_live_sends(store, clock):
     session_id = open_session_with_staff(store)
     store.send_request(session_id, kind="teleconsultation")
