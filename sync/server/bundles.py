@@ -128,6 +128,27 @@ def rewrite_references(node: Any, mapping: dict[str, str], resolve: Callable[[st
     return node
 
 
+def rewrite_references_in_place(node: Any, mapping: dict[str, str], resolve: Callable[[str], str] | None = None) -> None:
+    """`rewrite_references` changing `node` itself: for a parsed request body the server only stores, so that no
+    second copy of it is made."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "reference" and isinstance(value, str) and value.startswith("urn:uuid:"):
+                    if value not in mapping:
+                        raise FhirError(400, "a urn:uuid reference does not resolve to an entry of the bundle")
+                    item[key] = mapping[value]
+                elif key == "reference" and isinstance(value, str) and resolve is not None \
+                        and CONDITIONAL_REFERENCE.fullmatch(value):
+                    item[key] = resolve(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(value for value in item if isinstance(value, (dict, list)))
+
+
 def resource_identifiers(resource: dict[str, Any]) -> list[tuple[str, str]]:
     """(system, value) of each Identifier the resource carries."""
     found = []
