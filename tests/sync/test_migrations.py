@@ -4,6 +4,8 @@ rebuild leaves the old version intact."""
 from __future__ import annotations
 
 import sqlite3
+import zlib
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -272,3 +274,16 @@ def test_v17_stores_the_frozen_payloads_compressed_and_gives_back_their_bytes(tm
             with pytest.raises(Exception, match="frozen"), store.transaction():
                 store.conn.execute(f"UPDATE outbox SET {change} WHERE id = 'o-1'")
         assert outbox.get_entry(store, "o-1").payload_bytes == before["o-1"].encode("utf-8")
+
+
+def test_a_frozen_payload_packs_against_its_dictionary_and_unpacks_to_its_bytes():
+    text = (Path(__file__).with_name("golden") / "session_rich.json").read_text(encoding="utf-8")
+    stored, size = frozen_payloads.pack(text)
+    assert size == len(text.encode("utf-8")) and len(stored) < size // 8
+    assert frozen_payloads.unpack(stored) == text
+    assert frozen_payloads.unpack(zlib.compress(text.encode("utf-8"))) == text  # no dictionary
+    assert frozen_payloads.unpack(text) == text  # a row stored as text
+    with pytest.raises(ValueError):
+        frozen_payloads.unpack(stored[:2] + b"\x00\x00\x00\x01" + stored[6:])  # a dictionary nobody has
+    with pytest.raises(ValueError):
+        frozen_payloads.unpack(stored[:-8])
