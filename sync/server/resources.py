@@ -182,9 +182,10 @@ class _Transaction:
         # every resource is rewritten once (in place when the bundle is owned: a request body is never copied)
         rewritten = [self._rewritten(entry["resource"]) for entry in entries]
         plan = [(status, rtype, rid, None if resource is None else new)
-                for (status, rtype, rid, resource), new in zip(plan, rewritten)]
+                for (status, rtype, rid, resource), (new, _) in zip(plan, rewritten)]
         # every resource sent is placed, also one a conditional create matched (and so will not store)
-        own = [self._sites_of(rtype, new, targets, i) for i, ((_, rtype, _, _), new) in enumerate(zip(plan, rewritten))]
+        own = [self._sites_of(rtype, new, references, targets, i)
+               for i, ((_, rtype, _, _), (new, references)) in enumerate(zip(plan, rewritten))]
         bundle_sites = self.named.union(*own)
         if self.scope is not None and not bundle_sites:
             raise sites.forbidden("the bundle names no site (an Organization, a site tag, a resource of the site)")
@@ -192,19 +193,20 @@ class _Transaction:
         return [self._store(status, rtype, resource_id, resource, now, mine or bundle_sites)
                 for (status, rtype, resource_id, resource), mine in zip(plan, own)]
 
-    def _rewritten(self, resource: dict[str, Any]) -> dict[str, Any]:
-        """The resource with its references rewritten to server ids: itself when owned, else a copy (new
-        containers, the values shared)."""
+    def _rewritten(self, resource: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The resource with its references rewritten to server ids (itself when owned, else a copy: new
+        containers, the values shared), and its reference strings."""
         if self.owned:
-            rewrite_references_in_place(resource, self.mapping, self._resolve)
-            return resource
-        return rewrite_references(resource, self.mapping, self._resolve)
+            return resource, rewrite_references_in_place(resource, self.mapping, self._resolve)
+        copy = rewrite_references(resource, self.mapping, self._resolve)
+        return copy, list(sites.reference_strings(copy))
 
-    def _sites_of(self, rtype: str, resource: dict[str, Any], targets: set[str], i: int) -> set[str]:
+    def _sites_of(self, rtype: str, resource: dict[str, Any], references: list[str], targets: set[str],
+                  i: int) -> set[str]:
         """The sites a resource sent names (its references already rewritten); 403 when it names, or points at,
         a site the tablet is not registered for (sync.server.sites)."""
         named = sites.organization_sites(resource) if rtype == "Organization" else sites.tag_sites(resource)
-        for reference in sites.reference_strings(resource):
+        for reference in references:
             target = sites.literal_target(reference)
             if target is None:
                 if self.scope is not None and not reference.startswith("#"):

@@ -1,15 +1,16 @@
 """The development server stores what it receives without copying it: a parsed request body has its references
 rewritten in place and is stored as sent (plus its server id and meta); a bundle handed in by a caller that keeps
-it (owned=False) is left untouched; both store the same resources."""
+it (owned=False) is left untouched; both store the same resources; a body's depth is checked on its text."""
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 
 import pytest
 
 from sync import fhir
-from sync.server import bundles
+from sync.server import bundles, wire
 from sync.server.resources import ResourceDB
 from tests.sync.test_fhir import PATIENT, SESSION, measurement
 
@@ -56,3 +57,11 @@ def test_a_bundle_the_caller_keeps_is_not_changed_and_gives_the_same_resources(d
         assert len(mine) == len(theirs) == 1
         for a, b in zip(mine, theirs):  # only the server ids in references differ
             assert fhir.dumps(a).count("/") == fhir.dumps(b).count("/") and a.keys() == b.keys()
+
+
+@pytest.mark.parametrize("doc", [{"a": "[[[[{"}, [[[]]], {"a": [{"b": {"c": [1]}}]}, 5, "x", [], {},
+                                 {"s": '\\"[[', "t": "]]]]"}, {"deep": [[[[[[{}]]]]]]}])
+def test_the_depth_of_a_body_is_read_from_its_text_as_from_its_objects(doc):
+    text = json.dumps(doc).encode("utf-8")
+    for limit in range(0, 9):
+        assert wire.text_deeper_than(text, limit) == wire.deeper_than(doc, limit), limit
