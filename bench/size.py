@@ -89,7 +89,8 @@ def main() -> int:
         shutil.copyfile(new, old)
         as_before(old)
         compared = check_payloads(old, new)
-        figures = {"before (TEXT payloads)": measure(old, args.sessions), "now (compressed)": measure(new, args.sessions)}
+        figures = {"before (TEXT payloads)": measure(old, args.sessions),
+                   "now (compressed)": measure(new, args.sessions)}
         for label, f in figures.items():
             print(f"{label:24} {f['per_session'] / 1024:8.1f} KiB per session   payload {f['payload'] / 1024:6.1f} KiB")
             print("    " + ", ".join(f"{name} {size / 1024:.1f}" for name, size in f["tables"]))

@@ -25,7 +25,8 @@ def stored_without_server_fields(db: ResourceDB, rtype: str) -> list[dict]:
     out = []
     for resource in found:
         meta = {k: v for k, v in resource["meta"].items() if k not in ("versionId", "lastUpdated")}
-        out.append({**{k: v for k, v in resource.items() if k not in ("id", "meta")}, **({"meta": meta} if meta else {})})
+        kept = {k: v for k, v in resource.items() if k not in ("id", "meta")}
+        out.append({**kept, **({"meta": meta} if meta else {})})
     return out
 
 
@@ -41,7 +42,8 @@ def test_an_owned_body_is_rewritten_in_place_and_stored_as_sent(db, tmp_path, mo
     assert observation["subject"]["reference"].startswith("Patient/")  # rewritten in place
     stored = db.search("Observation", [])[0]
     assert stored["valueQuantity"]["value"] == Decimal("37.60")
-    expected = {**sent["entry"][1]["resource"], "subject": observation["subject"], "encounter": observation["encounter"]}
+    expected = {**sent["entry"][1]["resource"], "subject": observation["subject"],
+                "encounter": observation["encounter"]}
     assert stored_without_server_fields(db, "Observation") == [expected]
 
 
