@@ -1,8 +1,9 @@
 """Schema v17: the outbox's frozen payloads are stored compressed (sync.frozen_payloads), with their size.
 
-- `outbox.payload` holds the bundle's UTF-8 bytes compressed with zlib, as a BLOB (a column of TEXT affinity keeps
-  a BLOB as it is: SQLite documentation, "Datatypes In SQLite", section 3), about a sixth of the text it held;
-  every existing row is converted here, and reads back as the very bytes frozen at close.
+- `outbox.payload` holds the bundle's UTF-8 bytes compressed with zlib against a preset dictionary, as a BLOB (a
+  column of TEXT affinity keeps a BLOB as it is: SQLite documentation, "Datatypes In SQLite", section 3.1), about
+  a sixteenth of the text it held; every existing row is converted here, and reads back as the very bytes frozen
+  at close.
 - `outbox.payload_size`: the payload's size once unpacked, the size a batch is limited by (sync.outbox.claim_batch).
 - `outbox_payload_frozen` is dropped for the conversion (it refuses any change of a payload, rightly) and made again
   protecting the size too.
