@@ -1,22 +1,28 @@
 """Benchmark (run by hand): draining a backlog of closed sessions to the development FHIR server.
 
 A store is seeded with N complete closed demo sessions (default 1,000; sync.seed: three devices each, i.e. SpO2,
-pulse, a blood pressure panel and a temperature, with consent, encounter and summary), then, each against a fresh development
-server run as a subprocess and reached through sync.server.faultproxy with added latency (default 50 ms per exchange)
-and no faults:
+pulse, a blood pressure panel and a temperature, with consent, encounter and summary). Then, each side --runs times
+(default 3), each run against a fresh development server run as a subprocess and reached through
+sync.server.faultproxy with added latency (default 50 ms per request, faults off), in the same process run:
   - batched: the Relais uploader, up to --batch-size sessions merged per transaction Bundle, gzipped bodies;
+  - per session: the same uploader sending one session per request (batch size 1), the fair baseline;
   - naive: one resource per request, the way a generic FHIR client does it: each session's resources in
     dependency order (Patient, Organization, Practitioner, Encounter, Devices, Observations, Consent,
     Composition), every reference rewritten to the server id created before it, POSTed one by one as conditional
-    creates with fhirpy (`resources(T).search(identifier=…).get_or_create(…)`), or with plain requests
-    (`If-None-Exist` header) when fhirpy is not installed. It is slow, so it uploads the first --naive-sessions
-    sessions (default 100) and the ratio is per session;
-  - optionally (--per-session) the uploader with one session per request (batch size 1).
-It prints sessions per second, requests, bytes per session on the wire (both directions, HTTP headers included, as
-counted by the proxy), the ratio batched/naive, and checks both servers hold exactly the sessions sent.
+    creates (`If-None-Exist`) with plain requests, decimals sent as written. It is slow, so it uploads the first
+    --naive-sessions sessions (default 100) and is compared per session.
+After every run the server is checked for every resource type the bundles hold: each identifier a bundle creates
+or updates by (its ifNoneExist or conditional update) is held by exactly one resource (no loss, no duplicate), no
+resource of the type is left over, and every quantity kept its decimals ("36.90"). Any mismatch stops the bench.
+It prints each run, then per side the minimum and median time, sessions per second, requests and bytes on the wire
+per session (both directions, HTTP headers included, as counted by the proxy), and the ratios between the sides.
+Goal: the batched upload of 1,000 sessions at 50 ms at least 200 sessions/s.
 
-    .venv/bin/python bench/sync.py [--sessions 1000] [--latency-ms 50] [--batch-size 20] [--per-session]
-                                   [--naive-client auto|fhirpy|requests] [--naive-sessions 100] [--no-naive] [--keep]
+--scale K also uploads a backlog K times larger (batched, --runs times) and prints the time ratio against the N
+backlog (goal for K = 10: at most 10.5, i.e. linear); seeding 10,000 sessions takes minutes, hence an option.
+
+    .venv/bin/python bench/sync.py [--sessions 1000] [--latency-ms 50] [--batch-size 20] [--runs 3] [--scale 10]
+                                   [--naive-sessions 100] [--no-naive] [--no-per-session] [--keep]
 """
 from __future__ import annotations
 
@@ -24,12 +30,14 @@ import argparse
 import json
 import logging
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import unquote
 
 # this file is named sync.py: run as a script, its folder comes first on sys.path and would shadow the sync package
 _HERE = Path(__file__).resolve().parent
@@ -46,74 +54,171 @@ from sync.store import Store  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
 
 
-def server_check(url: str, expected_obs: list[str], expected_values: dict[str, str]) -> dict[str, Any]:
-    """What the server holds: counts, duplicates, and how many values kept their decimals ("36.90")."""
-    obs = fhir.loads(requests.get(f"{url}/Observation", timeout=300).content).get("entry", [])
-    patients = requests.get(f"{url}/Patient", timeout=120).json()["total"]
-    ids = [o["resource"]["identifier"][0]["value"] for o in obs]
-    kept = sum(1 for o in obs if "valueQuantity" in o["resource"]
-               and format(o["resource"]["valueQuantity"]["value"], "f")
-               == expected_values.get(o["resource"]["identifier"][0]["value"]))
-    return {"observations": len(ids), "distinct": len(set(ids)), "missing": len(set(expected_obs) - set(ids)),
-            "patients": patients, "precision_kept": kept}
+# -- what the server must hold --------------------------------------------------------------------------------------
+
+def matched_identifier(entry: dict[str, Any]) -> tuple[str, str]:
+    """(type, "system|value") an entry is created or updated by: its ifNoneExist, or its conditional update's URL."""
+    request = entry["request"]
+    query = request.get("ifNoneExist") or str(request["url"]).partition("?")[2]
+    return entry["resource"]["resourceType"], unquote(query.removeprefix("identifier="))
 
 
-def run_batched(store: Store, url: str, batch_size: int) -> dict[str, Any]:
-    uploader = Uploader(url, batch_size=batch_size, read_timeout=60)
-    started = time.perf_counter()
-    requests_made = 0
-    while outbox.remaining(store):
-        result = uploader.push(store, ignore_backoff=True)
-        requests_made += result.requests
-        if result.stopped not in (None,):
-            raise RuntimeError(f"upload stopped: {result.stopped}")
-    return {"seconds": time.perf_counter() - started, "requests": requests_made}
-
-
-def naive_fhirpy(url: str) -> Callable[[str, dict[str, Any], str], str]:
-    from fhirpy import SyncFHIRClient
-
-    client = SyncFHIRClient(url, extra_headers={"Content-Type": "application/fhir+json"})
-
-    def create(rtype: str, resource: dict[str, Any], identifier: str) -> str:
-        created, _ = client.resources(rtype).search(identifier=identifier).get_or_create(
-            client.resource(rtype, **resource))
-        return created["id"]
-
-    return create
-
-
-def naive_requests(url: str) -> Callable[[str, dict[str, Any], str], str]:
-    http = requests.Session()
-
-    def create(rtype: str, resource: dict[str, Any], identifier: str) -> str:
-        system, _, value = identifier.partition("|")
-        headers = {"Content-Type": "application/fhir+json", "If-None-Exist": fhir.if_none_exist(system, value)}
-        reply = http.post(f"{url}/{rtype}", data=json.dumps(resource).encode(), timeout=60, headers=headers)
-        reply.raise_for_status()
-        return reply.json()["id"]
-
-    return create
-
-
-def run_naive(payloads: list[str], create: Callable[[str, dict[str, Any], str], str]) -> dict[str, Any]:
-    """Each session's resources one per request, in dependency order, every reference rewritten to the server id
-    of the resource created before it (what a client without transactions must do). Resources are loaded as a
-    generic client has them: JSON floats (36.90 becomes 36.9)."""
-    started = time.perf_counter()
-    calls = 0
+def expected_of(payloads: list[str]) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """Per resource type, the identifiers the server must hold once each; per Observation identifier, the decimal
+    text of its quantity."""
+    idents: dict[str, set[str]] = {}
+    values: dict[str, str] = {}
     for payload in payloads:
-        entries = json.loads(payload)["entry"]
+        for entry in fhir.loads(payload)["entry"]:
+            rtype, ident = matched_identifier(entry)
+            idents.setdefault(rtype, set()).add(ident)
+            resource = entry["resource"]
+            if rtype == "Observation" and "valueQuantity" in resource:
+                values[resource["identifier"][0]["value"]] = format(resource["valueQuantity"]["value"], "f")
+    return idents, values
+
+
+def server_check(url: str, expected: dict[str, set[str]], values: dict[str, str]) -> dict[str, Any]:
+    """Every expected identifier held by exactly one resource of its type, nothing more; quantities exact. Raises
+    SystemExit (with the counts) on any loss, duplicate or lost decimal."""
+    problems, kept = {}, 0
+    for rtype, wanted in sorted(expected.items()):
+        found = fhir.loads(requests.get(f"{url}/{rtype}", timeout=600).content).get("entry") or []
+        holders = Counter(f"{i['system']}|{i['value']}" for e in found
+                          for i in _identifiers(e["resource"]) if f"{i['system']}|{i['value']}" in wanted)
+        missing = len(wanted - set(holders))
+        duplicated = sum(1 for n in holders.values() if n > 1)
+        if missing or duplicated or len(found) != len(wanted):
+            problems[rtype] = {"expected": len(wanted), "found": len(found), "missing": missing,
+                               "duplicated": duplicated}
+        if rtype == "Observation":
+            kept = sum(1 for e in found if "valueQuantity" in e["resource"]
+                       and format(e["resource"]["valueQuantity"]["value"], "f")
+                       == values.get(e["resource"]["identifier"][0]["value"]))
+    if kept != sum(1 for i in expected.get("Observation", ()) if i.partition("|")[2] in values):
+        problems["decimals"] = {"kept": kept, "expected": len(values)}
+    if problems:
+        raise SystemExit(f"FAILED: the server does not hold each resource exactly once: {json.dumps(problems)}")
+    return {"types": len(expected), "resources": sum(len(w) for w in expected.values()), "decimals_kept": kept}
+
+
+def _identifiers(resource: dict[str, Any]) -> list[dict[str, str]]:
+    idents = resource.get("identifier") or []
+    return [idents] if isinstance(idents, dict) else idents  # Composition.identifier is 0..1
+
+
+# -- the three ways to upload ----------------------------------------------------------------------------------------
+
+def run_uploader(store_path: Path, url: str, batch_size: int) -> dict[str, Any]:
+    with Store(store_path) as store:
+        with store.transaction():  # the same backlog for every run
+            store.conn.execute("UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = NULL, "
+                               "sent_at = NULL, last_error = NULL")
+        uploader = Uploader(url, batch_size=batch_size, read_timeout=120)
+        started = time.perf_counter()
+        while outbox.remaining(store):
+            result = uploader.push(store, ignore_backoff=True)
+            if result.stopped is not None:
+                raise SystemExit(f"FAILED: upload stopped: {result.stopped}")
+        return {"seconds": time.perf_counter() - started}
+
+
+def run_naive(payloads: list[str], url: str) -> dict[str, Any]:
+    """Each session's resources one per request, in dependency order, every reference rewritten to the server id
+    of the resource created before it (what a client without transactions must do); decimals sent as written."""
+    http = requests.Session()
+    started = time.perf_counter()
+    for payload in payloads:
+        entries = fhir.loads(payload)["entry"]
         created: dict[str, str] = {}  # fullUrl → "Type/id"
         for (index,) in batching.dependency_parts(entries, 1):
             entry = entries[index]
             resource = batching.rewrite_references(entry["resource"], created)
-            ident = resource["identifier"]
-            ident = ident[0] if isinstance(ident, list) else ident  # Composition.identifier is 0..1
-            new_id = create(resource["resourceType"], resource, f"{ident['system']}|{ident['value']}")
-            calls += 1
-            created[entry["fullUrl"]] = f"{resource['resourceType']}/{new_id}"
-    return {"seconds": time.perf_counter() - started, "calls": calls}
+            rtype, ident = matched_identifier(entry)
+            system, _, value = ident.partition("|")
+            headers = {"Content-Type": "application/fhir+json", "If-None-Exist": fhir.if_none_exist(system, value)}
+            reply = http.post(f"{url}/{rtype}", data=fhir.dumps(resource).encode(), timeout=60, headers=headers)
+            reply.raise_for_status()
+            created[entry["fullUrl"]] = f"{rtype}/{reply.json()['id']}"
+    return {"seconds": time.perf_counter() - started}
+
+
+# -- runs, figures ---------------------------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args, self.work, self.runs = args, work, 0
+
+    def once(self, label: str, upload: Callable[[str], dict[str, Any]], payloads: list[str]) -> dict[str, Any]:
+        """One run against a fresh server behind the latency proxy, checked afterwards."""
+        self.runs += 1
+        db = self.work / f"server-{self.runs}.db"
+        expected, values = expected_of(payloads)
+        with LocalServer(db, log_path=self.work / f"server-{self.runs}.log") as server, \
+                FaultProxy(server.url, latency_ms=self.args.latency_ms) as proxy:
+            figures = upload(proxy.url_for(server.url))
+            stats = proxy.stats()
+            check = server_check(server.url, expected, values)
+        n = len(payloads)
+        figures.update(sessions=n, requests=stats["counts"]["pass"], wire=stats["bytes_up"] + stats["bytes_down"])
+        print(f"  {label:<34} {n:6d} sessions {figures['seconds']:8.2f} s {n / figures['seconds']:8.1f} sessions/s "
+              f"{figures['requests'] / n:6.2f} requests/session {figures['wire'] / n:7.0f} B/session on the wire; "
+              f"server: {check['resources']} resources of {check['types']} types each exactly once, "
+              f"{check['decimals_kept']} quantities with their decimals", flush=True)
+        return figures
+
+    def side(self, label: str, upload: Callable[[str], dict[str, Any]], payloads: list[str]) -> dict[str, Any]:
+        rows = [self.once(label, upload, payloads) for _ in range(self.args.runs)]
+        seconds = sorted(r["seconds"] for r in rows)
+        n = len(payloads)
+        summary = {"label": label, "sessions": n, "min": seconds[0], "median": statistics.median(seconds),
+                   "requests": rows[0]["requests"] / n, "wire": rows[0]["wire"] / n}
+        print(f"{label}: min {summary['min']:.2f} s, median {summary['median']:.2f} s over {len(rows)} runs = "
+              f"{n / summary['min']:.1f} / {n / summary['median']:.1f} sessions/s (best / median)\n", flush=True)
+        return summary
+
+
+def seeded_backlog(path: Path, sessions: int, seed: int) -> list[str]:
+    started = time.perf_counter()
+    with Store(path) as store:
+        seed_sessions(store, sessions, seed=seed, complete=True)
+        payloads = [e.payload for e in outbox.entries(store)]
+    print(f"seeded {sessions} closed sessions in {time.perf_counter() - started:.1f} s; frozen payload "
+          f"{sum(len(p.encode()) for p in payloads) / len(payloads):.0f} bytes per session (JSON)", flush=True)
+    return payloads
+
+
+def per_session_ratio(slow: dict[str, Any], fast: dict[str, Any]) -> float:
+    return (slow["median"] / slow["sessions"]) / (fast["median"] / fast["sessions"])
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    bench = Bench(args, work)
+    tablet = work / "tablet.db"
+    payloads = seeded_backlog(tablet, args.sessions, args.seed)
+    print(f"latency {args.latency_ms:g} ms added per request by the proxy, no faults; {args.runs} runs per side\n")
+    batched = bench.side(f"batched ({args.batch_size}/request, gzip)",
+                         lambda url: run_uploader(tablet, url, args.batch_size), payloads)
+    sides = [batched]
+    if not args.no_per_session:
+        sides.append(bench.side("uploader, 1 session/request", lambda url: run_uploader(tablet, url, 1), payloads))
+    if not args.no_naive:
+        sample = payloads[:args.naive_sessions]
+        sides.append(bench.side("naive, 1 resource/request", lambda url: run_naive(sample, url), sample))
+    for other in sides[1:]:
+        print(f"batched vs {other['label']} (median, per session): {per_session_ratio(other, batched):.1f}x faster, "
+              f"{other['requests'] / batched['requests']:.0f}x fewer requests, "
+              f"{other['wire'] / batched['wire']:.1f}x fewer bytes on the wire")
+    rate = args.sessions / batched["median"]
+    print(f"batched: {rate:.0f} sessions/s (median) against the goal of 200: {'met' if rate >= 200 else 'NOT met'}")
+    if args.scale:
+        big = work / "tablet-big.db"
+        big_payloads = seeded_backlog(big, args.sessions * args.scale, args.seed + 1)
+        scaled = bench.side(f"batched, {args.scale}x the sessions",
+                            lambda url: run_uploader(big, url, args.batch_size), big_payloads)
+        ratio = scaled["median"] / batched["median"]
+        print(f"{args.scale}x the sessions took {ratio:.2f}x the time (median; linear would be {args.scale}, "
+              f"goal at most {args.scale * 1.05:.1f}): {'met' if ratio <= args.scale * 1.05 else 'NOT met'}")
 
 
 def main() -> None:
@@ -121,17 +226,16 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--batch-size", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3, help="runs per side (min and median reported)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--per-session", action="store_true", help="also run the uploader with batch size 1")
+    parser.add_argument("--scale", type=int, default=0, help="also upload K times the sessions (10: the 10k check)")
+    parser.add_argument("--no-per-session", action="store_true", help="skip the one-session-per-request baseline")
     parser.add_argument("--no-naive", action="store_true", help="skip the one-resource-per-request baseline")
     parser.add_argument("--naive-sessions", type=int, default=100,
                         help="sessions the slow baseline uploads (compared per session; default 100)")
-    parser.add_argument("--naive-client", choices=("auto", "fhirpy", "requests"), default="auto",
-                        help="baseline client: fhirpy when installed (auto), or plain requests")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (stores, server files, logs)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
     work = Path(tempfile.mkdtemp(prefix="relais-bench-sync-"))
     try:
         run(args, work)
@@ -140,90 +244,6 @@ def main() -> None:
             print(f"(work files kept in {work})")
         else:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def run(args: argparse.Namespace, work: Path) -> None:
-    started = time.perf_counter()
-    with Store(work / "tablet.db") as store:
-        # complete sessions: oximeter, blood pressure monitor and thermometer (SpO2, pulse, BP panel, temperature),
-        # with staff, site, consent, encounter, devices and the summary for the patient's own doctor
-        seeded = seed_sessions(store, args.sessions, seed=args.seed, complete=True)
-    print(f"seeded {args.sessions} closed sessions ({len(seeded.patients)} patients) in "
-          f"{time.perf_counter() - started:.1f} s; latency {args.latency_ms:g} ms per exchange, no faults")
-    with Store(work / "tablet.db") as store:
-        payloads = [e.payload for e in outbox.entries(store)]
-    expected_values = {}
-    for payload in payloads:
-        for entry in fhir.loads(payload)["entry"]:
-            r = entry["resource"]
-            if r["resourceType"] == "Observation" and "valueQuantity" in r:
-                value: Decimal = r["valueQuantity"]["value"]
-                expected_values[r["identifier"][0]["value"]] = format(value, "f")
-    frozen_bytes = sum(len(p.encode()) for p in payloads)
-    print(f"frozen payload: {frozen_bytes / len(payloads):.0f} bytes per session (JSON, uncompressed)\n")
-
-    rows = []
-
-    def measure(label: str, run: Callable[[str], dict[str, Any]], db_name: str,
-                sessions: list[str] | None = None) -> dict[str, Any]:
-        """`sessions`: the payloads this run uploads (default: all of them)."""
-        subset = payloads if sessions is None else sessions
-        subset_obs = batching.observation_identifiers(subset)
-        subset_patients = {e["resource"]["identifier"][0]["value"] for p in subset for e in fhir.loads(p)["entry"]
-                           if e["resource"]["resourceType"] == "Patient"}
-        n = len(subset)
-        with LocalServer(work / db_name, log_path=work / f"{db_name}.server.log") as server, \
-                FaultProxy(server.url, latency_ms=args.latency_ms) as proxy:
-            figures = run(proxy.url_for(server.url))
-            stats = proxy.stats()
-            check = server_check(server.url, subset_obs, expected_values)
-        figures.update(label=label, exchanges=stats["counts"]["pass"], wire=stats["bytes_up"] + stats["bytes_down"],
-                       up=stats["bytes_up"], down=stats["bytes_down"], check=check, sessions=n)
-        rows.append(figures)
-        exact = (check["observations"] == check["distinct"] == len(subset_obs) and not check["missing"]
-                 and check["patients"] == len(subset_patients))
-        valued = sum(1 for i in subset_obs if i in expected_values)
-        print(f"{label:<46} {n:5d} sessions {n / figures['seconds']:8.1f} sessions/s  {figures['seconds']:7.1f} s  "
-              f"{figures['exchanges'] / n:6.2f} requests/session  {figures['wire'] / n:7.0f} B/session on the wire "
-              f"(up {figures['up'] / n:.0f}, down {figures['down'] / n:.0f})  "
-              f"server: {'exactly once' if exact else 'MISMATCH ' + json.dumps(check)}, "
-              f"{check['precision_kept']}/{valued} quantities with their decimals")
-        return figures
-
-    def batched_run(url: str, size: int) -> dict[str, Any]:
-        with Store(work / "tablet.db") as store:
-            with store.transaction():  # same backlog for every run
-                store.conn.execute("UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = NULL, "
-                                   "sent_at = NULL, last_error = NULL")
-            return run_batched(store, url, size)
-
-    batched = measure(f"batched ({args.batch_size}/request, gzip)", lambda url: batched_run(url, args.batch_size),
-                      "server-batched.db")
-    if args.per_session:
-        measure("uploader, 1 session/request, gzip", lambda url: batched_run(url, 1), "server-per-session.db")
-    if not args.no_naive:
-        try:
-            if args.naive_client == "requests":
-                raise ImportError
-            import fhirpy  # noqa: F401
-            from importlib.metadata import version
-            client_name, factory = f"fhirpy {version('fhirpy')}", naive_fhirpy
-        except ImportError:
-            if args.naive_client == "fhirpy":
-                raise
-            why = "chosen" if args.naive_client == "requests" else "fhirpy not installed"
-            client_name, factory = f"plain requests, {why}", naive_requests
-        sample = payloads[:args.naive_sessions]
-        naive = measure(f"naive, 1 resource/request ({client_name})", lambda url: run_naive(sample, factory(url)),
-                        "server-naive.db", sessions=sample)
-
-        def per_session(row: dict[str, Any], key: str) -> float:
-            return row[key] / row["sessions"]
-
-        print(f"\nbatched vs naive (per session; the naive run uploads the first {len(sample)} sessions only): "
-              f"{per_session(naive, 'seconds') / per_session(batched, 'seconds'):.1f}x faster, "
-              f"{per_session(naive, 'exchanges') / per_session(batched, 'exchanges'):.0f}x fewer requests, "
-              f"{per_session(naive, 'wire') / per_session(batched, 'wire'):.1f}x fewer bytes on the wire")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ because every entry is still the conditional create frozen in its own session's 
 session's bytes unchanged; the merged body is rebuilt from them on each try, which is harmless: the identifiers, not
 the bytes, are what make a retry idempotent).
 
+The merged body is spliced from the frozen texts, not re-encoded: a frozen payload is the codec's deterministic
+form (sync.fhir.codec: sorted keys, no whitespace), so it begins with its `entry` array and each entry's text in
+it is exactly that entry's canonical encoding. Each entry is read with the C decoder's `raw_decode`, which also
+gives where it ends (Python docs, json.JSONDecoder.raw_decode); the body is those texts joined. A payload in any
+other form (none is written by the app) is parsed and its entries encoded as before.
+
 FHIR rules that shape the merge:
 - fullUrl must be unique in a Bundle (R4 invariant bdl-7), and the development server refuses duplicates. Observation
   fullUrls derive from each session's idempotency key, so they never collide; the Patient's derives from the local
@@ -18,11 +24,17 @@ FHIR rules that shape the merge:
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from sync import fhir
 from sync.outbox import OutboxEntry
+
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+_HEAD = '{"entry":['
+_TAIL = '],"resourceType":"Bundle","type":"transaction"}'
 
 Problem = tuple[str, dict[str, Any]]  # a diagnostic code and its parameters (stored via sync.outbox.error_record)
 
@@ -43,40 +55,64 @@ class MergedBatch:
         return [e.id for e in self.entries]
 
 
+def _spliced_entries(payload: str) -> list[tuple[Any, str]] | None:
+    """Each entry of a frozen payload with its exact text in it; None when the payload is not in the codec's form."""
+    if not payload.startswith(_HEAD):
+        return None
+    found: list[tuple[Any, str]] = []
+    start = len(_HEAD)
+    if payload.startswith("]", start):
+        return found
+    while True:
+        try:
+            entry, end = _DECODER.raw_decode(payload, start)
+        except ValueError:
+            return None
+        found.append((entry, payload[start:end]))
+        if payload.startswith(",", end):
+            start = end + 1
+        elif payload.startswith("]", end):
+            return found
+        else:
+            return None
+
+
+def frozen_entries(payload: str) -> list[tuple[Any, str]]:
+    """Each entry of a frozen bundle with its canonical text (sync.fhir.dumps of the entry), read without
+    re-encoding when the payload is in the codec's form."""
+    spliced = _spliced_entries(payload)
+    if spliced is not None:
+        return spliced
+    return [(entry, fhir.dumps(entry)) for entry in fhir.loads(payload).get("entry") or []]
+
+
 def merge(entries: Sequence[OutboxEntry]) -> MergedBatch:
     """Merge sessions oldest first. A single session is sent as its exact frozen bytes."""
     if not entries:
         raise ValueError("nothing to merge")
     if len(entries) == 1:
         only = entries[0]
-        count = len(fhir.loads(only.payload).get("entry") or [])
+        count = len(frozen_entries(only.payload))
         return MergedBatch((only,), only.payload_bytes, count, {only.id: tuple(range(count))})
-    merged: list[dict[str, Any]] = []
+    merged: list[str] = []  # the canonical text of each entry of the merged bundle
     by_full_url: dict[str, tuple[int, str]] = {}  # fullUrl → (index in merged, canonical text of the entry)
     included: list[OutboxEntry] = []
     deferred: list[OutboxEntry] = []
     positions: dict[str, tuple[int, ...]] = {}
     for outbox_entry in entries:
-        bundle_entries = fhir.loads(outbox_entry.payload).get("entry") or []
-        canon = [fhir.dumps(e) for e in bundle_entries]
-        conflict = False
-        for entry, text in zip(bundle_entries, canon):
-            url = entry.get("fullUrl") if isinstance(entry, dict) else None
-            if url is not None and url in by_full_url and by_full_url[url][1] != text:
-                conflict = True
-                break
+        bundle_entries = frozen_entries(outbox_entry.payload)
         # the same fullUrl twice inside one session is the server's verdict to give, not ours: never defer it
-        if conflict:
+        if _conflicts(bundle_entries, by_full_url):
             deferred.append(outbox_entry)
             continue
         earlier = dict(by_full_url)  # dedupe only against earlier sessions, never inside one session
         indexes = []
-        for entry, text in zip(bundle_entries, canon):
+        for entry, text in bundle_entries:
             url = entry.get("fullUrl") if isinstance(entry, dict) else None
             if url is not None and url in earlier:
                 indexes.append(earlier[url][0])
                 continue
-            merged.append(entry)
+            merged.append(text)
             if url is not None:
                 by_full_url.setdefault(url, (len(merged) - 1, text))
             indexes.append(len(merged) - 1)
@@ -84,8 +120,17 @@ def merge(entries: Sequence[OutboxEntry]) -> MergedBatch:
         included.append(outbox_entry)
     if len(included) == 1:  # everything else was deferred: send the survivor's frozen bytes as they are
         return MergedBatch(tuple(included), included[0].payload_bytes, len(merged), positions, tuple(deferred))
-    body = fhir.dumps_bundle({"resourceType": "Bundle", "type": "transaction", "entry": merged})
+    body = (_HEAD + ",".join(merged) + _TAIL).encode("utf-8")  # = fhir.dumps_bundle of the merged Bundle
     return MergedBatch(tuple(included), body, len(merged), positions, tuple(deferred))
+
+
+def _conflicts(bundle_entries: list[tuple[Any, str]], by_full_url: Mapping[str, tuple[int, str]]) -> bool:
+    """True when an entry has the fullUrl of an earlier session's entry with another content."""
+    for entry, text in bundle_entries:
+        url = entry.get("fullUrl") if isinstance(entry, dict) else None
+        if url is not None and url in by_full_url and by_full_url[url][1] != text:
+            return True
+    return False
 
 
 def response_statuses(body: Any, expected_entries: int) -> tuple[list[str] | None, Problem | None]:

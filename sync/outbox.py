@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sync.errors import RelaisError
+from sync.frozen_payloads import pack, unpack
 
 if TYPE_CHECKING:
     from sync.store.database import Database
@@ -85,7 +86,9 @@ class OutboxEntry:
 
 
 def _entry(row: dict[str, Any]) -> OutboxEntry:
-    return OutboxEntry(**{k: row[k] for k in OutboxEntry.__dataclass_fields__ if k in row})
+    fields = {k: row[k] for k in OutboxEntry.__dataclass_fields__ if k in row}
+    fields["payload"] = unpack(fields["payload"])  # stored compressed (sync.frozen_payloads)
+    return OutboxEntry(**fields)
 
 
 # an addendum goes only once its session's own bundle is on the server (its Encounter is referenced there)
@@ -111,11 +114,14 @@ def entries(db: "Database", state: str | None = None) -> list[OutboxEntry]:
 
 def enqueue(db: "Database", *, entry_id: str, session_id: str, idempotency_key: str, payload: str,
             created_at: str, addendum_id: str | None = None) -> str:
-    """Queue a frozen payload, pending, inside the caller's transaction (the one that froze it). Returns its id."""
+    """Queue a frozen payload, pending, inside the caller's transaction (the one that froze it). Returns its id. The
+    payload is stored compressed, with its size (sync.frozen_payloads)."""
     db.require_transaction()
+    stored, size = pack(payload)
     db.db["outbox"].insert({
         "id": entry_id, "session_id": session_id, "addendum_id": addendum_id, "idempotency_key": idempotency_key,
-        "payload": payload, "state": "pending", "attempts": 0, "last_error": None, "next_attempt_at": None,
+        "payload": stored, "payload_size": size, "state": "pending", "attempts": 0, "last_error": None,
+        "next_attempt_at": None,
         "created_at": created_at, "sent_at": None,
     })
     return entry_id
@@ -172,8 +178,9 @@ def claim_batch(db: "Database", *, limit: int, max_bytes: int | None = None, now
     with db.transaction() as sql:
         due = "" if ignore_backoff else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         params: list[Any] = [] if ignore_backoff else [now_text]
-        rows = list(sql.query(f"SELECT id, length(CAST(payload AS BLOB)) AS size FROM outbox WHERE state = 'pending'"
-                             f"{due} AND {_READY} ORDER BY rowid LIMIT ?", [*params, limit]))
+        size = "coalesce(payload_size, length(CAST(payload AS BLOB)))"  # a row stored as text has no size column
+        rows = list(sql.query(f"SELECT id, {size} AS size FROM outbox WHERE state = 'pending'"
+                              f"{due} AND {_READY} ORDER BY rowid LIMIT ?", [*params, limit]))
         chosen, total = [], 0
         for row in rows:
             if chosen and max_bytes is not None and total + row["size"] > max_bytes:

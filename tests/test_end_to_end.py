@@ -11,6 +11,7 @@ from devices.drivers import ThermometerDriver
 from devices.simulated import SimulatedThermometer, VirtualRadio
 from devices.simulated.bleak_backend import simulated_transport
 from mobile.workflow import SessionWorkflow
+from sync import frozen_payloads
 from sync.server.process import LocalServer
 from sync.store import Store
 from sync.uploader import Uploader
@@ -75,7 +76,7 @@ async def test_same_upload_sent_twice_creates_nothing_new(tmp_path):
     with LocalServer(tmp_path / "server.db") as server:
         assert Uploader(server.url).push(store).sent == 1
         # The reply was "lost": the tablet resends the very same frozen bytes.
-        again = requests.post(server.url, data=payload["payload"].encode(),
+        again = requests.post(server.url, data=frozen_payloads.unpack(payload["payload"]).encode(),
                               headers={"Content-Type": "application/fhir+json"}, timeout=10)
         assert again.status_code == 200
         statuses = [e["response"]["status"] for e in again.json()["entry"]]
@@ -108,7 +109,7 @@ def test_frozen_payload_is_what_the_session_says(tmp_path):
     store = Store(tmp_path / "tablet.db")
     _, session_id = asyncio.run(measured_session(store))
     (row,) = store.db["outbox"].rows_where("session_id = ?", [session_id])
-    bundle = json.loads(row["payload"])
+    bundle = json.loads(frozen_payloads.unpack(row["payload"]))
     assert bundle["type"] == "transaction"
     for entry in bundle["entry"]:  # the Encounter and the request's Task are conditional updates (sync.live)
         rtype = entry["resource"]["resourceType"]

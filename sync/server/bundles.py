@@ -128,6 +128,32 @@ def rewrite_references(node: Any, mapping: dict[str, str], resolve: Callable[[st
     return node
 
 
+def rewrite_references_in_place(node: Any, mapping: dict[str, str], resolve: Callable[[str], str] | None = None
+                                ) -> list[str]:
+    """`rewrite_references` changing `node` itself: for a parsed request body the server only stores, so that no
+    second copy of it is made. Returns every reference string of `node` once rewritten (what
+    sync.server.sites.reference_strings would find), gathered on the same walk."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "reference" and isinstance(value, str):
+                    if value.startswith("urn:uuid:"):
+                        if value not in mapping:
+                            raise FhirError(400, "a urn:uuid reference does not resolve to an entry of the bundle")
+                        item[key] = value = mapping[value]
+                    elif resolve is not None and CONDITIONAL_REFERENCE.fullmatch(value):
+                        item[key] = value = resolve(value)
+                    found.append(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(value for value in item if isinstance(value, (dict, list)))
+    return found
+
+
 def resource_identifiers(resource: dict[str, Any]) -> list[tuple[str, str]]:
     """(system, value) of each Identifier the resource carries."""
     found = []

@@ -169,7 +169,7 @@ class FhirHandler(BaseHTTPRequestHandler):
         if segments != ["fhir"]:
             raise FhirError(404 if not is_fhir else 405, "POST a transaction Bundle to the base URL", "not-supported")
         bundle = self._read_body()
-        self._send_json(200, self.db.transaction(bundle, self._scope()))
+        self._send_json(200, self.db.transaction(bundle, self._scope(), owned=True))  # the parsed body is ours
 
     def _get(self, segments: list[str], query: list[tuple[str, str]]) -> None:
         if segments == []:
@@ -221,7 +221,7 @@ class FhirHandler(BaseHTTPRequestHandler):
                 raise FhirError(400, "conditional create: only one identifier=system|value search is supported")
             condition = f"identifier={quote(query[0][1], safe=':/|.-_~')}"  # parse_qsl decoded it once
         body = self._read_body()
-        status, stored, location = self.db.create(rtype, body, condition, self._scope())
+        status, stored, location = self.db.create(rtype, body, condition, self._scope(), owned=True)
         self._send_json(status, stored, {"Location": location, "ETag": f'W/"{stored["meta"]["versionId"]}"'})
 
     # -- request bodies --------------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ from sync.fhir.patient_fields import identity_traits
 from sync.server import search as searching
 from sync.server import at_rest, search_index, sites
 from sync.server.bundles import (CONDITIONAL_REFERENCE, TYPE_NAME, conditional_update_target, parse_if_none_exist,
-                                 resource_identifiers, rewrite_references, validate_transaction)
+                                 resource_identifiers, rewrite_references, rewrite_references_in_place,
+                                 validate_transaction)
 from sync.server.outcome import FhirError
 
 SCHEMA = """
@@ -95,14 +96,16 @@ class ResourceDB:
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def transaction(self, bundle: dict[str, Any], scope: sites.Scope = None) -> dict[str, Any]:
+    def transaction(self, bundle: dict[str, Any], scope: sites.Scope = None, *, owned: bool = False
+                    ) -> dict[str, Any]:
         """Process every entry in one SQLite transaction; returns the transaction-response Bundle. `scope`: the
-        sites of the tablet writing (sync.server.sites), None for any."""
+        sites of the tablet writing (sync.server.sites), None for any. `owned`: the bundle is a parsed request body
+        nobody else holds, whose resources may be changed as they are stored (no copy made)."""
         entries = validate_transaction(bundle)
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")  # take the write lock before looking up: no race between lookup and insert
-            response_entries = _Transaction(conn, scope).apply(entries)
+            response_entries = _Transaction(conn, scope, owned).apply(entries)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -113,8 +116,8 @@ class ResourceDB:
         return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "transaction-response",
                 "entry": response_entries}
 
-    def create(self, rtype: str, resource: Any, if_none_exist: str | None,
-               scope: sites.Scope = None) -> tuple[int, dict[str, Any], str]:
+    def create(self, rtype: str, resource: Any, if_none_exist: str | None, scope: sites.Scope = None, *,
+               owned: bool = False) -> tuple[int, dict[str, Any], str]:
         """`POST [base]/[type]`: (status 201 or 200, the stored resource, its location). Runs as a one-entry
         transaction, so it has the very same conditional-create semantics."""
         if not isinstance(resource, dict) or resource.get("resourceType") != rtype:
@@ -123,7 +126,7 @@ class ResourceDB:
         if if_none_exist is not None:
             request["ifNoneExist"] = if_none_exist
         reply = self.transaction({"resourceType": "Bundle", "type": "transaction",
-                                  "entry": [{"resource": resource, "request": request}]}, scope)
+                                  "entry": [{"resource": resource, "request": request}]}, scope, owned=owned)
         response = reply["entry"][0]["response"]
         location = response["location"]
         _, resource_id = location.split("/")[:2]
@@ -164,9 +167,10 @@ class _Transaction:
     (matched by its conditional create, or given a new id), then the resources to write get their references
     rewritten and their sites checked (sync.server.sites), then they are stored."""
 
-    def __init__(self, conn: sqlite3.Connection, scope: sites.Scope = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, scope: sites.Scope = None, owned: bool = False) -> None:
         self.conn = conn
         self.scope = scope
+        self.owned = owned  # the resources may be rewritten in place (a parsed request body only stored)
         self.mapping: dict[str, str] = {}  # fullUrl → Type/id
         self.planned: dict[tuple[str, str, str], str] = {}  # identifiers created earlier in this same bundle
         self.named: set[str] = set()  # the sites the bundle names
@@ -175,10 +179,13 @@ class _Transaction:
     def apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         plan = [self._plan(entry, i) for i, entry in enumerate(entries)]
         targets = {f"{rtype}/{rid}" for _, rtype, rid, _ in plan}
-        # every resource sent is placed, also one a conditional create matched (and so will not store); its
-        # rewritten form is made again when stored rather than kept, so a large bundle is not held twice
-        own = [self._sites_of(rtype, self._rewritten(entry["resource"]), targets, i)
-               for i, ((_, rtype, _, _), entry) in enumerate(zip(plan, entries))]
+        # every resource is rewritten once (in place when the bundle is owned: a request body is never copied)
+        rewritten = [self._rewritten(entry["resource"]) for entry in entries]
+        plan = [(status, rtype, rid, None if resource is None else new)
+                for (status, rtype, rid, resource), (new, _) in zip(plan, rewritten)]
+        # every resource sent is placed, also one a conditional create matched (and so will not store)
+        own = [self._sites_of(rtype, new, references, targets, i)
+               for i, ((_, rtype, _, _), (new, references)) in enumerate(zip(plan, rewritten))]
         bundle_sites = self.named.union(*own)
         if self.scope is not None and not bundle_sites:
             raise sites.forbidden("the bundle names no site (an Organization, a site tag, a resource of the site)")
@@ -186,15 +193,20 @@ class _Transaction:
         return [self._store(status, rtype, resource_id, resource, now, mine or bundle_sites)
                 for (status, rtype, resource_id, resource), mine in zip(plan, own)]
 
-    def _rewritten(self, resource: dict[str, Any]) -> dict[str, Any]:
-        """The resource with its references rewritten to server ids (new containers, the values shared)."""
-        return rewrite_references(resource, self.mapping, self._resolve)
+    def _rewritten(self, resource: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The resource with its references rewritten to server ids (itself when owned, else a copy: new
+        containers, the values shared), and its reference strings."""
+        if self.owned:
+            return resource, rewrite_references_in_place(resource, self.mapping, self._resolve)
+        copy = rewrite_references(resource, self.mapping, self._resolve)
+        return copy, list(sites.reference_strings(copy))
 
-    def _sites_of(self, rtype: str, resource: dict[str, Any], targets: set[str], i: int) -> set[str]:
+    def _sites_of(self, rtype: str, resource: dict[str, Any], references: list[str], targets: set[str],
+                  i: int) -> set[str]:
         """The sites a resource sent names (its references already rewritten); 403 when it names, or points at,
         a site the tablet is not registered for (sync.server.sites)."""
         named = sites.organization_sites(resource) if rtype == "Organization" else sites.tag_sites(resource)
-        for reference in sites.reference_strings(resource):
+        for reference in references:
             target = sites.literal_target(reference)
             if target is None:
                 if self.scope is not None and not reference.startswith("#"):
@@ -316,8 +328,7 @@ class _Transaction:
                now: str, owners: set[str]) -> dict[str, Any]:
         """Insert a planned resource, replace an updated one (either recorded as of `owners`, its sites), or look
         up the matched one; its transaction-response entry."""
-        if resource is not None:
-            resource = self._rewritten(resource)
+        if resource is not None:  # its references already rewritten
             sites.write_owners(self.conn, rtype, resource_id, owners)
         if resource is not None and status.startswith("200"):
             version, last_modified = self._replace(rtype, resource_id, resource, now)

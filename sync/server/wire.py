@@ -13,7 +13,10 @@ this bound (about 4.5 times measured), so they pass.
 """
 from __future__ import annotations
 
+import re
 import zlib
+from array import array
+from itertools import accumulate
 from typing import Any
 
 from sync.fhir import loads
@@ -28,6 +31,9 @@ PARSE_FLOOR_BYTES = 1024 * 1024  # under this a body is never refused for its co
 _TOKEN_BYTES = ((b"{", 176), (b"[", 168), (b",", 112), (b":", 40))
 GZIP_REPLY_MIN_BYTES = 1024  # smaller replies are not worth compressing
 FHIR_JSON = "application/fhir+json"
+_JSON_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
+_BRACKET_STEPS = bytes.maketrans(b"{[}]", b"\x01\x01\xff\xff")  # +1 opening, -1 closing (as signed bytes)
 
 
 def decode_body(data: bytes | bytearray, encoding: str | None, limit: int = MAX_BODY_BYTES) -> bytes | bytearray:
@@ -68,22 +74,31 @@ def parse_fhir_json(data: bytes | bytearray, content_type: str) -> Any:
         raise FhirError(400, "body is not valid JSON", "structure") from None
     except RecursionError:
         document = None
-    if document is None or deeper_than(document, MAX_JSON_DEPTH):
+    if document is None or text_deeper_than(data, MAX_JSON_DEPTH):
         # FHIR resources nest a dozen levels; hundreds would only exhaust the recursion of later steps
         raise FhirError(400, f"body is nested more than {MAX_JSON_DEPTH} levels deep", "structure")
     return document
 
 
+def text_deeper_than(data: bytes | bytearray, limit: int) -> bool:
+    """`deeper_than` for the text of valid JSON, at C speed: its strings taken out, the nesting is the highest
+    running count of its opening minus closing brackets."""
+    brackets = _JSON_STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS).translate(_BRACKET_STEPS)
+    return bool(brackets) and max(accumulate(array("b", brackets))) > limit
+
+
 def deeper_than(value: Any, limit: int) -> bool:
-    """True when the JSON value nests containers more than `limit` deep (checked without recursion)."""
+    """True when the JSON value nests containers more than `limit` deep (checked without recursion; only the
+    containers are visited)."""
+    if not isinstance(value, (dict, list)):
+        return False
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
 
 

@@ -14,6 +14,7 @@ from mobile.i18n import tr
 from mobile.screens import texts
 from mobile.workflow import SessionWorkflow
 from mobile.workflow.record_fr import value_fr
+from sync import frozen_payloads
 from sync.store import Store
 from tests.support.workflow import begin, close_session
 
@@ -52,7 +53,7 @@ async def test_three_devices_in_one_session(tmp_path):
         assert len(panel) == 1 and None not in panel
         assert sum(r["code"] == "8867-4" for r in rows) == 2   # pulse from the oximeter and from the cuff
         (entry,) = runtime.store.db["outbox"].rows_where("session_id = ?", [session_id])
-        bundle = json.loads(entry["payload"])
+        bundle = json.loads(frozen_payloads.unpack(entry["payload"]))
         codes = {c["code"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
                  for c in e["resource"]["code"]["coding"]}
         assert {"85354-9", "59408-5", "2708-6", "8310-5", "8867-4"} <= codes

@@ -14,6 +14,7 @@ from devices.transport import DeviceNotFound
 from mobile.messages import error_text
 from mobile.screens.texts import KINDS
 from mobile.workflow import SessionWorkflow
+from sync import frozen_payloads
 from tests.support.workflow import DEMO, NOW, ScriptedThermometer, begin, close_session, reading_from, refused
 
 pytestmark = pytest.mark.timeout(30)
@@ -45,7 +46,7 @@ def test_every_value_can_be_typed_by_hand_and_is_stored_and_sent_as_typed_by_han
     panel = {r["panel_id"] for r in rows if r["code"] in ("8480-6", "8462-4")}
     assert len(panel) == 1 and None not in panel
     (entry,) = store.db["outbox"].rows_where("session_id = ?", [session_id])
-    observations = [e["resource"] for e in json.loads(entry["payload"])["entry"]
+    observations = [e["resource"] for e in json.loads(frozen_payloads.unpack(entry["payload"]))["entry"]
                     if e["resource"]["resourceType"] == "Observation"
                     and {c["code"] for c in e["resource"]["code"]["coding"]} & set(typed)]
     methods = {c["code"] for o in observations if "method" in o for c in o["method"]["coding"]}

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from mobile.workflow import SessionWorkflow
+from sync import frozen_payloads
 from tests.support.history import add_pulled_session
 from tests.support.workflow import DEMO, NOW, ScriptedThermometer, close_session, reading_from, sign_in, start
 
@@ -48,7 +49,8 @@ async def test_a_device_temperature_above_the_usual_one_is_flagged_and_stored_so
     session_id = wf.state.session_id
     close_session(wf)
     assert stored(store, session_id)[TEMPERATURE] == "H"
-    bundle = json.loads(store.query("SELECT payload FROM outbox WHERE session_id = ?", [session_id])[0]["payload"])
+    bundle = json.loads(frozen_payloads.unpack(
+        store.query("SELECT payload FROM outbox WHERE session_id = ?", [session_id])[0]["payload"]))
     temperature = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
                        and e["resource"]["code"]["coding"][0]["code"] == TEMPERATURE)
     assert [c["code"] for i in temperature["interpretation"] for c in i["coding"]] == ["H"]

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
-from sync import fhir
+from sync import fhir, frozen_payloads
 from sync.store import MIGRATIONS, Store
 
 PATIENT_QUAL = "11111111-1111-4111-8111-111111111111"
@@ -320,10 +320,21 @@ def fill_v15(con: sqlite3.Connection) -> None:
                 "pin_lock_boot = 'boot-v15', pin_lock_uptime = 1234.5 WHERE id = ?", [V2_STAFF])
 
 
+def fill_v17(con: sqlite3.Connection) -> None:
+    """The v15 data plus a session bundle queued compressed, as closing writes it from v17 on (the rows written
+    as text before stay readable as they are)."""
+    fill_v15(con)
+    stored, size = frozen_payloads.pack(_v1_payload(PATIENT_QUAL, "key-v17", "38.20"))
+    con.execute("INSERT INTO outbox (id, session_id, addendum_id, idempotency_key, payload, payload_size, state, "
+                "attempts, created_at) VALUES ('o-v17', ?, 'a-1', 'a-1', ?, ?, 'pending', 0, "
+                "'2024-06-05T08:00:00+00:00')", [V2_SESSION_CLOSED, stored, size])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
                                                             8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
-                                                            12: fill_v12, 13: fill_v13, 14: fill_v14, 15: fill_v15}
+                                                            12: fill_v12, 13: fill_v13, 14: fill_v14, 15: fill_v15,
+                                                            16: fill_v17}  # v16 is not chained yet
 
 
 def store_at(path: Path, version: int) -> None:

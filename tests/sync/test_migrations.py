@@ -4,12 +4,14 @@ rebuild leaves the old version intact."""
 from __future__ import annotations
 
 import sqlite3
+import zlib
+from pathlib import Path
 
 import pytest
 import sqlite_utils
 
 import tests.support.schema as fx
-from sync import fhir, outbox
+from sync import fhir, frozen_payloads, outbox
 from sync.store import MIGRATIONS, SessionStateError, Store
 from sync.store.migrations import migration_2
 from sync.uploader import Uploader
@@ -40,6 +42,8 @@ def test_upgrade_from_every_earlier_version_keeps_every_row(tmp_path, version):
     for table, rows in before.items():
         assert len(after[table]) == len(rows), table
         for old, new in zip(rows, after[table]):
+            if table == "outbox":  # stored compressed from v17 on: unpacked, the very bytes frozen at close
+                new = {**new, "payload": frozen_payloads.unpack(new["payload"])}
             assert {column: new[column] for column in old} == old, table  # every old column, same value
     # the outbox above includes its payloads: the frozen bytes are exactly what was frozen at close
     with Store(path) as store:  # reopening does not migrate again
@@ -253,3 +257,33 @@ def test_v8_gives_the_15_calls_of_open_sessions_their_own_kind_and_leaves_closed
             store.conn.execute("UPDATE notes SET text = 'x' WHERE session_id = ?", [fx.V2_SESSION_CLOSED])
     finally:
         store.close()
+
+
+def test_v17_stores_the_frozen_payloads_compressed_and_gives_back_their_bytes(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 15)
+    before = {row["id"]: row["payload"] for row in snapshot(path)["outbox"]}
+    with Store(path) as store:
+        stored = {r["id"]: r for r in store.query("SELECT id, typeof(payload) AS kind, length(payload) AS packed, "
+                                                  "payload_size FROM outbox")}
+        for entry_id, text in before.items():
+            assert outbox.get_entry(store, entry_id).payload_bytes == text.encode("utf-8")
+            assert stored[entry_id]["kind"] == "blob" and stored[entry_id]["payload_size"] == len(text.encode())
+            assert stored[entry_id]["packed"] < len(text.encode())
+        for change in ("payload = payload || x'00'", "payload = 'x'", "payload_size = payload_size + 1"):
+            with pytest.raises(Exception, match="frozen"), store.transaction():
+                store.conn.execute(f"UPDATE outbox SET {change} WHERE id = 'o-1'")
+        assert outbox.get_entry(store, "o-1").payload_bytes == before["o-1"].encode("utf-8")
+
+
+def test_a_frozen_payload_packs_against_its_dictionary_and_unpacks_to_its_bytes():
+    text = (Path(__file__).with_name("golden") / "session_rich.json").read_text(encoding="utf-8")
+    stored, size = frozen_payloads.pack(text)
+    assert size == len(text.encode("utf-8")) and len(stored) < size // 8
+    assert frozen_payloads.unpack(stored) == text
+    assert frozen_payloads.unpack(zlib.compress(text.encode("utf-8"))) == text  # no dictionary
+    assert frozen_payloads.unpack(text) == text  # a row stored as text
+    with pytest.raises(ValueError):
+        frozen_payloads.unpack(stored[:2] + b"\x00\x00\x00\x01" + stored[6:])  # a dictionary nobody has
+    with pytest.raises(ValueError):
+        frozen_payloads.unpack(stored[:-8])
