@@ -54,7 +54,7 @@ SYNC_MAIN = "import sys\nfrom sync.__main__ import main\nsys.exit(main(sys.argv[
 # What the sync commands import, loaded once by a forker that runs them.
 SYNC_CLI_IMPORTS = ("sync.__main__", "sync.store", "sync.outbox", "sync.uploader", "sync.server_config",
                     "sync.cli_messages", "sync.seed", "sync.delivery.mail_outbox", "sync.delivery.mssante_cli",
-                    "sync.transaction_limits", "requests")
+                    "sync.transaction_limits", "sync.pull", "sync.audit_extracts", "requests")
 
 
 class Forker:
