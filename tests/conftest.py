@@ -36,7 +36,7 @@ def pytest_xdist_auto_num_workers(config):
 def sync_cli():
     """`sync_cli("status", "--db", path, env=..., input=...)`: `python -m sync …` as a real process, forked from one
     interpreter that imported the commands once (tests.support.forking); returns a CompletedProcess with text
-    stdout and stderr. `env` is the command's whole environment (default: the test run's at the first use)."""
+    stdout and stderr. `env` is the command's whole environment (default: the test's, as it is at the call)."""
     from tests.support.forking import SYNC_CLI_IMPORTS, Forker
 
     with Forker(SYNC_CLI_IMPORTS, cwd=Path(__file__).resolve().parents[1]) as forker:

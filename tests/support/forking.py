@@ -9,6 +9,7 @@ each child and reports its exit code. Jobs run one at a time: start one, let it 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -90,13 +91,15 @@ class Forker:
     def cli(self, *argv: object, env: Mapping[str, str] | None = None, input: str | None = None
             ) -> subprocess.CompletedProcess:
         """`python -m sync argv…` as `subprocess.run(..., capture_output=True, text=True)` would give it, from a
-        child of this forker (preload "sync.__main__" and what the commands use)."""
+        child of this forker (preload "sync.__main__" and what the commands use). Without `env`, the child gets the
+        caller's environment as it is now, as a subprocess would."""
         scratch = Path(self._scratch.name)
         stdin = None
         if input is not None:
             stdin = scratch / "stdin"
             stdin.write_text(input, encoding="utf-8")
-        self.start(argv, code=SYNC_MAIN, output=scratch / "stdout", stderr=scratch / "stderr", stdin=stdin, env=env)
+        self.start(argv, code=SYNC_MAIN, output=scratch / "stdout", stderr=scratch / "stderr", stdin=stdin,
+                   env=os.environ if env is None else env)
         code = self.wait()
         return subprocess.CompletedProcess(["-m", "sync", *map(str, argv)], code,
                                            (scratch / "stdout").read_text(), (scratch / "stderr").read_text())
