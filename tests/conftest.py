@@ -3,6 +3,9 @@ module (and so before any `import kivy`): no user config or log files, logs thro
 pytest), an isolated KIVY_HOME, and an off-screen window unless a display is available."""
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_FILELOG", "1")
@@ -27,3 +30,14 @@ def pytest_xdist_auto_num_workers(config):
     good part of their time waiting (simulated devices, real processes, latency proxies), and the extra worker
     fills that time; measured on two cores: about 80 % of the CPU used with two workers."""
     return (os.cpu_count() or 1) + 1
+
+
+@pytest.fixture(scope="session")
+def sync_cli():
+    """`sync_cli("status", "--db", path, env=..., input=...)`: `python -m sync …` as a real process, forked from one
+    interpreter that imported the commands once (tests.support.forking); returns a CompletedProcess with text
+    stdout and stderr. `env` is the command's whole environment (default: the test's, as it is at the call)."""
+    from tests.support.forking import SYNC_CLI_IMPORTS, Forker
+
+    with Forker(SYNC_CLI_IMPORTS, cwd=Path(__file__).resolve().parents[1]) as forker:
+        yield forker.cli

@@ -6,8 +6,6 @@ import gzip
 import json
 import socket
 import stat
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -24,7 +22,7 @@ from sync.server.outcome import FhirError
 from sync.server.wire import MAX_BODY_BYTES, decode_body
 from sync.store import Store
 from sync.uploader import Uploader
-from tests.support.servers import PROJECT_ROOT, DevServer
+from tests.support.servers import DevServer
 from sync import closing
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -89,20 +87,18 @@ def test_each_tablet_uploads_only_for_its_own_sites(tmp_path):
     pharmacy.close()
 
 
-def test_the_tablets_command_prints_a_token_once(tmp_path):
+def test_the_tablets_command_prints_a_token_once(tmp_path, sync_cli):
     registry = tmp_path / "tablets.json"
-    run = subprocess.run([sys.executable, "-m", "sync", "tablets", "add", "--file", str(registry), "--id", "t1",
-                          "--site", DEMO_FINESS], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    # each command a real process, forked from an interpreter that imported the commands once
+    run = sync_cli("tablets", "add", "--file", registry, "--id", "t1", "--site", DEMO_FINESS)
     assert run.returncode == 0, run.stderr
     token = run.stdout.strip()
     assert len(token) >= 40 and TabletRegistry.load(registry).authenticate(f"Bearer {token}").id == "t1"
     assert TabletRegistry.load(registry).authenticate("Bearer nope") is None
-    gone = subprocess.run([sys.executable, "-m", "sync", "tablets", "remove", "--file", str(registry), "--id", "t9"],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    gone = sync_cli("tablets", "remove", "--file", registry, "--id", "t9")
     assert gone.returncode == 2 and "no tablet 't9'" in gone.stderr
     registry.write_text("{not json")
-    bad = subprocess.run([sys.executable, "-m", "sync", "serve", "--port", "0", "--db", str(tmp_path / "s.db"),
-                          "--tablets", str(registry)], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    bad = sync_cli("serve", "--port", "0", "--db", tmp_path / "s.db", "--tablets", registry)
     assert bad.returncode == 2 and "malformed" in bad.stderr
 
 

@@ -7,8 +7,6 @@ import datetime as dt
 import io
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +14,7 @@ from sync import audit
 from sync.seed import seed_sessions
 from sync.store import Store
 from tests.support.clocks import SettableClock
-from tests.support.servers import PROJECT_ROOT, DevServer
+from tests.support.servers import DevServer
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
 GUARD = "audit_anchor_past_old_rows_only"
@@ -130,15 +128,14 @@ def test_retention_after_six_months_still_matches_the_server_copy(tmp_path, cloc
         assert audit.compare(store, copy).ok
 
 
-def test_audit_check_against_the_server_flags_the_shortened_trail(tmp_path):
+def test_audit_check_against_the_server_flags_the_shortened_trail(tmp_path, sync_cli):
     path = tmp_path / "relais.db"
     with Store(path) as store:
         seed_sessions(store, 1, seed=2)
         _trail(store, 6)
     with DevServer(tmp_path / "server.db") as server:
         def run(*argv: str) -> tuple[int, dict]:
-            done = subprocess.run([sys.executable, "-m", "sync", *argv, "--server", server.url, "--db", str(path)],
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+            done = sync_cli(*argv, "--server", server.url, "--db", path)  # forked: the imports paid once
             return done.returncode, json.loads(done.stdout)
 
         code, pushed = run("push")

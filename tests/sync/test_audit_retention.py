@@ -383,20 +383,16 @@ def test_sent_extracts_leave_with_retention_but_the_count_goes_on(store, clock):
     assert first == last_of_2 + 1
 
 
-def test_the_audit_check_command_compares_with_the_server(tmp_path):
-    import subprocess
-    import sys
-
+def test_the_audit_check_command_compares_with_the_server(tmp_path, sync_cli):
     from sync.seed import seed_sessions
-    from tests.support.servers import PROJECT_ROOT, free_port
+    from tests.support.servers import free_port
 
     path = tmp_path / "relais.db"
     with Store(path) as store:
         seed_sessions(store, 1, seed=2)
     with DevServer(tmp_path / "server.db") as server:
         def run(*argv):
-            done = subprocess.run([sys.executable, "-m", "sync", *argv, "--server", server.url, "--db", str(path)],
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+            done = sync_cli(*argv, "--server", server.url, "--db", path)  # forked: the imports paid once
             return done.returncode, json.loads(done.stdout)
 
         code, pushed = run("push")
@@ -409,7 +405,6 @@ def test_the_audit_check_command_compares_with_the_server(tmp_path):
         assert code == 1 and report["local"] == "ok" and report["server"] == "row 2 on the tablet differs from the " \
                                                                              "server's copy"
         unreachable = f"http://127.0.0.1:{free_port()}/fhir"
-        done = subprocess.run([sys.executable, "-m", "sync", "audit-check", "--server", unreachable, "--db", str(path)],
-                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+        done = sync_cli("audit-check", "--server", unreachable, "--db", path)
         assert done.returncode == 2 and json.loads(done.stdout)["server"] == "unreachable"
         assert "could not be reached" in done.stderr and "Traceback" not in done.stderr

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ import requests
 
 from sync.seed import seed_sessions
 from sync.store import Store, StoreFullError, open_app_store
-from tests.support.servers import PROJECT_ROOT, DevServer
+from tests.support.servers import DevServer
 
 
 def test_a_write_that_does_not_fit_is_refused_with_a_code_and_nothing_saved_is_lost(tmp_path):
@@ -60,12 +58,11 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
-def test_seed_and_push_on_a_full_disk_say_so_and_lose_nothing(small_disk, tmp_path):
+def test_seed_and_push_on_a_full_disk_say_so_and_lose_nothing(small_disk, tmp_path, sync_cli):
     env = dict(os.environ, RELAIS_HOME=str(small_disk / "home"), RELAIS_KEYS=str(tmp_path / "keys"))
 
     def cli(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "sync", *argv], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return sync_cli(*argv, env=env)  # `python -m sync`, forked from an interpreter that imported it once
 
     assert cli("seed", "--sessions", "3", "--seed", "4").returncode == 0
     filler = _fill(small_disk)

@@ -1,6 +1,6 @@
 """The exactly-once promise against a bad network: every fault the proxy injects is classified transient (the data
-stays queued, nothing is quarantined), and 300 sessions pushed through 30 % faults to the real development server
-end up on it exactly once each."""
+stays queued, nothing is quarantined), and 100 sessions pushed in pairs through 30 % faults to the real development
+server end up on it exactly once each. The proxy's draws are seeded: those 50 transactions meet every kind of fault."""
 from __future__ import annotations
 
 import collections
@@ -81,17 +81,19 @@ def test_server_down_behind_the_proxy_is_transient(store, tmp_path):
 
 # -- the big one -----------------------------------------------------------------------------------------------------
 
+SESSIONS = 100  # in pairs: 50 transactions, enough draws at 30 % for every fault kind to happen
+
 @pytest.mark.timeout(90)
-def test_300_sessions_through_30_percent_faults_arrive_exactly_once(tmp_path):
+def test_100_sessions_through_30_percent_faults_arrive_exactly_once(tmp_path):
     with Store(tmp_path / "tablet.db") as store:
-        seeded = seed_sessions(store, 300, seed=2024)
+        seeded = seed_sessions(store, SESSIONS, seed=2024)
         payloads = [e.payload for e in outbox.entries(store)]
         expected_obs = batching.observation_identifiers(payloads)
         # complete seeded sessions: temperature, SpO2, pulse and one blood pressure panel each
-        assert len(expected_obs) == len(set(expected_obs)) == 4 * 300
+        assert len(expected_obs) == len(set(expected_obs)) == 4 * SESSIONS
         with DevServer(tmp_path / "server.db") as srv, \
                 FaultProxy(srv.url, fault_rate=0.3, seed=7, retry_after=1) as proxy:
-            uploader = Uploader(proxy.url_for(srv.url), connect_timeout=1, read_timeout=1, batch_size=4)
+            uploader = Uploader(proxy.url_for(srv.url), connect_timeout=1, read_timeout=1, batch_size=2)
             deadline = time.monotonic() + 60
             passes = 0
             while outbox.remaining(store) and time.monotonic() < deadline:
@@ -101,14 +103,14 @@ def test_300_sessions_through_30_percent_faults_arrive_exactly_once(tmp_path):
             counts = store.outbox_counts()
             observations = server_observations(srv.url)
             patients = requests.get(f"{srv.url}/Patient", timeout=30).json()
-        assert counts == {"pending": 0, "in_flight": 0, "sent": 300, "rejected": 0}, (counts, stats)
+        assert counts == {"pending": 0, "in_flight": 0, "sent": SESSIONS, "rejected": 0}, (counts, stats)
         # every kind of fault happened, the dangerous ones (server committed, client never heard) included
         assert all(stats["counts"][k] >= 1 for k in FAULT_KINDS), stats
-        assert stats["faults"] >= 30 and passes > stats["faults"] // 2
+        assert stats["faults"] >= 25 and passes > stats["faults"] // 2
         per_obs = collections.Counter(observations)
-        assert len(observations) == 4 * 300 and set(per_obs) == set(expected_obs) and max(per_obs.values()) == 1
+        assert len(observations) == 4 * SESSIONS and set(per_obs) == set(expected_obs) and max(per_obs.values()) == 1
         patient_ids = [next(i["value"] for i in p["resource"]["identifier"] if i["system"] == fhir.PATIENT_ID_SYSTEM)
                        for p in patients["entry"]]
         assert patients["total"] == len(seeded.patients) == len(set(patient_ids))
         assert set(patient_ids) == set(seeded.patients)
-        assert len(seeded.patients) < 300  # some residents had several sessions
+        assert len(seeded.patients) < SESSIONS  # some residents had several sessions

@@ -15,7 +15,7 @@ import pytest
 import requests
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync import batching, fhir, outbox
@@ -450,17 +450,23 @@ def test_same_rows_give_the_same_bytes(store):
     assert rebuilt == outbox.get_entry(store, oid).payload_bytes
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.fixture(scope="module")
+def one_resident(tmp_path_factory):
+    """One store, resident, staff and site for every generated reading: each example is a session of its own."""
+    with Store(tmp_path_factory.mktemp("h") / "r.db", ins_system=fhir.INS_DEMO_SYSTEM) as store:
+        yield store, qualified_patient(store), *context(store)
+
+
+@settings(max_examples=25, deadline=None)
 @given(temperature=st.decimals(min_value=Decimal("30"), max_value=Decimal("43"), places=2),
        spo2=st.integers(50, 100), pulse=st.decimals(min_value=Decimal("20"), max_value=Decimal("250"), places=1),
        systolic=st.integers(60, 260), diastolic=st.integers(30, 140))
-def test_any_reading_validates_and_keeps_its_digits(tmp_path_factory, temperature, spo2, pulse, systolic, diastolic):
-    with Store(tmp_path_factory.mktemp("h") / "r.db", ins_system=fhir.INS_DEMO_SYSTEM) as store:
-        nurse, aide, site = context(store)
-        values = dict(temperature=format(temperature, "f"), spo2=str(spo2), pulse=format(pulse, "f"),
-                      bp=(str(systolic), str(diastolic), None))
-        _, oid = full_session(store, qualified_patient(store), nurse, aide, site, **values)
-        data = outbox.get_entry(store, oid).payload_bytes
+def test_any_reading_validates_and_keeps_its_digits(one_resident, temperature, spo2, pulse, systolic, diastolic):
+    store, patient, nurse, aide, site = one_resident
+    values = dict(temperature=format(temperature, "f"), spo2=str(spo2), pulse=format(pulse, "f"),
+                  bp=(str(systolic), str(diastolic), None))
+    _, oid = full_session(store, patient, nurse, aide, site, **values)
+    data = outbox.get_entry(store, oid).payload_bytes
     Bundle.model_validate_json(data)
     for resource in resources(json.loads(data)):
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)

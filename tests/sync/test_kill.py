@@ -1,9 +1,12 @@
 """Crash safety with real processes killed by SIGKILL at many moments: while the store is written, and while
 sessions are uploaded (including after the server committed but before its reply reached the tablet).
-Nothing may be lost, half-written or duplicated once the work is restarted."""
+Nothing may be lost, half-written or duplicated once the work is restarted. The writers killed are forked from one
+interpreter that imported the store once (tests.support.forking): the kills land in the writing, not in Python's
+start."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -19,6 +22,7 @@ from sync import audit, outbox
 from sync.server.process import LocalServer
 from sync.seed import seed_sessions
 from sync.store import Store
+from tests.support.forking import Forker
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,21 +69,30 @@ def check_store_invariants(path: Path) -> tuple[int, int]:
         return len(closed), db["sessions"].count
 
 
+def wait_for_output(path: Path, timeout: float = 60.0) -> None:
+    """Until the child wrote its first line (or died, leaving a traceback there)."""
+    deadline = time.monotonic() + timeout
+    while not path.read_text().endswith("\n"):
+        assert time.monotonic() < deadline, "the child never wrote"
+        time.sleep(0.005)
+
+
 def test_store_survives_sigkill_at_many_points(tmp_path):
-    path = tmp_path / "tablet.db"
+    path, output = tmp_path / "tablet.db", tmp_path / "writer.out"
     rng = random.Random(20261122)
     kills, last_closed = 0, 0
-    for run in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(run * 10_000)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        proc.stdout.readline()                               # the store is open and writing
-        time.sleep(rng.uniform(0.0, 0.25))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
-        closed, _ = check_store_invariants(path)
-        assert closed >= last_closed                         # nothing committed is ever lost
-        last_closed = closed
+    with Forker(["sync.store", "sync.closing"], cwd=ROOT) as forker:
+        for run in range(12):
+            output.write_text("")
+            pid = forker.start([path, run * 2_000], code=WRITER, output=output)  # birth dates up to 1985
+            wait_for_output(output)                          # the store is open and writing
+            time.sleep(rng.uniform(0.0, 0.25))
+            os.kill(pid, signal.SIGKILL)
+            assert forker.wait() == -signal.SIGKILL, output.read_text()[-2000:]
+            kills += 1
+            closed, _ = check_store_invariants(path)
+            assert closed >= last_closed                     # nothing committed is ever lost
+            last_closed = closed
     assert kills == 12 and last_closed > 12
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -18,7 +15,7 @@ from sync.store import Store
 from sync.uploader import Uploader
 from tests.support.http_stub import RecordedRequest, StubResponse, StubServer
 from tests.support.samples import closed_session
-from tests.support.servers import PROJECT_ROOT, DevServer, free_port
+from tests.support.servers import DevServer, free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,10 +32,10 @@ def server(tmp_path_factory):
         yield srv
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run([sys.executable, "-m", "sync", *args], capture_output=True, text=True, timeout=90,
-                          cwd=PROJECT_ROOT, env=env)
+@pytest.fixture
+def run_cli(sync_cli):
+    """`python -m sync …`, forked from an interpreter that imported the commands once (tests/conftest.py)."""
+    return sync_cli
 
 
 def tablet_b(path) -> None:
@@ -46,7 +43,7 @@ def tablet_b(path) -> None:
         b.add_site(**DEMO_SITE)
 
 
-def test_pull_prints_what_came_down_and_a_second_pull_finds_nothing_new(server, tmp_path):
+def test_pull_prints_what_came_down_and_a_second_pull_finds_nothing_new(server, tmp_path, run_cli):
     tablet_b(tmp_path / "b.db")
     first = run_cli("pull", "--server", server.url, "--db", str(tmp_path / "b.db"))
     assert first.returncode == 0, first.stderr
@@ -57,13 +54,13 @@ def test_pull_prints_what_came_down_and_a_second_pull_finds_nothing_new(server, 
     assert all(c["created"] == c["updated"] == 0 for c in again["counts"].values())
 
 
-def test_pull_on_a_new_path_creates_the_store(server, tmp_path):
+def test_pull_on_a_new_path_creates_the_store(server, tmp_path, run_cli):
     done = run_cli("pull", "--server", server.url, "--db", str(tmp_path / "new.db"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "new.db").exists() and json.loads(done.stdout)["requests"] == 0  # no site yet
 
 
-def test_a_new_tablet_joins_its_site_by_finess_and_gets_everything(server, tmp_path):
+def test_a_new_tablet_joins_its_site_by_finess_and_gets_everything(server, tmp_path, run_cli):
     done = run_cli("pull", "--server", server.url, "--db", str(tmp_path / "new.db"), "--site", DEMO_SITE["finess"])
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["counts"]["sessions"]["created"] == 4
@@ -76,7 +73,7 @@ def test_a_new_tablet_joins_its_site_by_finess_and_gets_everything(server, tmp_p
             "SELECT count(*) AS n FROM patients")[0]["n"]
 
 
-def test_a_site_the_server_does_not_know_is_refused_and_nothing_is_added(server, tmp_path):
+def test_a_site_the_server_does_not_know_is_refused_and_nothing_is_added(server, tmp_path, run_cli):
     tablet_b(tmp_path / "b.db")
     done = run_cli("pull", "--server", server.url, "--db", str(tmp_path / "b.db"), "--site", "000000026")
     assert done.returncode == 2 and "no site '000000026' on this tablet nor on the server" in done.stderr
@@ -84,7 +81,7 @@ def test_a_site_the_server_does_not_know_is_refused_and_nothing_is_added(server,
         assert len(b.list_sites()) == 1
 
 
-def test_a_server_out_of_reach_is_one_plain_line_and_nothing_moves(tmp_path):
+def test_a_server_out_of_reach_is_one_plain_line_and_nothing_moves(tmp_path, run_cli):
     tablet_b(tmp_path / "b.db")
     done = run_cli("pull", "--server", f"http://127.0.0.1:{free_port()}/fhir", "--db", str(tmp_path / "b.db"))
     assert done.returncode == 1

@@ -59,10 +59,10 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run([sys.executable, "-m", "sync", "import-residents", *args], capture_output=True, text=True,
-                          env=env, cwd=PROJECT_ROOT, timeout=60)
+@pytest.fixture
+def cli(sync_cli):
+    """`python -m sync import-residents …`, forked from an interpreter that imported the commands once."""
+    return lambda *args: sync_cli("import-residents", *args)
 
 
 def site_export(tmp_path: Path) -> Path:
@@ -78,7 +78,7 @@ def site_export(tmp_path: Path) -> Path:
     ])
 
 
-def test_a_dry_run_reports_everything_and_changes_nothing(tablet, tmp_path):
+def test_a_dry_run_reports_everything_and_changes_nothing(tablet, tmp_path, cli):
     db, ids = tablet
     before = sha(db)
     done = cli(str(site_export(tmp_path)), "--db", str(db), "--dry-run")
@@ -97,7 +97,7 @@ def test_a_dry_run_reports_everything_and_changes_nothing(tablet, tmp_path):
     assert sha(db) == before
 
 
-def test_the_import_writes_everything_once_and_a_second_import_changes_nothing(tablet, tmp_path):
+def test_the_import_writes_everything_once_and_a_second_import_changes_nothing(tablet, tmp_path, cli):
     db, ids = tablet
     export = site_export(tmp_path)
     done = cli(str(export), "--db", str(db))
@@ -126,7 +126,7 @@ def test_the_import_writes_everything_once_and_a_second_import_changes_nothing(t
     assert report["applied"] is False and sha(db) == before
 
 
-def test_one_bad_row_and_nothing_is_imported(tablet, tmp_path):
+def test_one_bad_row_and_nothing_is_imported(tablet, tmp_path, cli):
     db, _ = tablet
     bad_key = INS_QUALIFIED[:-2] + f"{(int(INS_QUALIFIED[-2:]) + 1) % 100:02d}"
     export = write(tmp_path / "bad.csv", [HEADER, row(), row(family="Rocher", given="Luc", names="", sex="M",
@@ -219,7 +219,7 @@ def test_a_status_is_never_lowered_and_an_empty_cell_erases_nothing(tablet, tmp_
         assert store.get_patient(ids["provisional"])["identity_status"] == "VALI"
 
 
-def test_a_file_that_is_not_a_residents_export_is_refused_whole(tablet, tmp_path):
+def test_a_file_that_is_not_a_residents_export_is_refused_whole(tablet, tmp_path, cli):
     db, _ = tablet
     export = write(tmp_path / "other.csv", ["Nom;Prénom;Téléphone", "Bernardin;Hélène;0600000000"])
     with Store(db) as store, pytest.raises(ResidentsFileError) as refused:

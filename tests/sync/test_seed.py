@@ -4,9 +4,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 
 from fhir.resources.R4B.bundle import Bundle
@@ -14,7 +11,6 @@ from fhir.resources.R4B.bundle import Bundle
 from sync import fhir, outbox
 from sync.seed import hts_bytes, seed_sessions
 from sync.store import Store
-from tests.support.servers import PROJECT_ROOT
 
 NOW = dt.datetime(2024, 5, 10, 16, 0, tzinfo=dt.timezone.utc)
 
@@ -75,11 +71,9 @@ def test_hts_bytes():
     assert hts_bytes(3690, 1) == bytes([0x04, 0x6A, 0x0E, 0x00, 0xFE, 0x01])
 
 
-def test_seed_command_line(tmp_path):
+def test_seed_command_line(tmp_path, sync_cli):
     db = tmp_path / "demo.db"
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "sync", "seed", "--sessions", "12", "--db", str(db), "--seed", "3"],
-                          capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
+    done = sync_cli("seed", "--sessions", "12", "--db", db, "--seed", "3")  # forked: imports paid once
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["sessions"] == 12 and summary["outbox"]["pending"] == 12 and 1 <= summary["patients"] < 12

@@ -64,11 +64,6 @@ def test_random_bytes_with_the_key_present_are_refused_too(tablet):
     assert refused.value.code == "store.key.wrong" and _tree(home, key_folder) == before
 
 
-def _cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sync", *argv], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
-
-
 @pytest.mark.parametrize("kind,command,line", [
     ("empty", ["status"], "is empty (0 bytes)"), ("empty", ["seed", "--sessions", "1"], "is empty (0 bytes)"),
     ("empty", ["push", "--server", "http://127.0.0.1:9/fhir"], "is empty (0 bytes)"),
@@ -76,20 +71,20 @@ def _cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
     ("garbage", ["push", "--server", "http://127.0.0.1:9/fhir"], "damaged"),
     ("random", ["push", "--server", "http://127.0.0.1:9/fhir"], "encryption key not found"),
 ])
-def test_the_command_line_says_so_in_one_line_and_changes_nothing(tablet, kind, command, line):
+def test_the_command_line_says_so_in_one_line_and_changes_nothing(tablet, kind, command, line, sync_cli):
     home, key_folder = tablet
     (home / "relais.db").write_bytes(_damaged(kind))
     before = _tree(home, key_folder)
-    done = _cli(dict(os.environ), *command)
+    done = sync_cli(*command, env=dict(os.environ))  # forked from an interpreter that imported the commands once
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("relais: ") and line in done.stderr
     assert _tree(home, key_folder) == before and not key_folder.exists()
 
 
-def test_a_tool_given_an_emptied_file_refuses_it(tmp_path):
+def test_a_tool_given_an_emptied_file_refuses_it(tmp_path, sync_cli):
     path = tmp_path / "copy.db"
     path.write_bytes(b"")
-    done = _cli(dict(os.environ), "status", "--db", str(path))
+    done = sync_cli("status", "--db", path)
     assert done.returncode == 2 and "is empty (0 bytes)" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.db"] and path.read_bytes() == b""
 

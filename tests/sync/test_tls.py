@@ -7,8 +7,6 @@ import datetime as dt
 import ipaddress
 import json
 import ssl
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -24,7 +22,6 @@ from sync.server.handler import make_server
 from sync.server.tablets import TabletRegistry
 from sync.store import open_app_store
 from sync.uploader import Uploader
-from tests.support.servers import PROJECT_ROOT
 
 
 def _name(common: str) -> x509.Name:
@@ -128,27 +125,23 @@ def test_verification_cannot_be_turned_off_and_plain_http_stays_on_this_machine(
             server_config.save(store, url="https://fhir.example.org/fhir", ca_bundle=tmp_path / "missing.pem")
 
 
-def test_configure_keeps_the_token_encrypted_and_push_uses_it(https_server, tmp_path):
+def test_configure_keeps_the_token_encrypted_and_push_uses_it(https_server, tmp_path, sync_cli):
     url, ca, token = https_server
     home = tmp_path / "home"
     env = {"RELAIS_HOME": str(home), "RELAIS_KEYS": str(tmp_path / "keys"), "PATH": "/usr/bin:/bin"}
-    seeded = subprocess.run([sys.executable, "-m", "sync", "seed", "--sessions", "1"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    # each command a real process, forked from an interpreter that imported the commands once
+    seeded = sync_cli("seed", "--sessions", "1", env=env)
     assert seeded.returncode == 0, seeded.stderr
     # configured without the CA first: the push is refused, nothing lost
-    configure = [sys.executable, "-m", "sync", "configure", "--server", url, "--token-stdin"]
-    done = subprocess.run(configure, input=token + "\n", cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    configure = ["configure", "--server", url, "--token-stdin"]
+    done = sync_cli(*configure, input=token + "\n", env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"server": url, "token": True, "ca_bundle": None, "max_entries": None}
-    push = subprocess.run([sys.executable, "-m", "sync", "push"], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    push = sync_cli("push", env=env)
     assert push.returncode == 1 and json.loads(push.stdout)["stopped"] == "tls"
-    done = subprocess.run([*configure, "--ca-bundle", ca], input=token + "\n", cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = sync_cli(*configure, "--ca-bundle", ca, input=token + "\n", env=env)
     assert done.returncode == 0, done.stderr
-    push = subprocess.run([sys.executable, "-m", "sync", "push"], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    push = sync_cli("push", env=env)
     pushed = json.loads(push.stdout)
     assert (pushed["sent"], pushed["remaining"]) == (1, 0), push.stdout + push.stderr
     # the seeded session's report waits for secure mail, which this tablet does not have: said, and exit 1
