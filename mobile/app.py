@@ -36,6 +36,7 @@ from kivy.lang import Builder  # noqa: E402
 from kivy.uix.recycleview import RecycleView  # noqa: E402
 from kivy.utils import platform  # noqa: E402
 
+from mobile.memory import release_freed_memory  # noqa: E402
 from mobile.screens import theme  # noqa: E402
 from mobile.screens.lazy import SCREENS, screen_class  # noqa: E402
 from mobile.screens.viewmodels import SyncMonitor, ViewModels  # noqa: E402
@@ -104,6 +105,8 @@ class RelaisApp(App):
         self.root.ids.sm.current = step
         if self.sync is not None:
             self.sync.refresh()  # a save changes the counts: do not wait for the next tick
+        if step == "patient":  # between two sessions: what the last one freed goes back to the system
+            Clock.schedule_once(lambda _dt: release_freed_memory(), 0)
 
     @property
     def screen_manager(self):

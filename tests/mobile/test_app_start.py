@@ -5,6 +5,7 @@ the first interactive frame."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,10 @@ async def test_screens_are_built_when_first_shown_or_looked_up(tmp_path):
         sm.current = "patient_form"  # a screen's own navigation builds its target too
         assert sm.current_screen.name == "patient_form" and sm.built() == ["patient", "history", "patient_form"]
         assert not sm.has_screen("no_such_screen")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_the_memory_a_session_freed_goes_back_to_the_system_on_glibc():
+    from mobile.memory import release_freed_memory
+
+    assert release_freed_memory() is True
