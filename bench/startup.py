@@ -260,7 +260,10 @@ def rss_kib():
 
 async def main(sessions):
     config = RuntimeConfig(store_path=Path(os.environ["RELAIS_HOME"]) / "relais.db", server_url=None, demo=True)
-    app = RelaisApp(AppRuntime(config), window_size=TABLET_LANDSCAPE)
+    runtime = AppRuntime(config)
+    # the script presses buttons, it does not touch the window: on a loaded machine the idle lock would come first
+    runtime.store.set_setting("idle_lock_seconds", "86400")
+    app = RelaisApp(runtime, window_size=TABLET_LANDSCAPE)
 
     async def drive():
         try:
