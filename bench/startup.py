@@ -258,6 +258,28 @@ def rss_kib():
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
 
 
+def where():  # resident KiB by mapping (/proc/self/smaps: heap, anonymous maps, each library); live textures
+    by_map, name = {}, "?"
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if head and not head[0].endswith(":"):
+                name = head[5].rsplit("/", 1)[-1] if len(head) > 5 else "[anonymous]"
+            elif head and head[0] == "Rss:":
+                by_map[name] = by_map.get(name, 0) + int(head[1])
+    for name, kib in sorted(by_map.items(), key=lambda item: -item[1])[:8]:
+        print("relais-map", kib, name, flush=True)
+    from kivy.graphics.texture import Texture
+
+    def texture(o):
+        try:
+            return isinstance(o, Texture)
+        except ReferenceError:
+            return False
+    textures = [o for o in gc.get_objects() if texture(o)]
+    print("relais-textures", len(textures), sum(t.width * t.height * 4 for t in textures) // 1024, flush=True)
+
+
 async def main(sessions):
     config = RuntimeConfig(store_path=Path(os.environ["RELAIS_HOME"]) / "relais.db", server_url=None, demo=True)
     runtime = AppRuntime(config)
@@ -273,6 +295,7 @@ async def main(sessions):
                 await asyncio.sleep(0.2)
                 gc.collect()
                 print("relais-session-rss", index + 1, rss_kib(), flush=True)
+            where()
         finally:
             app.stop()
 
@@ -293,6 +316,14 @@ def shift(work: Path, sessions: int, timeout: float) -> tuple[list[tuple[int, fl
     rows = [line.split() for line in result.stdout_tail.splitlines() if line.startswith("relais-session-rss ")]
     if len(rows) != sessions:
         raise LaunchFailed(f"expected {sessions} sessions, saw {len(rows)}\n--- stderr ---\n{result.stderr_tail}")
+    print("\nafter the last session, resident memory by mapping (/proc/self/smaps):")
+    for line in result.stdout_tail.splitlines():
+        if line.startswith("relais-map "):
+            _, kib, name = line.split(maxsplit=2)
+            print(f"  {mib(float(kib)):6.0f} MiB  {name}")
+        elif line.startswith("relais-textures "):
+            _, count, kib = line.split()
+            print(f"  live Kivy textures: {count}, {mib(float(kib)):.0f} MiB of pixels (RGBA)")
     return [(int(n), float(kib)) for _, n, kib in rows], result.max_rss_kib
 
 
