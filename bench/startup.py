@@ -1,26 +1,31 @@
-"""Benchmark (run by hand): how long Relais takes to start, and how much memory a full session holds.
+"""Benchmark (run by hand): how long Relais takes to show its first interactive screen, against a bare Kivy window
+measured in the same run, and how much memory a morning of sessions holds against that same bare window.
 
-Every figure is taken from a fresh child process (`sys.executable`, cwd = the project folder), with a fresh
-RELAIS_HOME and RELAIS_KEYS (the store and its key file) made by tempfile.mkdtemp, and an offscreen window
-(SDL_VIDEODRIVER=offscreen) when there is no display:
-  - cold start to the first interactive frame: `python -m mobile --offline` with RELAIS_STARTUP_PROBE=1. The app
-    prints `relais-first-interactive-frame <unix time>` when it draws its first frame after its screens and the
+Every figure is taken from a fresh child process (`sys.executable`, cwd = the project folder), with RELAIS_HOME and
+RELAIS_KEYS (the store and its key file) made by tempfile.mkdtemp, and an offscreen window (SDL_VIDEODRIVER=offscreen)
+when there is no display:
+  - start to the first interactive frame: `python -m mobile --offline` with RELAIS_STARTUP_PROBE=1. The app prints
+    `relais-first-interactive-frame <unix time>` when it draws its first frame after its first screen and the
     simulated Bluetooth devices are ready, then quits by itself. The figure is that time minus time.time() taken
-    just before Popen; the process lifetime (Popen to exit) is shown too. Two cases per run: the first run on an
-    empty RELAIS_HOME (it creates the store and the install key), then a later start on that same RELAIS_HOME;
-  - baseline, in the same run and interleaved with the app's launches: a bare Kivy window (an App whose build()
-    returns a Label) that prints the same line on its first Window on_flip and stops; the ratio is app/bare on
-    the medians. One uncounted warm-up launch of each comes first (disk cache);
-  - peak resident memory: `python -m mobile --demo --offline --screenshots DIR` plays one full scripted session
-    and exits; its own ru_maxrss comes from os.wait4 on its pid (RUSAGE_CHILDREN would mix the children). The
-    baseline is the bare Kivy window's peak, from the launches above (median), with the ratio.
-  - memory over a morning's round: `--sessions N` whole sessions one after the other in one process (the demo's
-    script, in process), the resident memory (VmRSS) after each; growth that levels off is caches filling, growth
-    that does not would be a leak.
-It fails (non-zero exit) when a launch never prints its line, exits with an error, runs over --timeout seconds,
-or when the demo writes no screenshot (it writes about 13).
+    just before Popen. Cases, interleaved launch by launch: a bare Kivy window (an App whose build() returns a
+    Label, printing the same line at its first frame); the app's first run on an empty RELAIS_HOME (it creates the
+    store and the install key); the app on a store of --store-sessions closed sessions (bench/seed_store.py: real
+    sessions cloned with SQL; --store-state sent: confirmed by the server, as on a tablet that syncs, kept for the
+    7-day retention; pending: all waiting for upload, as `python -m sync seed` leaves them), with simulated devices
+    (the default, Bumble) and with --real-devices (bleak, imported at the first reading only). Ratios are
+    app/bare on the medians;
+  - each launch starts from a cold page cache when the machine allows it: as root, os.sync() then writing 3 to
+    /proc/sys/vm/drop_caches (the whole machine's cache); else os.posix_fadvise(POSIX_FADV_DONTNEED) on every file
+    under the virtualenv, the Python installation, the project and the store (only what this user can open). The
+    header says which one ran (--warm: neither, after one uncounted warm-up round);
+  - memory over a morning: `--sessions N` whole sessions one after the other in one process (the demo's script in
+    process, no screenshots taken), its resident memory (VmRSS, /proc/self/status) after each, and its own peak
+    (ru_maxrss from os.wait4); the baseline is a bare Kivy window's VmRSS one second after its first frame, from
+    the launches above (median, same run).
+It fails (non-zero exit) when a launch never prints its line, exits with an error or runs over --timeout seconds.
 
-    .venv/bin/python bench/startup.py [--runs 5] [--demo-runs 1] [--timeout 120]
+    .venv/bin/python bench/startup.py [--runs 5] [--store-sessions 10000] [--store-state sent|pending]
+                                      [--sessions 20] [--timeout 120] [--warm]
 """
 from __future__ import annotations
 
@@ -65,7 +70,13 @@ class Bare(App):
 def first_frame(*_args):
     Window.unbind(on_flip=first_frame)
     print(f"{MARKER} {{time.time():.6f}}", flush=True)
-    Clock.schedule_once(lambda dt: app.stop(), 0)
+    Clock.schedule_once(settled, 1.0)
+
+
+def settled(_dt):
+    with open("/proc/self/status") as status:
+        print("relais-rss", next(line.split()[1] for line in status if line.startswith("VmRSS")), flush=True)
+    app.stop()
 
 
 app = Bare()
@@ -88,6 +99,12 @@ class Launch:
     returncode: int
     stderr_tail: str
     stdout_tail: str = ""
+
+    @property
+    def rss_kib(self) -> float | None:
+        """The VmRSS the child printed (`relais-rss <KiB>`), if it did."""
+        found = [line.split()[1] for line in self.stdout_tail.splitlines() if line.startswith("relais-rss ")]
+        return float(found[0]) if found else None
 
 
 def p95(values: list[float]) -> float:
@@ -159,29 +176,74 @@ def fresh_home(work: Path) -> tuple[Path, Path]:
     return Path(tempfile.mkdtemp(prefix="home-", dir=work)), Path(tempfile.mkdtemp(prefix="keys-", dir=work))
 
 
-def start_round(work: Path, timeout: float) -> tuple[Launch, Launch, Launch]:
-    """One launch of each: the bare Kivy window, the app on a new RELAIS_HOME, the app again on that home."""
+def cold_cache(roots: list[Path]) -> str:
+    """Empty the page cache before a launch: the whole machine's when allowed (root), else this user's files under
+    `roots`, one by one. Returns which way was used."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as control:
+            control.write("3\n")
+        return "drop_caches (whole machine)"
+    except OSError:
+        pass
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+                    try:
+                        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                    finally:
+                        os.close(fd)
+    return "posix_fadvise(DONTNEED) per file (no right to drop the machine's cache)"
+
+
+@dataclass
+class Bench:
+    work: Path
+    timeout: float
+    store: tuple[Path, Path] | None  # RELAIS_HOME and RELAIS_KEYS of the seeded store
+    warm: bool
+    cache_mode: str = "warm"
+
+    def cold(self) -> None:
+        if not self.warm:
+            roots = [ROOT, Path(sys.prefix), Path(sys.base_prefix), *(self.store or ())]
+            self.cache_mode = cold_cache(roots)
+
+    def launch(self, label: str, argv: list[str], env: dict[str, str]) -> Launch:
+        self.cold()
+        return checked(launch(label, argv, env, self.work, self.timeout))
+
+
+CASES = ("bare Kivy window (baseline)", "app, first run (creates store and key)", "app, seeded store",
+         "app, seeded store, --real-devices")
+
+
+def start_round(bench: Bench) -> list[Launch]:
+    """One launch of each case, in CASES order."""
     app = [sys.executable, "-m", "mobile", "--offline"]
-    bare = checked(launch("bare Kivy window", [sys.executable, "-c", BARE_KIVY], child_env(), work, timeout))
-    home, keys = fresh_home(work)
-    env = child_env(home, keys, RELAIS_STARTUP_PROBE="1")
-    first = checked(launch("app, first run", app, env, work, timeout))
+    found = [bench.launch(CASES[0], [sys.executable, "-c", BARE_KIVY], child_env())]
+    home, keys = fresh_home(bench.work)
+    found.append(bench.launch(CASES[1], app, child_env(home, keys, RELAIS_STARTUP_PROBE="1")))
     if not (home / "relais.db").exists() or not any(keys.iterdir()):
         raise LaunchFailed(f"the first run left no store in {home} or no key in {keys}")
-    later = checked(launch("app, later start", app, env, work, timeout))
-    return bare, first, later
+    if bench.store is not None:
+        env = child_env(*bench.store, RELAIS_STARTUP_PROBE="1")
+        found.append(bench.launch(CASES[2], app, env))
+        found.append(bench.launch(CASES[3], [*app, "--real-devices"], env))
+    return found
 
 
-def demo_session(work: Path, timeout: float) -> tuple[Launch, int]:
-    """One full scripted session; returns the launch and how many screenshots it wrote."""
+def seeded_store(work: Path, sessions: int, state: str, timeout: float) -> tuple[Path, Path]:
+    """A RELAIS_HOME holding `sessions` closed sessions (bench/seed_store.py, in its own process)."""
     home, keys = fresh_home(work)
-    shots = Path(tempfile.mkdtemp(prefix="shots-", dir=work))
-    argv = [sys.executable, "-m", "mobile", "--demo", "--offline", "--screenshots", str(shots)]
-    result = checked(launch("demo session", argv, child_env(home, keys), work, timeout), marker=False)
-    count = len(list(shots.glob("*.png")))
-    if not count:
-        raise LaunchFailed(f"the demo wrote no screenshot in {shots}\n--- stderr (tail) ---\n{result.stderr_tail}")
-    return result, count
+    argv = [sys.executable, str(ROOT / "bench" / "seed_store.py"), "--sessions", str(sessions)]
+    result = launch("seeding the store", argv + (["--sent"] if state == "sent" else []), child_env(home, keys),
+                    work, timeout)
+    checked(result, marker=False)
+    print(result.stdout_tail.strip().splitlines()[-1])
+    return home, keys
 
 
 SHIFT = """
@@ -196,18 +258,44 @@ def rss_kib():
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
 
 
+def where():  # resident KiB by mapping (/proc/self/smaps: heap, anonymous maps, each library); live textures
+    by_map, name = {}, "?"
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if head and not head[0].endswith(":"):
+                name = head[5].rsplit("/", 1)[-1] if len(head) > 5 else "[anonymous]"
+            elif head and head[0] == "Rss:":
+                by_map[name] = by_map.get(name, 0) + int(head[1])
+    for name, kib in sorted(by_map.items(), key=lambda item: -item[1])[:8]:
+        print("relais-map", kib, name, flush=True)
+    from kivy.graphics.texture import Texture
+
+    def texture(o):
+        try:
+            return isinstance(o, Texture)
+        except ReferenceError:
+            return False
+    textures = [o for o in gc.get_objects() if texture(o)]
+    print("relais-textures", len(textures), sum(t.width * t.height * 4 for t in textures) // 1024, flush=True)
+
+
 async def main(sessions):
     config = RuntimeConfig(store_path=Path(os.environ["RELAIS_HOME"]) / "relais.db", server_url=None, demo=True)
-    app = RelaisApp(AppRuntime(config), window_size=TABLET_LANDSCAPE)
+    runtime = AppRuntime(config)
+    # the script presses buttons, it does not touch the window: on a loaded machine the idle lock would come first
+    runtime.store.set_setting("idle_lock_seconds", "86400")
+    app = RelaisApp(runtime, window_size=TABLET_LANDSCAPE)
 
     async def drive():
         try:
             for index in range(sessions):
                 await play_demo(app, pause=0.05)
-                gc.collect()
-                print("relais-session-rss", index + 1, rss_kib(), flush=True)
                 app.models.saved.next_patient()
                 await asyncio.sleep(0.2)
+                gc.collect()
+                print("relais-session-rss", index + 1, rss_kib(), flush=True)
+            where()
         finally:
             app.stop()
 
@@ -219,16 +307,24 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
-def shift(work: Path, sessions: int, timeout: float) -> list[tuple[int, float]]:
+def shift(work: Path, sessions: int, timeout: float) -> tuple[list[tuple[int, float]], float]:
     """A morning's round in one process: `sessions` whole sessions one after the other (the same resident, as the
-    demo plays it), the resident memory after each. Growth that does not level off would be a leak."""
+    demo plays it, no screenshot), the resident memory after each (back on the patient list) and the peak."""
     home, keys = fresh_home(work)
     result = checked(launch("sessions in one process", [sys.executable, "-c", SHIFT, str(sessions)],
                             child_env(home, keys), work, timeout * sessions), marker=False)
     rows = [line.split() for line in result.stdout_tail.splitlines() if line.startswith("relais-session-rss ")]
     if len(rows) != sessions:
         raise LaunchFailed(f"expected {sessions} sessions, saw {len(rows)}\n--- stderr ---\n{result.stderr_tail}")
-    return [(int(n), float(kib)) for _, n, kib in rows]
+    print("\nafter the last session, resident memory by mapping (/proc/self/smaps):")
+    for line in result.stdout_tail.splitlines():
+        if line.startswith("relais-map "):
+            _, kib, name = line.split(maxsplit=2)
+            print(f"  {mib(float(kib)):6.0f} MiB  {name}")
+        elif line.startswith("relais-textures "):
+            _, count, kib = line.split()
+            print(f"  live Kivy textures: {count}, {mib(float(kib)):.0f} MiB of pixels (RGBA)")
+    return [(int(n), float(kib)) for _, n, kib in rows], result.max_rss_kib
 
 
 def mib(kib: float) -> float:
@@ -239,63 +335,55 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs; Python {platform.python_version()} "
           f"({sys.executable})")
     video = "offscreen (no display)" if headless() else "on screen"
-    print(f"window {WINDOW['KCFG_GRAPHICS_WIDTH']}x{WINDOW['KCFG_GRAPHICS_HEIGHT']}, {video}; "
-          f"{args.runs} launches of each kind, interleaved, after one uncounted warm-up round\n")
-
-    start_round(work, args.timeout)  # warm-up: the disk cache, the bytecode caches
-    rounds = [start_round(work, args.timeout) for _ in range(args.runs)]
-    bare, first, later = ([r[i] for r in rounds] for i in range(3))
-
-    def frame(launches: list[Launch]) -> list[float]:
-        return [launch.first_frame for launch in launches if launch.first_frame is not None]
-
-    base = statistics.median(frame(bare))
-    print(f"{'start -> first interactive frame':<42}{'median':>9}{'p95':>9}{'lifetime (p95)':>21}{'app/bare':>10}")
-    for label, launches in (("app, first run (creates store and key)", first), ("app, later start", later),
-                            ("bare Kivy window (baseline)", bare)):
-        times, lives = frame(launches), [launch.lifetime for launch in launches]
-        ratio = statistics.median(times) / base
-        print(f"{label:<42}{statistics.median(times) * 1e3:>6.0f} ms{p95(times) * 1e3:>6.0f} ms"
-              f"{statistics.median(lives) * 1e3:>11.0f} ms ({p95(lives) * 1e3:4.0f})"
-              f"{'' if launches is bare else f'{ratio:>9.2f}x'}")
-
-    demos = [demo_session(work, args.timeout) for _ in range(args.demo_runs)]
-    demo_rss = statistics.median(d.max_rss_kib for d, _ in demos)
-    bare_rss = statistics.median(b.max_rss_kib for b in bare)
-    later_rss = statistics.median(b.max_rss_kib for b in later)
-    print(f"\n{'peak resident memory (own ru_maxrss)':<42}{'median':>13}{'':>26}{'x bare':>10}")
-    print(f"{'full demo session (--demo --offline)':<42}{mib(demo_rss):>9.1f} MiB{'':>26}{demo_rss / bare_rss:>9.2f}x")
-    print(f"{'app, later start (probe, quits at once)':<42}{mib(later_rss):>9.1f} MiB{'':>26}"
-          f"{later_rss / bare_rss:>9.2f}x")
-    print(f"{'bare Kivy window (baseline)':<42}{mib(bare_rss):>9.1f} MiB")
-    shots = ", ".join(str(count) for _, count in demos)
-    seconds = ", ".join(f"{d.lifetime:.1f}" for d, _ in demos)
-    print(f"\ndemo: {len(demos)} session(s), {shots} screenshots (expected ~13), {seconds} s each")
+    store = seeded_store(work, args.store_sessions, args.store_state, 1800) if args.store_sessions else None
+    bench = Bench(work, args.timeout, store, args.warm)
+    start_round(bench)  # uncounted: bytecode caches, the seeded store's first open
+    rounds = [start_round(bench) for _ in range(args.runs)]
+    print(f"window {WINDOW['KCFG_GRAPHICS_WIDTH']}x{WINDOW['KCFG_GRAPHICS_HEIGHT']}, {video}; {args.runs} launches "
+          f"of each kind, interleaved, after one uncounted round; page cache before each launch: {bench.cache_mode}")
+    if store is not None:
+        print(f"seeded store: {args.store_sessions} closed sessions, {args.store_state}")
+    by_case = [[r[i] for r in rounds] for i in range(len(rounds[0]))]
+    frames = [[launch.first_frame for launch in case] for case in by_case]
+    base = statistics.median(frames[0])
+    print(f"\n{'start -> first interactive frame':<44}{'median':>9}{'p95':>9}{'app/bare':>10}   (goal: 2.00x)")
+    for case, times in zip(by_case, frames):
+        ratio = "" if case is by_case[0] else f"{statistics.median(times) / base:>9.2f}x"
+        print(f"{case[0].label:<44}{statistics.median(times) * 1e3:>6.0f} ms{p95(times) * 1e3:>6.0f} ms{ratio}")
 
     if args.sessions:
-        rows = shift(work, args.sessions, args.timeout)
-        print(f"\n{args.sessions} whole sessions in one process (a morning's round), resident memory after each:")
-        print("  " + "  ".join(f"#{n} {mib(kib):.0f}" for n, kib in rows) + " MiB")
-        half = len(rows) // 2
-        if half >= 2:
-            early = (rows[half - 1][1] - rows[0][1]) / (half - 1)
-            late = (rows[-1][1] - rows[half][1]) / (len(rows) - 1 - half)
-            print(f"  growth per session: {mib(early):.1f} MiB over sessions 1-{half}, {mib(late):.1f} MiB over "
-                  f"sessions {half + 1}-{len(rows)} (levelling off means caches filling, not a leak); last "
-                  f"{mib(rows[-1][1]) / mib(bare_rss):.2f}x the bare window")
+        bare_rss = statistics.median(launch.rss_kib for launch in by_case[0])
+        rows, peak = shift(work, args.sessions, args.timeout)
+        print(f"\n{args.sessions} whole sessions in one process (a morning's round, no screenshots), resident memory "
+              "after each (MiB):")
+        print("  " + "  ".join(f"#{n} {mib(kib):.0f}" for n, kib in rows))
+        last = rows[-1][1]
+        print(f"  bare Kivy window, 1 s after its first frame (median of {args.runs}): {mib(bare_rss):.0f} MiB")
+        print(f"  after session {rows[-1][0]}: {mib(last):.0f} MiB, {mib(last - bare_rss):+.0f} MiB over the bare "
+              f"window (goal: at most +100); peak {mib(peak):.0f} MiB")
+        if len(rows) >= 6:
+            fifth = rows[4][1]
+            print(f"  from session 5 to {rows[-1][0]}: {mib(last - fifth):+.1f} MiB "
+                  f"({mib(last - fifth) / (len(rows) - 5):+.2f} MiB a session; goal: flat)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="launches of each kind: app first run, later, bare")
-    parser.add_argument("--demo-runs", type=int, default=1, help="full demo sessions for the memory figure")
+    parser.add_argument("--runs", type=int, default=5, help="launches of each kind")
+    parser.add_argument("--store-sessions", type=int, default=10000,
+                        help="closed sessions in the seeded store (a multiple of 100; 0: skip those cases)")
+    parser.add_argument("--store-state", choices=("sent", "pending"), default="sent",
+                        help="the seeded sessions confirmed by the server, or all waiting for upload")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a launch is killed")
-    parser.add_argument("--sessions", type=int, default=8,
-                        help="whole sessions in one process for the memory-growth figure (0: skip)")
+    parser.add_argument("--sessions", type=int, default=20,
+                        help="whole sessions in one process for the memory figures (0: skip)")
+    parser.add_argument("--warm", action="store_true", help="leave the page cache as it is")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (homes, keys, outputs)")
     args = parser.parse_args()
-    if args.runs < 1 or args.demo_runs < 1:
-        parser.error("--runs and --demo-runs must be at least 1")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if args.store_sessions < 0 or args.store_sessions % 100:
+        parser.error("--store-sessions must be a multiple of 100")
 
     work = Path(tempfile.mkdtemp(prefix="relais-bench-startup-"))
     try:

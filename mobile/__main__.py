@@ -74,7 +74,6 @@ def _start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from sync.server.process import app_server, local_token, server_alive
     from sync.paths import default_store_path
 
     demo_home = _demo_home() if args.demo and args.store is None else None
@@ -89,6 +88,8 @@ def _start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if target is not None and not args.server:
         print(f"Relais: sync server {server_url} (configured)", flush=True)
     elif not args.offline and server_url is None:
+        from sync.server.process import app_server, local_token, server_alive
+
         wanted = f"http://127.0.0.1:{args.port}/fhir"
         keys = demo_home / "keys" if demo_home else None  # a demo's server key goes with the demo
         token = local_token(keys)  # the local server answers only it (and signed-in doctors)

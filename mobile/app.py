@@ -36,35 +36,17 @@ from kivy.lang import Builder  # noqa: E402
 from kivy.uix.recycleview import RecycleView  # noqa: E402
 from kivy.utils import platform  # noqa: E402
 
+from mobile.memory import release_freed_memory  # noqa: E402
 from mobile.screens import theme  # noqa: E402
-from mobile.screens.admin import AdminScreen  # noqa: E402
-from mobile.screens.devices import DevicesScreen  # noqa: E402
-from mobile.screens.history import HistoryScreen  # noqa: E402
-from mobile.screens.measure import MeasureScreen  # noqa: E402
-from mobile.screens.patient import PatientScreen  # noqa: E402
-from mobile.screens.patient_form import PatientFormScreen  # noqa: E402
-from mobile.screens.review import ReviewScreen  # noqa: E402
-from mobile.screens.saved import SavedScreen  # noqa: E402
-from mobile.screens.session_start import SessionStartScreen  # noqa: E402
-from mobile.screens.signin import SigninScreen  # noqa: E402
-from mobile.screens.site_setup import SiteSetupScreen  # noqa: E402
-from mobile.screens.summary import SummaryScreen  # noqa: E402
-from mobile.screens.teleconsult import TeleconsultScreen  # noqa: E402
-from mobile.screens.vitals import VitalsScreen  # noqa: E402
+from mobile.screens.lazy import SCREENS, screen_class  # noqa: E402
 from mobile.screens.viewmodels import SyncMonitor, ViewModels  # noqa: E402
 from mobile.screens.widgets import RelaisRoot  # noqa: E402
-from mobile.training.runner import play  # noqa: E402
-from mobile.training.scenarios import SCENARIOS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 TABLET_LANDSCAPE = (1280, 800)
 TABLET_PORTRAIT = (800, 1280)
-SCREENS = (("signin", SigninScreen), ("site_setup", SiteSetupScreen), ("patient", PatientScreen),
-           ("patient_form", PatientFormScreen), ("session_start", SessionStartScreen), ("measure", MeasureScreen),
-           ("review", ReviewScreen), ("vitals", VitalsScreen), ("teleconsult", TeleconsultScreen),
-           ("summary", SummaryScreen), ("saved", SavedScreen), ("admin", AdminScreen), ("devices", DevicesScreen),
-           ("history", HistoryScreen))
+__all__ = ["SCREENS", "TABLET_LANDSCAPE", "TABLET_PORTRAIT", "RelaisApp", "play_demo", "run_app"]
 
 
 class RelaisApp(App):
@@ -93,16 +75,18 @@ class RelaisApp(App):
         self.models = models = ViewModels(self.runtime.workflow)
         self.sync = SyncMonitor(self.runtime, interval=self.sync_interval)
         root = RelaisRoot(shell=models.shell, sync=self.sync)
-        for name, cls in SCREENS:
-            screen = cls(name=name, vm=models.for_screen(name), shell=models.shell)
-            if isinstance(screen, SavedScreen):
-                screen.sync = self.sync
-            root.ids.sm.add_widget(screen)
+        root.ids.sm.build_screen = self._build_screen  # each screen is built when first shown
         models.shell.bind(screen=self._show_step, locked=self._close_popups_when_locked)
         root.ids.sm.current = models.shell.screen
         Window.bind(on_touch_down=self._touched)
         self._tick = Clock.schedule_interval(models.tick, 1.0)  # call timer and idle lock
         return root
+
+    def _build_screen(self, name: str) -> Any:
+        screen = screen_class(name)(name=name, vm=self.models.for_screen(name), shell=self.models.shell)
+        if name == "saved":
+            screen.sync = self.sync
+        return screen
 
     def _touched(self, *_args: Any) -> None:
         if self.models is not None:
@@ -121,6 +105,8 @@ class RelaisApp(App):
         self.root.ids.sm.current = step
         if self.sync is not None:
             self.sync.refresh()  # a save changes the counts: do not wait for the next tick
+        if step == "patient":  # between two sessions: what the last one freed goes back to the system
+            Clock.schedule_once(lambda _dt: release_freed_memory(), 0)
 
     @property
     def screen_manager(self):
@@ -216,6 +202,9 @@ class RelaisApp(App):
 async def play_demo(app: RelaisApp, screenshots_dir: Path | None = None, *, pause: float | None = None,
                     on_screen: Any = None, scenario: str = "normal") -> list[Path]:
     """One training scenario (mobile.training) played on a started app: the routine session by default."""
+    from mobile.training.runner import play
+    from mobile.training.scenarios import SCENARIOS
+
     return await play(app, SCENARIOS[scenario], screenshots_dir, pause=pause, on_screen=on_screen)
 
 
@@ -240,6 +229,8 @@ def run_app(runtime_config: Any, *, screenshots_dir: Path | str | None = None, s
         if scenario is not None:
             async def drive() -> None:
                 try:
+                    from mobile.training.runner import play
+
                     shots.extend(await play(app, scenario, Path(screenshots_dir) if screenshots_dir else None))
                 except Exception as exc:  # noqa: BLE001
                     log.exception("training scenario %s failed", scenario.name)

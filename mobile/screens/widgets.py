@@ -22,6 +22,7 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
 from mobile.screens import theme
+from mobile.screens.lazy import LazyScreenManager  # noqa: F401 - the root's screen manager in common.kv
 
 KV_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "kv"
 

@@ -17,7 +17,6 @@ from sync.delivery.content import report_content
 from sync.delivery.documents import build_documents
 from sync.delivery.mail_outbox import queue_message
 from sync.delivery.message import Recipient, new_message_id, report_message
-from sync.delivery.pdf import report_pdf
 from sync.store.database import Database
 from sync.store.settings import get_setting
 
@@ -108,4 +107,6 @@ def session_pdf(db: Database, session_id: str) -> bytes:
     if document is not None:
         return document["pdf"]
     session = db.row("sessions", session_id)
+    from sync.delivery.pdf import report_pdf  # fpdf2 only when a PDF is made (see sync.delivery.documents)
+
     return report_pdf(report_content(db, session_id), version=1, created_at=session["closed_at"])

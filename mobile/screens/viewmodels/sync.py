@@ -33,6 +33,7 @@ class SyncMonitor(EventDispatcher):
         self.interval = interval
         self._event = None
         self._failed = False
+        self._last_sync_for: int | None = None  # the `sent` count the shown last sync was read at
         config = getattr(runtime, "config", None)
         self.simulated = bool(getattr(config, "simulated_devices", False))
 
@@ -62,8 +63,10 @@ class SyncMonitor(EventDispatcher):
         self.session_state = state
         self.level = texts.sync_level(self.waiting, self.rejected)
         try:
-            last = self.runtime.last_sync() if hasattr(self.runtime, "last_sync") else None
-            self.last_sync = last.astimezone().strftime("%H:%M") if last else ""
+            if self.sent != self._last_sync_for:  # it only moves with the confirmed sessions: not a query a second
+                last = self.runtime.last_sync() if hasattr(self.runtime, "last_sync") else None
+                self.last_sync = last.astimezone().strftime("%H:%M") if last else ""
+                self._last_sync_for = self.sent
             self.offline = getattr(self.runtime, "online", None) is False
             refused = self.runtime.refused_reports() if hasattr(self.runtime, "refused_reports") else []
             if refused:  # a report a mail server refused needs staff as much as a session the server refused

@@ -1,0 +1,35 @@
+"""Giving back to the system the memory a finished session freed.
+
+A session builds and drops many short-lived buffers (label textures on a software renderer, the report's PDF, the
+frozen bundle's JSON). glibc's allocator keeps freed heap pages mapped for reuse, so the resident size only grows
+from session to session while the app keeps far less in use; `malloc_trim(0)` returns the free pages at the top
+of the heap and, since glibc 2.8, the free whole pages inside it (man 3 malloc_trim). Called when staff go back
+to the patient list, between sessions, where the few milliseconds it takes are not felt. Elsewhere (macOS,
+Android's bionic, musl) there is no such call and nothing is done.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import sys
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Return the allocator's free pages to the system; False where the C library has no malloc_trim."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True

@@ -1,0 +1,84 @@
+"""The app's start pays only for what its first screen needs: the other screens are built when first shown, Bumble
+is imported only for simulated devices, and with --offline nothing network-related is imported. The imports are
+read from a fresh process that runs the real start (`python -m mobile`) with the start-up probe, which quits after
+the first interactive frame."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.ui import make_runtime, running_app, screen
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = "relais-first-interactive-frame"
+# networking that --offline never needs: HTTP clients, the upload and its sync loop, the conclusions' search, the
+# development server, mail. (`ssl` and `socket` are not listed: the standard library's asyncio, which the app runs
+# on, imports them itself.)
+NETWORK = ("requests", "httpx", "urllib3", "http.client", "smtplib", "sync.uploader", "sync.upload_pass",
+           "sync.background", "sync.pull", "sync.conclusions_watch", "sync.server", "sync.delivery.smtp_client")
+# at close only: the report's PDF/A and CDA
+CLOSE_ONLY = ("fpdf", "lxml", "fontTools")
+PROBE = """
+import atexit, sys
+atexit.register(lambda: print("relais-modules", *sorted(sys.modules), flush=True))
+from mobile.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def started_modules(tmp_path: Path, *args: str) -> set[str]:
+    """The modules loaded by `python -m mobile ARGS` up to its first interactive frame (and its quick exit)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KCFG_", "RELAIS_"))}
+    env.update(PYTHONPATH=str(ROOT), RELAIS_HOME=str(tmp_path / "home"), RELAIS_KEYS=str(tmp_path / "keys"),
+               RELAIS_STARTUP_PROBE="1", KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1")
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert MARKER in done.stdout, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("relais-modules "))
+    return set(line.split()[1:])
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """Those of `names` loaded, a package counting when any of its submodules is."""
+    return sorted(name for name in names if any(m == name or m.startswith(name + ".") for m in modules))
+
+
+@pytest.mark.timeout(120)
+def test_an_offline_start_with_real_devices_imports_neither_bumble_nor_any_network_client(tmp_path):
+    modules = started_modules(tmp_path, "--offline", "--real-devices")
+    assert loaded(modules, ("bumble", "bleak", "devices.simulated")) == []  # bleak: at the first reading
+    assert loaded(modules, NETWORK) == []
+    assert loaded(modules, CLOSE_ONLY) == []
+    assert "mobile.screens.history" not in modules  # screens not shown are not even imported
+
+
+@pytest.mark.timeout(120)
+def test_an_offline_start_with_simulated_devices_imports_bumble_and_still_no_network_client(tmp_path):
+    modules = started_modules(tmp_path, "--offline")
+    assert "bumble.device" in modules and "devices.simulated" in modules
+    assert loaded(modules, NETWORK) == []
+
+
+@pytest.mark.timeout(60)
+async def test_screens_are_built_when_first_shown_or_looked_up(tmp_path):
+    async with running_app(make_runtime(tmp_path)) as app:
+        sm = app.screen_manager
+        assert sm.current == "patient" and sm.built() == ["patient"]
+        assert sm.has_screen("history") and "history" not in sm.built()
+        assert screen(app, "history").vm is app.models.history  # built on demand, bound to its view model
+        sm.current = "patient_form"  # a screen's own navigation builds its target too
+        assert sm.current_screen.name == "patient_form" and sm.built() == ["patient", "history", "patient_form"]
+        assert not sm.has_screen("no_such_screen")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_the_memory_a_session_freed_goes_back_to_the_system_on_glibc():
+    from mobile.memory import release_freed_memory
+
+    assert release_freed_memory() is True
