@@ -27,15 +27,12 @@ import contextlib
 import datetime as dt
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    from sync.store.database import Database
 
 MARKER_SUFFIX = ".open"
 OPEN, CLEAN, CHECK = b"open", b"clean", b"check"
@@ -123,7 +120,7 @@ class OpenMarker:
             self._fd = None
 
 
-def record_check(db: "Database") -> None:
+def record_check(db: Any) -> None:
     """Remember that the whole file was just found intact (the setting CHECKED_AT, not traced: housekeeping)."""
     with db.transaction():
         db.conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
@@ -131,7 +128,7 @@ def record_check(db: "Database") -> None:
                         [CHECKED_AT, db.stamp(), db.stamp()])
 
 
-def check_due(db: "Database", now: dt.datetime | None = None, days: int = CHECK_EVERY_DAYS) -> bool:
+def check_due(db: Any, now: dt.datetime | None = None, days: int = CHECK_EVERY_DAYS) -> bool:
     rows = db.query("SELECT value FROM settings WHERE key = ?", [CHECKED_AT])
     if not rows:
         return True
