@@ -14,7 +14,8 @@
   payload's overflow pages, SQLite "Database File Format" 1.6): `outbox_queue(state)` gives pending entries in
   rowid order (claims take the oldest first without sorting every pending row); `outbox_sent(state, sent_at,
   session_id)` answers the retention pass; `outbox_session_state(session_id, state, sent_at)` replaces
-  `outbox_session(session_id)` and tells a session's entries' states from the index alone.
+  `outbox_session(session_id)` and tells a session's entries' states from the index alone, `outbox_bundle_state`
+  the state of its bundle (the entry queued at close).
 - `history_observations(effective_at)` and `history_sessions(started_at)`: the pulled history's ageing out.
 """
 from __future__ import annotations
@@ -59,6 +60,7 @@ _SCHEMA_V16 = f"""
     CREATE INDEX outbox_queue ON outbox(state);
     CREATE INDEX outbox_sent ON outbox(state, sent_at, session_id);
     CREATE INDEX outbox_session_state ON outbox(session_id, state, sent_at);
+    CREATE INDEX outbox_bundle_state ON outbox(session_id, state) WHERE addendum_id IS NULL;
     DROP INDEX outbox_session;
     CREATE INDEX history_observations_age ON history_observations(effective_at);
     CREATE INDEX history_sessions_age ON history_sessions(started_at);
