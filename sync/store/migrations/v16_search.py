@@ -60,7 +60,7 @@ _SCHEMA_V16 = f"""
     CREATE INDEX outbox_queue ON outbox(state);
     CREATE INDEX outbox_sent ON outbox(state, sent_at, session_id);
     CREATE INDEX outbox_session_state ON outbox(session_id, state, sent_at);
-    CREATE INDEX outbox_bundle_state ON outbox(session_id, state) WHERE addendum_id IS NULL;
+    CREATE INDEX outbox_bundle_state ON outbox(session_id, state, addendum_id) WHERE addendum_id IS NULL;
     DROP INDEX outbox_session;
     CREATE INDEX history_observations_age ON history_observations(effective_at);
     CREATE INDEX history_sessions_age ON history_sessions(started_at);
