@@ -7,7 +7,7 @@ SQLite documentation, "PRAGMA quick_check") runs:
 - at open, after an unclean shutdown: the last process that had the store open did not close it (killed, power
   lost), or a scheduled check found damage, or nothing is known (a new store, a copied file, an older version);
 - on a schedule, every CHECK_EVERY_DAYS days, from the sync loop's worker thread (`check_if_due`), never on the UI
-  thread; the time of the last full check is the setting `integrity.checked_at`.
+  thread; the time of the last full check is the setting `integrity_checked_at`.
 
 How an unclean shutdown is known: a marker file beside the store, `<store>.open`, says `open` while some process
 has the store open, `clean` once the last one closed it, `check` when a check found damage. Why a file and not a
@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - Windows
 MARKER_SUFFIX = ".open"
 OPEN, CLEAN, CHECK = b"open", b"clean", b"check"
 CHECK_EVERY_DAYS = 7
-CHECKED_AT = "integrity.checked_at"
+CHECKED_AT = "integrity_checked_at"
 
 
 def marker_path(store_path: Path) -> Path:

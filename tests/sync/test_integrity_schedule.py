@@ -81,7 +81,7 @@ def test_the_scheduled_check_runs_once_a_week(tmp_path, full_checks):
         clock.now = NOW + dt.timedelta(days=7)
         assert store.check_integrity_if_due() is True
         assert len(full_checks) == opened + 2
-        assert store.get_setting("integrity.checked_at") == store.stamp()
+        assert store.get_setting("integrity_checked_at") == store.stamp()
 
 
 def _damage_a_middle_page(path) -> bytes:
