@@ -4,6 +4,7 @@ key and the schema only. Damage found on the schedule is the coded refusal `stor
 later open, the file left byte for byte as it was."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -12,9 +13,11 @@ import sys
 import pytest
 
 import sync.store.database as database
+from sync.background import SyncLoop
 from sync.store import Store, StoreCorruptError
 from sync.store.integrity import marker_path
 from tests.support.clocks import SettableClock
+from tests.support.http_stub import StubResponse, StubServer
 from tests.support.samples import closed_session
 from tests.support.servers import PROJECT_ROOT
 
@@ -110,3 +113,22 @@ def test_damage_found_on_the_schedule_is_refused_then_and_at_every_later_open(tm
             Store(path)
         assert refused.value.code == "store.corrupt"
     assert path.read_bytes() == damaged and marker_path(path).read_bytes() == b"check\n"
+
+
+async def test_the_sync_loop_checks_on_its_schedule_and_stops_on_damage(tmp_path, monkeypatch):
+    path = tmp_path / "relais.db"
+    with Store(path) as store:
+        closed_session(store)
+
+    def damaged(self, now=None):
+        raise StoreCorruptError("store.corrupt", detail="page 7: btree damaged")
+
+    monkeypatch.setattr(Store, "check_integrity_if_due", damaged)
+    with StubServer(lambda request: StubResponse(500, {})) as stub:
+        loop = SyncLoop(path, stub.url, interval_seconds=60)
+        loop.start()
+        await asyncio.wait_for(loop._task, timeout=20)  # the loop ends by itself, before any upload or purge
+        assert (loop.integrity_error, loop.last_error, loop.passes, stub.requests) == (
+            "store.corrupt", "store.corrupt", 0, [])
+    with Store(path) as store:
+        assert store.outbox_counts()["pending"] == 1  # nothing lost
