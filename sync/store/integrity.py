@@ -64,13 +64,19 @@ class OpenMarker:
     def enter(self) -> bool:
         """Take the lock; True when the store must be checked in full now (alone with it and not known clean)."""
         self._created = not self.path.exists()
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError:  # a folder this process cannot write in: no marker, so every open checks, as before
+            self._created = False
+            return True
         self.alone = self._try(fcntl.LOCK_EX) if fcntl is not None else True
         return self.alone and self._read() != CLEAN
 
     def opened(self) -> None:
         """The store is open and intact: say so in the marker (durably: it must be there before any write), then
         share the lock with the other processes that open it."""
+        if self._fd is None:
+            return
         if fcntl is not None:
             fcntl.flock(self._fd, fcntl.LOCK_SH)  # from exclusive, or waiting for an opener still checking
         if self._read() != OPEN:
