@@ -80,7 +80,10 @@ class OpenMarker:
         if fcntl is not None:
             fcntl.flock(self._fd, fcntl.LOCK_SH)  # from exclusive, or waiting for an opener still checking
         if self._read() != OPEN:
-            self._write(OPEN, durable=True)
+            try:
+                self._write(OPEN, durable=True)
+            except OSError:  # a full disk: the marker is left empty, which every later open reads as unclean
+                pass
 
     def leave(self) -> None:
         """A clean close: the last process to close marks the store clean (a store found damaged stays `check`)."""
