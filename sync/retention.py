@@ -139,7 +139,8 @@ def _purge_identities(db: Database, now: dt.datetime) -> int:
             "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id) "
             "AND NOT EXISTS (SELECT 1 FROM history_sessions h WHERE h.patient_id = p.id) "
             "AND NOT EXISTS (SELECT 1 FROM history_observations h WHERE h.patient_id = p.id) "
-            "AND NOT EXISTS (SELECT 1 FROM patient_outbox q WHERE q.patient_id = p.id AND q.state = 'pending')", [_text_bound(cutoff)])
+            "AND NOT EXISTS (SELECT 1 FROM patient_outbox q WHERE q.patient_id = p.id AND q.state = 'pending')",
+            [_text_bound(cutoff)])
             if dt.datetime.fromisoformat(row["seen"]) <= cutoff]
     for patient_id in idle:
         with db.transaction():

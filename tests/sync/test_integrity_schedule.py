@@ -99,7 +99,8 @@ def test_damage_found_on_the_schedule_is_refused_then_and_at_every_later_open(tm
     path = tmp_path / "relais.db"
     with Store(path) as store:
         for i in range(30):
-            closed_session(store, value=f"37.{i:02d}", family_name="Nom" + "".join(chr(97 + int(d)) for d in f"{i:02d}"))
+            closed_session(store, value=f"37.{i:02d}",
+                           family_name="Nom" + "".join(chr(97 + int(d)) for d in f"{i:02d}"))
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     damaged = _damage_a_middle_page(path)
     store = Store(path, recover_in_flight=False)  # closed cleanly last time: the open does not read every page

@@ -52,7 +52,8 @@ class Statements:
 @pytest.fixture
 def filled(store, clock):
     """Residents with accented, hyphenated and usual names, each with closed sessions, some entries sent."""
-    residents = [dict(family_name="Dupont-Martin", given_name="Hélène", usual_name="Lefèvre", birth_date="1942-03-12"),
+    residents = [dict(family_name="Dupont-Martin", given_name="Hélène", usual_name="Lefèvre",
+                      birth_date="1942-03-12"),
                  dict(family_name="Œuvray", given_name="Noël", birth_date="1938-11-30"),
                  dict(family_name="d'Orcière", given_name="Anne-Sophie", birth_date="1942-03-02")]
     ids = []
