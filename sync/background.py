@@ -7,7 +7,7 @@ worker thread, whatever the upload did: a mail server and a FHIR server fail ind
 that reached the server, the site's records come down (sync.pull), in the same worker thread; not while the
 server cannot be reached (the upload just said so), and a failed pull is logged and retried at the next pass.
 While another uploader holds the store (`python -m sync push`, sync.upload_lock) a round uploads nothing and keeps
-the last result.
+the last result. Each round first runs the store's full integrity check when it is due (sync.store.integrity).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Callable
 from sync import audit_extracts, outbox, retention
 from sync.delivery.mssante_settings import load_mssante_settings
 from sync.delivery.send_pass import SendReport, send_pending_reports
-from sync.store import Store
+from sync.store import Store, StoreCorruptError
 from sync.pull import PullError, PullReport, SearchClient, pull
 from sync.uploader import PushResult, Uploader
 
@@ -46,6 +46,7 @@ class SyncLoop:
         # the last mail pass: `not_configured` when MSSanté is not set up (the reports wait), counts otherwise
         self.last_mail: SendReport | None = None
         self.last_error: str | None = None
+        self.integrity_error: str | None = None  # `store.corrupt` once the scheduled check found damage
         self.passes = 0
         self.busy_rounds = 0  # rounds skipped because another uploader held the store (sync.upload_lock)
         self._wake: asyncio.Event | None = None
@@ -86,6 +87,8 @@ class SyncLoop:
             while not self._stopping:
                 assert self._wake is not None
                 self._wake.clear()
+                if not await self._integrity_holds(store):
+                    break
                 try:
                     # the audit trail leaves the tablet too (sync.audit_extracts): with every session going out, else
                     # every ten minutes at most
@@ -113,6 +116,18 @@ class SyncLoop:
                     pass
         finally:
             await asyncio.to_thread(store.close)
+
+    async def _integrity_holds(self, store: Store) -> bool:
+        """The scheduled full check of the store file (sync.store.integrity), in the worker thread. Damage stops the
+        loop before anything else is written or purged: `last_error` and `integrity_error` say `store.corrupt`, and
+        the next start refuses the file with that code, the data left as it is."""
+        try:
+            await asyncio.to_thread(store.check_integrity_if_due)
+        except StoreCorruptError as exc:
+            self.integrity_error = self.last_error = exc.code
+            log.error("store: the scheduled integrity check found damage; syncing stopped")
+            return False
+        return True
 
     async def _pull(self, store: Store) -> None:
         """Download the site's records after an upload pass that reached the server; never while offline."""

@@ -92,8 +92,10 @@ def _entry(row: dict[str, Any]) -> OutboxEntry:
 
 
 # an addendum goes only once its session's own bundle is on the server (its Encounter is referenced there)
-_READY = ("(addendum_id IS NULL OR EXISTS (SELECT 1 FROM outbox AS bundle WHERE bundle.session_id = outbox.session_id"
-          " AND bundle.addendum_id IS NULL AND bundle.state = 'sent'))")
+# (its state read from an index: `state` is stored after the payload; the planner would otherwise take the unique
+# index on addendum_id for "IS NULL", which holds every bundle)
+_READY = ("(addendum_id IS NULL OR EXISTS (SELECT 1 FROM outbox AS bundle INDEXED BY outbox_bundle_state WHERE "
+          "bundle.session_id = outbox.session_id AND bundle.addendum_id IS NULL AND bundle.state = 'sent'))")
 
 
 def get_entry(db: "Database", entry_id: str) -> OutboxEntry:

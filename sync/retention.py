@@ -23,8 +23,9 @@ import logging
 from dataclasses import dataclass
 
 from sync import audit
-from sync.store.database import Database
+from sync.store.database import Database, iso
 from sync.store.history_copy import keep_as_history
+from sync.store.migrations.v16_search import LAST_SEEN
 from sync.store.patient_outbox import settle_carried
 from sync.store.settings import get_setting
 
@@ -65,14 +66,7 @@ def purge(db: Database, now: dt.datetime | None = None) -> PurgeReport:
     days = retention_days(db)
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
     settle_carried(db)  # a resident whose confirmed session carried it up needs nothing more, before that goes
-    with db.lock:
-        # confirmed: every outbox entry of the session (its bundle and its addenda) sent; since the last of them
-        due = [(row["id"], row["state"]) for row in db.db.query(
-            "SELECT s.id, s.state, CASE WHEN s.state = 'abandoned' THEN s.closed_at ELSE max(o.sent_at) END AS since "
-            "FROM sessions s LEFT JOIN outbox o ON o.session_id = s.id WHERE s.state <> 'open' GROUP BY s.id "
-            "HAVING (s.state = 'abandoned' AND count(o.id) = 0) OR "
-            "(count(o.id) > 0 AND count(o.id) = sum(o.state = 'sent' AND o.sent_at IS NOT NULL))")
-            if dt.datetime.fromisoformat(row["since"]) <= cutoff]
+    due = _sessions_due(db, cutoff)
     for session_id, state in due:
         with db.transaction():
             if state != "abandoned":  # its values stay in the resident's 90-day history (sync.store.history_copy)
@@ -101,12 +95,37 @@ def purge(db: Database, now: dt.datetime | None = None) -> PurgeReport:
 HISTORY_DAYS = 90
 
 
+def _text_bound(cutoff: dt.datetime) -> str:
+    """A text upper bound for an indexed range on ISO time stamps written with any offset: two days late (a
+    local date is at most one day from the UTC one); the exact cut is made on the parsed times."""
+    return (cutoff.astimezone(dt.timezone.utc) + dt.timedelta(days=2)).date().isoformat()
+
+
+def _sessions_due(db: Database, cutoff: dt.datetime) -> list[tuple[str, str]]:
+    """(id, state) of the sessions to purge, by session id: confirmed (every outbox entry of the session, its
+    bundle and its addenda, sent) since `cutoff` or earlier, or abandoned since then and never queued (or
+    queued and all sent). Read from the indexes only (schema v16): the candidates are the sessions with an
+    entry sent by the cutoff (`sent_at` is an internal time stamp, sync.store.database.iso: its text order is
+    its time order), and the abandoned ones; the rest of the queue is not read."""
+    with db.lock:
+        rows = db.db.query(
+            "SELECT s.id, s.state, CASE WHEN s.state = 'abandoned' THEN s.closed_at ELSE max(o.sent_at) END "
+            "AS since FROM sessions s LEFT JOIN outbox o ON o.session_id = s.id WHERE s.state <> 'open' AND s.id IN "
+            "(SELECT session_id FROM outbox WHERE state = 'sent' AND sent_at <= ? UNION "
+            "SELECT id FROM sessions WHERE state = 'abandoned') GROUP BY s.id "
+            "HAVING (s.state = 'abandoned' AND count(o.session_id) = 0) OR (count(o.session_id) > 0 AND "
+            "count(o.session_id) = sum(o.state = 'sent' AND o.sent_at IS NOT NULL)) ORDER BY s.id",
+            [iso(cutoff)])
+        return [(row["id"], row["state"]) for row in rows if dt.datetime.fromisoformat(row["since"]) <= cutoff]
+
+
 def _purge_history(db: Database, now: dt.datetime) -> None:
     """The pulled history older than HISTORY_DAYS, inside the caller's transaction (times compared as instants:
     they keep the offset they were measured with)."""
     cutoff = now - dt.timedelta(days=HISTORY_DAYS)
     for table, column in (("history_observations", "effective_at"), ("history_sessions", "started_at")):
-        old = [[row["id"]] for row in db.db.query(f"SELECT id, {column} AS at FROM {table}")
+        old = [[row["id"]] for row in db.db.query(f"SELECT id, {column} AS at FROM {table} WHERE {column} < ?",
+                                                  [_text_bound(cutoff)])
                if dt.datetime.fromisoformat(row["at"]) < cutoff]
         db.conn.executemany(f"DELETE FROM {table} WHERE id = ?", old)
 
@@ -116,11 +135,12 @@ def _purge_identities(db: Database, now: dt.datetime) -> int:
     cutoff = (now - dt.timedelta(days=days)).astimezone(dt.timezone.utc)
     with db.lock:
         idle = [row["id"] for row in db.db.query(
-            "SELECT p.id, coalesce(p.last_seen_at, p.created_at) AS seen FROM patients p "
-            "WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id) "
+            f"SELECT p.id, {LAST_SEEN} AS seen FROM patients p WHERE {LAST_SEEN} < ? "
+            "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = p.id) "
             "AND NOT EXISTS (SELECT 1 FROM history_sessions h WHERE h.patient_id = p.id) "
             "AND NOT EXISTS (SELECT 1 FROM history_observations h WHERE h.patient_id = p.id) "
-            "AND NOT EXISTS (SELECT 1 FROM patient_outbox q WHERE q.patient_id = p.id AND q.state = 'pending')")
+            "AND NOT EXISTS (SELECT 1 FROM patient_outbox q WHERE q.patient_id = p.id AND q.state = 'pending')",
+            [_text_bound(cutoff)])
             if dt.datetime.fromisoformat(row["seen"]) <= cutoff]
     for patient_id in idle:
         with db.transaction():

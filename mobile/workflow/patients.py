@@ -88,7 +88,7 @@ class PatientsStep:
         names = {fold(n).strip() for n in (family_name or "", usual_name or "")} - {""}
         given = fold((given_name or "").strip().split(" ")[0])
         found = []
-        for p in self.ctx.store.find_patients(""):
+        for p in self.ctx.store.find_patients(day):  # born that day: a range on the birth date index
             if p.get("birth_date") != day or p["id"] == exclude:
                 continue
             p_names = {fold(n) for n in (p.get("family_name") or "", p.get("usual_name") or "")} - {""}

@@ -1,7 +1,8 @@
 """The store's database: one SQLite file (SQLCipher-encrypted with the install key), its connection and schema.
 
-- Opening checks the file before anything is written: its header, the key (reading sqlite_master needs it) and
-  its pages (`PRAGMA quick_check`); a wrong key or a damaged file is an error, never a fresh empty database.
+- Opening checks the file before anything is written: its header, the key (reading sqlite_master needs it) and,
+  after an unclean shutdown only, its pages (`PRAGMA quick_check`; otherwise on a schedule, sync.store.integrity);
+  a wrong key or a damaged file is an error, never a fresh empty database.
 - WAL journal, `synchronous = FULL` (a tablet losing power must not lose a closed session), foreign keys on,
   `secure_delete` (purged rows are overwritten, not left in free pages).
 - Threads: the app calls the store from its asyncio thread and uploads run in a worker thread. One connection is
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import datetime as dt
+import json
 import logging
 import os
 import sqlite3
@@ -27,6 +29,8 @@ import sqlite_utils
 
 from sync.store.errors import (NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreFullError,
                                StoreKeyError)
+from sync.store.identity import name_tokens
+from sync.store.integrity import OpenMarker, check_due, page_problems, record_check
 from sync.store.migrations import MIGRATIONS, Migration
 from sync.months import AUDIT_RETENTION_MONTHS, months_before
 from sync.store.uptime import UptimeSource, boot_reading
@@ -70,19 +74,22 @@ def file_header(path: Path) -> bytes:
         return b""
 
 
-def _check_pages(conn: Any, folder: Path | None = None) -> None:
+def _check_pages(conn: Any, folder: Path | None = None, *, close: bool = True) -> None:
     try:
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+        problems = page_problems(conn)
     except DB_ERRORS as exc:
-        conn.close()
+        if close:
+            conn.close()
         raise store_error(exc, "store.corrupt", folder) from None
-    if problems != ["ok"]:
-        conn.close()
-        raise StoreCorruptError("store.corrupt", detail="; ".join(map(str, problems[:3])))
+    if problems:
+        if close:
+            conn.close()
+        raise StoreCorruptError("store.corrupt", detail="; ".join(problems[:3]))
 
 
 def _connect(path: Path, key: bytes | None) -> Any:
-    """A connection to `path`, decrypted with `key` when given, checked before any write."""
+    """A connection to `path`, decrypted with `key` when given, its header, key and schema checked before any
+    write (its pages are checked by the caller when due: sync.store.integrity)."""
     header = file_header(path)
     plain_file = header == SQLITE_HEADER
     if key is None:
@@ -105,8 +112,12 @@ def _connect(path: Path, key: bytes | None) -> Any:
         if key is not None and "not a database" in str(exc):
             raise StoreKeyError("store.key.wrong") from None
         raise store_error(exc, "store.corrupt", path.parent) from None
-    _check_pages(conn, path.parent)
     return conn
+
+
+def name_tokens_json(family_name: str | None, usual_name: str | None, given_name: str | None) -> str:
+    """`relais_name_tokens()` in SQL: sync.store.identity.name_tokens as a JSON array (for json_each)."""
+    return json.dumps(name_tokens(family_name, usual_name, given_name), ensure_ascii=False)
 
 
 def check_plain_store(path: Path) -> None:
@@ -217,6 +228,15 @@ class Database:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # private from the first byte
         self.encrypted = key is not None
         conn = _connect(self.path, key)
+        self._marker = OpenMarker(self.path)
+        try:
+            self.full_check_at_open = self._marker.enter()  # after an unclean shutdown (sync.store.integrity)
+            if self.full_check_at_open:
+                _check_pages(conn, self.path.parent, close=False)
+        except BaseException:
+            conn.close()
+            self._marker.abandon()
+            raise
         try:
             self.db = sqlite_utils.Database(conn)
             conn.execute("PRAGMA busy_timeout = 15000")
@@ -228,9 +248,13 @@ class Database:
             conn.execute("PRAGMA secure_delete = ON")
             # "six months ago" on the store's clock, for the trigger that guards the audit anchor (schema v15)
             conn.create_function("audit_cutoff", 0, self._audit_cutoff)
+            # a patient's search tokens, for the triggers that keep them (schema v16)
+            conn.create_function("relais_name_tokens", 3, name_tokens_json, deterministic=True)
             self._migrate()
+            self._marker.opened()
         except BaseException as exc:
             conn.close()
+            self._marker.abandon()
             if disk_full(exc, self.path.parent) and not isinstance(exc, StoreError):
                 raise StoreFullError("store.disk_full") from exc
             raise
@@ -248,6 +272,22 @@ class Database:
             if not getattr(self, "_closed", True):
                 self._closed = True
                 self.db.conn.close()
+                self._marker.leave()
+
+    def check_integrity_if_due(self, now: dt.datetime | None = None) -> bool:
+        """The scheduled full check (sync.store.integrity), for a worker thread: runs `PRAGMA quick_check` when the
+        last one is older than CHECK_EVERY_DAYS days, records it, and returns whether it ran. Damage raises
+        StoreCorruptError (`store.corrupt`) and leaves the marker asking every later open to check (and refuse)."""
+        if not check_due(self, now):
+            return False
+        with self._lock:
+            try:
+                _check_pages(self.conn, self.path.parent, close=False)
+            except StoreCorruptError:
+                self._marker.demand_check()
+                raise
+        record_check(self)
+        return True
 
     @property
     def conn(self) -> sqlite3.Connection:

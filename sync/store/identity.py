@@ -63,6 +63,23 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold().replace("’", "'")
 
 
+_NAME_PARTS = re.compile(r"[ \-']+")
+
+
+def name_tokens(*names: str | None) -> list[str]:
+    """What a name search matches, for each name given: the folded name and each of its parts (split at spaces,
+    hyphens and apostrophes), so 'martin' finds 'Dupont-Martin' and 'dupont-ma' finds it too. Sorted, no
+    duplicates, no empty token."""
+    tokens: set[str] = set()
+    for name in names:
+        if name:
+            folded = fold(name)
+            tokens.add(folded)
+            tokens.update(_NAME_PARTS.split(folded))
+    tokens.discard("")
+    return sorted(tokens)
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 

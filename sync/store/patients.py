@@ -16,6 +16,7 @@ from sync.store.identity import (clean_birth_date, clean_birth_given_names, clea
                                  clean_ins, clean_method, clean_name, clean_resident_id, clean_room, clean_sex,
                                  clean_status, clean_usual_name, fold)
 from sync.store.duplicates import record_duplicates
+from sync.store.migrations.v16_search import BIRTH_DMY
 from sync.store.patient_stamps import all_fields_stamped, queue_resident
 from sync.store.trail import trace
 
@@ -80,29 +81,50 @@ def get_patient(db: Database, patient_id: str) -> dict[str, Any]:
     return db.row("patients", patient_id)
 
 
-def _matches(patient: dict[str, Any], token: str) -> bool:
-    if re.fullmatch(r"[\d/\-]+", token):
-        y, m, d = patient["birth_date"].split("-")
-        return patient["birth_date"].startswith(token) or f"{d}/{m}/{y}".startswith(token)
+_DATE_TOKEN = re.compile(r"[\d/\-]+")
+_TOP = "\U0010ffff"  # sorts after any character: [prefix, prefix + _TOP) holds every text starting with prefix
+
+
+def _ids_matching(db: Database, token: str) -> set[str] | None:
+    """The ids of the patients one word of a search matches, by index (schema v16); None: every patient."""
+    if _DATE_TOKEN.fullmatch(token):
+        rows = db.conn.execute(
+            f"SELECT id FROM patients WHERE birth_date >= ?1 AND birth_date < ?1 || '{_TOP}' "
+            f"UNION SELECT id FROM patients WHERE {BIRTH_DMY} >= ?1 AND {BIRTH_DMY} < ?1 || '{_TOP}'", [token])
+        return {row[0] for row in rows}
     folded = fold(token)
-    for name in (patient["family_name"], patient.get("usual_name") or "", patient["given_name"]):
-        if not name:
-            continue
-        name_folded = fold(name)
-        if name_folded.startswith(folded):
-            return True
-        if any(part.startswith(folded) for part in re.split(r"[ \-']+", name_folded)):
-            return True
-    return False
+    if not folded:  # nothing left once folded (a lone accent): every name starts with it
+        return None
+    rows = db.conn.execute("SELECT DISTINCT patient_id FROM patient_name_tokens WHERE token >= ?1 AND "
+                           f"token < ?1 || '{_TOP}'", [folded])
+    return {row[0] for row in rows}
+
+
+def _rows(db: Database, ids: set[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    chosen = sorted(ids)
+    for start in range(0, len(chosen), 500):  # well under SQLite's limit on bound parameters
+        part = chosen[start:start + 500]
+        marks = ", ".join("?" for _ in part)
+        found += db.query(f"SELECT * FROM patients WHERE id IN ({marks}) AND merged_into IS NULL", part)
+    return found
 
 
 def find_patients(db: Database, query: str = "") -> list[dict[str, Any]]:
     """Every word of `query` must match: a birth date prefix ('1942-03', '12/03/19') or a case- and
     accent-insensitive prefix of the birth name, the usual name or the given name (or of one of their parts,
     'martin' finds 'Dupont-Martin'). Empty query: all patients but those merged into another record (probable
-    duplicates an administrator merged, sync.store.duplicates). Sorted by family name, given name, birth date."""
-    patients = db.query("SELECT * FROM patients WHERE merged_into IS NULL")
-    tokens = (query or "").split()
-    found = [p for p in patients if all(_matches(p, t) for t in tokens)]
+    duplicates an administrator merged, sync.store.duplicates). Sorted by family name, given name, birth date.
+    Each word is a range on an index (the folded name tokens, the birth date in both forms): no patient is read
+    but those found."""
+    ids: set[str] | None = None
+    with db.lock:
+        for token in (query or "").split():
+            matching = _ids_matching(db, token)
+            if matching is not None:
+                ids = matching if ids is None else ids & matching
+            if ids is not None and not ids:
+                return []
+        found = db.query("SELECT * FROM patients WHERE merged_into IS NULL") if ids is None else _rows(db, ids)
     found.sort(key=lambda p: (fold(p["family_name"]), fold(p["given_name"]), p["birth_date"], p["id"]))
     return found

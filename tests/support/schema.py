@@ -13,6 +13,7 @@ from typing import Callable
 
 from sync import fhir, frozen_payloads
 from sync.store import MIGRATIONS, Store
+from sync.store.database import name_tokens_json
 
 PATIENT_QUAL = "11111111-1111-4111-8111-111111111111"
 PATIENT_PROV = "22222222-2222-4222-8222-222222222222"
@@ -320,10 +321,23 @@ def fill_v15(con: sqlite3.Connection) -> None:
                 "pin_lock_boot = 'boot-v15', pin_lock_uptime = 1234.5 WHERE id = ?", [V2_STAFF])
 
 
-def fill_v17(con: sqlite3.Connection) -> None:
-    """The v15 data plus a session bundle queued compressed, as closing writes it from v17 on (the rows written
-    as text before stay readable as they are)."""
+PATIENT_V16 = "12121212-1212-4121-8121-121212121212"
+
+
+def fill_v16(con: sqlite3.Connection) -> None:
+    """The v15 data plus a resident with a hyphenated, accented birth name and a usual name, written with the
+    triggers that keep the search tokens (the connection has `relais_name_tokens`, as the app's have)."""
     fill_v15(con)
+    con.execute("INSERT INTO patients (id, family_name, given_name, birth_date, sex, birth_place_insee, "
+                "identity_status, usual_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [PATIENT_V16, "Le Pévèle-Aubrac", "Noëlle", "1938-07-21", "F", "59350", "PROV", "d'Orcière",
+                 "2024-06-05T08:00:00.000000+00:00"])
+
+
+def fill_v17(con: sqlite3.Connection) -> None:
+    """The v16 data plus a session bundle queued compressed, as closing writes it from v17 on (the rows written
+    as text before stay readable as they are)."""
+    fill_v16(con)
     stored, size = frozen_payloads.pack(_v1_payload(PATIENT_QUAL, "key-v17", "38.20"))
     con.execute("INSERT INTO outbox (id, session_id, addendum_id, idempotency_key, payload, payload_size, state, "
                 "attempts, created_at) VALUES ('o-v17', ?, 'a-1', 'a-1', ?, ?, 'pending', 0, "
@@ -334,13 +348,14 @@ FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
                                                             8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
                                                             12: fill_v12, 13: fill_v13, 14: fill_v14, 15: fill_v15,
-                                                            16: fill_v17}  # v16 is not chained yet
+                                                            16: fill_v16, 17: fill_v17}
 
 
 def store_at(path: Path, version: int) -> None:
     """Create a store at schema `version` (migrations 1..version) and fill it with that version's data."""
     Store(path, migrations=MIGRATIONS[:version], recover_in_flight=False).close()
     con = sqlite3.connect(path)
+    con.create_function("relais_name_tokens", 3, name_tokens_json)  # what the app registers (schema v16 triggers)
     try:
         assert con.execute("PRAGMA user_version").fetchone()[0] == version
         con.execute("PRAGMA foreign_keys = ON")
