@@ -33,6 +33,10 @@ class SummaryScreen(ModelScreen):
             ids[key].text = ""
         ids.recipient_scroll.scroll_y = 1
 
+    def on_enter(self, *_args) -> None:
+        # again once shown: a screen built just now lays its text out after `on_pre_enter`, which moves the cursor
+        self.ids.summary.cursor = (0, 0)
+
     def take_newer_answer(self) -> None:
         if self.vm.take_newer_answer():
             self.ids.summary.text = self.vm.summary_draft  # drafted again from the new version
