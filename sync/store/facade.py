@@ -298,9 +298,10 @@ class Store(Database):
         return live_rows.counts(self)
 
     def sync_counts(self) -> dict[str, int]:
-        """What the app's sync indicator counts: the session outbox's states, with the live sends still to go
-        (pending or in flight) added to theirs, so a value not yet sent to the remote doctor shows as waiting."""
-        counts, live = outbox.counts(self), live_rows.counts(self)
+        """What the app's sync indicator counts, every second: the sessions waiting, in flight or refused (not the
+        confirmed ones, which only grow), with the live sends still to go added, so a value not yet sent to the
+        remote doctor shows as waiting."""
+        counts, live = outbox.counts(self, ("pending", "in_flight", "rejected")), live_rows.counts(self)
         return {**counts, "pending": counts["pending"] + live["pending"],
                 "in_flight": counts["in_flight"] + live["in_flight"]}
 

@@ -1,9 +1,9 @@
 """The queries the app repeats as the store grows are answered by an index (schema v16), never by reading every row
 of patients, sessions, measurements or the outbox: patient search by name, usual name and birth date, probable
-duplicates, a resident's history, the retention pass, claiming an upload batch. Checked on each statement these
-operations run (captured as they run, then asked `EXPLAIN QUERY PLAN`, SQLite documentation "The Query Planner"),
-so a new query added to them is checked too. Also: search tokens kept on every write of a name, and their fill
-at the upgrade to v16."""
+duplicates, a resident's history, the retention pass, claiming an upload batch, the sync indicator. Checked on each
+statement these operations run (captured as they run, then asked `EXPLAIN QUERY PLAN`, SQLite documentation "The
+Query Planner"), so a new query added to them is checked too. Also: search tokens kept on every write of a name, and
+their fill at the upgrade to v16."""
 from __future__ import annotations
 
 import datetime as dt
@@ -92,7 +92,7 @@ def test_tokens_follow_every_write_of_a_name(store, filled):
 
 @pytest.mark.parametrize("operation", ["search name", "search usual name", "search date", "search typed date",
                                        "duplicates", "history", "usual values", "retention", "claim batch",
-                                       "claim next"])
+                                       "claim next", "sync indicator"])
 def test_the_hot_queries_read_no_big_table_in_full(store, clock, filled, operation):
     helene = filled[0]
     clock.now += dt.timedelta(days=30)  # the sent sessions are due for purge: the purge statements run too
@@ -107,6 +107,7 @@ def test_the_hot_queries_read_no_big_table_in_full(store, clock, filled, operati
         "retention": lambda: retention.purge(store),
         "claim batch": lambda: outbox.unclaim(store, [e.id for e in outbox.claim_batch(store, limit=10)]),
         "claim next": lambda: outbox.claim_next(store),
+        "sync indicator": lambda: (store.sync_counts(), outbox.last_sent_at(store)),  # polled every second
     }[operation]
     with Statements(store) as statements:
         run()

@@ -19,7 +19,6 @@ class SyncMonitor(EventDispatcher):
 
     waiting = NumericProperty(0)      # pending + in flight
     rejected = NumericProperty(0)
-    sent = NumericProperty(0)
     session_state = StringProperty("")
     level = StringProperty("ok")      # ok | pending | rejected
     simulated = BooleanProperty(False)
@@ -33,7 +32,6 @@ class SyncMonitor(EventDispatcher):
         self.interval = interval
         self._event = None
         self._failed = False
-        self._last_sync_for: int | None = None  # the `sent` count the shown last sync was read at
         config = getattr(runtime, "config", None)
         self.simulated = bool(getattr(config, "simulated_devices", False))
 
@@ -59,14 +57,11 @@ class SyncMonitor(EventDispatcher):
         self._failed = False
         self.waiting = int(counts.get("pending", 0)) + int(counts.get("in_flight", 0))
         self.rejected = int(counts.get("rejected", 0))
-        self.sent = int(counts.get("sent", 0))
         self.session_state = state
         self.level = texts.sync_level(self.waiting, self.rejected)
         try:
-            if self.sent != self._last_sync_for:  # it only moves with the confirmed sessions: not a query a second
-                last = self.runtime.last_sync() if hasattr(self.runtime, "last_sync") else None
-                self.last_sync = last.astimezone().strftime("%H:%M") if last else ""
-                self._last_sync_for = self.sent
+            last = self.runtime.last_sync() if hasattr(self.runtime, "last_sync") else None  # an index's last key
+            self.last_sync = last.astimezone().strftime("%H:%M") if last else ""
             self.offline = getattr(self.runtime, "online", None) is False
             refused = self.runtime.refused_reports() if hasattr(self.runtime, "refused_reports") else []
             if refused:  # a report a mail server refused needs staff as much as a session the server refused
