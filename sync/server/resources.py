@@ -33,7 +33,7 @@ from sync.fhir import dumps, loads
 from sync.fhir.patient_fields import identity_traits
 from sync.server import search as searching
 from sync.server import at_rest, search_index, sites
-from sync.server.bundles import (CONDITIONAL_REFERENCE, TYPE_NAME, conditional_update_target, parse_if_none_exist,
+from sync.server.bundles import (CONDITIONAL_REFERENCE, conditional_update_target, parse_if_none_exist,
                                  resource_identifiers, rewrite_references, rewrite_references_in_place,
                                  validate_transaction)
 from sync.server.outcome import FhirError

@@ -3,7 +3,6 @@ reset. Someone made administrator with a shorter PIN (or an administrator from b
 usual, and may administer only after choosing a longer PIN."""
 from __future__ import annotations
 
-import pytest
 
 from sync.store import Store
 from sync.store.errors import InputError

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import requests
 
 from sync import closing, outbox
