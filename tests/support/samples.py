@@ -26,3 +26,11 @@ def closed_session(store: Any, *, value: str = "37.60", measured_at: str | None 
                                                            "manufacturer": "Acme", "model": "T100"},
                           raw=b"\x00\x10\x0e\x00\xfe", status=["site:armpit"])
     return patient_id, session_id, closing.close_session(store, session_id)
+
+
+def fill_pages(store, sessions: int = 30) -> None:
+    """Enough closed sessions, of distinct residents, to spread the file over many pages, all checkpointed into the
+    main file: a page in its middle can then be damaged on purpose."""
+    for i in range(sessions):
+        closed_session(store, value=f"37.{i:02d}", family_name="Nom" + "".join(chr(97 + int(d)) for d in f"{i:02d}"))
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

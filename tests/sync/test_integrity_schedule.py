@@ -18,7 +18,7 @@ from sync.store import Store, StoreCorruptError
 from sync.store.integrity import marker_path
 from tests.support.clocks import SettableClock
 from tests.support.http_stub import StubResponse, StubServer
-from tests.support.samples import closed_session
+from tests.support.samples import closed_session, fill_pages
 from tests.support.servers import PROJECT_ROOT
 
 NOW = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc)
@@ -98,10 +98,7 @@ def _damage_a_middle_page(path) -> bytes:
 def test_damage_found_on_the_schedule_is_refused_then_and_at_every_later_open(tmp_path):
     path = tmp_path / "relais.db"
     with Store(path) as store:
-        for i in range(30):
-            closed_session(store, value=f"37.{i:02d}",
-                           family_name="Nom" + "".join(chr(97 + int(d)) for d in f"{i:02d}"))
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        fill_pages(store)
     damaged = _damage_a_middle_page(path)
     store = Store(path, recover_in_flight=False)  # closed cleanly last time: the open does not read every page
     with pytest.raises(StoreCorruptError) as found:

@@ -12,7 +12,7 @@ from sync import keys
 from sync.store import Store, StoreCorruptError, StoreKeyError, encrypt_plain_store, open_app_store
 from sync.store.integrity import marker_path
 from sync.uploader import Uploader
-from tests.support.samples import closed_session, valid_ins
+from tests.support.samples import closed_session, fill_pages, valid_ins
 from tests.support.servers import DevServer
 
 NAME, GIVEN = "Vermandois", "Aurélienne"
@@ -79,10 +79,7 @@ def test_a_wrong_or_missing_key_is_a_clear_error_and_changes_nothing(tmp_path):
 def test_a_damaged_file_is_refused_never_replaced(tmp_path, where):
     path = tmp_path / "plain.db"
     with Store(path) as store:
-        for i in range(30):
-            closed_session(store, value=f"37.{i:02d}",
-                           family_name="Nom" + "".join(chr(97 + int(d)) for d in f"{i:02d}"))
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        fill_pages(store)
     data = bytearray(path.read_bytes())
     assert len(data) > 8 * 4096
     if where == "header":
