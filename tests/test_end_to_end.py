@@ -72,7 +72,7 @@ async def test_thermometer_reading_reaches_the_server_exactly_once(tmp_path):
 async def test_same_upload_sent_twice_creates_nothing_new(tmp_path):
     store = Store(tmp_path / "tablet.db")
     _, session_id = await measured_session(store)
-    payload = store.db["outbox"].get(store.db["outbox"].rows_where("session_id = ?", [session_id]).__next__()["id"])
+    (payload,) = store.db.query("SELECT * FROM outbox WHERE session_id = ?", [session_id])
     with LocalServer(tmp_path / "server.db") as server:
         assert Uploader(server.url).push(store).sent == 1
         # The reply was "lost": the tablet resends the very same frozen bytes.
@@ -108,7 +108,7 @@ def test_frozen_payload_is_what_the_session_says(tmp_path):
 
     store = Store(tmp_path / "tablet.db")
     _, session_id = asyncio.run(measured_session(store))
-    (row,) = store.db["outbox"].rows_where("session_id = ?", [session_id])
+    (row,) = store.db.query("SELECT * FROM outbox WHERE session_id = ?", [session_id])
     bundle = json.loads(frozen_payloads.unpack(row["payload"]))
     assert bundle["type"] == "transaction"
     for entry in bundle["entry"]:  # the Encounter and the request's Task are conditional updates (sync.live)

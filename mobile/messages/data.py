@@ -91,6 +91,7 @@ DATA_MESSAGES: dict[str, str] = {
     "site.not_found": N_("Unknown site."),
     "patient.not_found": N_("Unknown patient."),
     "session.not_found": N_("Unknown session."),
+    "store.row.not_found": N_("This record no longer exists on the tablet."),
     "session.closed": N_("The session is closed: it can no longer be changed."),
     "session.abandoned": N_("The session was abandoned: it can no longer be changed."),
     "session.already_closed": N_("The session is already closed."),

@@ -25,8 +25,6 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import sqlite_utils
-
 from sync.store.errors import (NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreFullError,
                                StoreKeyError)
 from sync.store.identity import name_tokens
@@ -34,6 +32,7 @@ from sync.store.integrity import OpenMarker, check_due, page_problems, record_ch
 from sync.store.migrations import MIGRATIONS, Migration
 from sync.months import AUDIT_RETENTION_MONTHS, months_before
 from sync.store.uptime import UptimeSource, boot_reading
+from sync.store.sql import NOT_FOUND, Rows
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +49,6 @@ INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,) + (
 SQLITE_HEADER = b"SQLite format 3\x00"
 KEY_BYTES = 32
 
-# what an unknown id is called in a refusal, per table
-_NOT_FOUND = {"patients": "patient.not_found", "sessions": "session.not_found", "staff": "staff.not_found",
-              "sites": "site.not_found"}
 
 
 def utc_now() -> dt.datetime:
@@ -238,7 +234,7 @@ class Database:
             self._marker.abandon()
             raise
         try:
-            self.db = sqlite_utils.Database(conn)
+            self.db = Rows(conn)
             conn.execute("PRAGMA busy_timeout = 15000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -309,7 +305,7 @@ class Database:
         return iso(moment or self.now())
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[Rows]:
         """BEGIN IMMEDIATE … COMMIT under the store lock; rolled back on any exception. Not re-entrant by design:
         nested calls would silently join the outer transaction."""
         with self._lock:
@@ -339,7 +335,7 @@ class Database:
         """The row of `table` with that id; NotFoundError (`patient.not_found`, `session.not_found`…) if none."""
         rows = self.query(f"SELECT * FROM [{table}] WHERE id = ?", [row_id])
         if not rows:
-            raise NotFoundError(_NOT_FOUND[table], id=row_id)
+            raise NotFoundError(NOT_FOUND[table], id=row_id)
         return rows[0]
 
     # -- schema ---------------------------------------------------------------------------------------------------

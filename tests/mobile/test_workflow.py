@@ -41,13 +41,13 @@ async def test_full_flow_stores_value_with_its_precision_and_queues_session(stor
     sid = close_session(wf)
     assert wf.state.step == "saved"
     assert wf.sync_state(sid) == "pending"
-    rows = list(store.db["measurements"].rows_where("session_id = ?", [sid]))
+    rows = list(store.db.query("SELECT * FROM measurements WHERE session_id = ? ORDER BY rowid", [sid]))
     assert [(r["code"], r["value"], r["unit"], r["source"]) for r in rows] == [
         ("8310-5", "37.60", "Cel", "bluetooth"),
         ("9279-1", "16", "/min", "manual"), ("67775-7", "A", "", "manual"), ("supplemental-oxygen", "no", "", "manual")]
     assert rows[0]["raw"] == bytes.fromhex("04B00E00FE04")
     assert rows[0]["device_serial"] == "SN1"
-    assert store.db["sessions"].get(sid)["patient_id"] == pid
+    assert store.get_session(sid)["patient_id"] == pid
     assert store.outbox_counts()["pending"] == 1
     assert seen[0] == "signin" and seen.index("patient") < seen.index("session_start") < seen.index("review")
     assert seen.index("review") < seen.index("vitals") < seen.index("teleconsult") < seen.index("summary")
@@ -102,7 +102,7 @@ async def test_changing_patient_mid_measurement_discards_the_reading(store):
     assert await task is None
     assert wf.state.proposal is None and wf.state.patient["id"] == other
     assert wf.state.session_id != first_session
-    assert store.db["measurements"].count == 0
+    assert store.conn.execute("SELECT count(*) FROM measurements").fetchone() == (0,)
 
 
 async def test_manual_entry_fallback(store):
@@ -117,7 +117,7 @@ async def test_manual_entry_fallback(store):
         wf.enter_manual_temperature("37,655")
     assert wf.state.proposal == proposal  # a refused entry leaves the value on review as it was
     sid = close_session(wf)
-    (row,) = store.db["measurements"].rows_where("session_id = ? AND code = '8310-5'", [sid])
+    (row,) = store.db.query("SELECT * FROM measurements WHERE session_id = ? AND code = '8310-5'", [sid])
     assert row["source"] == "manual" and row["value"] == "38.4" and row["raw"] is None
     with refused("session.choose_patient_first"):
         wf.enter_manual_temperature("37,2")
@@ -132,7 +132,7 @@ def test_bad_identity_is_refused_with_the_stores_reason(store):
         wf.create_patient(**{**DEMO, "birth_date": "2 avril 1938"})
     with refused("patient.birth_date.impossible"):
         wf.create_patient(**{**DEMO, "birth_date": "31/02/1938"})
-    assert store.db["patients"].count == 0
+    assert store.conn.execute("SELECT count(*) FROM patients").fetchone() == (0,)
 
 
 def test_a_birth_date_is_typed_as_staff_do():

@@ -52,7 +52,7 @@ async def test_three_devices_in_one_session(tmp_path):
         panel = {r["panel_id"] for r in rows if r["code"] in ("8480-6", "8462-4", "8478-0")}
         assert len(panel) == 1 and None not in panel
         assert sum(r["code"] == "8867-4" for r in rows) == 2   # pulse from the oximeter and from the cuff
-        (entry,) = runtime.store.db["outbox"].rows_where("session_id = ?", [session_id])
+        (entry,) = runtime.store.db.query("SELECT * FROM outbox WHERE session_id = ?", [session_id])
         bundle = json.loads(frozen_payloads.unpack(entry["payload"]))
         codes = {c["code"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
                  for c in e["resource"]["code"]["coding"]}

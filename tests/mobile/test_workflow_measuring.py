@@ -45,7 +45,7 @@ def test_every_value_can_be_typed_by_hand_and_is_stored_and_sent_as_typed_by_han
     assert {r["source"] for r in rows} == {"manual"} and not any(r["device_address"] or r["raw"] for r in rows)
     panel = {r["panel_id"] for r in rows if r["code"] in ("8480-6", "8462-4")}
     assert len(panel) == 1 and None not in panel
-    (entry,) = store.db["outbox"].rows_where("session_id = ?", [session_id])
+    (entry,) = store.db.query("SELECT * FROM outbox WHERE session_id = ?", [session_id])
     observations = [e["resource"] for e in json.loads(frozen_payloads.unpack(entry["payload"]))["entry"]
                     if e["resource"]["resourceType"] == "Observation"
                     and {c["code"] for c in e["resource"]["code"]["coding"]} & set(typed)]

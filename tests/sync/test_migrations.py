@@ -8,10 +8,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 import tests.support.schema as fx
 from sync import fhir, frozen_payloads, outbox
+from sync.store.sql import Rows
 from sync.store import MIGRATIONS, SessionStateError, Store
 from sync.store.migrations import migration_2
 from sync.uploader import Uploader
@@ -135,7 +135,7 @@ def test_a_failure_inside_the_v2_rebuild_leaves_v1_intact(tmp_path):
     schema_before = sqlite3.connect(path).execute(
         "SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
 
-    def v2_then_crash(db: sqlite_utils.Database) -> None:
+    def v2_then_crash(db: Rows) -> None:
         migration_2(db)
         raise RuntimeError("power cut simulated after the rebuild")
 

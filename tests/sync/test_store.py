@@ -9,10 +9,10 @@ import threading
 from decimal import Decimal
 
 import pytest
-import sqlite_utils
 
 from sync import fhir, outbox
 from sync.paths import default_store_path
+from sync.store.sql import Rows
 from sync.store import (MIGRATIONS, IdentityError, NotFoundError, SchemaError, SessionStateError, Store)
 
 import tests.support.schema as fixtures
@@ -48,7 +48,7 @@ def test_v1_store_holding_data_upgrades_and_keeps_it(tmp_path):
     session_id, outbox_id = _v1_store_with_data(path)
     payload_before = sqlite3.connect(path).execute("SELECT payload FROM outbox WHERE id = 'o-1'").fetchone()[0]
 
-    def v2_add_consent(db: sqlite_utils.Database) -> None:
+    def v2_add_consent(db: Rows) -> None:
         db.execute("ALTER TABLE sessions ADD COLUMN consent TEXT")
         db.execute("UPDATE sessions SET consent = 'oral'")
 
@@ -64,7 +64,7 @@ def test_failing_migration_leaves_the_store_at_the_old_version(tmp_path):
     path = tmp_path / "relais.db"
     session_id, _ = _v1_store_with_data(path)
 
-    def v2_broken(db: sqlite_utils.Database) -> None:
+    def v2_broken(db: Rows) -> None:
         db.execute("ALTER TABLE sessions ADD COLUMN consent TEXT")
         raise RuntimeError("boom")
 

@@ -44,8 +44,9 @@ def tablets(tmp_path, clock):
     stores = [Store(tmp_path / f"tablet-{name}.db", clock=clock) for name in "abc"]
     site = stores[0].add_site(kind="ehpad", name="EHPAD Démo des Tilleuls")
     for store in stores:
-        with store.transaction():  # the same site on every tablet (site set-up copies it, in the field)
-            store.db["sites"].upsert(stores[0].get_site(site), pk="id")
+        if store is not stores[0]:
+            with store.transaction():  # the same site on every tablet (site set-up copies it, in the field)
+                store.db["sites"].insert(stores[0].get_site(site))
         store.set_setting("site_id", site)
     yield stores
     for store in stores:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import sqlite_utils
+from sync.store.sql import Rows
 
-Migration = Callable[[sqlite_utils.Database], None]
+
+Migration = Callable[[Rows], None]
 
 
 _SCHEMA_V1 = """
@@ -346,13 +347,13 @@ _SCHEMA_V4 = """
 """
 
 
-def migration_1(db: sqlite_utils.Database) -> None:
+def migration_1(db: Rows) -> None:
     """Initial schema. CHECK constraints and triggers repeat the Python validation so no code path can store
     something the uploader cannot ship."""
     db.executescript(_SCHEMA_V1)
 
 
-def migration_2(db: sqlite_utils.Database) -> None:
+def migration_2(db: Rows) -> None:
     """Schema v2: who (staff), where (sites), consent, notes, the summary for the patient's own doctor, the session's
     context, the identity collection method, blood pressure panels.
 
@@ -375,7 +376,7 @@ def migration_2(db: sqlite_utils.Database) -> None:
         """)
 
 
-def migration_3(db: sqlite_utils.Database) -> None:
+def migration_3(db: Rows) -> None:
     """Schema v3: the guided session. The room checklist on the session, orientation and prescriptions as notes
     (the notes table is rebuilt: SQLite cannot widen a CHECK in place), addenda written after a session was closed
     (append-only), the PIN lock-out counters of staff, and the tablet's settings (site chosen at first run, idle
@@ -383,7 +384,7 @@ def migration_3(db: sqlite_utils.Database) -> None:
     db.executescript(_SCHEMA_V3)
 
 
-def migration_4(db: sqlite_utils.Database) -> None:
+def migration_4(db: Rows) -> None:
     """Schema v4: the audit log and retention.
 
     - `audit_log`: who viewed, created, changed, exported or purged which patient, session, staff member or setting,
@@ -419,7 +420,7 @@ def migration_4(db: sqlite_utils.Database) -> None:
         """)
 
 
-def migration_5(db: sqlite_utils.Database) -> None:
+def migration_5(db: Rows) -> None:
     """Schema v5: each measurement keeps the interpretation flag the clinical rules (sync.clinical.rules) gave it
     when staff accepted it — HL7 v3 ObservationInterpretation LL, L, H or HH, NULL within the usual range — so the
     tablet's alert, the FHIR `Observation.interpretation` and the doctor's page read one decision.
@@ -444,7 +445,7 @@ def migration_5(db: sqlite_utils.Database) -> None:
             db.execute("UPDATE measurements SET interpretation = ? WHERE id = ?", [flag, measurement_id])
 
 
-def migration_6(db: sqlite_utils.Database) -> None:
+def migration_6(db: Rows) -> None:
     """Schema v6: what staff need to find and name a resident. `usual_name` (nom utilisé, the married name a
     resident is called by, RNIV "trait complémentaire"), `room` (room or bed, free text) and `identity_document`
     (the high-trust document a validated identity was checked against, FR Core fr-core-cs-mode-validation-identity:
@@ -459,7 +460,7 @@ def migration_6(db: sqlite_utils.Database) -> None:
     """)
 
 
-def migration_7(db: sqlite_utils.Database) -> None:
+def migration_7(db: Rows) -> None:
     """Schema v7: `session_resume`, what the tablet needs to take an open session up again where staff left it
     (the step reached, the values accepted but not stored yet, the call's start, the notes typed so far), after
     leaving it for another resident or a restart. One JSON document per open session, on this tablet only: never

@@ -11,7 +11,8 @@
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _SCHEMA_V10 = """
     CREATE TABLE pull_cursors (
@@ -60,6 +61,6 @@ _SCHEMA_V10 = """
 """
 
 
-def migration_10(db: sqlite_utils.Database) -> None:
+def migration_10(db: Rows) -> None:
     """Schema v10: see the module's docstring."""
     db.executescript(_SCHEMA_V10)

@@ -17,7 +17,8 @@
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 # the strict traits (RNIV) and the national identifier, frozen once the identity came from the INSi teleservice
 LOCKED_TRAITS = ("family_name", "given_name", "birth_given_names", "birth_date", "sex", "birth_place_insee", "ins")
@@ -69,6 +70,6 @@ _SCHEMA_V11 = f"""
 """
 
 
-def migration_11(db: sqlite_utils.Database) -> None:
+def migration_11(db: Rows) -> None:
     """Schema v11: see the module's docstring."""
     db.executescript(_SCHEMA_V11)

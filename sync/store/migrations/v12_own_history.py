@@ -8,7 +8,8 @@ identity or consent data, and is purged after the same 90 days.
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _SCHEMA_V12 = """
     ALTER TABLE history_sessions ADD COLUMN origin TEXT NOT NULL DEFAULT 'pulled'
@@ -18,6 +19,6 @@ _SCHEMA_V12 = """
 """
 
 
-def migration_12(db: sqlite_utils.Database) -> None:
+def migration_12(db: Rows) -> None:
     """Schema v12: see the module's docstring."""
     db.executescript(_SCHEMA_V12)

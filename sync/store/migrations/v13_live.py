@@ -12,7 +12,8 @@ measurements as they come), through a live outbox of its own.
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _SCHEMA_V13 = """
     ALTER TABLE sessions ADD COLUMN request_kind TEXT
@@ -41,6 +42,6 @@ _SCHEMA_V13 = """
 """
 
 
-def migration_13(db: sqlite_utils.Database) -> None:
+def migration_13(db: Rows) -> None:
     """Schema v13: see the module's docstring."""
     db.executescript(_SCHEMA_V13)

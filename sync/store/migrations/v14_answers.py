@@ -12,7 +12,8 @@
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _SCHEMA_V14 = """
     CREATE TABLE received_conclusions (
@@ -49,6 +50,6 @@ _SCHEMA_V14 = """
 """
 
 
-def migration_14(db: sqlite_utils.Database) -> None:
+def migration_14(db: Rows) -> None:
     """Schema v14: see the module's docstring."""
     db.executescript(_SCHEMA_V14)

@@ -13,7 +13,8 @@
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _SCHEMA_V15 = """
     CREATE TRIGGER audit_anchor_past_old_rows_only BEFORE UPDATE ON audit_anchor
@@ -30,6 +31,6 @@ _SCHEMA_V15 = """
 """
 
 
-def migration_15(db: sqlite_utils.Database) -> None:
+def migration_15(db: Rows) -> None:
     """Schema v15: see the module's docstring."""
     db.executescript(_SCHEMA_V15)

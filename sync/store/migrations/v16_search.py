@@ -20,7 +20,8 @@
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _TOKENS_OF_NEW = ("INSERT OR IGNORE INTO patient_name_tokens (token, patient_id) SELECT value, NEW.id FROM "
                   "json_each(relais_name_tokens(NEW.family_name, NEW.usual_name, NEW.given_name));")
@@ -67,6 +68,6 @@ _SCHEMA_V16 = f"""
 """
 
 
-def migration_16(db: sqlite_utils.Database) -> None:
+def migration_16(db: Rows) -> None:
     """Schema v16: see the module's docstring."""
     db.executescript(_SCHEMA_V16)

@@ -11,9 +11,8 @@ Rows are converted a few at a time, so a store of 100,000 sessions never holds a
 """
 from __future__ import annotations
 
-import sqlite_utils
-
 from sync.frozen_payloads import pack
+from sync.store.sql import Rows
 
 _CHUNK_ROWS = 500
 
@@ -27,7 +26,7 @@ _TRIGGER = """
 """
 
 
-def migration_17(db: sqlite_utils.Database) -> None:
+def migration_17(db: Rows) -> None:
     """Schema v17: see the module's docstring."""
     db.execute("DROP TRIGGER outbox_payload_frozen")
     db.execute("ALTER TABLE outbox ADD COLUMN payload_size INTEGER CHECK (payload_size IS NULL OR payload_size >= 0)")

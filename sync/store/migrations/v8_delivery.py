@@ -20,7 +20,8 @@
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _RPPS = "(length({c}) = 11 AND {c} NOT GLOB '*[^0-9]*')"
 _ADDRESS = "({c} GLOB '?*@?*.?*' AND {c} NOT GLOB '*[ <>,;]*')"
@@ -146,7 +147,7 @@ _NOTES_WITH_EMERGENCY_CALL = """
 """
 
 
-def migration_8(db: sqlite_utils.Database) -> None:
+def migration_8(db: Rows) -> None:
     """Schema v8: see the module's docstring."""
     db.executescript(_SCHEMA_V8)
     db.executescript(_NOTES_WITH_EMERGENCY_CALL)

@@ -13,7 +13,8 @@ The directory is public data, not patient data: it is replaced as a whole by eac
 """
 from __future__ import annotations
 
-import sqlite_utils
+from sync.store.sql import Rows
+
 
 _SCHEMA_V9 = """
     CREATE TABLE mssante_directory (
@@ -45,6 +46,6 @@ _SCHEMA_V9 = """
 """
 
 
-def migration_9(db: sqlite_utils.Database) -> None:
+def migration_9(db: Rows) -> None:
     """Schema v9: see the module's docstring."""
     db.executescript(_SCHEMA_V9)
