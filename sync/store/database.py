@@ -85,13 +85,14 @@ def _check_pages(conn: Any, folder: Path | None = None, *, close: bool = True) -
 
 def _connect(path: Path, key: bytes | None) -> Any:
     """A connection to `path`, decrypted with `key` when given, its header, key and schema checked before any
-    write (its pages are checked by the caller when due: sync.store.integrity)."""
+    write (its pages are checked by the caller when due: sync.store.integrity). In SQLite's own autocommit mode
+    (no transaction opened behind the caller's back): a write outside `Database.transaction` commits at once."""
     header = file_header(path)
     plain_file = header == SQLITE_HEADER
     if key is None:
         if header and not plain_file:
             raise StoreKeyError("store.key.required")
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=15)
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=15, isolation_level=None)
     else:
         if len(key) != KEY_BYTES:
             raise StoreKeyError("store.key.size", size=len(key), expected=KEY_BYTES)
@@ -99,7 +100,7 @@ def _connect(path: Path, key: bytes | None) -> Any:
             raise StoreKeyError("store.key.sqlcipher_missing")
         if plain_file:
             raise StoreKeyError("store.key.not_encrypted")
-        conn = _sqlcipher.connect(str(path), check_same_thread=False, timeout=15)
+        conn = _sqlcipher.connect(str(path), check_same_thread=False, timeout=15, isolation_level=None)
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")  # a raw key: no passphrase derivation needed
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

@@ -67,7 +67,7 @@ def check_store_invariants(path: Path) -> tuple[int, int]:
         assert audit.verify(store).ok                        # the audit chain is whole: trace and act commit together
         traced = {r["subject_id"] for r in db.query("SELECT subject_id FROM audit_log WHERE action = 'close'")}
         assert traced == closed                              # every close traced, no trace of a close that did not happen
-        return len(closed), db["sessions"].count
+        return len(closed), db.conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
 
 
 def wait_for_output(path: Path, timeout: float = 60.0) -> None:

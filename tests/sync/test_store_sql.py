@@ -92,3 +92,15 @@ def test_a_script_inside_a_transaction_is_rolled_back_with_it():
 def test_recursive_triggers_are_on():
     rows = Rows(sqlite3.connect(":memory:"))
     assert rows.conn.execute("PRAGMA recursive_triggers").fetchone() == (1,)
+
+
+def test_a_write_outside_a_transaction_is_committed_at_once(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        store.db["settings"].insert({"key": "k", "value": "v", "updated_at": "2026-12-01T08:00:00.000+00:00"})
+        assert not store.conn.in_transaction
+        other = sqlite3.connect(tmp_path / "s.db")
+        assert other.execute("SELECT value FROM settings WHERE key = 'k'").fetchall() == [("v",)]
+        other.close()
+        with store.transaction() as rows:   # and a transaction can still begin
+            rows["settings"].update("k", {"value": "w"})
+        assert store.get_setting("k") == "w"
