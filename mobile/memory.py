@@ -6,6 +6,11 @@ from session to session while the app keeps far less in use; `malloc_trim(0)` re
 of the heap and, since glibc 2.8, the free whole pages inside it (man 3 malloc_trim). Called when staff go back
 to the patient list, between sessions, where the few milliseconds it takes are not felt. Elsewhere (macOS,
 Android's bionic, musl) there is no such call and nothing is done.
+
+Before that, Kivy's texture caches (kivy.cache) are emptied: the lines every text field drew (`textinput.label`,
+kept a minute after their last use) and the images loaded (`kv.image`, `kv.texture`). A session's names, readings
+and notes are not drawn again in the next one; what is on screen keeps its own textures, and an image is read
+again when next needed. Kivy's window empties the same caches itself when its GL context is lost.
 """
 from __future__ import annotations
 
@@ -24,6 +29,19 @@ def _libc():
         return libc if hasattr(libc, "malloc_trim") else None
     except OSError:
         return None
+
+
+# Kivy's caches of text fields' lines and of loaded images (kivy.uix.textinput, kivy.core.image)
+TEXTURE_CACHES = ("textinput.label", "textinput.width", "kv.image", "kv.texture")
+
+
+def release_between_sessions() -> bool:
+    """Empty Kivy's texture caches, then give the freed memory back (release_freed_memory)."""
+    from kivy.cache import Cache
+
+    for category in TEXTURE_CACHES:
+        Cache.remove(category)
+    return release_freed_memory()
 
 
 def release_freed_memory() -> bool:

@@ -4,6 +4,7 @@ read from a fresh process that runs the real start (`python -m mobile`) with the
 the first interactive frame."""
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import subprocess
@@ -82,3 +83,38 @@ def test_the_memory_a_session_freed_goes_back_to_the_system_on_glibc():
     from mobile.memory import release_freed_memory
 
     assert release_freed_memory() is True
+
+
+def thread_names() -> list[str]:
+    names = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:  # the thread ended meanwhile
+            pass
+    return names
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux /proc only")
+@pytest.mark.timeout(60)
+async def test_a_software_renderer_draws_in_the_apps_own_thread(tmp_path):
+    """On a machine without a GPU, Mesa's llvmpipe would start rasterizer threads whose buffers grew the heap by
+    hundreds of MiB over a morning; the app asks it to draw in the main thread (a GPU driver ignores this)."""
+    async with running_app(make_runtime(tmp_path)) as app:
+        app.screen_manager.current = "history"
+        assert [name for name in thread_names() if name.startswith("llvmpipe")] == []
+
+
+@pytest.mark.timeout(60)
+async def test_between_sessions_the_texture_caches_are_emptied(tmp_path):
+    from kivy.cache import Cache
+
+    async with running_app(make_runtime(tmp_path)) as app:
+        app.models.shell.screen = "saved"
+        Cache.append("textinput.label", "a resident's name", object())
+        app.models.shell.screen = "patient"   # back to the patient list: a session ended
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            if Cache.get("textinput.label", "a resident's name") is None:
+                break
+        assert Cache.get("textinput.label", "a resident's name") is None
