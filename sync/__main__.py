@@ -442,11 +442,9 @@ def _tablet_commands(commands: Any) -> None:
     directory.add_argument("--key-file", help="key of an encrypted store (default: the install key)")
     directory.set_defaults(run=_import_directory)
 
-    from sync import residents_csv
-
     residents = commands.add_parser(
         "import-residents", help="import the residents from a CSV export of the care software",
-        description=residents_csv.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc_module="sync.residents_csv", formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit status: 0 imported (or, with --dry-run, nothing bad found); 1 a row is bad: nothing was "
                "imported; 2 the file or the store cannot be used")
     residents.add_argument("file", help="the CSV export (UTF-8 or Windows-1252, ';' or ',')")
@@ -471,10 +469,26 @@ def _pull_command(commands: Any) -> None:
     pull_cmd.set_defaults(run=_pull)
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser whose description may be a module's docstring (`doc_module`), imported only when its
+    help is shown: the other commands do not pay for importing it."""
+
+    def __init__(self, *args: Any, doc_module: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.doc_module = doc_module
+
+    def format_help(self) -> str:
+        if self.doc_module and self.description is None:
+            import importlib
+
+            self.description = importlib.import_module(self.doc_module).__doc__
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     _server_commands(commands)
     _tablet_commands(commands)
     _pull_command(commands)

@@ -16,8 +16,6 @@ import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import SMTP as SMTP_POLICY
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sync.errors import RelaisError
@@ -64,6 +62,9 @@ def _transaction(db: "Database") -> Iterator[None]:
 
 
 def _message_id_of(message: bytes) -> str | None:
+    from email.parser import BytesHeaderParser  # here: `sync status` counts this outbox without the email package
+    from email.policy import SMTP as SMTP_POLICY
+
     headers = BytesHeaderParser(policy=SMTP_POLICY).parsebytes(message)
     value = headers.get("Message-ID")
     return str(value).strip() if value is not None else None
