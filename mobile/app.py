@@ -126,7 +126,13 @@ class RelaisApp(App):
             log.error("RelaisApp needs the asyncio loop: asyncio.run(app.async_run(async_lib='asyncio'))")
             return
         self.start_task = loop.create_task(self._start_runtime())
-        self.models.measure.ready = self.start_task
+        self.models.measure.ready = self.start_task  # a reading waits for the devices, nothing else does
+        if os.environ.get("RELAIS_STARTUP_PROBE"):
+            # bench/startup.py: the first frame drawn with the first screen built is the first one staff can act
+            # on (the devices start behind it); say when it was drawn, and when the devices were ready, then quit
+            self._probe_lines: set[str] = set()
+            Window.bind(on_flip=self._report_first_interactive_frame)
+            Window.canvas.ask_update()
 
     async def _start_runtime(self) -> None:
         try:
@@ -135,17 +141,19 @@ class RelaisApp(App):
             log.exception("runtime start failed")
             self.start_error = str(exc)
         if os.environ.get("RELAIS_STARTUP_PROBE"):
-            # bench/startup.py: the first frame drawn once the screens and the devices are ready is the first
-            # frame a user can act on; say when it was drawn and quit
-            Window.bind(on_flip=self._report_first_interactive_frame)
-            Window.canvas.ask_update()
+            self._probe_report("relais-devices-ready")
 
     def _report_first_interactive_frame(self, *_args: Any) -> None:
+        Window.unbind(on_flip=self._report_first_interactive_frame)
+        self._probe_report("relais-first-interactive-frame")
+
+    def _probe_report(self, line: str) -> None:
         import time
 
-        Window.unbind(on_flip=self._report_first_interactive_frame)
-        print(f"relais-first-interactive-frame {time.time():.6f}", flush=True)
-        Clock.schedule_once(lambda _dt: self.stop(), 0)
+        print(f"{line} {time.time():.6f}", flush=True)
+        self._probe_lines.add(line)
+        if len(self._probe_lines) == 2:
+            Clock.schedule_once(lambda _dt: self.stop(), 0)
 
     def on_stop(self) -> None:
         if getattr(self, "_tick", None) is not None:

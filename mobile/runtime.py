@@ -6,7 +6,9 @@ temporary store and no server.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +79,9 @@ class AppRuntime:
 
     async def start(self) -> None:
         if self.config.simulated_devices:
+            # Bumble takes most of a second to import: in a worker thread, so the first screen is drawn and
+            # answers touches meanwhile (a reading waits for this start; nothing else does)
+            await asyncio.to_thread(_import_simulators)
             from devices.simulated import VirtualRadio
             from mobile.simulation import start_devices
 
@@ -187,6 +192,12 @@ class RuntimeDeviceSetup:
         from devices import discovery
 
         return await discovery.pair(self._transport, device)
+
+
+def _import_simulators() -> None:
+    """The simulated devices' modules (and Bumble behind them); Python's imports are thread-safe."""
+    importlib.import_module("devices.simulated")
+    importlib.import_module("mobile.simulation")
 
 
 def set_scenario(runtime: AppRuntime, scenario: str) -> None:

@@ -41,6 +41,7 @@ def started_modules(tmp_path: Path, *args: str) -> set[str]:
                           timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
     assert MARKER in done.stdout, done.stderr[-3000:]
+    assert "relais-devices-ready" in done.stdout, done.stderr[-3000:]   # the probe waits for both
     line = next(line for line in done.stdout.splitlines() if line.startswith("relais-modules "))
     return set(line.split()[1:])
 
@@ -118,3 +119,23 @@ async def test_between_sessions_the_texture_caches_are_emptied(tmp_path):
             if Cache.get("textinput.label", "a resident's name") is None:
                 break
         assert Cache.get("textinput.label", "a resident's name") is None
+
+
+@pytest.mark.timeout(60)
+async def test_the_simulators_are_imported_off_the_loops_thread(tmp_path, monkeypatch):
+    """Bumble takes most of a second to import: the first screen must answer meanwhile."""
+    import threading
+
+    import mobile.runtime as runtime_module
+
+    importing = []
+    real_import = runtime_module._import_simulators
+    monkeypatch.setattr(runtime_module, "_import_simulators",
+                        lambda: (importing.append(threading.current_thread()), real_import()))
+    runtime = make_runtime(tmp_path)
+    await runtime.start()
+    try:
+        assert importing and importing[0] is not threading.main_thread()
+        assert len(runtime.simulated) == 3   # and the devices are up once start returns
+    finally:
+        await runtime.stop()
