@@ -344,11 +344,16 @@ def fill_v17(con: sqlite3.Connection) -> None:
                 "'2024-06-05T08:00:00+00:00')", [V2_SESSION_CLOSED, stored, size])
 
 
+def fill_v18(con: sqlite3.Connection) -> None:
+    """The v17 data: v18 adds only the outbox's counts per state, which follow from its rows."""
+    fill_v17(con)
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
                                                             8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
                                                             12: fill_v12, 13: fill_v13, 14: fill_v14, 15: fill_v15,
-                                                            16: fill_v16, 17: fill_v17}
+                                                            16: fill_v16, 17: fill_v17, 18: fill_v18}
 
 
 def store_at(path: Path, version: int) -> None:

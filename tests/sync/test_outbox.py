@@ -113,3 +113,36 @@ def test_a_stored_diagnostic_is_a_code_with_its_parameters_read_back_as_written(
                                     "envoi interrompu (délai de la passe)", "{not json", '{"params": {}}', "[1]"])
 def test_an_older_sentence_or_anything_else_is_not_read_as_a_code(stored):
     assert outbox.read_error(stored) is None
+
+
+def counted_by_rows(store):
+    rows = dict(store.conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+    return {state: rows.get(state, 0) for state in outbox.OUTBOX_STATES}
+
+
+def test_the_counts_per_state_follow_every_write_whoever_makes_it(store):
+    entries = three_entries(store) + [closed_session(store, family_name=name)[2] for name in ("Delta", "Echo", "Fox")]
+    assert outbox.counts(store) == counted_by_rows(store) == {"pending": 6, "in_flight": 0, "sent": 0, "rejected": 0}
+    batch = outbox.claim_batch(store, limit=4)
+    outbox.mark_sent_many(store, [e.id for e in batch[:2]])
+    outbox.mark_rejected(store, batch[2].id, "refused")
+    outbox.release(store, batch[3].id, "network", delay=0)
+    assert outbox.counts(store) == counted_by_rows(store) == {"pending": 3, "in_flight": 0, "sent": 2, "rejected": 1}
+    with store.transaction():   # raw SQL too: the counts are kept by triggers, not by the Python above
+        store.conn.execute("UPDATE outbox SET state = 'in_flight' WHERE id = ?", [entries[-1]])
+        store.conn.execute("INSERT INTO purge_queue (session_id) SELECT session_id FROM outbox WHERE state = 'sent'")
+        store.conn.execute("DELETE FROM outbox WHERE state = 'sent'")   # as the retention purge does
+        store.conn.execute("DELETE FROM purge_queue")
+        store.conn.execute("UPDATE outbox SET attempts = attempts + 1")   # no change of state: nothing moves
+    assert outbox.counts(store) == counted_by_rows(store) == {"pending": 2, "in_flight": 1, "sent": 0, "rejected": 1}
+    assert outbox.counts(store, ("pending", "rejected")) == {"pending": 2, "rejected": 1}
+
+
+def test_the_counts_start_from_what_a_v17_store_already_queued(tmp_path):
+    from tests.support.schema import store_at
+
+    path = tmp_path / "relais.db"
+    store_at(path, 17)
+    with Store(path) as upgraded:
+        assert sum(counted_by_rows(upgraded).values()) >= 2
+        assert outbox.counts(upgraded) == counted_by_rows(upgraded)
