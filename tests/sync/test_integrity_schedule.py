@@ -5,8 +5,10 @@ later open, the file left byte for byte as it was."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -87,9 +89,14 @@ def test_the_scheduled_check_runs_once_a_week(tmp_path, full_checks):
         assert store.get_setting("integrity_checked_at") == store.stamp()
 
 
-def _damage_a_middle_page(path) -> bytes:
+def _damage_an_outbox_page(path) -> bytes:
+    """Overwrite one page of the outbox's payloads (found with SQLite's dbstat table), a page an open never reads:
+    only the full check finds it."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        pages = [n for (n,) in con.execute("SELECT pageno FROM dbstat WHERE name = 'outbox' ORDER BY pageno")]
+    page = pages[len(pages) // 2]
     data = bytearray(path.read_bytes())
-    start = (len(data) // 4096 // 2) * 4096
+    start = (page - 1) * 4096
     data[start:start + 4096] = bytes((i * 131 + 7) % 251 for i in range(4096))
     path.write_bytes(bytes(data))
     return bytes(data)
@@ -99,7 +106,7 @@ def test_damage_found_on_the_schedule_is_refused_then_and_at_every_later_open(tm
     path = tmp_path / "relais.db"
     with Store(path) as store:
         fill_pages(store)
-    damaged = _damage_a_middle_page(path)
+    damaged = _damage_an_outbox_page(path)
     store = Store(path, recover_in_flight=False)  # closed cleanly last time: the open does not read every page
     with pytest.raises(StoreCorruptError) as found:
         store.check_integrity_if_due()
