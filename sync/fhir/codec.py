@@ -110,11 +110,22 @@ def _check_keys(value: Any) -> None:
 
 def dumps(value: Any) -> str:
     """Compact JSON with sorted keys; Decimals written as their exact text; floats refused."""
+    return _dumps(value, checked=True)
+
+
+def dumps_loaded(value: Any) -> str:
+    """`dumps` for what `loads` returned (numbers with a fraction as Decimals, string keys), with strings,
+    integers, lists and dicts of strings added: no float nor other key can be in it, so `dumps`'s search for
+    them is skipped (a server storing what it parsed)."""
+    return _dumps(value, checked=False)
+
+
+def _dumps(value: Any, *, checked: bool) -> str:
     marker = _marker()
     text, decimals = _c_encode(value, marker)
-    if _MAYBE_FLOAT.search(text) and _FLOAT.search(_STRINGS.sub("", text)):
+    if checked and _MAYBE_FLOAT.search(text) and _FLOAT.search(_STRINGS.sub("", text)):
         raise TypeError("cannot serialise float in a FHIR bundle")
-    if _MAYBE_NON_STRING_KEY.search(text):
+    if checked and _MAYBE_NON_STRING_KEY.search(text):
         _check_keys(value)
     quoted = json.dumps(marker, ensure_ascii=False)
     pieces = text.split(quoted)

@@ -37,9 +37,10 @@ def is_plain(path: Path) -> bool:
 
 
 def connect(path: str, key: bytes | None) -> Any:
-    """A connection (rows by name) to the server's file, decrypted with `key` when given."""
+    """A connection (rows by name) to the server's file, decrypted with `key` when given. It may be used by one
+    thread after another (the server reuses its connections from request to request), never by two at once."""
     if key is None:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         return conn
     if _sqlcipher is None:

@@ -23,13 +23,15 @@ only.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import queue
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from sync.fhir import dumps, loads
+from sync.fhir.codec import dumps_loaded, loads
 from sync.fhir.patient_fields import identity_traits
 from sync.server import search as searching
 from sync.server import at_rest, search_index, sites
@@ -73,6 +75,7 @@ class ResourceDB:
     def __init__(self, path: str | Path, key: bytes | None = None) -> None:
         """`key`: the SQLCipher key of an encrypted file (sync.server.at_rest); None: a plain file."""
         self.path, self.key = str(path), key
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         at_rest.prepare(Path(path), key)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -96,23 +99,32 @@ class ResourceDB:
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this file for one request, reused by the next one: opening one (the key, the schema,
+        a cold page cache) cost more than many a request's own work. Each is used by one thread at a time; one
+        left inside a transaction by an error is rolled back before it is reused."""
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._idle.put(conn)
+
     def transaction(self, bundle: dict[str, Any], scope: sites.Scope = None, *, owned: bool = False
                     ) -> dict[str, Any]:
         """Process every entry in one SQLite transaction; returns the transaction-response Bundle. `scope`: the
         sites of the tablet writing (sync.server.sites), None for any. `owned`: the bundle is a parsed request body
         nobody else holds, whose resources may be changed as they are stored (no copy made)."""
         entries = validate_transaction(bundle)
-        conn = self._connect()
-        try:
+        with self._connection() as conn:  # rolled back there on any error
             conn.execute("BEGIN IMMEDIATE")  # take the write lock before looking up: no race between lookup and insert
             response_entries = _Transaction(conn, scope, owned).apply(entries)
             conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
         return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "transaction-response",
                 "entry": response_entries}
 
@@ -137,7 +149,7 @@ class ResourceDB:
     def read(self, rtype: str, resource_id: str, scope: sites.Scope = None) -> dict[str, Any] | None:
         """One resource; None when there is none, or none of the sites of `scope`."""
         condition, args = sites.scope_condition(scope)
-        with self._connect() as conn:
+        with self._connection() as conn:
             row = conn.execute(f"SELECT json FROM resources r WHERE type = ? AND id = ? AND {condition}",
                                (rtype, resource_id, *args)).fetchone()
         return loads(row["json"]) if row else None
@@ -145,19 +157,19 @@ class ResourceDB:
     def search(self, rtype: str, params: list[tuple[str, str]], scope: sites.Scope = None) -> list[dict[str, Any]]:
         """The matching resources of one page (all of them without `_count`), oldest first (sync.server.search)."""
         query = searching.parse(rtype, params, scope)
-        with self._connect() as conn:
+        with self._connection() as conn:
             return searching.run(conn, query).matches
 
     def search_bundle(self, rtype: str, params: list[tuple[str, str]], base: str,
                       scope: sites.Scope = None) -> dict[str, Any]:
         """The searchset Bundle of one page, with its `self` and `next` links under the absolute `base` URL."""
         query = searching.parse(rtype, params, scope)
-        with self._connect() as conn:
+        with self._connection() as conn:
             page = searching.run(conn, query)
         return searching.searchset(page, rtype, params, base)
 
     def counts(self) -> dict[str, int]:
-        with self._connect() as conn:
+        with self._connection() as conn:
             rows = conn.execute("SELECT type, count(*) AS n FROM resources GROUP BY type")
             return {row["type"]: row["n"] for row in rows}
 
@@ -301,8 +313,8 @@ class _Transaction:
         self.conn.execute(
             "UPDATE resources SET version = ?, identifier_system = ?, identifier_value = ?, subject = ?, json = ?,"
             " last_updated = ? WHERE type = ? AND id = ?",
-            (version, idents[0][0] if idents else None, idents[0][1] if idents else None, subject, dumps(stored),
-             now, rtype, resource_id))
+            (version, idents[0][0] if idents else None, idents[0][1] if idents else None, subject,
+             dumps_loaded(stored), now, rtype, resource_id))
         self.conn.execute("DELETE FROM identifiers WHERE type = ? AND resource_id = ?", (rtype, resource_id))
         self.conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
                               [(rtype, s, v, resource_id) for s, v in idents])
@@ -339,7 +351,7 @@ class _Transaction:
                 "INSERT INTO resources (type, id, version, identifier_system, identifier_value, subject, json,"
                 " last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (rtype, resource_id, version, idents[0][0] if idents else None, idents[0][1] if idents else None,
-                 subject, dumps(stored), now))
+                 subject, dumps_loaded(stored), now))
             self.conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
                                   [(rtype, s, v, resource_id) for s, v in idents])
             search_index.write_index(self.conn, rtype, resource_id, stored)

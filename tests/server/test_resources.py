@@ -49,3 +49,23 @@ def test_server_type_level_conditional_create(server):
     assert wrong.status_code == 400 and "query part" in wrong.json()["issue"][0]["diagnostics"]
     mismatch = requests.post(f"{server.url}/Observation", json=patient, timeout=10)
     assert mismatch.status_code == 400
+
+
+def test_one_connection_serves_request_after_request_and_a_failed_one_leaves_nothing(tmp_path, monkeypatch):
+    db = ResourceDB(tmp_path / "server.db")
+    opened = []
+    real_connect = db._connect
+    monkeypatch.setattr(db, "_connect", lambda: opened.append(1) or real_connect())
+
+    def bundle(*resources):
+        return {"resourceType": "Bundle", "type": "transaction",
+                "entry": [{"resource": r, "request": {"method": "POST", "url": r["resourceType"]}} for r in resources]}
+
+    for _ in range(3):
+        db.transaction(bundle({"resourceType": "Patient"}))
+    broken = {"resourceType": "Observation", "subject": {"reference": "urn:uuid:not-in-this-bundle"}}
+    with pytest.raises(FhirError):   # refused half-way, inside the transaction
+        db.transaction(bundle({"resourceType": "Patient"}, broken))
+    db.transaction(bundle({"resourceType": "Patient"}))
+    assert db.counts() == {"Patient": 4}   # nothing of the refused bundle
+    assert len(opened) == 1

@@ -102,3 +102,12 @@ def test_a_payload_in_another_form_is_merged_by_encoding_its_entries(store):
     loose = outbox.OutboxEntry(**{**b.__dict__, "payload": b.payload.replace('{"entry":[', '{"entry": [ ', 1)})
     assert batching.frozen_entries(loose.payload) == batching.frozen_entries(b.payload)
     assert batching.merge([a, loose]).body == batching.merge([a, b]).body == merge_by_encoding([a, b])
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_what_loads_returned_is_written_back_the_same_without_the_checks(path):
+    """The server stores what it parsed with `dumps_loaded`: the same text as `dumps`, decimals as written."""
+    parsed = codec.loads(path.read_bytes())
+    parsed["id"], parsed["meta"] = "server-id", {"versionId": "2", "lastUpdated": "2026-12-01T08:00:00.000+00:00"}
+    assert codec.dumps_loaded(parsed) == codec.dumps(parsed)
+    assert codec.loads(codec.dumps_loaded(parsed)) == parsed
