@@ -31,8 +31,8 @@ from sync.store.identity import name_tokens
 from sync.store.integrity import OpenMarker, check_due, page_problems, record_check
 from sync.store.migrations import MIGRATIONS, Migration
 from sync.months import AUDIT_RETENTION_MONTHS, months_before
-from sync.store.uptime import UptimeSource, boot_reading
 from sync.store.sql import NOT_FOUND, Rows
+from sync.store.uptime import UptimeSource, boot_reading
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,) + (
     (_sqlcipher.IntegrityError,) if _sqlcipher else ())
 SQLITE_HEADER = b"SQLite format 3\x00"
 KEY_BYTES = 32
-
 
 
 def utc_now() -> dt.datetime:
