@@ -18,6 +18,7 @@ from sync.server.outcome import FhirError
 TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
 RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 CONDITIONAL_REFERENCE = re.compile(r"([A-Z][A-Za-z]+)\?(identifier=.+)")
+_PLAIN_IDENTIFIER_QUERY = re.compile(r"identifier=([^%+&;=]*)")  # no escape, no other parameter
 
 
 def parse_if_none_exist(text: Any, index: int) -> tuple[str, str]:
@@ -27,8 +28,10 @@ def parse_if_none_exist(text: Any, index: int) -> tuple[str, str]:
     if "?" in text:
         raise FhirError(400, f"entry[{index}].request.ifNoneExist must hold the query part only "
                              f"('identifier=system|value'), not a URL with '?'")
-    try:
-        params = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    plain = _PLAIN_IDENTIFIER_QUERY.fullmatch(text)
+    try:  # nothing to decode in the plain form: parse_qsl would give the same
+        params = [("identifier", plain.group(1))] if plain else parse_qsl(text, keep_blank_values=True,
+                                                                         strict_parsing=True)
     except ValueError:
         raise FhirError(400, f"entry[{index}].request.ifNoneExist is not a query string") from None
     if len(params) != 1 or params[0][0] != "identifier" or "|" not in params[0][1]:
@@ -135,11 +138,14 @@ def rewrite_references_in_place(node: Any, mapping: dict[str, str], resolve: Cal
     sync.server.sites.reference_strings would find), gathered on the same walk."""
     found: list[str] = []
     stack = [node]
-    while stack:
+    while stack:  # parsed JSON holds exactly dicts, lists, str and numbers: `type(...) is` is the cheap test
         item = stack.pop()
-        if isinstance(item, dict):
+        if type(item) is dict:
             for key, value in item.items():
-                if key == "reference" and isinstance(value, str):
+                kind = type(value)
+                if kind is str:
+                    if key != "reference":
+                        continue
                     if value.startswith("urn:uuid:"):
                         if value not in mapping:
                             raise FhirError(400, "a urn:uuid reference does not resolve to an entry of the bundle")
@@ -147,10 +153,10 @@ def rewrite_references_in_place(node: Any, mapping: dict[str, str], resolve: Cal
                     elif resolve is not None and CONDITIONAL_REFERENCE.fullmatch(value):
                         item[key] = value = resolve(value)
                     found.append(value)
-                elif isinstance(value, (dict, list)):
+                elif kind is dict or kind is list:
                     stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(value for value in item if isinstance(value, (dict, list)))
+        elif type(item) is list:
+            stack.extend(value for value in item if type(value) is dict or type(value) is list)
     return found
 
 

@@ -68,6 +68,7 @@ class FhirHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 with Content-Length on every reply, so keep-alive clients work."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # a reply is written in two parts: the body must not wait for an ACK
     server_version = "RelaisDevFHIR/0.1"
     timeout = 30  # seconds a client may stall mid-request (a body announced longer than sent) before we hang up
     db: ResourceDB

@@ -13,10 +13,7 @@ this bound (about 4.5 times measured), so they pass.
 """
 from __future__ import annotations
 
-import re
 import zlib
-from array import array
-from itertools import accumulate
 from typing import Any
 
 from sync.fhir import loads
@@ -31,9 +28,8 @@ PARSE_FLOOR_BYTES = 1024 * 1024  # under this a body is never refused for its co
 _TOKEN_BYTES = ((b"{", 176), (b"[", 168), (b",", 112), (b":", 40))
 GZIP_REPLY_MIN_BYTES = 1024  # smaller replies are not worth compressing
 FHIR_JSON = "application/fhir+json"
-_JSON_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
-_BRACKET_STEPS = bytes.maketrans(b"{[}]", b"\x01\x01\xff\xff")  # +1 opening, -1 closing (as signed bytes)
+_NOT_BRACKETS_OR_QUOTES = bytes(b for b in range(256) if b not in b'{}[]"')
+_PAIRS = bytes.maketrans(b"{[}]", b"(())")
 
 
 def decode_body(data: bytes | bytearray, encoding: str | None, limit: int = MAX_BODY_BYTES) -> bytes | bytearray:
@@ -81,10 +77,19 @@ def parse_fhir_json(data: bytes | bytearray, content_type: str) -> Any:
 
 
 def text_deeper_than(data: bytes | bytearray, limit: int) -> bool:
-    """`deeper_than` for the text of valid JSON, at C speed: its strings taken out, the nesting is the highest
-    running count of its opening minus closing brackets."""
-    brackets = _JSON_STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS).translate(_BRACKET_STEPS)
-    return bool(brackets) and max(accumulate(array("b", brackets))) > limit
+    """`deeper_than` for the text of valid JSON, at C speed. Its strings are taken out: a backslash appears only in
+    a string's escapes (RFC 8259 section 7), so once the escaped backslashes are gone every backslash left before a
+    quote escapes it, and once those are gone too the quotes left pair up around the strings. Then each pass takes
+    out every innermost pair of brackets (a pair with nothing inside): the text is empty after as many passes as it
+    nests deep."""
+    unescaped = bytes(data).replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in data else data
+    pieces = unescaped.translate(None, _NOT_BRACKETS_OR_QUOTES).split(b'"')
+    brackets = b"".join(pieces[::2]).translate(_PAIRS)  # the even pieces lie outside strings
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = brackets.replace(b"()", b"")
+    return bool(brackets)
 
 
 def deeper_than(value: Any, limit: int) -> bool:

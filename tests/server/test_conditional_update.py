@@ -40,6 +40,19 @@ def db(tmp_path):
     return ResourceDB(tmp_path / "server.db")
 
 
+def test_two_updates_of_one_resource_in_one_transaction_are_refused_and_nothing_is_stored(db):
+    """FHIR R4 transaction processing: entries whose resolved identities overlap fail the whole transaction."""
+    for existing in (False, True):
+        if existing:
+            db.transaction(transaction(put(patient())))
+        with pytest.raises(FhirError) as refused:
+            db.transaction(transaction(put(patient(room="14")), put(patient(room="15"))))
+        assert refused.value.status == 400 and "earlier entry" in refused.value.diagnostics
+        stored = db.search("Patient", [])
+        assert len(stored) == (1 if existing else 0)
+        assert all(p["meta"]["versionId"] == "1" for p in stored)
+
+
 def test_no_match_creates_then_one_match_is_replaced_with_a_new_version(db):
     created = db.transaction(transaction(put(patient())))["entry"][0]["response"]
     assert created["status"].startswith("201") and created["etag"] == 'W/"1"'

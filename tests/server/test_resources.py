@@ -3,10 +3,14 @@ create under two fullUrls resolves to one resource, and `POST [base]/[type]` has
 semantics as a transaction entry."""
 from __future__ import annotations
 
+import time
+import uuid
+
 import pytest
 import requests
 
 from sync import fhir
+from sync.server.bundles import RESOURCE_ID
 from sync.server.outcome import FhirError
 from sync.server.resources import ResourceDB
 
@@ -69,3 +73,20 @@ def test_one_connection_serves_request_after_request_and_a_failed_one_leaves_not
     db.transaction(bundle({"resourceType": "Patient"}))
     assert db.counts() == {"Patient": 4}   # nothing of the refused bundle
     assert len(opened) == 1
+
+
+def test_new_ids_sort_in_creation_order_and_are_version_7_uuids(tmp_path):
+    """Ids made later sort later (their rows are appended to the indexes, not scattered over them)."""
+    db = ResourceDB(tmp_path / "server.db")
+    made = []
+    for _ in range(4):
+        reply = db.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}}
+            for _ in range(3)]})
+        made.append([e["response"]["location"].split("/")[1] for e in reply["entry"]])
+        time.sleep(0.003)
+    for earlier, later in zip(made, made[1:]):
+        assert max(earlier) < min(later)
+    ids = [i for batch in made for i in batch]
+    assert len(set(ids)) == 12 and all(RESOURCE_ID.fullmatch(i) for i in ids)
+    assert {uuid.UUID(i).version for i in ids} == {7} and {uuid.UUID(i).variant for i in ids} == {uuid.RFC_4122}

@@ -62,7 +62,8 @@ def test_a_bundle_the_caller_keeps_is_not_changed_and_gives_the_same_resources(d
 
 
 @pytest.mark.parametrize("doc", [{"a": "[[[[{"}, [[[]]], {"a": [{"b": {"c": [1]}}]}, 5, "x", [], {},
-                                 {"s": '\\"[[', "t": "]]]]"}, {"deep": [[[[[[{}]]]]]]}])
+                                 {"s": '\\"[[', "t": "]]]]"}, {"deep": [[[[[[{}]]]]]]},
+                                 {"a\\": ["]\\", {"b": '\\\\"{'}]}, ["\\", ['[\\"', [{}]]], {"x": "\\\\"}])
 def test_the_depth_of_a_body_is_read_from_its_text_as_from_its_objects(doc):
     text = json.dumps(doc).encode("utf-8")
     for limit in range(0, 9):
