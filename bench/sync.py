@@ -2,8 +2,9 @@
 
 A store is seeded with N complete closed demo sessions (default 1,000; sync.seed: three devices each, i.e. SpO2,
 pulse, a blood pressure panel and a temperature, with consent, encounter and summary). Then, each side --runs times
-(default 3), each run against a fresh development server run as a subprocess and reached through
-sync.server.faultproxy with added latency (default 50 ms per request, faults off), in the same process run:
+(default 3), each run against a fresh development server run as a subprocess (timed once it has fully started)
+and reached through sync.server.faultproxy, in a process of its own like the network, with added latency (default
+50 ms per request, faults off), in the same process run:
   - batched: the Relais uploader, up to --batch-size sessions merged per transaction Bundle, gzipped bodies;
   - per session: the same uploader sending one session per request (batch size 1), the fair baseline;
   - naive: one resource per request, the way a generic FHIR client does it: each session's resources in
@@ -29,15 +30,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 # this file is named sync.py: run as a script, its folder comes first on sys.path and would shadow the sync package
 _HERE = Path(__file__).resolve().parent
@@ -47,8 +51,7 @@ sys.path.insert(0, str(_HERE.parent))
 import requests  # noqa: E402
 
 from sync import batching, fhir, outbox  # noqa: E402
-from sync.server.faultproxy import FaultProxy  # noqa: E402
-from sync.server.process import LocalServer  # noqa: E402
+from sync.server.process import PROJECT_ROOT, LocalServer  # noqa: E402
 from sync.seed import seed_sessions  # noqa: E402
 from sync.store import Store  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
@@ -143,6 +146,42 @@ def run_naive(payloads: list[str], url: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started}
 
 
+class LatencyProxy:
+    """`python -m sync proxy` (sync.server.faultproxy, faults off) in a process of its own, as the network is: in
+    the uploader's process its event loop would wait for the interpreter lock while the uploader works, and
+    charge that wait to the latency. `url`: the server's URL through it; `stop()` returns its counts."""
+
+    def __init__(self, server_url: str, latency_ms: float) -> None:
+        self.server_url, self.latency_ms = server_url, latency_ms
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> "LatencyProxy":
+        parts = urlsplit(self.server_url)
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sync", "proxy", "--listen", "0", "--target", parts.netloc, "--fault-rate", "0",
+             "--latency-ms", str(self.latency_ms)], stdout=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT)
+        assert self.process.stdout is not None
+        banner = self.process.stdout.readline()  # "proxying on http://127.0.0.1:PORT to …"
+        if not banner.startswith("proxying on "):
+            raise SystemExit(f"FAILED: the latency proxy did not start ({banner!r})")
+        self.url = banner.split()[2] + parts.path
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        self.process.send_signal(signal.SIGTERM)
+        counts = json.loads(self.process.stdout.read().strip().splitlines()[-1])
+        self.process.wait(10)
+        return counts
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
 def wait_for_whole_start(url: str, timeout: float = 30.0) -> None:
     """Until the doctors' application the server loads in the background after its banner answers too: its start
     is not the upload's time (it took the first requests' processor time otherwise)."""
@@ -170,10 +209,10 @@ class Bench:
         db = self.work / f"server-{self.runs}.db"
         expected, values = expected_of(payloads)
         with LocalServer(db, log_path=self.work / f"server-{self.runs}.log") as server, \
-                FaultProxy(server.url, latency_ms=self.args.latency_ms) as proxy:
+                LatencyProxy(server.url, self.args.latency_ms) as proxy:
             wait_for_whole_start(server.url)
-            figures = upload(proxy.url_for(server.url))
-            stats = proxy.stats()
+            figures = upload(proxy.url)
+            stats = proxy.stop()
             check = server_check(server.url, expected, values)
         n = len(payloads)
         figures.update(sessions=n, requests=stats["counts"]["pass"], wire=stats["bytes_up"] + stats["bytes_down"])

@@ -2,12 +2,18 @@
 step: claim a batch, fit it to the server's transaction limit (and remember a limit learned while sending), send it
 group by group (a refused group is bisected until the refused session is
 alone), and settle every claimed entry exactly once: sent, rejected, or released — with a backoff after a transient
-failure, due at once when the pass runs out of time or fails inside. Nothing claimed is ever left in flight."""
+failure, due at once when the pass runs out of time or fails inside. Nothing claimed is ever left in flight.
+
+While a claim's last request is on the network (in a worker thread: requests blocks), the pass claims and merges
+the next batch, so the tablet's share of the work is done during the round trip rather than after it. Still one
+request at a time: the next is sent only once the answer to this one is settled. The claim made ahead is given
+back untouched (its attempt not counted) whenever the pass does not go on to send it."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 from sync import batching, outbox, transaction_limits
@@ -39,23 +45,32 @@ class UploadPass:
         self.stopped: str | None = None
         self.tries: dict[str, int] = {}
         self.unsettled: dict[str, outbox.OutboxEntry] = {}
+        self.ahead: _Ahead | None = None  # the next claim, made while the last request was on the network
+        self._sender: ThreadPoolExecutor | None = None
 
     def deadline_passed(self, after: float = 0.0) -> bool:
         return self.deadline is not None and self.uploader._monotonic() + after >= self.deadline
 
     def run(self) -> None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as self._sender:
+            try:
+                self._run()
+            finally:
+                self._give_back_ahead()
+
+    def _run(self) -> None:
         while self.stopped is None:
             if self.deadline_passed():
                 self.stopped = "deadline"
                 break
-            uploader = self.uploader
-            claimed = outbox.claim_batch(self.store, limit=uploader.batch_size, max_bytes=uploader.max_batch_bytes,
-                                         ignore_backoff=self.ignore_backoff)
-            if not claimed:
+            ahead, self.ahead = self.ahead, None
+            if ahead is None:
+                ahead = self.claim()
+            if not ahead.entries:
                 break
-            self.unsettled = {e.id: e for e in claimed}
+            self.unsettled = {e.id: e for e in ahead.entries}
             try:
-                self.send_claim(claimed)
+                self.send_claim(ahead.entries, ahead.merged)
                 if self.unsettled:  # by construction empty here; never leave a claimed entry in flight
                     outbox.unclaim(self.store, list(self.unsettled))
             except BaseException:
@@ -63,15 +78,29 @@ class UploadPass:
                     outbox.release_many(self.store, list(self.unsettled), _INTERNAL_ERROR, delay=0)
                 raise
 
+    def claim(self) -> _Ahead:
+        """The oldest due entries that fit one request, merged."""
+        uploader = self.uploader
+        claimed = outbox.claim_batch(self.store, limit=uploader.batch_size, max_bytes=uploader.max_batch_bytes,
+                                     ignore_backoff=self.ignore_backoff)
+        return _Ahead(claimed, batching.merge(claimed) if claimed else None)
+
+    def _give_back_ahead(self) -> None:
+        if self.ahead is not None:
+            outbox.unclaim(self.store, [e.id for e in self.ahead.entries])
+            self.ahead = None
+
     def give_back(self, entry_ids: list[str]) -> None:
         """Claimed entries this claim will not send: the next claim takes them."""
         outbox.unclaim(self.store, entry_ids)
         for entry_id in entry_ids:
             del self.unsettled[entry_id]
 
-    def fit(self, claimed: Sequence[outbox.OutboxEntry]) -> batching.MergedBatch:
-        """The claim merged, cut to the server's transaction limit; the sessions left out are given back."""
-        first = batching.merge(claimed)
+    def fit(self, claimed: Sequence[outbox.OutboxEntry], merged: batching.MergedBatch | None = None
+            ) -> batching.MergedBatch:
+        """The claim merged (`merged`: already), cut to the server's transaction limit; the sessions left out are
+        given back."""
+        first = merged or batching.merge(claimed)
         max_entries = self.uploader.max_entries
         if max_entries is not None and first.entry_count > max_entries and len(claimed) > 1:
             first = self.uploader._fit(claimed)
@@ -81,8 +110,8 @@ class UploadPass:
             self.give_back([e.id for e in first.deferred])
         return first
 
-    def send_claim(self, claimed: Sequence[outbox.OutboxEntry]) -> None:
-        first = self.fit(claimed)
+    def send_claim(self, claimed: Sequence[outbox.OutboxEntry], merged: batching.MergedBatch | None = None) -> None:
+        first = self.fit(claimed, merged)
         groups: deque[Any] = deque([first])
         while groups:
             group = groups.popleft()
@@ -94,7 +123,7 @@ class UploadPass:
                 self.unsettled.clear()
                 self.stopped = "deadline"
                 return
-            outcome = self.uploader.send(batch)
+            outcome = self.send_and_claim_ahead(batch) if not groups else self.uploader.send(batch)
             if outcome.learned_limit is not None:  # kept for this server: the next pass starts with it
                 transaction_limits.save(self.store, self.uploader.base_url, outcome.learned_limit)
             self.settle_confirmed(outcome)
@@ -110,6 +139,21 @@ class UploadPass:
             else:
                 self.settle_failure(outcome)
                 return
+
+    def send_and_claim_ahead(self, batch: batching.MergedBatch) -> Outcome:
+        """Send the claim's last request and, while it is on the network, claim the next batch. The answer is
+        always waited for, even when claiming fails: a request is never left unsettled."""
+        assert self._sender is not None
+        answer = self._sender.submit(self.uploader.send, batch)
+        try:
+            if self.ahead is None and not self.deadline_passed():
+                claimed = self.claim()  # may find nothing yet: an addendum waits for its session's answer
+                self.ahead = claimed if claimed.entries else None
+        finally:
+            outcome = answer.result()
+        if outcome.kind != "sent":  # this pass stops or splits: the claim made ahead goes back untouched
+            self._give_back_ahead()
+        return outcome
 
     def settle_confirmed(self, outcome: Outcome) -> None:
         if not outcome.confirmed:
@@ -151,3 +195,10 @@ class UploadPass:
             self.stopped = "deadline"
         else:
             uploader._sleep(delay)
+
+
+class _Ahead:
+    """A claim (oldest first) and its merge, made before its turn."""
+
+    def __init__(self, entries: list[outbox.OutboxEntry], merged: batching.MergedBatch | None) -> None:
+        self.entries, self.merged = entries, merged
