@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS search_index (
     value TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS search_index_lookup ON search_index(type, name, value);
+CREATE INDEX IF NOT EXISTS search_index_of_resource ON search_index(type, id);
 """
 
 # (resource type, search parameter) → the element holding the Reference

@@ -90,3 +90,28 @@ def test_new_ids_sort_in_creation_order_and_are_version_7_uuids(tmp_path):
     ids = [i for batch in made for i in batch]
     assert len(set(ids)) == 12 and all(RESOURCE_ID.fullmatch(i) for i in ids)
     assert {uuid.UUID(i).version for i in ids} == {7} and {uuid.UUID(i).variant for i in ids} == {uuid.RFC_4122}
+
+
+def test_replacing_a_resource_finds_its_rows_by_index(tmp_path):
+    """A conditional update deletes the resource's identifier and search rows: by an index on the resource, not by
+    reading every row of its type (which grew with the file)."""
+    db = ResourceDB(tmp_path / "server.db")
+    with db._connection() as conn:
+        for table, column in (("identifiers", "resource_id"), ("search_index", "id")):
+            plan = " ".join(row[3] for row in conn.execute(
+                f"EXPLAIN QUERY PLAN DELETE FROM {table} WHERE type = ? AND {column} = ?", ("Patient", "x")))
+            assert f"type=? AND {column}=?" in plan, plan
+
+
+def test_the_log_is_copied_back_in_large_steps(tmp_path):
+    """About 6 MB of resources in small transactions: SQLite's default would copy the log back into the file
+    (and restart it) every 1,000 pages (4 MB); the server lets it grow to WAL_CHECKPOINT_PAGES first."""
+    db = ResourceDB(tmp_path / "server.db")
+    text = "x" * 100_000
+    for _ in range(60):
+        db.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": {"resourceType": "Patient", "text": {"status": "generated", "div": text}},
+             "request": {"method": "POST", "url": "Patient"}}]})
+    wal = tmp_path / "server.db-wal"
+    assert wal.stat().st_size > 5 * 1024 * 1024
+    assert db.counts() == {"Patient": 60}
