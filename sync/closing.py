@@ -13,11 +13,11 @@ vocabulary of what is measured (sync.vocabulary).
 """
 from __future__ import annotations
 
-import uuid
 from typing import Any, Mapping, Sequence
 
 from sync import fhir, outbox
 from sync.delivery.freeze import freeze_report
+from sync.ids import new_id
 from sync.store.consents import consents as session_consents
 from sync.store.database import Database
 from sync.store.errors import SessionStateError
@@ -54,7 +54,7 @@ def close_session(db: Database, session_id: str, *, require_complete: bool = Fal
     `require_complete=True` also demands a recorded consent decision and the summary for the patient's own
     doctor (the complete teleconsultation record). `ins_system`: the INS authority of the bundle (None: the store's,
     else the FHIR mapping's default)."""
-    outbox_id = str(uuid.uuid4())
+    outbox_id = new_id()
     with db.transaction():
         session = closable_row(db, session_id)
         measurements = session_measurements(db, session_id)
@@ -85,7 +85,7 @@ def add_addendum(db: Database, session_id: str, *, staff_id: str, text: str, ins
         patient = db.row("patients", session["patient_id"])
         bundle = fhir.addendum_bundle(patient, session, addendum, author=author,
                                       ins_system=_authority(db, ins_system))
-        outbox.enqueue(db, entry_id=str(uuid.uuid4()), session_id=session_id, addendum_id=addendum["id"],
+        outbox.enqueue(db, entry_id=new_id(), session_id=session_id, addendum_id=addendum["id"],
                        idempotency_key=addendum["id"], payload=fhir.dumps_bundle(bundle).decode("utf-8"),
                        created_at=addendum["created_at"])
         freeze_report(db, session_id, addendum_id=addendum["id"])

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import queue
 import sqlite3
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
 from sync.fhir.codec import dumps_loaded, loads
+from sync.ids import new_id
 from sync.fhir.patient_fields import identity_traits
 from sync.server import search as searching
 from sync.server import at_rest, search_index, sites
@@ -69,16 +68,6 @@ CREATE INDEX IF NOT EXISTS resources_subject ON resources(type, subject);
 
 
 WAL_CHECKPOINT_PAGES = 10_000  # about 40 MB of log (4 KiB pages) between two checkpoints
-
-
-def new_id() -> str:
-    """A new resource's server id, in the layout of a UUID version 7 (RFC 9562 section 5.7: 48 bits of Unix
-    milliseconds, then random bits): ids made one after the other sort together, so the rows a transaction adds land
-    side by side at the end of each index instead of on as many random pages, each written again at commit."""
-    random_bits = int.from_bytes(os.urandom(10), "big")
-    value = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (random_bits >> 68) << 64 | 0b10 << 62 \
-        | random_bits & (1 << 62) - 1
-    return str(uuid.UUID(int=value))
 
 
 def _now() -> str:

@@ -11,9 +11,9 @@ come from the caller (sync.answers), which knows how an orientation is worded.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any, Mapping
 
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import SessionStateError
 from sync.store.sessions import open_session_row
@@ -62,7 +62,7 @@ def receive(db: Database, session_key: str, fields: Mapping[str, Any], *, now: d
         db.db["received_conclusions"].update(waiting[0]["id"], row)
         trace(db, "change", "session", session["id"], "conclusions received")
         return "updated"
-    db.db["received_conclusions"].insert({"id": str(uuid.uuid4()), "session_id": session["id"], **row})
+    db.db["received_conclusions"].insert({"id": new_id(), "session_id": session["id"], **row})
     trace(db, "change", "session", session["id"], "conclusions received")
     return "created"
 
@@ -114,7 +114,7 @@ def accept(db: Database, session_id: str, conclusions_id: str, *, staff_id: str,
                         f"({', '.join('?' * len(DOCTOR_NOTE_KINDS))})", [session_id, *DOCTOR_NOTE_KINDS])
         for kind in DOCTOR_NOTE_KINDS:
             if notes.get(kind):
-                db.db["notes"].insert({"id": str(uuid.uuid4()), "session_id": session_id, "kind": kind,
+                db.db["notes"].insert({"id": new_id(), "session_id": session_id, "kind": kind,
                                        "author": row["doctor_name"], "author_rpps": row["doctor_rpps"],
                                        "written_by": "doctor", "staff_id": None, "text": notes[kind],
                                        "created_at": stamp})

@@ -5,9 +5,9 @@ replaces the decision; the earlier ones are kept."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError
 from sync.store.fields import TextRule, aware_iso, bool_or_none, choice
@@ -35,7 +35,7 @@ def record_consent(db: Database, session_id: str, *, decision: str, recorded_by:
         raise InputError("consent.given_by_name.required", "given_by_name")
     opposed = bool_or_none(mes_opposed, "mes_opposed")
     when = aware_iso(recorded_at, "recorded_at") if recorded_at is not None else db.stamp()
-    consent_id = str(uuid.uuid4())
+    consent_id = new_id()
     with db.transaction():
         open_session_row(db, session_id)
         active_staff(db, recorded_by, "recorded_by")

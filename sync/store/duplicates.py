@@ -9,9 +9,9 @@ records it, and both go up with their FHIR links (replaced-by / replaces, HL7 FH
 """
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError
 from sync.store.identity import fold
@@ -53,7 +53,7 @@ def record_duplicates(db: Database, patient_id: str) -> int:
         low, high = sorted((patient_id, other_id))
         db.conn.execute("INSERT INTO probable_duplicates (id, patient_a, patient_b, reason, found_at) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (patient_a, patient_b) DO NOTHING",
-                        [str(uuid.uuid4()), low, high, reason, db.stamp()])
+                        [new_id(), low, high, reason, db.stamp()])
     return len(pairs)
 
 

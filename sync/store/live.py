@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sync import outbox
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError, SessionStateError
 from sync.store.sessions import mark_abandoned, open_session_row
@@ -104,7 +104,7 @@ def queue(db: Database, session_id: str) -> str:
     superseded. Returns the new send's id."""
     db.require_transaction()
     supersede_pending(db, session_id)
-    send_id = str(uuid.uuid4())
+    send_id = new_id()
     db.db["live_outbox"].insert({"id": send_id, "session_id": session_id, "payload": None, "state": "pending",
                                  "attempts": 0, "last_error": None, "next_attempt_at": None,
                                  "created_at": db.stamp(), "sent_at": None})

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from typing import Any, Iterable, Mapping, Sequence
 
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError, SessionStateError
 from sync.store.fields import aware_iso, decimal_text
@@ -108,7 +108,7 @@ def add_measurement(db: Database, session_id: str, *, code: str, value: str, uni
     if interpretation is not None and interpretation not in FLAGS:
         raise InputError("measurement.interpretation.unknown", "interpretation", flag=str(interpretation),
                          allowed=", ".join(FLAGS))
-    measurement_id = str(uuid.uuid4())
+    measurement_id = new_id()
     with db.transaction():
         open_session_row(db, session_id)
         if panel is not None:

@@ -3,9 +3,9 @@ orientation, prescriptions), the summary for the patient's own doctor (médecin 
 remarks written after it was closed (append-only; each travels as its own frozen bundle: sync.closing)."""
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError, SessionStateError
 from sync.store.fields import TextRule, choice
@@ -34,7 +34,7 @@ def add_note(db: Database, session_id: str, *, kind: str, text: str, author: str
     author_text = NOTE_AUTHOR.clean(author)
     writer = choice(written_by, WRITERS, "written_by", "note.written_by.invalid") if written_by is not None else None
     rpps = clean_rpps(author_rpps, "author_rpps")
-    note_id = str(uuid.uuid4())
+    note_id = new_id()
     with db.transaction():
         session = open_session_row(db, session_id)
         if staff_id is not None:
@@ -65,7 +65,7 @@ def set_summary(db: Database, session_id: str, *, text: str, recipient_name: str
     with db.transaction():
         open_session_row(db, session_id)
         existing = list(db.db.query("SELECT id FROM summaries WHERE session_id = ?", [session_id]))
-        summary_id = existing[0]["id"] if existing else str(uuid.uuid4())
+        summary_id = existing[0]["id"] if existing else new_id()
         row = {"text": body, "recipient_name": name, "recipient_rpps": rpps, "created_at": db.stamp()}
         if existing:
             db.db["summaries"].update(summary_id, row)
@@ -89,7 +89,7 @@ def insert_addendum(db: Database, session_id: str, *, staff_id: str, text: str) 
     if session["state"] != "closed":
         raise SessionStateError("addendum.session_not_closed", session_id=session_id)
     author = active_staff(db, staff_id, "staff_id")
-    addendum = {"id": str(uuid.uuid4()), "session_id": session_id, "staff_id": staff_id, "text": body,
+    addendum = {"id": new_id(), "session_id": session_id, "staff_id": staff_id, "text": body,
                 "created_at": db.stamp()}
     db.db["addenda"].insert(addendum)
     return addendum, session, author

@@ -7,9 +7,9 @@ is refused: the tablet holds no duplicates. Search finds a resident by the usual
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import IdentityError
 from sync.store.identity import (clean_birth_date, clean_birth_given_names, clean_birth_place, clean_document,
@@ -44,7 +44,7 @@ def add_patient(db: Database, *, family_name: str, given_name: str, birth_date: 
     usual = clean_usual_name(usual_name)
     room_text = clean_room(room)
     document = clean_document(identity_document, status)
-    patient_id = str(uuid.uuid4())
+    patient_id = new_id()
     with db.transaction():
         now = db.stamp()
         if duplicate_of(db, family_name=family, usual_name=usual, given_name=given, birth_date=birth, sex=sex_code,

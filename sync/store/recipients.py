@@ -12,9 +12,9 @@ with a dot, no spaces); the directory (sync.delivery.annuaire) gives real ones, 
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any, Iterable, Mapping
 
+from sync.ids import new_id
 from sync.store.database import INTEGRITY_ERRORS, Database
 from sync.store.errors import InputError, SessionStateError
 from sync.store.fields import TextRule, choice
@@ -79,7 +79,7 @@ def patient_gp(db: Database, patient_id: str) -> dict[str, Any] | None:
 
 # -- a session's report recipients --------------------------------------------------------------------------------
 def _recipient_row(db: Database, session_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "session_id": session_id,
+    return {"id": new_id(), "session_id": session_id,
             "kind": choice(entry.get("kind"), RECIPIENT_KINDS, "kind", "recipient.kind.invalid"),
             "address": check_address(entry.get("address")), "name": DOCTOR_NAME.clean(entry.get("name")),
             "rpps": check_rpps(entry.get("rpps")), "created_at": db.stamp()}

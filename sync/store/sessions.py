@@ -8,10 +8,10 @@ after that nothing of it changes (the schema's triggers refuse it too).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from sync import outbox
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError, SessionStateError, StoreError
 from sync.store.fields import TextRule, aware_iso, bool_or_none, phone
@@ -35,7 +35,7 @@ def open_session(db: Database, patient_id: str, *, reason: str | None = None, st
     """Open a session; its idempotency key is minted here, once, and identifies the upload forever.
     `staff` is a free-text name (first-version callers); `staff_id` / `site_id` point to registered staff and
     sites."""
-    session_id = str(uuid.uuid4())
+    session_id = new_id()
     with db.transaction():
         db.row("patients", patient_id)
         if site_id is not None:
@@ -43,7 +43,7 @@ def open_session(db: Database, patient_id: str, *, reason: str | None = None, st
         if staff_id is not None:
             active_staff(db, staff_id, "staff_id")
         db.db["sessions"].insert({
-            "id": session_id, "idempotency_key": str(uuid.uuid4()), "patient_id": patient_id, "state": "open",
+            "id": session_id, "idempotency_key": new_id(), "patient_id": patient_id, "state": "open",
             "opened_at": db.stamp(), "closed_at": None, "reason": reason, "staff": staff,
             "site_id": site_id, "staff_id": staff_id,
         })

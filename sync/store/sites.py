@@ -2,9 +2,9 @@
 their teleconsultation equipment declaration to the ARS, when known."""
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError
 from sync.store.fields import TextRule, choice
@@ -23,7 +23,7 @@ def add_site(db: Database, *, kind: str, name: str, finess: str | None = None,
     site_name = SITE_NAME.clean(name)
     finess_value = clean_finess(finess)
     declaration = ARS_DECLARATION.clean(ars_declaration)
-    site_id = str(uuid.uuid4())
+    site_id = new_id()
     with db.transaction():
         if finess_value and list(db.db.query("SELECT 1 FROM sites WHERE finess = ?", [finess_value])):
             raise InputError("site.finess.taken", "finess")

@@ -5,11 +5,11 @@ trail an administrator may ask for.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 from sync import audit
+from sync.ids import new_id
 from sync.store.database import Database
 from sync.store.errors import InputError
 from sync.store.fields import TextRule, choice, flag
@@ -38,7 +38,7 @@ def add_staff(db: Database, *, display_name: str, role: str, rpps: str | None = 
         raise InputError("staff.pin_hash.invalid", "pin_hash")
     flag(active, "active")
     flag(is_admin, "is_admin")
-    staff_id = str(uuid.uuid4())
+    staff_id = new_id()
     with db.transaction():
         if rpps_value and list(db.db.query("SELECT 1 FROM staff WHERE rpps = ?", [rpps_value])):
             raise InputError("staff.rpps.taken", "rpps")
