@@ -83,7 +83,8 @@ MAY_IMPORT_THE_SERVER = {"sync/__main__.py": SERVER, "mobile/__main__.py": f"{SE
                          "mobile/runtime.py": f"{SERVER}.process"}
 # the doctors' application computes NEWS2 with the tablet's pure clinical rules (sync.clinical), never the store;
 # the app's local server keeps its copy under a key made and kept as the store's is (sync.keys)
-SERVER_USES_OF_THE_TABLET_SIDE = ("sync.fhir", "sync.vocabulary", "sync.errors", "sync.clinical", "sync.keys")
+SERVER_USES_OF_THE_TABLET_SIDE = ("sync.fhir", "sync.vocabulary", "sync.errors", "sync.clinical", "sync.keys",
+                                  "sync.ids")
 
 
 def module_name(path: Path) -> str:

@@ -256,6 +256,7 @@ async def test_sync_loop_pushes_at_start_and_when_triggered(tmp_path):
         loop.start()
         try:
             await wait_for(lambda: store.session_sync_state(first) == "sent")
+            await wait_for(lambda: loop.passes == 1)  # that pass is over: only the trigger can send the next one
             _, second, _ = closed_session(store, patient_id=store.find_patients()[0]["id"])
             loop.trigger()  # a session was just saved: no need to wait a minute
             await wait_for(lambda: store.session_sync_state(second) == "sent", timeout=5)
