@@ -67,6 +67,7 @@ CREATE INDEX IF NOT EXISTS resources_subject ON resources(type, subject);
 """
 
 
+_INSERT_IDENTIFIER = "INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)"
 WAL_CHECKPOINT_PAGES = 10_000  # about 40 MB of log (4 KiB pages) between two checkpoints
 
 
@@ -335,8 +336,7 @@ class _Transaction:
             (version, idents[0][0] if idents else None, idents[0][1] if idents else None, subject,
              dumps_loaded(stored), now, rtype, resource_id))
         self.conn.execute("DELETE FROM identifiers WHERE type = ? AND resource_id = ?", (rtype, resource_id))
-        self.conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
-                              [(rtype, s, v, resource_id) for s, v in idents])
+        self.conn.executemany(_INSERT_IDENTIFIER, [(rtype, s, v, resource_id) for s, v in idents])
         self.conn.execute("DELETE FROM search_index WHERE type = ? AND id = ?", (rtype, resource_id))
         search_index.write_index(self.conn, rtype, resource_id, stored)
         return version, now
@@ -396,8 +396,8 @@ class _CreatedRows:
         self.keys.add((rtype, resource_id))
         self.resources.append((rtype, resource_id, 1, *first, subject, dumps_loaded(stored), now))
         self.identifiers += [(rtype, system, value, resource_id) for system, value in idents]
-        self.index += [(rtype, resource_id, name, value) for name, value in search_index.index_rows(rtype, stored)]
-        self.sites += [(rtype, resource_id, site) for site in sorted(owners)]
+        self.index += search_index.table_rows(rtype, resource_id, stored)
+        self.sites += sites.owner_rows(rtype, resource_id, owners)
 
     def write(self, conn: sqlite3.Connection, needed: tuple[str, str] | None = None) -> None:
         """Write what is kept: always, or (with `needed`) only when that resource is among it."""
@@ -405,10 +405,9 @@ class _CreatedRows:
             return
         conn.executemany("INSERT INTO resources (type, id, version, identifier_system, identifier_value, subject,"
                          " json, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.resources)
-        conn.executemany("INSERT INTO identifiers (type, system, value, resource_id) VALUES (?, ?, ?, ?)",
-                         self.identifiers)
-        conn.executemany("INSERT INTO search_index (type, id, name, value) VALUES (?, ?, ?, ?)", self.index)
-        conn.executemany("INSERT INTO resource_sites (type, id, site) VALUES (?, ?, ?)", self.sites)
+        conn.executemany(_INSERT_IDENTIFIER, self.identifiers)
+        conn.executemany(search_index.INSERT, self.index)
+        conn.executemany(sites.INSERT, self.sites)
         self._empty()
 
 

@@ -99,9 +99,16 @@ def index_rows(rtype: str, resource: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+INSERT = "INSERT INTO search_index (type, id, name, value) VALUES (?, ?, ?, ?)"
+
+
+def table_rows(rtype: str, resource_id: str, resource: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The rows of the search_index table for a stored resource (INSERT's parameters)."""
+    return [(rtype, resource_id, name, value) for name, value in index_rows(rtype, resource)]
+
+
 def write_index(conn: sqlite3.Connection, rtype: str, resource_id: str, resource: dict[str, Any]) -> None:
-    conn.executemany("INSERT INTO search_index (type, id, name, value) VALUES (?, ?, ?, ?)",
-                     [(rtype, resource_id, name, value) for name, value in index_rows(rtype, resource)])
+    conn.executemany(INSERT, table_rows(rtype, resource_id, resource))
 
 
 def backfill(conn: sqlite3.Connection, stored: Iterable[tuple[str, str, dict[str, Any]]]) -> None:

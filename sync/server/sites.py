@@ -90,10 +90,17 @@ def owners(conn: sqlite3.Connection, rtype: str, resource_id: str) -> set[str]:
                                            (rtype, resource_id))}
 
 
+INSERT = "INSERT INTO resource_sites (type, id, site) VALUES (?, ?, ?)"
+
+
+def owner_rows(rtype: str, resource_id: str, sites: Iterable[str]) -> list[tuple[str, str, str]]:
+    """The rows of the resource_sites table recording a resource as of these sites (INSERT's parameters)."""
+    return [(rtype, resource_id, site) for site in sorted(set(sites))]
+
+
 def write_owners(conn: sqlite3.Connection, rtype: str, resource_id: str, sites: Iterable[str]) -> None:
     conn.execute("DELETE FROM resource_sites WHERE type = ? AND id = ?", (rtype, resource_id))
-    conn.executemany("INSERT INTO resource_sites (type, id, site) VALUES (?, ?, ?)",
-                     [(rtype, resource_id, site) for site in sorted(set(sites))])
+    conn.executemany(INSERT, owner_rows(rtype, resource_id, sites))
 
 
 def scope_condition(scope: Scope, rtype_column: str = "r.type", id_column: str = "r.id") -> tuple[str, list[str]]:
