@@ -21,7 +21,8 @@ when there is no display:
     under the virtualenv, the Python installation, the project and the store (only what this user can open). The
     header says which one ran (--warm: neither, after one uncounted warm-up round);
   - memory over a morning: `--sessions N` whole sessions one after the other in one process (the demo's script in
-    process, no screenshots taken), its resident memory (VmRSS, /proc/self/status) after each, and its own peak
+    process, no screenshots taken), its resident memory (VmRSS, /proc/self/status) 1 s after each, back on the
+    patient list (where the app drops the session's screens and gives the freed memory back), and its own peak
     (ru_maxrss from os.wait4); the baseline is a bare Kivy window's VmRSS one second after its first frame, from
     the launches above (median, same run).
 It fails (non-zero exit) when a launch never prints its line, exits with an error or runs over --timeout seconds.
@@ -297,8 +298,7 @@ async def main(sessions):
             for index in range(sessions):
                 await play_demo(app, pause=0.05)
                 app.models.saved.next_patient()
-                await asyncio.sleep(0.2)
-                gc.collect()
+                await asyncio.sleep(1.0)   # settled on the patient list, as the bare window is measured 1 s after
                 print("relais-session-rss", index + 1, rss_kib(), flush=True)
             where()
         finally:

@@ -41,9 +41,9 @@ from kivy.lang import Builder  # noqa: E402
 from kivy.uix.recycleview import RecycleView  # noqa: E402
 from kivy.utils import platform  # noqa: E402
 
-from mobile.memory import release_between_sessions  # noqa: E402
+from mobile.memory import collect_between_sessions, release_freed_memory  # noqa: E402
 from mobile.screens import theme  # noqa: E402
-from mobile.screens.lazy import SCREENS, screen_class  # noqa: E402
+from mobile.screens.lazy import SCREENS, screen_class, let_go  # noqa: E402
 from mobile.screens.viewmodels import SyncMonitor, ViewModels  # noqa: E402
 from mobile.screens.widgets import RelaisRoot  # noqa: E402
 
@@ -110,8 +110,24 @@ class RelaisApp(App):
         self.root.ids.sm.current = step
         if self.sync is not None:
             self.sync.refresh()  # a save changes the counts: do not wait for the next tick
-        if step == "patient":  # between two sessions: what the last one freed goes back to the system
-            Clock.schedule_once(lambda _dt: release_between_sessions(), 0)
+        if step == "patient":  # between two sessions
+            Clock.schedule_once(self._between_sessions, 0)
+
+    def _between_sessions(self, _dt: float | None = None) -> None:
+        """Back on the patient list: the screens the last session used are dropped (the next resident's are built
+        afresh, with nothing of the last one's names and readings on them) and what they held goes back to the
+        system."""
+        dropped = self.root.ids.sm.let_go_of_hidden() if self.models.shell.screen == "patient" else []
+
+        def collect(_dt: float) -> None:
+            let_go(dropped)  # after their last scheduled callbacks, which may start an animation
+            dropped.clear()
+            collect_between_sessions()
+
+        # collect once the dropped screens' last scheduled callbacks have run; Kivy deletes the collected widgets'
+        # GL textures at the tick that follows, and the memory goes back after that
+        Clock.schedule_once(collect, 0.2)
+        Clock.schedule_once(lambda _dt: release_freed_memory(), 0.5)
 
     @property
     def screen_manager(self):

@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
+from kivy.animation import Animation
 from kivy.properties import ObjectProperty
 from kivy.uix.screenmanager import Screen, ScreenManager
+from kivy.uix.textinput import TextInput
 
 # name -> (module, class): each module loads its own kv file when imported
 SCREENS: dict[str, tuple[str, str]] = {
@@ -40,7 +42,8 @@ def screen_class(name: str) -> type[Screen]:
 
 
 class LazyScreenManager(ScreenManager):
-    """`build_screen(name) -> Screen` makes a known screen the first time it is needed; screens already built stay."""
+    """`build_screen(name) -> Screen` makes a known screen the first time it is needed; screens already built stay
+    until `let_go_of_hidden`."""
 
     build_screen: Callable[[str], Screen] | None = ObjectProperty(None, allownone=True)
 
@@ -55,3 +58,31 @@ class LazyScreenManager(ScreenManager):
     def built(self) -> list[str]:
         """The names of the screens built so far."""
         return [screen.name for screen in self.screens]
+
+    def let_go_of_hidden(self) -> list[Screen]:
+        """Remove every built screen but the one shown and return them: once nothing holds them (see `let_go`)
+        they are collected, with the textures of the last resident's names and readings, and
+        the next show builds them afresh."""
+        hidden = [screen for screen in self.screens if screen.name != self.current]
+        for screen in hidden:
+            self.remove_widget(screen)
+        # the transition remembers the last switch's screens (never None): point it at the one shown
+        if self.transition.screen_out in hidden:
+            self.transition.screen_out = self.current_screen
+        if self.transition.screen_in in hidden:
+            self.transition.screen_in = self.current_screen
+        return hidden
+
+
+def let_go(screens: list[Screen]) -> None:
+    """Undo what would keep these dropped screens alive: Kivy keeps every running animation, and so its widget,
+    until it ends (a scroll view fades its bar half a second after it last moved, for half a second), and its
+    `triggered` decorator keeps the last text field whose cursor moved, at class level, until another one moves
+    (TextInput._adjust_viewport): such a field is taken out of its screen, so that only the field stays held."""
+    for screen in screens:
+        for widget in list(screen.walk()):
+            Animation.cancel_all(widget)
+            if isinstance(widget, TextInput):
+                widget.focus = False
+                if widget.parent is not None:
+                    widget.parent.remove_widget(widget)

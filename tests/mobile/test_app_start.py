@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 import platform
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ui import make_runtime, running_app, screen
+from tests.support.ui import frames, make_runtime, running_app, screen, type_into, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "relais-first-interactive-frame"
@@ -77,6 +78,31 @@ async def test_screens_are_built_when_first_shown_or_looked_up(tmp_path):
         sm.current = "patient_form"  # a screen's own navigation builds its target too
         assert sm.current_screen.name == "patient_form" and sm.built() == ["patient", "history", "patient_form"]
         assert not sm.has_screen("no_such_screen")
+
+
+@pytest.mark.timeout(60)
+async def test_back_on_the_patient_list_the_sessions_screens_are_dropped_then_memory_given_back(tmp_path,
+                                                                                            monkeypatch):
+    import mobile.app
+
+    given_back: list[tuple[list[str], list[str]]] = []
+    async with running_app(make_runtime(tmp_path)) as app:
+        sm = app.screen_manager
+        built = {}
+        monkeypatch.setattr(mobile.app, "release_freed_memory", lambda: given_back.append(
+            (sm.built(), [name for name, ref in built.items() if ref() is not None])))
+        app.models.shell.screen = "vitals"    # a session's screens: a text field typed in, a scroll view
+        await type_into(screen(app, "vitals").ids.rr, "18")
+        app.models.shell.screen = "saved"     # its last step
+        await frames(2)
+        built = {name: weakref.ref(screen(app, name)) for name in sm.built()}
+        assert sorted(built) == ["patient", "saved", "vitals"]
+        app.models.shell.screen = "patient"   # the next resident
+        await wait_for(lambda: given_back, timeout=5, what="the memory given back")
+        # dropped, and collected (Kivy's running animations and its last moved text field no longer hold them)
+        assert given_back == [(["patient"], ["patient"])]
+        vitals = screen(app, "vitals")
+        assert vitals.ids.rr.text == ""   # built afresh for the next resident
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")

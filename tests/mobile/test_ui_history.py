@@ -131,6 +131,7 @@ async def test_the_history_from_the_patient_list_and_the_vitals(tmp_path):
         await wait_for(lambda: sm.current == "patient", what="back to the patient list")
 
         await open_from_list(app, other_id)
+        history = screen(app, "history")   # built afresh: the patient list dropped the screens it left
         assert history.ids.empty.text == "Pas encore d'historique" and history.ids.legend.opacity == 0
         await shoot_everywhere(app, "empty")
         await tap(history.ids.back)
@@ -157,6 +158,7 @@ async def test_the_history_from_the_patient_list_and_the_vitals(tmp_path):
         await tap(vitals.ids.history)
         await wait_for(lambda: sm.current == "history", what="the history from the vitals")
         await frames(3)
+        history = screen(app, "history")
         # the session in progress is drawn (its temperature is today's), not part of the usual value
         assert charts_of(app)["temperature"].series[0][-1].value == 38
         await tap(history.ids.back)

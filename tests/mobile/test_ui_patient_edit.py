@@ -89,6 +89,7 @@ async def test_staff_correct_a_resident_by_taps(tmp_path):
 
         # traits that match another resident: the warning, then cancel changes nothing
         form = await open_edit(app, provisional)
+        ids = form.ids   # the form is built afresh: the patient list dropped the screens it left
         await type_into(ids.family, "MARTIN")
         await type_into(ids.given, "Germaine")
         await type_into(ids.birth, "06/05/1934")
@@ -103,6 +104,7 @@ async def test_staff_correct_a_resident_by_taps(tmp_path):
 
         # validated against a document checked
         form = await open_edit(app, provisional)
+        ids = form.ids
         await tap(next(b for b in ids.status.children if b.value == "VALI"))
         await tap(next(b for b in form.walk() if type(b).__name__ == "DocumentButton" and b.value == "LECV"))
         await save(app, form)
@@ -112,6 +114,7 @@ async def test_staff_correct_a_resident_by_taps(tmp_path):
 
         # a qualified identity: the traits read-only, with the reason; its room still changes
         form = await open_edit(app, qualified)
+        ids = form.ids
         assert ids.family.disabled and ids.birth.disabled and ids.sex.disabled and not ids.room.disabled
         assert ids.locked_box.shown and not ids.reliability_box.shown
         assert "téléservice national INSi" in ids.locked_reason.text

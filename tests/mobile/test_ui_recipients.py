@@ -161,6 +161,7 @@ async def test_recipients_from_consent_to_delivery(tmp_path):
         await to_summary(wf)
         await wait_for(lambda: sm.current == "summary", what="the second summary")
         await frames(2)
+        summary = screen(app, "summary")   # built afresh: the patient list dropped the last session's screens
         assert summary.ids.gp_line.text == f"Compte rendu envoyé à : Claire MARTIN — LYON — {GP_ADDRESS}"
         assert summary.ids.mes_line.text == "Copie dans Mon espace santé du patient : non (le patient s'y oppose)"
         assert summary.ids.not_configured.text == ""

@@ -288,4 +288,4 @@ async def test_what_was_typed_on_the_vitals_screen_is_still_there_after_a_lock(t
         wf.enter_manual_temperature("37,0")
         wf.finish_measurements()
         await wait_for(lambda: sm.current == "vitals", what="the other resident's vitals")
-        assert vitals.ids.rr.text == ""
+        assert screen(app, "vitals").ids.rr.text == ""   # the screen shown now, built afresh or emptied

@@ -76,6 +76,7 @@ async def test_pin_sign_in_then_idle_lock_keeps_the_session(tmp_path):
         app.models.tick()
         await frames(2)
         assert sm.current == "signin" and app.models.shell.locked
+        signin = screen(app, "signin")   # built afresh: the patient list dropped the session's screens
         assert signin.ids.title.text == "Tablette verrouillée\u00a0: identifiez-vous pour continuer"
         assert "DÉMO" not in signin.ids.title.text  # no patient name on a screen left alone in a corridor
         await screenshot(app, "42-locked")
