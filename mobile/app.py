@@ -121,8 +121,10 @@ class RelaisApp(App):
 
         def collect(_dt: float) -> None:
             let_go(dropped)  # after their last scheduled callbacks, which may start an animation
+            # back from the PIN pad alone (an unlock): no session's screens, not worth the cycle collector's pause
+            session_ended = any(screen.name != "signin" for screen in dropped)
             dropped.clear()
-            collect_between_sessions()
+            collect_between_sessions(cycles=session_ended)
 
         # collect once the dropped screens' last scheduled callbacks have run; Kivy deletes the collected widgets'
         # GL textures at the tick that follows, and the memory goes back after that

@@ -38,14 +38,16 @@ def _libc():
 TEXTURE_CACHES = ("textinput.label", "textinput.width", "kv.image", "kv.texture")
 
 
-def collect_between_sessions() -> None:
-    """Empty Kivy's texture caches and collect the widgets just dropped (Kivy's widgets and kv rules form
-    reference cycles, freed only by the cycle collector); `release_freed_memory` then gives the memory back."""
+def collect_between_sessions(*, cycles: bool = True) -> None:
+    """Empty Kivy's texture caches and, with `cycles`, collect the widgets just dropped (Kivy's widgets and kv
+    rules form reference cycles, freed only by the cycle collector); `release_freed_memory` then gives the memory
+    back."""
     from kivy.cache import Cache
 
     for category in TEXTURE_CACHES:
         Cache.remove(category)
-    gc.collect()
+    if cycles:
+        gc.collect()
 
 
 def release_freed_memory() -> bool:

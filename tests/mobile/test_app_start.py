@@ -105,6 +105,29 @@ async def test_back_on_the_patient_list_the_sessions_screens_are_dropped_then_me
         assert vitals.ids.rr.text == ""   # built afresh for the next resident
 
 
+@pytest.mark.timeout(60)
+async def test_an_unlock_back_to_the_patient_list_does_not_pause_for_the_cycle_collector(tmp_path, monkeypatch):
+    import mobile.app
+    import mobile.memory
+
+    collections, given_back = [], []
+    monkeypatch.setattr(mobile.memory.gc, "collect", lambda *args: collections.append(args) or 0)
+    monkeypatch.setattr(mobile.app, "release_freed_memory", lambda: given_back.append(len(collections)))
+    async with running_app(make_runtime(tmp_path)) as app:
+        given_back.clear()
+        collections.clear()
+        app.models.shell.screen = "signin"    # the tablet locked on the patient list
+        await frames(2)
+        app.models.shell.screen = "patient"   # unlocked: the PIN pad is dropped, no session ended
+        await wait_for(lambda: given_back, timeout=5, what="the memory given back")
+        assert given_back == [0] and app.screen_manager.built() == ["patient"]
+        app.models.shell.screen = "saved"     # a session's last step
+        await frames(2)
+        app.models.shell.screen = "patient"
+        await wait_for(lambda: len(given_back) == 2, timeout=5, what="the memory given back")
+        assert given_back == [0, 1]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_the_memory_a_session_freed_goes_back_to_the_system_on_glibc():
     from mobile.memory import release_freed_memory
