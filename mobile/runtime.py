@@ -146,6 +146,11 @@ class AppRuntime:
         return outbox.rejected_sessions(self.store)
 
     @property
+    def store_damaged(self) -> bool:
+        """True once the sync loop's scheduled full check found the store damaged (it stopped syncing)."""
+        return self.sync_loop is not None and getattr(self.sync_loop, "integrity_error", None) is not None
+
+    @property
     def online(self) -> bool | None:
         """False when the last sync pass could not reach the server; None without a server."""
         loop = self.sync_loop

@@ -311,8 +311,11 @@ def sync_level(waiting: int, rejected: int) -> str:
     return "pending" if waiting else "ok"
 
 
-def sync_summary(lang: str, waiting: int, rejected: int, short: bool = False) -> str:
-    """`short` (a narrow, portrait top bar): only the most pressing part, the refusals when there are any."""
+def sync_summary(lang: str, waiting: int, rejected: int, short: bool = False, damaged: bool = False) -> str:
+    """`short` (a narrow, portrait top bar): only the most pressing part, the refusals when there are any.
+    `damaged`: the scheduled check found the tablet's store damaged and syncing stopped; nothing else matters."""
+    if damaged:
+        return tr._("Storage damaged") if short else tr._("Tablet storage damaged: sync stopped")
     waiting, rejected = int(waiting), int(rejected)
     parts = []
     if rejected:
@@ -365,7 +368,9 @@ IDENTITY_METHODS = {"SM": N_("Typed in"), "CV": N_("Carte Vitale"), "INSI": N_("
                     "CB": N_("INS Datamatrix"), "AV": N_("Carte Vitale app"), "RFID": N_("RFID")}
 
 
-def last_sync_line(lang: str, hhmm: str, offline: bool) -> str:
+def last_sync_line(lang: str, hhmm: str, offline: bool, damaged: bool = False, short: bool = False) -> str:
+    if damaged:  # the data stay on the tablet, as they are: only support can move them
+        return tr._("Call support") if short else tr._("Call support before the next session")
     if offline:
         return tr._("Offline — last sync {time}").format(time=hhmm) if hhmm else tr._("Offline")
     return tr._("Last sync: {time}").format(time=hhmm) if hhmm else ""

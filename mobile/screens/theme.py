@@ -51,7 +51,7 @@ STATUS_COLOURS = {
     "QUAL": (SUCCESS_BG, SUCCESS_TEXT),
 }
 
-SYNC_COLOURS = {"ok": SUCCESS, "pending": WARNING, "rejected": DANGER}
+SYNC_COLOURS = {"ok": SUCCESS, "pending": WARNING, "rejected": DANGER, "damaged": DANGER}
 
 # (foreground, background) pairs used for text in the kv files.
 PAIRS = {

@@ -277,3 +277,46 @@ async def test_a_refused_session_is_listed_with_the_servers_reason(tmp_path):
             await tap(topbar_pill)
             assert topbar_pill.panel is None
             assert app.sync.rejected == 2  # the header still says something needs checking
+
+
+async def test_damage_found_by_the_scheduled_check_turns_the_header_red_and_says_to_call_support(tmp_path,
+                                                                                                 monkeypatch):
+    """The sync loop's weekly full check of the store found damage: it stopped syncing, and staff must know before
+    they start another session (the data stay on the tablet as they are)."""
+    from kivy.core.window import Window
+
+    from mobile.runtime import AppRuntime, RuntimeConfig
+    from mobile.screens import theme
+    from sync.store import Store
+    from sync.store.errors import StoreCorruptError
+    from tests.support.http_stub import StubResponse, StubServer
+    from tests.support.ui import PORTRAIT
+
+    def damaged(self, now=None):
+        raise StoreCorruptError("store.corrupt", detail="page 7: btree damaged")
+
+    monkeypatch.setattr(Store, "check_integrity_if_due", damaged)
+    with StubServer(StubResponse(500, {})) as stub:
+        runtime = AppRuntime(RuntimeConfig(store_path=tmp_path / "relais.db", server_url=stub.url,
+                                           simulated_devices=False, sync_interval_seconds=30.0))
+        prepare(runtime)
+        async with running_app(runtime, size=LANDSCAPE) as app:
+            topbar = app.root.ids.topbar.ids
+            runtime.trigger_sync()
+            await wait_for(lambda: app.sync.damaged, timeout=15, what="the damage")
+            await frames(2)
+            assert app.sync.level == "damaged" and stub.requests == []   # nothing sent from a damaged store
+            assert theme.SYNC_COLOURS[app.sync.level] == theme.DANGER
+            assert topbar.sync_label.text == f"Stockage de la tablette endommagé{NBSP}: synchro arrêtée"
+            assert topbar.last_sync_label.text == "Appelez l'assistance avant la prochaine séance"
+            for lang, size in (("fr", LANDSCAPE), ("fr", PORTRAIT), ("en", LANDSCAPE), ("en", PORTRAIT)):
+                tr.switch_lang(lang)
+                Window.size = size
+                await frames(4)
+                await screenshot(app, f"09-store-damaged-{lang}-{'landscape' if size == LANDSCAPE else 'portrait'}")
+                assert clipped_texts(app) == [], (lang, size)
+            assert (topbar.sync_label.text, topbar.last_sync_label.text) == ("Storage damaged", "Call support")
+            Window.size = LANDSCAPE
+            await frames(4)
+            assert topbar.sync_label.text == "Tablet storage damaged: sync stopped"
+            assert topbar.last_sync_label.text == "Call support before the next session"

@@ -20,10 +20,11 @@ class SyncMonitor(EventDispatcher):
     waiting = NumericProperty(0)      # pending + in flight
     rejected = NumericProperty(0)
     session_state = StringProperty("")
-    level = StringProperty("ok")      # ok | pending | rejected
+    level = StringProperty("ok")      # ok | pending | rejected | damaged
     simulated = BooleanProperty(False)
     last_sync = StringProperty("")    # "HH:MM" of the last session the server confirmed
     offline = BooleanProperty(False)  # the last sync pass could not reach the server
+    damaged = BooleanProperty(False)  # the scheduled integrity check found the store damaged: syncing stopped
     rejected_list = ListProperty([])  # [{name, date, reason}] for the staff panel
 
     def __init__(self, runtime: Any, interval: float = 1.0, **kwargs: Any) -> None:
@@ -59,6 +60,10 @@ class SyncMonitor(EventDispatcher):
         self.rejected = int(counts.get("rejected", 0))
         self.session_state = state
         self.level = texts.sync_level(self.waiting, self.rejected)
+        self.damaged = bool(getattr(self.runtime, "store_damaged", False))
+        if self.damaged:
+            self.level = "damaged"
+            return
         try:
             last = self.runtime.last_sync() if hasattr(self.runtime, "last_sync") else None  # an index's last key
             self.last_sync = last.astimezone().strftime("%H:%M") if last else ""
