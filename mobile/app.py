@@ -114,10 +114,12 @@ class RelaisApp(App):
             Clock.schedule_once(self._between_sessions, 0)
 
     def _between_sessions(self, _dt: float | None = None) -> None:
-        """Back on the patient list: the screens the last session used are dropped (the next resident's are built
-        afresh, with nothing of the last one's names and readings on them) and what they held goes back to the
-        system."""
-        dropped = self.root.ids.sm.let_go_of_hidden() if self.models.shell.screen == "patient" else []
+        """Back on the patient list with no session left open: the screens the last session used are dropped (the
+        next resident's are built afresh, with nothing of the last one's names and readings on them) and what they
+        held goes back to the system. A session left open (staff called away) keeps its screens: it resumes where
+        it was, with what was typed and not yet confirmed."""
+        between = self.models.shell.screen == "patient" and not self._a_session_is_open()
+        dropped = self.root.ids.sm.let_go_of_hidden() if between else []
 
         def collect(_dt: float) -> None:
             let_go(dropped)  # after their last scheduled callbacks, which may start an animation
@@ -130,6 +132,13 @@ class RelaisApp(App):
         # GL textures at the tick that follows, and the memory goes back after that
         Clock.schedule_once(collect, 0.2)
         Clock.schedule_once(lambda _dt: release_freed_memory(), 0.5)
+
+    def _a_session_is_open(self) -> bool:
+        try:
+            return bool(self.runtime.workflow.open_sessions())
+        except Exception:  # noqa: BLE001 - not signed in (nothing to resume either way): keep the screens
+            log.exception("open sessions unreadable between sessions")
+            return True
 
     @property
     def screen_manager(self):

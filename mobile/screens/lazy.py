@@ -61,8 +61,8 @@ class LazyScreenManager(ScreenManager):
 
     def let_go_of_hidden(self) -> list[Screen]:
         """Remove every built screen but the one shown and return them: once nothing holds them (see `let_go`)
-        they are collected, with the textures of the last resident's names and readings, and
-        the next show builds them afresh."""
+        they are collected, with the textures of the last resident's names and readings, and the next show builds
+        them afresh."""
         hidden = [screen for screen in self.screens if screen.name != self.current]
         for screen in hidden:
             self.remove_widget(screen)

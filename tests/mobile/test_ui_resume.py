@@ -4,6 +4,7 @@ sessions" and a tap brings it back where it was — after a restart too. The cal
 the idle lock never interrupts it, and a manual lock brings it back with its timer and the notes typed."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -289,3 +290,27 @@ async def test_what_was_typed_on_the_vitals_screen_is_still_there_after_a_lock(t
         wf.finish_measurements()
         await wait_for(lambda: sm.current == "vitals", what="the other resident's vitals")
         assert screen(app, "vitals").ids.rr.text == ""   # the screen shown now, built afresh or emptied
+
+
+async def test_called_away_the_list_keeps_what_was_typed_for_the_open_session(tmp_path):
+    """Back on the patient list the app lets the last session's screens go, but not while a session is open: staff
+    called away resume it where it was, with what they typed and had not confirmed yet."""
+    runtime = make_runtime(tmp_path)
+    begin_session(runtime, DEMO)
+    wf = runtime.workflow
+    wf.enter_manual_temperature("37,2")
+    wf.finish_measurements()
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        sm = app.screen_manager
+        await wait_for(lambda: sm.current == "vitals", what="the vitals screen")
+        await type_into(screen(app, "vitals").ids.rr, "22")
+        await tap((await ask_to_leave(app, "vitals")).ids.leave)
+        await wait_for(lambda: sm.current == "patient", what="the patient list")
+        await asyncio.sleep(0.8)   # longer than the list takes to let screens go and give memory back
+        assert "vitals" in sm.built()
+        patients = screen(app, "patient")
+        await wait_for(lambda: len(patients.ids.open_list.children) == 1, what="the open session row")
+        await frames(3)
+        await tap(patients.ids.open_list.children[0])
+        await wait_for(lambda: sm.current == "vitals", what="back at the vitals")
+        assert screen(app, "vitals").ids.rr.text == "22"
