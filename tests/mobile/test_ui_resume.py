@@ -39,10 +39,12 @@ async def stay(app, step: str) -> None:
     assert app.screen_manager.current == step
 
 
-async def leave_and_resume(app, step: str, shot: str | None = None) -> None:
+async def leave_and_resume(app, step: str, shot: str | None = None, stay_on_list: float = 0.0) -> None:
+    """`stay_on_list`: seconds on the patient list before resuming (what the list does between sessions is over)."""
     session = app.runtime.workflow.state.session_id
     await tap((await ask_to_leave(app, step)).ids.leave)
     await wait_for(lambda: app.screen_manager.current == "patient", what="the patient list")
+    await asyncio.sleep(stay_on_list)
     await wait_for(lambda: popup() is None, what="the pop-up gone")  # it fades out, taking touches meanwhile
     assert app.runtime.store.get_session(session)["state"] == "open"
     patients = screen(app, "patient")
@@ -301,16 +303,9 @@ async def test_called_away_the_list_keeps_what_was_typed_for_the_open_session(tm
     wf.enter_manual_temperature("37,2")
     wf.finish_measurements()
     async with running_app(runtime, size=LANDSCAPE) as app:
-        sm = app.screen_manager
-        await wait_for(lambda: sm.current == "vitals", what="the vitals screen")
-        await type_into(screen(app, "vitals").ids.rr, "22")
-        await tap((await ask_to_leave(app, "vitals")).ids.leave)
-        await wait_for(lambda: sm.current == "patient", what="the patient list")
-        await asyncio.sleep(0.8)   # longer than the list takes to let screens go and give memory back
-        assert "vitals" in sm.built()
-        patients = screen(app, "patient")
-        await wait_for(lambda: len(patients.ids.open_list.children) == 1, what="the open session row")
-        await frames(3)
-        await tap(patients.ids.open_list.children[0])
-        await wait_for(lambda: sm.current == "vitals", what="back at the vitals")
-        assert screen(app, "vitals").ids.rr.text == "22"
+        await wait_for(lambda: app.screen_manager.current == "vitals", what="the vitals screen")
+        vitals = screen(app, "vitals")
+        await type_into(vitals.ids.rr, "22")
+        # longer on the list than it takes to let screens go and give memory back
+        await leave_and_resume(app, "vitals", stay_on_list=0.8)
+        assert screen(app, "vitals") is vitals and vitals.ids.rr.text == "22"
