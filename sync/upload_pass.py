@@ -4,10 +4,10 @@ group by group (a refused group is bisected until the refused session is
 alone), and settle every claimed entry exactly once: sent, rejected, or released — with a backoff after a transient
 failure, due at once when the pass runs out of time or fails inside. Nothing claimed is ever left in flight.
 
-While a claim's last request is on the network (in a worker thread: requests blocks), the pass claims and merges
-the next batch, so the tablet's share of the work is done during the round trip rather than after it. Still one
-request at a time: the next is sent only once the answer to this one is settled. The claim made ahead is given
-back untouched (its attempt not counted) whenever the pass does not go on to send it."""
+While a claim's last request is on the network (in a worker thread: requests blocks), the pass claims, merges and
+compresses the next batch, so the tablet's share of the work is done during the round trip rather than after it.
+Still one request at a time: the next is sent only once the answer to this one is settled. The claim made ahead is
+given back untouched (its attempt not counted) whenever the pass does not go on to send it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -83,7 +83,11 @@ class UploadPass:
         uploader = self.uploader
         claimed = outbox.claim_batch(self.store, limit=uploader.batch_size, max_bytes=uploader.max_batch_bytes,
                                      ignore_backoff=self.ignore_backoff)
-        return _Ahead(claimed, batching.merge(claimed) if claimed else None)
+        merged = batching.merge(claimed) if claimed else None
+        if merged is not None and not merged.deferred and (uploader.max_entries is None
+                                                           or merged.entry_count <= uploader.max_entries):
+            uploader.compress_ahead(merged.body)  # sent as it is (see fit)
+        return _Ahead(claimed, merged)
 
     def _give_back_ahead(self) -> None:
         if self.ahead is not None:

@@ -140,6 +140,10 @@ def _in_part(detail: str, number: int, parts: int) -> str:
     return outbox.error_record("upload.part", part=number, parts=parts, cause={"code": code, "params": params})
 
 
+def _gzip(body: bytes) -> bytes:
+    return gzip_module.compress(body, compresslevel=6, mtime=0)
+
+
 class Uploader:
     """Pushes the outbox of a Store to one FHIR base URL."""
 
@@ -175,6 +179,7 @@ class Uploader:
         self._learned_now: int | None = None  # what the current send learned
         self._limit_before_send: int | None = max_entries
         self._gzip_accepted = False  # a compressed request got a 2xx: the server reads gzip
+        self._compressed_ahead: tuple[bytes, bytes] | None = None  # (body, its gzip) made before its turn
         self.requests_made = 0  # every HTTP request ever sent by this uploader
         # after a transient or auth failure, no request at all before this (store clock): the network or the server
         # is the problem, not one batch, so trying the next batch at once would only drain the battery
@@ -191,9 +196,21 @@ class Uploader:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
+    def compress_ahead(self, body: bytes) -> None:
+        """Compress a body before its turn, while the request before it is on the network: it then leaves as soon
+        as that request is answered. The last body compressed ahead is kept, and used only for that very body."""
+        if self.gzip:
+            self._compressed_ahead = (body, _gzip(body))
+
     def _post(self, body: bytes) -> requests.Response:
         compressed = self.gzip
-        data = gzip_module.compress(body, compresslevel=6, mtime=0) if compressed else body
+        ahead = self._compressed_ahead
+        if compressed and ahead is not None and ahead[0] is body:
+            data = ahead[1]
+            if self._compressed_ahead is ahead:  # not kept once sent: only the next body may be waiting there
+                self._compressed_ahead = None
+        else:
+            data = _gzip(body) if compressed else body
         self.requests_made += 1
         response = self.http.post(self.base_url, data=data, headers=self._headers(compressed), timeout=self.timeout,
                                   verify=self.verify, allow_redirects=False)

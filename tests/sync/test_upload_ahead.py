@@ -8,6 +8,7 @@ import threading
 
 from sync import closing, outbox
 from sync.seed import seed_sessions
+from sync import uploader as uploader_module
 from sync.uploader import Uploader
 from tests.support.http_stub import RecordedRequest, StubResponse, StubServer
 from tests.support.samples import closed_session
@@ -128,3 +129,36 @@ def test_an_addendum_found_not_ready_ahead_still_goes_in_the_same_pass(store):
         result = Uploader(stub.url).push(store)
     assert (result.sent, result.remaining, result.requests) == (2, 0, 2)
     assert [e.state for e in outbox.entries(store)] == ["sent", "sent"]
+
+
+def test_the_next_body_is_compressed_while_the_request_is_on_the_network(store, monkeypatch):
+    """Each body is compressed once, and the next one before this answer arrives: sent at once after it."""
+    ids = sessions(store, 3)
+    compressed = []
+    done = threading.Condition()
+    real = uploader_module._gzip
+
+    def counted(body):
+        with done:
+            compressed.append(body)
+            done.notify_all()
+        return real(body)
+
+    monkeypatch.setattr(uploader_module, "_gzip", counted)
+    seen = []
+
+    def respond(request):
+        k = len(seen) + 1
+        with done:
+            done.wait_for(lambda: len(compressed) > k or k == len(ids), timeout=WAIT)
+            seen.append(len(compressed))
+        return transaction_response(request)
+
+    with StubServer(respond) as stub:
+        result = Uploader(stub.url, batch_size=1).push(store)
+    assert (result.sent, result.requests) == (3, 3)
+    assert seen == [2, 3, 3]  # while request k was answered, body k + 1 was already compressed
+    payloads = [outbox.get_entry(store, i).payload_bytes for i in ids]
+    assert compressed == payloads  # once each, in order
+    assert [r.body for r in stub.requests] == payloads
+    assert all(r.wire_body == real(p) for r, p in zip(stub.requests, payloads))  # sent as compressed ahead
