@@ -6,8 +6,10 @@ failure, due at once when the pass runs out of time or fails inside. Nothing cla
 
 While a claim's last request is on the network (in a worker thread: requests blocks), the pass claims, merges and
 compresses the next batch, so the tablet's share of the work is done during the round trip rather than after it.
-Still one request at a time: the next is sent only once the answer to this one is settled. The claim made ahead is
-given back untouched (its attempt not counted) whenever the pass does not go on to send it."""
+Still one request at a time: the next is sent only once this one is answered. A batch the server took whole is
+recorded as sent while the next request is on the network (the pass never ends with it unrecorded); any other answer
+is settled before anything else is sent. The claim made ahead is given back untouched (its attempt not counted)
+whenever the pass does not go on to send it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -46,6 +48,7 @@ class UploadPass:
         self.tries: dict[str, int] = {}
         self.unsettled: dict[str, outbox.OutboxEntry] = {}
         self.ahead: _Ahead | None = None  # the next claim, made while the last request was on the network
+        self.taken: tuple[str, ...] = ()  # entries the server took whole, recorded as sent while the next one travels
         self._sender: ThreadPoolExecutor | None = None
 
     def deadline_passed(self, after: float = 0.0) -> bool:
@@ -56,7 +59,10 @@ class UploadPass:
             try:
                 self._run()
             finally:
-                self._give_back_ahead()
+                try:
+                    self.record_taken()
+                finally:
+                    self._give_back_ahead()
 
     def _run(self) -> None:
         while self.stopped is None:
@@ -76,6 +82,7 @@ class UploadPass:
             except BaseException:
                 if self.unsettled:
                     outbox.release_many(self.store, list(self.unsettled), _INTERNAL_ERROR, delay=0)
+                    self.unsettled.clear()
                 raise
 
     def claim(self) -> _Ahead:
@@ -127,10 +134,17 @@ class UploadPass:
                 self.unsettled.clear()
                 self.stopped = "deadline"
                 return
-            outcome = self.send_and_claim_ahead(batch) if not groups else self.uploader.send(batch)
+            if groups:
+                self.record_taken()
+                outcome = self.uploader.send(batch)
+            else:
+                outcome = self.send_and_claim_ahead(batch)
             if outcome.learned_limit is not None:  # kept for this server: the next pass starts with it
                 transaction_limits.save(self.store, self.uploader.base_url, outcome.learned_limit)
-            self.settle_confirmed(outcome)
+            if outcome.kind == "sent" and not groups and self.ahead is not None:
+                self.take(outcome)  # recorded while the claim made ahead is on the network
+            else:
+                self.settle_confirmed(outcome)
             if outcome.kind == "sent":
                 log.info("outbox: %d session(s) sent in one request", len(outcome.confirmed))
             elif outcome.kind == "rejected" and len(batch.entries) > 1:
@@ -150,6 +164,7 @@ class UploadPass:
         assert self._sender is not None
         answer = self._sender.submit(self.uploader.send, batch)
         try:
+            self.record_taken()  # the batch answered before this one (an addendum claimed next may follow it)
             if self.ahead is None and not self.deadline_passed():
                 claimed = self.claim()  # may find nothing yet: an addendum waits for its session's answer
                 self.ahead = claimed if claimed.entries else None
@@ -158,6 +173,26 @@ class UploadPass:
         if outcome.kind != "sent":  # this pass stops or splits: the claim made ahead goes back untouched
             self._give_back_ahead()
         return outcome
+
+    def take(self, outcome: Outcome) -> None:
+        """A batch the server took whole: out of this claim's unsettled, recorded as sent by `record_taken`."""
+        self.uploader.paused_until = None  # the server answers again
+        for entry_id in outcome.confirmed:
+            del self.unsettled[entry_id]
+        self.taken = outcome.confirmed
+
+    def record_taken(self) -> None:
+        """Record as sent the batch `take` set aside; if that fails, its entries go back to pending (the server
+        already holds them: sent again, they are matched, not duplicated)."""
+        taken, self.taken = self.taken, ()
+        if not taken:
+            return
+        try:
+            outbox.mark_sent_many(self.store, list(taken))
+        except BaseException:
+            outbox.release_many(self.store, list(taken), _INTERNAL_ERROR, delay=0)
+            raise
+        self.sent += len(taken)
 
     def settle_confirmed(self, outcome: Outcome) -> None:
         if not outcome.confirmed:

@@ -162,3 +162,54 @@ def test_the_next_body_is_compressed_while_the_request_is_on_the_network(store, 
     assert compressed == payloads  # once each, in order
     assert [r.body for r in stub.requests] == payloads
     assert all(r.wire_body == real(p) for r, p in zip(stub.requests, payloads))  # sent as compressed ahead
+
+
+def test_a_batch_taken_whole_is_recorded_while_the_next_request_travels(store, monkeypatch):
+    """The next request leaves before the last batch is recorded as sent (one request still at a time); the last
+    batch of the pass is recorded before the pass returns."""
+    ids = sessions(store, 3)
+    arrived = threading.Condition()
+    answered = []
+    real = outbox.mark_sent_many
+    seen = []
+
+    def recorded(store_, entry_ids, *args, **kwargs):
+        k = len(seen) + 1
+        with arrived:
+            arrived.wait_for(lambda: len(answered) > k or k == len(ids), timeout=WAIT)
+            seen.append(len(answered))
+        return real(store_, entry_ids, *args, **kwargs)
+
+    def respond(request):
+        with arrived:
+            answered.append(request)
+            arrived.notify_all()
+        return transaction_response(request)
+
+    monkeypatch.setattr(outbox, "mark_sent_many", recorded)
+    with StubServer(respond) as stub:
+        result = Uploader(stub.url, batch_size=1).push(store)
+    assert (result.sent, result.requests, result.stopped) == (3, 3, None)
+    assert seen == [2, 3, 3]  # batch k recorded once request k + 1 had reached the server
+    assert [r.body for r in stub.requests] == [outbox.get_entry(store, i).payload_bytes for i in ids]
+    assert store.outbox_counts() == {"pending": 0, "in_flight": 0, "sent": 3, "rejected": 0}
+
+
+def test_a_batch_taken_whole_goes_back_to_pending_when_it_cannot_be_recorded(store, monkeypatch):
+    """Recording fails (the store refuses): the pass stops with the error, nothing is left in flight, and the
+    batches the server took are pending again (sent again they are matched by their identifiers, not duplicated)."""
+    sessions(store, 3)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outbox, "mark_sent_many", broken)
+    with StubServer(transaction_response) as stub:
+        try:
+            Uploader(stub.url, batch_size=1).push(store)
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the store's failure is not swallowed")
+    assert len(stub.requests) == 2  # the second left before the first could not be recorded; no third
+    assert store.outbox_counts() == {"pending": 3, "in_flight": 0, "sent": 0, "rejected": 0}
