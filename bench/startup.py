@@ -24,11 +24,13 @@ when there is no display:
     process, no screenshots taken), its resident memory (VmRSS, /proc/self/status) 1 s after each, back on the
     patient list (where the app drops the session's screens and gives the freed memory back), and its own peak
     (ru_maxrss from os.wait4); the baseline is a bare Kivy window's VmRSS one second after its first frame, from
-    the launches above (median, same run).
+    the launches above (median, same run). Where it goes: both processes' largest mappings side by side
+    (/proc/self/smaps) and the modules each imported; with --traced N, Python's own memory (tracemalloc) in a bare
+    window and after N sessions, each in a process of its own (tracing costs memory: no other figure is traced).
 It fails (non-zero exit) when a launch never prints its line, exits with an error or runs over --timeout seconds.
 
     .venv/bin/python bench/startup.py [--runs 5] [--store-sessions 10000] [--store-state sent|pending]
-                                      [--sessions 20] [--timeout 120] [--warm]
+                                      [--sessions 20] [--timeout 120] [--warm] [--traced N]
 """
 from __future__ import annotations
 
@@ -52,7 +54,27 @@ MARKER = "relais-first-interactive-frame"
 DEVICES_READY = "relais-devices-ready"
 WINDOW = {"KCFG_GRAPHICS_WIDTH": "1280", "KCFG_GRAPHICS_HEIGHT": "800"}  # the app's own tablet size
 RSS_UNIT = 1024 if sys.platform == "darwin" else 1  # ru_maxrss: bytes on macOS, KiB elsewhere
-BARE_KIVY = f"""
+# Child side, shared by the bare window and the morning: resident KiB by mapping (/proc/self/smaps: the heap,
+# anonymous maps, each library), the modules imported, and Python's own traced memory when tracemalloc is on.
+MEMORY_LINES = """
+def memory_lines(top=8):
+    import gc, sys, tracemalloc
+    by_map, name = {}, "?"
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if head and not head[0].endswith(":"):
+                name = head[5].rsplit("/", 1)[-1] if len(head) > 5 else "[anonymous]"
+            elif head and head[0] == "Rss:":
+                by_map[name] = by_map.get(name, 0) + int(head[1])
+    for name, kib in sorted(by_map.items(), key=lambda item: -item[1])[:top]:
+        print("relais-map", kib, name, flush=True)
+    print("relais-modules", len(sys.modules), flush=True)
+    if tracemalloc.is_tracing():
+        gc.collect()
+        print("relais-traced", tracemalloc.get_traced_memory()[0] // 1024, flush=True)
+"""
+BARE_KIVY = MEMORY_LINES + f"""
 import time
 from kivy.app import App
 from kivy.clock import Clock
@@ -80,6 +102,7 @@ def first_frame(*_args):
 def settled(_dt):
     with open("/proc/self/status") as status:
         print("relais-rss", next(line.split()[1] for line in status if line.startswith("VmRSS")), flush=True)
+    memory_lines()
     app.stop()
 
 
@@ -252,7 +275,7 @@ def seeded_store(work: Path, sessions: int, state: str, timeout: float) -> tuple
     return home, keys
 
 
-SHIFT = """
+SHIFT = MEMORY_LINES + """
 import asyncio, gc, os, sys
 from pathlib import Path
 from mobile.app import TABLET_LANDSCAPE, RelaisApp, play_demo
@@ -264,17 +287,8 @@ def rss_kib():
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
 
 
-def where():  # resident KiB by mapping (/proc/self/smaps: heap, anonymous maps, each library); live textures
-    by_map, name = {}, "?"
-    with open("/proc/self/smaps") as f:
-        for line in f:
-            head = line.split()
-            if head and not head[0].endswith(":"):
-                name = head[5].rsplit("/", 1)[-1] if len(head) > 5 else "[anonymous]"
-            elif head and head[0] == "Rss:":
-                by_map[name] = by_map.get(name, 0) + int(head[1])
-    for name, kib in sorted(by_map.items(), key=lambda item: -item[1])[:8]:
-        print("relais-map", kib, name, flush=True)
+def where():  # memory_lines, then the live Kivy textures
+    memory_lines()
     from kivy.graphics.texture import Texture
 
     def texture(o):
@@ -312,24 +326,59 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
-def shift(work: Path, sessions: int, timeout: float) -> tuple[list[tuple[int, float]], float]:
+@dataclass
+class MemoryLines:
+    """What a child's memory_lines() printed: resident KiB by mapping, modules imported, traced KiB (if tracing)."""
+
+    maps: dict[str, float]
+    modules: int | None
+    traced_kib: float | None
+
+    @classmethod
+    def of(cls, stdout: str) -> "MemoryLines":
+        maps, modules, traced = {}, None, None
+        for line in stdout.splitlines():
+            if line.startswith("relais-map "):
+                _, kib, name = line.split(maxsplit=2)
+                maps[name] = float(kib)
+            elif line.startswith("relais-modules "):
+                modules = int(line.split()[1])
+            elif line.startswith("relais-traced "):
+                traced = float(line.split()[1])
+        return cls(maps, modules, traced)
+
+
+def shift(work: Path, sessions: int, timeout: float, **env: str
+          ) -> tuple[list[tuple[int, float]], float, MemoryLines, str]:
     """A morning's round in one process: `sessions` whole sessions one after the other (the same resident, as the
-    demo plays it, no screenshot), the resident memory after each (back on the patient list) and the peak."""
+    demo plays it, no screenshot), the resident memory after each (back on the patient list), the peak, what
+    memory_lines() printed after the last one, and the live textures line."""
     home, keys = fresh_home(work)
     result = checked(launch("sessions in one process", [sys.executable, "-c", SHIFT, str(sessions)],
-                            child_env(home, keys), work, timeout * sessions), marker=False)
+                            child_env(home, keys, **env), work, timeout * sessions * 2), marker=False)
     rows = [line.split() for line in result.stdout_tail.splitlines() if line.startswith("relais-session-rss ")]
     if len(rows) != sessions:
         raise LaunchFailed(f"expected {sessions} sessions, saw {len(rows)}\n--- stderr ---\n{result.stderr_tail}")
-    print("\nafter the last session, resident memory by mapping (/proc/self/smaps):")
+    textures = ""
     for line in result.stdout_tail.splitlines():
-        if line.startswith("relais-map "):
-            _, kib, name = line.split(maxsplit=2)
-            print(f"  {mib(float(kib)):6.0f} MiB  {name}")
-        elif line.startswith("relais-textures "):
+        if line.startswith("relais-textures "):
             _, count, kib = line.split()
-            print(f"  live Kivy textures: {count}, {mib(float(kib)):.0f} MiB of pixels (RGBA)")
-    return [(int(n), float(kib)) for _, n, kib in rows], result.max_rss_kib
+            textures = f"live Kivy textures: {count}, {mib(float(kib)):.0f} MiB of pixels (RGBA)"
+    return ([(int(n), float(kib)) for _, n, kib in rows], result.max_rss_kib, MemoryLines.of(result.stdout_tail),
+            textures)
+
+
+def print_maps(bare: MemoryLines, app: MemoryLines) -> None:
+    """The two processes' largest mappings side by side (MiB resident), largest difference first."""
+    names = sorted(set(bare.maps) | set(app.maps), key=lambda n: -(app.maps.get(n, 0) - bare.maps.get(n, 0)))
+    print(f"  {'mapping (/proc/self/smaps)':<34}{'bare':>8}{'app':>8}{'app - bare':>12}   (MiB resident; each "
+          "process's 8 largest)")
+    for name in names:
+        b, a = bare.maps.get(name), app.maps.get(name)
+        cells = "".join(f"{mib(v):>8.0f}" if v is not None else f"{'-':>8}" for v in (b, a))
+        diff = f"{mib(a - b):>+12.0f}" if a is not None and b is not None else ""
+        print(f"  {name[:34]:<34}{cells}{diff}")
+    print(f"  modules imported: bare {bare.modules}, app {app.modules}")
 
 
 def mib(kib: float) -> float:
@@ -362,7 +411,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
     if args.sessions:
         bare_rss = statistics.median(launch.rss_kib for launch in by_case[0])
-        rows, peak = shift(work, args.sessions, args.timeout)
+        rows, peak, lines, textures = shift(work, args.sessions, args.timeout)
+        print(f"\nafter the last session, against the bare window (its last launch); {textures}:")
+        print_maps(MemoryLines.of(by_case[0][-1].stdout_tail), lines)
         print(f"\n{args.sessions} whole sessions in one process (a morning's round, no screenshots), resident memory "
               "after each (MiB):")
         print("  " + "  ".join(f"#{n} {mib(kib):.0f}" for n, kib in rows))
@@ -374,6 +425,23 @@ def run(args: argparse.Namespace, work: Path) -> None:
             fifth = rows[4][1]
             print(f"  from session 5 to {rows[-1][0]}: {mib(last - fifth):+.1f} MiB "
                   f"({mib(last - fifth) / (len(rows) - 5):+.2f} MiB a session; goal: flat)")
+    if args.traced:
+        traced_memory(work, args)
+
+
+def traced_memory(work: Path, args: argparse.Namespace) -> None:
+    """Python's own memory (tracemalloc from the interpreter's start), in separate processes: tracing costs time
+    and memory of its own, so none of the figures above come from a traced process."""
+    sessions = args.traced
+    bare = checked(launch("bare Kivy window, traced", [sys.executable, "-c", BARE_KIVY],
+                          child_env(PYTHONTRACEMALLOC="1"), work, args.timeout))
+    _, _, app, _ = shift(work, sessions, args.timeout, PYTHONTRACEMALLOC="1")
+    bare_lines = MemoryLines.of(bare.stdout_tail)
+    if bare_lines.traced_kib is None or app.traced_kib is None:
+        raise LaunchFailed("a traced process printed no traced memory")
+    bare_mib, app_mib = mib(bare_lines.traced_kib), mib(app.traced_kib)
+    print(f"\nPython's own memory (tracemalloc, separate traced processes): bare window {bare_mib:.0f} MiB; app "
+          f"after {sessions} sessions {app_mib:.0f} MiB ({app_mib - bare_mib:+.0f} MiB)")
 
 
 def main() -> None:
@@ -387,6 +455,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20,
                         help="whole sessions in one process for the memory figures (0: skip)")
     parser.add_argument("--warm", action="store_true", help="leave the page cache as it is")
+    parser.add_argument("--traced", type=int, default=0, metavar="N",
+                        help="also measure Python's own memory (tracemalloc) over N sessions, in separate processes")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (homes, keys, outputs)")
     args = parser.parse_args()
     if args.runs < 1:
