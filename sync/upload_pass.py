@@ -179,7 +179,7 @@ class UploadPass:
         self.uploader.paused_until = None  # the server answers again
         for entry_id in outcome.confirmed:
             del self.unsettled[entry_id]
-        self.taken = outcome.confirmed
+        self.taken += outcome.confirmed
 
     def record_taken(self) -> None:
         """Record as sent the batch `take` set aside; if that fails, its entries go back to pending (the server
