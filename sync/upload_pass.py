@@ -175,7 +175,7 @@ class UploadPass:
         return outcome
 
     def take(self, outcome: Outcome) -> None:
-        """A batch the server took whole: out of this claim's unsettled, recorded as sent by `record_taken`."""
+        """Entries the server confirmed: out of this claim's unsettled, to be recorded as sent by `record_taken`."""
         self.uploader.paused_until = None  # the server answers again
         for entry_id in outcome.confirmed:
             del self.unsettled[entry_id]
@@ -195,13 +195,10 @@ class UploadPass:
         self.sent += len(taken)
 
     def settle_confirmed(self, outcome: Outcome) -> None:
-        if not outcome.confirmed:
-            return
-        self.uploader.paused_until = None  # the server answers again
-        outbox.mark_sent_many(self.store, list(outcome.confirmed))
-        for entry_id in outcome.confirmed:
-            del self.unsettled[entry_id]
-        self.sent += len(outcome.confirmed)
+        """The entries the server confirmed, recorded as sent now."""
+        if outcome.confirmed:
+            self.take(outcome)
+            self.record_taken()
 
     def settle_rejection(self, batch: batching.MergedBatch, outcome: Outcome) -> None:
         """One session refused alone: quarantined with the server's reason; the rest of the queue flows."""
