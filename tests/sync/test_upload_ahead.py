@@ -27,28 +27,47 @@ def sessions(store, n):
     return [closed_session(store, family_name=name)[2] for name in names[:n]]
 
 
-class ClaimWatch:
-    """Counts the claims; `during` the answer to request k: how many claims had been made by then (waiting, at
-    most WAIT seconds, for one more than the requests received so far)."""
+class Tally:
+    """Things that happen in one thread, counted for another: `past(k)` is the count once it passes k (waiting at
+    most WAIT seconds for it; `wait=False`: the count now)."""
+
+    def __init__(self) -> None:
+        self.items: list = []
+        self.changed = threading.Condition()
+
+    def add(self, item=None) -> None:
+        with self.changed:
+            self.items.append(item)
+            self.changed.notify_all()
+
+    def past(self, k: int, wait: bool = True) -> int:
+        with self.changed:
+            if wait:
+                self.changed.wait_for(lambda: len(self.items) > k, timeout=WAIT)
+            return len(self.items)
+
+
+class ClaimWatch(Tally):
+    """Counts the claims; `claims_while_answering(k)`, during the answer to request k: how many claims had been
+    made by then (waiting for one more than the requests received so far)."""
 
     def __init__(self, monkeypatch) -> None:
-        self.claims = 0
-        self.changed = threading.Condition()
+        super().__init__()
         real = outbox.claim_batch
 
         def counted(*args, **kwargs):
             claimed = real(*args, **kwargs)
-            with self.changed:
-                self.claims += 1
-                self.changed.notify_all()
+            self.add()
             return claimed
 
         monkeypatch.setattr(outbox, "claim_batch", counted)
 
+    @property
+    def claims(self) -> int:
+        return len(self.items)
+
     def claims_while_answering(self, received: int) -> int:
-        with self.changed:
-            self.changed.wait_for(lambda: self.claims > received, timeout=WAIT)
-            return self.claims
+        return self.past(received)
 
 
 def test_the_next_batch_is_claimed_while_the_request_is_on_the_network(store, monkeypatch):
@@ -134,14 +153,11 @@ def test_an_addendum_found_not_ready_ahead_still_goes_in_the_same_pass(store):
 def test_the_next_body_is_compressed_while_the_request_is_on_the_network(store, monkeypatch):
     """Each body is compressed once, and the next one before this answer arrives: sent at once after it."""
     ids = sessions(store, 3)
-    compressed = []
-    done = threading.Condition()
+    compressed = Tally()
     real = uploader_module._gzip
 
     def counted(body):
-        with done:
-            compressed.append(body)
-            done.notify_all()
+        compressed.add(body)
         return real(body)
 
     monkeypatch.setattr(uploader_module, "_gzip", counted)
@@ -149,9 +165,7 @@ def test_the_next_body_is_compressed_while_the_request_is_on_the_network(store, 
 
     def respond(request):
         k = len(seen) + 1
-        with done:
-            done.wait_for(lambda: len(compressed) > k or k == len(ids), timeout=WAIT)
-            seen.append(len(compressed))
+        seen.append(compressed.past(k, wait=k < len(ids)))
         return transaction_response(request)
 
     with StubServer(respond) as stub:
@@ -159,7 +173,7 @@ def test_the_next_body_is_compressed_while_the_request_is_on_the_network(store, 
     assert (result.sent, result.requests) == (3, 3)
     assert seen == [2, 3, 3]  # while request k was answered, body k + 1 was already compressed
     payloads = [outbox.get_entry(store, i).payload_bytes for i in ids]
-    assert compressed == payloads  # once each, in order
+    assert compressed.items == payloads  # once each, in order
     assert [r.body for r in stub.requests] == payloads
     assert all(r.wire_body == real(p) for r, p in zip(stub.requests, payloads))  # sent as compressed ahead
 
@@ -168,22 +182,17 @@ def test_a_batch_taken_whole_is_recorded_while_the_next_request_travels(store, m
     """The next request leaves before the last batch is recorded as sent (one request still at a time); the last
     batch of the pass is recorded before the pass returns."""
     ids = sessions(store, 3)
-    arrived = threading.Condition()
-    answered = []
+    answered = Tally()
     real = outbox.mark_sent_many
     seen = []
 
     def recorded(store_, entry_ids, *args, **kwargs):
         k = len(seen) + 1
-        with arrived:
-            arrived.wait_for(lambda: len(answered) > k or k == len(ids), timeout=WAIT)
-            seen.append(len(answered))
+        seen.append(answered.past(k, wait=k < len(ids)))
         return real(store_, entry_ids, *args, **kwargs)
 
     def respond(request):
-        with arrived:
-            answered.append(request)
-            arrived.notify_all()
+        answered.add(request)
         return transaction_response(request)
 
     monkeypatch.setattr(outbox, "mark_sent_many", recorded)
