@@ -65,6 +65,15 @@ def clocked(runtime) -> SettableClock:
     return clock
 
 
+def measured(tmp_path):
+    """A runtime whose session has its temperature and waits on the vitals screen."""
+    runtime = make_runtime(tmp_path)
+    begin_session(runtime, DEMO)
+    runtime.workflow.enter_manual_temperature("37,2")
+    runtime.workflow.finish_measurements()
+    return runtime
+
+
 async def test_leaving_asks_first_and_the_list_resumes_each_step(tmp_path):
     runtime = make_runtime(tmp_path)
     clock = clocked(runtime)
@@ -265,11 +274,8 @@ async def test_abandoning_is_its_own_act_confirmed_apart_and_not_offered_during_
 async def test_what_was_typed_on_the_vitals_screen_is_still_there_after_a_lock(tmp_path):
     from tests.mobile.test_ui_session import type_pin
 
-    runtime = make_runtime(tmp_path)
-    begin_session(runtime, DEMO)
+    runtime = measured(tmp_path)
     wf = runtime.workflow
-    wf.enter_manual_temperature("37,2")
-    wf.finish_measurements()
     async with running_app(runtime, size=LANDSCAPE) as app:
         sm, vitals = app.screen_manager, screen(app, "vitals")
         await wait_for(lambda: sm.current == "vitals", what="the vitals screen")
@@ -297,11 +303,7 @@ async def test_what_was_typed_on_the_vitals_screen_is_still_there_after_a_lock(t
 async def test_called_away_the_list_keeps_what_was_typed_for_the_open_session(tmp_path):
     """Back on the patient list the app lets the last session's screens go, but not while a session is open: staff
     called away resume it where it was, with what they typed and had not confirmed yet."""
-    runtime = make_runtime(tmp_path)
-    begin_session(runtime, DEMO)
-    wf = runtime.workflow
-    wf.enter_manual_temperature("37,2")
-    wf.finish_measurements()
+    runtime = measured(tmp_path)
     async with running_app(runtime, size=LANDSCAPE) as app:
         await wait_for(lambda: app.screen_manager.current == "vitals", what="the vitals screen")
         vitals = screen(app, "vitals")
