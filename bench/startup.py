@@ -25,8 +25,11 @@ when there is no display:
     patient list (where the app drops the session's screens and gives the freed memory back), and its own peak
     (ru_maxrss from os.wait4); the baseline is a bare Kivy window's VmRSS one second after its first frame, from
     the launches above (median, same run). Where it goes: both processes' largest mappings side by side
-    (/proc/self/smaps) and the modules each imported; with --traced N, Python's own memory (tracemalloc) in a bare
-    window and after N sessions, each in a process of its own (tracing costs memory: no other figure is traced).
+    (/proc/self/smaps), the modules each imported, what Python's object allocator holds against what its live
+    objects use (CPython's allocator statistics) and what malloc has in use (glibc's mallinfo2); what each step of
+    a morning's imports adds (IMPORT_STEPS, in a process of their own); with --traced N, Python's own memory
+    (tracemalloc) in a bare window and after N sessions, each in a process of its own (tracing costs memory: no
+    other figure is traced).
 It fails (non-zero exit) when a launch never prints its line, exits with an error or runs over --timeout seconds.
 
     .venv/bin/python bench/startup.py [--runs 5] [--store-sessions 10000] [--store-state sent|pending]
@@ -73,6 +76,40 @@ def memory_lines(top=8):
     if tracemalloc.is_tracing():
         gc.collect()
         print("relais-traced", tracemalloc.get_traced_memory()[0] // 1024, flush=True)
+    allocators()
+
+
+def allocators():
+    # Python's small-object allocator: KiB held in arenas, KiB in live blocks (CPython's allocator statistics,
+    # written to the C stderr); then glibc's malloc: KiB in use and free in its arenas (mallinfo2, glibc >= 2.33)
+    import ctypes, os, sys
+    read, write = os.pipe()
+    saved = os.dup(2)
+    os.dup2(write, 2)
+    try:
+        sys._debugmallocstats()
+    finally:
+        os.dup2(saved, 2)
+        os.close(write)
+        os.close(saved)
+    with os.fdopen(read, errors="replace") as stats:
+        lines = stats.read().splitlines()
+
+    def figure(label):  # "label = 12,345,678" -> 12345678; the first "Total" is the arenas' bytes
+        return next(int(line.split("=")[1].replace(",", "")) for line in lines if line.startswith(label))
+    if any(line.startswith("# arenas allocated current") for line in lines):  # not under tracemalloc's hooks
+        print("relais-pymalloc", figure("Total") // 1024, figure("# bytes in allocated blocks") // 1024, flush=True)
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                         "fsmblks", "uordblks", "fordblks", "keepcost")]
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except AttributeError:
+        return
+    mallinfo2.restype = MallInfo2
+    info = mallinfo2()
+    print("relais-malloc", (info.uordblks + info.hblkhd) // 1024, info.fordblks // 1024, flush=True)
 """
 BARE_KIVY = MEMORY_LINES + f"""
 import time
@@ -325,27 +362,71 @@ async def main(sessions):
 asyncio.run(main(int(sys.argv[1])))
 """
 
+# What a morning imports, in the order it does, each step's resident memory and modules added on top of what a bare
+# Kivy window imports (one process: a library shared by two steps counts in the first).
+IMPORT_STEPS = (
+    ("the encrypted store: SQLCipher, the store's modules (start)", ("sync.store", "sync.keys")),
+    ("the app's other modules and Kivy's widgets (start)", ("mobile.app", "mobile.runtime")),
+    ("every screen's module and kv file (first shown)", ("mobile.screens.lazy:SCREENS",)),
+    ("simulated devices: Bumble, cryptography (after the first frame)", ("devices.simulated", "mobile.simulation")),
+    ("the report's PDF: fpdf2, fontTools (first close)", ("sync.delivery.pdf",)),
+    ("the report's CDA and archive: lxml (first close)", ("sync.delivery.cda", "sync.delivery.xdm")),
+)
+IMPORTS = """
+import gc, importlib, sys
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.label import Label
+
+
+def rss_kib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+def load(name):  # "package.module" or "package.module:MAPPING" (every module the mapping names)
+    module, _, mapping = name.partition(":")
+    loaded = importlib.import_module(module)
+    for target, _cls in (getattr(loaded, mapping).values() if mapping else ()):
+        importlib.import_module(target)
+
+
+gc.collect()
+print("relais-import", 0, rss_kib(), len(sys.modules), flush=True)
+for index, names in enumerate(sys.argv[1:], 1):
+    for name in names.split(","):
+        load(name)
+    gc.collect()
+    print("relais-import", index, rss_kib(), len(sys.modules), flush=True)
+"""
+
 
 @dataclass
 class MemoryLines:
-    """What a child's memory_lines() printed: resident KiB by mapping, modules imported, traced KiB (if tracing)."""
+    """What a child's memory_lines() printed: resident KiB by mapping, modules imported, traced KiB (if tracing),
+    Python's small-object allocator (KiB held in arenas, KiB in live blocks) and malloc's (KiB in use, free)."""
 
     maps: dict[str, float]
     modules: int | None
     traced_kib: float | None
+    pymalloc: tuple[float, float] | None = None
+    malloc: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, stdout: str) -> "MemoryLines":
-        maps, modules, traced = {}, None, None
+        lines = cls({}, None, None)
         for line in stdout.splitlines():
-            if line.startswith("relais-map "):
-                _, kib, name = line.split(maxsplit=2)
-                maps[name] = float(kib)
-            elif line.startswith("relais-modules "):
-                modules = int(line.split()[1])
-            elif line.startswith("relais-traced "):
-                traced = float(line.split()[1])
-        return cls(maps, modules, traced)
+            head, *rest = line.split(maxsplit=2) or [""]
+            if head == "relais-map":
+                lines.maps[rest[1]] = float(rest[0])
+            elif head == "relais-modules":
+                lines.modules = int(rest[0])
+            elif head == "relais-traced":
+                lines.traced_kib = float(rest[0])
+            elif head in ("relais-pymalloc", "relais-malloc"):
+                setattr(lines, head.split("-")[1], tuple(float(v) for v in " ".join(rest).split()))
+        return lines
 
 
 def shift(work: Path, sessions: int, timeout: float, **env: str
@@ -379,6 +460,15 @@ def print_maps(bare: MemoryLines, app: MemoryLines) -> None:
         diff = f"{mib(a - b):>+12.0f}" if a is not None and b is not None else ""
         print(f"  {name[:34]:<34}{cells}{diff}")
     print(f"  modules imported: bare {bare.modules}, app {app.modules}")
+    if bare.pymalloc and app.pymalloc:
+        (b_held, b_live), (a_held, a_live) = bare.pymalloc, app.pymalloc
+        print(f"  Python's object allocator: bare {mib(b_held):.0f} MiB of arenas, {mib(b_live):.0f} in live "
+              f"objects; app {mib(a_held):.0f} MiB, {mib(a_live):.0f} live ({mib(a_held - a_live):.0f} free, kept "
+              "by arenas a live object still uses)")
+    if bare.malloc and app.malloc:
+        (b_used, b_free), (a_used, a_free) = bare.malloc, app.malloc
+        print(f"  C allocator (malloc): bare {mib(b_used):.0f} MiB in use, {mib(b_free):.0f} free in its arenas; "
+              f"app {mib(a_used):.0f} MiB in use, {mib(a_free):.0f} free (not all of it resident)")
 
 
 def mib(kib: float) -> float:
@@ -425,8 +515,24 @@ def run(args: argparse.Namespace, work: Path) -> None:
             fifth = rows[4][1]
             print(f"  from session 5 to {rows[-1][0]}: {mib(last - fifth):+.1f} MiB "
                   f"({mib(last - fifth) / (len(rows) - 5):+.2f} MiB a session; goal: flat)")
+        import_costs(work, args.timeout)
     if args.traced:
         traced_memory(work, args)
+
+
+def import_costs(work: Path, timeout: float) -> None:
+    """IMPORT_STEPS in one process of its own: what each step adds to the resident memory and the modules."""
+    argv = [sys.executable, "-c", IMPORTS, *(",".join(names) for _, names in IMPORT_STEPS)]
+    result = checked(launch("imports", argv, child_env(), work, timeout), marker=False)
+    rows = [[int(v) for v in line.split()[1:]] for line in result.stdout_tail.splitlines()
+            if line.startswith("relais-import ")]
+    if len(rows) != len(IMPORT_STEPS) + 1:
+        raise LaunchFailed(f"imports: expected {len(IMPORT_STEPS) + 1} lines\n{result.stderr_tail}")
+    print("\nwhat a morning imports, in its order, on top of a bare Kivy window's imports (one process; a library "
+          "two steps share counts in the first):")
+    for (label, _), (_, before, mods_before), (_, after, mods_after) in zip(IMPORT_STEPS, rows, rows[1:]):
+        print(f"  {label:<66}{mib(after - before):>+7.1f} MiB{mods_after - mods_before:>+6} modules")
+    print(f"  {'all of them':<66}{mib(rows[-1][1] - rows[0][1]):>+7.1f} MiB{rows[-1][2] - rows[0][2]:>+6} modules")
 
 
 def traced_memory(work: Path, args: argparse.Namespace) -> None:
