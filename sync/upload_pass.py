@@ -91,8 +91,7 @@ class UploadPass:
         claimed = outbox.claim_batch(self.store, limit=uploader.batch_size, max_bytes=uploader.max_batch_bytes,
                                      ignore_backoff=self.ignore_backoff)
         merged = batching.merge(claimed) if claimed else None
-        if merged is not None and not merged.deferred and (uploader.max_entries is None
-                                                           or merged.entry_count <= uploader.max_entries):
+        if merged is not None and not merged.deferred and uploader.fits_one_transaction(merged):
             uploader.compress_ahead(merged.body)  # sent as it is (see fit)
         return _Ahead(claimed, merged)
 
@@ -112,8 +111,7 @@ class UploadPass:
         """The claim merged (`merged`: already), cut to the server's transaction limit; the sessions left out are
         given back."""
         first = merged or batching.merge(claimed)
-        max_entries = self.uploader.max_entries
-        if max_entries is not None and first.entry_count > max_entries and len(claimed) > 1:
+        if not self.uploader.fits_one_transaction(first) and len(claimed) > 1:
             first = self.uploader._fit(claimed)
             kept = {e.id for e in first.entries} | {e.id for e in first.deferred}
             self.give_back([e.id for e in claimed if e.id not in kept])

@@ -236,6 +236,10 @@ class Uploader:
             response = plain
         return response
 
+    def fits_one_transaction(self, batch: batching.MergedBatch) -> bool:
+        """Whether the server takes the batch in one transaction (`max_entries`, given or learned): sent whole."""
+        return self.max_entries is None or batch.entry_count <= self.max_entries
+
     def send(self, entries: outbox.OutboxEntry | Sequence[outbox.OutboxEntry]) -> _Outcome:
         """One POST carrying one session (its frozen bytes) or several (merged by sync.batching), classified; or,
         when the batch has more entries than the server takes in one transaction (`max_entries`, given or
@@ -245,10 +249,10 @@ class Uploader:
         batch = entries if isinstance(entries, batching.MergedBatch) else batching.merge(
             [entries] if isinstance(entries, outbox.OutboxEntry) else list(entries))
         self._learned_now, self._limit_before_send = None, self.max_entries
-        if self.max_entries is not None and batch.entry_count > self.max_entries:
-            outcome = self._send_in_parts(batch, self.max_entries)
-        else:
+        if self.fits_one_transaction(batch):
             outcome = self._send_whole(batch)
+        else:
+            outcome = self._send_in_parts(batch, self.max_entries)
         return replace(outcome, learned_limit=self._learned_now) if self._learned_now else outcome
 
     def _send_whole(self, batch: batching.MergedBatch) -> _Outcome:
