@@ -15,8 +15,11 @@ seconds of seeding says how far it got (and the next run goes on from there).
 
 Timed at each size (--runs runs, median and min, milliseconds): opening the store as the app does; `python -m sync
 status` as a command (and `python -c pass` beside it: the interpreter's own start; the table gives the command
-minus that); patient search by a family name prefix, a usual name prefix and a typed birth date (dd/mm/yyyy), as
-the search screen calls it; the probable duplicates the resident form asks for (the workflow's); a resident's
+minus that); patient search by a family name prefix, a usual name prefix and a typed birth date (dd/mm/yyyy), and
+the list with nothing typed, as the patient screen asks for them (its first 50 residents in alphabetical order,
+and one more to know whether there are others; how many each search finds is printed beside: a search that finds
+more at a larger size also shows more, up to 50, so the first letter of a name, which fills the page from 10k on,
+shows the growth with the store alone); the probable duplicates the resident form asks for (the workflow's); a resident's
 history as the history screen asks for it (readings and NEWS2 for the trend charts, and the usual values); the
 retention pass the sync loop runs every pass (nothing due); claiming an upload batch (claim_batch of 20, given
 back untimed), beside the cheapest durable write (one row, one commit: the disk's fsync, which every claim pays).
@@ -44,7 +47,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mobile.workflow.patients import PatientsStep  # noqa: E402
+from mobile.workflow.patients import LIST_LENGTH, PatientsStep  # noqa: E402
 from sync import outbox, retention  # noqa: E402
 from sync.seed import seed_sessions  # noqa: E402
 from sync.store import Store, iso, open_app_store  # noqa: E402
@@ -209,12 +212,14 @@ def measure(path: Path, key_path: Path, meta: dict[str, Any], runs: int) -> dict
         y, m, d = birth.split("-")
         steps = PatientsStep(SimpleNamespace(store=store), None)
         searches = {"search: family name prefix": family.split()[-1][:4], "search: usual name prefix": usual[:5],
-                    "search: birth date dd/mm/yyyy": f"{d}/{m}/{y}"}
-        for label, query in searches.items():
-            results[label] = timed(lambda: store.find_patients(query), runs)
+                    "search: birth date dd/mm/yyyy": f"{d}/{m}/{y}", "patient list (nothing typed)": "",
+                    "search: 1 letter (a full page)": family.split()[-1][:1]}
+        for label, query in searches.items():  # as the list asks: the first LIST_LENGTH, and one more
+            results[label] = timed(lambda: store.find_patients(query, limit=LIST_LENGTH + 1), runs)
         duplicates = {"family_name": family, "given_name": given, "birth_date": f"{d}/{m}/{y}"}
         results["probable duplicates (form)"] = timed(lambda: steps.probable_duplicates(**duplicates), runs)
-        print("  found: " + ", ".join(f"{q!r} {len(store.find_patients(q))}" for q in searches.values())
+        print("  found (the list shows the first " + str(LIST_LENGTH) + "): "
+              + ", ".join(f"{q!r} {len(store.find_patients(q))}" for q in searches.values())
               + f", duplicates {len(steps.probable_duplicates(**duplicates))}", flush=True)
         results["resident history + usual values"] = timed(
             lambda: (store.resident_history(pid), store.usual_values(pid)), runs)

@@ -116,8 +116,8 @@ class SessionWorkflow:
         return self.site.setup_site(**values)
 
     # -- patient and session start ----------------------------------------------------------------------------
-    def patients(self, query: str = "") -> list[dict[str, Any]]:
-        return self.patient.patients(query)
+    def patients(self, query: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+        return self.patient.patients(query, limit)
 
     def probable_duplicates(self, **traits: Any) -> list[dict[str, Any]]:
         return self.patient.probable_duplicates(**traits)

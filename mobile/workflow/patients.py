@@ -67,13 +67,19 @@ def check_status(traits: dict[str, Any], site_kind: str | None) -> None:
         raise WorkflowError("patient.identity_document.provisional", "identity_document")
 
 
+# Residents the patient list shows at most: past that, typing two or three letters of the name finds a resident
+# sooner than scrolling, and a store of years of visits costs no more to list than one of a week.
+LIST_LENGTH = 50
+
+
 class PatientsStep:
     def __init__(self, ctx: WorkflowContext, resume: ResumeStep) -> None:
         self.ctx = ctx
         self.resume = resume
 
-    def patients(self, query: str = "") -> list[dict[str, Any]]:
-        return self.ctx.store.find_patients(query)
+    def patients(self, query: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+        """The residents `query` finds (all of them when empty), in alphabetical order; `limit`: the first ones."""
+        return self.ctx.store.find_patients(query, limit)
 
     def probable_duplicates(self, *, family_name: str = "", given_name: str = "", birth_date: str = "",
                             usual_name: str | None = None, exclude: str | None = None,

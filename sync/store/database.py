@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from sync.store.errors import (NotFoundError, SchemaError, StoreCorruptError, StoreError, StoreFullError,
                                StoreKeyError)
-from sync.store.identity import name_tokens
+from sync.store.identity import list_key, name_prefixes, name_tokens
 from sync.store.integrity import OpenMarker, check_due, page_problems, record_check
 from sync.store.migrations import MIGRATIONS, Migration
 from sync.months import AUDIT_RETENTION_MONTHS, months_before
@@ -114,6 +114,11 @@ def _connect(path: Path, key: bytes | None) -> Any:
 def name_tokens_json(family_name: str | None, usual_name: str | None, given_name: str | None) -> str:
     """`relais_name_tokens()` in SQL: sync.store.identity.name_tokens as a JSON array (for json_each)."""
     return json.dumps(name_tokens(family_name, usual_name, given_name), ensure_ascii=False)
+
+
+def name_prefixes_json(family_name: str | None, usual_name: str | None, given_name: str | None) -> str:
+    """`relais_name_prefixes()` in SQL: sync.store.identity.name_prefixes as a JSON array (for json_each)."""
+    return json.dumps(name_prefixes(family_name, usual_name, given_name), ensure_ascii=False)
 
 
 def check_plain_store(path: Path) -> None:
@@ -246,6 +251,9 @@ class Database:
             conn.create_function("audit_cutoff", 0, self._audit_cutoff)
             # a patient's search tokens, for the triggers that keep them (schema v16)
             conn.create_function("relais_name_tokens", 3, name_tokens_json, deterministic=True)
+            # a patient's place in the list and the prefixes that find it, for the triggers of schema v19
+            conn.create_function("relais_list_key", 4, list_key, deterministic=True)
+            conn.create_function("relais_name_prefixes", 3, name_prefixes_json, deterministic=True)
             self._migrate()
             self._marker.opened()
         except BaseException as exc:

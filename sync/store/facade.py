@@ -92,8 +92,8 @@ class Store(Database):
     def get_patient(self, patient_id: str) -> dict[str, Any]:
         return patient_rows.get_patient(self, patient_id)
 
-    def find_patients(self, query: str = "") -> list[dict[str, Any]]:
-        return patient_rows.find_patients(self, query)
+    def find_patients(self, query: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+        return patient_rows.find_patients(self, query, limit)
 
     def update_patient(self, patient_id: str, **changes: Any) -> list[str]:
         return patient_edits.update_patient(self, patient_id, **changes)

@@ -6,6 +6,7 @@ is refused: the tablet holds no duplicates. Search finds a resident by the usual
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -14,7 +15,7 @@ from sync.store.database import Database
 from sync.store.errors import IdentityError
 from sync.store.identity import (clean_birth_date, clean_birth_given_names, clean_birth_place, clean_document,
                                  clean_ins, clean_method, clean_name, clean_resident_id, clean_room, clean_sex,
-                                 clean_status, clean_usual_name, fold)
+                                 clean_status, clean_usual_name, fold, LIST_KEY_SEPARATOR)
 from sync.store.duplicates import record_duplicates
 from sync.store.migrations.v16_search import BIRTH_DMY
 from sync.store.patient_stamps import all_fields_stamped, queue_resident
@@ -100,31 +101,57 @@ def _ids_matching(db: Database, token: str) -> set[str] | None:
     return {row[0] for row in rows}
 
 
-def _rows(db: Database, ids: set[str]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    chosen = sorted(ids)
-    for start in range(0, len(chosen), 500):  # well under SQLite's limit on bound parameters
-        part = chosen[start:start + 500]
-        marks = ", ".join("?" for _ in part)
-        found += db.query(f"SELECT * FROM patients WHERE id IN ({marks}) AND merged_into IS NULL", part)
-    return found
+def _first_named(db: Database, word: str, limit: int) -> list[str] | None:
+    """The ids of the first `limit` patients, in the list's order, that one word typed finds by name: one range of
+    `patient_name_prefixes` (schema v19), read up to `limit`. None when the word is not a name to look for."""
+    folded = fold(word)
+    if not folded or _DATE_TOKEN.fullmatch(word):
+        return None
+    keys = db.conn.execute("SELECT sort_key FROM patient_name_prefixes WHERE prefix = ? ORDER BY sort_key LIMIT ?",
+                           [folded, limit])
+    return [key.rsplit(LIST_KEY_SEPARATOR, 1)[-1] for (key,) in keys]
 
 
-def find_patients(db: Database, query: str = "") -> list[dict[str, Any]]:
+def _first_in_order(db: Database, ids: set[str], limit: int | None) -> list[str]:
+    """Of these patients, the ids of the first `limit` (all: None) in the list's order, those merged into another
+    record left out. Only their keys in `patient_order` are read (schema v19), not their rows."""
+    keys = db.conn.execute("SELECT sort_key, patient_id FROM patient_order WHERE patient_id IN "
+                           "(SELECT value FROM json_each(?1))", [json.dumps(sorted(ids))]).fetchall()
+    keys.sort()
+    return [patient_id for _key, patient_id in keys[:limit]]
+
+
+def _rows_in_order(db: Database, ids: list[str]) -> list[dict[str, Any]]:
+    """These patients' rows, in the order of `ids`."""
+    rows = db.query("SELECT * FROM patients WHERE id IN (SELECT value FROM json_each(?1))", [json.dumps(ids)])
+    by_id = {row["id"]: row for row in rows}
+    return [by_id[patient_id] for patient_id in ids if patient_id in by_id]
+
+
+def find_patients(db: Database, query: str = "", limit: int | None = None) -> list[dict[str, Any]]:
     """Every word of `query` must match: a birth date prefix ('1942-03', '12/03/19') or a case- and
     accent-insensitive prefix of the birth name, the usual name or the given name (or of one of their parts,
-    'martin' finds 'Dupont-Martin'). Empty query: all patients but those merged into another record (probable
-    duplicates an administrator merged, sync.store.duplicates). Sorted by family name, given name, birth date.
-    Each word is a range on an index (the folded name tokens, the birth date in both forms): no patient is read
-    but those found."""
+    'martin' finds 'Dupont-Martin'). Empty query: all patients. Patients merged into another record (probable
+    duplicates an administrator merged, sync.store.duplicates) are never listed. Sorted by family name, given
+    name, birth date; `limit`: only the first ones (ask one more than you show to know whether there are others).
+    Each word is a range on an index (the folded name tokens, the birth date in both forms), the order an index
+    too (schema v19): the rows read are those returned, whatever the number of patients kept."""
     ids: set[str] | None = None
+    words = (query or "").split()
     with db.lock:
-        for token in (query or "").split():
+        if len(words) == 1 and limit is not None:  # what the list asks at each keystroke
+            first = _first_named(db, words[0], limit)
+            if first is not None:
+                return _rows_in_order(db, first)
+        for token in words:
             matching = _ids_matching(db, token)
             if matching is not None:
                 ids = matching if ids is None else ids & matching
             if ids is not None and not ids:
                 return []
-        found = db.query("SELECT * FROM patients WHERE merged_into IS NULL") if ids is None else _rows(db, ids)
-    found.sort(key=lambda p: (fold(p["family_name"]), fold(p["given_name"]), p["birth_date"], p["id"]))
-    return found
+        if ids is None:
+            first = [row[0] for row in db.conn.execute(
+                "SELECT patient_id FROM patient_order ORDER BY sort_key LIMIT ?", [-1 if limit is None else limit])]
+        else:
+            first = _first_in_order(db, ids, limit)
+        return _rows_in_order(db, first)

@@ -13,7 +13,8 @@ from typing import Callable
 
 from sync import fhir, frozen_payloads
 from sync.store import MIGRATIONS, Store
-from sync.store.database import name_tokens_json
+from sync.store.database import name_prefixes_json, name_tokens_json
+from sync.store.identity import list_key
 
 PATIENT_QUAL = "11111111-1111-4111-8111-111111111111"
 PATIENT_PROV = "22222222-2222-4222-8222-222222222222"
@@ -349,11 +350,25 @@ def fill_v18(con: sqlite3.Connection) -> None:
     fill_v17(con)
 
 
+PATIENT_V19 = "19191919-1919-4191-8191-191919191919"
+
+
+def fill_v19(con: sqlite3.Connection) -> None:
+    """The v18 data plus a resident written with the triggers that keep the list's order (the connection has
+    `relais_list_key`, as the app's have)."""
+    fill_v18(con)
+    con.execute("INSERT INTO patients (id, family_name, given_name, birth_date, sex, birth_place_insee, "
+                "identity_status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [PATIENT_V19, "Abélard", "Zoé", "1931-01-09", "F", "59350", "PROV",
+                 "2024-06-06T08:00:00.000000+00:00"])
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: lambda con: None, 1: fill_v1, 2: fill_v2, 3: fill_v3,
                                                             4: fill_v4, 5: fill_v5, 6: fill_v6, 7: fill_v7,
                                                             8: fill_v8, 9: fill_v9, 10: fill_v10, 11: fill_v11,
                                                             12: fill_v12, 13: fill_v13, 14: fill_v14, 15: fill_v15,
-                                                            16: fill_v16, 17: fill_v17, 18: fill_v18}
+                                                            16: fill_v16, 17: fill_v17, 18: fill_v18,
+                                                            19: fill_v19}
 
 
 def store_at(path: Path, version: int) -> None:
@@ -361,6 +376,8 @@ def store_at(path: Path, version: int) -> None:
     Store(path, migrations=MIGRATIONS[:version], recover_in_flight=False).close()
     con = sqlite3.connect(path)
     con.create_function("relais_name_tokens", 3, name_tokens_json)  # what the app registers (schema v16 triggers)
+    con.create_function("relais_list_key", 4, list_key)  # and for the list's order (schema v19 triggers)
+    con.create_function("relais_name_prefixes", 3, name_prefixes_json)
     try:
         assert con.execute("PRAGMA user_version").fetchone()[0] == version
         con.execute("PRAGMA foreign_keys = ON")
@@ -370,8 +387,17 @@ def store_at(path: Path, version: int) -> None:
         con.close()
 
 
+def _order(con: sqlite3.Connection, table: str) -> str:
+    """rowid, or for a WITHOUT ROWID table its primary key's columns."""
+    sql = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
+    if "WITHOUT ROWID" not in sql.upper():
+        return "rowid"
+    return ", ".join(f"[{r[1]}]" for r in sorted(con.execute(f"PRAGMA table_info([{table}])"), key=lambda r: r[5])
+                     if r[5])
+
+
 def snapshot(path: Path) -> dict[str, list[dict]]:
-    """Every row of every table, in rowid order (BLOBs kept as bytes)."""
+    """Every row of every table, in rowid (or primary key) order (BLOBs kept as bytes)."""
     con = sqlite3.connect(path)
     con.row_factory = sqlite3.Row
     try:
@@ -380,6 +406,6 @@ def snapshot(path: Path) -> dict[str, list[dict]]:
             "SELECT name FROM sqlite_master AS t WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND NOT EXISTS "
             "(SELECT 1 FROM sqlite_master AS v WHERE v.sql LIKE 'CREATE VIRTUAL TABLE%' "
             "AND (t.name = v.name OR t.name GLOB v.name || '_*')) ORDER BY name")]
-        return {t: [dict(r) for r in con.execute(f"SELECT * FROM [{t}] ORDER BY rowid")] for t in tables}
+        return {t: [dict(r) for r in con.execute(f"SELECT * FROM [{t}] ORDER BY {_order(con, t)}")] for t in tables}
     finally:
         con.close()

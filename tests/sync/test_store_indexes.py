@@ -14,6 +14,7 @@ import pytest
 import tests.support.schema as fx
 from sync import outbox, retention
 from sync.store import Store
+from sync.store.identity import fold
 from tests.support.samples import closed_session
 from tests.support.schema import store_at
 
@@ -70,6 +71,11 @@ def _ids(store, query):
     return [p["id"] for p in store.find_patients(query)]
 
 
+def _page(store, query, limit=2):
+    """What the list shows for `query` (its first `limit`): for one word, read from the name prefixes."""
+    return [p["id"] for p in store.find_patients(query, limit=limit)]
+
+
 def test_search_finds_names_parts_usual_names_and_dates_as_before(store, filled):
     helene, noel, anne = filled
     assert _ids(store, "martin") == _ids(store, "DUPONT-M") == _ids(store, "lefe") == [helene]
@@ -90,13 +96,71 @@ def test_tokens_follow_every_write_of_a_name(store, filled):
     assert _ids(store, "chene") == [helene]
 
 
-@pytest.mark.parametrize("operation", ["search name", "search usual name", "search date", "search typed date",
+def test_the_list_order_follows_every_write_and_leaves_merged_records_out(store, filled):
+    helene, noel, anne = filled
+    assert _ids(store, "") == [anne, helene, noel]  # d'orciere, dupont-martin, oeuvray
+    store.edit_patient(helene, family_name="Zidane")
+    assert _ids(store, "") == [anne, noel, helene]
+    store.conn.execute("UPDATE patients SET family_name = 'Abadie' WHERE id = ?", [noel])  # behind the API's back
+    assert _ids(store, "") == [noel, anne, helene]
+    assert _page(store, "abad") == [noel] and _page(store, "oeuv") == [] and _page(store, "zid") == [helene]
+    store.conn.execute("UPDATE patients SET merged_into = ? WHERE id = ?", [helene, anne])
+    assert _ids(store, "") == [noel, helene] and _ids(store, "orci") == [] and _page(store, "orci") == []
+    store.conn.execute("UPDATE patients SET merged_into = NULL WHERE id = ?", [anne])
+    assert _ids(store, "") == [noel, anne, helene] and _page(store, "orci") == [anne]
+    store.conn.execute("UPDATE patients SET given_name = 'Abel' WHERE id = ?", [helene])
+    assert _page(store, "abel") == [helene] and _page(store, "hel") == []
+    zoe = store.add_patient(family_name="Abadie", given_name="Zoé", birth_date="1950-01-01", sex="F",
+                            birth_place_insee="75056")
+    assert _page(store, "abad") == [noel, zoe] and _ids(store, "") == [noel, zoe, anne, helene]
+    store.conn.execute("DELETE FROM patients WHERE id = ?", [zoe])  # no session yet: it may go
+    assert _page(store, "abad") == [noel] and _page(store, "zo") == [] and _ids(store, "") == [noel, anne, helene]
+    assert store.conn.execute("SELECT count(*) FROM patient_order").fetchone()[0] == 3
+    prefixes = {row[0] for row in store.conn.execute("SELECT DISTINCT sort_key FROM patient_name_prefixes")}
+    assert {key.rsplit("\x1f", 1)[-1] for key in prefixes} == {noel, anne, helene}  # nothing left of Zoé
+
+
+def test_a_page_by_name_and_the_list_come_from_an_index_in_order_without_sorting(store, filled):
+    """The list's order is the index's: reading stops at the page's end, however many residents match."""
+    for query in ("dupo", ""):
+        with Statements(store) as statements:
+            store.find_patients(query, limit=2)
+        plans = [row[3] for sql in statements.seen if "ORDER BY sort_key LIMIT" in sql
+                 for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert plans and not any("TEMP B-TREE" in plan for plan in plans), plans
+        if query:  # one range of the prefixes' primary key, not a walk through all of them
+            assert any(plan.startswith("SEARCH patient_name_prefixes USING PRIMARY KEY (prefix=?)")
+                       for plan in plans), plans
+
+
+@pytest.mark.parametrize("query", ["d", "du", "dupont-m", "martin", "lefe", "hel", "NOËL", "œuv", "d'orc", "sophie",
+                                   "e", "a", "zz", "1942", "12/03/19", "hel 1942", "a h", "´"])
+def test_a_page_is_the_first_of_the_whole_search(store, filled, query):
+    for limit in (1, 2, 5):
+        assert _page(store, query, limit) == _ids(store, query)[:limit]
+
+
+def test_a_limited_list_gives_the_first_in_order_for_a_search_and_for_none(store, filled):
+    helene, noel, anne = filled
+    assert _ids(store, "") == [anne, helene, noel]
+    assert [p["id"] for p in store.find_patients("", limit=2)] == [anne, helene]
+    assert [p["id"] for p in store.find_patients("1942", limit=1)] == [anne]
+    assert [p["id"] for p in store.find_patients("1942", limit=5)] == [anne, helene]
+    assert store.find_patients("", limit=0) == []
+
+
+@pytest.mark.parametrize("operation", ["list", "list first page", "search first page", "name first page",
+                                       "search name", "search usual name", "search date", "search typed date",
                                        "duplicates", "history", "usual values", "retention", "claim batch",
                                        "claim next", "sync indicator"])
 def test_the_hot_queries_read_no_big_table_in_full(store, clock, filled, operation):
     helene = filled[0]
     clock.now += dt.timedelta(days=30)  # the sent sessions are due for purge: the purge statements run too
     run = {
+        "list": lambda: store.find_patients(""),
+        "list first page": lambda: store.find_patients("", limit=2),
+        "search first page": lambda: store.find_patients("1942", limit=1),
+        "name first page": lambda: store.find_patients("dupo", limit=2),
         "search name": lambda: store.find_patients("dupo"),
         "search usual name": lambda: store.find_patients("lefe hel"),
         "search date": lambda: store.find_patients("1942-03-12"),
@@ -146,6 +210,26 @@ def test_the_upgrade_to_v16_gives_existing_residents_their_tokens(tmp_path):
         assert _ids(store, "lavan") == [fx.PATIENT_QUAL]
         assert store.conn.execute("SELECT count(DISTINCT patient_id) FROM patient_name_tokens").fetchone()[0] == \
             store.conn.execute("SELECT count(*) FROM patients").fetchone()[0]
+
+
+def test_the_upgrade_to_v19_puts_every_resident_in_the_list_order(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 18)
+    with Store(path) as store:
+        everyone = store.conn.execute("SELECT count(*) FROM patients WHERE merged_into IS NULL").fetchone()[0]
+        listed = _ids(store, "")
+        assert len(listed) == everyone >= 3 and fx.PATIENT_V16 in listed
+        folded = [(fold(p["family_name"]), fold(p["given_name"]), p["birth_date"], p["id"])
+                  for p in store.find_patients("")]
+        assert folded == sorted(folded)
+
+
+def test_a_v19_store_filled_through_its_triggers_lists_its_residents_in_order(tmp_path):
+    path = tmp_path / "relais.db"
+    store_at(path, 19)
+    with Store(path) as store:
+        assert _ids(store, "")[0] == fx.PATIENT_V19  # Abélard comes first
+        assert _ids(store, "abel") == [fx.PATIENT_V19]
 
 
 def test_a_v16_store_filled_through_its_triggers_is_searchable(tmp_path):

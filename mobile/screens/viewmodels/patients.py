@@ -9,6 +9,7 @@ from mobile.screens import texts
 from mobile.screens.viewmodels.base import ScreenModel, attempt
 from mobile.workflow import WorkflowState
 from mobile.workflow.patient_edit import traits_locked
+from mobile.workflow.patients import LIST_LENGTH
 
 
 def patient_row(patient: dict[str, Any], answer_session: str = "") -> dict[str, Any]:
@@ -34,6 +35,7 @@ def open_session_row(row: dict[str, Any]) -> dict[str, Any]:
 class PatientListModel(ScreenModel):
     query = StringProperty("")
     patients = ListProperty([])          # RecycleView data: one dict per resident
+    more = BooleanProperty(False)        # the search (or the whole list) found more residents than it shows
     open_sessions = ListProperty([])     # the sessions left open on this tablet, to resume
     edited = ObjectProperty(None, allownone=True)   # the fields of the record just corrected (stamp keys)
     error = ObjectProperty(None, allownone=True)    # why a record could not be opened for correction
@@ -57,7 +59,9 @@ class PatientListModel(ScreenModel):
         self.refresh_patients()
 
     def refresh_patients(self) -> None:
-        rows = self.workflow.patients(self.query.strip())  # the store matches dd/mm/yyyy and name prefixes
+        # the store matches dd/mm/yyyy and name prefixes; one more than shown, to know whether others exist
+        rows = self.workflow.patients(self.query.strip(), limit=LIST_LENGTH + 1)
+        self.more, rows = len(rows) > LIST_LENGTH, rows[:LIST_LENGTH]
         staff = self.workflow.state.staff is not None and not self.workflow.state.locked
         answers = self.workflow.conclusions_waiting_by_patient() if staff else {}
         self.patients = [{**patient_row(p, answers.get(p["id"], "")), "vm": self} for p in rows]

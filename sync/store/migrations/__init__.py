@@ -23,13 +23,14 @@ from sync.store.migrations.v15_guards import migration_15
 from sync.store.migrations.v16_search import migration_16
 from sync.store.migrations.v17_frozen_payloads import migration_17
 from sync.store.migrations.v18_outbox_counts import migration_18
+from sync.store.migrations.v19_patient_order import migration_19
 
 # Append only: position i holds the migration to schema version i + 1. Never edit a released migration.
 MIGRATIONS: tuple[Migration, ...] = (*EARLY_MIGRATIONS, migration_8, migration_9, migration_10, migration_11, migration_12,
                                  migration_13, migration_14, migration_15, migration_16, migration_17,
-                                 migration_18)
+                                 migration_18, migration_19)
 
 __all__ = ["MIGRATIONS", "Migration", "migration_1", "migration_2", "migration_3", "migration_4", "migration_5",
            "migration_6", "migration_7", "migration_8", "migration_9", "migration_10", "migration_11", "migration_12",
            "migration_13", "migration_14", "migration_15",
-           "migration_16", "migration_17", "migration_18"]
+           "migration_16", "migration_17", "migration_18", "migration_19"]
