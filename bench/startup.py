@@ -148,6 +148,59 @@ app.run()
 """
 
 
+# Child side: a bare window drawing N plain rectangles, then the C heap in use (KiB, glibc's mallinfo2)
+SHAPES = """
+import ctypes, sys
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.graphics import Color, Rectangle
+from kivy.uix.widget import Widget
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+class Shapes(App):
+    def load_kv(self, filename=None):
+        return False
+
+    def build(self):
+        self.widget = widget = Widget()
+        with widget.canvas:
+            Color(0.2, 0.3, 0.8, 1)
+            for i in range(int(sys.argv[1])):
+                Rectangle(pos=(i % 6 * 210, i // 6 * 2), size=(200, 10))
+        return widget
+
+    def on_start(self):
+        Clock.schedule_once(self.report, 1.0)
+
+    def report(self, _dt):
+        print("relais-heap", heap_kib(), flush=True)
+        self.widget.canvas.clear()  # the shapes gone, the window drawn again without them
+        Clock.schedule_once(self.cleared, 1.0)
+
+    def cleared(self, _dt):
+        libc.malloc_trim(0)
+        print("relais-heap-cleared", heap_kib(), flush=True)
+        self.stop()
+
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+
+
+def heap_kib():
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) // 1024
+
+
+Shapes().run()
+"""
+
+
 class LaunchFailed(RuntimeError):
     pass
 
@@ -335,6 +388,14 @@ def where():  # memory_lines, then the live Kivy textures
             return False
     textures = [o for o in gc.get_objects() if texture(o)]
     print("relais-textures", len(textures), sum(t.width * t.height * 4 for t in textures) // 1024, flush=True)
+    from kivy.graphics.instructions import VertexInstruction
+
+    def shape(o):
+        try:
+            return isinstance(o, VertexInstruction)
+        except ReferenceError:
+            return False
+    print("relais-shapes", sum(1 for o in gc.get_objects() if shape(o)), flush=True)
 
 
 async def main(sessions):
@@ -444,7 +505,9 @@ def shift(work: Path, sessions: int, timeout: float, **env: str
     for line in result.stdout_tail.splitlines():
         if line.startswith("relais-textures "):
             _, count, kib = line.split()
-            textures = f"live Kivy textures: {count}, {mib(float(kib)):.0f} MiB of pixels (RGBA)"
+            textures = f"live Kivy textures: {count}, {mib(float(kib)):.0f} MiB of pixels (RGBA)" + textures
+        if line.startswith("relais-shapes "):
+            textures += f"; shapes (Kivy vertex instructions) alive: {line.split()[1]}"
     return ([(int(n), float(kib)) for _, n, kib in rows], result.max_rss_kib, MemoryLines.of(result.stdout_tail),
             textures)
 
@@ -469,6 +532,18 @@ def print_maps(bare: MemoryLines, app: MemoryLines) -> None:
         (b_used, b_free), (a_used, a_free) = bare.malloc, app.malloc
         print(f"  C allocator (malloc): bare {mib(b_used):.0f} MiB in use, {mib(b_free):.0f} free in its arenas; "
               f"app {mib(a_used):.0f} MiB in use, {mib(a_free):.0f} free (not all of it resident)")
+
+
+def print_trend(rows: list[tuple[int, float]]) -> None:
+    """Flat or growing, from session 5 on: the readings alternate between two levels (the software renderer's), so
+    one reading against another can differ by a level; the lowest and the highest of the six sessions from the
+    fifth are compared with those of the last six."""
+    early, late = [kib for _, kib in rows[4:10]], [kib for _, kib in rows[-6:]]
+    low, high = mib(min(late) - min(early)), mib(max(late) - max(early))
+    span = f"{rows[-6][0]}-{rows[-1][0]}"
+    print(f"  sessions 5-10: {mib(min(early)):.0f} to {mib(max(early)):.0f} MiB; sessions {span}: "
+          f"{mib(min(late)):.0f} to {mib(max(late)):.0f} MiB: the lowest {low:+.1f}, the highest {high:+.1f} "
+          f"({max(low, high) / (len(rows) - 10):+.2f} MiB a session at most; goal: flat)")
 
 
 def mib(kib: float) -> float:
@@ -511,13 +586,35 @@ def run(args: argparse.Namespace, work: Path) -> None:
         print(f"  bare Kivy window, 1 s after its first frame (median of {args.runs}): {mib(bare_rss):.0f} MiB")
         print(f"  after session {rows[-1][0]}: {mib(last):.0f} MiB, {mib(last - bare_rss):+.0f} MiB over the bare "
               f"window (goal: at most +100); peak {mib(peak):.0f} MiB")
-        if len(rows) >= 6:
-            fifth = rows[4][1]
-            print(f"  from session 5 to {rows[-1][0]}: {mib(last - fifth):+.1f} MiB "
-                  f"({mib(last - fifth) / (len(rows) - 5):+.2f} MiB a session; goal: flat)")
+        if len(rows) >= 12:
+            print_trend(rows)
         import_costs(work, args.timeout)
+        renderer_cost(work, args.timeout)
     if args.traced:
         traced_memory(work, args)
+
+
+def renderer_cost(work: Path, timeout: float, shapes: int = 400) -> None:
+    """What the renderer itself keeps for each shape drawn: a bare window drawing `shapes` plain rectangles against
+    one drawing a single one, the C heap in use after drawing (each shape is a vertex buffer and a draw call), and
+    one second after clearing them. Drawn and cleared over and over, the same rectangles leave the heap going up and
+    down between two levels (Mesa's llvmpipe on this machine: 60 and 89 MiB), as the morning's readings do."""
+    heap, cleared = {}, {}
+    for count in (1, shapes):
+        env = child_env(LP_NUM_THREADS="0")  # as the app sets it (mobile.app)
+        result = checked(launch(f"{count} shapes", [sys.executable, "-c", SHAPES, str(count)], env, work, timeout),
+                         marker=False)
+        lines = [line for line in result.stdout_tail.splitlines() if line.startswith("relais-heap ")]
+        if not lines:
+            raise LaunchFailed(f"shapes: no heap line\n{result.stderr_tail}")
+        heap[count] = int(lines[-1].split()[1])
+        cleared[count] = int(next((line.split()[1] for line in result.stdout_tail.splitlines()
+                                   if line.startswith("relais-heap-cleared ")), "0"))
+    extra, kept = heap[shapes] - heap[1], cleared[shapes] - cleared[1]
+    print(f"\nthe renderer: a bare window drawing {shapes} plain rectangles holds {mib(extra):+.1f} MiB of C heap more "
+          f"than one drawing one ({extra / (shapes - 1):.0f} KiB a shape; Mesa's llvmpipe here, a GPU driver's on a "
+          f"tablet), and still {mib(kept):+.1f} MiB one second after they are cleared and the window drawn again "
+          "(given back later, a part at a time, as new shapes are drawn: the morning's two levels)")
 
 
 def import_costs(work: Path, timeout: float) -> None:

@@ -23,7 +23,7 @@ _KEY = "relais_list_key({row}.family_name, {row}.given_name, {row}.birth_date, {
 _PREFIXES = "json_each(relais_name_prefixes({row}.family_name, {row}.usual_name, {row}.given_name))"
 
 _LIST_NEW = f"""
-        INSERT INTO patient_order (patient_id, sort_key) SELECT NEW.id, {_KEY.format(row='NEW')}
+        INSERT OR REPLACE INTO patient_order (patient_id, sort_key) SELECT NEW.id, {_KEY.format(row='NEW')}
         WHERE NEW.merged_into IS NULL;
         INSERT OR IGNORE INTO patient_name_prefixes (prefix, sort_key)
         SELECT value, {_KEY.format(row='NEW')} FROM {_PREFIXES.format(row='NEW')} WHERE NEW.merged_into IS NULL;"""
