@@ -46,7 +46,28 @@ async def test_a_long_list_shows_its_first_residents_and_says_how_to_find_the_ot
         assert clipped_texts(app) == []
         await screenshot(app, f"patients-long-list-{lang}-{orientation}")
 
+        await type_into(patients.ids.search, "19")  # every one of them born in the 1900s: still more than a page
+        assert model.more and len(model.patients) == LIST_LENGTH
+        assert patients.ids.list_caption.text == {
+            "fr": f"Les {LIST_LENGTH} premiers patients trouvés, par ordre alphabétique : tapez la suite du nom, ou "
+                  "la date de naissance, pour affiner la recherche.",
+            "en": f"The first {LIST_LENGTH} patients found, in alphabetical order: type more of the name, or the date "
+                  "of birth, to narrow the search."}[lang]
+        assert clipped_texts(app) == []
+        await screenshot(app, f"patients-long-search-{lang}-{orientation}")
+
         await type_into(patients.ids.search, "rou")  # past the first fifty: found by a search
         assert [(p["family"], p["given"]) for p in model.patients] == [("Roux", g) for g in sorted(GIVEN)]
         assert not model.more
         assert patients.ids.list_caption.text == {"fr": "5 patients", "en": "5 patients"}[lang]
+
+
+async def test_the_caption_follows_what_is_typed_even_when_the_list_stays_empty(tmp_path):
+    runtime = make_runtime(tmp_path)  # no resident yet
+    async with running_app(runtime, size=LANDSCAPE) as app:
+        patients = screen(app, "patient")
+        assert patients.ids.list_caption.text.startswith("Aucun patient pour l")
+        await type_into(patients.ids.search, "dupo")  # still no resident to show: the caption says why
+        assert patients.ids.list_caption.text.startswith("Aucun patient trouvé. Vérifiez la date de naissance")
+        await type_into(patients.ids.search, "")
+        assert patients.ids.list_caption.text.startswith("Aucun patient pour")

@@ -36,6 +36,7 @@ class PatientListModel(ScreenModel):
     query = StringProperty("")
     patients = ListProperty([])          # RecycleView data: one dict per resident
     more = BooleanProperty(False)        # the search (or the whole list) found more residents than it shows
+    searched = BooleanProperty(False)    # something is typed in the search (kv cannot watch query.strip())
     open_sessions = ListProperty([])     # the sessions left open on this tablet, to resume
     edited = ObjectProperty(None, allownone=True)   # the fields of the record just corrected (stamp keys)
     error = ObjectProperty(None, allownone=True)    # why a record could not be opened for correction
@@ -62,6 +63,7 @@ class PatientListModel(ScreenModel):
         # the store matches dd/mm/yyyy and name prefixes; one more than shown, to know whether others exist
         rows = self.workflow.patients(self.query.strip(), limit=LIST_LENGTH + 1)
         self.more, rows = len(rows) > LIST_LENGTH, rows[:LIST_LENGTH]
+        self.searched = bool(self.query.strip())
         staff = self.workflow.state.staff is not None and not self.workflow.state.locked
         answers = self.workflow.conclusions_waiting_by_patient() if staff else {}
         self.patients = [{**patient_row(p, answers.get(p["id"], "")), "vm": self} for p in rows]
