@@ -35,6 +35,21 @@ class DeviceInformation:
     firmware: str = "1.0.0"
 
 
+class Recent(list):
+    """A record of what a simulator saw or sent, for tests and developers, that keeps only the last `keep` entries:
+    the simulated devices run in the app all day in demo and training, where a record of every notification would
+    only grow."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        super().__init__()
+        self.keep = keep
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        if len(self) > 2 * self.keep:  # trimmed in steps, so an append stays cheap
+            del self[:-self.keep]
+
+
 @dataclass
 class Subscription:
     characteristic: str  # short UUID, e.g. "2A1C", or the 128-bit UUID upper case
@@ -57,8 +72,8 @@ class SimulatedPeripheral:
         self.battery_percent = battery_percent
         self.speed = speed  # >1 plays real durations faster (tests use large factors)
         self.device = radio.new_device(name, address)
-        self.subscriptions: list[Subscription] = []
-        self.sent: list[bytes] = []
+        self.subscriptions: list[Subscription] = Recent()
+        self.sent: list[bytes] = Recent()
         self._tasks: set[asyncio.Task[Any]] = set()
         for service in self.build_services():
             self.device.add_service(service)

@@ -24,7 +24,8 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from devices import uuids
 from devices.ieee11073 import Special, encode_sfloat
-from devices.simulated.base import READ, READABLE, WRITEABLE, DeviceInformation, SimulatedPeripheral, bumble_uuid
+from devices.simulated.base import (READ, READABLE, WRITEABLE, DeviceInformation, Recent, SimulatedPeripheral,
+                                    bumble_uuid)
 from devices.simulated.radio import VirtualRadio
 
 Value = Decimal | str | Special
@@ -142,9 +143,9 @@ class SimulatedBloodPressureMonitor(SimulatedPeripheral):
                  scenario: BloodPressureScenario | str = "normal", info: DeviceInformation | None = None,
                  speed: float = 1.0) -> None:
         self.scenario = BP_SCENARIOS[scenario] if isinstance(scenario, str) else scenario
-        self.time_writes: list[bytes] = []       # every Current Time value the collector wrote, accepted or not
-        self.indications_sent: list[bytes] = []  # every 0x2A35 value, stored and new, in order
-        self.measurements_sent: list[bytes] = []  # the new measurement(s) only
+        self.time_writes: list[bytes] = Recent()  # each Current Time value the collector wrote, accepted or not
+        self.indications_sent: list[bytes] = Recent()  # each 0x2A35 value, stored and new, in order
+        self.measurements_sent: list[bytes] = Recent()  # the new measurement(s) only
         self._date_known = self.scenario.clock != "unknown"
         # "2000": reset by a battery change; "unknown": the time of day runs from 00:00, the date is not known.
         self._set_clock(dt.datetime.now() if self.scenario.clock == "tablet" else dt.datetime(2000, 1, 1))

@@ -26,7 +26,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from devices import uuids
 from devices.ieee11073 import Special, encode_sfloat
 from devices.parsers.pc60fw import TOKEN_OXIMETER, TYPE_PARAMS, TYPE_WAVE, build_frame
-from devices.simulated.base import READ, READABLE, DeviceInformation, SimulatedPeripheral, bumble_uuid
+from devices.simulated.base import READ, READABLE, DeviceInformation, Recent, SimulatedPeripheral, bumble_uuid
 from devices.simulated.radio import VirtualRadio
 
 NOTIFY = Characteristic.Properties.NOTIFY
@@ -182,8 +182,8 @@ class SimulatedPlxOximeter(SimulatedPeripheral):
                  scenario: PlxScenario | str = "normal", info: DeviceInformation | None = None,
                  speed: float = 1.0) -> None:
         self.scenario = PLX_SCENARIOS[scenario] if isinstance(scenario, str) else scenario
-        self.continuous_sent: list[bytes] = []
-        self.spot_checks_sent: list[bytes] = []
+        self.continuous_sent: list[bytes] = Recent()
+        self.spot_checks_sent: list[bytes] = Recent()
         self.feature_reads = 0
         super().__init__(radio, name=name, address=address, speed=speed,
                          info=info or DeviceInformation(model="SIM-OXY-1"),
@@ -264,7 +264,7 @@ class _VendorUartPeripheral(SimulatedPeripheral):
                  battery_percent: int | None) -> None:
         super().__init__(radio, name=name, address=address, speed=speed, battery_percent=battery_percent,
                          device_information=False)  # vendor UART oximeters rarely offer DIS
-        self.written: list[bytes] = []
+        self.written: list[bytes] = Recent()
 
     def build_services(self) -> list[Service]:
         self._notify_char = Characteristic(bumble_uuid(self.uart_notify), NOTIFY, NO_ACCESS, b"")
@@ -435,8 +435,8 @@ class SimulatedPc60fw(_VendorUartPeripheral):
     def __init__(self, radio: VirtualRadio, *, name: str = "PC-60F_SN0001", address: str | None = None,
                  scenario: Pc60fwScenario | str = "normal", speed: float = 1.0) -> None:
         self.scenario = PC60FW_SCENARIOS[scenario] if isinstance(scenario, str) else scenario
-        self.frames_sent: list[bytes] = []
-        self.bad_frames_sent: list[bytes] = []
+        self.frames_sent: list[bytes] = Recent()
+        self.bad_frames_sent: list[bytes] = Recent()
         super().__init__(radio, name=name, address=address, speed=speed, battery_percent=None)
 
     def frames(self) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ from bumble.gatt import Characteristic, Service
 
 from devices import uuids
 from devices.ieee11073 import Special, encode_float
-from devices.simulated.base import READ, READABLE, DeviceInformation, SimulatedPeripheral, bumble_uuid
+from devices.simulated.base import READ, READABLE, DeviceInformation, Recent, SimulatedPeripheral, bumble_uuid
 from devices.simulated.radio import VirtualRadio
 
 
@@ -69,7 +69,7 @@ class SimulatedThermometer(SimulatedPeripheral):
         return self._finals
 
     def build_services(self) -> list[Service]:
-        self._finals: list[bytes] = []
+        self._finals: list[bytes] = Recent()
         self._measure = Characteristic(bumble_uuid(uuids.TEMPERATURE_MEASUREMENT),
                                        Characteristic.Properties.INDICATE, Characteristic.Permissions(0), b"")
         self._intermediate = Characteristic(bumble_uuid(uuids.INTERMEDIATE_TEMPERATURE),

@@ -89,3 +89,15 @@ async def test_two_readings_in_a_row_from_the_same_device():
     for _ in range(2):
         reading = await asyncio.wait_for(ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5), 10)
         assert str(reading.measurement.observations[0].value) == "37.60"
+
+
+async def test_a_simulator_keeps_only_its_latest_records_over_a_long_day():
+    """Demo and training run the simulators all day: what they record stays bounded, the latest entries kept."""
+    radio, thermometer = await start_thermometer()
+    thermometer.sent.keep = thermometer.indications_sent.keep = 2
+    finals = []
+    for _ in range(3):
+        reading = await ThermometerDriver(simulated_transport(radio)).read(scan_timeout=5)
+        finals.append(reading.raw)
+    assert len(thermometer.sent) <= 4 and thermometer.sent[-1] == finals[-1]
+    assert list(thermometer.indications_sent)[-2:] == finals[-2:] and len(thermometer.indications_sent) <= 4
