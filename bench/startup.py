@@ -148,18 +148,14 @@ app.run()
 """
 
 
-# Child side: a bare window drawing N plain rectangles, then the C heap in use (KiB, glibc's mallinfo2)
-SHAPES = """
+# Child side: a bare window drawing N plain rectangles; the allocators' lines after drawing them, then again once
+# they are cleared and the freed memory given back
+SHAPES = MEMORY_LINES + """
 import ctypes, sys
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
 from kivy.uix.widget import Widget
-
-
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
 class Shapes(App):
@@ -178,23 +174,14 @@ class Shapes(App):
         Clock.schedule_once(self.report, 1.0)
 
     def report(self, _dt):
-        print("relais-heap", heap_kib(), flush=True)
+        allocators()
         self.widget.canvas.clear()  # the shapes gone, the window drawn again without them
         Clock.schedule_once(self.cleared, 1.0)
 
     def cleared(self, _dt):
-        libc.malloc_trim(0)
-        print("relais-heap-cleared", heap_kib(), flush=True)
+        ctypes.CDLL(None).malloc_trim(0)
+        allocators()
         self.stop()
-
-
-libc = ctypes.CDLL(None)
-libc.mallinfo2.restype = MallInfo2
-
-
-def heap_kib():
-    info = libc.mallinfo2()
-    return (info.uordblks + info.hblkhd) // 1024
 
 
 Shapes().run()
@@ -377,25 +364,23 @@ def rss_kib():
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
 
 
-def where():  # memory_lines, then the live Kivy textures
+def alive(cls):  # the live objects of a Kivy graphics class (a weak proxy to a dead one raises ReferenceError)
+    def instance(o):
+        try:
+            return isinstance(o, cls)
+        except ReferenceError:
+            return False
+    return [o for o in gc.get_objects() if instance(o)]
+
+
+def where():  # memory_lines, then the live Kivy textures and shapes (vertex instructions)
     memory_lines()
+    from kivy.graphics.instructions import VertexInstruction
     from kivy.graphics.texture import Texture
 
-    def texture(o):
-        try:
-            return isinstance(o, Texture)
-        except ReferenceError:
-            return False
-    textures = [o for o in gc.get_objects() if texture(o)]
+    textures = alive(Texture)
     print("relais-textures", len(textures), sum(t.width * t.height * 4 for t in textures) // 1024, flush=True)
-    from kivy.graphics.instructions import VertexInstruction
-
-    def shape(o):
-        try:
-            return isinstance(o, VertexInstruction)
-        except ReferenceError:
-            return False
-    print("relais-shapes", sum(1 for o in gc.get_objects() if shape(o)), flush=True)
+    print("relais-shapes", len(alive(VertexInstruction)), flush=True)
 
 
 async def main(sessions):
@@ -494,7 +479,7 @@ def shift(work: Path, sessions: int, timeout: float, **env: str
           ) -> tuple[list[tuple[int, float]], float, MemoryLines, str]:
     """A morning's round in one process: `sessions` whole sessions one after the other (the same resident, as the
     demo plays it, no screenshot), the resident memory after each (back on the patient list), the peak, what
-    memory_lines() printed after the last one, and the live textures line."""
+    memory_lines() printed after the last one, and what is drawn (live textures and shapes) as a line to print."""
     home, keys = fresh_home(work)
     result = checked(launch("sessions in one process", [sys.executable, "-c", SHIFT, str(sessions)],
                             child_env(home, keys, **env), work, timeout * sessions * 2), marker=False)
@@ -604,12 +589,10 @@ def renderer_cost(work: Path, timeout: float, shapes: int = 400) -> None:
         env = child_env(LP_NUM_THREADS="0")  # as the app sets it (mobile.app)
         result = checked(launch(f"{count} shapes", [sys.executable, "-c", SHAPES, str(count)], env, work, timeout),
                          marker=False)
-        lines = [line for line in result.stdout_tail.splitlines() if line.startswith("relais-heap ")]
-        if not lines:
-            raise LaunchFailed(f"shapes: no heap line\n{result.stderr_tail}")
-        heap[count] = int(lines[-1].split()[1])
-        cleared[count] = int(next((line.split()[1] for line in result.stdout_tail.splitlines()
-                                   if line.startswith("relais-heap-cleared ")), "0"))
+        in_use = [int(line.split()[1]) for line in result.stdout_tail.splitlines() if line.startswith("relais-malloc ")]
+        if len(in_use) != 2:
+            raise LaunchFailed(f"shapes: expected two malloc lines\n{result.stderr_tail}")
+        heap[count], cleared[count] = in_use
     extra, kept = heap[shapes] - heap[1], cleared[shapes] - cleared[1]
     print(f"\nthe renderer: a bare window drawing {shapes} plain rectangles holds {mib(extra):+.1f} MiB of C heap more "
           f"than one drawing one ({extra / (shapes - 1):.0f} KiB a shape; Mesa's llvmpipe here, a GPU driver's on a "

@@ -19,8 +19,8 @@ minus that); patient search by a family name prefix, a usual name prefix and a t
 the list with nothing typed, as the patient screen asks for them (its first 50 residents in alphabetical order,
 and one more to know whether there are others; how many each search finds is printed beside: a search that finds
 more at a larger size also shows more, up to 50, so the first letter of a name, which fills the page from 10k on,
-shows the growth with the store alone); the probable duplicates the resident form asks for (the workflow's); a resident's
-history as the history screen asks for it (readings and NEWS2 for the trend charts, and the usual values); the
+shows the growth with the store alone); the probable duplicates the resident form asks for (the workflow's); a
+resident's history as the history screen asks for it (readings and NEWS2 for the trend charts, and the usual values); the
 retention pass the sync loop runs every pass (nothing due); claiming an upload batch (claim_batch of 20, given
 back untimed), beside the cheapest durable write (one row, one commit: the disk's fsync, which every claim pays).
 Also the outbox counts per state (`sync status`, the home screen). Then the growth factor from 10k to the

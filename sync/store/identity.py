@@ -63,14 +63,14 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold().replace("’", "'")
 
 
+LIST_KEY_SEPARATOR = "\x1f"  # the unit separator: below every printable character, absent from folded names
+
+
 def list_key(family_name: str | None, given_name: str | None, birth_date: str | None, patient_id: str) -> str:
     """Where a patient stands in the list: folded family name, folded given name, birth date, id, joined by a
     separator that sorts before any letter, so the text sorts as the four fields would one after the other."""
     fields = (fold(family_name or ""), fold(given_name or ""), birth_date or "", patient_id)
     return LIST_KEY_SEPARATOR.join(fields)
-
-
-LIST_KEY_SEPARATOR = "\x1f"  # the unit separator: below every printable character, absent from folded names
 
 
 _NAME_PARTS = re.compile(r"[ \-']+")

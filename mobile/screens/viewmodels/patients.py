@@ -60,10 +60,10 @@ class PatientListModel(ScreenModel):
         self.refresh_patients()
 
     def refresh_patients(self) -> None:
-        # the store matches dd/mm/yyyy and name prefixes; one more than shown, to know whether others exist
-        rows = self.workflow.patients(self.query.strip(), limit=LIST_LENGTH + 1)
+        query = self.query.strip()  # the store matches dd/mm/yyyy and name prefixes
+        rows = self.workflow.patients(query, limit=LIST_LENGTH + 1)  # one more than shown: are there others?
         self.more, rows = len(rows) > LIST_LENGTH, rows[:LIST_LENGTH]
-        self.searched = bool(self.query.strip())
+        self.searched = bool(query)
         staff = self.workflow.state.staff is not None and not self.workflow.state.locked
         answers = self.workflow.conclusions_waiting_by_patient() if staff else {}
         self.patients = [{**patient_row(p, answers.get(p["id"], "")), "vm": self} for p in rows]
