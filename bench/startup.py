@@ -24,10 +24,13 @@ when there is no display:
     process, no screenshots taken), its resident memory (VmRSS, /proc/self/status) 1 s after each, back on the
     patient list (where the app drops the session's screens and gives the freed memory back), and its own peak
     (ru_maxrss from os.wait4); the baseline is a bare Kivy window's VmRSS one second after its first frame, from
-    the launches above (median, same run). Where it goes: both processes' largest mappings side by side
-    (/proc/self/smaps), the modules each imported, what Python's object allocator holds against what its live
-    objects use (CPython's allocator statistics) and what malloc has in use (glibc's mallinfo2); what each step of
-    a morning's imports adds (IMPORT_STEPS, in a process of their own); with --traced N, Python's own memory
+    the launches above (median, same run). The report's builder, a child process the app starts for each close
+    (sync.delivery.renderer), is not in the app's figures: its own peak is printed beside them. Where it goes:
+    both processes' largest mappings side by side (/proc/self/smaps), the modules each imported, what Python's
+    object allocator holds against what its live objects use (CPython's allocator statistics) and what malloc has
+    in use (glibc's mallinfo2); what each step of a morning's imports adds (IMPORT_STEPS, in a process of their
+    own); what the renderer keeps of a frame drawing many new shapes, with and without the app's way of ending
+    frames off screen (renderer_cost); with --traced N, Python's own memory
     (tracemalloc) in a bare window and after N sessions, each in a process of its own (tracing costs memory: no
     other figure is traced).
 It fails (non-zero exit) when a launch never prints its line, exits with an error or runs over --timeout seconds.
@@ -148,12 +151,14 @@ app.run()
 """
 
 
-# Child side: a bare window drawing N plain rectangles; the allocators' lines after drawing them, then again once
-# they are cleared and the freed memory given back
+# Child side: a bare window drawing N new plain rectangles in one frame, as a screen being built does (Kivy uploads
+# each new shape's vertices when it first draws it); the allocators' lines one second later, the window having
+# drawn again since. argv[2] == "end-frames": each frame ended as the app ends it off screen (mobile.memory).
 SHAPES = MEMORY_LINES + """
 import ctypes, sys
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.core.window import Window
 from kivy.graphics import Color, Rectangle
 from kivy.uix.widget import Widget
 
@@ -163,22 +168,27 @@ class Shapes(App):
         return False
 
     def build(self):
-        self.widget = widget = Widget()
-        with widget.canvas:
+        if sys.argv[2] == "end-frames":
+            from mobile.memory import end_frame
+            Window.bind(on_flip=end_frame)
+        self.widget = Widget()
+        return self.widget
+
+    def on_start(self):
+        Clock.schedule_once(self.draw, 0.5)
+
+    def draw(self, _dt):
+        with self.widget.canvas:
             Color(0.2, 0.3, 0.8, 1)
             for i in range(int(sys.argv[1])):
                 Rectangle(pos=(i % 6 * 210, i // 6 * 2), size=(200, 10))
-        return widget
+        Clock.schedule_once(self.redraw, 0.5)
 
-    def on_start(self):
-        Clock.schedule_once(self.report, 1.0)
+    def redraw(self, _dt):  # a later frame, as the clock or a blinking cursor would draw
+        Window.canvas.ask_update()
+        Clock.schedule_once(self.report, 0.5)
 
     def report(self, _dt):
-        allocators()
-        self.widget.canvas.clear()  # the shapes gone, the window drawn again without them
-        Clock.schedule_once(self.cleared, 1.0)
-
-    def cleared(self, _dt):
         ctypes.CDLL(None).malloc_trim(0)
         allocators()
         self.stop()
@@ -381,6 +391,8 @@ def where():  # memory_lines, then the live Kivy textures and shapes (vertex ins
     textures = alive(Texture)
     print("relais-textures", len(textures), sum(t.width * t.height * 4 for t in textures) // 1024, flush=True)
     print("relais-shapes", len(alive(VertexInstruction)), flush=True)
+    import resource  # the largest child: the report's builder (sync.delivery.renderer), one per close
+    print("relais-children-peak", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)
 
 
 async def main(sessions):
@@ -415,8 +427,9 @@ IMPORT_STEPS = (
     ("the app's other modules and Kivy's widgets (start)", ("mobile.app", "mobile.runtime")),
     ("every screen's module and kv file (first shown)", ("mobile.screens.lazy:SCREENS",)),
     ("simulated devices: Bumble, cryptography (after the first frame)", ("devices.simulated", "mobile.simulation")),
-    ("the report's PDF: fpdf2, fontTools (first close)", ("sync.delivery.pdf",)),
-    ("the report's CDA and archive: lxml (first close)", ("sync.delivery.cda", "sync.delivery.xdm")),
+    # the app hands the report to a child process (sync.delivery.renderer): these two are that child's imports
+    ("in the report's child only: fpdf2, fontTools (PDF)", ("sync.delivery.pdf",)),
+    ("in the report's child only: lxml (CDA and archive)", ("sync.delivery.cda", "sync.delivery.xdm")),
 )
 IMPORTS = """
 import gc, importlib, sys
@@ -458,6 +471,7 @@ class MemoryLines:
     traced_kib: float | None
     pymalloc: tuple[float, float] | None = None
     malloc: tuple[float, float] | None = None
+    children_peak_kib: float | None = None  # the largest child's peak (the report's builder)
 
     @classmethod
     def of(cls, stdout: str) -> "MemoryLines":
@@ -470,6 +484,8 @@ class MemoryLines:
                 lines.modules = int(rest[0])
             elif head == "relais-traced":
                 lines.traced_kib = float(rest[0])
+            elif head == "relais-children-peak":
+                lines.children_peak_kib = float(rest[0])
             elif head in ("relais-pymalloc", "relais-malloc"):
                 setattr(lines, head.split("-")[1], tuple(float(v) for v in " ".join(rest).split()))
         return lines
@@ -520,9 +536,8 @@ def print_maps(bare: MemoryLines, app: MemoryLines) -> None:
 
 
 def print_trend(rows: list[tuple[int, float]]) -> None:
-    """Flat or growing, from session 5 on: the readings alternate between two levels (the software renderer's), so
-    one reading against another can differ by a level; the lowest and the highest of the six sessions from the
-    fifth are compared with those of the last six."""
+    """Flat or growing, from session 5 on: one reading alone can land on a passing peak, so the lowest and the
+    highest of the six sessions from the fifth are compared with those of the last six."""
     early, late = [kib for _, kib in rows[4:10]], [kib for _, kib in rows[-6:]]
     low, high = mib(min(late) - min(early)), mib(max(late) - max(early))
     span = f"{rows[-6][0]}-{rows[-1][0]}"
@@ -571,6 +586,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
         print(f"  bare Kivy window, 1 s after its first frame (median of {args.runs}): {mib(bare_rss):.0f} MiB")
         print(f"  after session {rows[-1][0]}: {mib(last):.0f} MiB, {mib(last - bare_rss):+.0f} MiB over the bare "
               f"window (goal: at most +100); peak {mib(peak):.0f} MiB")
+        if lines.children_peak_kib:
+            print(f"  the report's builder, a child process started for each close and gone after it: peak "
+                  f"{mib(lines.children_peak_kib):.0f} MiB")
         if len(rows) >= 12:
             print_trend(rows)
         import_costs(work, args.timeout)
@@ -580,24 +598,27 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
 
 def renderer_cost(work: Path, timeout: float, shapes: int = 400) -> None:
-    """What the renderer itself keeps for each shape drawn: a bare window drawing `shapes` plain rectangles against
-    one drawing a single one, the C heap in use after drawing (each shape is a vertex buffer and a draw call), and
-    one second after clearing them. Drawn and cleared over and over, the same rectangles leave the heap going up and
-    down between two levels (Mesa's llvmpipe on this machine: 60 and 89 MiB), as the morning's readings do."""
-    heap, cleared = {}, {}
-    for count in (1, shapes):
-        env = child_env(LP_NUM_THREADS="0")  # as the app sets it (mobile.app)
-        result = checked(launch(f"{count} shapes", [sys.executable, "-c", SHAPES, str(count)], env, work, timeout),
-                         marker=False)
-        in_use = [int(line.split()[1]) for line in result.stdout_tail.splitlines() if line.startswith("relais-malloc ")]
-        if len(in_use) != 2:
-            raise LaunchFailed(f"shapes: expected two malloc lines\n{result.stderr_tail}")
-        heap[count], cleared[count] = in_use
-    extra, kept = heap[shapes] - heap[1], cleared[shapes] - cleared[1]
-    print(f"\nthe renderer: a bare window drawing {shapes} plain rectangles holds {mib(extra):+.1f} MiB of C heap more "
-          f"than one drawing one ({extra / (shapes - 1):.0f} KiB a shape; Mesa's llvmpipe here, a GPU driver's on a "
-          f"tablet), and still {mib(kept):+.1f} MiB one second after they are cleared and the window drawn again "
-          "(given back later, a part at a time, as new shapes are drawn: the morning's two levels)")
+    """What the renderer keeps of a frame that draws many new shapes, as building a screen does: a bare window
+    drawing `shapes` new plain rectangles in one frame against one drawing a single one, the C heap in use one
+    second later (the window drawn again since); as Kivy leaves it, then with each frame ended as the app ends it
+    without a display (mobile.memory.end_frame). Off screen, the buffer swap does not end the renderer's frame."""
+    held = {}
+    for mode in ("as-kivy", "end-frames"):
+        for count in (1, shapes):
+            env = child_env(LP_NUM_THREADS="0")  # as the app sets it (mobile.app)
+            result = checked(launch(f"{count} shapes, {mode}", [sys.executable, "-c", SHAPES, str(count), mode],
+                                    env, work, timeout), marker=False)
+            in_use = [int(line.split()[1]) for line in result.stdout_tail.splitlines()
+                      if line.startswith("relais-malloc ")]
+            if len(in_use) != 1:
+                raise LaunchFailed(f"shapes: expected one malloc line\n{result.stderr_tail}")
+            held[mode, count] = in_use[0]
+    kept, ended = (held[mode, shapes] - held[mode, 1] for mode in ("as-kivy", "end-frames"))
+    video = "off screen" if headless() else "on screen"
+    print(f"\nthe renderer ({video}): a frame drawing {shapes} new plain rectangles leaves {mib(kept):+.1f} MiB of C "
+          f"heap in use one second later as Kivy draws ({kept / (shapes - 1):.0f} KiB a shape: Mesa's llvmpipe keeps "
+          f"the frame's commands until something ends the frame), {mib(ended):+.1f} MiB with each frame ended as "
+          "the app ends it without a display")
 
 
 def import_costs(work: Path, timeout: float) -> None:

@@ -41,7 +41,7 @@ from kivy.lang import Builder  # noqa: E402
 from kivy.uix.recycleview import RecycleView  # noqa: E402
 from kivy.utils import platform  # noqa: E402
 
-from mobile.memory import collect_between_sessions, release_freed_memory  # noqa: E402
+from mobile.memory import collect_between_sessions, end_frame, release_freed_memory, swap_does_not_flush  # noqa: E402
 from mobile.screens import theme  # noqa: E402
 from mobile.screens.lazy import SCREENS, screen_class, let_go  # noqa: E402
 from mobile.screens.viewmodels import SyncMonitor, ViewModels  # noqa: E402
@@ -77,6 +77,8 @@ class RelaisApp(App):
             Window.size = self.window_size
         Window.clearcolor = theme.BG
         Window.softinput_mode = "below_target"  # the on-screen keyboard must not hide the field being typed
+        if swap_does_not_flush():  # no display: end each frame as a buffer swap would (mobile.memory)
+            Window.bind(on_flip=end_frame)
         self.models = models = ViewModels(self.runtime.workflow)
         self.sync = SyncMonitor(self.runtime, interval=self.sync_interval)
         root = RelaisRoot(shell=models.shell, sync=self.sync)
@@ -187,6 +189,7 @@ class RelaisApp(App):
             self._tick.cancel()
             self._tick = None
         Window.unbind(on_touch_down=self._touched)
+        Window.unbind(on_flip=end_frame)
         if self.sync is not None:
             self.sync.stop()
         if self.models is not None:

@@ -56,6 +56,10 @@ class AppRuntime:
         self.store = open_app_store(config.store_path, key_path=config.key_path,
                                     ins_system=fhir.INS_DEMO_SYSTEM if config.demo else None)
         self._store_key = keys.read_key(config.key_path or keys.default_key_path())
+        from sync.delivery.renderer import ChildProcessRenderer
+
+        if ChildProcessRenderer.available():  # the report's libraries stay out of the app (sync.delivery.renderer)
+            self.store.report_renderer = ChildProcessRenderer()
         from sync import retention
 
         retention.purge(self.store)  # also offline: abandoned sessions and old audit rows do not wait for a network
@@ -120,6 +124,8 @@ class AppRuntime:
                 await device.stop()
             except Exception:  # noqa: BLE001 - shutting down a simulator must not block app exit
                 log.debug("simulated device stop failed", exc_info=True)
+        if self.store.report_renderer is not None:
+            self.store.report_renderer.close()
         self.store.close()
 
     def trigger_sync(self) -> None:

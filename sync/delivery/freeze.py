@@ -14,9 +14,9 @@ import uuid
 from typing import Any, Mapping
 
 from sync.delivery.content import report_content
-from sync.delivery.documents import build_documents
 from sync.delivery.mail_outbox import queue_message
 from sync.delivery.message import Recipient, new_message_id, report_message
+from sync.delivery.renderer import renderer_of
 from sync.store.database import Database
 from sync.store.settings import get_setting
 
@@ -46,7 +46,7 @@ def freeze_report(db: Database, session_id: str, *, addendum_id: str | None = No
         return None  # closed before its recipients were known: the addendum travels with the first version
     sender = get_setting(db, SENDER_SETTING)
     created_at = db.stamp()
-    documents = build_documents(
+    documents = renderer_of(db).documents(
         report_content(db, session_id), document_id=str(uuid.uuid4()),
         set_id=previous["set_id"] if previous else str(uuid.uuid4()),
         version=previous["version"] + 1 if previous else 1, created_at=created_at,
@@ -107,6 +107,4 @@ def session_pdf(db: Database, session_id: str) -> bytes:
     if document is not None:
         return document["pdf"]
     session = db.row("sessions", session_id)
-    from sync.delivery.pdf import report_pdf  # fpdf2 only when a PDF is made (see sync.delivery.documents)
-
-    return report_pdf(report_content(db, session_id), version=1, created_at=session["closed_at"])
+    return renderer_of(db).pdf(report_content(db, session_id), version=1, created_at=session["closed_at"])

@@ -54,6 +54,9 @@ class Store(Database):
         if ins_system is not None and ins_system not in INS_IDENTIFIER_TYPES:
             raise InputError("store.ins_system.unknown", "ins_system")
         self.ins_system = ins_system
+        # where a closed session's report is built (sync.delivery.renderer): None in this process; the app gives a
+        # child process, so that the document libraries never load in it
+        self.report_renderer: Any = None
         super().__init__(path, migrations=migrations, clock=clock, key=key)
         if recover_in_flight:
             try:

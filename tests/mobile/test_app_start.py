@@ -188,3 +188,26 @@ async def test_the_simulators_are_imported_off_the_loops_thread(tmp_path, monkey
         assert len(runtime.simulated) == 3   # and the devices are up once start returns
     finally:
         await runtime.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_without_a_display_every_frame_is_ended_as_a_buffer_swap_would(tmp_path, monkeypatch):
+    """Off screen, the swap does not end the renderer's frame, and Mesa's llvmpipe kept every frame's draw commands
+    (some 35 MiB over a morning); the app ends each frame itself, once, and stops when it stops."""
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    from kivy.graphics import opengl
+
+    flushed = []
+    real_flush = opengl.glFlush
+    monkeypatch.setattr(opengl, "glFlush", lambda: flushed.append(Clock.frames_displayed) or real_flush())
+    assert os.environ.get("SDL_VIDEODRIVER") == "offscreen"
+    async with running_app(make_runtime(tmp_path)):
+        flushed.clear()
+        for _ in range(4):
+            Window.canvas.ask_update()
+            await frames(1)
+        assert len(flushed) >= 4 and len(flushed) == len(set(flushed))  # every frame drawn, once each
+    flushed.clear()
+    Window.dispatch("on_flip")
+    assert flushed == []

@@ -10,6 +10,7 @@ import pytest
 
 from mobile.workflow import SessionWorkflow
 from sync.delivery.annuaire import import_directory
+from sync.delivery.renderer import IN_PROCESS
 from tests.support.directory import write_extraction
 from tests.support.workflow import DEMO, NOW, ScriptedThermometer, reading_from, refused, \
     set_up_tablet, sign_in, start
@@ -184,3 +185,36 @@ async def test_the_summary_model_says_when_the_directory_is_missing_or_finds_not
     with pytest.raises(WorkflowError) as refused_choice:
         model.chosen("", "")
     assert "Pas de médecin traitant connu" in error_text(refused_choice.value, "fr")
+
+
+class RecordingRenderer:
+    """The store's report renderer, seen from the workflow: when it is asked to start ahead, and what it builds."""
+
+    def __init__(self):
+        self.calls = []
+
+    def prepare(self):
+        self.calls.append("prepare")
+
+    def documents(self, content, **ids):
+        self.calls.append("documents")
+        return IN_PROCESS.documents(content, **ids)
+
+
+async def test_reaching_the_summary_starts_the_report_builder_ahead_and_the_close_uses_it(store):
+    store.report_renderer = renderer = RecordingRenderer()
+    wf = workflow(store)
+    choose(wf, store, QUALIFIED)
+    start(wf, mes_opposed=False)
+    await wf.measure_temperature()
+    wf.accept()
+    wf.finish_measurements()
+    wf.confirm_vitals(respiration_rate="16", consciousness="A", on_oxygen=False)
+    wf.start_call(doctor_name="Dr Marc Téléconsultant")
+    assert renderer.calls == []  # not during the measurements or the call
+    wf.end_call(conclusion="Pas de signe de gravité.", orientation="stay")
+    assert renderer.calls == ["prepare"]
+    session_id = wf.close(summary=wf.state.summary_draft, gp=GP)
+    assert renderer.calls == ["prepare", "documents"]
+    (document,) = store.query("SELECT pdf FROM report_documents WHERE session_id = ?", [session_id])
+    assert document["pdf"].startswith(b"%PDF-")
