@@ -151,6 +151,28 @@ app.run()
 """
 
 
+# The morning's last report, as the app hands it to its builder (sync.delivery.renderer): the job, pickled to a file
+REPORT_JOB = """
+import os, pickle, sys, uuid
+from pathlib import Path
+from sync.delivery.content import report_content
+from sync.store import open_app_store
+
+with open_app_store(Path(os.environ["RELAIS_HOME"]) / "relais.db") as store:
+    row = store.query("SELECT session_id, version, created_at FROM report_documents ORDER BY rowid DESC LIMIT 1")[0]
+    ids = dict(document_id=str(uuid.uuid4()), set_id=str(uuid.uuid4()), version=row["version"],
+               created_at=row["created_at"])
+    Path(sys.argv[1]).write_bytes(pickle.dumps(("documents", report_content(store, row["session_id"]), ids)))
+"""
+# A small parent for the builder: os.wait4's peak for this process is then the builder's own
+REPORT_BUILDER = """
+import subprocess, sys
+with open(sys.argv[1], "rb") as job:
+    built = subprocess.run([sys.executable, "-m", "sync.delivery.render_worker"], stdin=job, capture_output=True)
+assert built.returncode == 0 and built.stdout, built.stderr[-2000:]
+"""
+
+
 # Child side: a bare window drawing N new plain rectangles in one frame, as a screen being built does (Kivy uploads
 # each new shape's vertices when it first draws it); the allocators' lines one second later, the window having
 # drawn again since. argv[2] == "end-frames": each frame ended as the app ends it off screen (mobile.memory).
@@ -391,8 +413,6 @@ def where():  # memory_lines, then the live Kivy textures and shapes (vertex ins
     textures = alive(Texture)
     print("relais-textures", len(textures), sum(t.width * t.height * 4 for t in textures) // 1024, flush=True)
     print("relais-shapes", len(alive(VertexInstruction)), flush=True)
-    import resource  # the largest child: the report's builder (sync.delivery.renderer), one per close
-    print("relais-children-peak", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)
 
 
 async def main(sessions):
@@ -471,7 +491,6 @@ class MemoryLines:
     traced_kib: float | None
     pymalloc: tuple[float, float] | None = None
     malloc: tuple[float, float] | None = None
-    children_peak_kib: float | None = None  # the largest child's peak (the report's builder)
 
     @classmethod
     def of(cls, stdout: str) -> "MemoryLines":
@@ -484,19 +503,18 @@ class MemoryLines:
                 lines.modules = int(rest[0])
             elif head == "relais-traced":
                 lines.traced_kib = float(rest[0])
-            elif head == "relais-children-peak":
-                lines.children_peak_kib = float(rest[0])
             elif head in ("relais-pymalloc", "relais-malloc"):
                 setattr(lines, head.split("-")[1], tuple(float(v) for v in " ".join(rest).split()))
         return lines
 
 
-def shift(work: Path, sessions: int, timeout: float, **env: str
+def shift(work: Path, sessions: int, timeout: float, *, home: tuple[Path, Path] | None = None, **env: str
           ) -> tuple[list[tuple[int, float]], float, MemoryLines, str]:
     """A morning's round in one process: `sessions` whole sessions one after the other (the same resident, as the
     demo plays it, no screenshot), the resident memory after each (back on the patient list), the peak, what
-    memory_lines() printed after the last one, and what is drawn (live textures and shapes) as a line to print."""
-    home, keys = fresh_home(work)
+    memory_lines() printed after the last one, and what is drawn (live textures and shapes) as a line to print.
+    `home`: the store's folder and the key's (default: new ones)."""
+    home, keys = home or fresh_home(work)
     result = checked(launch("sessions in one process", [sys.executable, "-c", SHIFT, str(sessions)],
                             child_env(home, keys, **env), work, timeout * sessions * 2), marker=False)
     rows = [line.split() for line in result.stdout_tail.splitlines() if line.startswith("relais-session-rss ")]
@@ -576,7 +594,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
     if args.sessions:
         bare_rss = statistics.median(launch.rss_kib for launch in by_case[0])
-        rows, peak, lines, textures = shift(work, args.sessions, args.timeout)
+        home = fresh_home(work)
+        rows, peak, lines, textures = shift(work, args.sessions, args.timeout, home=home)
         print(f"\nafter the last session, against the bare window (its last launch); {textures}:")
         print_maps(MemoryLines.of(by_case[0][-1].stdout_tail), lines)
         print(f"\n{args.sessions} whole sessions in one process (a morning's round, no screenshots), resident memory "
@@ -586,15 +605,27 @@ def run(args: argparse.Namespace, work: Path) -> None:
         print(f"  bare Kivy window, 1 s after its first frame (median of {args.runs}): {mib(bare_rss):.0f} MiB")
         print(f"  after session {rows[-1][0]}: {mib(last):.0f} MiB, {mib(last - bare_rss):+.0f} MiB over the bare "
               f"window (goal: at most +100); peak {mib(peak):.0f} MiB")
-        if lines.children_peak_kib:
-            print(f"  the report's builder, a child process started for each close and gone after it: peak "
-                  f"{mib(lines.children_peak_kib):.0f} MiB")
+        report_builder_cost(work, home, args.timeout)
         if len(rows) >= 12:
             print_trend(rows)
         import_costs(work, args.timeout)
         renderer_cost(work, args.timeout)
     if args.traced:
         traced_memory(work, args)
+
+
+def report_builder_cost(work: Path, home: tuple[Path, Path], timeout: float) -> None:
+    """The report's builder on its own: the child process the app starts for a close (sync.delivery.renderer),
+    given the morning's last report to build again, its peak resident memory and how long it lived. It is started
+    by a small Python parent, whose rusage (os.wait4) then reports its largest child's peak."""
+    job = work / "report-job.pickle"
+    checked(launch("report job", [sys.executable, "-c", REPORT_JOB, str(job)], child_env(*home), work, timeout),
+            marker=False)
+    built = checked(launch("report builder", [sys.executable, "-c", REPORT_BUILDER, str(job)], child_env(), work,
+                           timeout), marker=False)
+    print(f"  the report's builder, a child process the app starts at the summary and that exits after the close: "
+          f"peak {mib(built.max_rss_kib):.0f} MiB; {built.lifetime:.2f} s from its parent's start to their exit, the "
+          "job given at once (its imports, then the build)")
 
 
 def renderer_cost(work: Path, timeout: float, shapes: int = 400) -> None:

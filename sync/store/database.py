@@ -82,6 +82,13 @@ def _check_pages(conn: Any, folder: Path | None = None, *, close: bool = True) -
         raise StoreCorruptError("store.corrupt", detail="; ".join(problems[:3]))
 
 
+# The page cache of a connection, KiB: SQLite's own default. The SQLCipher build sets 8,000 KiB, which the app's
+# store filled by some 0.14 MiB a session (each session writes new pages: its bundle, its report's documents), so
+# the app's memory rose for the first fifty-odd sessions of a day; the store's benchmark (bench/store.py) reads no
+# slower at 100,000 sessions with this one.
+PAGE_CACHE_KIB = 2000
+
+
 def _connect(path: Path, key: bytes | None) -> Any:
     """A connection to `path`, decrypted with `key` when given, its header, key and schema checked before any
     write (its pages are checked by the caller when due: sync.store.integrity). In SQLite's own autocommit mode
@@ -108,6 +115,7 @@ def _connect(path: Path, key: bytes | None) -> Any:
         if key is not None and "not a database" in str(exc):
             raise StoreKeyError("store.key.wrong") from None
         raise store_error(exc, "store.corrupt", path.parent) from None
+    conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
     return conn
 
 

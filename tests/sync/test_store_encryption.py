@@ -136,6 +136,15 @@ def test_the_app_store_is_encrypted_with_the_install_key_kept_apart(tmp_path, mo
         open_app_store()
 
 
+def test_the_app_stores_page_cache_is_sqlites_2000_kib_not_the_sqlcipher_builds_8000(tmp_path, monkeypatch):
+    """Each session writes new pages; with SQLCipher's larger cache the app's memory rose for most of a day."""
+    monkeypatch.setenv("RELAIS_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("RELAIS_KEYS", str(tmp_path / "config" / "keys"))
+    with open_app_store() as store:
+        assert store.encrypted
+        assert store.query("PRAGMA cache_size") == [{"cache_size": -2000}]
+
+
 def test_a_plain_store_from_an_earlier_version_is_encrypted_in_place(tmp_path, monkeypatch):
     monkeypatch.setenv("RELAIS_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("RELAIS_KEYS", str(tmp_path / "keys"))
