@@ -9,8 +9,9 @@ documents, writes them back and exits, and everything it held goes with it.
 The child is started ahead of need (`prepare`, when staff reach the summary that precedes the close), so that a
 close waits for the build alone and not for the child's imports. One child builds one report. Where no child can
 run (no interpreter to start, as in a packaged Android app) or when it fails or runs over its time, the documents
-are built in this process instead: a close never fails, nor waits long, for want of a child. Either way the bytes
-are the same (sync.delivery.documents is pure), which the tests check.
+are built in this process instead: a close never fails for want of a child, nor waits for one more than its time
+limit (15 s; a build takes about 0.1 s here). Either way the bytes are the same (sync.delivery.documents is pure),
+which the tests check.
 
 The request and the answer cross the child's pipes as pickles: the child is this program's own code started by
 it, and nothing else can write to those pipes. The child's error output is not logged: it may quote the report.
@@ -76,7 +77,7 @@ IN_PROCESS = InProcessRenderer()
 class ChildProcessRenderer:
     """Each report built by a child process started for it (see the module's docstring)."""
 
-    def __init__(self, *, python: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, *, python: str | None = None, timeout: float = 15.0) -> None:
         self.python = sys.executable if python is None else python
         self.timeout = timeout
         self._ready: subprocess.Popen | None = None  # a child started ahead, waiting for its job
