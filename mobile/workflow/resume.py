@@ -27,7 +27,9 @@ CLEARED = dict(patient=None, session_id=None, proposal=None, error=None, live_va
 class ResumeStep:
     def __init__(self, ctx: WorkflowContext) -> None:
         self.ctx = ctx
-        self._saved: dict[str, dict[str, Any]] = {}   # session id -> the document last written
+        # the session last written and its document: only the session on screen is compared, and a closed or left
+        # session's values and notes are not kept in memory for the rest of the day
+        self._saved: tuple[str, dict[str, Any]] | None = None
         ctx.state.listeners.append(self._changed)
 
     # -- saving ----------------------------------------------------------------------------------------------
@@ -42,12 +44,12 @@ class ResumeStep:
         if session_id is None or ctx.state.step not in resume_codec.RESUMABLE_STEPS:
             return
         doc = resume_codec.document(ctx.state)
-        if self._saved.get(session_id) == doc:
+        if self._saved == (session_id, doc):
             return
         if ctx.store.get_session(session_id)["state"] != "open":
             return
         ctx.store.save_resume(session_id, doc)
-        self._saved[session_id] = doc
+        self._saved = (session_id, doc)
 
     def keep_call_notes(self, *, save: bool = False, **notes: str) -> None:
         """What staff typed during the call so far (conclusions, orientation, prescriptions): kept with the
@@ -108,7 +110,7 @@ class ResumeStep:
         ctx.store.record_view("session", session_id, "resumed")
         ctx.cancel_measurement()
         if doc:
-            self._saved[session_id] = doc
+            self._saved = (session_id, doc)
         updates["emergency_call"] = emergency_call_of(ctx.store.notes(session_id))
         updates["request_kind"] = session.get("request_kind")
         ctx.changed(**{**CLEARED, "patient": patient, "session_id": session_id, "saved_session_id": None,

@@ -4,6 +4,7 @@ and its timer and the notes typed — after a restart too — and the idle lock 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
@@ -191,3 +192,37 @@ def test_a_session_open_without_a_document_resumes_at_the_step_the_store_says(st
     sign_in(wf2)
     wf2.resume_session(session)
     assert wf2.state.step == "measure" and wf2.state.session_ready
+
+
+def _held_anywhere(text: str) -> bool:
+    """Whether any live container (dict, list, tuple…) still holds a string with `text` in it. (type(), not
+    isinstance(): a weak proxy to a dead object, such as Kivy leaves, raises on isinstance.)"""
+    gc.collect()
+    for obj in gc.get_objects():
+        kind = type(obj)
+        values = obj.values() if issubclass(kind, dict) else obj if issubclass(kind, (list, tuple)) else ()
+        if any(issubclass(type(value), str) and text in value for value in values):
+            return True
+    return False
+
+
+async def test_a_closed_sessions_notes_are_not_kept_in_memory_once_the_next_one_is_under_way(store):
+    """The resume document is compared with the one last written, to write only what changed: only the session on
+    screen's is kept, not every closed session's values, notes and summary for the rest of the day."""
+    wf = make(store, reading_from("04B00E00FE04"), reading_from("04B00E00FE04"))
+    begin(wf, DEMO)
+    await wf.measure_temperature()
+    wf.accept()
+    conclusion = "Conclusion de la première séance, " + "unique " * 3 + str(id(wf))
+    close_session(wf, conclusion=conclusion)
+    wf.new_session()
+    begin(wf, OTHER)
+    await wf.measure_temperature()
+    wf.accept()
+    assert not _held_anywhere(conclusion)
+
+    writes = []
+    real_save = store.save_resume
+    store.save_resume = lambda session_id, doc: writes.append(session_id) or real_save(session_id, doc)
+    wf.resume.save()  # nothing changed since the acceptance was written
+    assert writes == []
