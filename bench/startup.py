@@ -151,25 +151,25 @@ app.run()
 """
 
 
-# The morning's last report, as the app hands it to its builder (sync.delivery.renderer): the job, pickled to a file
-REPORT_JOB = """
-import os, pickle, sys, uuid
+# The morning's last report built again by the app's builder (sync.delivery.renderer.ChildProcessRenderer), a child
+# started on demand: the time the call takes (the child's imports, then the build), and a check that the build
+# happened in the child, not in this process
+REPORT_BUILD = """
+import os, sys, time, uuid
 from pathlib import Path
 from sync.delivery.content import report_content
+from sync.delivery.renderer import ChildProcessRenderer
 from sync.store import open_app_store
 
 with open_app_store(Path(os.environ["RELAIS_HOME"]) / "relais.db") as store:
     row = store.query("SELECT session_id, version, created_at FROM report_documents ORDER BY rowid DESC LIMIT 1")[0]
-    ids = dict(document_id=str(uuid.uuid4()), set_id=str(uuid.uuid4()), version=row["version"],
-               created_at=row["created_at"])
-    Path(sys.argv[1]).write_bytes(pickle.dumps(("documents", report_content(store, row["session_id"]), ids)))
-"""
-# A small parent for the builder: os.wait4's peak for this process is then the builder's own
-REPORT_BUILDER = """
-import subprocess, sys
-with open(sys.argv[1], "rb") as job:
-    built = subprocess.run([sys.executable, "-m", "sync.delivery.render_worker"], stdin=job, capture_output=True)
-assert built.returncode == 0 and built.stdout, built.stderr[-2000:]
+    content = report_content(store, row["session_id"])
+start = time.perf_counter()
+documents = ChildProcessRenderer().documents(content, document_id=str(uuid.uuid4()), set_id=str(uuid.uuid4()),
+                                             version=row["version"], created_at=row["created_at"])
+took = time.perf_counter() - start
+assert documents.pdf.startswith(b"%PDF-") and "fpdf" not in sys.modules, "built in this process, not a child"
+print("relais-report-build", took, flush=True)
 """
 
 
@@ -615,17 +615,17 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
 
 def report_builder_cost(work: Path, home: tuple[Path, Path], timeout: float) -> None:
-    """The report's builder on its own: the child process the app starts for a close (sync.delivery.renderer),
-    given the morning's last report to build again, its peak resident memory and how long it lived. It is started
-    by a small Python parent, whose rusage (os.wait4) then reports its largest child's peak."""
-    job = work / "report-job.pickle"
-    checked(launch("report job", [sys.executable, "-c", REPORT_JOB, str(job)], child_env(*home), work, timeout),
-            marker=False)
-    built = checked(launch("report builder", [sys.executable, "-c", REPORT_BUILDER, str(job)], child_env(), work,
-                           timeout), marker=False)
+    """The report's builder on its own: the morning's last report built again by the child process the app starts
+    for a close (sync.delivery.renderer), here on demand; its peak resident memory (os.wait4 on the small process
+    that starts it reports its largest child's peak, above its own) and how long the build took."""
+    built = checked(launch("report builder", [sys.executable, "-c", REPORT_BUILD], child_env(*home), work, timeout),
+                    marker=False)
+    took = [float(line.split()[1]) for line in built.stdout_tail.splitlines() if line.startswith("relais-report-build")]
+    if not took:
+        raise LaunchFailed(f"report builder: no time printed\n{built.stderr_tail}")
     print(f"  the report's builder, a child process the app starts at the summary and that exits after the close: "
-          f"peak {mib(built.max_rss_kib):.0f} MiB; {built.lifetime:.2f} s from its parent's start to their exit, the "
-          "job given at once (its imports, then the build)")
+          f"peak {mib(built.max_rss_kib):.0f} MiB; {took[0]:.2f} s when started on demand (its imports, then the "
+          "build; started at the summary, the close waits for the build alone)")
 
 
 def renderer_cost(work: Path, timeout: float, shapes: int = 400) -> None:

@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from mobile.workflow.record_fr import by_hand_fr, measurement_lines, news2_fr
 from mobile.workflow.context import WorkflowContext
-from mobile.workflow.state import WorkflowError
+from mobile.workflow.state import WorkflowError, WorkflowState
+from sync.delivery.renderer import renderer_of
 from sync.store import NotFoundError, SessionStateError
 from sync import closing as sync_closing
 
@@ -21,6 +22,14 @@ class ClosingStep:
                  ) -> None:
         self.ctx = ctx
         self.record_recipients = record_recipients   # mobile.workflow.recipients: before the close
+        self._step = ctx.state.step
+        ctx.state.listeners.append(self._step_changed)
+
+    def _step_changed(self, state: WorkflowState) -> None:
+        """Staff read and correct the summary before the close: the report's builder starts meanwhile."""
+        if state.step == "summary" and self._step != "summary":
+            renderer_of(self.ctx.store).prepare()
+        self._step = state.step
 
     def draft_summary(self) -> str:
         """A first text of the summary for the patient's own doctor: reason, labelled measurements with their

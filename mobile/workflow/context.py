@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any, Callable
 
 from mobile.workflow.state import WorkflowError, WorkflowState
-from sync.delivery.renderer import renderer_of
 from sync.store import ADMIN_PIN_DIGITS
 
 
@@ -49,9 +48,6 @@ class WorkflowContext:
         """Update the state and tell every listener (the screens)."""
         for key, value in updates.items():
             setattr(self.state, key, value)
-        if updates.get("step") == "summary":
-            # staff read and correct the summary before the close: the report's builder starts meanwhile
-            renderer_of(self.store).prepare()
         for listener in list(self.state.listeners):
             listener(self.state)
 
